@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "VolScale",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "VolScaleCore", targets: ["VolScaleCore"]),
+        .library(name: "VolScaleData", targets: ["VolScaleData"]),
+        .executable(name: "volscale", targets: ["volscale"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // MARK: - Numeric core (no I/O, no Foundation)
+        .target(
+            name: "VolScaleCore",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+        ),
+
+        // MARK: - Market data (files in, series out)
+        .target(name: "VolScaleData", dependencies: ["VolScaleCore"]),
+
+        // MARK: - Command line
+        .target(
+            name: "VolScaleCLI",
+            dependencies: [
+                "VolScaleCore", "VolScaleData",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "volscale", dependencies: ["VolScaleCLI"]),
+
+        // MARK: - Benchmarks (release builds only; never a dependency of the library)
+        .executableTarget(
+            name: "volscale-bench",
+            dependencies: ["VolScaleCore", "VolScaleData"],
+            path: "Benchmarks/volscale-bench"
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "VolScaleCoreTests", dependencies: ["VolScaleCore"]),
+        .testTarget(name: "VolScaleDataTests", dependencies: ["VolScaleData"]),
+        .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

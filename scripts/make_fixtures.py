@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Regenerate the reference fixtures in Tests/Fixtures from independent sources.
+
+    pip install arch==8.0.0 numpy scipy mpmath
+    python3 scripts/make_fixtures.py
+
+Sources, per fixture:
+- garch-*.json, ewma-sp500.json: the Python `arch` package (K. Sheppard), version
+  printed into each file, on the `close` column of data/sp500-daily.csv.
+- range-sp500.json: a vectorised numpy implementation of the range estimators
+  (Parkinson, Garman-Klass, Rogers-Satchell, Yang-Zhang) written from the
+  papers' formulas, independent of the Swift code.
+- vix-*.json: an independent numpy implementation of the CBOE VIX white-paper
+  method, on the white paper's own option chain (data/vix-whitepaper-chain.csv)
+  and on a synthetic flat-volatility chain.
+- black76-mpmath.json: Black-76 prices at 50 significant digits (mpmath) for
+  deep in/out-of-the-money points, to check the forward formula's accuracy.
+- ewma-cov.json, ledoit-wolf.json: numpy, on aligned returns.
+All numbers are stored in decimal units unless the key says otherwise.
+"""
+import json
+import math
+import os
+
+import numpy as np
+import pandas as pd
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(ROOT, "Tests", "Fixtures")
+os.makedirs(OUT, exist_ok=True)
+
+
+def dump(name, obj):
+    with open(os.path.join(OUT, name), "w") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
+
+
+def sp500():
+    df = pd.read_csv(os.path.join(ROOT, "data", "sp500-daily.csv"))
+    return df
+
+
+def arch_fixtures():
+    import arch
+    from arch import arch_model
+    from arch.univariate import ZeroMean, EWMAVariance
+
+    df = sp500()
+    r = np.diff(np.log(df["close"].values))
+    n = len(r)
+    cases = [
+        ("garch-normal", "Constant", 0, "normal"),
+        ("garch-t", "Constant", 0, "t"),
+        ("gjr-normal", "Constant", 1, "normal"),
+        ("gjr-t", "Constant", 1, "t"),
+        ("garch-zero-normal", "Zero", 0, "normal"),
+    ]
+    for name, mean, o, dist in cases:
+        res = arch_model(100 * r, mean=mean, vol="GARCH", p=1, o=o, q=1, dist=dist).fit(disp="off")
+        p = res.params
+        se = res.std_err
+        names = {"mu": "mu", "omega": "omega", "alpha[1]": "alpha", "gamma[1]": "gamma", "beta[1]": "beta", "nu": "nu"}
+        params, stderr = {}, {}
+        for k, v in p.items():
+            key = names[k]
+            scale = {"mu": 100.0, "omega": 1e4}.get(key, 1.0)
+            params[key] = float(v) / scale
+            stderr[key] = float(se[k]) / scale
+        f = res.forecast(horizon=10, reindex=False)
+        dump(name + ".json", {
+            "source": f"arch {arch.__version__}: arch_model(100*r, mean='{mean}', vol='GARCH', p=1, o={o}, q=1, dist='{dist}').fit(); r = diff(log(close)) of data/sp500-daily.csv; converted to decimal units",
+            "observations": n,
+            "parameters": params,
+            "standardErrors": stderr,
+            "standardErrorsType": "robust (Bollerslev-Wooldridge), arch default",
+            "logLikelihood": float(res.loglikelihood) + n * math.log(100.0),
+            "logLikelihoodPercent": float(res.loglikelihood),
+            "aicPercent": float(res.aic),
+            "bicPercent": float(res.bic),
+            "conditionalVolatility": [float(x) / 100 for x in res.conditional_volatility],
+            "varianceForecast": [float(x) / 1e4 for x in f.variance.values[-1]],
+        })
+
+    ewma = ZeroMean(100 * r, volatility=EWMAVariance(0.94)).fit(disp="off")
+    dump("ewma-sp500.json", {
+        "source": f"arch {arch.__version__}: ZeroMean(100*r, volatility=EWMAVariance(0.94)).fit(); decimal units",
+        "lambda": 0.94,
+        "conditionalVolatility": [float(x) / 100 for x in ewma.conditional_volatility],
+    })
+
+
+def range_fixtures():
+    df = sp500()
+    o, h, l, c = (np.log(df[k].values) for k in ("open", "high", "low", "close"))
+    window = 20
+
+    def estimators(s):
+        oo, hh, ll, cc = o[s], h[s], l[s], c[s]
+        pk = np.mean((hh - ll) ** 2) / (4 * math.log(2))
+        gk = np.mean(0.5 * (hh - ll) ** 2 - (2 * math.log(2) - 1) * (cc - oo) ** 2)
+        rs = np.mean((hh - cc) * (hh - oo) + (ll - cc) * (ll - oo))
+        return pk, gk, rs
+
+    def yang_zhang(end, n):
+        # bars end-n+1 .. end, overnight uses the close before each bar
+        idx = np.arange(end - n + 1, end + 1)
+        on = o[idx] - c[idx - 1]
+        oc = c[idx] - o[idx]
+        k = 0.34 / (1.34 + (n + 1) / (n - 1))
+        rs = np.mean((h[idx] - c[idx]) * (h[idx] - o[idx]) + (l[idx] - c[idx]) * (l[idx] - o[idx]))
+        return np.var(on, ddof=1) + k * np.var(oc, ddof=1) + (1 - k) * rs
+
+    points = []
+    for end in (window, 1000, 2500, len(c) - 1):
+        s = slice(end - window + 1, end + 1)
+        pk, gk, rs = estimators(s)
+        points.append({"barIndex": end, "parkinson": math.sqrt(pk), "garmanKlass": math.sqrt(gk),
+                       "rogersSatchell": math.sqrt(rs), "yangZhang": math.sqrt(yang_zhang(end, window))})
+    pk, gk, rs = estimators(slice(0, len(c)))
+    full = {"parkinson": math.sqrt(pk), "garmanKlass": math.sqrt(gk), "rogersSatchell": math.sqrt(rs),
+            "yangZhang": math.sqrt(yang_zhang(len(c) - 1, len(c) - 1))}
+    dump("range-sp500.json", {
+        "source": "numpy implementation of the published formulas in scripts/make_fixtures.py; per-bar volatility, decimal",
+        "window": window,
+        "rolling": points,
+        "fullSample": full,
+        "fullSampleNote": "Parkinson/GK/RS over all bars; Yang-Zhang over bars 1..n-1 (needs a previous close)",
+    })
+
+
+def vix_sigma2(strikes, calls_bid, calls_ask, puts_bid, puts_ask, T, r):
+    """One expiry of the CBOE white-paper method. Returns sigma^2, F, K0."""
+    strikes = np.asarray(strikes, float)
+    cm = (np.asarray(calls_bid) + np.asarray(calls_ask)) / 2
+    pm = (np.asarray(puts_bid) + np.asarray(puts_ask)) / 2
+    i = int(np.argmin(np.abs(cm - pm)))
+    F = strikes[i] + math.exp(r * T) * (cm[i] - pm[i])
+    below = strikes[strikes <= F]
+    K0 = below.max()
+    k0 = int(np.where(strikes == K0)[0][0])
+    used = {}
+    # puts below K0, walking down, stop after two consecutive zero bids
+    zeros = 0
+    for j in range(k0 - 1, -1, -1):
+        if puts_bid[j] == 0:
+            zeros += 1
+            if zeros == 2:
+                break
+            continue
+        zeros = 0
+        used[j] = pm[j]
+    zeros = 0
+    for j in range(k0 + 1, len(strikes)):
+        if calls_bid[j] == 0:
+            zeros += 1
+            if zeros == 2:
+                break
+            continue
+        zeros = 0
+        used[j] = cm[j]
+    used[k0] = (cm[k0] + pm[k0]) / 2
+    idx = sorted(used)
+    ks = strikes[idx]
+    q = np.array([used[j] for j in idx])
+    dk = np.empty(len(ks))
+    dk[0] = ks[1] - ks[0]
+    dk[-1] = ks[-1] - ks[-2]
+    dk[1:-1] = (ks[2:] - ks[:-2]) / 2
+    s2 = 2 / T * np.sum(dk / ks ** 2 * math.exp(r * T) * q) - (F / K0 - 1) ** 2 / T
+    return float(s2), float(F), float(K0), len(idx)
+
+
+def vix_fixtures():
+    chain = pd.read_csv(os.path.join(ROOT, "data", "vix-whitepaper-chain.csv"))
+    r = 0.0038
+    out = []
+    terms = []
+    for days, g in chain.groupby("days"):
+        T = days / 365.0
+        s2, F, K0, count = vix_sigma2(g["strike"].values, g["call_bid"].values, g["call_ask"].values,
+                                      g["put_bid"].values, g["put_ask"].values, T, r)
+        terms.append((T, s2))
+        out.append({"days": int(days), "T": T, "sigma2": s2, "forward": F, "k0": K0, "optionsUsed": count})
+    (T1, s1), (T2, s2) = terms
+    N30, N1, N2 = 30 / 365, T1, T2
+    w1 = (N2 - N30) / (N2 - N1)
+    var30 = (T1 * s1 * w1 + T2 * s2 * (1 - w1)) / N30
+    dump("vix-whitepaper.json", {
+        "source": "independent numpy implementation (scripts/make_fixtures.py) of the CBOE white-paper method on data/vix-whitepaper-chain.csv; T = days/365, r = 0.38% continuously compounded for both terms",
+        "rate": r,
+        "expiries": out,
+        "index": 100 * math.sqrt(var30),
+    })
+
+    # A flat-volatility chain priced with Black-76: the index must recover the volatility
+    from scipy.stats import norm
+    sigma, F0, rr = 0.6, 30000.0, 0.02
+    strikes = np.arange(3000.0, 150001.0, 250.0)
+    rows = []
+    for days in (23, 37):
+        T = days / 365
+        df_ = math.exp(-rr * T)
+        d1 = (np.log(F0 / strikes) + 0.5 * sigma ** 2 * T) / (sigma * math.sqrt(T))
+        d2 = d1 - sigma * math.sqrt(T)
+        call = df_ * (F0 * norm.cdf(d1) - strikes * norm.cdf(d2))
+        put = df_ * (strikes * norm.cdf(-d2) - F0 * norm.cdf(-d1))
+        for k, c_, p_ in zip(strikes, call, put):
+            rows.append({"days": days, "strike": float(k), "call": float(c_), "put": float(p_)})
+    terms = []
+    for days in (23, 37):
+        g = [x for x in rows if x["days"] == days]
+        ks = [x["strike"] for x in g]
+        cc = [x["call"] for x in g]
+        pp = [x["put"] for x in g]
+        terms.append((days / 365, vix_sigma2(ks, cc, cc, pp, pp, days / 365, rr)[0]))
+    (T1, s1), (T2, s2) = terms
+    w1 = (T2 - N30) / (T2 - T1)
+    var30 = (T1 * s1 * w1 + T2 * s2 * (1 - w1)) / N30
+    dump("vix-flat.json", {
+        "source": "Black-76 chain with flat volatility 0.6 (scipy norm.cdf), F=30000, r=2%, strikes 3000..150000 step 250; index by the same numpy implementation",
+        "sigma": sigma, "forward": F0, "rate": rr, "indexFromNumpy": 100 * math.sqrt(var30),
+        "chain": rows,
+    })
+
+
+def black_fixtures():
+    import mpmath as mp
+    mp.mp.dps = 50
+    pts = []
+    for x in (-3.0, -1.0, -0.3, -0.05, -0.001, 0.0, 0.001, 0.05, 0.3, 1.0, 3.0):
+        for s in (0.002, 0.01, 0.05, 0.2, 0.5, 1.0, 2.0, 4.0):
+            F = mp.mpf(1)
+            K = mp.e ** (-mp.mpf(x))
+            sm = mp.mpf(s)
+            d1 = (mp.log(F / K) + sm * sm / 2) / sm
+            d2 = d1 - sm
+            call = F * mp.ncdf(d1) - K * mp.ncdf(d2)
+            put = K * mp.ncdf(-d2) - F * mp.ncdf(-d1)
+            if call < mp.mpf("1e-280") or put < mp.mpf("1e-280"):
+                continue
+            pts.append({"forward": 1.0, "strike": float(K), "totalVol": s,
+                        "call": float(call), "put": float(put)})
+    dump("black76-mpmath.json", {
+        "source": "mpmath 50-digit Black-76 with T=1, DF=1; totalVol = sigma*sqrt(T)",
+        "points": pts,
+    })
+
+
+def covariance_fixtures():
+    df = sp500()
+    c = df["close"].values
+    o = df["open"].values
+    # two 'assets': close-to-close log returns and open-to-open log returns of the same index
+    a = np.diff(np.log(c))[:600]
+    b = np.diff(np.log(o))[:600]
+    R = np.column_stack([a, b])
+    lam = 0.94
+    tau = min(75, len(R))
+    w = lam ** np.arange(tau)
+    w = w / w.sum()
+    S = sum(w[i] * np.outer(R[i], R[i]) for i in range(tau))
+    for t in range(1, len(R) + 1):
+        S = lam * S + (1 - lam) * np.outer(R[t - 1], R[t - 1])
+    dump("ewma-cov.json", {
+        "source": "numpy EWMA covariance, lambda 0.94, seeded with the 0.94-weighted mean of the first min(75,n) outer products (as arch seeds EWMA), S_{n+1} after the last return",
+        "returns": R.tolist(),
+        "lambda": lam,
+        "nextCovariance": S.tolist(),
+    })
+
+    # Ledoit-Wolf (2004) shrinkage toward constant correlation
+    rng = np.random.default_rng(7)
+    N, T = 6, 40
+    true = 0.4 * np.ones((N, N)) + 0.6 * np.eye(N)
+    X = rng.multivariate_normal(np.zeros(N), true, size=T) * np.array([0.01, 0.02, 0.015, 0.03, 0.01, 0.025])
+    Y = X - X.mean(axis=0)
+    Sm = Y.T @ Y / T
+    var = np.diag(Sm)
+    sd = np.sqrt(var)
+    corr = Sm / np.outer(sd, sd)
+    rbar = (corr.sum() - N) / (N * (N - 1))
+    Ft = rbar * np.outer(sd, sd)
+    np.fill_diagonal(Ft, var)
+    Y2 = Y ** 2
+    pi_mat = Y2.T @ Y2 / T - Sm ** 2
+    pi_hat = pi_mat.sum()
+    theta_ii = (Y ** 3).T @ Y / T - var[:, None] * Sm  # theta_ii,ij
+    theta_jj = Y.T @ (Y ** 3) / T - var[None, :] * Sm  # theta_jj,ij
+    rho_off = 0.0
+    for i in range(N):
+        for j in range(N):
+            if i == j:
+                continue
+            rho_off += rbar / 2 * (sd[j] / sd[i] * theta_ii[i, j] + sd[i] / sd[j] * theta_jj[i, j])
+    rho_hat = np.trace(pi_mat) + rho_off
+    gamma_hat = np.linalg.norm(Ft - Sm, "fro") ** 2
+    kappa = (pi_hat - rho_hat) / gamma_hat
+    delta = max(0.0, min(1.0, kappa / T))
+    Sigma = delta * Ft + (1 - delta) * Sm
+    sds = np.sqrt(np.diag(Sigma))
+    dump("ledoit-wolf.json", {
+        "source": "numpy implementation of Ledoit and Wolf (2004), 'Honey, I shrunk the sample covariance matrix', constant-correlation target, sample covariance with divisor T",
+        "returns": X.tolist(),
+        "shrinkage": delta,
+        "averageCorrelation": rbar,
+        "covariance": Sigma.tolist(),
+        "correlation": (Sigma / np.outer(sds, sds)).tolist(),
+    })
+
+
+if __name__ == "__main__":
+    arch_fixtures()
+    range_fixtures()
+    vix_fixtures()
+    black_fixtures()
+    covariance_fixtures()
+    print("fixtures written to", OUT)
