@@ -232,7 +232,7 @@ def black_fixtures():
     for x in (-3.0, -1.0, -0.3, -0.05, -0.001, 0.0, 0.001, 0.05, 0.3, 1.0, 3.0):
         for s in (0.002, 0.01, 0.05, 0.2, 0.5, 1.0, 2.0, 4.0):
             F = mp.mpf(1)
-            K = mp.e ** (-mp.mpf(x))
+            K = mp.mpf(float(mp.e ** (-mp.mpf(x))))  # the double the test will use
             sm = mp.mpf(s)
             d1 = (mp.log(F / K) + sm * sm / 2) / sm
             d2 = d1 - sm
@@ -240,8 +240,12 @@ def black_fixtures():
             put = K * mp.ncdf(-d2) - F * mp.ncdf(-d1)
             if call < mp.mpf("1e-280") or put < mp.mpf("1e-280"):
                 continue
+            # condition numbers |d ln P / d ln K|: the price error that one rounding of K
+            # (or of ln(F/K)) alone causes, relative to machine epsilon
             pts.append({"forward": 1.0, "strike": float(K), "totalVol": s,
-                        "call": float(call), "put": float(put)})
+                        "call": float(call), "put": float(put),
+                        "callCondition": float(K * mp.ncdf(d2) / call),
+                        "putCondition": float(K * mp.ncdf(-d2) / put)})
     dump("black76-mpmath.json", {
         "source": "mpmath 50-digit Black-76 with T=1, DF=1; totalVol = sigma*sqrt(T)",
         "points": pts,

@@ -45,15 +45,18 @@ public enum Black76 {
     public static func normalisedOTMCall(x: Double, s: Double) -> Double {
         let h = x / s
         let t = 0.5 * s
-        if t < 0.2 {
+        if h + t < 0 {
+            // Both Phi arguments negative: b = phi(h+t) e^(x/2) [Y(h+t) - Y(h-t)], and
+            // phi(h+t) e^(x/2) = exp(-(h^2 + t^2)/2) / sqrt(2 pi) because x = 2 h t.
             let front = Special.invSqrt2Pi * Double.exp(-0.5 * (h * h + t * t))
             if front == 0 { return 0 }
-            return front * millsDifference(h: h, t: t)
+            if t < 0.2 { return front * millsDifference(h: h, t: t) }
+            return front * (Special.millsRatio(h + t) - Special.millsRatio(h - t))
         }
         return Double.exp(0.5 * x) * Special.normalCDF(h + t) - Double.exp(-0.5 * x) * Special.normalCDF(h - t)
     }
 
-    /// Y(h + t) - Y(h - t) for h <= 0, 0 < t < 0.2, with Y = Phi/phi.
+    /// Y(h + t) - Y(h - t) for h + t < 0, 0 < t < 0.2, with Y = Phi/phi.
     static func millsDifference(h: Double, t: Double) -> Double {
         if h < -10 {
             // Asymptotic series Y(u) = -sum_k c_k u^-(2k+1), c_k = (-1)^k (2k-1)!!; each
