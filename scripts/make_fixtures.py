@@ -276,8 +276,13 @@ def covariance_fixtures():
 
     # Ledoit-Wolf (2004) shrinkage toward constant correlation
     rng = np.random.default_rng(7)
-    N, T = 6, 40
-    true = 0.4 * np.ones((N, N)) + 0.6 * np.eye(N)
+    N, T = 6, 60
+    true = np.array([[1.0, 0.8, 0.7, 0.1, 0.0, -0.2],
+                     [0.8, 1.0, 0.6, 0.2, 0.1, -0.1],
+                     [0.7, 0.6, 1.0, 0.0, 0.2, 0.0],
+                     [0.1, 0.2, 0.0, 1.0, 0.5, 0.4],
+                     [0.0, 0.1, 0.2, 0.5, 1.0, 0.3],
+                     [-0.2, -0.1, 0.0, 0.4, 0.3, 1.0]])
     X = rng.multivariate_normal(np.zeros(N), true, size=T) * np.array([0.01, 0.02, 0.015, 0.03, 0.01, 0.025])
     Y = X - X.mean(axis=0)
     Sm = Y.T @ Y / T
