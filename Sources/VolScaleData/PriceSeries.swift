@@ -1,0 +1,110 @@
+import VolScaleCore
+
+/// A validated price series: strictly increasing UTC timestamps with positive closes,
+/// and open/high/low when the source has them.
+public struct PriceSeries: Sendable, Equatable {
+    /// Where it came from (file name), for messages.
+    public var source: String
+    /// UTC milliseconds since the Unix epoch, strictly increasing.
+    public var timestamps: [Int64]
+    /// The price column used for returns (close, or the column the user chose).
+    public var close: [Double]
+    /// OHLC bars when the source has open, high, low and close.
+    public var bars: OHLCBars?
+
+    public init(source: String, timestamps: [Int64], close: [Double], bars: OHLCBars? = nil) {
+        self.source = source
+        self.timestamps = timestamps
+        self.close = close
+        self.bars = bars
+    }
+
+    public var count: Int { close.count }
+
+    /// Log returns `ln(P_t / P_{t-1})`, decimal; `returns[i]` ends at bar `i + 1`. A gap
+    /// in time (weekend, outage) is one return: nothing is filled in.
+    public var returns: [Double] {
+        guard close.count > 1 else { return [] }
+        return (1..<close.count).map { Double.log(close[$0] / close[$0 - 1]) }
+    }
+
+    /// True when every timestamp is at midnight UTC (daily or coarser data).
+    public var isDateOnly: Bool { timestamps.allSatisfy { $0 % 86_400_000 == 0 } }
+
+    /// Label of bar i for output (ISO date, or date-time when intraday).
+    public func label(_ i: Int) -> String { Timestamp.format(timestamps[i], dateOnly: isDateOnly) }
+
+    public var sampling: Sampling { Sampling.infer(timestamps) }
+}
+
+import RealModule
+
+/// The bar length found in the timestamps and the periods per year used to annualise.
+public struct Sampling: Sendable, Equatable {
+    /// Median spacing between consecutive timestamps, seconds.
+    public var medianSpacing: Double
+    /// Human description: "1 day", "1 hour", "1 month", ...
+    public var barDescription: String
+    /// Periods per year for `sigma_year = sigma_period * sqrt(periodsPerYear)`.
+    public var periodsPerYear: Double
+    /// Why that number was chosen.
+    public var reason: String
+
+    /// Rules: daily bars with weekend bars trade 24/7 -> 365; daily bars on weekdays only
+    /// look like equity sessions -> 252; weekly 52; monthly 12; intraday bars -> median
+    /// bars per calendar day times 365 (24/7) or 252 (weekdays only).
+    public static func infer(_ ts: [Int64]) -> Sampling {
+        guard ts.count >= 2 else {
+            return Sampling(medianSpacing: 0, barDescription: "unknown", periodsPerYear: 252, reason: "too few timestamps to tell the bar length; assumed 252 per year")
+        }
+        var gaps = (1..<ts.count).map { Double(ts[$0] - ts[$0 - 1]) / 1000 }
+        gaps.sort()
+        let median = gaps[gaps.count / 2]
+        let day = 86_400.0
+        let weekendBars = ts.reduce(0) { n, t in
+            let w = Timestamp.weekday(milliseconds: t)
+            return n + (w == 0 || w == 6 ? 1 : 0)
+        }
+        let trades247 = Double(weekendBars) >= 0.05 * Double(ts.count)
+        if median >= 0.9 * day && median <= 1.1 * day {
+            return trades247
+                ? Sampling(medianSpacing: median, barDescription: "1 day", periodsPerYear: 365,
+                           reason: "daily bars including weekends (24/7 market): 365 per year")
+                : Sampling(medianSpacing: median, barDescription: "1 day", periodsPerYear: 252,
+                           reason: "daily bars on weekdays only (equity sessions): 252 per year")
+        }
+        if median >= 6 * day && median <= 8 * day {
+            return Sampling(medianSpacing: median, barDescription: "1 week", periodsPerYear: 52, reason: "weekly bars: 52 per year")
+        }
+        if median >= 27 * day && median <= 32 * day {
+            return Sampling(medianSpacing: median, barDescription: "1 month", periodsPerYear: 12, reason: "monthly bars: 12 per year")
+        }
+        if median >= 88 * day && median <= 93 * day {
+            return Sampling(medianSpacing: median, barDescription: "1 quarter", periodsPerYear: 4, reason: "quarterly bars: 4 per year")
+        }
+        if median < 0.9 * day {
+            var perDay: [Int: Int] = [:]
+            for t in ts { perDay[Int(t / 86_400_000), default: 0] += 1 }
+            let counts = perDay.values.sorted()
+            let barsPerDay = Double(counts[counts.count / 2])
+            let days = trades247 ? 365.0 : 252.0
+            return Sampling(
+                medianSpacing: median, barDescription: describe(median), periodsPerYear: barsPerDay * days,
+                reason: "\(describe(median)) bars, median \(Int(barsPerDay)) per day, \(trades247 ? "including weekends: 365" : "weekdays only: 252") days per year")
+        }
+        let ppy = 365.25 * day / median
+        return Sampling(medianSpacing: median, barDescription: describe(median), periodsPerYear: ppy,
+                        reason: "irregular \(describe(median)) spacing: 365.25 days / median spacing")
+    }
+
+    static func describe(_ seconds: Double) -> String {
+        let units: [(Double, String)] = [(86_400, "day"), (3600, "hour"), (60, "minute"), (1, "second")]
+        for (size, name) in units where seconds >= size {
+            let v = seconds / size
+            let r = (v * 100).rounded() / 100
+            let text = r == r.rounded() ? String(Int(r)) : String(r)
+            return "\(text) \(name)\(r == 1 ? "" : "s")"
+        }
+        return "\(Int((seconds * 1000).rounded())) ms"
+    }
+}

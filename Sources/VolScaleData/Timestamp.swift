@@ -1,0 +1,121 @@
+/// Timestamp parsing and formatting in UTC milliseconds since the Unix epoch, without
+/// Foundation's formatters (hand-rolled because they are slow and locale-dependent).
+public enum Timestamp {
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    static func days(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+
+    static func civil(days z0: Int) -> (year: Int, month: Int, day: Int) {
+        let z = z0 + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// 0 = Sunday ... 6 = Saturday.
+    public static func weekday(milliseconds: Int64) -> Int {
+        let d = Int((milliseconds >= 0 ? milliseconds : milliseconds - 86_399_999) / 86_400_000)
+        return ((d + 4) % 7 + 7) % 7
+    }
+
+    /// Parses an ISO 8601 date (`2019-01-04`), date-time (`2019-01-04 09:30`,
+    /// `2019-01-04T09:30:00.250Z`, `...+02:00`), or an epoch number whose magnitude tells
+    /// the unit: below 1e11 seconds, below 1e14 milliseconds, below 1e17 microseconds,
+    /// else nanoseconds (fractional seconds allowed).
+    public static func parse<S: StringProtocol>(_ text: S) -> Int64? {
+        let s = text.utf8
+        guard let first = s.first else { return nil }
+        let bytes = Array(s)
+        if bytes.count >= 10, bytes[4] == UInt8(ascii: "-") {
+            return parseISO(bytes)
+        }
+        guard first == UInt8(ascii: "-") || (first >= 48 && first <= 57) else { return nil }
+        guard let value = Double(String(text)), value.isFinite else { return nil }
+        let a = Swift.abs(value)
+        let ms: Double
+        if a < 1e11 { ms = value * 1000 } else if a < 1e14 { ms = value } else if a < 1e17 { ms = value / 1000 } else { ms = value / 1e6 }
+        return Int64(ms.rounded())
+    }
+
+    private static func parseISO(_ b: [UInt8]) -> Int64? {
+        func num(_ from: Int, _ len: Int) -> Int? {
+            guard from + len <= b.count else { return nil }
+            var v = 0
+            for i in from..<(from + len) {
+                let c = b[i]
+                guard c >= 48 && c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            return v
+        }
+        guard let y = num(0, 4), b[4] == UInt8(ascii: "-"), let mo = num(5, 2), b[7] == UInt8(ascii: "-"),
+              let d = num(8, 2), (1...12).contains(mo), (1...31).contains(d) else { return nil }
+        var ms = Int64(days(year: y, month: mo, day: d)) * 86_400_000
+        guard civil(days: days(year: y, month: mo, day: d)) == (y, mo, d) else { return nil }
+        if b.count == 10 { return ms }
+        guard b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "),
+              let hh = num(11, 2), b.count > 13, b[13] == UInt8(ascii: ":"), let mm = num(14, 2),
+              hh < 24, mm < 60 else { return nil }
+        ms += Int64(hh * 3_600_000 + mm * 60_000)
+        var i = 16
+        if i < b.count, b[i] == UInt8(ascii: ":") {
+            guard let ss = num(i + 1, 2), ss < 61 else { return nil }
+            ms += Int64(ss * 1000)
+            i += 3
+            if i < b.count, b[i] == UInt8(ascii: ".") {
+                i += 1
+                var frac = 0.0, scale = 0.1
+                while i < b.count, b[i] >= 48, b[i] <= 57 {
+                    frac += Double(b[i] - 48) * scale
+                    scale /= 10
+                    i += 1
+                }
+                ms += Int64((frac * 1000).rounded())
+            }
+        }
+        if i == b.count { return ms }
+        if b[i] == UInt8(ascii: "Z"), i + 1 == b.count { return ms }
+        if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+            let sign: Int64 = b[i] == UInt8(ascii: "+") ? 1 : -1
+            guard let oh = num(i + 1, 2) else { return nil }
+            var om = 0
+            if i + 3 < b.count {
+                let j = b[i + 3] == UInt8(ascii: ":") ? i + 4 : i + 3
+                guard let m = num(j, 2), j + 2 == b.count else { return nil }
+                om = m
+            } else if i + 3 != b.count { return nil }
+            return ms - sign * Int64(oh * 3_600_000 + om * 60_000)
+        }
+        return nil
+    }
+
+    /// `2019-01-04` when the time is midnight UTC and `dateOnly`, else
+    /// `2019-01-04T09:30:00Z` (milliseconds shown only when present).
+    public static func format(_ ms: Int64, dateOnly: Bool) -> String {
+        let dayMs: Int64 = 86_400_000
+        let day = Int(ms >= 0 ? ms / dayMs : (ms - dayMs + 1) / dayMs)
+        let (y, m, d) = civil(days: day)
+        func pad(_ v: Int, _ w: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        let date = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+        if dateOnly { return date }
+        let rem = Int(ms - Int64(day) * dayMs)
+        var out = date + "T\(pad(rem / 3_600_000, 2)):\(pad(rem / 60_000 % 60, 2)):\(pad(rem / 1000 % 60, 2))"
+        if rem % 1000 != 0 { out += ".\(pad(rem % 1000, 3))" }
+        return out + "Z"
+    }
+}
