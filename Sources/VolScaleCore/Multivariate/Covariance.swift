@@ -160,3 +160,16 @@ public struct LedoitWolf: Sendable {
         return Result(covariance: SymmetricMatrix(dimension: n, values: sigma), shrinkage: delta, averageCorrelation: rbar)
     }
 }
+
+/// Sample covariance (demeaned, divisor T - 1) of rows of aligned returns.
+public func sampleCovariance(_ returns: [[Double]]) throws(CovarianceError) -> SymmetricMatrix {
+    let n = try validate(returns, minimum: 2)
+    let t = Double(returns.count)
+    var mean = [Double](repeating: 0, count: n)
+    for r in returns { for i in 0..<n { mean[i] += r[i] / t } }
+    var s = [Double](repeating: 0, count: n * n)
+    for r in returns {
+        for i in 0..<n { for j in 0..<n { s[i * n + j] += (r[i] - mean[i]) * (r[j] - mean[j]) / (t - 1) } }
+    }
+    return SymmetricMatrix(dimension: n, values: s)
+}

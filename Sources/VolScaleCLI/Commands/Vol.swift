@@ -1,0 +1,186 @@
+import Foundation
+import ArgumentParser
+import VolScaleCore
+import VolScaleData
+
+extension VolScaleCommand {
+    /// `volscale vol FILE --model ...`
+    public struct Vol: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Estimate a volatility model on a price file.",
+            discussion: """
+            Units and conventions:
+              returns       log returns ln(P_t/P_{t-1}), decimal (0.01 = 1%)
+              sigma_t       per-period standard deviation for return t, forecast with information up to t-1
+              annualised    sigma * sqrt(periods per year); periods per year are inferred from the bar
+                            length (daily with weekends 365, daily weekdays 252, ...) unless --periods-per-year
+              parameters    decimal units: mu per period, omega per-period variance; alpha, gamma, beta unitless
+              log-likelihood  of the decimal returns (arch's percent-scale value + n ln 100)
+
+            Models:
+              close-to-close   rolling sample standard deviation over --window returns (ddof 1)
+              ewma             RiskMetrics, zero mean, --lambda (default 0.94) or --halflife, seeded as arch
+              garch, gjr       GARCH(1,1) / GJR-GARCH(1,1,1), --mean constant|zero, --dist normal|t, exact MLE
+              parkinson, garman-klass, rogers-satchell, yang-zhang
+                               range estimators over --window bars (needs open, high, low, close)
+
+            Output (--format):
+              json   model, observations, parameters, logLikelihood, volatility {last, next, annualized}, forecast
+              csv    date,return,volatility: one row per return; volatility = sigma_t (empty while a window fills)
+              table  for people
+            """
+        )
+
+        public enum Model: String, ExpressibleByArgument, CaseIterable, Sendable {
+            case closeToClose = "close-to-close"
+            case ewma, garch, gjr
+            case parkinson
+            case garmanKlass = "garman-klass"
+            case rogersSatchell = "rogers-satchell"
+            case yangZhang = "yang-zhang"
+        }
+
+        @Argument(help: "Price file: CSV with header, exchange kline CSV, or JSON lines of ticks ('-' for standard input).")
+        public var file: String
+
+        @Option(help: "Volatility model: \(Model.allCases.map(\.rawValue).joined(separator: ", ")).")
+        public var model: Model = .ewma
+
+        @Option(help: "Innovation distribution for garch/gjr: normal or t (standardised Student's t).")
+        public var dist: InnovationDistribution?
+
+        @Option(help: "Mean model for garch/gjr: constant (mu estimated) or zero.")
+        public var mean: MeanModel?
+
+        @Option(help: "EWMA decay factor in (0, 1); default 0.94.")
+        public var lambda: Double?
+
+        @Option(help: "EWMA half-life in bars (alternative to --lambda).")
+        public var halflife: Double?
+
+        @Option(help: "Window in returns (close-to-close) or bars (range estimators); default 20.")
+        public var window: Int?
+
+        @Flag(help: "Range estimators: one estimate over the whole sample instead of a rolling window.")
+        public var fullSample = false
+
+        @Flag(help: "Close-to-close: zero-mean sqrt(mean(r^2)) instead of the sample standard deviation.")
+        public var zeroMean = false
+
+        @Option(help: "Forecast horizon in periods for the variance forecast path.")
+        public var horizon: Int = 1
+
+        @Option(help: "Output format: table, json or csv.")
+        public var format: OutputFormat = .table
+
+        @OptionGroup public var data: DataOptions
+
+        public init() {}
+
+        public func validate() throws {
+            try data.validatePeriods()
+            let isGARCH = model == .garch || model == .gjr
+            if !isGARCH && dist != nil { throw ValidationError("--dist applies to garch and gjr only") }
+            if !isGARCH && mean != nil { throw ValidationError("--mean applies to garch and gjr only (ewma is zero-mean)") }
+            if model != .ewma && (lambda != nil || halflife != nil) { throw ValidationError("--lambda and --halflife apply to ewma only") }
+            if lambda != nil && halflife != nil { throw ValidationError("give --lambda or --halflife, not both") }
+            if let l = lambda, !(l > 0 && l < 1) { throw ValidationError("--lambda must be strictly between 0 and 1, got \(l)") }
+            if let h = halflife, !(h > 0 && h.isFinite) { throw ValidationError("--halflife must be a positive number of bars, got \(h)") }
+            if let w = window {
+                if w < 2 { throw ValidationError("--window must be at least 2, got \(w)") }
+                if isGARCH || model == .ewma { throw ValidationError("--window applies to close-to-close and range estimators only") }
+            }
+            if fullSample && !isRange { throw ValidationError("--full-sample applies to range estimators only") }
+            if zeroMean && model != .closeToClose { throw ValidationError("--zero-mean applies to close-to-close only") }
+            if horizon < 1 { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
+            if fullSample && format == .csv { throw ValidationError("--full-sample gives one number: use --format table or json") }
+        }
+
+        var isRange: Bool { [.parkinson, .garmanKlass, .rogersSatchell, .yangZhang].contains(model) }
+
+        public func run() throws {
+            print(try render(), terminator: "")
+        }
+
+        /// The command's complete standard output.
+        public func render() throws -> String {
+            let loaded = try data.load(file)
+            let report = try estimate(loaded.series)
+            var out: String
+            switch format {
+            case .json: out = report.json(skipped: loaded.skipped).rendered() + "\n"
+            case .csv: out = report.csv()
+            case .table: out = report.table(skipped: loaded.skipped)
+            }
+            if format != .table && !loaded.skipped.isEmpty {
+                for line in loaded.skipped.lines { printError(line) }
+            }
+            return out
+        }
+
+        func estimate(_ series: PriceSeries) throws -> VolReport {
+            let sampling = data.sampling(for: series)
+            let returns = series.returns
+            var r = VolReport(command: model.rawValue, series: series, sampling: sampling, returns: returns)
+            do {
+                switch model {
+                case .garch, .gjr:
+                    let m = GARCHModel(mean: mean ?? .constant, volatility: .init(asymmetric: model == .gjr), distribution: dist ?? .normal)
+                    let fit = try m.fit(returns)
+                    r.description = m.name
+                    r.parameters = zip(m.parameterNames, fit.parameterVector).map { ($0, $1) }
+                    r.standardErrors = fit.standardErrorVector.map { Dictionary(uniqueKeysWithValues: zip(m.parameterNames, $0)) } ?? [:]
+                    r.logLikelihood = fit.logLikelihood
+                    r.aic = fit.aic
+                    r.bic = fit.bic
+                    r.variance = fit.conditionalVariance.map { Optional($0) }
+                    r.nextVariance = fit.nextVariance
+                    r.forecast = fit.forecastVariance(horizon: horizon)
+                    if !fit.converged { r.notes.append("warning: optimiser stopped before full convergence after \(fit.iterations) iterations") }
+                case .ewma:
+                    let e = try halflife.map { h throws(VolatilityError) in try EWMA(halfLife: h) } ?? EWMA(lambda: lambda ?? 0.94)
+                    let path = try e.filter(returns)
+                    r.description = "EWMA (RiskMetrics), zero mean, lambda \(Fmt.sig(e.lambda, 6)), half-life \(Fmt.fixed(e.halfLife, 2)) bars, seeded as arch"
+                    r.parameters = [("lambda", e.lambda)]
+                    r.apply(path, constantForecast: horizon)
+                case .closeToClose:
+                    let w = window ?? 20
+                    let path = try RollingVolatility(window: w, demean: !zeroMean).filter(returns)
+                    r.description = "close-to-close, rolling \(w) returns, \(zeroMean ? "zero mean" : "sample standard deviation (ddof 1)")"
+                    r.parameters = [("window", Double(w))]
+                    r.apply(path, constantForecast: horizon)
+                case .parkinson, .garmanKlass, .rogersSatchell, .yangZhang:
+                    guard let bars = series.bars else {
+                        throw CommandFailure("\(series.source): \(model.rawValue) needs open, high, low and close columns")
+                    }
+                    let est = RangeEstimator(rawValue: model.rawValue)!
+                    if fullSample {
+                        let v = try est.fullSample(bars)
+                        r.description = "\(model.rawValue), full sample of \(bars.count - est.leadingBars) bars"
+                        r.variance = []
+                        r.nextVariance = v
+                        r.lastVariance = v
+                        r.forecast = Array(repeating: v, count: horizon)
+                    } else {
+                        let w = window ?? 20
+                        let path = try est.rolling(bars, window: w)
+                        r.description = "\(model.rawValue), rolling \(w) bars"
+                        r.parameters = [("window", Double(w))]
+                        r.apply(path, constantForecast: horizon)
+                    }
+                }
+            } catch let e as VolatilityError {
+                throw CommandFailure("\(series.source): \(e.description)")
+            }
+            return r
+        }
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+extension InnovationDistribution: ExpressibleByArgument {}
+extension MeanModel: ExpressibleByArgument {}

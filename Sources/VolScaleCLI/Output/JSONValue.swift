@@ -1,0 +1,64 @@
+/// A JSON value whose objects keep their key order, so output reads in a stable,
+/// meaningful order (Foundation's encoders either lose the order or sort the keys).
+/// Non-finite numbers are written as `null`.
+public indirect enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case integer(Int)
+    case string(String)
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.rendered() == b.rendered() }
+
+    static func num(_ v: Double?) -> JSONValue { v.map { .number($0) } ?? .null }
+
+    public func rendered(indent: Int = 0) -> String {
+        let pad = String(repeating: "  ", count: indent)
+        let inner = String(repeating: "  ", count: indent + 1)
+        switch self {
+        case .null: return "null"
+        case let .bool(b): return b ? "true" : "false"
+        case let .number(d): return d.isFinite ? Self.format(d) : "null"
+        case let .integer(i): return String(i)
+        case let .string(s): return Self.quote(s)
+        case let .array(items):
+            if items.isEmpty { return "[]" }
+            if items.allSatisfy({ if case .number = $0 { return true }; if case .null = $0 { return true }; return false }) {
+                return "[" + items.map { $0.rendered() }.joined(separator: ", ") + "]"
+            }
+            return "[\n" + items.map { inner + $0.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n\(pad)]"
+        case let .object(pairs):
+            if pairs.isEmpty { return "{}" }
+            return "{\n" + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n\(pad)}"
+        }
+    }
+
+    /// Shortest representation that reads back to the same Double.
+    static func format(_ d: Double) -> String {
+        if d == d.rounded() && Swift.abs(d) < 1e15 { return String(Int(d)) }
+        return "\(d)"
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import VolScaleCore
+import VolScaleData
+
+/// The `volscale` command line.
+public struct VolScaleCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "volscale",
+        abstract: "Volatility models, implied volatility and correlations for volatility-scaled margins.",
+        discussion: """
+        Conventions everywhere: returns are log returns ln(P_t/P_{t-1}) in decimal units \
+        (0.01 = 1%); a volatility is a per-period standard deviation in decimal units unless \
+        labelled annualised (sigma * sqrt(periods per year)); sigma_t is the forecast for \
+        return t made with information up to t-1.
+        """,
+        version: "0.1.0",
+        subcommands: [Vol.self, ImpliedVol.self, Corr.self]
+    )
+
+    public init() {}
+}
+
+/// Output formats shared by every command.
+public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case table, json, csv
+}
+
+/// Options for reading price files, shared by the commands that take them.
+public struct DataOptions: ParsableArguments {
+    @Option(name: .customLong("column"), help: "Price column to use instead of 'close' (CSV with a header).")
+    public var column: String?
+
+    @Option(help: "Input format: auto, csv (with header), kline (headerless exchange klines), jsonl (ticks).")
+    public var inputFormat: PriceFileReader.Format = .auto
+
+    @Flag(help: "Skip bad rows instead of stopping at the first; the counts by reason are reported.")
+    public var skipBadRows = false
+
+    @Option(help: "Periods per year for annualising (default: inferred from the timestamps, and reported).")
+    public var periodsPerYear: Double?
+
+    public init() {}
+
+    func validatePeriods() throws {
+        if let p = periodsPerYear, !(p > 0 && p.isFinite) {
+            throw ValidationError("--periods-per-year must be a positive number, got \(p)")
+        }
+    }
+
+    var reader: PriceFileReader { PriceFileReader(format: inputFormat, column: column, skipBadRows: skipBadRows) }
+
+    /// Reads a file, turning data errors into a clean command failure.
+    func load(_ path: String) throws -> PriceFileReader.Output {
+        do { return try reader.read(path: path) } catch { throw CommandFailure(error.description) }
+    }
+
+    func sampling(for series: PriceSeries) -> Sampling {
+        var s = series.sampling
+        if let p = periodsPerYear {
+            s.periodsPerYear = p
+            s.reason = "set by --periods-per-year (inferred: \(s.reason))"
+        }
+        return s
+    }
+}
+
+extension PriceFileReader.Format: ExpressibleByArgument {}
+
+/// A failure with a message for the user; argument-parser prints it to standard error
+/// and exits with status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,183 @@
+import Testing
+import Foundation
+import ArgumentParser
+@testable import VolScaleCLI
+
+/// The command line as users and other tools see it: output keys, units and messages.
+@Suite struct CLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func data(_ name: String) -> String { root.appendingPathComponent("data").appendingPathComponent(name).path }
+    static func fixture(_ name: String) throws -> [String: Any] {
+        let d = try Data(contentsOf: root.appendingPathComponent("Tests/Fixtures").appendingPathComponent(name))
+        return try JSONSerialization.jsonObject(with: d) as! [String: Any]
+    }
+
+    func output(_ args: [String]) throws -> String {
+        let command = try VolScaleCommand.parseAsRoot(args)
+        switch command {
+        case let c as VolScaleCommand.Vol: return try c.render()
+        case let c as VolScaleCommand.ImpliedVol: return try c.render()
+        case let c as VolScaleCommand.Corr: return try c.render()
+        default: Issue.record("unexpected command"); return ""
+        }
+    }
+
+    func json(_ args: [String]) throws -> [String: Any] {
+        let text = try output(args)
+        return try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+    }
+
+    /// The methodology page's reference table (arch 8.0.0, normal GARCH on the S&P 500).
+    @Test func garchJSONMatchesTheMethodologyTable() throws {
+        let j = try json(["vol", Self.data("sp500-daily.csv"), "--model", "garch", "--format", "json"])
+        #expect(j["model"] as? String == "garch")
+        #expect(j["observations"] as? Int == 5030)
+        let p = try #require(j["parameters"] as? [String: Double])
+        #expect(abs(p["mu"]! * 100 - 0.052367) < 5e-6)
+        #expect(abs(p["omega"]! * 1e4 - 0.017744) < 5e-6)
+        #expect(abs(p["alpha"]! - 0.101899) < 5e-6)
+        #expect(abs(p["beta"]! - 0.885263) < 5e-6)
+        let ll = try #require(j["logLikelihood"] as? Double)
+        let llPercent = ll - 5030 * log(100.0)
+        #expect(llPercent >= -6941.5391 - 1e-4, "percent-unit logL \(llPercent)")
+        let v = try #require(j["volatility"] as? [String: Any])
+        let next = try #require(v["next"] as? Double), annualized = try #require(v["annualized"] as? Double)
+        #expect(abs(annualized - next * sqrt(252)) < 1e-15)
+        #expect((v["last"] as? Double ?? 0) > 0)
+    }
+
+    @Test func tDistributionReportsNu() throws {
+        let j = try json(["vol", Self.data("sp500-daily.csv"), "--model", "garch", "--dist", "t", "--format", "json"])
+        let p = try #require(j["parameters"] as? [String: Double])
+        #expect(abs(p["nu"]! - 6.509363) < 1e-3)
+        #expect(abs(p["alpha"]! - 0.099492) < 2e-3)
+        #expect(abs((j["logLikelihood"] as! Double) - 5030 * log(100.0) - -6834.4792) < 1e-3)
+    }
+
+    /// CSV path: sigma_t per return equals arch's conditional volatility.
+    @Test func garchCSVMatchesArchConditionalVolatility() throws {
+        let text = try output(["vol", Self.data("sp500-daily.csv"), "--model", "garch", "--format", "csv"])
+        let lines = text.split(separator: "\n")
+        #expect(lines.first == "date,return,volatility")
+        #expect(lines.count == 5031)
+        #expect(lines[1].hasPrefix("1999-01-05,"))
+        let ref = try #require(try Self.fixture("garch-normal.json")["conditionalVolatility"] as? [Double])
+        var worst = 0.0
+        for (i, line) in lines.dropFirst().enumerated() where i >= 50 {
+            let v = Double(line.split(separator: ",")[2])!
+            worst = max(worst, abs(v - ref[i]) / ref[i])
+        }
+        #expect(worst < 1e-3, "worst relative error \(worst)")
+    }
+
+    @Test func ewmaCSVMatchesArchToNineDigits() throws {
+        let text = try output(["vol", Self.data("sp500-daily.csv"), "--model", "ewma", "--format", "csv"])
+        let ref = try #require(try Self.fixture("ewma-sp500.json")["conditionalVolatility"] as? [Double])
+        for (i, line) in text.split(separator: "\n").dropFirst().enumerated() {
+            let v = Double(line.split(separator: ",")[2])!
+            #expect(abs(v - ref[i]) <= 1e-9 * ref[i])
+        }
+    }
+
+    @Test func rollingCSVLeavesVolatilityEmptyWhileTheWindowFills() throws {
+        let text = try output(["vol", Self.data("sp500-daily.csv"), "--model", "parkinson", "--window", "10", "--format", "csv"])
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines[1].hasSuffix(","))   // return 0: no full window before it
+        #expect(lines[9].hasSuffix(","))   // return 8 (bars 0..8: 9 bars)
+        #expect(!lines[10].hasSuffix(",")) // return 9: window of bars 0..9
+    }
+
+    @Test func jsonKeysForEveryModel() throws {
+        for model in VolScaleCommand.Vol.Model.allCases {
+            let j = try json(["vol", Self.data("sp500-daily.csv"), "--model", model.rawValue, "--format", "json"])
+            for key in ["model", "observations", "parameters", "volatility", "sampling"] {
+                #expect(j[key] != nil, "\(model.rawValue) lacks \(key)")
+            }
+            let v = try #require(j["volatility"] as? [String: Any])
+            #expect(v["next"] is Double && v["annualized"] is Double && v["last"] is Double, "\(model.rawValue)")
+            if model == .garch || model == .gjr { #expect(j["logLikelihood"] is Double) } else { #expect(j["logLikelihood"] == nil) }
+        }
+    }
+
+    @Test func tableStatesUnitsAndPeriods() throws {
+        let text = try output(["vol", Self.data("btcusd-monthly.csv"), "--model", "ewma", "--lambda", "0.97"])
+        #expect(text.contains("12 periods per year (monthly bars: 12 per year)"))
+        #expect(text.contains("per period") && text.contains("annualised"))
+        let over = try output(["vol", Self.data("btcusd-monthly.csv"), "--periods-per-year", "365"])
+        #expect(over.contains("set by --periods-per-year"))
+    }
+
+    @Test func impliedVolatilityOneOptionAndChain() throws {
+        let j = try json(["iv", "--price", "10", "--forward", "100", "--strike", "105", "--expiry", "0.5", "--format", "json"])
+        let iv = try #require(j["impliedVolatility"] as? Double)
+        #expect(abs((j["repricedPrice"] as! Double) - 10) < 1e-12)
+        #expect(iv > 0.2 && iv < 0.5)
+        let c = try json(["iv", "--chain", Self.data("vix-whitepaper-chain.csv"), "--rate", "0.0038", "--format", "json"])
+        let ref = try Self.fixture("vix-whitepaper.json")["index"] as! Double
+        #expect(abs((c["index"] as! Double) - ref) < 1e-9)
+    }
+
+    @Test func correlationOfAlignedFiles() throws {
+        let j = try json(["corr", Self.data("sp500-daily.csv"), Self.data("sp500-daily.csv"), "--format", "json"])
+        let corr = try #require(j["correlation"] as? [[Double]])
+        #expect(abs(corr[0][1] - 1) < 1e-12)
+        #expect(j["observations"] as? Int == 5030)
+    }
+
+    // MARK: bad input: the message, not just the failure
+
+    @Test func badInputMessages() throws {
+        let cases: [([String], String)] = [
+            (["vol", Self.data("vix-daily.csv"), "--column", "vix"], "vix-daily.csv:13: field 'vix' is empty"),
+            (["vol", "/no/such/file.csv"], "/no/such/file.csv: cannot read: no such file"),
+            (["vol", Self.data("vix-daily.csv")], "vix-daily.csv:1: no column 'price' in the header (columns: date, vix)"),
+            (["vol", Self.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--model", "parkinson"], "parkinson needs open, high, low and close columns"),
+        ]
+        for (args, message) in cases {
+            do {
+                _ = try output(args)
+                Issue.record("no error for \(args)")
+            } catch {
+                #expect("\(error)".contains(message), "got: \(error)")
+            }
+        }
+        let invalid: [([String], String)] = [
+            (["vol", "x.csv", "--model", "ewma", "--lambda", "1.5"], "--lambda must be strictly between 0 and 1"),
+            (["vol", "x.csv", "--model", "ewma", "--dist", "t"], "--dist applies to garch and gjr only"),
+            (["vol", "x.csv", "--model", "garch", "--window", "5"], "--window applies to close-to-close and range estimators only"),
+            (["vol", "x.csv", "--periods-per-year=-3"], "--periods-per-year must be a positive number"),
+            (["iv", "--price", "1"], "give --price, --strike, --expiry"),
+        ]
+        for (args, message) in invalid {
+            do {
+                _ = try VolScaleCommand.parseAsRoot(args)
+                Issue.record("accepted \(args)")
+            } catch {
+                #expect(VolScaleCommand.message(for: error).contains(message), "got: \(VolScaleCommand.message(for: error))")
+            }
+        }
+    }
+
+    @Test func arbitragePriceIsAnErrorNotNaN() throws {
+        do {
+            _ = try output(["iv", "--price", "3", "--forward", "105", "--strike", "100", "--expiry", "1"])
+            Issue.record("no error")
+        } catch {
+            #expect("\(error)".contains("below the discounted intrinsic value 5"))
+        }
+    }
+
+    @Test func skippedRowsAreReportedInJSON() throws {
+        let j = try json(["vol", Self.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--format", "json"])
+        let skipped = try #require(j["skippedRows"] as? [String: Int])
+        #expect(skipped["empty field 'vix'"] == 46)
+    }
+
+    @Test func helpExplainsUnits() {
+        let help = VolScaleCommand.helpMessage(for: VolScaleCommand.Vol.self)
+        #expect(help.contains("per-period standard deviation"))
+        #expect(help.contains("annualised"))
+        #expect(VolScaleCommand.helpMessage(for: VolScaleCommand.ImpliedVol.self).contains("continuously compounded"))
+        #expect(VolScaleCommand.helpMessage(for: VolScaleCommand.Corr.self).contains("per period"))
+    }
+}
