@@ -31,8 +31,12 @@ public struct BFGS: Sendable {
 
     /// Minimises `f`, which writes the gradient into its second argument and returns the
     /// value, or `nil` where the point is infeasible.
+    /// - Parameter initialInverseHessian: row-major n*n starting approximation of the
+    ///   inverse Hessian (e.g. the inverse outer product of gradients for a likelihood);
+    ///   a scaled identity when nil.
     public func minimize(
         start: [Double],
+        initialInverseHessian: [Double]? = nil,
         _ f: (_ x: [Double], _ gradient: inout [Double]) -> Double?
     ) -> Result {
         let n = start.count
@@ -48,7 +52,12 @@ public struct BFGS: Sendable {
         var h = [Double](repeating: 0, count: n * n)
         let g0 = g.reduce(0) { max($0, abs($1)) }
         let scale = g0 > 0 ? min(1, 1 / g0) : 1
-        for i in 0..<n { h[i * n + i] = scale }
+        if let h0 = initialInverseHessian, h0.count == n * n, h0.allSatisfy(\.isFinite) {
+            h = h0
+        } else {
+            for i in 0..<n { h[i * n + i] = scale }
+        }
+        let rescaleFirst = initialInverseHessian == nil
         var smallDecrease = 0
         var xNew = x
         var gNew = g
@@ -98,7 +107,13 @@ public struct BFGS: Sendable {
                 y[i] = gNew[i] - g[i]
                 sy += s[i] * y[i]
             }
-            if sy > 1e-12 * (s.reduce(0) { $0 + $1 * $1 }).squareRoot() * (y.reduce(0) { $0 + $1 * $1 }).squareRoot() {
+            let yy = y.reduce(0) { $0 + $1 * $1 }
+            if rescaleFirst && iteration == 1 && sy > 0 && yy > 0 {
+                // Shanno-Phua: rescale the initial inverse Hessian to the curvature just seen.
+                let gamma = sy / yy
+                for i in 0..<n { for j in 0..<n { h[i * n + j] = i == j ? gamma : 0 } }
+            }
+            if sy > 1e-12 * (s.reduce(0) { $0 + $1 * $1 }).squareRoot() * yy.squareRoot() {
                 var hy = [Double](repeating: 0, count: n)
                 var yhy = 0.0
                 for i in 0..<n {

@@ -146,9 +146,15 @@ public struct GARCHModel: Sendable, Hashable, Codable {
             throw .optimizationFailed(model: volatility.name, reason: "no finite likelihood at any starting value")
         }
         let transform = GARCHTransform(mean: mean, asymmetric: volatility.asymmetric, distribution: distribution)
-        let optimizer = BFGS(gradientTolerance: 1e-9, functionTolerance: 1e-15, maxIterations: 1000)
+        let optimizer = BFGS(gradientTolerance: 1e-8, functionTolerance: 1e-13, maxIterations: 1000)
         let invN = 1 / Double(n)
-        let result = optimizer.minimize(start: transform.toUnconstrained(start)) { u, grad in
+        let u0 = transform.toUnconstrained(start)
+        // Start BFGS from the BHHH approximation: the inverse of the outer product of the
+        // per-observation scores (in the unconstrained coordinates), scaled to -logL/n.
+        let h0 = kernel.outerProductOfScores(start, transform: transform, u: u0).flatMap { opg in
+            DenseMatrix.inverse(opg.map { $0 * invN }, n: u0.count)
+        }
+        let result = optimizer.minimize(start: u0, initialInverseHessian: h0) { u, grad in
             let th = transform.toNatural(u)
             guard th.persistence < 1, th.omega > 0, !(distribution == .studentT && th.nu > 500) else { return nil }
             guard let (ll, g) = kernel.logLikelihoodAndGradient(th) else { return nil }
@@ -178,7 +184,7 @@ public struct GARCHModel: Sendable, Hashable, Codable {
             conditionalVariance: path.variance.map { $0 / (scale * scale) },
             residuals: path.residuals.map { $0 / scale },
             nextVariance: path.next / (scale * scale),
-            iterations: result.iterations, converged: result.converged)
+            iterations: result.iterations, evaluations: result.evaluations, converged: result.converged)
     }
 }
 
@@ -202,7 +208,9 @@ public struct GARCHFit: Sendable {
     public let residuals: [Double]
     /// `sigma2_{n+1}`: the one-step-ahead variance forecast after the last return.
     public let nextVariance: Double
+    /// Optimiser iterations and likelihood evaluations.
     public let iterations: Int
+    public let evaluations: Int
     public let converged: Bool
 
     /// Number of estimated parameters.
@@ -299,8 +307,29 @@ struct GARCHKernel: Sendable {
         return s
     }
 
+    /// Log-likelihood alone (no derivative recursions): for the starting-value grid.
     func logLikelihood(_ th: Theta) -> Double? {
-        logLikelihoodAndGradient(th)?.0
+        let isT = distribution == .studentT
+        if isT && !(th.nu > 2) { return nil }
+        let mu = mean == .constant ? th.mu : 0
+        let gamma = asymmetric ? th.gamma : 0
+        var s2 = th.omega + (th.alpha + 0.5 * gamma + th.beta) * backcast
+        var sumLog = 0.0, sumQuad = 0.0
+        let k = isT ? 1 / (th.nu - 2) : 0
+        for r in y {
+            guard s2 > 0, s2.isFinite else { return nil }
+            let e = r - mu
+            sumLog += Double.log(s2)
+            sumQuad += isT ? Double.log(1 + e * e / s2 * k) : e * e / s2
+            s2 = th.omega + (th.alpha + (e < 0 ? gamma : 0)) * e * e + th.beta * s2
+        }
+        let dn = Double(y.count)
+        if isT {
+            let c1 = 0.5 * (th.nu + 1)
+            let const = Double.logGamma(c1) - Double.logGamma(0.5 * th.nu) - 0.5 * Double.log(Double.pi * (th.nu - 2))
+            return dn * const - 0.5 * sumLog - c1 * sumQuad
+        }
+        return -0.5 * (dn * Special.log2Pi + sumLog + sumQuad)
     }
 
     /// Total log-likelihood and its gradient with respect to the six Theta slots.
@@ -318,6 +347,10 @@ struct GARCHKernel: Sendable {
         var dMu = 0.0, dOmega = 1.0, dAlpha = bc, dGamma = 0.5 * bc, dBeta = bc
         var gMu = 0.0, gOmega = 0.0, gAlpha = 0.0, gGamma = 0.0, gBeta = 0.0, gNu = 0.0
         var sumLog = 0.0, sumQuad = 0.0
+        // Logs are taken of products of 8 terms (one log instead of eight); the products
+        // stay far from overflow for any variance the optimiser can reach, and a
+        // non-finite total is recomputed term by term below.
+        var prodS2 = 1.0, prodQ = 1.0
         let c1 = 0.5 * (nu + 1)
         let invNuM2 = isT ? 1 / (nu - 2) : 0
         let ok: Bool = y.withUnsafeBufferPointer { yb -> Bool in
@@ -326,24 +359,30 @@ struct GARCHKernel: Sendable {
                 let e = yb[t] - mu
                 let e2 = e * e
                 let inv = 1 / s2
+                prodS2 *= s2
                 let dlds2: Double
                 let dlde: Double
                 if isT {
                     let q = e2 * inv * invNuM2
-                    let l1q = Double.log(1 + q)
-                    sumLog += Double.log(s2)
-                    sumQuad += l1q
-                    let w = q / (1 + q)
+                    let onePlusQ = 1 + q
+                    prodQ *= onePlusQ
+                    let w = q / onePlusQ
                     dlds2 = (-0.5 + c1 * w) * inv
-                    dlde = -c1 * 2 * e * inv * invNuM2 / (1 + q)
-                    let dNuT = -0.5 * l1q + c1 * w * invNuM2
-                    gNu += dNuT
-                    if let sc = scores { sc[t * 6 + 5] = dNuT }
+                    dlde = -c1 * 2 * e * inv * invNuM2 / onePlusQ
+                    gNu += c1 * w * invNuM2
+                    if let sc = scores { sc[t * 6 + 5] = -0.5 * Double.log(onePlusQ) + c1 * w * invNuM2 }
                 } else {
-                    sumLog += Double.log(s2)
                     sumQuad += e2 * inv
                     dlds2 = -0.5 * inv * (1 - e2 * inv)
                     dlde = -e * inv
+                }
+                if t & 7 == 7 {
+                    sumLog += Double.log(prodS2)
+                    prodS2 = 1
+                    if isT {
+                        sumQuad += Double.log(prodQ)
+                        prodQ = 1
+                    }
                 }
                 let sMu = dlds2 * dMu - dlde
                 gMu += sMu
@@ -371,6 +410,21 @@ struct GARCHKernel: Sendable {
             return true
         }
         if !ok { return nil }
+        sumLog += Double.log(prodS2)
+        if isT { sumQuad += Double.log(prodQ) }
+        if !sumLog.isFinite || !sumQuad.isFinite {
+            // A product over- or underflowed: redo the sums term by term.
+            let path = filter(th)
+            sumLog = 0
+            sumQuad = 0
+            for t in 0..<n {
+                let v = path.variance[t], e = path.residuals[t]
+                sumLog += Double.log(v)
+                sumQuad += isT ? Double.log(1 + e * e / (v * (nu - 2))) : e * e / v
+            }
+        }
+        // d/dnu of -(nu+1)/2 ln(1+q) summed: the log part is -0.5 sum ln(1+q) = -0.5 sumQuad.
+        if isT { gNu -= 0.5 * sumQuad }
         let dn = Double(n)
         var ll: Double
         if isT {
@@ -410,6 +464,25 @@ struct GARCHKernel: Sendable {
             s2 = th.omega + (th.alpha + (e < 0 ? gamma : 0)) * e * e + th.beta * s2
         }
         return (variance, residuals, s2)
+    }
+
+    /// Outer product of the per-observation scores with respect to the unconstrained
+    /// coordinates u (k x k, row major).
+    func outerProductOfScores(_ th: Theta, transform: GARCHTransform, u: [Double]) -> [Double]? {
+        let n = y.count
+        var scores = [Double](repeating: 0, count: n * 6)
+        let ok = scores.withUnsafeMutableBufferPointer { buf in logLikelihoodAndGradient(th, scores: buf.baseAddress) != nil }
+        guard ok else { return nil }
+        let k = u.count
+        var opg = [Double](repeating: 0, count: k * k)
+        var row = [Double](repeating: 0, count: 6)
+        var su = [Double](repeating: 0, count: k)
+        for t in 0..<n {
+            for j in 0..<6 { row[j] = scores[t * 6 + j] }
+            transform.chainRule(u: u, naturalGradient: row, into: &su)
+            for a in 0..<k { for b in 0..<k { opg[a * k + b] += su[a] * su[b] } }
+        }
+        return opg
     }
 
     /// Bollerslev-Wooldridge sandwich `H^-1 (S'S) H^-1` in the scaled units of `y`, with

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Benchmarks: the Swift release build next to the Python anchors, same data, one run.
+# Usage: scripts/bench.sh [price file]   (default data/sp500-daily.csv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA="${1:-data/sp500-daily.csv}"
+python3 -c "import arch" 2>/dev/null || pip install --quiet "arch==8.0.0"
+swift build -c release --product volscale-bench >&2
+SWIFT_JSON="$(.build/release/volscale-bench "$DATA")"
+PY_JSON="$(python3 scripts/bench.py "$DATA")"
+python3 - "$SWIFT_JSON" "$PY_JSON" <<'PY'
+import json, sys
+s, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+fit_ratio = s["garchFitSeconds"] / p["garchFitSeconds"]
+ll_diff = s["garchLogLikelihoodPercent"] - p["garchLogLikelihoodPercent"]
+print(f"{'benchmark':34} {'VolScale':>16} {'Python':>16} {'ratio':>10}  bar")
+print(f"{'GARCH(1,1) fit, 5000 returns':34} {s['garchFitSeconds']*1e3:13.3f} ms {p['garchFitSeconds']*1e3:13.3f} ms {fit_ratio:10.4f}  <= 0.1 of arch ({'met' if fit_ratio <= 0.1 else 'MISSED'})")
+print(f"{'  log-likelihood (percent units)':34} {s['garchLogLikelihoodPercent']:16.6f} {p['garchLogLikelihoodPercent']:16.6f} {ll_diff:+10.2e}  >= arch ({'met' if ll_diff >= -1e-6 * abs(p['garchLogLikelihoodPercent']) else 'MISSED'})")
+e = s["ewmaUpdatesPerSecond"]
+print(f"{'EWMA updates per second, 1 core':34} {e/1e6:14.1f} M {p['ewmaUpdatesPerSecond']/1e6:14.1f} M {e/p['ewmaUpdatesPerSecond']:10.2f}  >= 50 M/s ({'met' if e >= 50e6 else 'MISSED'})")
+i = s["ivInversionsPerSecond"]
+print(f"{'IV inversions per second, 1 core':34} {i/1e6:14.3f} M {p['ivInversionsPerSecond']/1e6:14.3f} M {i/p['ivInversionsPerSecond']:10.1f}  >= 2 M/s ({'met' if i >= 2e6 else 'MISSED'})")
+print(f"(arch {p['archVersion']}; Python EWMA is arch's EWMAVariance.compute_variance; Python IV is scipy brentq on Black-76)")
+PY
