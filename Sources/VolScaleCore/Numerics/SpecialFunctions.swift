@@ -94,19 +94,25 @@ public enum Special {
         return result + Double.log(x) - 0.5 / x - series
     }
 
-    /// Mills-type ratio Y(h) = Phi(h) / phi(h), for h <= 0 (used by the Black-76 kernel).
+    /// Mills-type ratio Y(h) = Phi(h) / phi(h) = sqrt(pi/2) erfcx(-h/sqrt 2), for h <= 0
+    /// (used by the Black-76 kernel).
     ///
-    /// Relative accuracy of a few ulps for every h <= 0, including its sensitivity to the
-    /// rounding of h itself. For h >= -3 it is sqrt(2 pi) Phi(h) exp(h^2/2) with h^2 split
-    /// exactly (FMA); below, Laplace's continued fraction
-    /// `Y = 1/(a + 1/(a + 2/(a + 3/(a + ...))))`, a = -h, evaluated backwards from a depth
-    /// that makes the truncation error negligible. (The product form would lose about
-    /// h^2 ulps there: erfc's and exp's argument roundings do not cancel.)
+    /// Relative accuracy of a few ulps for every h <= 0. For h >= -10 it is
+    /// `sqrt(pi/2) erfc(z) exp(z^2)` with z = -h/sqrt 2, where both the rounding of z
+    /// (recovered exactly with an FMA and a two-part 1/sqrt 2) and of z^2 are corrected to
+    /// first order: uncorrected, erfc's sensitivity to its argument would cost about h^2
+    /// ulps. Below -10, Laplace's continued fraction `1/(a + 1/(a + 2/(a + 3/(a + ...))))`,
+    /// a = -h, from a depth that makes the truncation error negligible.
     public static func millsRatio(_ h: Double) -> Double {
-        if h >= -3 {
-            let hh = h * h
-            let lo = Double.fma(h, h, -hh)
-            return sqrt2Pi * normalCDF(h) * Double.exp(0.5 * hh) * (1 + 0.5 * lo)
+        if h >= -10 {
+            let a = -h
+            let z = a * invSqrt2Hi
+            let dz = Double.fma(a, invSqrt2Hi, -z) + a * invSqrt2Lo // exact z = z + dz
+            let zz = z * z
+            let zzLo = Double.fma(z, z, -zz)
+            let erfcx = Double.erfc(z) * Double.exp(zz) * (1 + zzLo)
+            let slope = 2 * z * erfcx - 2 * invSqrtPi // d erfcx / dz
+            return sqrtHalfPi * (erfcx + dz * slope)
         }
         let a = -h
         let depth = max(12, Int(1000 / (a * a)) + 10)
@@ -118,6 +124,12 @@ public enum Special {
         }
         return 1 / f
     }
+
+    /// 1/sqrt 2 as a rounded double plus the remainder.
+    static let invSqrt2Hi = 0.7071067811865476
+    static let invSqrt2Lo = -4.833646656726457e-17
+    static let invSqrtPi = 0.564_189_583_547_756_286_95
+    static let sqrtHalfPi = 1.253_314_137_315_500_251_21
 }
 
 extension Double {

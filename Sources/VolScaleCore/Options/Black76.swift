@@ -43,6 +43,12 @@ public enum Black76 {
     /// Undiscounted-normalised price `price / (DF sqrt(F K))` of an out-of-the-money call,
     /// `x = ln(F/K) <= 0`, total volatility `s > 0`.
     public static func normalisedOTMCall(x: Double, s: Double) -> Double {
+        normalisedOTMCall(x: x, s: s, expHalfX: Double.exp(0.5 * x))
+    }
+
+    /// As above with `exp(x/2)` precomputed (the inversion reuses it across iterations).
+    @inline(__always)
+    static func normalisedOTMCall(x: Double, s: Double, expHalfX: Double) -> Double {
         let h = x / s
         let t = 0.5 * s
         if h + t < 0 {
@@ -53,7 +59,7 @@ public enum Black76 {
             if t < 0.2 { return front * millsDifference(h: h, t: t) }
             return front * (Special.millsRatio(h + t) - Special.millsRatio(h - t))
         }
-        return Double.exp(0.5 * x) * Special.normalCDF(h + t) - Double.exp(-0.5 * x) * Special.normalCDF(h - t)
+        return expHalfX * Special.normalCDF(h + t) - Special.normalCDF(h - t) / expHalfX
     }
 
     /// Y(h + t) - Y(h - t) for h + t < 0, 0 < t < 0.2, with Y = Phi/phi.
@@ -151,11 +157,12 @@ public enum Black76 {
         if beta <= 0 { return 0 }
         let bMax = Double.exp(0.5 * x)
         if beta >= bMax { throw .atOrAboveMaximum(price: price, maximum: discountFactor * maximum) }
-        return normalisedImpliedTotalVolatility(beta: beta, x: x) / expiry.squareRoot()
+        return normalisedImpliedTotalVolatility(beta: beta, x: x).s / expiry.squareRoot()
     }
 
     /// Total volatility s with `normalisedOTMCall(x, s) == beta`, `x <= 0`, `0 < beta < exp(x/2)`.
-    static func normalisedImpliedTotalVolatility(beta: Double, x: Double) -> Double {
+    /// Also returns the number of Halley iterations used.
+    static func normalisedImpliedTotalVolatility(beta: Double, x: Double) -> (s: Double, iterations: Int) {
         let logBeta = Double.log(beta)
         var s: Double
         if x == 0 {
@@ -164,22 +171,40 @@ public enum Black76 {
             if !(s > 0) || !s.isFinite { s = 1 }
         } else {
             let sc = (2 * Swift.abs(x)).squareRoot()
-            let bc = normalisedOTMCall(x: x, s: sc)
+            let bc = normalisedOTMCall(x: x, s: sc, expHalfX: Double.exp(0.5 * x))
             if beta < bc {
-                // Lower region: b ~ phi-like tail, ln b ~ -x^2/(2 s^2) + ln(s / (x^2 sqrt(2 pi))).
-                s = sc
-                let c = Double.log(x * x * Special.sqrt2Pi) + logBeta
-                for _ in 0..<4 {
-                    let denom = 2 * (Double.log(s) - c)
-                    if denom > 0 { s = min(Swift.abs(x) / denom.squareRoot(), sc) } else { break }
+                // Lower region. Near the money, Corrado-Miller (F = e^{x/2}, K = e^{-x/2});
+                // deeper out of the money the tail asymptotics
+                // ln b ~ -x^2/(2 s^2) + ln(s / (x^2 sqrt(2 pi))), solved as a fixed point in s.
+                let half = Double.exp(0.5 * x), inv = 1 / half
+                let d = 0.5 * (half - inv)
+                let a = beta - d
+                let cm = Special.sqrt2Pi / (half + inv) * (a + max(a * a - 4 * d * d / Double.pi, 0).squareRoot())
+                if cm > 0 && cm < sc && x / cm > -1.2 {
+                    s = cm
+                } else {
+                    s = sc
+                    let c = Double.log(x * x * Special.sqrt2Pi) + logBeta
+                    for _ in 0..<3 {
+                        let denom = 2 * (Double.log(s) - c)
+                        if denom > 0 { s = min(Swift.abs(x) / denom.squareRoot(), sc) } else { break }
+                    }
                 }
             } else {
-                s = sc
+                // Upper region: start at the inflection point, or Corrado-Miller beyond it.
+                let half = Double.exp(0.5 * x), inv = 1 / half
+                let d = 0.5 * (half - inv)
+                let a = beta - d
+                let cm = Special.sqrt2Pi / (half + inv) * (a + max(a * a - 4 * d * d / Double.pi, 0).squareRoot())
+                s = cm > sc && cm.isFinite ? cm : sc
             }
         }
         // Halley on g(s) = ln b(s) - ln beta.
+        let expHalfX = Double.exp(0.5 * x)
+        var iterations = 0
         for _ in 0..<50 {
-            let b = normalisedOTMCall(x: x, s: s)
+            iterations += 1
+            let b = normalisedOTMCall(x: x, s: s, expHalfX: expHalfX)
             if !(b > 0) {
                 s *= 1.5
                 continue
@@ -194,12 +219,12 @@ public enum Black76 {
             if denom > 0.5 && denom < 2 { step /= denom }
             var next = s + step
             if !(next > 0) { next = 0.5 * s }
-            if Swift.abs(next - s) <= 4e-16 * next {
-                s = next
-                break
-            }
+            // Halley converges cubically: once a step is below 1e-7 relative, the error
+            // left after it is far below one ulp.
+            let done = Swift.abs(next - s) <= 1e-7 * next
             s = next
+            if done { break }
         }
-        return s
+        return (s, iterations)
     }
 }
