@@ -106,6 +106,21 @@ import Foundation
         }
     }
 
+    @Test func badKlineAndJSONRows() {
+        let kline = "1704067200000,1,2,0.5,1.5,10\n1704070800000,1,2,0.5\n"
+        do { _ = try reader.parse(kline, name: "k.csv"); Issue.record("accepted") } catch {
+            #expect(error.description.hasPrefix("k.csv:2: expected 6 fields, found 4"))
+        }
+        let jsonl = "{\"ts\": 1704067200000, \"price\": 100}\n{\"ts\": 1704067260000, \"price\": 100.5\n"
+        do { _ = try reader.parse(jsonl, name: "t.jsonl"); Issue.record("accepted") } catch {
+            #expect(error.description.hasPrefix("t.jsonl:2: invalid JSON: cannot parse"))
+        }
+        let missing = "{\"ts\": 1704067200000, \"price\": 100}\n{\"ts\": 1704067260000}\n"
+        do { _ = try reader.parse(missing, name: "t.jsonl"); Issue.record("accepted") } catch {
+            #expect(error.description.hasPrefix("t.jsonl:2: field 'price' is empty"))
+        }
+    }
+
     @Test func skipBadRowsCountsByReason() throws {
         let text = "date,close\n2024-01-01,100\n2024-01-02,\n2024-01-03,\n2024-01-04,-1\n2024-01-04,101\n2024-01-05,102\n2024-01-05,103\n"
         let out = try PriceFileReader(skipBadRows: true).parse(text, name: "p.csv")
