@@ -319,7 +319,31 @@ def covariance_fixtures():
     })
 
 
+def student_t_fixtures():
+    from scipy import stats, integrate
+    rows = []
+    for nu in (2.5, 3.0, 4.0, 6.509363, 10.0, 30.0, 200.0):
+        for p in (1e-6, 0.001, 0.01, 0.025, 0.3, 0.5, 0.9, 0.975, 0.99, 0.995, 0.999):
+            q = float(stats.t.ppf(p, nu))
+            rows.append({"nu": nu, "p": p, "quantile": q, "cdfAtQuantile": float(stats.t.cdf(q, nu)),
+                         "pdfAtQuantile": float(stats.t.pdf(q, nu))})
+    es = []
+    for nu in (3.0, 5.0, 6.509363, 10.0):
+        scale = math.sqrt((nu - 2) / nu)
+        for alpha in (0.975, 0.99, 0.995):
+            q = stats.t.ppf(alpha, nu)
+            # ES of the unit-variance t by numerical integration of the upper tail
+            val, _ = integrate.quad(lambda x: x * stats.t.pdf(x, nu), q, np.inf, epsabs=1e-14, epsrel=1e-13)
+            es.append({"nu": nu, "alpha": alpha, "standardizedQuantile": float(q * scale),
+                       "standardizedES": float(val / (1 - alpha) * scale)})
+    dump("student-t.json", {
+        "source": "scipy.stats.t (ppf, cdf, pdf); ES by scipy.integrate.quad of x f(x) over the upper tail, times sqrt((nu-2)/nu)",
+        "points": rows, "expectedShortfall": es,
+    })
+
+
 if __name__ == "__main__":
+    student_t_fixtures()
     arch_fixtures()
     range_fixtures()
     vix_fixtures()
