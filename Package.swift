@@ -7,11 +7,13 @@ let package = Package(
     products: [
         .library(name: "VolScaleCore", targets: ["VolScaleCore"]),
         .library(name: "VolScaleData", targets: ["VolScaleData"]),
+        .library(name: "VolScaleRisk", targets: ["VolScaleRisk"]),
         .executable(name: "volscale", targets: ["volscale"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // MARK: - Numeric core (no I/O, no Foundation)
@@ -23,11 +25,20 @@ let package = Package(
         // MARK: - Market data (files in, series out)
         .target(name: "VolScaleData", dependencies: ["VolScaleCore"]),
 
+        // MARK: - Risk measures, margin models, backtests (pure computation)
+        .target(name: "VolScaleRisk", dependencies: ["VolScaleCore"]),
+
+        // MARK: - Configuration files (TOML) for margin models
+        .target(
+            name: "VolScaleConfig",
+            dependencies: ["VolScaleRisk", "VolScaleData", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+
         // MARK: - Command line
         .target(
             name: "VolScaleCLI",
             dependencies: [
-                "VolScaleCore", "VolScaleData",
+                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -36,13 +47,14 @@ let package = Package(
         // MARK: - Benchmarks (release builds only; never a dependency of the library)
         .executableTarget(
             name: "volscale-bench",
-            dependencies: ["VolScaleCore", "VolScaleData"],
+            dependencies: ["VolScaleCore", "VolScaleData", "VolScaleRisk"],
             path: "Benchmarks/volscale-bench"
         ),
 
         // MARK: - Tests
         .testTarget(name: "VolScaleCoreTests", dependencies: ["VolScaleCore"]),
         .testTarget(name: "VolScaleDataTests", dependencies: ["VolScaleData"]),
+        .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData"]),
         .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI"]),
     ],
     swiftLanguageModes: [.v6]

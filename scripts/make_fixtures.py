@@ -342,7 +342,42 @@ def student_t_fixtures():
     })
 
 
+def coverage_fixtures():
+    """Kupiec and Christoffersen statistics written out by hand, p-values from scipy."""
+    from scipy.stats import chi2
+    rng = np.random.default_rng(11)
+    cases = []
+    for n, p_hit, alpha in ((1000, 0.01, 0.99), (1000, 0.02, 0.99), (750, 0.05, 0.975), (500, 0.0, 0.99)):
+        hits = (rng.uniform(size=n) < p_hit).astype(int)
+        if p_hit == 0.02:
+            hits[100:104] = 1  # a cluster
+        x = int(hits.sum())
+        p = 1 - alpha
+
+        def xlogy(a, b):
+            return 0.0 if a == 0 else a * math.log(b)
+        lr_pof = -2 * (xlogy(n - x, 1 - p) + xlogy(x, p) - xlogy(n - x, 1 - x / n) - xlogy(x, x / n))
+        t = [(int(a), int(b)) for a, b in zip(hits[:-1], hits[1:])]
+        n00, n01 = t.count((0, 0)), t.count((0, 1))
+        n10, n11 = t.count((1, 0)), t.count((1, 1))
+        pi01 = n01 / (n00 + n01) if n00 + n01 else 0.0
+        pi11 = n11 / (n10 + n11) if n10 + n11 else 0.0
+        pi = (n01 + n11) / (n00 + n01 + n10 + n11)
+        lr_ind = -2 * (xlogy(n00 + n10, 1 - pi) + xlogy(n01 + n11, pi)
+                       - xlogy(n00, 1 - pi01) - xlogy(n01, pi01) - xlogy(n10, 1 - pi11) - xlogy(n11, pi11))
+        lr_ind = max(lr_ind, 0.0)
+        cases.append({"confidence": alpha, "hits": hits.tolist(), "exceedances": x,
+                      "kupiec": {"statistic": lr_pof, "pValue": float(chi2.sf(lr_pof, 1))},
+                      "independence": {"statistic": lr_ind, "pValue": float(chi2.sf(lr_ind, 1))},
+                      "conditionalCoverage": {"statistic": lr_pof + lr_ind, "pValue": float(chi2.sf(lr_pof + lr_ind, 2))}})
+    dump("coverage-tests.json", {
+        "source": "Kupiec POF and Christoffersen independence / conditional coverage written out in numpy; p-values scipy.stats.chi2.sf",
+        "cases": cases,
+    })
+
+
 if __name__ == "__main__":
+    coverage_fixtures()
     student_t_fixtures()
     arch_fixtures()
     range_fixtures()

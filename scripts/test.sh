@@ -4,8 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log="$(mktemp)"
-swift build --build-tests 2>&1 | tail -n 3
-swift test --skip-build 2>&1 | tee "$log"
+swift test 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 summary="$(grep -E 'Test run with [0-9]+ tests? .* (passed|failed)' "$log" | tail -n 1)"
 total="$(sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/' <<<"$summary")"

@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import VolScaleConfig
+import VolScaleCore
+import VolScaleData
+import VolScaleRisk
+
+extension VolScaleCommand {
+    /// `volscale backtest FILE ...`
+    public struct BacktestCommand: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "backtest",
+            abstract: "Walk margin models forward through a price history and test their coverage.",
+            discussion: """
+            Timing: the margin set at the close of bar t (information up to t) covers the loss over (t, t+h],
+            h = --mpor bars; nothing after t is used. Losses of a unit position: long 1 - exp(R), short exp(R) - 1,
+            R the h-bar log return; margins and losses are positive decimal fractions of notional.
+            Confidence is coverage (0.99). The first 75 returns are the EWMA seed window and are not used as
+            scenarios; evaluation starts once the lookback is full.
+
+            Tests (each model, one side): exceedances and rate; Kupiec POF (chi-square 1); Christoffersen
+            independence (chi-square 1) and conditional coverage (chi-square 2); Basel traffic light over every
+            rolling 250-bar window (zones from the binomial: at 99% green 0-4, yellow 5-9, red 10+);
+            procyclicality (Murphy, Vasios and Vause 2014): peak-to-trough max/min, largest 1-, 5-, 30-bar
+            relative increase, average margin. With h > 1 losses overlap and exceedances cluster by construction.
+
+            One model from the flags, or several from --config (TOML, see examples/sp500-margin.toml).
+            JSON: one object for one model, {"models": [...]} for several, each with observations, exceedances,
+            exceedanceRate, kupiec, christoffersen, trafficLight, procyclicality.
+            CSV: date,margin,loss,exceeded (a leading model column when several models run).
+            """
+        )
+
+        public enum VolModel: String, ExpressibleByArgument, CaseIterable, Sendable {
+            case ewma, garch, gjr
+            case closeToClose = "close-to-close"
+        }
+
+        @Argument(help: "Price file (CSV with header, kline CSV or JSON lines).") public var file: String
+        @Option(help: "TOML file declaring one or more margin models (exclusive with the model flags).") public var config: String?
+        @Option(help: "Volatility model: ewma, garch, gjr or close-to-close.") public var model: VolModel?
+        @Option(help: "Risk measure: var or es.") public var measure: TailMeasure?
+        @Option(help: "parametric, historical or fhs (filtered historical simulation).") public var method: RiskMethod?
+        @Option(help: "Coverage, e.g. 0.99.") public var confidence: Double?
+        @Option(help: "Coverage at which exceedances are tested (default: --confidence; e.g. 0.99 for ES at 0.975).") public var testConfidence: Double?
+        @Option(help: "Margin period of risk in bars.") public var mpor: Int?
+        @Option(help: "Scenario lookback in bars (historical, fhs).") public var lookback: Int?
+        @Option(help: "EWMA lambda.") public var lambda: Double?
+        @Option(help: "Parametric distribution: normal or t (t needs garch/gjr to fit nu).") public var dist: InnovationDistribution?
+        @Option(help: "Which position to test: long or short.") public var side: Side = .long
+        @Option(help: "Output format: table, json or csv.") public var format: OutputFormat = .table
+        @Option(help: "Write a self-contained HTML report to this path.") public var report: String?
+        @OptionGroup public var data: DataOptions
+
+        public init() {}
+
+        var modelFlagsGiven: Bool {
+            model != nil || measure != nil || method != nil || confidence != nil || testConfidence != nil || mpor != nil || lookback != nil || lambda != nil || dist != nil
+        }
+
+        public func validate() throws {
+            try data.validatePeriods()
+            if config != nil && modelFlagsGiven {
+                throw ValidationError("--config declares the models: drop --model/--measure/--method/--confidence/--mpor/--lookback/--lambda/--dist")
+            }
+            if let c = confidence, !(c > 0.5 && c < 1) { throw ValidationError("--confidence must be in (0.5, 1), got \(c)") }
+            if let h = mpor, h < 1 { throw ValidationError("--mpor must be a positive number of bars, got \(h)") }
+            if let l = lookback, l < 2 { throw ValidationError("--lookback must be at least 2 bars, got \(l)") }
+        }
+
+        /// The models to run, from the config or the flags.
+        func models() throws -> (models: [MarginModel], config: MarginConfig?) {
+            if let config {
+                do {
+                    let c = try MarginConfig.load(path: config)
+                    return (c.models, c)
+                } catch { throw CommandFailure(error.description) }
+            }
+            let vol: VolatilitySpec
+            switch model ?? .ewma {
+            case .ewma: vol = .ewma(lambda: lambda ?? 0.94)
+            case .garch: vol = .garch(asymmetric: false, distribution: dist ?? .normal, refitEvery: 250, minimumFit: 500)
+            case .gjr: vol = .garch(asymmetric: true, distribution: dist ?? .normal, refitEvery: 250, minimumFit: 500)
+            case .closeToClose: vol = .closeToClose(window: 20)
+            }
+            if dist == .studentT, case .ewma = vol { throw CommandFailure("--dist t needs --model garch or gjr (nu is fitted)") }
+            let meth = method ?? .fhs
+            let meas = measure ?? .expectedShortfall
+            let name = "\(vol.label) \(meth.rawValue.uppercased())-\(meas.rawValue.uppercased())"
+            let m = MarginModel(name: name, volatility: vol, measure: meas, method: meth,
+                                useFittedNu: dist == .studentT, confidence: confidence ?? 0.99, mpor: mpor ?? 1,
+                                lookback: lookback ?? 1000, testConfidence: testConfidence)
+            do { try m.validate() } catch { throw CommandFailure(error.description) }
+            return ([m], nil)
+        }
+
+        public func run() throws { print(try render(), terminator: "") }
+
+        public func render() throws -> String {
+            let (models, config) = try models()
+            let loaded = try data.load(file)
+            for line in loaded.skipped.lines { printError("\(file): \(line)") }
+            let series = loaded.series
+            let returns = series.returns
+            let timestamps = Array(series.timestamps.dropFirst())
+            let sampling = data.sampling(for: series)
+            let implied = try config?.implied.map { try ImpliedSeries.load($0, for: series, periodsPerYear: sampling.periodsPerYear) }
+            var results: [BacktestResult] = []
+            var paths: [MarginPath] = []
+            for m in models {
+                do {
+                    let path = try MarginEngine.run(m, returns: returns, timestamps: timestamps, implied: implied)
+                    paths.append(path)
+                    results.append(path.backtest(returns: returns, side: side))
+                } catch {
+                    throw CommandFailure("\(file): \(error.description)")
+                }
+            }
+            let view = BacktestView(series: series, sampling: sampling, results: results, paths: paths, side: side,
+                                    configPath: config?.path)
+            if let report {
+                do {
+                    try ReportHTML.render(view).write(toFile: report, atomically: true, encoding: .utf8)
+                } catch { throw CommandFailure("\(report): cannot write the report: \(error.localizedDescription)") }
+                if format == .table { printError("report written to \(report)") }
+            }
+            switch format {
+            case .json: return view.json().rendered() + "\n"
+            case .csv: return view.csv()
+            case .table: return view.table() + (report.map { "\nReport: \($0)\n" } ?? "")
+            }
+        }
+    }
+}
+
+extension TailMeasure: ExpressibleByArgument {}
+extension RiskMethod: ExpressibleByArgument {}
+extension Side: ExpressibleByArgument {}
+
+/// An implied-volatility series aligned to a price series' returns.
+enum ImpliedSeries {
+    /// Per-period decimal implied volatility for each return (value at the bar that ends
+    /// it), nil where the implied file has no value at that timestamp.
+    static func load(_ spec: MarginConfig.Implied, for series: PriceSeries, periodsPerYear: Double) throws -> [Double?] {
+        let out: PriceFileReader.Output
+        do { out = try PriceFileReader(column: spec.column, skipBadRows: spec.skipBadRows).read(path: spec.file) } catch {
+            throw CommandFailure(error.description)
+        }
+        var byTime: [Int64: Double] = [:]
+        for (t, v) in zip(out.series.timestamps, out.series.close) { byTime[t] = v }
+        let ppy = spec.periodsPerYear ?? periodsPerYear
+        let scale = spec.toDecimal / ppy.squareRoot()
+        return series.timestamps.dropFirst().map { t in byTime[t].map { $0 * scale } }
+    }
+}

@@ -1,0 +1,167 @@
+import VolScaleCore
+
+/// The volatility model behind a margin model.
+public enum VolatilitySpec: Sendable, Equatable {
+    /// RiskMetrics EWMA, zero mean, seeded as `arch`.
+    case ewma(lambda: Double)
+    /// GARCH(1,1) or GJR (asymmetric), refitted on all data up to the evaluation bar every
+    /// `refitEvery` bars (no look-ahead), first fitted once `minimumFit` returns exist.
+    case garch(asymmetric: Bool, distribution: InnovationDistribution, refitEvery: Int, minimumFit: Int)
+    /// Close-to-close rolling sample standard deviation.
+    case closeToClose(window: Int)
+
+    public var label: String {
+        switch self {
+        case let .ewma(l): return "EWMA(\(l))"
+        case let .garch(a, d, _, _): return (a ? "GJR" : "GARCH") + (d == .studentT ? "-t" : "")
+        case let .closeToClose(w): return "close-to-close(\(w))"
+        }
+    }
+}
+
+/// Where the stressed observations of the stressed-weighting tool come from.
+public enum StressedPeriod: Sendable, Equatable {
+    /// The window of `bars` returns with the highest realised volatility among the data
+    /// seen so far (re-found at every bar, so a backtest never looks ahead).
+    case worstWindow(bars: Int)
+    /// A user-named window of UTC milliseconds [start, end]; used only once it lies
+    /// entirely in the past of the evaluation bar.
+    case dates(start: Int64, end: Int64)
+}
+
+/// Maintenance requirement rule.
+public enum MaintenanceRule: Sendable, Equatable {
+    /// A fraction of the initial requirement, in (0, 1].
+    case fractionOfInitial(Double)
+    /// The same risk measure at a lower confidence, never above initial.
+    case confidence(Double)
+}
+
+/// Anti-procyclicality tools (EMIR RTS 153/2013 Art. 28) and further controls. All
+/// rates are decimal fractions of the margin (0.25 = 25%). `nil` means the tool is off.
+public struct MarginControls: Sendable, Equatable {
+    /// Buffer b >= 0.25: charge (1 + b) m in calm markets; when the model margin m rises,
+    /// the charged margin is held at the previous publication (rebuilt at most
+    /// `bufferRebuildRate` per publication) but never below m: the buffer is drawn down.
+    public var buffer: Double?
+    /// Largest relative rise per publication while a drawn-down buffer is rebuilt
+    /// (0: the charge rises only when m exceeds it).
+    public var bufferRebuildRate: Double = 0
+    /// Weight >= 0.25 of the stressed-period scenarios in the scenario set.
+    public var stressedWeight: Double?
+    public var stressedPeriod: StressedPeriod = .worstWindow(bars: 250)
+    /// Floor at the margin from an unfiltered historical simulation over this many bars
+    /// (2520 = 10 years of daily bars), or all history available when shorter.
+    public var floorLookback: Int?
+    /// Largest relative rise / fall per publication (speed limits, each direction).
+    public var speedLimitUp: Double?
+    public var speedLimitDown: Double?
+    /// Exponential smoothing weight on the previous publication, in [0, 1).
+    public var smoothing: Double?
+    /// Absolute floor and cap on the rate (decimal fraction of notional).
+    public var hardFloor: Double?
+    public var hardCap: Double?
+    public var maintenance: MaintenanceRule = .fractionOfInitial(0.8)
+
+    public init() {}
+}
+
+/// A complete margin model: volatility model + risk measure + confidence + MPOR +
+/// lookback + controls, optionally blended with an implied volatility series.
+public struct MarginModel: Sendable, Equatable {
+    public var name: String
+    public var volatility: VolatilitySpec
+    public var measure: TailMeasure
+    public var method: RiskMethod
+    /// Parametric only: Student-t degrees of freedom; `nil` with a GARCH-t model uses the
+    /// fitted nu, otherwise normal.
+    public var nu: Double?
+    public var useFittedNu: Bool
+    /// Coverage, e.g. 0.99.
+    public var confidence: Double
+    /// Margin period of risk in bars.
+    public var mpor: Int
+    /// Scenario window in bars (historical and FHS).
+    public var lookback: Int
+    public var controls: MarginControls
+    /// Coverage at which backtests count exceedances (Kupiec, Christoffersen, traffic
+    /// light); `nil` means `confidence`. An ES margin at 97.5% is tested at 99%, the
+    /// Basel FRTB pairing (ES 97.5% ~ VaR 99% under normality).
+    public var testConfidence: Double?
+    /// Weight w of the implied volatility blend `max(sigma_realised, w sigma_implied)`;
+    /// `nil` when no implied series is used.
+    public var impliedWeight: Double?
+
+    public init(name: String, volatility: VolatilitySpec, measure: TailMeasure, method: RiskMethod,
+                nu: Double? = nil, useFittedNu: Bool = false, confidence: Double, mpor: Int, lookback: Int,
+                controls: MarginControls = MarginControls(), impliedWeight: Double? = nil, testConfidence: Double? = nil) {
+        self.testConfidence = testConfidence
+        self.name = name
+        self.volatility = volatility
+        self.measure = measure
+        self.method = method
+        self.nu = nu
+        self.useFittedNu = useFittedNu
+        self.confidence = confidence
+        self.mpor = mpor
+        self.lookback = lookback
+        self.controls = controls
+        self.impliedWeight = impliedWeight
+    }
+
+    /// Checks every field; the error names the field and the reason.
+    public func validate() throws(MarginModelError) {
+        func bad(_ field: String, _ value: Double, _ why: String) -> MarginModelError {
+            .invalidField(model: name, field: field, value: value, reason: why)
+        }
+        guard confidence > 0.5 && confidence < 1 else { throw bad("confidence", confidence, "must be in (0.5, 1), e.g. 0.99") }
+        if let tc = testConfidence { guard tc > 0.5 && tc < 1 else { throw bad("test_confidence", tc, "must be in (0.5, 1)") } }
+        guard mpor >= 1 else { throw bad("mpor", Double(mpor), "must be a positive number of bars") }
+        guard lookback >= 2 else { throw bad("lookback", Double(lookback), "must be at least 2 bars") }
+        if method != .parametric, lookback < mpor + 1 { throw bad("lookback", Double(lookback), "must exceed mpor") }
+        if method != .parametric, Int(Double(lookback) * (1 - confidence)) < 1 {
+            throw bad("lookback", Double(lookback), "too short for the confidence: fewer than one scenario in the tail")
+        }
+        switch volatility {
+        case let .ewma(l): guard l > 0 && l < 1 else { throw bad("lambda", l, "must be in (0, 1)") }
+        case let .garch(_, _, refit, minFit):
+            guard refit >= 1 else { throw bad("refit_every", Double(refit), "must be at least 1 bar") }
+            guard minFit >= GARCHModel.minimumObservations else { throw bad("minimum_fit", Double(minFit), "must be at least \(GARCHModel.minimumObservations)") }
+        case let .closeToClose(w): guard w >= 2 else { throw bad("window", Double(w), "must be at least 2") }
+        }
+        if let nu { guard nu > 2 else { throw bad("nu", nu, "must exceed 2") } }
+        let c = controls
+        if let b = c.buffer { guard b >= 0.25 && b.isFinite else { throw bad("buffer", b, "EMIR Art. 28 requires at least 0.25") } }
+        guard c.bufferRebuildRate >= 0 else { throw bad("buffer_rebuild_rate", c.bufferRebuildRate, "must be >= 0") }
+        if let w = c.stressedWeight { guard w >= 0.25 && w < 1 else { throw bad("stressed_weight", w, "EMIR Art. 28 requires at least 0.25 (and below 1)") } }
+        if case let .worstWindow(bars) = c.stressedPeriod { guard bars >= mpor + 1 else { throw bad("stressed_window", Double(bars), "must exceed mpor") } }
+        if case let .dates(s, e) = c.stressedPeriod { guard e > s else { throw bad("stressed_period", Double(e), "end must be after start") } }
+        if let f = c.floorLookback { guard f > mpor else { throw bad("floor_lookback", Double(f), "must exceed mpor") } }
+        if let u = c.speedLimitUp { guard u > 0 else { throw bad("speed_limit_up", u, "must be positive") } }
+        if let d = c.speedLimitDown { guard d > 0 && d < 1 else { throw bad("speed_limit_down", d, "must be in (0, 1)") } }
+        if let s = c.smoothing { guard s >= 0 && s < 1 else { throw bad("smoothing", s, "must be in [0, 1)") } }
+        if let f = c.hardFloor { guard f >= 0 else { throw bad("hard_floor", f, "must be >= 0") } }
+        if let cap = c.hardCap { guard cap > 0 && cap > (c.hardFloor ?? 0) else { throw bad("hard_cap", cap, "must be positive and above hard_floor") } }
+        switch c.maintenance {
+        case let .fractionOfInitial(f): guard f > 0 && f <= 1 else { throw bad("maintenance_fraction", f, "must be in (0, 1]") }
+        case let .confidence(a): guard a > 0.5 && a < confidence else { throw bad("maintenance_confidence", a, "must be in (0.5, confidence)") }
+        }
+        if let w = impliedWeight { guard w > 0 && w.isFinite else { throw bad("implied_weight", w, "must be positive") } }
+    }
+}
+
+/// Why a margin model cannot run.
+public enum MarginModelError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidField(model: String, field: String, value: Double, reason: String)
+    case tooFewObservations(model: String, needed: Int, got: Int)
+    case volatility(model: String, VolatilityError)
+
+    public var description: String {
+        switch self {
+        case let .invalidField(model, field, value, reason): return "model '\(model)': \(field) = \(value): \(reason)"
+        case let .tooFewObservations(model, needed, got):
+            return "model '\(model)': needs at least \(needed) returns (lookback, warm-up and MPOR), the data has \(got)"
+        case let .volatility(model, e): return "model '\(model)': \(e)"
+        }
+    }
+}
