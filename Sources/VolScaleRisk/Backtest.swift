@@ -158,6 +158,10 @@ public struct BacktestResult: Sendable {
     public let procyclicality: Procyclicality
     /// Share of publications set by each control.
     public let bindingShares: [BindingControl: Double]
+    /// Publications used by the Kupiec and Christoffersen tests: all of them for a 1-bar
+    /// MPOR, every h-th (non-overlapping loss windows) for h > 1.
+    public let testObservations: Int
+    public let testExceedances: Int
     public let notes: [String]
 
     public var observations: Int { margins.count }
@@ -167,14 +171,17 @@ public struct BacktestResult: Sendable {
 
 extension MarginPath {
     /// Compares each margin set at bar t with the realised loss over (t, t + mpor], for
-    /// every publication whose MPOR lies inside the data. With mpor > 1 the losses overlap,
-    /// so exceedances cluster by construction; the tests assume independence and are
-    /// conservative there.
-    public func backtest(returns: [Double], side: Side) -> BacktestResult {
+    /// every publication from return index `from` (default: the first) whose MPOR lies
+    /// inside the data. With mpor h > 1 consecutive loss windows overlap and exceedances
+    /// cluster by construction, so the Kupiec and Christoffersen tests use every h-th
+    /// publication (non-overlapping windows, starting with the first); counts, rate,
+    /// traffic light and procyclicality use every publication.
+    public func backtest(returns: [Double], side: Side, from: Int? = nil) -> BacktestResult {
         let h = model.mpor
         let sidePath = self.side(side)
         var idx: [Int] = [], m: [Double] = [], l: [Double] = [], e: [Bool] = [], sg: [Double] = []
-        for k in 0..<count {
+        let first = max(0, (from ?? startIndex) - startIndex)
+        for k in first..<max(first, count) {
             let t = startIndex + k
             guard t + h < returns.count else { break }
             var r = 0.0
@@ -187,16 +194,20 @@ extension MarginPath {
             sg.append(sigma[k])
         }
         let alpha = model.testConfidence ?? model.confidence
-        let x = e.filter { $0 }.count
-        let ch = CoverageTests.christoffersen(e, confidence: alpha)
+        let sample = stride(from: 0, to: e.count, by: h).map { e[$0] }
+        let x = sample.filter { $0 }.count
+        let ch = CoverageTests.christoffersen(sample, confidence: alpha)
         var shares: [BindingControl: Double] = [:]
-        for b in sidePath.binding.prefix(m.count) { shares[b, default: 0] += 1 }
+        for b in sidePath.binding[first..<(first + m.count)] { shares[b, default: 0] += 1 }
+        var notes = self.notes
+        if h > 1 { notes.append("coverage tests on \(sample.count) non-overlapping \(h)-bar windows (every \(h)th publication)") }
         for key in shares.keys { shares[key]! /= Double(max(m.count, 1)) }
         return BacktestResult(
             model: model, side: side, indices: idx, margins: m, losses: l, exceeded: e, sigma: sg,
-            kupiec: CoverageTests.kupiec(exceedances: x, observations: max(m.count, 1), confidence: alpha),
+            kupiec: CoverageTests.kupiec(exceedances: x, observations: max(sample.count, 1), confidence: alpha),
             independence: ch.independence, conditionalCoverage: ch.conditionalCoverage,
             trafficLight: CoverageTests.trafficLight(e, confidence: alpha),
-            procyclicality: Procyclicality(margins: m), bindingShares: shares, notes: notes)
+            procyclicality: Procyclicality(margins: m), bindingShares: shares,
+            testObservations: sample.count, testExceedances: x, notes: notes)
     }
 }

@@ -43,7 +43,7 @@ extension VolScaleCommand {
         @Option(help: "parametric, historical or fhs (filtered historical simulation).") public var method: RiskMethod?
         @Option(help: "Coverage, e.g. 0.99.") public var confidence: Double?
         @Option(help: "Coverage at which exceedances are tested (default: --confidence; e.g. 0.99 for ES at 0.975).") public var testConfidence: Double?
-        @Option(help: "Margin period of risk in bars.") public var mpor: Int?
+        @Option(help: "Margin period of risk in bars (with --config: overrides every model's).") public var mpor: Int?
         @Option(help: "Scenario lookback in bars (historical, fhs).") public var lookback: Int?
         @Option(help: "EWMA lambda.") public var lambda: Double?
         @Option(help: "Parametric distribution: normal or t (t needs garch/gjr to fit nu).") public var dist: InnovationDistribution?
@@ -55,13 +55,13 @@ extension VolScaleCommand {
         public init() {}
 
         var modelFlagsGiven: Bool {
-            model != nil || measure != nil || method != nil || confidence != nil || testConfidence != nil || mpor != nil || lookback != nil || lambda != nil || dist != nil
+            model != nil || measure != nil || method != nil || confidence != nil || testConfidence != nil || lookback != nil || lambda != nil || dist != nil
         }
 
         public func validate() throws {
             try data.validatePeriods()
             if config != nil && modelFlagsGiven {
-                throw ValidationError("--config declares the models: drop --model/--measure/--method/--confidence/--mpor/--lookback/--lambda/--dist")
+                throw ValidationError("--config declares the models: drop --model/--measure/--method/--confidence/--test-confidence/--lookback/--lambda/--dist (only --mpor may override it)")
             }
             if let c = confidence, !(c > 0.5 && c < 1) { throw ValidationError("--confidence must be in (0.5, 1), got \(c)") }
             if let h = mpor, h < 1 { throw ValidationError("--mpor must be a positive number of bars, got \(h)") }
@@ -72,9 +72,15 @@ extension VolScaleCommand {
         func models() throws -> (models: [MarginModel], config: MarginConfig?) {
             if let config {
                 do {
-                    let c = try MarginConfig.load(path: config)
+                    var c = try MarginConfig.load(path: config)
+                    if let h = mpor {
+                        for i in c.models.indices { c.models[i].mpor = h }
+                        for m in c.models { try m.validate() }
+                    }
                     return (c.models, c)
-                } catch { throw CommandFailure(error.description) }
+                } catch let e as ConfigError {
+                    throw CommandFailure(e.description)
+                } catch { throw CommandFailure("\(config): \(error)") }
             }
             let vol: VolatilitySpec
             switch model ?? .ewma {
@@ -105,17 +111,17 @@ extension VolScaleCommand {
             let timestamps = Array(series.timestamps.dropFirst())
             let sampling = data.sampling(for: series)
             let implied = try config?.implied.map { try ImpliedSeries.load($0, for: series, periodsPerYear: sampling.periodsPerYear) }
-            var results: [BacktestResult] = []
             var paths: [MarginPath] = []
             for m in models {
                 do {
-                    let path = try MarginEngine.run(m, returns: returns, timestamps: timestamps, implied: implied)
-                    paths.append(path)
-                    results.append(path.backtest(returns: returns, side: side))
+                    paths.append(try MarginEngine.run(m, returns: returns, timestamps: timestamps, implied: implied))
                 } catch {
                     throw CommandFailure("\(file): \(error.description)")
                 }
             }
+            // Models side by side are evaluated on the same bars: from the latest start.
+            let from = paths.map(\.startIndex).max() ?? 0
+            let results = paths.map { $0.backtest(returns: returns, side: side, from: from) }
             let view = BacktestView(series: series, sampling: sampling, results: results, paths: paths, side: side,
                                     configPath: config?.path)
             if let report {

@@ -30,6 +30,8 @@ struct BacktestView {
             ("observations", .integer(r.observations)),
             ("exceedances", .integer(r.exceedances)),
             ("exceedanceRate", .number(r.exceedanceRate)),
+            ("testSample", .object([("observations", .integer(r.testObservations)), ("exceedances", .integer(r.testExceedances)),
+                                    ("rule", .string(r.model.mpor > 1 ? "every \(r.model.mpor)th publication (non-overlapping loss windows)" : "every publication"))])),
             ("kupiec", stat(r.kupiec)),
             ("christoffersen", .object([("independence", stat(r.independence)), ("conditionalCoverage", stat(r.conditionalCoverage))])),
             ("trafficLight", .object([
