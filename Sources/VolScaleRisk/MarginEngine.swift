@@ -154,6 +154,12 @@ public enum MarginEngine {
         let stressedWeight = usesScenarios ? model.controls.stressedWeight : nil
         let count = n - start
         path.sigma.reserveCapacity(count)
+        // Sliding sorted windows: scenarios (h-sums of residuals or returns) and the floor's returns.
+        let scenarioSource = model.method == .fhs ? zh : rh
+        var window = SortedWindow()
+        var floorWindow = SortedWindow()
+        var floorRange: ClosedRange<Int>?
+        var stressedCache: (range: Range<Int>, k: Int, low: [Double], high: [Double])?
 
         for t in 0..<n {
             if case let .worstWindow(bars) = model.controls.stressedPeriod, stressedWeight != nil {
@@ -205,20 +211,27 @@ public enum MarginEngine {
                 }
             case .historical, .fhs:
                 let scale = model.method == .fhs ? sigma : 1
-                let source = model.method == .fhs ? zh : rh
                 let lo = t - model.lookback + 1, hi = t - h + 1 // scenario j in lo...hi
+                if t == start { window.reset(scenarioSource[lo...hi]) } else {
+                    window.remove(scenarioSource[lo - 1])
+                    window.insert(scenarioSource[hi])
+                }
                 let nWindow = hi - lo + 1
                 let stressedN = stressed?.count ?? 0
                 let sw = stressedN > 0 ? (stressedWeight ?? 0) : 0
                 let windowShare = 1 - sw
                 let k = EmpiricalTail.candidateCount(n: nWindow, groupShare: windowShare, confidence: lowestAlpha)
-                source.withUnsafeBufferPointer { buf in
-                    extremes(UnsafeBufferPointer(rebasing: buf[lo...hi]), k: k, low: &low, high: &high)
-                }
+                window.extremes(k: k, low: &low, high: &high)
                 if let range = stressed, stressedN > 0 {
                     let ks = EmpiricalTail.candidateCount(n: stressedN, groupShare: sw, confidence: lowestAlpha)
-                    rh.withUnsafeBufferPointer { buf in
-                        extremes(UnsafeBufferPointer(rebasing: buf[range]), k: ks, low: &sLow, high: &sHigh)
+                    if let c = stressedCache, c.range == range, c.k == ks {
+                        sLow = c.low
+                        sHigh = c.high
+                    } else {
+                        rh.withUnsafeBufferPointer { buf in
+                            extremes(UnsafeBufferPointer(rebasing: buf[range]), k: ks, low: &sLow, high: &sHigh)
+                        }
+                        stressedCache = (range, ks, sLow, sHigh)
                     }
                 } else {
                     sLow.removeAll(keepingCapacity: true)
@@ -245,9 +258,14 @@ public enum MarginEngine {
                 if hi - lo + 1 >= 2 {
                     let nF = hi - lo + 1
                     let kF = EmpiricalTail.candidateCount(n: nF, groupShare: 1, confidence: alpha)
-                    rh.withUnsafeBufferPointer { buf in
-                        extremes(UnsafeBufferPointer(rebasing: buf[lo...hi]), k: kF, low: &low, high: &high)
+                    if let r = floorRange, r.upperBound == hi - 1, r.lowerBound <= lo {
+                        for j in r.lowerBound..<lo { floorWindow.remove(rh[j]) }
+                        floorWindow.insert(rh[hi])
+                    } else {
+                        floorWindow.reset(rh[lo...hi])
                     }
+                    floorRange = lo...hi
+                    floorWindow.extremes(k: kF, low: &low, high: &high)
                     for side in Side.allCases {
                         var c = (side == .long ? low : high).map { (loss: side.loss(logReturn: $0), weight: 1.0 / Double(nF)) }
                         floors[side] = EmpiricalTail.estimate(candidates: &c, totalWeight: 1, confidence: alpha).value(model.measure)

@@ -108,6 +108,15 @@ func extremes(_ values: UnsafeBufferPointer<Double>, k: Int, low: inout [Double]
     low.removeAll(keepingCapacity: true)
     high.removeAll(keepingCapacity: true)
     guard k > 0 else { return }
+    if k > 24 {
+        // Many tail candidates (low confidence or long windows): one sort is cheaper than
+        // insertions into long sorted arrays.
+        let sorted = values.sorted()
+        let m = min(k, sorted.count)
+        low.append(contentsOf: sorted[0..<m])
+        high.append(contentsOf: sorted.reversed()[0..<m])
+        return
+    }
     for v in values {
         if low.count < k {
             insertAscending(&low, v)
@@ -144,4 +153,45 @@ func insertDescending(_ a: inout [Double], _ v: Double) {
         i -= 1
     }
     a[i] = v
+}
+
+/// A window of values kept sorted as it slides: one insertion and one removal per step.
+/// - Complexity: O(log n) search plus an O(n) memory move per update, which for windows
+///   of a few thousand doubles is far cheaper than re-sorting or re-scanning them.
+struct SortedWindow {
+    private(set) var values: [Double] = []
+
+    mutating func reset<S: Sequence>(_ s: S) where S.Element == Double {
+        values = Array(s)
+        values.sort()
+    }
+
+    /// Index of the first element >= v.
+    private func lowerBound(_ v: Double) -> Int {
+        var lo = 0, hi = values.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if values[mid] < v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    mutating func insert(_ v: Double) { values.insert(v, at: lowerBound(v)) }
+
+    /// Removes one occurrence of v (which must be present).
+    mutating func remove(_ v: Double) {
+        let i = lowerBound(v)
+        if i < values.count && values[i] == v { values.remove(at: i) }
+    }
+
+    var count: Int { values.count }
+
+    /// The k smallest ascending and the k largest descending.
+    func extremes(k: Int, low: inout [Double], high: inout [Double]) {
+        let m = min(k, values.count)
+        low.removeAll(keepingCapacity: true)
+        high.removeAll(keepingCapacity: true)
+        low.append(contentsOf: values[0..<m])
+        for i in 0..<m { high.append(values[values.count - 1 - i]) }
+    }
 }
