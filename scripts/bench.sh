@@ -20,5 +20,8 @@ e = s["ewmaUpdatesPerSecond"]
 print(f"{'EWMA updates per second, 1 core':34} {e/1e6:14.1f} M {p['ewmaUpdatesPerSecond']/1e6:14.1f} M {e/p['ewmaUpdatesPerSecond']:10.2f}  >= 50 M/s ({'met' if e >= 50e6 else 'MISSED'})")
 i = s["ivInversionsPerSecond"]
 print(f"{'IV inversions per second, 1 core':34} {i/1e6:14.3f} M {p['ivInversionsPerSecond']/1e6:14.3f} M {i/p['ivInversionsPerSecond']:10.1f}  >= 2 M/s ({'met' if i >= 2e6 else 'MISSED'})")
+b, ba = s["fhsBacktestSeconds"], s["fhsBacktestAPCSeconds"]
+print(f"{'FHS-ES backtest, ' + str(s['fhsBacktestReturns']) + ' daily returns':34} {b*1e3:13.1f} ms {'':>16} {'':>10}  < 1 s ({'met' if b < 1 else 'MISSED'})")
+print(f"{'  same with buffer+stressed+floor':34} {ba*1e3:13.1f} ms {'':>16} {'':>10}  < 1 s ({'met' if ba < 1 else 'MISSED'})")
 print(f"(arch {p['archVersion']}; Python EWMA is arch's EWMAVariance.compute_variance; Python IV is scipy brentq on Black-76)")
 PY

@@ -85,7 +85,7 @@ enum ReportHTML {
         for (name, t) in [("Kupiec POF", r.kupiec), ("Christoffersen independence", r.independence), ("Christoffersen conditional coverage", r.conditionalCoverage)] {
             s += "<tr><td>\(name)</td><td>\(Fmt.fixed(t.statistic, 3))</td><td>\(Fmt.fixed(t.pValue, 4))</td><td class=\(t.rejects() ? "fail" : "pass")>\(t.rejects() ? "fail" : "pass")</td></tr>"
         }
-        s += "<tr><td>exceedances</td><td>\(r.exceedances) / \(r.observations)</td><td>\(Fmt.percent(r.exceedanceRate, 2))</td><td>expected \(Fmt.percent(1 - r.model.confidence, 2))</td></tr>"
+        s += "<tr><td>exceedances</td><td>\(r.exceedances) / \(r.observations)</td><td>\(Fmt.percent(r.exceedanceRate, 2))</td><td>expected \(Fmt.percent(1 - (r.model.testConfidence ?? r.model.confidence), 2))</td></tr>"
         let tl = r.trafficLight
         s += "</table><h3>Traffic light (\(tl.window)-bar windows)</h3><table><tr><th>zone</th><th>windows</th></tr>"
         s += "<tr><td class=green>green (0-\(tl.greenMax))</td><td>\(tl.green)</td></tr><tr><td class=yellow>yellow (\(tl.greenMax + 1)-\(tl.yellowMax))</td><td>\(tl.yellow)</td></tr>"
