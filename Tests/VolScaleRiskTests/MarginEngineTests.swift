@@ -120,3 +120,37 @@ import Foundation
         #expect(s.apply(model: 0.05, floorValue: 0.08, previous: nil) == (0.08, .floor))
     }
 }
+
+@Suite struct ImpliedAndParametricTests {
+    /// sigma = max(realised, w * implied), and the path records when implied bound.
+    @Test func impliedVolatilityBindsWhenHigher() throws {
+        let (r, ts) = try MarginEngineTests.sp500()
+        let slice = Array(r.prefix(400))
+        var m = MarginModel(name: "p", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk, method: .parametric,
+                            confidence: 0.99, mpor: 1, lookback: 100, impliedWeight: 0.8)
+        let implied: [Double?] = (0..<400).map { $0 % 2 == 0 ? 0.05 : nil }
+        let a = try MarginEngine.run(m, returns: slice, timestamps: Array(ts.prefix(400)), implied: implied)
+        m.impliedWeight = nil
+        let b = try MarginEngine.run(m, returns: slice, timestamps: Array(ts.prefix(400)), implied: implied)
+        for k in 0..<a.count {
+            let t = a.startIndex + k
+            if t % 2 == 0 && 0.8 * 0.05 > b.sigma[k] {
+                #expect(a.sigma[k] == 0.8 * 0.05 && a.impliedBound[k])
+                #expect(a.long.margin[k] > b.long.margin[k])
+            } else {
+                #expect(a.sigma[k] == b.sigma[k] && !a.impliedBound[k])
+            }
+        }
+    }
+
+    /// Parametric Student-t with a given nu uses the unit-variance t quantile.
+    @Test func parametricStudentT() throws {
+        let (r, ts) = try MarginEngineTests.sp500()
+        let m = MarginModel(name: "t", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk, method: .parametric,
+                            nu: 5, confidence: 0.99, mpor: 1, lookback: 100)
+        let p = try MarginEngine.run(m, returns: Array(r.prefix(300)), timestamps: Array(ts.prefix(300)))
+        let q = StudentT(nu: 5).standardizedQuantile(0.99)
+        #expect(close(p.long.modelMargin[0], 1 - exp(-q * p.sigma[0]), rel: 1e-13))
+        #expect(close(q, 3.36493 * sqrt(3.0 / 5), rel: 1e-5)) // t_5 ppf(0.99) = 3.36493
+    }
+}
