@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "VolScaleCore", targets: ["VolScaleCore"]),
         .library(name: "VolScaleData", targets: ["VolScaleData"]),
         .library(name: "VolScaleRisk", targets: ["VolScaleRisk"]),
+        .library(name: "VolScaleMargin", targets: ["VolScaleMargin"]),
         .executable(name: "volscale", targets: ["volscale"]),
     ],
     dependencies: [
@@ -28,17 +29,20 @@ let package = Package(
         // MARK: - Risk measures, margin models, backtests (pure computation)
         .target(name: "VolScaleRisk", dependencies: ["VolScaleCore"]),
 
+        // MARK: - Accounts: haircuts, size add-ons, standard and portfolio margin, stress (pure computation)
+        .target(name: "VolScaleMargin", dependencies: ["VolScaleCore", "VolScaleRisk"]),
+
         // MARK: - Configuration files (TOML) for margin models
         .target(
             name: "VolScaleConfig",
-            dependencies: ["VolScaleRisk", "VolScaleData", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["VolScaleRisk", "VolScaleMargin", "VolScaleData", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
 
         // MARK: - Command line
         .target(
             name: "VolScaleCLI",
             dependencies: [
-                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleConfig",
+                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,7 +51,7 @@ let package = Package(
         // MARK: - Benchmarks (release builds only; never a dependency of the library)
         .executableTarget(
             name: "volscale-bench",
-            dependencies: ["VolScaleCore", "VolScaleData", "VolScaleRisk"],
+            dependencies: ["VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin"],
             path: "Benchmarks/volscale-bench"
         ),
 
@@ -55,6 +59,7 @@ let package = Package(
         .testTarget(name: "VolScaleCoreTests", dependencies: ["VolScaleCore"]),
         .testTarget(name: "VolScaleDataTests", dependencies: ["VolScaleData"]),
         .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData"]),
+        .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig"]),
         .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,96 @@
+/// A position in one instrument. Positive quantity = long, in contracts.
+public struct Position: Sendable, Equatable {
+    public var instrument: String
+    public var quantity: Double
+    /// Average entry price (linear and inverse contracts).
+    public var entryPrice: Double?
+    /// Implied volatility for an option (annualised decimal), overriding the instrument's.
+    public var impliedVolatility: Double?
+
+    public init(instrument: String, quantity: Double, entryPrice: Double? = nil, impliedVolatility: Double? = nil) {
+        self.instrument = instrument
+        self.quantity = quantity
+        self.entryPrice = entryPrice
+        self.impliedVolatility = impliedVolatility
+    }
+}
+
+/// An account: collateral balances (asset -> quantity; negative = borrowed) and positions.
+public struct Account: Sendable, Equatable {
+    public var id: String
+    public var collateral: [(asset: String, quantity: Double)]
+    public var positions: [Position]
+
+    public init(id: String, collateral: [(asset: String, quantity: Double)], positions: [Position]) {
+        self.id = id
+        self.collateral = collateral
+        self.positions = positions
+    }
+
+    public static func == (a: Account, b: Account) -> Bool {
+        a.id == b.id && a.positions == b.positions && a.collateral.map(\.asset) == b.collateral.map(\.asset)
+            && a.collateral.map(\.quantity) == b.collateral.map(\.quantity)
+    }
+}
+
+/// Why an account could not be evaluated: the account, the field and the reason.
+public struct AccountError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var accountId: String
+    public var field: String
+    public var reason: String
+    public init(accountId: String, field: String, reason: String) {
+        self.accountId = accountId
+        self.field = field
+        self.reason = reason
+    }
+    public var description: String { "account '\(accountId)': \(field): \(reason)" }
+}
+
+/// Healthy, margin call (equity below initial), liquidatable (equity below maintenance).
+public enum AccountStatus: String, Sendable, Codable {
+    case healthy
+    case marginCall = "margin call"
+    case liquidatable
+}
+
+/// Standard (per position, summed) or portfolio (joint scenarios) margin.
+public enum MarginMode: String, Sendable, CaseIterable {
+    case standard, portfolio
+}
+
+/// A node of an account's explanation tree: a labelled amount (quote currency unless the
+/// label says otherwise) and the parts that make it.
+public struct Explanation: Sendable, Equatable {
+    public var label: String
+    public var value: Double?
+    public var detail: String
+    public var children: [Explanation]
+
+    public init(_ label: String, _ value: Double? = nil, detail: String = "", children: [Explanation] = []) {
+        self.label = label
+        self.value = value
+        self.detail = detail
+        self.children = children
+    }
+}
+
+/// An evaluated account. Amounts in the settlement currency.
+public struct AccountResult: Sendable {
+    public var accountId: String
+    public var mode: MarginMode
+    /// Margin equity: collateral at (1 - haircut) (liabilities at (1 + haircut)) plus
+    /// unrealised P&L and option values.
+    public var equity: Double
+    public var initialMargin: Double
+    public var maintenanceMargin: Double
+    public var status: AccountStatus
+    /// For an account with positions on a single underlying: the price at which equity
+    /// falls to maintenance, everything else unchanged.
+    public var liquidationPrice: Double?
+    public var explanation: Explanation
+
+    /// Equity minus initial margin (negative: a margin call's size).
+    public var freeCollateral: Double { equity - initialMargin }
+    /// Maintenance over equity: 1 or more means liquidatable; infinite when equity <= 0.
+    public var marginRatio: Double { equity > 0 ? maintenanceMargin / equity : .infinity }
+}

@@ -1,0 +1,411 @@
+import Dispatch
+import RealModule
+import VolScaleCore
+import VolScaleRisk
+
+/// Evaluates accounts against a book: haircuts, size add-ons, standard and portfolio
+/// margin, status and explanations. Stateless once built; safe to share across threads.
+///
+/// Conventions: amounts in the settlement currency; rates are decimal fractions of
+/// notional; a requirement is positive. Positions in the same instrument are netted
+/// before margining (one-way position mode), their P&L is summed leg by leg.
+public struct MarginCalculator: Sendable {
+    public let book: MarginBook
+    /// Grid scenarios: (price move in multiples of sigma sqrt(mpor), relative IV shock, weight, label).
+    public let grid: [(move: Double, volShock: Double, weight: Double, label: String)]
+    /// Per-unit scenario P&L rows of each instrument at its quoted IV: FHS and grid.
+    let fhsRows: [String: [Double]]
+    let gridRows: [String: [Double]]
+
+    public init(book: MarginBook) {
+        self.book = book
+        var g: [(Double, Double, Double, String)] = []
+        let s = book.settings
+        for m in s.gridMoves {
+            for v in s.volShocks {
+                g.append((m, v, 1, "price \(Self.signed(m))σ, IV \(Self.signed(v * 100))%"))
+            }
+        }
+        for m in [-s.extendedMove, s.extendedMove] {
+            g.append((m, 0, s.extendedWeight, "extended: price \(Self.signed(m))σ (loss x \(s.extendedWeight))"))
+        }
+        self.grid = g
+        var fr: [String: [Double]] = [:], gr: [String: [Double]] = [:]
+        for (symbol, inst) in book.instruments {
+            guard let asset = book.assets[inst.underlying] else { continue }
+            gr[symbol] = Self.rowForGrid(inst, asset: asset, iv: inst.impliedVolatility, grid: g, mpor: s.mpor)
+            if let sc = book.scenarios, let a = sc.assets.firstIndex(of: inst.underlying) {
+                fr[symbol] = Self.rowForScenarios(inst, asset: asset, iv: inst.impliedVolatility, scenarios: sc, column: a)
+            }
+        }
+        self.fhsRows = fr
+        self.gridRows = gr
+    }
+
+    static func signed(_ v: Double) -> String { (v > 0 ? "+" : "") + (v == v.rounded() ? String(Int(v)) : String(v)) }
+
+    // MARK: - Unit values
+
+    /// Value change per unit of coefficient when the underlying moves from P to P1 (and the
+    /// IV by a relative shock): the price change for linear and inverse contracts (the
+    /// position's coefficient carries multiplier and entry), the option value change times
+    /// the multiplier for options.
+    static func unitChange(_ inst: Instrument, price p: Double, newPrice p1: Double, iv: Double?, volShock: Double) -> Double {
+        switch inst.kind {
+        case .spot, .linear, .inverse: return p1 - p
+        case let .option(type, strike, expiry):
+            let sigma = iv ?? 0
+            let v0 = Black76.price(forward: p, strike: strike, volatility: sigma, expiry: expiry, type: type)
+            let v1 = Black76.price(forward: p1, strike: strike, volatility: sigma * (1 + volShock), expiry: expiry, type: type)
+            return inst.multiplier * (v1 - v0)
+        }
+    }
+
+    static func rowForGrid(_ inst: Instrument, asset: AssetRisk, iv: Double?, grid: [(move: Double, volShock: Double, weight: Double, label: String)], mpor: Int) -> [Double] {
+        let s = asset.volatility * Double(mpor).squareRoot()
+        return grid.map { unitChange(inst, price: asset.price, newPrice: asset.price * Double.exp($0.move * s), iv: iv, volShock: $0.volShock) }
+    }
+
+    static func rowForScenarios(_ inst: Instrument, asset: AssetRisk, iv: Double?, scenarios: JointScenarios, column a: Int) -> [Double] {
+        let m = scenarios.assets.count
+        return (0..<scenarios.count).map { k in
+            unitChange(inst, price: asset.price, newPrice: asset.price * Double.exp(scenarios.returns[k * m + a]), iv: iv, volShock: 0)
+        }
+    }
+
+    // MARK: - Resolution and validation
+
+    /// A netted position with everything needed to value it.
+    struct Leg {
+        var instrument: Instrument
+        var asset: AssetRisk
+        var quantity: Double
+        /// (quantity, entry) of each original position, for P&L.
+        var entries: [(Double, Double)]
+        var iv: Double?
+
+        /// Coefficient on the unit-change rows: value change = coefficient * row.
+        var coefficient: Double {
+            switch instrument.kind {
+            case .spot: return quantity
+            case .linear: return quantity * instrument.multiplier
+            case .inverse:
+                // value = Q (1/E - 1/P) P = Q (P/E - 1): linear in P with slope Q/E per leg
+                return entries.reduce(0) { $0 + $1.0 * instrument.multiplier / $1.1 }
+            case .option: return quantity
+            }
+        }
+
+        /// Notional in the settlement currency.
+        func notional(price: Double) -> Double {
+            switch instrument.kind {
+            case .inverse: return Swift.abs(quantity) * instrument.multiplier
+            default: return Swift.abs(quantity) * instrument.multiplier * price
+            }
+        }
+
+        /// Mark value in the settlement currency: unrealised P&L for futures, option value.
+        func value(price: Double, volShock: Double = 0) -> Double {
+            switch instrument.kind {
+            case .spot: return quantity * price
+            case .linear: return entries.reduce(0) { $0 + $1.0 * instrument.multiplier * (price - $1.1) }
+            case .inverse: return entries.reduce(0) { $0 + $1.0 * instrument.multiplier * (1 / $1.1 - 1 / price) * price }
+            case let .option(type, strike, expiry):
+                return quantity * instrument.multiplier * Black76.price(forward: price, strike: strike, volatility: (iv ?? 0) * (1 + volShock), expiry: expiry, type: type)
+            }
+        }
+    }
+
+    func resolve(_ account: Account) throws(AccountError) -> (legs: [Leg], collateral: [(AssetRisk, Double)]) {
+        func fail(_ field: String, _ reason: String) -> AccountError { AccountError(accountId: account.id, field: field, reason: reason) }
+        var collateral: [(AssetRisk, Double)] = []
+        var seenAssets = Set<String>()
+        for (i, c) in account.collateral.enumerated() {
+            guard c.quantity.isFinite else { throw fail("collateral[\(i)] \(c.asset).quantity", "not a finite number") }
+            guard let a = book.assets[c.asset] else { throw fail("collateral[\(i)].asset", "unknown asset '\(c.asset)'") }
+            guard a.price > 0, a.price.isFinite else { throw fail("collateral[\(i)].asset", "no price for '\(c.asset)'") }
+            guard seenAssets.insert(c.asset).inserted else { throw fail("collateral[\(i)].asset", "'\(c.asset)' listed twice") }
+            collateral.append((a, c.quantity))
+        }
+        var legs: [String: Leg] = [:]
+        var order: [String] = []
+        for (i, p) in account.positions.enumerated() {
+            let field = "positions[\(i)]"
+            guard p.quantity.isFinite else { throw fail("\(field).quantity", "not a finite number") }
+            guard let inst = book.instruments[p.instrument] else { throw fail("\(field).instrument", "unknown instrument '\(p.instrument)'") }
+            guard let asset = book.assets[inst.underlying] else { throw fail("\(field).instrument", "no risk parameters for underlying '\(inst.underlying)'") }
+            guard asset.price > 0, asset.price.isFinite else { throw fail("\(field).instrument", "missing price for '\(inst.underlying)'") }
+            var entry = asset.price
+            switch inst.kind {
+            case .linear, .inverse:
+                guard let e = p.entryPrice else { throw fail("\(field).entryPrice", "missing for \(p.instrument)") }
+                guard e > 0, e.isFinite else { throw fail("\(field).entryPrice", "must be a positive price") }
+                entry = e
+            case .option:
+                let iv = p.impliedVolatility ?? inst.impliedVolatility
+                guard let iv else { throw fail("\(field).impliedVolatility", "option \(p.instrument) has no implied volatility") }
+                guard iv > 0, iv.isFinite else { throw fail("\(field).impliedVolatility", "must be positive") }
+            case .spot:
+                throw fail("\(field).instrument", "'\(p.instrument)' is a spot asset: list it under collateral")
+            }
+            if var leg = legs[p.instrument] {
+                if let piv = p.impliedVolatility, leg.iv != piv, leg.iv != nil, inst.isOption {
+                    throw fail("\(field).impliedVolatility", "differs from an earlier position in \(p.instrument)")
+                }
+                leg.quantity += p.quantity
+                leg.entries.append((p.quantity, entry))
+                legs[p.instrument] = leg
+            } else {
+                legs[p.instrument] = Leg(instrument: inst, asset: asset, quantity: p.quantity, entries: [(p.quantity, entry)],
+                                         iv: p.impliedVolatility ?? inst.impliedVolatility)
+                order.append(p.instrument)
+            }
+        }
+        return (order.map { legs[$0]! }, collateral)
+    }
+
+    // MARK: - Haircuts
+
+    /// Haircut of a collateral holding: the tail loss of the side over the liquidation
+    /// horizon (long for assets, short for liabilities) plus the liquidity add-on
+    /// `spread/2 + kappa sigma sqrt(V/ADV)`, at least the tier rate, within floor and cap.
+    public func haircut(_ asset: AssetRisk, holdingValue v: Double, borrowed: Bool) -> (rate: Double, volatility: Double, liquidity: Double, bound: String) {
+        let s = book.settings
+        let vol = asset.volatility > 0 ? book.volatilityRate(asset, side: borrowed ? .short : .long, horizon: s.liquidationHorizon) : 0
+        let liq = asset.volatility > 0 || asset.spread > 0
+            ? 0.5 * asset.spread + s.kappa * asset.volatility * (Swift.abs(v) / asset.averageDailyVolume).squareRoot() : 0
+        var rate = vol + liq
+        var bound = "volatility + liquidity"
+        if let t = SizeRule.tiers(asset.haircutTiers).rate(notional: Swift.abs(v)) as Double?, !asset.haircutTiers.isEmpty, t > rate {
+            rate = t
+            bound = "tier table"
+        }
+        if rate < asset.haircutFloor { rate = asset.haircutFloor; bound = "floor" }
+        if rate > asset.haircutCap { rate = asset.haircutCap; bound = "cap" }
+        return (rate, vol, liq, bound)
+    }
+
+    // MARK: - Requirements
+
+    /// Stand-alone requirement of one leg: rate x notional for futures (volatility rate or
+    /// fixed rate, raised by the size rule), the worst grid loss for an option.
+    func standalone(_ leg: Leg, price: Double) -> (im: Double, mm: Double, explanation: Explanation) {
+        let s = book.settings
+        let side: Side = leg.quantity >= 0 ? .long : .short
+        let notional = leg.notional(price: price)
+        if leg.instrument.isOption {
+            var asset = leg.asset
+            asset.price = price
+            let row = Self.rowForGrid(leg.instrument, asset: asset, iv: leg.iv, grid: grid, mpor: s.mpor)
+            var worst = 0.0, at = -1
+            for (g, r) in row.enumerated() {
+                let loss = -leg.coefficient * r * grid[g].weight
+                if loss > worst { worst = loss; at = g }
+            }
+            let label = at >= 0 ? grid[at].label : "no loss in any grid scenario"
+            return (worst, s.maintenanceFraction * worst,
+                    Explanation(leg.instrument.symbol, worst, detail: "\(side.rawValue) \(Swift.abs(leg.quantity)) options, worst grid scenario: \(label)"))
+        }
+        let base = leg.asset.initialRate ?? book.volatilityRate(leg.asset, side: side, horizon: s.mpor)
+        let mmBase = leg.asset.maintenanceRate ?? s.maintenanceFraction * base
+        var rate = base
+        var why = leg.asset.initialRate != nil ? "fixed rate" : "volatility rate (ES \(s.confidence) over \(s.mpor) day\(s.mpor == 1 ? "" : "s"), daily sigma \(leg.asset.volatility))"
+        if let rule = leg.asset.sizeRule {
+            let r = rule.rate(notional: notional)
+            if r > rate { rate = r; why = "size rule at notional \(Int(notional))" }
+        }
+        let im = rate * notional
+        let mm = base > 0 ? im * mmBase / base : 0
+        return (im, mm, Explanation(leg.instrument.symbol, im, detail: "\(side.rawValue) \(Swift.abs(leg.quantity)) contracts, notional \(Self.money(notional)), rate \(Self.pct(rate)) (\(why))"))
+    }
+
+    /// Portfolio requirement: the worse of the account's loss in the joint grid (all
+    /// underlyings moved by the same multiple of their own sigma sqrt(mpor), IV shocked,
+    /// extended rows weighted) and its ES over the joint filtered-historical scenarios,
+    /// plus liquidity add-ons; never below (1 - maxOffset) of the stand-alone sum.
+    func portfolio(_ legs: [Leg], prices: [String: Double], standaloneSum: Double) -> (im: Double, mm: Double, explanation: Explanation) {
+        let s = book.settings
+        var children: [Explanation] = []
+        // Grid
+        var gridLoss = [Double](repeating: 0, count: grid.count)
+        for leg in legs {
+            let price = prices[leg.asset.name] ?? leg.asset.price
+            let row: [Double]
+            if price == leg.asset.price, leg.iv == leg.instrument.impliedVolatility, let cached = gridRows[leg.instrument.symbol] {
+                row = cached
+            } else {
+                var a = leg.asset
+                a.price = price
+                row = Self.rowForGrid(leg.instrument, asset: a, iv: leg.iv, grid: grid, mpor: s.mpor)
+            }
+            let c = leg.coefficient
+            for g in 0..<grid.count { gridLoss[g] -= c * row[g] }
+        }
+        var gridReq = 0.0, gridAt = -1
+        for g in 0..<grid.count where gridLoss[g] * grid[g].weight > gridReq {
+            gridReq = gridLoss[g] * grid[g].weight
+            gridAt = g
+        }
+        children.append(Explanation("grid", gridReq, detail: gridAt >= 0 ? "worst: \(grid[gridAt].label)" : "no loss in any grid scenario"))
+        // Joint FHS
+        var fhsReq = 0.0
+        if let sc = book.scenarios, sc.count > 0 {
+            var loss = [Double](repeating: 0, count: sc.count)
+            for leg in legs {
+                guard let a = sc.assets.firstIndex(of: leg.asset.name) else { continue }
+                let price = prices[leg.asset.name] ?? leg.asset.price
+                let row: [Double]
+                if price == leg.asset.price, leg.iv == leg.instrument.impliedVolatility, let cached = fhsRows[leg.instrument.symbol] {
+                    row = cached
+                } else {
+                    var asset = leg.asset
+                    asset.price = price
+                    row = Self.rowForScenarios(leg.instrument, asset: asset, iv: leg.iv, scenarios: sc, column: a)
+                }
+                let c = leg.coefficient
+                for k in 0..<sc.count { loss[k] -= c * row[k] }
+            }
+            var candidates = loss.map { (loss: $0, weight: 1.0 / Double(sc.count)) }
+            let worstIndex = loss.indices.max { loss[$0] < loss[$1] } ?? 0
+            fhsReq = max(0, EmpiricalTail.estimate(candidates: &candidates, totalWeight: 1, confidence: s.confidence).expectedShortfall)
+            children.append(Explanation("joint historical scenarios", fhsReq,
+                                        detail: "ES \(s.confidence) over \(sc.count) dates; worst \(sc.labels[worstIndex]) (loss \(Self.money(loss[worstIndex])))"))
+        }
+        // Liquidity add-ons
+        var liquidity = 0.0
+        var liqChildren: [Explanation] = []
+        for leg in legs {
+            let price = prices[leg.asset.name] ?? leg.asset.price
+            let n = leg.notional(price: price)
+            let add = n * (0.5 * leg.asset.spread + s.kappa * leg.asset.volatility * (n / leg.asset.averageDailyVolume).squareRoot())
+            liquidity += add
+            liqChildren.append(Explanation(leg.instrument.symbol, add, detail: "notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))"))
+        }
+        children.append(Explanation("liquidity add-ons", liquidity, children: liqChildren))
+        let risk = max(gridReq, fhsReq) + liquidity
+        let floor = (1 - s.maxOffset) * standaloneSum
+        let im = max(risk, floor)
+        let bound = floor > risk ? "offset limit: (1 - \(s.maxOffset)) x stand-alone sum \(Self.money(standaloneSum))" : (fhsReq > gridReq ? "historical scenarios + liquidity" : "grid + liquidity")
+        children.append(Explanation("offset limit", floor, detail: "(1 - max_offset) x sum of stand-alone requirements"))
+        return (im, s.maintenanceFraction * im, Explanation("portfolio margin", im, detail: "set by \(bound)", children: children))
+    }
+
+    // MARK: - Evaluation
+
+    struct Figures {
+        var equity: Double, im: Double, mm: Double
+        var equityExplanation: Explanation, marginExplanation: Explanation
+    }
+
+    func figures(_ legs: [Leg], _ collateral: [(AssetRisk, Double)], prices: [String: Double], mode: MarginMode) -> Figures {
+        var equity = 0.0
+        var eqChildren: [Explanation] = []
+        for (asset, q) in collateral {
+            let p = prices[asset.name] ?? asset.price
+            let v = q * p
+            let h = haircut(asset, holdingValue: v, borrowed: q < 0)
+            let counted = q >= 0 ? v * (1 - h.rate) : v * (1 + h.rate)
+            equity += counted
+            eqChildren.append(Explanation("\(asset.name) \(q >= 0 ? "balance" : "borrowed")", counted,
+                                          detail: "\(q) at \(Self.money(p)) = \(Self.money(v)); haircut \(Self.pct(h.rate)) (volatility \(Self.pct(h.volatility)) + liquidity \(Self.pct(h.liquidity)); \(h.bound))"))
+        }
+        for leg in legs {
+            let p = prices[leg.asset.name] ?? leg.asset.price
+            let v = leg.value(price: p)
+            equity += v
+            eqChildren.append(Explanation("\(leg.instrument.symbol) \(leg.instrument.isOption ? "option value" : "unrealised P&L")", v,
+                                          detail: "net \(leg.quantity) at \(Self.money(p))"))
+        }
+        var im = 0.0, mm = 0.0
+        var posChildren: [Explanation] = []
+        for leg in legs {
+            let r = standalone(leg, price: prices[leg.asset.name] ?? leg.asset.price)
+            im += r.im
+            mm += r.mm
+            posChildren.append(r.explanation)
+        }
+        var marginExplanation = Explanation("standard margin", im, detail: "sum of per-position requirements", children: posChildren)
+        if mode == .portfolio {
+            let pm = portfolio(legs, prices: prices, standaloneSum: im)
+            im = pm.im
+            mm = pm.mm
+            var e = pm.explanation
+            e.children.append(Explanation("stand-alone requirements", marginExplanation.value, children: posChildren))
+            marginExplanation = e
+        }
+        return Figures(equity: equity, im: im, mm: mm,
+                       equityExplanation: Explanation("margin equity", equity, children: eqChildren),
+                       marginExplanation: marginExplanation)
+    }
+
+    /// Evaluates one account.
+    public func evaluate(_ account: Account, mode: MarginMode) throws(AccountError) -> AccountResult {
+        let (legs, collateral) = try resolve(account)
+        let prices = book.assets.mapValues(\.price)
+        let f = figures(legs, collateral, prices: prices, mode: mode)
+        let status: AccountStatus = f.equity < f.mm ? .liquidatable : (f.equity < f.im ? .marginCall : .healthy)
+        let liq = liquidationPrice(legs, collateral, prices: prices, mode: mode)
+        var children = [f.equityExplanation, f.marginExplanation,
+                        Explanation("maintenance margin", f.mm), Explanation("free collateral", f.equity - f.im)]
+        if let liq { children.append(Explanation("liquidation price", liq.price, detail: "\(liq.asset) price at which equity = maintenance")) }
+        return AccountResult(accountId: account.id, mode: mode, equity: f.equity, initialMargin: f.im, maintenanceMargin: f.mm,
+                             status: status, liquidationPrice: liq?.price,
+                             explanation: Explanation("account \(account.id)", nil, detail: "\(mode.rawValue) margin, status \(status.rawValue)", children: children))
+    }
+
+    /// Evaluates many accounts on all cores; each entry is a result or that account's error.
+    public func evaluateAll(_ accounts: [Account], mode: MarginMode) -> [Result<AccountResult, AccountError>] {
+        let out = UnsafeMutableBufferPointer<Result<AccountResult, AccountError>?>.allocate(capacity: accounts.count)
+        out.initialize(repeating: nil)
+        defer { out.deallocate() }
+        let chunk = 64
+        let chunks = (accounts.count + chunk - 1) / chunk
+        nonisolated(unsafe) let buffer = out
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            for i in (c * chunk)..<min(accounts.count, (c + 1) * chunk) {
+                buffer[i] = Result { () throws(AccountError) -> AccountResult in try evaluate(accounts[i], mode: mode) }
+            }
+        }
+        return out.map { $0! }
+    }
+
+    /// For positions on one underlying: the price where equity meets maintenance, found by
+    /// bisection on a bracket found by scanning outwards from the current price.
+    func liquidationPrice(_ legs: [Leg], _ collateral: [(AssetRisk, Double)], prices: [String: Double], mode: MarginMode) -> (asset: String, price: Double)? {
+        let underlyings = Set(legs.map(\.asset.name))
+        guard underlyings.count == 1, let u = underlyings.first, let p0 = prices[u] else { return nil }
+        func gap(_ p: Double) -> Double {
+            var pr = prices
+            pr[u] = p
+            let f = figures(legs, collateral, prices: pr, mode: mode)
+            return f.equity - f.mm
+        }
+        let g0 = gap(p0)
+        guard g0 > 0 else { return (u, p0) }
+        for direction in [0.5, 2.0] {
+            var a = p0, b = p0 * direction
+            var steps = 0
+            while gap(b) > 0 && steps < 12 {
+                a = b
+                b *= direction
+                steps += 1
+            }
+            if gap(b) <= 0 {
+                for _ in 0..<80 {
+                    let mid = 0.5 * (a + b)
+                    if gap(mid) > 0 { a = mid } else { b = mid }
+                    if Swift.abs(b - a) <= 1e-10 * p0 { break }
+                }
+                return (u, 0.5 * (a + b))
+            }
+        }
+        return nil
+    }
+
+    static func money(_ v: Double) -> String {
+        let r = (v * 100).rounded() / 100
+        return Swift.abs(r) >= 1e6 ? "\(Int(r.rounded()))" : String(r)
+    }
+
+    static func pct(_ v: Double) -> String { String((v * 10000).rounded() / 100) + "%" }
+}

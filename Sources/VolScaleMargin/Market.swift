@@ -1,0 +1,210 @@
+import RealModule
+import VolScaleCore
+import VolScaleRisk
+
+/// What an instrument is. Quantities are in contracts; `multiplier` says what one
+/// contract is (units of the underlying for linear contracts and options, quote currency
+/// for inverse contracts).
+public enum InstrumentKind: Sendable, Equatable {
+    /// A balance of the asset itself, held as collateral (negative = borrowed).
+    case spot
+    /// Linear perpetual (`expiry == nil`) or future: P&L in the quote currency,
+    /// `q * multiplier * (P - entry)`.
+    case linear(expiry: Double?)
+    /// Inverse perpetual or future: each contract is worth `multiplier` units of the quote
+    /// currency; P&L in the base coin, `q * multiplier * (1/entry - 1/P)`, worth `P` each.
+    case inverse(expiry: Double?)
+    /// European option on the underlying's price, Black-76 with the index as forward,
+    /// no discounting; `expiry` in years.
+    case option(type: OptionType, strike: Double, expiry: Double)
+}
+
+public struct Instrument: Sendable, Equatable {
+    public var symbol: String
+    /// Asset whose price drives it.
+    public var underlying: String
+    public var kind: InstrumentKind
+    public var multiplier: Double
+    /// Implied volatility (annualised decimal) when the book quotes one per instrument.
+    public var impliedVolatility: Double?
+
+    public init(symbol: String, underlying: String, kind: InstrumentKind, multiplier: Double = 1, impliedVolatility: Double? = nil) {
+        self.symbol = symbol
+        self.underlying = underlying
+        self.kind = kind
+        self.multiplier = multiplier
+        self.impliedVolatility = impliedVolatility
+    }
+
+    public var isOption: Bool { if case .option = kind { return true } else { return false } }
+}
+
+/// A rate schedule by position notional (quote currency): the rate of the highest tier
+/// whose `from` the notional reaches (as the exchanges publish them).
+public struct Tier: Sendable, Equatable {
+    public var from: Double
+    public var rate: Double
+    public init(from: Double, rate: Double) { self.from = from; self.rate = rate }
+}
+
+/// How a position's initial-margin rate grows with its size.
+public enum SizeRule: Sendable, Equatable {
+    /// Tier table by notional.
+    case tiers([Tier])
+    /// `max(base, f * sqrt(notional))`.
+    case squareRoot(base: Double, f: Double)
+    /// dYdX v4 open-interest scaling: the rate rises linearly from `base` to 1 as the
+    /// market's open interest (quote currency) goes from `lower` to `upper`.
+    case openInterest(base: Double, lower: Double, upper: Double, current: Double)
+
+    /// Initial-margin rate for a position of this notional.
+    public func rate(notional: Double) -> Double {
+        switch self {
+        case let .tiers(tiers):
+            return tiers.filter { notional >= $0.from }.max { $0.from < $1.from }?.rate ?? (tiers.first?.rate ?? 0)
+        case let .squareRoot(base, f):
+            return max(base, f * notional.squareRoot())
+        case let .openInterest(base, lower, upper, current):
+            let x = upper > lower ? min(max((current - lower) / (upper - lower), 0), 1) : (current >= upper ? 1 : 0)
+            return base + (1 - base) * x
+        }
+    }
+}
+
+/// Risk parameters of one asset. Volatility is per day, decimal; ADV in quote currency.
+public struct AssetRisk: Sendable, Equatable {
+    public var name: String
+    /// Price in the settlement (quote) currency; 1 for the settlement currency itself.
+    public var price: Double
+    /// Daily volatility forecast, decimal (0.03 = 3% a day); 0 for the settlement currency.
+    public var volatility: Double
+    /// Average daily volume, quote currency.
+    public var averageDailyVolume: Double
+    /// Relative bid-ask spread (0.001 = 10 bp).
+    public var spread: Double
+    /// Fixed initial and maintenance rates for linear positions (decimal of notional);
+    /// nil: from the volatility (parametric ES over the MPOR at the book's confidence).
+    public var initialRate: Double?
+    public var maintenanceRate: Double?
+    public var sizeRule: SizeRule?
+    public var haircutFloor: Double
+    public var haircutCap: Double
+    public var haircutTiers: [Tier]
+
+    public init(name: String, price: Double, volatility: Double, averageDailyVolume: Double = .infinity, spread: Double = 0,
+                initialRate: Double? = nil, maintenanceRate: Double? = nil, sizeRule: SizeRule? = nil,
+                haircutFloor: Double = 0, haircutCap: Double = 1, haircutTiers: [Tier] = []) {
+        self.name = name
+        self.price = price
+        self.volatility = volatility
+        self.averageDailyVolume = averageDailyVolume
+        self.spread = spread
+        self.initialRate = initialRate
+        self.maintenanceRate = maintenanceRate
+        self.sizeRule = sizeRule
+        self.haircutFloor = haircutFloor
+        self.haircutCap = haircutCap
+        self.haircutTiers = haircutTiers
+    }
+}
+
+/// Book-wide settings.
+public struct MarginSettings: Sendable, Equatable {
+    /// Settlement (quote) currency name, e.g. "USD".
+    public var settlement: String = "USD"
+    /// Coverage of haircuts, volatility-based rates and portfolio ES.
+    public var confidence: Double = 0.99
+    /// Margin period of risk in days for positions.
+    public var mpor: Int = 1
+    /// Liquidation horizon in days for collateral haircuts.
+    public var liquidationHorizon: Int = 2
+    /// Square-root impact coefficient kappa in `spread/2 + kappa sigma sqrt(Q/ADV)`.
+    public var kappa: Double = 1
+    /// Largest diversification credit: portfolio margin >= (1 - maxOffset) * sum of
+    /// stand-alone requirements.
+    public var maxOffset: Double = 0.5
+    /// Maintenance as a fraction of initial where no maintenance rate is given.
+    public var maintenanceFraction: Double = 0.8
+    /// Grid price moves in multiples of sigma sqrt(mpor), applied to every underlying at
+    /// once (Deribit-style risk matrix), and the implied-volatility shocks (relative).
+    public var gridMoves: [Double] = [-4, -3, -2, -1, -0.5, 0, 0.5, 1, 2, 3, 4]
+    public var volShocks: [Double] = [-0.25, 0, 0.25]
+    /// Extended tail row: +/- this many sigma sqrt(mpor), its loss counted at `extendedWeight`.
+    public var extendedMove: Double = 8
+    public var extendedWeight: Double = 1.0 / 3
+
+    public init() {}
+}
+
+/// Everything needed to evaluate accounts: prices and risk parameters per asset, the
+/// instrument catalogue, settings, and optionally joint historical scenarios.
+public struct MarginBook: Sendable {
+    public var assets: [String: AssetRisk]
+    public var instruments: [String: Instrument]
+    public var settings: MarginSettings
+    /// Joint filtered-historical scenarios: `scenarios[k][asset]` is an MPOR log return of
+    /// each asset on the same historical dates (correlation kept), rescaled to today's
+    /// volatility.
+    public var scenarios: JointScenarios?
+
+    public init(assets: [AssetRisk], instruments: [Instrument], settings: MarginSettings = MarginSettings(), scenarios: JointScenarios? = nil) {
+        self.assets = Dictionary(assets.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        self.instruments = Dictionary(instruments.map { ($0.symbol, $0) }, uniquingKeysWith: { $1 })
+        self.settings = settings
+        self.scenarios = scenarios
+    }
+
+    /// Parametric normal tail factor for a side: the loss of a unit position when the log
+    /// price moves by the ES (or VaR) quantile of sigma sqrt(h).
+    public func volatilityRate(_ asset: AssetRisk, side: Side, horizon: Int, measure: TailMeasure = .expectedShortfall) -> Double {
+        let f = ParametricTail.factors(confidence: settings.confidence, nu: nil)
+        return ParametricTail.estimate(sigma: asset.volatility, horizon: horizon, factors: f, side: side).value(measure)
+    }
+}
+
+/// Joint scenarios on shared historical dates.
+public struct JointScenarios: Sendable, Equatable {
+    /// Asset names, the column order of `returns`.
+    public var assets: [String]
+    /// `returns[k * assets.count + a]`: MPOR log return of asset a in scenario k.
+    public var returns: [Double]
+    /// Label of each scenario (its historical date).
+    public var labels: [String]
+
+    public init(assets: [String], returns: [Double], labels: [String]) {
+        self.assets = assets
+        self.returns = returns
+        self.labels = labels
+    }
+
+    public var count: Int { labels.count }
+
+    /// Filtered historical scenarios: per asset, devolatilised returns `r_i / sigma_i`
+    /// (EWMA sigma made before each return) on common dates, summed over `mpor`
+    /// overlapping days and rescaled to each asset's current volatility.
+    public static func filteredHistorical(assets: [String], alignedReturns: [[Double]], labels: [String],
+                                          lambda: Double = 0.94, mpor: Int, currentVolatility: [Double], lookback: Int) throws(VolatilityError) -> JointScenarios {
+        let n = alignedReturns.count
+        let m = assets.count
+        var z = [[Double]](repeating: [Double](repeating: 0, count: m), count: n)
+        for a in 0..<m {
+            let series = alignedReturns.map { $0[a] }
+            let path = try EWMA(lambda: lambda).filter(series)
+            for t in 0..<n { z[t][a] = series[t] / (path.variance[t] ?? .nan).squareRoot() }
+        }
+        let first = max(min(75, n - mpor), n - mpor + 1 - lookback)
+        var out: [Double] = []
+        var outLabels: [String] = []
+        var k = max(first, 0)
+        while k + mpor <= n {
+            for a in 0..<m {
+                var s = 0.0
+                for i in k..<(k + mpor) { s += z[i][a] }
+                out.append(s * currentVolatility[a])
+            }
+            outLabels.append(labels[k + mpor - 1])
+            k += 1
+        }
+        return JointScenarios(assets: assets, returns: out, labels: outLabels)
+    }
+}

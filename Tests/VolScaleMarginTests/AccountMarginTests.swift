@@ -1,0 +1,208 @@
+import Testing
+import Foundation
+@testable import VolScaleMargin
+@testable import VolScaleCore
+
+/// The "done when" list, as specifications.
+@Suite struct AccountMarginTests {
+    static func book(ivScale: Double = 1, maxOffset: Double = 0.5, scenarios: JointScenarios? = nil, sizeRule: SizeRule? = nil) -> MarginBook {
+        var s = MarginSettings()
+        s.maxOffset = maxOffset
+        let btc = AssetRisk(name: "BTC", price: 60_000, volatility: 0.03, averageDailyVolume: 2e10, spread: 0.0002, sizeRule: sizeRule,
+                            haircutFloor: 0.02, haircutCap: 0.9)
+        let eth = AssetRisk(name: "ETH", price: 3_000, volatility: 0.04, averageDailyVolume: 1e10, spread: 0.0003, sizeRule: sizeRule,
+                            haircutFloor: 0.02, haircutCap: 0.9)
+        let usd = AssetRisk(name: "USD", price: 1, volatility: 0)
+        return MarginBook(assets: [btc, eth, usd], instruments: [
+            Instrument(symbol: "BTC-PERP", underlying: "BTC", kind: .linear(expiry: nil)),
+            Instrument(symbol: "ETH-PERP", underlying: "ETH", kind: .linear(expiry: nil)),
+            Instrument(symbol: "BTC-INV", underlying: "BTC", kind: .inverse(expiry: nil), multiplier: 1),
+            Instrument(symbol: "BTC-C-70000", underlying: "BTC", kind: .option(type: .call, strike: 70_000, expiry: 30.0 / 365), impliedVolatility: 0.6 * ivScale),
+            Instrument(symbol: "BTC-P-50000", underlying: "BTC", kind: .option(type: .put, strike: 50_000, expiry: 30.0 / 365), impliedVolatility: 0.7 * ivScale),
+        ], settings: s, scenarios: scenarios)
+    }
+
+    /// Joint scenarios with BTC and ETH returns 0.9 correlated (a fixed pseudo-random draw).
+    static func correlatedScenarios() -> JointScenarios {
+        var seed: UInt64 = 7
+        func normal() -> Double {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let u1 = Double(seed >> 11) / Double(1 << 53) + 1e-12
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let u2 = Double(seed >> 11) / Double(1 << 53)
+            return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+        }
+        var r: [Double] = []
+        for _ in 0..<1000 {
+            let a = normal(), b = 0.9 * a + (1 - 0.81).squareRoot() * normal()
+            r += [0.03 * a, 0.04 * b]
+        }
+        return JointScenarios(assets: ["BTC", "ETH"], returns: r, labels: (0..<1000).map { "s\($0)" })
+    }
+
+    func result(_ account: Account, _ mode: MarginMode, book: MarginBook = book()) throws -> AccountResult {
+        try MarginCalculator(book: book).evaluate(account, mode: mode)
+    }
+
+    @Test func hedgedAccountNeedsAlmostNothing() throws {
+        let a = Account(id: "hedged", collateral: [("USD", 1_000)], positions: [
+            Position(instrument: "BTC-PERP", quantity: 10, entryPrice: 59_000),
+            Position(instrument: "BTC-PERP", quantity: -10, entryPrice: 61_000),
+        ])
+        for mode in MarginMode.allCases {
+            let r = try result(a, mode, book: Self.book(scenarios: Self.correlatedScenarios()))
+            #expect(r.initialMargin < 1e-9, "\(mode): \(r.initialMargin)")
+            #expect(r.status == .healthy)
+        }
+        // The legs' P&L is summed exactly: +10 x 1000 and -10 x (60000 - 61000) = +20000
+        let r = try result(a, .standard)
+        #expect(abs(r.equity - 21_000) < 1e-6)
+    }
+
+    @Test func doublingALargePositionMoreThanDoublesItsRequirement() throws {
+        let rule = SizeRule.squareRoot(base: 0.05, f: 1e-4)
+        let b = Self.book(sizeRule: rule)
+        func im(_ q: Double, _ mode: MarginMode) throws -> Double {
+            try result(Account(id: "x", collateral: [("USD", 1e9)], positions: [Position(instrument: "BTC-PERP", quantity: q, entryPrice: 60_000)]), mode, book: b).initialMargin
+        }
+        for mode in MarginMode.allCases {
+            let one = try im(500, mode), two = try im(1000, mode)
+            #expect(two > 2 * one, "\(mode): \(one) -> \(two)")
+        }
+        // the size rule itself: tiers and the dYdX open-interest scaling
+        let tiers = SizeRule.tiers([Tier(from: 0, rate: 0.05), Tier(from: 1e6, rate: 0.1)])
+        #expect(tiers.rate(notional: 5e5) == 0.05 && tiers.rate(notional: 2e6) == 0.1)
+        let oi = SizeRule.openInterest(base: 0.05, lower: 1e8, upper: 2e8, current: 1.5e8)
+        #expect(abs(oi.rate(notional: 1) - 0.525) < 1e-15)
+    }
+
+    @Test func portfolioMarginOfADiversifiedAccountIsBelowStandardButNotBelowTheOffsetLimit() throws {
+        let a = Account(id: "pair", collateral: [("USD", 1e6)], positions: [
+            Position(instrument: "BTC-PERP", quantity: 10, entryPrice: 60_000),
+            Position(instrument: "ETH-PERP", quantity: -200, entryPrice: 3_000),
+        ])
+        let sc = Self.correlatedScenarios()
+        let std = try result(a, .standard, book: Self.book(scenarios: sc))
+        let pm = try result(a, .portfolio, book: Self.book(scenarios: sc))
+        #expect(pm.initialMargin < std.initialMargin)
+        #expect(pm.initialMargin >= 0.5 * std.initialMargin - 1e-9)
+        // A tight offset limit binds exactly.
+        let tight = try result(a, .portfolio, book: Self.book(maxOffset: 0.1, scenarios: sc))
+        #expect(abs(tight.initialMargin - 0.9 * std.initialMargin) < 1e-6)
+        #expect(tight.explanation.children[1].detail.contains("offset limit"))
+    }
+
+    /// Inverse contracts: P&L in coins Q (1/E - 1/P), worth P each.
+    @Test func inverseFuturePnLMatchesHandCalculation() throws {
+        let a = Account(id: "inv", collateral: [], positions: [Position(instrument: "BTC-INV", quantity: 10_000, entryPrice: 50_000)])
+        let r = try result(a, .standard)
+        let coins = 10_000 * (1.0 / 50_000 - 1.0 / 60_000) // 0.0333... BTC
+        #expect(abs(r.equity - coins * 60_000) < 1e-9) // = 2000 USD
+        #expect(abs(r.equity - 2_000) < 1e-9)
+        // a short inverse position loses the same when the price rises
+        let s = try result(Account(id: "s", collateral: [], positions: [Position(instrument: "BTC-INV", quantity: -10_000, entryPrice: 50_000)]), .standard)
+        #expect(abs(s.equity + 2_000) < 1e-9)
+        // notional of an inverse contract is its USD face value
+        #expect(abs(r.initialMargin / 10_000 - MarginBook(assets: [], instruments: []).volatilityRate(Self.book().assets["BTC"]!, side: .long, horizon: 1)) < 1e-12)
+    }
+
+    @Test func optionRequirementsFollowImpliedVolatility() throws {
+        let shortStrangle = Account(id: "o", collateral: [("USD", 1e6)], positions: [
+            Position(instrument: "BTC-C-70000", quantity: -10),
+            Position(instrument: "BTC-P-50000", quantity: -10),
+        ])
+        for mode in MarginMode.allCases {
+            let low = try result(shortStrangle, mode, book: Self.book(ivScale: 0.7))
+            let high = try result(shortStrangle, mode, book: Self.book(ivScale: 1.3))
+            #expect(high.initialMargin > low.initialMargin, "\(mode)")
+            #expect(high.equity < low.equity) // short options are worth more against the account
+        }
+        let long = Account(id: "l", collateral: [], positions: [Position(instrument: "BTC-C-70000", quantity: 10)])
+        #expect(try result(long, .standard, book: Self.book(ivScale: 1.3)).equity > result(long, .standard, book: Self.book(ivScale: 0.7)).equity)
+        // a position-level IV overrides the instrument's
+        let over = Account(id: "p", collateral: [], positions: [Position(instrument: "BTC-C-70000", quantity: -10, impliedVolatility: 1.2)])
+        let base = Account(id: "p", collateral: [], positions: [Position(instrument: "BTC-C-70000", quantity: -10)])
+        #expect(try result(over, .standard).initialMargin > result(base, .standard).initialMargin)
+    }
+
+    @Test func haircutsGrowWithSizeAndChargeBorrowing() throws {
+        let calc = MarginCalculator(book: Self.book())
+        let btc = calc.book.assets["BTC"]!
+        let small = calc.haircut(btc, holdingValue: 1e4, borrowed: false)
+        let large = calc.haircut(btc, holdingValue: 1e10, borrowed: false)
+        #expect(large.rate > small.rate && large.liquidity > small.liquidity && large.volatility == small.volatility)
+        #expect(abs(small.liquidity - (0.0001 + 0.03 * (1e4 / 2e10).squareRoot())) < 1e-15)
+        let a = try result(Account(id: "b", collateral: [("BTC", -1), ("USD", 100_000)], positions: []), .standard)
+        let h = calc.haircut(btc, holdingValue: -60_000, borrowed: true)
+        #expect(abs(a.equity - (100_000 - 60_000 * (1 + h.rate))) < 1e-6)
+    }
+
+    @Test func statusAndLiquidationPrice() throws {
+        // 1 BTC long perp with 6000 USD: liquidation where 6000 + (P - 60000) = MM(P)
+        let a = Account(id: "l", collateral: [("USD", 6_000)], positions: [Position(instrument: "BTC-PERP", quantity: 1, entryPrice: 60_000)])
+        let r = try result(a, .standard)
+        let liq = try #require(r.liquidationPrice)
+        let rate = MarginBook(assets: [], instruments: []).volatilityRate(Self.book().assets["BTC"]!, side: .long, horizon: 1) * 0.8
+        // MM is proportional to P: 6000 + P - 60000 = rate * P
+        #expect(abs(liq - 54_000 / (1 - rate)) < 1e-3)
+        #expect(r.status == .healthy)
+        let thin = try result(Account(id: "t", collateral: [("USD", 10)], positions: [Position(instrument: "BTC-PERP", quantity: 1, entryPrice: 60_000)]), .standard)
+        #expect(thin.status == .liquidatable && thin.marginRatio > 1)
+    }
+
+    @Test func badAccountsNameTheAccountAndFieldWhileOthersAreEvaluated() {
+        let calc = MarginCalculator(book: Self.book())
+        let accounts = [
+            Account(id: "ok", collateral: [("USD", 1)], positions: []),
+            Account(id: "a1", collateral: [], positions: [Position(instrument: "DOGE-PERP", quantity: 1, entryPrice: 1)]),
+            Account(id: "a2", collateral: [], positions: [Position(instrument: "BTC-PERP", quantity: .nan, entryPrice: 1)]),
+            Account(id: "a3", collateral: [], positions: [Position(instrument: "BTC-PERP", quantity: 1)]),
+            Account(id: "a4", collateral: [("XRP", 5)], positions: []),
+        ]
+        let r = calc.evaluateAll(accounts, mode: .standard)
+        #expect((try? r[0].get())?.accountId == "ok")
+        let messages = r.dropFirst().map { res -> String in if case let .failure(e) = res { return e.description } else { return "" } }
+        #expect(messages == [
+            "account 'a1': positions[0].instrument: unknown instrument 'DOGE-PERP'",
+            "account 'a2': positions[0].quantity: not a finite number",
+            "account 'a3': positions[0].entryPrice: missing for BTC-PERP",
+            "account 'a4': collateral[0].asset: unknown asset 'XRP'",
+        ])
+        var noIV = Self.book()
+        noIV.instruments["BTC-C-70000"]!.impliedVolatility = nil
+        #expect(throws: AccountError(accountId: "o", field: "positions[0].impliedVolatility", reason: "option BTC-C-70000 has no implied volatility")) {
+            try MarginCalculator(book: noIV).evaluate(Account(id: "o", collateral: [], positions: [Position(instrument: "BTC-C-70000", quantity: 1)]), mode: .standard)
+        }
+    }
+
+    @Test func stressCascadeStops() {
+        let b = Self.book()
+        var accounts: [Account] = []
+        for i in 0..<40 {
+            accounts.append(Account(id: "acc\(i)", collateral: [("USD", 2_000 + Double(i) * 400)],
+                                    positions: [Position(instrument: "BTC-PERP", quantity: 1 + Double(i % 5), entryPrice: 60_000)]))
+        }
+        let shock = StressShock.withCorrelation(["BTC": log(0.9)], rho: 0.8, book: b)
+        #expect(abs(shock.moves["ETH"]! - 0.8 * 0.04 * log(0.9) / 0.03) < 1e-15)
+        let report = StressTest.run(book: b, accounts: accounts, mode: .standard, shock: shock)
+        #expect(report.rounds.last?.newlyLiquidatable.isEmpty == true)
+        #expect(report.rounds.count >= 2)
+        #expect(report.liquidatable > 0 && report.liquidatable <= 40)
+        // liquidation sales of long positions push the price down between rounds
+        if report.rounds.count > 2 {
+            #expect(report.rounds[1].prices["BTC"]! < report.rounds[0].prices["BTC"]!)
+        }
+    }
+
+    @Test func explanationTreeNamesTheParts() throws {
+        let a = Account(id: "e", collateral: [("BTC", 1), ("USD", 1000)], positions: [Position(instrument: "BTC-PERP", quantity: -1, entryPrice: 60_000)])
+        let r = try result(a, .portfolio, book: Self.book(scenarios: Self.correlatedScenarios()))
+        let labels = r.explanation.children.map(\.label)
+        #expect(labels.starts(with: ["margin equity", "portfolio margin", "maintenance margin", "free collateral"]))
+        let equity = r.explanation.children[0]
+        #expect(equity.children.first?.detail.contains("haircut") == true)
+        let pm = r.explanation.children[1]
+        #expect(pm.children.map(\.label).contains("joint historical scenarios"))
+        #expect(pm.children.map(\.label).contains("grid"))
+    }
+}
