@@ -14,7 +14,7 @@ public struct VolScaleCommand: ParsableCommand {
         return t made with information up to t-1.
         """,
         version: "0.1.0",
-        subcommands: [Vol.self, ImpliedVol.self, Corr.self, BacktestCommand.self, MarginRates.self]
+        subcommands: [Vol.self, ImpliedVol.self, Corr.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self]
     )
 
     public init() {}

@@ -1,0 +1,262 @@
+import Foundation
+import TOMLKit
+import VolScaleCore
+import VolScaleData
+import VolScaleMargin
+import VolScaleRisk
+
+/// The account-margin book: settings, asset risk parameters and instruments (TOML).
+///
+/// ```toml
+/// [settings]
+/// settlement = "USD"          # quote / settlement currency (an asset with price 1)
+/// confidence = 0.99
+/// mpor = 1                    # days, positions
+/// liquidation_horizon = 2     # days, collateral haircuts
+/// kappa = 1.0                 # square-root impact coefficient
+/// max_offset = 0.5            # portfolio margin >= (1 - max_offset) x stand-alone sum
+/// scenario_lookback = 1000    # joint historical scenarios (assets with `history`)
+///
+/// [[asset]]
+/// name = "BTC"
+/// price = 60000               # or taken from the last close of `history`
+/// volatility = 0.03           # daily, decimal; or the EWMA forecast from `history`
+/// history = "btc-daily.csv"   # optional: prices for volatility and joint scenarios
+/// adv = 2e10                  # average daily volume, settlement currency
+/// spread = 0.0002
+/// initial_rate = 0.05         # optional fixed rates for linear positions
+/// maintenance_rate = 0.03
+/// size_rule = { base = 0.05, f = 1e-4 }            # or tiers = [[0, 0.05], [1e6, 0.1]]
+/// haircut_floor = 0.02
+/// haircut_cap = 0.9
+///
+/// [[instrument]]
+/// symbol = "BTC-PERP"
+/// kind = "perpetual"          # perpetual | future | inverse-perpetual | inverse-future | call | put
+/// underlying = "BTC"
+/// multiplier = 1
+/// # options: strike, expiry_days, implied_volatility
+/// ```
+public struct BookConfig: Sendable {
+    public var book: MarginBook
+    public var histories: [String: PriceSeries]
+    public var path: String
+
+    public static func load(path: String) throws(ConfigError) -> BookConfig {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError(file: path, location: "", reason: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> BookConfig {
+        let root: TOMLTable
+        do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
+            throw ConfigError(file: path, location: "line \(e.source.begin.line)", reason: "TOML syntax: \(e.description)")
+        } catch { throw ConfigError(file: path, location: "", reason: "TOML syntax: \(error)") }
+        try MarginConfig.checkKeys(root, allowed: ["settings", "asset", "instrument"], file: path, location: "top level")
+        let base = (path as NSString).deletingLastPathComponent
+        func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
+
+        var s = MarginSettings()
+        var scenarioLookback = 1000
+        if let st = root["settings"]?.table {
+            let loc = "[settings]"
+            try MarginConfig.checkKeys(st, allowed: ["settlement", "confidence", "mpor", "liquidation_horizon", "kappa", "max_offset",
+                                                     "maintenance_fraction", "scenario_lookback", "grid_moves", "vol_shocks",
+                                                     "extended_move", "extended_weight"], file: path, location: loc)
+            s.settlement = st["settlement"]?.string ?? s.settlement
+            func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(st, k, file: path, location: loc) }
+            s.confidence = try num("confidence") ?? s.confidence
+            s.mpor = Int(try num("mpor") ?? Double(s.mpor))
+            s.liquidationHorizon = Int(try num("liquidation_horizon") ?? Double(s.liquidationHorizon))
+            s.kappa = try num("kappa") ?? s.kappa
+            s.maxOffset = try num("max_offset") ?? s.maxOffset
+            s.maintenanceFraction = try num("maintenance_fraction") ?? s.maintenanceFraction
+            scenarioLookback = Int(try num("scenario_lookback") ?? 1000)
+            s.extendedMove = try num("extended_move") ?? s.extendedMove
+            s.extendedWeight = try num("extended_weight") ?? s.extendedWeight
+            if let g = st["grid_moves"]?.array { s.gridMoves = g.compactMap { $0.double ?? $0.int.map(Double.init) } }
+            if let v = st["vol_shocks"]?.array { s.volShocks = v.compactMap { $0.double ?? $0.int.map(Double.init) } }
+            guard s.confidence > 0.5 && s.confidence < 1 else { throw ConfigError(file: path, location: loc, reason: "confidence = \(s.confidence): must be in (0.5, 1)") }
+            guard s.mpor >= 1 else { throw ConfigError(file: path, location: loc, reason: "mpor = \(s.mpor): must be a positive number of days") }
+            guard s.liquidationHorizon >= 1 else { throw ConfigError(file: path, location: loc, reason: "liquidation_horizon: must be a positive number of days") }
+            guard s.maxOffset >= 0 && s.maxOffset < 1 else { throw ConfigError(file: path, location: loc, reason: "max_offset = \(s.maxOffset): must be in [0, 1)") }
+        }
+        var assets: [AssetRisk] = [AssetRisk(name: s.settlement, price: 1, volatility: 0)]
+        var histories: [String: PriceSeries] = [:]
+        for (i, entry) in (root["asset"]?.array.map(Array.init) ?? []).enumerated() {
+            guard let t = entry.table else { throw ConfigError(file: path, location: "[[asset]] #\(i + 1)", reason: "must be a table") }
+            let name = t["name"]?.string ?? ""
+            let loc = "[[asset]] '\(name)'"
+            guard !name.isEmpty else { throw ConfigError(file: path, location: "[[asset]] #\(i + 1)", reason: "missing key 'name'") }
+            try MarginConfig.checkKeys(t, allowed: ["name", "price", "volatility", "history", "column", "lambda", "adv", "spread",
+                                                    "initial_rate", "maintenance_rate", "size_rule", "tiers", "open_interest",
+                                                    "haircut_floor", "haircut_cap", "haircut_tiers"], file: path, location: loc)
+            func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(t, k, file: path, location: loc) }
+            var price = try num("price")
+            var vol = try num("volatility")
+            if let h = t["history"]?.string {
+                let series: PriceSeries
+                do { series = try PriceFileReader(column: t["column"]?.string, skipBadRows: true).read(path: resolve(h)).series } catch {
+                    throw ConfigError(file: path, location: loc, reason: "history: \(error.description)")
+                }
+                histories[name] = series
+                if price == nil { price = series.close.last }
+                if vol == nil {
+                    do { vol = try EWMA(lambda: try num("lambda") ?? 0.94).filter(series.returns).nextVariance.squareRoot() } catch {
+                        throw ConfigError(file: path, location: loc, reason: "history: \(error)")
+                    }
+                }
+            }
+            guard let p = price, p > 0, p.isFinite else { throw ConfigError(file: path, location: loc, reason: "price: missing or not positive (give price or history)") }
+            guard let v = vol, v >= 0, v.isFinite else { throw ConfigError(file: path, location: loc, reason: "volatility: missing or negative (give volatility or history)") }
+            var rule: SizeRule?
+            if let sr = t["size_rule"]?.table {
+                guard let b = sr["base"]?.double, let f = sr["f"]?.double else { throw ConfigError(file: path, location: loc, reason: "size_rule: needs base and f") }
+                rule = .squareRoot(base: b, f: f)
+            }
+            if let tiers = t["tiers"]?.array {
+                rule = .tiers(try parseTiers(tiers, file: path, location: loc + " tiers"))
+            }
+            if let oi = t["open_interest"]?.table {
+                guard let b = oi["base"]?.double, let lo = oi["lower"]?.double ?? oi["lower"]?.int.map(Double.init),
+                      let hi = oi["upper"]?.double ?? oi["upper"]?.int.map(Double.init), let cur = oi["current"]?.double ?? oi["current"]?.int.map(Double.init) else {
+                    throw ConfigError(file: path, location: loc, reason: "open_interest: needs base, lower, upper, current")
+                }
+                rule = .openInterest(base: b, lower: lo, upper: hi, current: cur)
+            }
+            assets.append(AssetRisk(name: name, price: p, volatility: v, averageDailyVolume: try num("adv") ?? .infinity, spread: try num("spread") ?? 0,
+                                    initialRate: try num("initial_rate"), maintenanceRate: try num("maintenance_rate"), sizeRule: rule,
+                                    haircutFloor: try num("haircut_floor") ?? 0, haircutCap: try num("haircut_cap") ?? 1,
+                                    haircutTiers: try t["haircut_tiers"]?.array.map { a throws(ConfigError) in try parseTiers(a, file: path, location: loc + " haircut_tiers") } ?? []))
+        }
+        var instruments: [Instrument] = []
+        for (i, entry) in (root["instrument"]?.array.map(Array.init) ?? []).enumerated() {
+            guard let t = entry.table, let symbol = t["symbol"]?.string else {
+                throw ConfigError(file: path, location: "[[instrument]] #\(i + 1)", reason: "missing key 'symbol'")
+            }
+            let loc = "[[instrument]] '\(symbol)'"
+            try MarginConfig.checkKeys(t, allowed: ["symbol", "kind", "underlying", "multiplier", "strike", "expiry_days", "implied_volatility"], file: path, location: loc)
+            guard let u = t["underlying"]?.string, assets.contains(where: { $0.name == u }) else {
+                throw ConfigError(file: path, location: loc, reason: "underlying: missing or not a declared asset")
+            }
+            func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(t, k, file: path, location: loc) }
+            let mult = try num("multiplier") ?? 1
+            let expiry = try num("expiry_days").map { $0 / 365 }
+            let kind: InstrumentKind
+            switch t["kind"]?.string ?? "" {
+            case "perpetual": kind = .linear(expiry: nil)
+            case "future": kind = .linear(expiry: expiry)
+            case "inverse-perpetual": kind = .inverse(expiry: nil)
+            case "inverse-future": kind = .inverse(expiry: expiry)
+            case "call", "put":
+                guard let k = try num("strike"), k > 0, let e = expiry, e > 0 else {
+                    throw ConfigError(file: path, location: loc, reason: "options need a positive strike and expiry_days")
+                }
+                kind = .option(type: t["kind"]?.string == "call" ? .call : .put, strike: k, expiry: e)
+            default:
+                throw ConfigError(file: path, location: loc, reason: "kind: expected perpetual, future, inverse-perpetual, inverse-future, call or put")
+            }
+            instruments.append(Instrument(symbol: symbol, underlying: u, kind: kind, multiplier: mult, impliedVolatility: try num("implied_volatility")))
+        }
+        // Joint filtered-historical scenarios over the assets with a history.
+        var scenarios: JointScenarios?
+        let withHistory = assets.map(\.name).filter { histories[$0] != nil }
+        if !withHistory.isEmpty {
+            let aligned = AlignedReturns(withHistory.map { histories[$0]! })
+            let labels = aligned.timestamps.dropFirst().map { Timestamp.format($0, dateOnly: true) }
+            let vols = withHistory.map { n in assets.first { $0.name == n }!.volatility }
+            do {
+                scenarios = try JointScenarios.filteredHistorical(assets: withHistory, alignedReturns: aligned.returns, labels: Array(labels),
+                                                                  mpor: s.mpor, currentVolatility: vols, lookback: scenarioLookback)
+            } catch { throw ConfigError(file: path, location: "[[asset]] histories", reason: "\(error)") }
+        }
+        return BookConfig(book: MarginBook(assets: assets, instruments: instruments, settings: s, scenarios: scenarios), histories: histories, path: path)
+    }
+
+    static func parseTiers(_ a: TOMLArray, file: String, location: String) throws(ConfigError) -> [Tier] {
+        var out: [Tier] = []
+        for e in a {
+            guard let pair = e.array, pair.count == 2,
+                  let from = pair[0].double ?? pair[0].int.map(Double.init), let rate = pair[1].double ?? pair[1].int.map(Double.init) else {
+                throw ConfigError(file: file, location: location, reason: "each tier is [notional_from, rate]")
+            }
+            out.append(Tier(from: from, rate: rate))
+        }
+        return out
+    }
+}
+
+/// Reads an accounts file (JSON): `{"accounts": [...]}` or a bare array. Each account:
+/// `{"id": "...", "collateral": {"USD": 1000, "BTC": 0.5} | [{"asset": "USD", "quantity": 1000}],
+///   "positions": [{"instrument": "BTC-PERP", "quantity": -2, "entryPrice": 61000, "impliedVolatility": 0.6}]}`.
+/// A malformed account is reported with its id and field; the others are still read.
+public enum AccountsFile {
+    public static func read(path: String) throws(ConfigError) -> (accounts: [Account], errors: [AccountError]) {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ConfigError(file: path, location: "", reason: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(data, path: path)
+    }
+
+    public static func parse(_ data: Data, path: String) throws(ConfigError) -> (accounts: [Account], errors: [AccountError]) {
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ConfigError(file: path, location: "", reason: "not valid JSON")
+        }
+        let list: [Any]
+        if let a = json as? [Any] { list = a } else if let o = json as? [String: Any], let a = o["accounts"] as? [Any] { list = a } else {
+            throw ConfigError(file: path, location: "", reason: "expected an array of accounts or {\"accounts\": [...]}")
+        }
+        var accounts: [Account] = []
+        var errors: [AccountError] = []
+        var ids = Set<String>()
+        for (i, item) in list.enumerated() {
+            let fallbackID = "#\(i + 1)"
+            guard let o = item as? [String: Any] else { errors.append(AccountError(accountId: fallbackID, field: "account", reason: "not an object")); continue }
+            let id = (o["id"] as? String) ?? (o["id"] as? NSNumber)?.stringValue ?? fallbackID
+            func fail(_ field: String, _ reason: String) { errors.append(AccountError(accountId: id, field: field, reason: reason)) }
+            guard o["id"] != nil else { fail("id", "missing"); continue }
+            if let unknown = o.keys.sorted().first(where: { !["id", "collateral", "positions"].contains($0) }) { fail(unknown, "unknown field"); continue }
+            guard ids.insert(id).inserted else { fail("id", "duplicate account id"); continue }
+            var collateral: [(asset: String, quantity: Double)] = []
+            var ok = true
+            if let c = o["collateral"] as? [String: Any] {
+                for (asset, q) in c.sorted(by: { $0.key < $1.key }) {
+                    guard let n = q as? NSNumber, !(q is Bool) else { fail("collateral.\(asset)", "not a number"); ok = false; break }
+                    collateral.append((asset, n.doubleValue))
+                }
+            } else if let c = o["collateral"] as? [[String: Any]] {
+                for (j, e) in c.enumerated() {
+                    guard let asset = e["asset"] as? String, let n = e["quantity"] as? NSNumber else { fail("collateral[\(j)]", "needs asset and quantity"); ok = false; break }
+                    collateral.append((asset, n.doubleValue))
+                }
+            } else if o["collateral"] != nil { fail("collateral", "expected an object or an array"); continue }
+            guard ok else { continue }
+            var positions: [Position] = []
+            for (j, e) in ((o["positions"] as? [Any]) ?? []).enumerated() {
+                guard let p = e as? [String: Any] else { fail("positions[\(j)]", "not an object"); ok = false; break }
+                if let unknown = p.keys.sorted().first(where: { !["instrument", "quantity", "entryPrice", "impliedVolatility"].contains($0) }) {
+                    fail("positions[\(j)].\(unknown)", "unknown field"); ok = false; break
+                }
+                guard let inst = p["instrument"] as? String else { fail("positions[\(j)].instrument", "missing"); ok = false; break }
+                guard let q = p["quantity"] as? NSNumber, !(p["quantity"] is Bool) else {
+                    fail("positions[\(j)].quantity", p["quantity"] == nil ? "missing" : "not a number"); ok = false; break
+                }
+                func optional(_ k: String) -> Double?? {
+                    guard let v = p[k] else { return .some(nil) }
+                    guard let n = v as? NSNumber, !(v is Bool) else { return nil }
+                    return .some(n.doubleValue)
+                }
+                guard let entry = optional("entryPrice") else { fail("positions[\(j)].entryPrice", "not a number"); ok = false; break }
+                guard let iv = optional("impliedVolatility") else { fail("positions[\(j)].impliedVolatility", "not a number"); ok = false; break }
+                positions.append(Position(instrument: inst, quantity: q.doubleValue, entryPrice: entry, impliedVolatility: iv))
+            }
+            if ok { accounts.append(Account(id: id, collateral: collateral, positions: positions)) }
+        }
+        return (accounts, errors)
+    }
+}
