@@ -8,9 +8,10 @@ python3 -c "import arch" 2>/dev/null || pip install --quiet "arch==8.0.0"
 swift build -c release --product volscale-bench >&2
 SWIFT_JSON="$(.build/release/volscale-bench "$DATA")"
 PY_JSON="$(python3 scripts/bench.py "$DATA")"
-python3 - "$SWIFT_JSON" "$PY_JSON" <<'PY'
+PM_JSON="$(python3 scripts/bench_portfolio.py bench-results/pm)"
+python3 - "$SWIFT_JSON" "$PY_JSON" "$PM_JSON" <<'PY'
 import json, sys
-s, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+s, p, pm = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
 fit_ratio = s["garchFitSeconds"] / p["garchFitSeconds"]
 ll_diff = s["garchLogLikelihoodPercent"] - p["garchLogLikelihoodPercent"]
 print(f"{'benchmark':34} {'VolScale':>16} {'Python':>16} {'ratio':>10}  bar")
@@ -23,5 +24,9 @@ print(f"{'IV inversions per second, 1 core':34} {i/1e6:14.3f} M {p['ivInversions
 b, ba = s["fhsBacktestSeconds"], s["fhsBacktestAPCSeconds"]
 print(f"{'FHS-ES backtest, ' + str(s['fhsBacktestReturns']) + ' daily returns':34} {b*1e3:13.1f} ms {'':>16} {'':>10}  < 1 s ({'met' if b < 1 else 'MISSED'})")
 print(f"{'  same with buffer+stressed+floor':34} {ba*1e3:13.1f} ms {'':>16} {'':>10}  < 1 s ({'met' if ba < 1 else 'MISSED'})")
+t = s["pmSeconds100k"]
+print(f"{'portfolio margin, 100k accounts':34} {t*1e3:13.1f} ms {pm['numpySeconds']*1e3:13.1f} ms {t/pm['numpySeconds']:10.3f}  < 1 s and <= 0.5 of NumPy ({'met' if t < 1 and t <= 0.5*pm['numpySeconds'] else 'MISSED'})")
+print(f"{'  (10 positions, 1000 scenarios, 50 instr.)':34}   results agree with NumPy to {pm['maxRelativeDifference']:.1e} relative")
+print(f"{'  one thread / 25k / 50k accounts':34} {s['pmSeconds100kOneThread']*1e3:10.1f} ms / {s['pmSeconds25k']*1e3:.1f} ms / {s['pmSeconds50k']*1e3:.1f} ms ({s['pmCores']} cores; speed-up {s['pmSeconds100kOneThread']/t:.2f}x)")
 print(f"(arch {p['archVersion']}; Python EWMA is arch's EWMAVariance.compute_variance; Python IV is scipy brentq on Black-76)")
 PY

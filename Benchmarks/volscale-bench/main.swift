@@ -4,6 +4,7 @@ import Foundation
 import VolScaleCore
 import VolScaleData
 import VolScaleRisk
+import VolScaleMargin
 
 func now() -> Double {
     var ts = timespec()
@@ -104,7 +105,92 @@ for _ in 0..<9 {
     }
 }
 
+// 5. Portfolio margin at book scale: 100,000 accounts x 10 positions over 1,000 joint
+//    scenarios and 50 instruments (10 underlyings: a perpetual, two calls, two puts each).
+//    Synthetic one-factor scenarios (a benchmark, not a model); instrument P&L rows come
+//    from the same MarginCalculator the accounts use (Black-76 revaluation for options).
+var prng = LCG()
+@MainActor func gauss() -> Double {
+    let u1 = max(prng.uniform(), 1e-300), u2 = prng.uniform()
+    return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+}
+let underlyings = (0..<10).map { "U\($0)" }
+let riskAssets = underlyings.enumerated().map { i, n in
+    AssetRisk(name: n, price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9, spread: 0.0004)
+}
+var pmInstruments: [Instrument] = []
+for a in riskAssets {
+    pmInstruments.append(Instrument(symbol: a.name + "-PERP", underlying: a.name, kind: .linear(expiry: nil)))
+    for (type, m) in [(OptionType.call, 1.05), (.call, 1.15), (.put, 0.95), (.put, 0.85)] {
+        pmInstruments.append(Instrument(symbol: "\(a.name)-\(type.rawValue)-\(m)", underlying: a.name,
+                                        kind: .option(type: type, strike: a.price * m, expiry: 30.0 / 365), impliedVolatility: 0.5 + 0.1 * prng.uniform()))
+    }
+}
+let scenarioCount = 1000
+var jointReturns: [Double] = []
+for _ in 0..<scenarioCount {
+    let f = gauss()
+    for a in riskAssets { jointReturns.append(a.volatility * (0.7 * f + 0.714 * gauss())) }
+}
+let pmBook = MarginBook(assets: riskAssets, instruments: pmInstruments,
+                        scenarios: JointScenarios(assets: underlyings, returns: jointReturns, labels: (0..<scenarioCount).map { "s\($0)" }))
+let pmCalc = MarginCalculator(book: pmBook)
+var rowMatrix: [Double] = [], standaloneUnit: [Double] = [], unitPrice: [Double] = []
+for inst in pmInstruments {
+    rowMatrix += pmCalc.scenarioRow(inst.symbol)!
+    let unitShort = try pmCalc.evaluate(Account(id: "u", collateral: [], positions: [Position(instrument: inst.symbol, quantity: -1, entryPrice: pmBook.assets[inst.underlying]!.price)]), mode: .standard)
+    standaloneUnit.append(unitShort.initialMargin)
+    unitPrice.append(pmBook.assets[inst.underlying]!.price)
+}
+let kernel = PortfolioKernel(rows: rowMatrix, scenarios: scenarioCount, standalone: standaloneUnit, price: unitPrice,
+                             halfSpread: pmInstruments.map { 0.5 * pmBook.assets[$0.underlying]!.spread },
+                             kappaSigma: pmInstruments.map { pmBook.settings.kappa * pmBook.assets[$0.underlying]!.volatility },
+                             adv: pmInstruments.map { pmBook.assets[$0.underlying]!.averageDailyVolume },
+                             confidence: 0.99, maxOffset: 0.5)
+let accountCount = 100_000, width = 10
+var instIndex: [Int32] = [], coefs: [Double] = []
+instIndex.reserveCapacity(accountCount * width)
+for _ in 0..<accountCount {
+    var chosen = Set<Int32>()
+    while chosen.count < width { chosen.insert(Int32(Int(prng.uniform() * 50))) }
+    for i in chosen.sorted() {
+        instIndex.append(i)
+        coefs.append((prng.uniform() * 2 - 1) * 10)
+    }
+}
+@MainActor func timeKernel(_ n: Int, threads: Int?) -> (Double, [Double]) {
+    let ii = Array(instIndex[0..<(n * width)]), cc = Array(coefs[0..<(n * width)])
+    var best = Double.infinity
+    var r: [Double] = []
+    for _ in 0..<3 {
+        let t0 = now()
+        r = kernel.requirements(instrument: ii, coefficient: cc, width: width, threads: threads)
+        best = min(best, now() - t0)
+    }
+    return (best, r)
+}
+let (pm100k, pmResult) = timeKernel(accountCount, threads: nil)
+let (pm100kSerial, _) = timeKernel(accountCount, threads: 1)
+let (pm25k, _) = timeKernel(25_000, threads: nil)
+let (pm50k, _) = timeKernel(50_000, threads: nil)
+// Inputs and results for the NumPy side of scripts/bench.sh.
+let outDir = args.count > 2 ? args[2] : "bench-results/pm"
+try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+func write<T>(_ a: [T], _ name: String) throws {
+    try a.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: outDir + "/" + name)) }
+}
+try write(rowMatrix, "rows.f64"); try write(instIndex, "inst.i32"); try write(coefs, "coef.f64")
+try write(standaloneUnit, "standalone.f64"); try write(unitPrice, "price.f64")
+try write(kernel.halfSpread, "halfspread.f64"); try write(kernel.kappaSigma, "kappasigma.f64"); try write(kernel.adv, "adv.f64")
+try write(pmResult, "swift-result.f64")
+
 let result: [String: Any] = [
+    "pmSeconds100k": pm100k,
+    "pmSeconds100kOneThread": pm100kSerial,
+    "pmSeconds25k": pm25k,
+    "pmSeconds50k": pm50k,
+    "pmCores": ProcessInfo.processInfo.activeProcessorCount,
+    "pmInputs": outDir,
     "fhsBacktestSeconds": median(backtestTimes),
     "fhsBacktestAPCSeconds": median(backtestAPCTimes),
     "fhsBacktestReturns": allReturns.count,

@@ -42,6 +42,11 @@ public struct MarginCalculator: Sendable {
         self.gridRows = gr
     }
 
+    /// Per-unit P&L of an instrument in each joint historical scenario, at its quoted IV
+    /// (multiply by the position's coefficient: quantity x multiplier for linear contracts,
+    /// sum of quantity x multiplier / entry for inverse ones, quantity for options).
+    public func scenarioRow(_ symbol: String) -> [Double]? { fhsRows[symbol] }
+
     static func signed(_ v: Double) -> String { (v > 0 ? "+" : "") + (v == v.rounded() ? String(Int(v)) : String(v)) }
 
     // MARK: - Unit values
