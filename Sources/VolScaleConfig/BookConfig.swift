@@ -194,6 +194,14 @@ public struct BookConfig: Sendable {
 ///   "positions": [{"instrument": "BTC-PERP", "quantity": -2, "entryPrice": 61000, "impliedVolatility": 0.6}]}`.
 /// A malformed account is reported with its id and field; the others are still read.
 public enum AccountsFile {
+    /// A JSON number (not a boolean: on Linux JSON booleans are NSNumbers of type 'c', and
+    /// `is Bool` is true for the number 1).
+    static func number(_ v: Any?) -> Double? {
+        guard let n = v as? NSNumber else { return nil }
+        if type(of: n) != NSNumber.self && String(describing: type(of: n)).contains("Boolean") { return nil }
+        return n.doubleValue
+    }
+
     public static func read(path: String) throws(ConfigError) -> (accounts: [Account], errors: [AccountError]) {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
@@ -226,13 +234,13 @@ public enum AccountsFile {
             var ok = true
             if let c = o["collateral"] as? [String: Any] {
                 for (asset, q) in c.sorted(by: { $0.key < $1.key }) {
-                    guard let n = q as? NSNumber, !(q is Bool) else { fail("collateral.\(asset)", "not a number"); ok = false; break }
-                    collateral.append((asset, n.doubleValue))
+                    guard let n = number(q) else { fail("collateral.\(asset)", "not a number"); ok = false; break }
+                    collateral.append((asset, n))
                 }
             } else if let c = o["collateral"] as? [[String: Any]] {
                 for (j, e) in c.enumerated() {
-                    guard let asset = e["asset"] as? String, let n = e["quantity"] as? NSNumber else { fail("collateral[\(j)]", "needs asset and quantity"); ok = false; break }
-                    collateral.append((asset, n.doubleValue))
+                    guard let asset = e["asset"] as? String, let n = number(e["quantity"]) else { fail("collateral[\(j)]", "needs asset and quantity"); ok = false; break }
+                    collateral.append((asset, n))
                 }
             } else if o["collateral"] != nil { fail("collateral", "expected an object or an array"); continue }
             guard ok else { continue }
@@ -243,17 +251,17 @@ public enum AccountsFile {
                     fail("positions[\(j)].\(unknown)", "unknown field"); ok = false; break
                 }
                 guard let inst = p["instrument"] as? String else { fail("positions[\(j)].instrument", "missing"); ok = false; break }
-                guard let q = p["quantity"] as? NSNumber, !(p["quantity"] is Bool) else {
+                guard let q = number(p["quantity"]) else {
                     fail("positions[\(j)].quantity", p["quantity"] == nil ? "missing" : "not a number"); ok = false; break
                 }
                 func optional(_ k: String) -> Double?? {
                     guard let v = p[k] else { return .some(nil) }
-                    guard let n = v as? NSNumber, !(v is Bool) else { return nil }
-                    return .some(n.doubleValue)
+                    guard let n = number(v) else { return nil }
+                    return .some(n)
                 }
                 guard let entry = optional("entryPrice") else { fail("positions[\(j)].entryPrice", "not a number"); ok = false; break }
                 guard let iv = optional("impliedVolatility") else { fail("positions[\(j)].impliedVolatility", "not a number"); ok = false; break }
-                positions.append(Position(instrument: inst, quantity: q.doubleValue, entryPrice: entry, impliedVolatility: iv))
+                positions.append(Position(instrument: inst, quantity: q, entryPrice: entry, impliedVolatility: iv))
             }
             if ok { accounts.append(Account(id: id, collateral: collateral, positions: positions)) }
         }
