@@ -32,6 +32,9 @@ let package = Package(
         // MARK: - Accounts: haircuts, size add-ons, standard and portfolio margin, stress (pure computation)
         .target(name: "VolScaleMargin", dependencies: ["VolScaleCore", "VolScaleRisk"]),
 
+        // MARK: - Live engine: trusted prices, streaming volatility, publications (pure computation)
+        .target(name: "VolScaleEngine", dependencies: ["VolScaleCore", "VolScaleRisk"]),
+
         // MARK: - Configuration files (TOML) for margin models
         .target(
             name: "VolScaleConfig",
@@ -60,6 +63,7 @@ let package = Package(
         .testTarget(name: "VolScaleDataTests", dependencies: ["VolScaleData"]),
         .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData"]),
         .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig"]),
+        .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk"]),
         .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI"]),
     ],
     swiftLanguageModes: [.v6]

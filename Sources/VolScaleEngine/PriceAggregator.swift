@@ -1,0 +1,192 @@
+import RealModule
+
+/// One price quote from one source. Times in UTC milliseconds.
+public struct Quote: Sendable, Equatable, Codable {
+    public var asset: String
+    public var source: String
+    public var timestamp: Int64
+    public var price: Double
+    /// Absolute uncertainty in price units (Pyth's confidence), when the source gives one.
+    public var confidence: Double?
+
+    public init(asset: String, source: String, timestamp: Int64, price: Double, confidence: Double? = nil) {
+        self.asset = asset
+        self.source = source
+        self.timestamp = timestamp
+        self.price = price
+        self.confidence = confidence
+    }
+}
+
+/// Why a quote or an aggregate was not used. Every rejection is counted by reason.
+public enum RejectionReason: String, Error, Sendable, CaseIterable, Codable {
+    case nonFinitePrice = "non-finite price"
+    case nonPositivePrice = "non-positive price"
+    case futureTimestamp = "timestamp in the future"
+    case unknownAsset = "unknown asset"
+    case outOfOrder = "out of order"
+    case duplicate = "duplicate"
+    case flooding = "source flooding"
+    case stale
+    case lowConfidence = "confidence too wide"
+    case deviation = "too far from the other sources"
+    case tooFewSources = "too few agreeing sources"
+}
+
+/// Aggregation rules (methodology section 9).
+public struct AggregationPolicy: Sendable, Equatable, Codable {
+    /// Quotes older than this (ms) at aggregation time are stale.
+    public var maxAge: Int64 = 60_000
+    /// Largest confidence / price accepted.
+    public var maxConfidenceRatio: Double = 0.02
+    /// Largest |price / median(all fresh quotes) - 1| accepted.
+    public var maxDeviation: Double = 0.05
+    /// Sources that must agree for an aggregate to be published.
+    public var minSources: Int = 2
+    /// Stable price: largest relative move per second towards the aggregate (Mango v4).
+    public var stableRatePerSecond: Double = 0.0005
+    /// Circuit breaker: an aggregate further than this from its recent average marks the
+    /// asset unstable.
+    public var circuitBreaker: Double = 0.15
+    /// Decay of the recent average (per aggregate, EWMA weight of the past).
+    public var averageDecay: Double = 0.98
+    /// Quotes from one source for one asset within this many ms of its previous one are
+    /// rejected as flooding.
+    public var minInterval: Int64 = 0
+    /// Quotes stamped more than this far (ms) after the engine clock are rejected.
+    public var maxFutureSkew: Int64 = 5_000
+
+    public init() {}
+}
+
+/// The trusted price state of one asset.
+public struct PriceState: Sendable, Equatable, Codable {
+    public var aggregate: Double?
+    public var stable: Double?
+    public var average: Double?
+    public var unstable: Bool = false
+    public var lastUpdate: Int64 = 0
+    /// Latest quote per source.
+    public var latest: [String: Quote] = [:]
+
+    public init() {}
+
+    /// Value assets at min(aggregate, stable), liabilities at max(aggregate, stable).
+    public var assetPrice: Double? { zip2(aggregate, stable).map { min($0, $1) } ?? aggregate }
+    public var liabilityPrice: Double? { zip2(aggregate, stable).map { max($0, $1) } ?? aggregate }
+}
+
+func zip2(_ a: Double?, _ b: Double?) -> (Double, Double)? {
+    guard let a, let b else { return nil }
+    return (a, b)
+}
+
+/// Multi-source aggregation with manipulation defences, per asset.
+public struct PriceAggregator: Sendable {
+    public var policy: AggregationPolicy
+    public private(set) var states: [String: PriceState] = [:]
+    public private(set) var rejections: [RejectionReason: Int] = [:]
+
+    public init(policy: AggregationPolicy = AggregationPolicy(), assets: [String]) {
+        self.policy = policy
+        for a in assets { states[a] = PriceState() }
+    }
+
+    public init(policy: AggregationPolicy, states: [String: PriceState], rejections: [RejectionReason: Int]) {
+        self.policy = policy
+        self.states = states
+        self.rejections = rejections
+    }
+
+    mutating func reject(_ r: RejectionReason) -> RejectionReason {
+        rejections[r, default: 0] += 1
+        return r
+    }
+
+    /// The outcome of offering a quote.
+    public enum Outcome: Sendable, Equatable {
+        /// Rejected before aggregation.
+        case rejected(RejectionReason)
+        /// Accepted; the asset's new aggregate (nil when too few sources agree).
+        case accepted(aggregate: Double?, unstable: Bool)
+    }
+
+    /// Validates a quote, records it and recomputes the asset's aggregate at the quote's time.
+    /// Rules: non-finite or non-positive prices, unknown assets and timestamps beyond
+    /// `now + maxFutureSkew` are rejected; per (asset, source) a timestamp equal to the
+    /// last one is a duplicate, an earlier one is out of order, one within `minInterval`
+    /// is flooding — all rejected and counted, never applied.
+    public mutating func offer(_ q: Quote, now: Int64) -> Outcome {
+        guard q.price.isFinite else { return .rejected(reject(.nonFinitePrice)) }
+        guard q.price > 0 else { return .rejected(reject(.nonPositivePrice)) }
+        guard var st = states[q.asset] else { return .rejected(reject(.unknownAsset)) }
+        guard q.timestamp <= now + policy.maxFutureSkew else { return .rejected(reject(.futureTimestamp)) }
+        if let last = st.latest[q.source] {
+            if q.timestamp == last.timestamp { return .rejected(reject(.duplicate)) }
+            if q.timestamp < last.timestamp { return .rejected(reject(.outOfOrder)) }
+            if q.timestamp - last.timestamp < policy.minInterval { return .rejected(reject(.flooding)) }
+        }
+        st.latest[q.source] = q
+        let result = aggregate(&st, at: q.timestamp)
+        states[q.asset] = st
+        return .accepted(aggregate: result, unstable: st.unstable)
+    }
+
+    /// Median of the sources that are fresh, confident and close to the median of the
+    /// others; updates the stable price and the circuit breaker.
+    mutating func aggregate(_ st: inout PriceState, at t: Int64) -> Double? {
+        var usable: [Double] = []
+        for q in st.latest.values {
+            if t - q.timestamp > policy.maxAge { _ = reject(.stale); continue }
+            if let c = q.confidence, c / q.price > policy.maxConfidenceRatio { _ = reject(.lowConfidence); continue }
+            usable.append(q.price)
+        }
+        var agreed: [Double] = []
+        var disagreement = false
+        if usable.count >= 2 {
+            // Distance from the median of all usable quotes: with two others the "median of
+            // the others" would be their mean, which one outlier drags along; the median of
+            // all three is an honest quote.
+            let m = median(usable)
+            for p in usable {
+                if Swift.abs(p / m - 1) > policy.maxDeviation {
+                    _ = reject(.deviation)
+                    disagreement = true
+                } else { agreed.append(p) }
+            }
+        } else {
+            agreed = usable
+        }
+        let dt = Double(max(t - st.lastUpdate, 0)) / 1000
+        st.lastUpdate = t
+        guard agreed.count >= policy.minSources else {
+            _ = reject(.tooFewSources)
+            st.aggregate = nil
+            st.unstable = true
+            return nil
+        }
+        let agg = median(agreed)
+        // Unstable (no parameter may loosen) when the aggregate jumps against its recent
+        // average, or while a source is being dropped for disagreeing: a possible manipulation.
+        if let avg = st.average, Swift.abs(agg / avg - 1) > policy.circuitBreaker {
+            st.unstable = true
+        } else {
+            st.unstable = disagreement
+        }
+        st.average = st.average.map { policy.averageDecay * $0 + (1 - policy.averageDecay) * agg } ?? agg
+        if let s = st.stable {
+            let limit = Double.exp(policy.stableRatePerSecond * dt)
+            st.stable = s * min(max(agg / s, 1 / limit), limit)
+        } else {
+            st.stable = agg
+        }
+        st.aggregate = agg
+        return agg
+    }
+
+    func median(_ x: [Double]) -> Double {
+        let s = x.sorted()
+        let n = s.count
+        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}

@@ -1,0 +1,206 @@
+import RealModule
+import VolScaleCore
+import VolScaleRisk
+
+/// What the live engine publishes: one margin rate of one asset and side.
+public struct Publication: Sendable, Equatable, Codable {
+    /// Global, strictly increasing sequence number.
+    public var sequence: Int64
+    public var asset: String
+    public var side: String
+    /// Time of the input that triggered it (UTC ms).
+    public var timestamp: Int64
+    /// Initial rate before and after (decimal fraction of notional; old is nil the first time).
+    public var oldValue: Double?
+    public var newValue: Double
+    public var maintenance: Double
+    /// Per-period volatility used, and which control set the value.
+    public var sigma: Double
+    public var binding: String
+    public var modelVersion: String
+    /// Time range of the inputs behind it.
+    public var inputFrom: Int64
+    public var inputTo: Int64
+}
+
+/// Streaming settings.
+public struct EngineConfig: Sendable, Equatable, Codable {
+    public var assets: [String]
+    public var aggregation = AggregationPolicy()
+    /// Bar length in ms; 0 = every accepted aggregate is a bar close (bar input).
+    public var barMillis: Int64 = 0
+    public var lambda: Double = 0.94
+    /// Parametric margin: coverage, MPOR in bars, measure, and the controls' rates.
+    public var confidence: Double = 0.99
+    public var mpor: Int = 1
+    public var expectedShortfall = true
+    public var buffer: Double?
+    public var speedLimitUp: Double?
+    public var speedLimitDown: Double?
+    public var hardFloor: Double?
+    public var hardCap: Double?
+    public var maintenanceFraction: Double = 0.8
+    /// Publish every this many closed bars per asset.
+    public var publishEvery: Int = 1
+    public var modelVersion: String = "ewma-parametric-1"
+
+    public init(assets: [String]) { self.assets = assets }
+
+    var controls: MarginControls {
+        var c = MarginControls()
+        c.buffer = buffer
+        c.speedLimitUp = speedLimitUp
+        c.speedLimitDown = speedLimitDown
+        c.hardFloor = hardFloor
+        c.hardCap = hardCap
+        return c
+    }
+}
+
+/// The O(1) volatility state of one asset.
+public struct AssetVolatilityState: Sendable, Equatable, Codable {
+    /// Close of the last completed bar, and of the bar being formed.
+    public var lastClose: Double?
+    public var pending: Double?
+    public var pendingBar: Int64?
+    /// Returns kept until the EWMA seed window (75, as arch) is full.
+    public var seedReturns: [Double] = []
+    /// sigma^2 for the next return (decimal, per bar) once seeded.
+    public var variance: Double?
+    public var returns: Int64 = 0
+    public var barsSincePublication: Int = 0
+    public var firstInput: Int64?
+    public var lastInput: Int64?
+    public var published: [String: Double] = [:]
+
+    public init() {}
+}
+
+/// Everything that must survive a restart.
+public struct EngineSnapshot: Sendable, Equatable, Codable {
+    public var config: EngineConfig
+    public var prices: [String: PriceState]
+    public var rejections: [String: Int]
+    public var volatility: [String: AssetVolatilityState]
+    public var sequence: Int64
+    public var accepted: Int64
+}
+
+/// The live engine: quotes in, trusted prices, volatility and margin publications out.
+/// Deterministic: the same quotes in the same order give the same state and publications.
+public struct StreamingEngine: Sendable {
+    public let config: EngineConfig
+    public private(set) var aggregator: PriceAggregator
+    public private(set) var volatility: [String: AssetVolatilityState]
+    public private(set) var sequence: Int64 = 0
+    public private(set) var accepted: Int64 = 0
+    let factors: (quantile: Double, es: Double)
+
+    public static let seedWindow = 75
+
+    public init(config: EngineConfig) {
+        self.config = config
+        self.aggregator = PriceAggregator(policy: config.aggregation, assets: config.assets)
+        self.volatility = Dictionary(uniqueKeysWithValues: config.assets.map { ($0, AssetVolatilityState()) })
+        self.factors = ParametricTail.factors(confidence: config.confidence, nu: nil)
+    }
+
+    public init(snapshot s: EngineSnapshot) {
+        self.config = s.config
+        var rej: [RejectionReason: Int] = [:]
+        for (k, v) in s.rejections { if let r = RejectionReason(rawValue: k) { rej[r] = v } }
+        self.aggregator = PriceAggregator(policy: s.config.aggregation, states: s.prices, rejections: rej)
+        self.volatility = s.volatility
+        self.sequence = s.sequence
+        self.accepted = s.accepted
+        self.factors = ParametricTail.factors(confidence: s.config.confidence, nu: nil)
+    }
+
+    public var snapshot: EngineSnapshot {
+        EngineSnapshot(config: config, prices: aggregator.states,
+                       rejections: Dictionary(uniqueKeysWithValues: aggregator.rejections.map { ($0.key.rawValue, $0.value) }),
+                       volatility: volatility, sequence: sequence, accepted: accepted)
+    }
+
+    public var rejections: [RejectionReason: Int] { aggregator.rejections }
+
+    /// Feeds one quote. Returns the publications it triggered (possibly none) or the
+    /// reason it was rejected.
+    public mutating func ingest(_ q: Quote, now: Int64? = nil) -> Result<[Publication], RejectionReason> {
+        switch aggregator.offer(q, now: now ?? q.timestamp) {
+        case let .rejected(r): return .failure(r)
+        case let .accepted(aggregate, unstable):
+            accepted += 1
+            guard let price = aggregate else { return .success([]) }
+            return .success(onAggregate(asset: q.asset, price: price, time: q.timestamp, unstable: unstable))
+        }
+    }
+
+    mutating func onAggregate(asset: String, price: Double, time: Int64, unstable: Bool) -> [Publication] {
+        guard var st = volatility[asset] else { return [] }
+        if st.firstInput == nil { st.firstInput = time }
+        st.lastInput = time
+        var out: [Publication] = []
+        if config.barMillis <= 0 {
+            closeBar(&st, close: price)
+            out = maybePublish(asset: asset, state: &st, time: time, unstable: unstable)
+        } else {
+            let bar = time / config.barMillis
+            if let pb = st.pendingBar, bar > pb, let close = st.pending {
+                closeBar(&st, close: close)
+                out = maybePublish(asset: asset, state: &st, time: time, unstable: unstable)
+            }
+            st.pending = price
+            st.pendingBar = bar
+        }
+        volatility[asset] = st
+        return out
+    }
+
+    /// Absorbs one bar close: O(1) after the seed window (EWMA update).
+    func closeBar(_ st: inout AssetVolatilityState, close: Double) {
+        defer { st.lastClose = close }
+        guard let last = st.lastClose else { return }
+        let r = Double.log(close / last)
+        st.returns += 1
+        st.barsSincePublication += 1
+        if let v = st.variance {
+            st.variance = config.lambda * v + (1 - config.lambda) * r * r
+        } else {
+            st.seedReturns.append(r)
+            if st.seedReturns.count == Self.seedWindow {
+                // arch's EWMA seed: the 0.94-weighted mean of the first 75 squared returns,
+                // then the recursion over them (so the state equals the batch filter's).
+                var v = EWMA.backcast(st.seedReturns.map { $0 * $0 })
+                for x in st.seedReturns { v = config.lambda * v + (1 - config.lambda) * x * x }
+                st.variance = v
+                st.seedReturns = []
+            }
+        }
+    }
+
+    mutating func maybePublish(asset: String, state st: inout AssetVolatilityState, time: Int64, unstable: Bool) -> [Publication] {
+        guard let v = st.variance, st.barsSincePublication >= config.publishEvery else { return [] }
+        st.barsSincePublication = 0
+        let sigma = v.squareRoot()
+        var out: [Publication] = []
+        for side in Side.allCases {
+            let tail = ParametricTail.estimate(sigma: sigma, horizon: config.mpor, factors: factors, side: side)
+            let m = config.expectedShortfall ? tail.expectedShortfall : tail.valueAtRisk
+            let previous = st.published[side.rawValue]
+            var (rate, binding) = config.controls.apply(model: m, floorValue: nil, previous: previous)
+            var bindingText = binding.rawValue
+            if unstable, let p = previous, rate < p {
+                rate = p
+                bindingText = "circuit breaker (no loosening while unstable)"
+            }
+            sequence += 1
+            st.published[side.rawValue] = rate
+            out.append(Publication(sequence: sequence, asset: asset, side: side.rawValue, timestamp: time, oldValue: previous,
+                                   newValue: rate, maintenance: config.maintenanceFraction * rate, sigma: sigma, binding: bindingText,
+                                   modelVersion: config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time))
+            _ = binding
+        }
+        return out
+    }
+}
