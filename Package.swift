@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // MARK: - Numeric core (no I/O, no Foundation)
@@ -35,6 +39,18 @@ let package = Package(
         // MARK: - Live engine: trusted prices, streaming volatility, publications (pure computation)
         .target(name: "VolScaleEngine", dependencies: ["VolScaleCore", "VolScaleRisk"]),
 
+        // MARK: - Storage: SQLite (embedded) and PostgreSQL, audit chain
+        .target(
+            name: "VolScaleStore",
+            dependencies: [
+                "VolScaleEngine",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: - Configuration files (TOML) for margin models
         .target(
             name: "VolScaleConfig",
@@ -45,7 +61,7 @@ let package = Package(
         .target(
             name: "VolScaleCLI",
             dependencies: [
-                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleConfig",
+                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleConfig", "VolScaleEngine", "VolScaleStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,7 +70,7 @@ let package = Package(
         // MARK: - Benchmarks (release builds only; never a dependency of the library)
         .executableTarget(
             name: "volscale-bench",
-            dependencies: ["VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin"],
+            dependencies: ["VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleEngine", "VolScaleStore"],
             path: "Benchmarks/volscale-bench"
         ),
 
@@ -64,6 +80,7 @@ let package = Package(
         .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData"]),
         .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig"]),
         .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk"]),
+        .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine"]),
         .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI"]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,7 +3,7 @@ import VolScaleCore
 import VolScaleData
 
 /// The `volscale` command line.
-public struct VolScaleCommand: ParsableCommand {
+public struct VolScaleCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "volscale",
         abstract: "Volatility models, implied volatility and correlations for volatility-scaled margins.",
@@ -14,7 +14,7 @@ public struct VolScaleCommand: ParsableCommand {
         return t made with information up to t-1.
         """,
         version: "0.1.0",
-        subcommands: [Vol.self, ImpliedVol.self, Corr.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self]
+        subcommands: [Vol.self, ImpliedVol.self, Corr.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self, Ingest.self, Replay.self, Params.self, Audit.self]
     )
 
     public init() {}

@@ -21,6 +21,22 @@ public struct Publication: Sendable, Equatable, Codable {
     /// Time range of the inputs behind it.
     public var inputFrom: Int64
     public var inputTo: Int64
+
+    public init(sequence: Int64, asset: String, side: String, timestamp: Int64, oldValue: Double?, newValue: Double,
+                maintenance: Double, sigma: Double, binding: String, modelVersion: String, inputFrom: Int64, inputTo: Int64) {
+        self.sequence = sequence
+        self.asset = asset
+        self.side = side
+        self.timestamp = timestamp
+        self.oldValue = oldValue
+        self.newValue = newValue
+        self.maintenance = maintenance
+        self.sigma = sigma
+        self.binding = binding
+        self.modelVersion = modelVersion
+        self.inputFrom = inputFrom
+        self.inputTo = inputTo
+    }
 }
 
 /// Streaming settings.

@@ -1,0 +1,199 @@
+import Foundation
+import Logging
+import PostgresNIO
+import VolScaleEngine
+
+/// The shared store: PostgreSQL through postgres-nio, for deployments with several engine
+/// processes. Same tables and protocol as the SQLite store.
+///
+/// Ownership: each engine process runs under an owner name and holds a lease per asset
+/// (`asset_leases`, renewed with `claim` before each commit, `ttl` long). A lease is taken
+/// only when free, expired or already the caller's, so two live processes never publish
+/// for the same asset; when a process dies its leases expire and another process's next
+/// `claim` takes them over. State is kept per owner (`engine_state.owner`): a replacement
+/// started under the same owner name resumes it.
+public final class PostgresStore: EngineStore, @unchecked Sendable {
+    let client: PostgresClient
+    let runner: Task<Void, Never>
+    let logger: Logger
+    public let owner: String
+    public let url: String
+
+    init(client: PostgresClient, owner: String, url: String) {
+        self.client = client
+        self.owner = owner
+        self.url = url
+        var logger = Logger(label: "volscale.postgres")
+        logger.logLevel = .warning
+        self.logger = logger
+        self.runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Connects and creates the tables if needed. URL: postgres://user:password@host:port/database[?owner=NAME]
+    public static func connect(url: String, owner: String? = nil) async throws -> PostgresStore {
+        guard let u = URLComponents(string: url), let host = u.host, let user = u.user else {
+            throw StoreError(store: url, reason: "expected postgres://user:password@host:port/database")
+        }
+        let database = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
+        let ownerName = owner ?? u.queryItems?.first { $0.name == "owner" }?.value ?? "engine"
+        let config = PostgresClient.Configuration(host: host, port: u.port ?? 5432, username: user, password: u.password,
+                                                  database: database.isEmpty ? nil : database, tls: .disable)
+        let store = PostgresStore(client: PostgresClient(configuration: config), owner: ownerName, url: url)
+        do { try await store.migrate() } catch { throw StoreError(store: url, reason: "\(String(reflecting: error))") }
+        return store
+    }
+
+    func migrate() async throws {
+        let statements: [PostgresQuery] = [
+            "CREATE TABLE IF NOT EXISTS quotes (id BIGSERIAL PRIMARY KEY, asset TEXT NOT NULL, source TEXT NOT NULL, ts BIGINT NOT NULL, price DOUBLE PRECISION NOT NULL, confidence DOUBLE PRECISION, UNIQUE (asset, source, ts))",
+            "CREATE TABLE IF NOT EXISTS publications (owner TEXT NOT NULL, seq BIGINT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, ts BIGINT NOT NULL, old_value DOUBLE PRECISION, new_value DOUBLE PRECISION NOT NULL, maintenance DOUBLE PRECISION NOT NULL, sigma DOUBLE PRECISION NOT NULL, binding TEXT NOT NULL, model_version TEXT NOT NULL, input_from BIGINT NOT NULL, input_to BIGINT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (owner, seq))",
+            "CREATE TABLE IF NOT EXISTS engine_state (owner TEXT PRIMARY KEY, snapshot TEXT NOT NULL, committed_at BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS inputs (owner TEXT NOT NULL, name TEXT NOT NULL, lines BIGINT NOT NULL, PRIMARY KEY (owner, name))",
+            "CREATE TABLE IF NOT EXISTS asset_leases (asset TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+        ]
+        // Serialise concurrent first starts of several processes.
+        try await client.withTransaction(logger: logger) { conn in
+            try await conn.query("SELECT pg_advisory_xact_lock(7215)", logger: logger)
+            for s in statements { try await conn.query(s, logger: logger) }
+        }
+    }
+
+    func wrap<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let e as StoreError { throw e } catch {
+            throw StoreError(store: url, reason: "\(String(reflecting: error))")
+        }
+    }
+
+    /// Takes or renews the leases on `assets` for this owner; returns the assets it holds.
+    public func claim(assets: [String], ttl: Int64, now: Int64) async throws -> [String] {
+        try await wrap {
+            var held: [String] = []
+            for a in assets {
+                let expires = now + ttl
+                let rows = try await client.query("""
+                    INSERT INTO asset_leases(asset, owner, expires_at) VALUES (\(a), \(owner), \(expires))
+                    ON CONFLICT (asset) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+                    WHERE asset_leases.owner = EXCLUDED.owner OR asset_leases.expires_at < \(now)
+                    RETURNING asset
+                    """, logger: logger)
+                for try await name in rows.decode(String.self) { held.append(name) }
+            }
+            return held
+        }
+    }
+
+    public func commit(_ batch: CommitBatch) async throws {
+        let snapshot = String(decoding: try JSONEncoder().encode(batch.snapshot), as: UTF8.self)
+        try await wrap {
+            try await client.withTransaction(logger: logger) { conn in
+                if !batch.quotes.isEmpty {
+                    let assets = batch.quotes.map(\.asset), sources = batch.quotes.map(\.source)
+                    let ts = batch.quotes.map(\.timestamp), prices = batch.quotes.map(\.price)
+                    let conf = batch.quotes.map { $0.confidence ?? .nan }
+                    try await conn.query("""
+                        INSERT INTO quotes(asset, source, ts, price, confidence)
+                        SELECT a, s, t, p, NULLIF(c, 'NaN'::float8) FROM UNNEST(\(assets)::text[], \(sources)::text[], \(ts)::bigint[], \(prices)::float8[], \(conf)::float8[]) AS u(a, s, t, p, c)
+                        """, logger: logger)
+                }
+                var previous = AuditChain.genesis
+                let last = try await conn.query("SELECT hash FROM publications WHERE owner = \(owner) ORDER BY seq DESC LIMIT 1", logger: logger)
+                for try await h in last.decode(String.self) { previous = h }
+                for p in batch.publications {
+                    let h = AuditChain.hash(p, previous: previous)
+                    try await conn.query("""
+                        INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash)
+                        VALUES (\(owner), \(p.sequence), \(p.asset), \(p.side), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h))
+                        """, logger: logger)
+                    previous = h
+                }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                try await conn.query("""
+                    INSERT INTO engine_state(owner, snapshot, committed_at) VALUES (\(owner), \(snapshot), \(now))
+                    ON CONFLICT (owner) DO UPDATE SET snapshot = EXCLUDED.snapshot, committed_at = EXCLUDED.committed_at
+                    """, logger: logger)
+                if let input = batch.input {
+                    try await conn.query("""
+                        INSERT INTO inputs(owner, name, lines) VALUES (\(owner), \(input.name), \(input.lines))
+                        ON CONFLICT (owner, name) DO UPDATE SET lines = EXCLUDED.lines
+                        """, logger: logger)
+                }
+            }
+        }
+    }
+
+    public func loadSnapshot() async throws -> EngineSnapshot? {
+        try await wrap {
+            let rows = try await client.query("SELECT snapshot FROM engine_state WHERE owner = \(owner)", logger: logger)
+            for try await text in rows.decode(String.self) { return try JSONDecoder().decode(EngineSnapshot.self, from: Data(text.utf8)) }
+            return nil
+        }
+    }
+
+    public func inputPosition(_ input: String) async throws -> Int64 {
+        try await wrap {
+            let rows = try await client.query("SELECT lines FROM inputs WHERE owner = \(owner) AND name = \(input)", logger: logger)
+            for try await n in rows.decode(Int64.self) { return n }
+            return 0
+        }
+    }
+
+    typealias Row = (Int64, String, String, Int64, Double?, Double, Double, Double, String, String, Int64, Int64, String, String)
+    static func stored(_ r: Row) -> StoredPublication {
+        StoredPublication(publication: Publication(sequence: r.0, asset: r.1, side: r.2, timestamp: r.3, oldValue: r.4, newValue: r.5,
+                                                   maintenance: r.6, sigma: r.7, binding: r.8, modelVersion: r.9, inputFrom: r.10, inputTo: r.11),
+                          previousHash: r.12, hash: r.13)
+    }
+
+    static let columns = "seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash"
+
+    public func publications(asset: String?, at: Int64?, limit: Int) async throws -> [StoredPublication] {
+        try await wrap {
+            let rows: PostgresRowSequence
+            let assetFilter = asset ?? ""
+            let atFilter = at ?? Int64.max
+            rows = try await client.query(PostgresQuery(unsafeSQL: """
+                SELECT \(Self.columns) FROM publications WHERE owner = $1 AND ($2 = '' OR asset = $2)
+                AND ($3 = \(Int64.max) OR seq IN (SELECT MAX(seq) FROM publications WHERE owner = $1 AND ts <= $3 GROUP BY asset, side))
+                ORDER BY seq DESC LIMIT $4
+                """, binds: {
+                    var b = PostgresBindings()
+                    b.append(owner)
+                    b.append(assetFilter)
+                    b.append(atFilter)
+                    b.append(Int64(limit))
+                    return b
+                }()), logger: logger)
+            var out: [StoredPublication] = []
+            for try await r in rows.decode(Row.self) { out.append(Self.stored(r)) }
+            return out.reversed()
+        }
+    }
+
+    public func quoteCount() async throws -> Int64 {
+        try await wrap {
+            let rows = try await client.query("SELECT COUNT(*)::bigint FROM quotes", logger: logger)
+            for try await n in rows.decode(Int64.self) { return n }
+            return 0
+        }
+    }
+
+    public func verifyAudit() async throws -> AuditReport {
+        try await wrap {
+            let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM publications WHERE owner = $1 ORDER BY seq", binds: {
+                var b = PostgresBindings()
+                b.append(owner)
+                return b
+            }()), logger: logger)
+            var out: [StoredPublication] = []
+            for try await r in rows.decode(Row.self) { out.append(Self.stored(r)) }
+            return AuditChain.verify(out)
+        }
+    }
+
+    /// Runs raw SQL (tests use it to tamper with rows and to reset schemas).
+    public func execute(_ sql: String) async throws {
+        try await wrap { try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+import VolScaleEngine
+
+/// The embedded store: SQLite through GRDB, WAL journal, `synchronous = NORMAL` (a commit
+/// survives a process crash such as SIGKILL; FULL would also survive power loss).
+public final class SQLiteStore: EngineStore, @unchecked Sendable {
+    let writer: any DatabaseWriter
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            if path == ":memory:" {
+                writer = try DatabaseQueue(configuration: config)
+            } else {
+                writer = try DatabasePool(path: path, configuration: config)
+            }
+            try Self.migrator.migrate(writer)
+        } catch {
+            throw StoreError(store: path, reason: Self.describe(error))
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE quotes (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    asset TEXT NOT NULL, source TEXT NOT NULL, ts INTEGER NOT NULL,
+                    price REAL NOT NULL, confidence REAL);
+                CREATE UNIQUE INDEX quotes_unique ON quotes(asset, source, ts);
+                CREATE TABLE publications (
+                    seq INTEGER PRIMARY KEY, asset TEXT NOT NULL, side TEXT NOT NULL, ts INTEGER NOT NULL,
+                    old_value REAL, new_value REAL NOT NULL, maintenance REAL NOT NULL, sigma REAL NOT NULL,
+                    binding TEXT NOT NULL, model_version TEXT NOT NULL, input_from INTEGER NOT NULL, input_to INTEGER NOT NULL,
+                    prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+                CREATE INDEX publications_asset ON publications(asset, side, ts);
+                CREATE TABLE engine_state (id INTEGER PRIMARY KEY CHECK (id = 1), snapshot BLOB NOT NULL, committed_at INTEGER NOT NULL);
+                CREATE TABLE inputs (name TEXT PRIMARY KEY, lines INTEGER NOT NULL);
+                """)
+        }
+        return m
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let e = error as? DatabaseError {
+            switch e.resultCode {
+            case .SQLITE_FULL: return "disk full: the commit was rolled back, nothing acknowledged was lost"
+            case .SQLITE_READONLY: return "the database is read-only: nothing can be stored"
+            case .SQLITE_CANTOPEN: return "cannot open the database file"
+            default: return e.message ?? "\(e)"
+            }
+        }
+        return "\(error)"
+    }
+
+    public func commit(_ batch: CommitBatch) async throws {
+        do {
+            let snapshot = try JSONEncoder().encode(batch.snapshot)
+            try await writer.write { db in
+                let last = try String.fetchOne(db, sql: "SELECT hash FROM publications ORDER BY seq DESC LIMIT 1") ?? AuditChain.genesis
+                let insertQuote = try db.cachedStatement(sql: "INSERT INTO quotes(asset, source, ts, price, confidence) VALUES (?, ?, ?, ?, ?)")
+                for q in batch.quotes {
+                    try insertQuote.execute(arguments: [q.asset, q.source, q.timestamp, q.price, q.confidence])
+                }
+                var previous = last
+                let insertPub = try db.cachedStatement(sql: """
+                    INSERT INTO publications(seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding,
+                        model_version, input_from, input_to, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    """)
+                for p in batch.publications {
+                    let h = AuditChain.hash(p, previous: previous)
+                    try insertPub.execute(arguments: [p.sequence, p.asset, p.side, p.timestamp, p.oldValue, p.newValue, p.maintenance,
+                                                      p.sigma, p.binding, p.modelVersion, p.inputFrom, p.inputTo, previous, h])
+                    previous = h
+                }
+                try db.execute(sql: "INSERT INTO engine_state(id, snapshot, committed_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot, committed_at = excluded.committed_at",
+                               arguments: [snapshot, Int64(Date().timeIntervalSince1970 * 1000)])
+                if let input = batch.input {
+                    try db.execute(sql: "INSERT INTO inputs(name, lines) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET lines = excluded.lines",
+                                   arguments: [input.name, input.lines])
+                }
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError(store: path, reason: Self.describe(error))
+        }
+    }
+
+    public func loadSnapshot() async throws -> EngineSnapshot? {
+        do {
+            guard let data = try await writer.read({ db in try Data.fetchOne(db, sql: "SELECT snapshot FROM engine_state WHERE id = 1") }) else { return nil }
+            return try JSONDecoder().decode(EngineSnapshot.self, from: data)
+        } catch { throw StoreError(store: path, reason: Self.describe(error)) }
+    }
+
+    public func inputPosition(_ input: String) async throws -> Int64 {
+        do { return try await writer.read { db in try Int64.fetchOne(db, sql: "SELECT lines FROM inputs WHERE name = ?", arguments: [input]) ?? 0 } } catch {
+            throw StoreError(store: path, reason: Self.describe(error))
+        }
+    }
+
+    static func publication(_ row: Row) -> StoredPublication {
+        StoredPublication(
+            publication: Publication(sequence: row["seq"], asset: row["asset"], side: row["side"], timestamp: row["ts"],
+                                     oldValue: row["old_value"], newValue: row["new_value"], maintenance: row["maintenance"],
+                                     sigma: row["sigma"], binding: row["binding"], modelVersion: row["model_version"],
+                                     inputFrom: row["input_from"], inputTo: row["input_to"]),
+            previousHash: row["prev_hash"], hash: row["hash"])
+    }
+
+    public func publications(asset: String?, at: Int64?, limit: Int) async throws -> [StoredPublication] {
+        do {
+            return try await writer.read { db in
+                var sql = "SELECT * FROM publications WHERE 1 = 1"
+                var args: [any DatabaseValueConvertible] = []
+                if let asset { sql += " AND asset = ?"; args.append(asset) }
+                if let at {
+                    sql += " AND seq IN (SELECT MAX(seq) FROM publications WHERE ts <= ? GROUP BY asset, side)"
+                    args.append(at)
+                }
+                sql += " ORDER BY seq DESC LIMIT ?"
+                args.append(limit)
+                return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.publication).reversed()
+            }
+        } catch { throw StoreError(store: path, reason: Self.describe(error)) }
+    }
+
+    public func quoteCount() async throws -> Int64 {
+        do { return try await writer.read { db in try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM quotes") ?? 0 } } catch {
+            throw StoreError(store: path, reason: Self.describe(error))
+        }
+    }
+
+    public func verifyAudit() async throws -> AuditReport {
+        do {
+            let rows = try await writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM publications ORDER BY seq").map(Self.publication) }
+            return AuditChain.verify(rows)
+        } catch { throw StoreError(store: path, reason: Self.describe(error)) }
+    }
+
+    /// Runs raw SQL (tests use it to tamper with rows).
+    public func execute(_ sql: String) throws {
+        try writer.write { db in try db.execute(sql: sql) }
+    }
+}

@@ -1,0 +1,8 @@
+import VolScaleCLI
+
+@main
+struct Main {
+    static func main() async {
+        await VolScaleCommand.main()
+    }
+}

@@ -1,3 +1,0 @@
-import VolScaleCLI
-
-VolScaleCommand.main()
