@@ -4,13 +4,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log="$(mktemp)"
+# PostgreSQL for the shared-store tests: installed if missing, started on loopback,
+# stopped on exit. VOLSCALE_REQUIRE_PG makes a missing server a failure, not a skip.
+eval "$(scripts/postgres.sh start)"
+trap 'scripts/postgres.sh stop; rm -f "$log"' EXIT
 swift test 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 summary="$(grep -E 'Test run with [0-9]+ tests? .* (passed|failed)' "$log" | tail -n 1)"
 total="$(sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/' <<<"$summary")"
-issues="$(grep -Eo 'with [0-9]+ issues?' <<<"$summary" | grep -Eo '[0-9]+' || true)"
 failed="$(grep -c '^✘ Test .* failed' "$log" || true)"
-rm -f "$log"
 if [[ -z "$total" ]]; then
   echo "0 passed, 1 failed"
   echo "no test summary found (build or runner failure)" >&2

@@ -1,0 +1,187 @@
+import Testing
+import Foundation
+@testable import VolScaleStore
+@testable import VolScaleEngine
+
+enum Paths {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func temp(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-tests-\(ProcessInfo.processInfo.processIdentifier)")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent(name).path
+    }
+    /// The volscale executable built alongside the tests.
+    static var binary: String? {
+        let candidates = [".build/debug/volscale", ".build/x86_64-unknown-linux-gnu/debug/volscale", ".build/aarch64-unknown-linux-gnu/debug/volscale"]
+        return candidates.map { root.appendingPathComponent($0).path }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
+
+/// Quotes from three sources for two assets, one line each, in time order.
+func quoteLines(count: Int, seed: UInt64 = 5) -> [String] {
+    var s = seed
+    func u() -> Double { s = s &* 6364136223846793005 &+ 1442695040888963407; return Double(s >> 11) / Double(1 << 53) }
+    var lines: [String] = []
+    var prices = ["BTC": 60_000.0, "ETH": 3_000.0]
+    var t: Int64 = 1_700_000_000_000
+    while lines.count < count {
+        t += 1000
+        for asset in ["BTC", "ETH"] {
+            prices[asset]! *= exp((u() - 0.5) * 0.004)
+            for src in ["a", "b", "c"] where lines.count < count {
+                let p = prices[asset]! * (1 + (u() - 0.5) * 0.0004)
+                lines.append("{\"asset\":\"\(asset)\",\"source\":\"\(src)\",\"ts\":\(t),\"price\":\(p)}")
+            }
+        }
+    }
+    return lines
+}
+
+func engineConfig() -> EngineConfig {
+    var c = EngineConfig(assets: ["BTC", "ETH"])
+    c.aggregation.minSources = 2
+    return c
+}
+
+/// Shared checks for any store implementation.
+enum StoreSpec {
+    static func roundTripAndAudit(_ store: any EngineStore, tamper: (String) async throws -> Void) async throws {
+        var ing = try await Ingestor.open(store: store, config: engineConfig(), batchSize: 100)
+        var reference = StreamingEngine(config: engineConfig())
+        for (i, line) in quoteLines(count: 3000).enumerated() {
+            let q = QuoteLine.parse(Substring(line))!
+            ing.feed(q)
+            _ = reference.ingest(q)
+            if ing.pending >= 100 { try await ing.commit(input: ("quotes", Int64(i + 1))) }
+        }
+        try await ing.commit(input: ("quotes", 3000))
+        #expect(try await store.loadSnapshot() == reference.snapshot)
+        #expect(try await store.quoteCount() == reference.accepted)
+        #expect(try await store.inputPosition("quotes") == 3000)
+        let report = try await store.verifyAudit()
+        #expect(report.ok && report.checked == Int(reference.sequence) && report.checked > 100)
+        let latest = try await store.publications(asset: "BTC", at: nil, limit: 2)
+        #expect(latest.count == 2 && latest.allSatisfy { $0.publication.asset == "BTC" })
+        // altering a stored row is detected, and names the row
+        try await tamper("UPDATE publications SET new_value = new_value * 0.5 WHERE seq = 50")
+        let altered = try await store.verifyAudit()
+        #expect(altered.firstBroken?.sequence == 50)
+        #expect(altered.firstBroken?.reason.contains("altered") == true)
+    }
+}
+
+@Suite(.serialized) struct SQLiteStoreTests {
+    @Test func roundTripAuditAndTampering() async throws {
+        let path = Paths.temp("roundtrip-\(UUID().uuidString).sqlite")
+        let store = try SQLiteStore(path: path)
+        try await StoreSpec.roundTripAndAudit(store) { sql in try store.execute(sql) }
+        // deleting a row is detected at the gap
+        try store.execute("UPDATE publications SET new_value = new_value * 2 WHERE seq = 50") // undo is impossible: hash stays broken
+        let s2 = try SQLiteStore(path: Paths.temp("delete-\(UUID().uuidString).sqlite"))
+        var ing = try await Ingestor.open(store: s2, config: engineConfig(), batchSize: 500)
+        for line in quoteLines(count: 1500) { ing.feed(QuoteLine.parse(Substring(line))!) }
+        try await ing.commit(input: nil)
+        #expect(try await s2.verifyAudit().ok)
+        try s2.execute("DELETE FROM publications WHERE seq = 7")
+        let r = try await s2.verifyAudit()
+        #expect(r.firstBroken?.sequence == 8 && r.firstBroken?.reason.contains("missing") == true)
+    }
+
+    @Test func readOnlyDatabaseIsAClearErrorAndLosesNothing() async throws {
+        let path = Paths.temp("ro-\(UUID().uuidString).sqlite")
+        do {
+            let store = try SQLiteStore(path: path)
+            var ing = try await Ingestor.open(store: store, config: engineConfig(), batchSize: 100)
+            for line in quoteLines(count: 300) { ing.feed(QuoteLine.parse(Substring(line))!) }
+            try await ing.commit(input: nil)
+        }
+        let before = try await SQLiteStore(path: path).quoteCount()
+        // reopen read-only: GRDB's read-only configuration
+        let ro = try ReadOnlyProbe.commit(path: path)
+        #expect(ro.contains("read-only") || ro.contains("readonly") || ro.contains("attempt to write"), "got: \(ro)")
+        #expect(try await SQLiteStore(path: path).quoteCount() == before)
+    }
+
+    /// A child process ingesting ticks is killed with SIGKILL at random points and
+    /// restarted: every acknowledged tick is there, none is stored twice, and the resumed
+    /// state equals an uninterrupted run.
+    @Test func crashSafetyUnderSIGKILL() async throws {
+        let binary = try #require(Paths.binary, "build the volscale executable first (swift build)")
+        let lines = quoteLines(count: 12_000)
+        let input = Paths.temp("quotes-\(UUID().uuidString).jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let db = Paths.temp("crash-\(UUID().uuidString).sqlite")
+        var reference = StreamingEngine(config: engineConfig())
+        for l in lines { _ = reference.ingest(QuoteLine.parse(Substring(l))!) }
+
+        var seed: UInt64 = UInt64(Date().timeIntervalSince1970)
+        var kills = 0
+        var finished = false
+        var attempts = 0
+        while !finished && attempts < 30 {
+            attempts += 1
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["ingest", "--store", db, "--assets", "BTC,ETH", "--min-sources", "2", "--batch", "97", "--ack", input]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let killAfter = kills < 5 ? Int(seed >> 33) % 25 + 1 : Int.max
+            var acks = 0
+            var lastAcked: Int64 = 0
+            var pending = Data()
+            let reader = out.fileHandleForReading
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let nl = pending.firstIndex(of: 10) {
+                    let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...nl)
+                    let parts = line.split(separator: " ")
+                    if parts.count == 3, parts[0] == "ack", let q = Int64(parts[2]) { acks += 1; lastAcked = q }
+                }
+                if acks >= killAfter { kill(p.processIdentifier, SIGKILL); break }
+            }
+            p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal {
+                kills += 1
+                // everything acknowledged before the kill is in the store
+                let stored = try await SQLiteStore(path: db).quoteCount()
+                #expect(stored >= lastAcked, "acknowledged \(lastAcked), stored \(stored)")
+            } else {
+                #expect(p.terminationStatus == 0)
+                finished = true
+            }
+        }
+        #expect(finished && kills >= 3)
+        let store = try SQLiteStore(path: db)
+        #expect(try await store.quoteCount() == reference.accepted) // nothing lost, nothing twice
+        #expect(try await store.loadSnapshot() == reference.snapshot) // same state as without kills
+        #expect(try await store.verifyAudit().ok)
+    }
+}
+
+/// Opens a database read-only through the store's own error mapping.
+enum ReadOnlyProbe {
+    static func commit(path: String) throws -> String {
+        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path) }
+        if getuid() == 0 {
+            // root ignores file permissions: use SQLite's query_only switch instead
+            let store = try SQLiteStore(path: path)
+            try store.execute("PRAGMA query_only = 1")
+            let sem = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var message = ""
+            Task {
+                do { try await store.commit(CommitBatch(quotes: [Quote(asset: "BTC", source: "x", timestamp: 1, price: 1)], publications: [], snapshot: StreamingEngine(config: engineConfig()).snapshot)) } catch { message = "\(error)" }
+                sem.signal()
+            }
+            sem.wait()
+            return message
+        }
+        do { _ = try SQLiteStore(path: path); return "opened" } catch { return "\(error)" }
+    }
+}
