@@ -28,5 +28,8 @@ t = s["pmSeconds100k"]
 print(f"{'portfolio margin, 100k accounts':34} {t*1e3:13.1f} ms {pm['numpySeconds']*1e3:13.1f} ms {t/pm['numpySeconds']:10.3f}  < 1 s and <= 0.5 of NumPy ({'met' if t < 1 and t <= 0.5*pm['numpySeconds'] else 'MISSED'})")
 print(f"{'  (10 positions, 1000 scenarios, 50 instr.)':34}   results agree with NumPy to {pm['maxRelativeDifference']:.1e} relative")
 print(f"{'  one thread / 25k / 50k accounts':34} {s['pmSeconds100kOneThread']*1e3:10.1f} ms / {s['pmSeconds25k']*1e3:.1f} ms / {s['pmSeconds50k']*1e3:.1f} ms ({s['pmCores']} cores; speed-up {s['pmSeconds100kOneThread']/t:.2f}x)")
+print(f"{'engine ingest in memory, 1 core':34} {s['ingestMemoryPerSecond']/1e6:14.2f} M/s {'':>16} {'':>10}  >= 1 M/s ({'met' if s['ingestMemoryPerSecond'] >= 1e6 else 'MISSED'})")
+print(f"{'engine ingest into SQLite, batched':34} {s['ingestDurablePerSecond']/1e3:14.0f} k/s {'':>16} {'':>10}  >= 200 k/s ({'met' if s['ingestDurablePerSecond'] >= 2e5 else 'MISSED'})")
+print(f"{'recovery of a 10M-quote store':34} {s['recoverySeconds']*1e3:13.1f} ms {'':>16} {'':>10}  < 5 s ({'met' if s['recoverySeconds'] < 5 else 'MISSED'}; {s['recoveryStoredQuotes']} quotes stored)")
 print(f"(arch {p['archVersion']}; Python EWMA is arch's EWMAVariance.compute_variance; Python IV is scipy brentq on Black-76)")
 PY

@@ -5,6 +5,8 @@ import VolScaleCore
 import VolScaleData
 import VolScaleRisk
 import VolScaleMargin
+import VolScaleEngine
+import VolScaleStore
 
 func now() -> Double {
     var ts = timespec()
@@ -47,10 +49,11 @@ let ewmaSeconds = now() - t1
 let ewmaUpdates = Double(rounds * returns.count)
 
 // 3. Implied volatility: a grid of calls and puts across strikes and maturities.
-struct Quote { let price, forward, strike, expiry: Double; let type: OptionType }
-var quotes: [Quote] = []
+struct IVQuote { let price, forward, strike, expiry: Double; let type: OptionType }
+var quotes: [IVQuote] = []
 struct LCG {
     var seed: UInt64 = 42
+    init(seed: UInt64 = 42) { self.seed = seed }
     mutating func uniform() -> Double {
         seed = seed &* 6364136223846793005 &+ 1442695040888963407
         return Double(seed >> 11) / Double(1 << 53)
@@ -65,7 +68,7 @@ for _ in 0..<200_000 {
     let type: OptionType = rng.uniform() < 0.5 ? .call : .put
     let p = Black76.price(forward: 100, strike: k, volatility: vol, expiry: t, type: type)
     let intrinsic = type == .call ? max(100 - k, 0) : max(k - 100, 0)
-    if p > intrinsic { quotes.append(Quote(price: p, forward: 100, strike: k, expiry: t, type: type)) }
+    if p > intrinsic { quotes.append(IVQuote(price: p, forward: 100, strike: k, expiry: t, type: type)) }
 }
 var ivSum = 0.0
 var ivTimes: [Double] = []
@@ -184,7 +187,86 @@ try write(standaloneUnit, "standalone.f64"); try write(unitPrice, "price.f64")
 try write(kernel.halfSpread, "halfspread.f64"); try write(kernel.kappaSigma, "kappasigma.f64"); try write(kernel.adv, "adv.f64")
 try write(pmResult, "swift-result.f64")
 
+// 6. Live engine: quotes per second in memory (one core), durably into SQLite in batches,
+//    and recovery (open + resume) of a store holding 10 million quotes.
+func makeQuotes(_ n: Int, assets: Int) -> [Quote] {
+    var q: [Quote] = []
+    q.reserveCapacity(n)
+    var r = LCG(seed: 99)
+    var prices = (0..<assets).map { 100.0 * Double($0 + 1) }
+    var t: Int64 = 1_700_000_000_000
+    let names = (0..<assets).map { "A\($0)" }
+    let sources = ["s0", "s1", "s2"]
+    while q.count < n {
+        t += 1
+        for a in 0..<assets {
+            prices[a] *= exp((r.uniform() - 0.5) * 0.001)
+            for s in sources where q.count < n {
+                q.append(Quote(asset: names[a], source: s, timestamp: t, price: prices[a] * (1 + (r.uniform() - 0.5) * 1e-4)))
+            }
+        }
+    }
+    return q
+}
+func liveConfig(assets: Int) -> EngineConfig {
+    var c = EngineConfig(assets: (0..<assets).map { "A\($0)" })
+    c.aggregation.minSources = 2
+    c.barMillis = 1000
+    return c
+}
+func liveBenchmarks(outDir: String) async throws -> [String: Any] {
+    let memQuotes = makeQuotes(3_000_000, assets: 10)
+    var memEngine = StreamingEngine(config: liveConfig(assets: 10))
+    var memPubs = 0
+    let tMem = now()
+    for q in memQuotes {
+        if case let .success(p) = memEngine.ingest(q) { memPubs += p.count }
+    }
+    let memRate = Double(memQuotes.count) / (now() - tMem)
+
+    let durablePath = outDir + "/durable.sqlite"
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: durablePath + suffix) }
+    let durableStore = try SQLiteStore(path: durablePath)
+    var ingestor = try await Ingestor.open(store: durableStore, config: liveConfig(assets: 10), batchSize: 20_000)
+    let tDur = now()
+    for q in memQuotes.prefix(1_000_000) {
+        ingestor.feed(q)
+        if ingestor.pending >= 20_000 { try await ingestor.commit(input: nil) }
+    }
+    try await ingestor.commit(input: nil)
+    let durableRate = 1_000_000 / (now() - tDur)
+
+    let bigPath = outDir + "/recovery.sqlite"
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: bigPath + suffix) }
+    do {
+        let big = try SQLiteStore(path: bigPath)
+        var ing = try await Ingestor.open(store: big, config: liveConfig(assets: 10), batchSize: 100_000)
+        var fed = 0
+        var round: Int64 = 0
+        while fed < 10_000_000 {
+            for q in memQuotes where fed < 10_000_000 {
+                var q2 = q
+                q2.timestamp += round * 10_000_000 // later rounds move forward in time
+                ing.feed(q2)
+                fed += 1
+                if ing.pending >= 100_000 { try await ing.commit(input: nil) }
+            }
+            round += 1
+        }
+        try await ing.commit(input: nil)
+    }
+    let tRec = now()
+    let recovered = try SQLiteStore(path: bigPath)
+    let resumed = try await Ingestor.open(store: recovered, config: nil, batchSize: 1000)
+    let recoverySeconds = now() - tRec
+    let storedQuotes = try await recovered.quoteCount()
+    return ["ingestMemoryPerSecond": memRate, "ingestDurablePerSecond": durableRate, "ingestPublications": memPubs,
+            "recoverySeconds": recoverySeconds, "recoveryStoredQuotes": storedQuotes, "recoveryAccepted": resumed.engine.accepted]
+}
+let live = try await liveBenchmarks(outDir: outDir)
+
 let result: [String: Any] = [
+
     "pmSeconds100k": pm100k,
     "pmSeconds100kOneThread": pm100kSerial,
     "pmSeconds25k": pm25k,
@@ -204,5 +286,5 @@ let result: [String: Any] = [
     "ivQuotes": quotes.count,
     "checksum": checksum + ivSum + Double(exceedances),
 ]
-let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+let json = try JSONSerialization.data(withJSONObject: result.merging(live) { a, _ in a }, options: [.sortedKeys])
 print(String(decoding: json, as: UTF8.self))

@@ -67,7 +67,8 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                 let last = try String.fetchOne(db, sql: "SELECT hash FROM publications ORDER BY seq DESC LIMIT 1") ?? AuditChain.genesis
                 let insertQuote = try db.cachedStatement(sql: "INSERT INTO quotes(asset, source, ts, price, confidence) VALUES (?, ?, ?, ?, ?)")
                 for q in batch.quotes {
-                    try insertQuote.execute(arguments: [q.asset, q.source, q.timestamp, q.price, q.confidence])
+                    insertQuote.setUncheckedArguments([q.asset, q.source, q.timestamp, q.price, q.confidence])
+                    try insertQuote.execute()
                 }
                 var previous = last
                 let insertPub = try db.cachedStatement(sql: """
