@@ -19,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // MARK: - Numeric core (no I/O, no Foundation)
@@ -51,6 +55,20 @@ let package = Package(
             ]
         ),
 
+        // MARK: - The service (a library, so tests and `volscale serve` build the same application)
+        .target(
+            name: "VolScaleServer",
+            dependencies: [
+                "VolScaleEngine", "VolScaleStore", "VolScaleMargin", "VolScaleConfig", "VolScaleData",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: - Configuration files (TOML) for margin models
         .target(
             name: "VolScaleConfig",
@@ -61,7 +79,7 @@ let package = Package(
         .target(
             name: "VolScaleCLI",
             dependencies: [
-                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleConfig", "VolScaleEngine", "VolScaleStore",
+                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleConfig", "VolScaleEngine", "VolScaleStore", "VolScaleServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,6 +99,10 @@ let package = Package(
         .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig"]),
         .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk"]),
         .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine"]),
+        .testTarget(
+            name: "VolScaleServerTests",
+            dependencies: ["VolScaleServer", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
         .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI"]),
     ],
     swiftLanguageModes: [.v6]

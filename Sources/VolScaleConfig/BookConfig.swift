@@ -196,7 +196,7 @@ public struct BookConfig: Sendable {
 public enum AccountsFile {
     /// A JSON number (not a boolean: on Linux JSON booleans are NSNumbers of type 'c', and
     /// `is Bool` is true for the number 1).
-    static func number(_ v: Any?) -> Double? {
+    public static func number(_ v: Any?) -> Double? {
         guard let n = v as? NSNumber else { return nil }
         if type(of: n) != NSNumber.self && String(describing: type(of: n)).contains("Boolean") { return nil }
         return n.doubleValue

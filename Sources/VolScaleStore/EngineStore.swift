@@ -9,14 +9,21 @@ public struct CommitBatch: Sendable {
     public var quotes: [Quote]
     public var publications: [Publication]
     public var snapshot: EngineSnapshot
-    /// Input name and the number of its lines consumed, for resuming a file.
-    public var input: (name: String, lines: Int64)?
+    /// Inputs and the number of their lines consumed, for resuming files.
+    public var inputs: [String: Int64]
 
     public init(quotes: [Quote], publications: [Publication], snapshot: EngineSnapshot, input: (name: String, lines: Int64)? = nil) {
         self.quotes = quotes
         self.publications = publications
         self.snapshot = snapshot
-        self.input = input
+        self.inputs = input.map { [$0.name: $0.lines] } ?? [:]
+    }
+
+    public init(quotes: [Quote], publications: [Publication], snapshot: EngineSnapshot, inputs: [String: Int64]) {
+        self.quotes = quotes
+        self.publications = publications
+        self.snapshot = snapshot
+        self.inputs = inputs
     }
 }
 

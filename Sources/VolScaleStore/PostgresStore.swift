@@ -113,7 +113,7 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
                     INSERT INTO engine_state(owner, snapshot, committed_at) VALUES (\(owner), \(snapshot), \(now))
                     ON CONFLICT (owner) DO UPDATE SET snapshot = EXCLUDED.snapshot, committed_at = EXCLUDED.committed_at
                     """, logger: logger)
-                if let input = batch.input {
+                for input in batch.inputs.map({ (name: $0.key, lines: $0.value) }) {
                     try await conn.query("""
                         INSERT INTO inputs(owner, name, lines) VALUES (\(owner), \(input.name), \(input.lines))
                         ON CONFLICT (owner, name) DO UPDATE SET lines = EXCLUDED.lines

@@ -83,7 +83,7 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                 }
                 try db.execute(sql: "INSERT INTO engine_state(id, snapshot, committed_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot, committed_at = excluded.committed_at",
                                arguments: [snapshot, Int64(Date().timeIntervalSince1970 * 1000)])
-                if let input = batch.input {
+                for input in batch.inputs.map({ (name: $0.key, lines: $0.value) }) {
                     try db.execute(sql: "INSERT INTO inputs(name, lines) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET lines = excluded.lines",
                                    arguments: [input.name, input.lines])
                 }

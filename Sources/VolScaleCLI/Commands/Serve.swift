@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import VolScaleServer
+
+extension VolScaleCommand {
+    /// `volscale serve`
+    public struct Serve: AsyncParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Run the risk service: HTTP API, live stream and dashboard.",
+            discussion: """
+            With no arguments: SQLite in ./volscale-data, the bundled sample of real prices (data/: S&P 500 daily,
+            EUR/USD hourly, BTC/USD monthly) replayed into the engine, its last bars then fed live, and the
+            what-if margin book from examples/book.toml. API keys come from --keys (JSON: [{"name", "role":
+            read|ingest|admin, "sha256"}]) or, without it, three keys are generated and printed once; only their
+            SHA-256 is kept. Configuration by flags or environment: VOLSCALE_HOST, VOLSCALE_PORT, VOLSCALE_DATA.
+            """
+        )
+
+        @Option(help: "Data folder (SQLite store).") var data: String = ProcessInfo.processInfo.environment["VOLSCALE_DATA"] ?? "volscale-data"
+        @Option(help: "Folder with the bundled sample files.") var sample: String = "data"
+        @Option(help: "Book TOML for what-if margin.") var book: String = "examples/book.toml"
+        @Option(help: "Listen address.") var host: String = ProcessInfo.processInfo.environment["VOLSCALE_HOST"] ?? "127.0.0.1"
+        @Option(help: "Listen port.") var port: Int = Int(ProcessInfo.processInfo.environment["VOLSCALE_PORT"] ?? "") ?? 8080
+        @Option(help: "JSON file of API keys (name, role, sha256).") var keys: String?
+        @Option(help: "Requests per second allowed per key (token bucket).") var rateLimit: Double = 100_000
+        @Option(help: "Live sample bars per second per asset.") var liveRate: Double = 2
+
+        public init() {}
+
+        public func run() async throws {
+            var logger = Logger(label: "volscale")
+            logger.logLevel = .info
+            var o = ServeOptions()
+            o.dataDirectory = data
+            o.sampleDirectory = sample
+            o.bookPath = book
+            o.server.host = host
+            o.server.port = port
+            o.server.ratePerSecond = rateLimit
+            o.server.burst = max(rateLimit, 10)
+            o.liveRate = liveRate
+            var printed: [(String, String, String)] = []
+            if let keys {
+                do {
+                    o.server.keys = try JSONDecoder().decode([APIKeyRecord].self, from: Data(contentsOf: URL(fileURLWithPath: keys)))
+                } catch { throw CommandFailure("\(keys): \(error)") }
+            } else {
+                for role in Role.allCases {
+                    let secret = APIKeyRecord.newSecret()
+                    o.server.keys.append(APIKeyRecord(name: "generated-\(role.rawValue)", role: role, secret: secret))
+                    printed.append((role.rawValue, "generated-\(role.rawValue)", secret))
+                }
+            }
+            let (state, sampleFeed, positions) = try await VolScaleService.prepare(o, logger: logger)
+            let app = buildApplication(state: state, config: o.server, logger: logger,
+                                       services: [LiveFeedService(state: state, sample: sampleFeed, positions: positions, rate: o.liveRate)])
+            let read = printed.first { $0.0 == "read" }?.2
+            var banner = "VolScale is serving on http://\(host):\(port)\n"
+            for (role, name, secret) in printed { banner += "  API key \(name) (\(role)): \(secret)\n" }
+            if let read { banner += "Open the dashboard: http://\(host):\(port)/?key=\(read)\n" }
+            FileHandle.standardOutput.write(Data(banner.utf8))
+            try await app.runService()
+        }
+    }
+}

@@ -1,0 +1,1 @@
+enum Dashboard { static let html = ""; static let script = "" }

@@ -1,0 +1,322 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import VolScaleConfig
+import VolScaleEngine
+import VolScaleMargin
+
+/// One route: method, path template, the role it needs (nil: public), and its handler.
+public struct ServiceRoute: Sendable {
+    public var method: HTTPRequest.Method
+    public var path: String
+    public var role: Role?
+    var handler: Handler
+
+    enum Handler: Sendable {
+        case health, ready, metrics, openapi, dashboard, dashboardScript
+        case assets, asset, assetHistory, rates, rateHistory, ingest, whatIf, stream, policy
+    }
+}
+
+/// The handlers. Errors are `HTTPError`s with a message naming the field; nothing that a
+/// request body contains can cause a 500.
+struct ServiceAPI: Sendable {
+    let state: ServiceState
+    let auth: Authenticator
+    let metrics: ServiceMetrics
+    let config: ServerConfig
+
+    static let routes: [ServiceRoute] = [
+        .init(method: .get, path: "/health", role: nil, handler: .health),
+        .init(method: .get, path: "/ready", role: nil, handler: .ready),
+        .init(method: .get, path: "/metrics", role: .read, handler: .metrics),
+        .init(method: .get, path: "/openapi.json", role: nil, handler: .openapi),
+        .init(method: .get, path: "/", role: nil, handler: .dashboard),
+        .init(method: .get, path: "/dashboard.js", role: nil, handler: .dashboardScript),
+        .init(method: .get, path: "/v1/assets", role: .read, handler: .assets),
+        .init(method: .get, path: "/v1/assets/{asset}", role: .read, handler: .asset),
+        .init(method: .get, path: "/v1/assets/{asset}/history", role: .read, handler: .assetHistory),
+        .init(method: .get, path: "/v1/rates", role: .read, handler: .rates),
+        .init(method: .get, path: "/v1/rates/{asset}/history", role: .read, handler: .rateHistory),
+        .init(method: .post, path: "/v1/prices", role: .ingest, handler: .ingest),
+        .init(method: .post, path: "/v1/margin/what-if", role: .read, handler: .whatIf),
+        .init(method: .get, path: "/v1/stream", role: .read, handler: .stream),
+        .init(method: .get, path: "/v1/policy", role: .read, handler: .policy),
+    ]
+
+    func handle(_ route: ServiceRoute, request: Request, context: AppRequestContext) async throws -> Response {
+        if let role = route.role { _ = try await auth.authorize(secret: request.apiKey, role: role) }
+        switch route.handler {
+        case .health: return json(["status": "ok"])
+        case .ready:
+            let ready = await state.ready
+            return json(["status": ready ? "ready" : "starting"], status: ready ? .ok : .serviceUnavailable)
+        case .metrics:
+            metrics.lag.set(Double(await state.lag))
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
+        case .openapi: return text(OpenAPIDocument.json, type: "application/json")
+        case .dashboard: return text(Dashboard.html, type: "text/html; charset=utf-8")
+        case .dashboardScript: return text(Dashboard.script, type: "application/javascript")
+        case .assets: return try await assets()
+        case .asset: return try await asset(context.parameters.require("asset"))
+        case .assetHistory: return try await history(context.parameters.require("asset"))
+        case .rates: return encode(await state.latestPublications().map(PublicationView.init))
+        case .rateHistory:
+            let asset = try context.parameters.require("asset")
+            try await requireAsset(asset)
+            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 500
+            return encode(await state.publications(asset: asset, limit: min(max(limit, 1), 20_000)).map(PublicationView.init))
+        case .ingest: return try await ingest(request)
+        case .whatIf: return try await whatIf(request)
+        case .stream: return try await stream(request)
+        case .policy: return encode(PolicyView(config: await state.engine.config))
+        }
+    }
+
+    // MARK: - Helpers
+
+    func json(_ dict: [String: String], status: HTTPResponse.Status = .ok) -> Response {
+        encode(dict, status: status)
+    }
+
+    func encode<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    func text(_ s: String, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: s)))
+    }
+
+    func body(_ request: Request) async throws -> Any {
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: config.maxBodyBytes) } catch {
+            throw HTTPError(.contentTooLarge, message: "request body larger than \(config.maxBodyBytes) bytes")
+        }
+        do { return try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) } catch {
+            throw HTTPError(.badRequest, message: "request body is not valid JSON")
+        }
+    }
+
+    func requireAsset(_ asset: String) async throws {
+        guard await state.engine.config.assets.contains(asset) else { throw HTTPError(.notFound, message: "unknown asset '\(asset)'") }
+    }
+
+    // MARK: - Assets and rates
+
+    struct AssetView: Encodable {
+        var asset: String
+        var price: Double?
+        var stablePrice: Double?
+        var assetPrice: Double?
+        var liabilityPrice: Double?
+        var status: String
+        var sources: [String: Double]
+        var volatility: Double?
+        var volatilityUnits = "per bar, decimal"
+        var model: String
+        var bars: Int64
+        var rates: [PublicationView]
+    }
+
+    func assetView(_ name: String) async -> AssetView {
+        let engine = await state.engine
+        let st = engine.aggregator.states[name] ?? PriceState()
+        let vol = engine.volatility[name]
+        let rates = await state.latestPublications().filter { $0.asset == name }.map(PublicationView.init)
+        return AssetView(asset: name, price: st.aggregate, stablePrice: st.stable, assetPrice: st.assetPrice, liabilityPrice: st.liabilityPrice,
+                         status: st.aggregate == nil ? "no valid price" : (st.unstable ? "unstable" : "stable"),
+                         sources: st.latest.mapValues(\.price), volatility: vol?.variance.map { $0.squareRoot() },
+                         model: "EWMA lambda \(engine.config.lambda), parametric \(engine.config.expectedShortfall ? "ES" : "VaR") \(engine.config.confidence), MPOR \(engine.config.mpor)",
+                         bars: vol?.returns ?? 0, rates: rates)
+    }
+
+    func assets() async throws -> Response {
+        var out: [AssetView] = []
+        for a in await state.engine.config.assets { out.append(await assetView(a)) }
+        return encode(out)
+    }
+
+    func asset(_ name: String) async throws -> Response {
+        try await requireAsset(name)
+        return encode(await assetView(name))
+    }
+
+    func history(_ name: String) async throws -> Response {
+        try await requireAsset(name)
+        struct Point: Encodable { var t: Int64; var price: Double; var sigma: Double? }
+        return encode(await state.history(name).map { Point(t: $0.t, price: $0.price, sigma: $0.sigma) })
+    }
+
+    // MARK: - Ingestion
+
+    func ingest(_ request: Request) async throws -> Response {
+        let json = try await body(request)
+        let items: [Any]
+        if let o = json as? [String: Any], let q = o["quotes"] {
+            guard let a = q as? [Any] else { throw HTTPError(.badRequest, message: "quotes: expected an array") }
+            if let extra = o.keys.first(where: { $0 != "quotes" }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
+            items = a
+        } else if json is [String: Any] {
+            items = [json]
+        } else {
+            throw HTTPError(.badRequest, message: "expected a quote object or {\"quotes\": [...]}")
+        }
+        var quotes: [Quote] = []
+        for (i, item) in items.enumerated() {
+            let prefix = items.count > 1 || (json as? [String: Any])?["quotes"] != nil ? "quotes[\(i)]." : ""
+            guard let o = item as? [String: Any] else { throw HTTPError(.badRequest, message: "\(prefix.dropLast()): expected an object") }
+            if let extra = o.keys.sorted().first(where: { !["asset", "source", "ts", "price", "confidence"].contains($0) }) {
+                throw HTTPError(.badRequest, message: "\(prefix)\(extra): unknown field")
+            }
+            guard let asset = o["asset"] as? String else { throw HTTPError(.badRequest, message: "\(prefix)asset: expected a string") }
+            guard let source = o["source"] as? String else { throw HTTPError(.badRequest, message: "\(prefix)source: expected a string") }
+            guard let ts = AccountsFile.number(o["ts"]) else { throw HTTPError(.badRequest, message: "\(prefix)ts: expected epoch milliseconds") }
+            guard let price = AccountsFile.number(o["price"]) else { throw HTTPError(.badRequest, message: "\(prefix)price: expected a number") }
+            var confidence: Double?
+            if let c = o["confidence"] {
+                guard let v = AccountsFile.number(c) else { throw HTTPError(.badRequest, message: "\(prefix)confidence: expected a number") }
+                confidence = v
+            }
+            quotes.append(Quote(asset: asset, source: source, timestamp: Int64(ts), price: price, confidence: confidence))
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let result = try await state.ingest(quotes, now: now)
+        metrics.accepted.increment(by: Int64(result.accepted))
+        metrics.publications.increment(by: Int64(result.publications.count))
+        for (r, n) in result.rejected { metrics.rejected(r, n) }
+        struct Out: Encodable { var accepted: Int; var rejected: [String: Int]; var publications: [PublicationView] }
+        return encode(Out(accepted: result.accepted, rejected: result.rejected, publications: result.publications.map(PublicationView.init)),
+                      status: result.accepted > 0 || quotes.isEmpty ? .ok : .unprocessableContent)
+    }
+
+    // MARK: - What-if margin
+
+    func whatIf(_ request: Request) async throws -> Response {
+        let json = try await body(request)
+        guard var o = json as? [String: Any] else { throw HTTPError(.badRequest, message: "expected an account object") }
+        var mode = MarginMode.standard
+        if let m = o.removeValue(forKey: "mode") {
+            guard let s = m as? String, let parsed = MarginMode(rawValue: s) else { throw HTTPError(.badRequest, message: "mode: expected standard or portfolio") }
+            mode = parsed
+        }
+        var explain = false
+        if let e = o.removeValue(forKey: "explain") {
+            guard let b = e as? Bool else { throw HTTPError(.badRequest, message: "explain: expected true or false") }
+            explain = b
+        }
+        if o["id"] == nil { o["id"] = "what-if" }
+        let data = try JSONSerialization.data(withJSONObject: [o])
+        let parsed = try AccountsFile.parse(data, path: "request")
+        if let e = parsed.errors.first { throw HTTPError(.badRequest, message: "\(e.field): \(e.reason)") }
+        guard let account = parsed.accounts.first else { throw HTTPError(.badRequest, message: "expected an account object") }
+        do {
+            let r = try await state.whatIf(account, mode: mode)
+            return encode(AccountView(r, explain: explain))
+        } catch let e as AccountError {
+            throw HTTPError(.unprocessableContent, message: "\(e.field): \(e.reason)")
+        }
+    }
+
+    // MARK: - Stream
+
+    func stream(_ request: Request) async throws -> Response {
+        let since = request.uri.queryParameters.get("since", as: Int64.self)
+        let limit = request.uri.queryParameters.get("limit", as: Int.self)
+        let (events, _, missed) = await state.subscribe(since: since)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let preamble = missed ? ": some events before the requested sequence are no longer kept; fetch /v1/rates for current values\n\n" : ": stream open\n\n"
+        let body = StreamBody(events: events, limit: limit, preamble: preamble, encoder: encoder)
+        return Response(status: .ok, headers: headers, body: .init(asyncSequence: body))
+    }
+}
+
+/// Server-sent events: `id: SEQ`, `event: publication|status`, `data: JSON`.
+struct StreamBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let events: AsyncStream<StreamEvent>
+    let limit: Int?
+    let preamble: String
+    let encoder: JSONEncoder
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var inner: AsyncStream<StreamEvent>.AsyncIterator
+        var remaining: Int?
+        var preamble: String?
+        let encoder: JSONEncoder
+
+        mutating func next() async -> ByteBuffer? {
+            if let p = preamble { preamble = nil; return ByteBuffer(string: p) }
+            if let r = remaining, r <= 0 { return nil }
+            guard let e = await inner.next() else { return nil }
+            remaining = remaining.map { $0 - 1 }
+            switch e {
+            case let .publication(p):
+                let data = (try? encoder.encode(PublicationView(p))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                return ByteBuffer(string: "id: \(p.sequence)\nevent: publication\ndata: \(data)\n\n")
+            case let .status(asset, unstable, time):
+                return ByteBuffer(string: "event: status\ndata: {\"asset\":\"\(asset)\",\"status\":\"\(unstable ? "unstable" : "stable")\",\"time\":\(time)}\n\n")
+            }
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(inner: events.makeAsyncIterator(), remaining: limit, preamble: preamble, encoder: encoder)
+    }
+}
+
+extension JSONEncoder: @retroactive @unchecked Sendable {}
+
+struct PublicationView: Encodable, Sendable {
+    var sequence: Int64, asset: String, side: String, time: Int64
+    var old: Double?, new: Double, maintenance: Double, sigma: Double, setBy: String, modelVersion: String
+    var inputsFrom: Int64, inputsTo: Int64
+    init(_ p: Publication) {
+        sequence = p.sequence; asset = p.asset; side = p.side; time = p.timestamp; old = p.oldValue; new = p.newValue
+        maintenance = p.maintenance; sigma = p.sigma; setBy = p.binding; modelVersion = p.modelVersion
+        inputsFrom = p.inputFrom; inputsTo = p.inputTo
+    }
+}
+
+struct PolicyView: Encodable {
+    var confidence: Double, mpor: Int, measure: String, lambda: Double, buffer: Double?, speedLimitUp: Double?, speedLimitDown: Double?
+    var hardFloor: Double?, hardCap: Double?, maintenanceFraction: Double, publishEvery: Int, minSources: Int, maxDeviation: Double
+    init(config c: EngineConfig) {
+        confidence = c.confidence; mpor = c.mpor; measure = c.expectedShortfall ? "es" : "var"; lambda = c.lambda; buffer = c.buffer
+        speedLimitUp = c.speedLimitUp; speedLimitDown = c.speedLimitDown; hardFloor = c.hardFloor; hardCap = c.hardCap
+        maintenanceFraction = c.maintenanceFraction; publishEvery = c.publishEvery; minSources = c.aggregation.minSources
+        maxDeviation = c.aggregation.maxDeviation
+    }
+}
+
+struct AccountView: Encodable {
+    var accountId: String, mode: String, equity: Double, initialMargin: Double, maintenanceMargin: Double
+    var freeCollateral: Double, marginRatio: Double?, status: String, liquidationPrice: Double?
+    var explanation: ExplanationView?
+    init(_ r: AccountResult, explain: Bool) {
+        accountId = r.accountId; mode = r.mode.rawValue; equity = r.equity; initialMargin = r.initialMargin
+        maintenanceMargin = r.maintenanceMargin; freeCollateral = r.freeCollateral
+        marginRatio = r.marginRatio.isFinite ? r.marginRatio : nil; status = r.status.rawValue; liquidationPrice = r.liquidationPrice
+        explanation = explain ? ExplanationView(r.explanation) : nil
+    }
+}
+
+struct ExplanationView: Encodable {
+    var label: String, value: Double?, detail: String?, children: [ExplanationView]?
+    init(_ e: Explanation) {
+        label = e.label; value = e.value; detail = e.detail.isEmpty ? nil : e.detail
+        children = e.children.isEmpty ? nil : e.children.map(ExplanationView.init)
+    }
+}
