@@ -1,0 +1,204 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import VolScaleConfig
+@testable import VolScaleEngine
+@testable import VolScaleMargin
+@testable import VolScaleServer
+
+enum Fixture {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let keys = ["read": "read-secret", "ingest": "ingest-secret", "admin": "admin-secret"]
+
+    static func state() async throws -> ServiceState {
+        var c = EngineConfig(assets: ["BTC", "ETH"])
+        c.aggregation.minSources = 1
+        c.aggregation.maxAge = .max / 4
+        let book = try BookConfig.load(path: root.appendingPathComponent("examples/book.toml").path).book
+        return ServiceState(engine: StreamingEngine(config: c), store: nil, book: book)
+    }
+
+    static func config(rate: Double = 1_000_000) -> ServerConfig {
+        var s = ServerConfig()
+        s.keys = Role.allCases.map { APIKeyRecord(name: $0.rawValue, role: $0, secret: keys[$0.rawValue]!) }
+        s.ratePerSecond = rate
+        s.burst = rate
+        s.maxBodyBytes = 64 * 1024
+        return s
+    }
+
+    /// 200 daily quotes of BTC: enough for the EWMA seed and ~125 publications per side.
+    static func quotesBody(from: Int = 0, count: Int = 200) -> String {
+        let items = (from..<(from + count)).map { i in
+            "{\"asset\":\"BTC\",\"source\":\"x\",\"ts\":\(1_600_000_000_000 + Int64(i) * 86_400_000),\"price\":\(60000 * (1 + 0.01 * sin(Double(i))))}"
+        }
+        return "{\"quotes\":[\(items.joined(separator: ","))]}"
+    }
+}
+
+func bearer(_ role: String?) -> HTTPFields {
+    var h = HTTPFields()
+    if let role { h[.authorization] = "Bearer \(Fixture.keys[role]!)" }
+    h[.contentType] = "application/json"
+    return h
+}
+
+@Suite struct ServerTests {
+    @Test func healthIsPublicAndDataIsNot() async throws {
+        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/assets", method: .get) { r in
+                #expect(r.status == .unauthorized)
+                #expect(String(buffer: r.body).contains("API key is required"))
+            }
+            var wrong = HTTPFields()
+            wrong[.authorization] = "Bearer nope"
+            try await client.execute(uri: "/v1/assets", method: .get, headers: wrong) { #expect($0.status == .unauthorized) }
+        }
+    }
+
+    /// Every role against every route: read < ingest < admin.
+    @Test func authMatrix() async throws {
+        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
+        try await app.test(.router) { client in
+            var batch = 0
+            for route in ServiceAPI.routes {
+                let uri = route.path.replacingOccurrences(of: "{asset}", with: "BTC") + (route.path == "/v1/stream" ? "?since=0&limit=0" : "")
+                for role in [nil, "read", "ingest", "admin"] as [String?] {
+                    batch += 1 // fresh quotes each time: a repeated one would be a rejected duplicate
+                    let body = route.method == .post ? ByteBuffer(string: route.path == "/v1/prices" ? Fixture.quotesBody(from: batch * 10, count: 3) : "{\"collateral\":{\"USD\":1000}}") : nil
+                    let allowed: Bool = {
+                        guard let need = route.role else { return true }
+                        guard let role, let have = Role(rawValue: role) else { return false }
+                        return have >= need
+                    }()
+                    try await client.execute(uri: uri, method: route.method, headers: bearer(role), body: body) { r in
+                        if allowed {
+                            #expect(r.status.code < 400, "\(route.method) \(route.path) as \(role ?? "anonymous"): \(r.status)")
+                        } else {
+                            #expect(r.status == (role == nil ? .unauthorized : .forbidden), "\(route.method) \(route.path) as \(role ?? "anonymous"): \(r.status)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func openAPIDescribesExactlyTheRoutes() async throws {
+        let doc = try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as! [String: Any]
+        let paths = try #require(doc["paths"] as? [String: [String: Any]])
+        var documented = Set<String>()
+        for (path, ops) in paths { for m in ops.keys { documented.insert("\(m.uppercased()) \(path)") } }
+        let routed = Set(ServiceAPI.routes.map { "\($0.method.rawValue) \($0.path)" })
+        #expect(documented == routed, "only documented: \(documented.subtracting(routed)); only routed: \(routed.subtracting(documented))")
+        // and the served document is that one
+        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/openapi.json", method: .get) { r in
+                #expect(r.status == .ok && String(buffer: r.body) == OpenAPIDocument.json)
+            }
+        }
+    }
+
+    /// A client that reconnects with the last sequence it saw gets exactly what it missed.
+    @Test func streamResumesFromASequenceNumber() async throws {
+        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
+        try await app.test(.router) { client in
+            var last: Int64 = 0
+            try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: Fixture.quotesBody())) { r in
+                #expect(r.status == .ok)
+                let o = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as! [String: Any]
+                #expect(o["accepted"] as? Int == 200)
+                let pubs = o["publications"] as! [[String: Any]]
+                last = pubs.last!["sequence"] as! Int64
+                #expect(last == Int64((200 - 1 - 74) * 2))
+            }
+            try await client.execute(uri: "/v1/stream?since=\(last - 6)&limit=6", method: .get, headers: bearer("read")) { r in
+                #expect(r.headers[.contentType] == "text/event-stream")
+                let ids = String(buffer: r.body).split(separator: "\n").filter { $0.hasPrefix("id: ") }.map { Int64($0.dropFirst(4))! }
+                #expect(ids == Array((last - 5)...last))
+            }
+        }
+    }
+
+    @Test func whatIfMarginAndItsErrors() async throws {
+        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
+        try await app.test(.router) { client in
+            let acct = "{\"mode\":\"portfolio\",\"explain\":true,\"collateral\":{\"USD\":60000},\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":5,\"entryPrice\":60500},{\"instrument\":\"ETH-PERP\",\"quantity\":-100,\"entryPrice\":2950}]}"
+            try await client.execute(uri: "/v1/margin/what-if", method: .post, headers: bearer("read"), body: ByteBuffer(string: acct)) { r in
+                #expect(r.status == .ok)
+                let o = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as! [String: Any]
+                for k in ["accountId", "equity", "initialMargin", "maintenanceMargin", "status", "explanation"] { #expect(o[k] != nil, "\(k)") }
+                #expect(o["mode"] as? String == "portfolio")
+            }
+            let bad: [(String, HTTPResponse.Status, String)] = [
+                ("{\"collateral\":{\"USD\":\"lots\"}}", .badRequest, "collateral.USD: not a number"),
+                ("{\"positions\":[{\"instrument\":\"BTC-PERP\",\"qty\":1}]}", .badRequest, "positions[0].qty: unknown field"),
+                ("{\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":true}]}", .badRequest, "positions[0].quantity: not a number"),
+                ("{\"colateral\":{}}", .badRequest, "colateral: unknown field"),
+                ("{\"positions\":[{\"instrument\":\"SOL-PERP\",\"quantity\":1,\"entryPrice\":1}]}", .unprocessableContent, "unknown instrument 'SOL-PERP'"),
+                ("{\"mode\":\"fast\"}", .badRequest, "mode: expected standard or portfolio"),
+                ("{not json", .badRequest, "not valid JSON"),
+                ("[1,2]", .badRequest, "expected an account object"),
+            ]
+            for (body, status, message) in bad {
+                try await client.execute(uri: "/v1/margin/what-if", method: .post, headers: bearer("read"), body: ByteBuffer(string: body)) { r in
+                    #expect(r.status == status, "\(body): \(r.status)")
+                    #expect(String(buffer: r.body).contains(message), "\(body): \(String(buffer: r.body))")
+                }
+            }
+            let huge = "{\"collateral\":{\"USD\":1},\"pad\":\"" + String(repeating: "x", count: 100_000) + "\"}"
+            try await client.execute(uri: "/v1/margin/what-if", method: .post, headers: bearer("read"), body: ByteBuffer(string: huge)) { r in
+                #expect(r.status == .contentTooLarge)
+            }
+        }
+    }
+
+    @Test func ingestionValidatesEveryField() async throws {
+        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
+        try await app.test(.router) { client in
+            let cases: [(String, String)] = [
+                ("{\"asset\":\"BTC\",\"source\":\"x\",\"ts\":1,\"price\":\"high\"}", "price: expected a number"),
+                ("{\"asset\":\"BTC\",\"source\":\"x\",\"ts\":1,\"price\":1,\"venue\":\"y\"}", "venue: unknown field"),
+                ("{\"quotes\":[{\"asset\":\"BTC\",\"source\":\"x\",\"price\":1}]}", "quotes[0].ts: expected epoch milliseconds"),
+                ("{\"quotes\":{}}", "quotes: expected an array"),
+            ]
+            for (body, message) in cases {
+                try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: body)) { r in
+                    #expect(r.status == .badRequest, "\(body)")
+                    #expect(String(buffer: r.body).contains(message), "\(String(buffer: r.body))")
+                }
+            }
+            // a rejected quote is counted by reason, not an error
+            try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"),
+                                     body: ByteBuffer(string: "{\"asset\":\"DOGE\",\"source\":\"x\",\"ts\":1,\"price\":1}")) { r in
+                #expect(r.status == .unprocessableContent)
+                #expect(String(buffer: r.body).contains("\"unknown asset\":1"))
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: bearer("read")) { r in
+                let text = String(buffer: r.body)
+                #expect(text.contains("volscale_quotes_rejected_total{reason=\"unknown asset\"} 1"))
+                #expect(text.contains("volscale_http_request_duration_seconds"))
+            }
+        }
+    }
+
+    @Test func rateLimitAnswers429WithRetryAfter() async throws {
+        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config(rate: 2))
+        try await app.test(.router) { client in
+            var statuses: [HTTPResponse.Status] = []
+            var retryAfter: String?
+            for _ in 0..<4 {
+                try await client.execute(uri: "/v1/rates", method: .get, headers: bearer("read")) { r in
+                    statuses.append(r.status)
+                    if r.status == .tooManyRequests { retryAfter = r.headers[.retryAfter] }
+                }
+            }
+            #expect(statuses.prefix(2).allSatisfy { $0 == .ok })
+            #expect(statuses.last == .tooManyRequests)
+            #expect(retryAfter == "1")
+        }
+    }
+}
