@@ -7,6 +7,12 @@ log="$(mktemp)"
 # PostgreSQL for the shared-store tests: installed if missing, started on loopback,
 # stopped on exit. VOLSCALE_REQUIRE_PG makes a missing server a failure, not a skip.
 eval "$(scripts/postgres.sh start)"
+# A headless browser for the dashboard test.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium from the system packages" >&2
+  apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >&2
+fi
+export VOLSCALE_REQUIRE_BROWSER=1
 trap 'scripts/postgres.sh stop; rm -f "$log"' EXIT
 swift test 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

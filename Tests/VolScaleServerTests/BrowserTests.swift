@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import VolScaleServer
+
+enum Browser {
+    static var path: String? {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+    static var required: Bool { ProcessInfo.processInfo.environment["VOLSCALE_REQUIRE_BROWSER"] == "1" }
+
+    /// Runs headless Chromium on `url` and returns its output (the DOM with --dump-dom).
+    static func run(_ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path!)
+        p.arguments = ["--headless=old", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=5000"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The dashboard as a person sees it: a real browser loads it from a running server.
+@Suite struct BrowserTests {
+    @Test func dashboardShowsChartsWithData() async throws {
+        if Browser.path == nil {
+            #expect(!Browser.required, "VOLSCALE_REQUIRE_BROWSER=1 but no Chromium found")
+            return
+        }
+        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
+        try await app.test(.live) { client in
+            try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: Fixture.quotesBody())) { r in
+                #expect(r.status == .ok)
+            }
+            let port = client.port!
+            let url = "http://127.0.0.1:\(port)/?key=read-secret&asset=BTC&stream=0"
+            let dom = try Browser.run(["--dump-dom", url])
+            #expect(dom.contains("BTC"))
+            #expect(dom.components(separatedBy: "<polyline").count - 1 == 3, "price, volatility and rate charts drawn")
+            #expect(dom.contains("Current rates and why"))
+            #expect(!dom.contains("Loading…"))
+            // keep a screenshot for people to look at
+            let shot = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-dashboard.png").path
+            _ = try Browser.run(["--window-size=1300,1000", "--screenshot=\(shot)", url])
+            let size = (try? FileManager.default.attributesOfItem(atPath: shot)[.size] as? Int) ?? 0
+            #expect(size > 20_000, "screenshot \(shot) has \(size) bytes")
+        }
+    }
+}
