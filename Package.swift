@@ -88,7 +88,8 @@ let package = Package(
         // MARK: - Benchmarks (release builds only; never a dependency of the library)
         .executableTarget(
             name: "volscale-bench",
-            dependencies: ["VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleEngine", "VolScaleStore"],
+            dependencies: ["VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleEngine", "VolScaleStore",
+                           "VolScaleConfig", .product(name: "Hummingbird", package: "hummingbird")],
             path: "Benchmarks/volscale-bench"
         ),
 

@@ -7,8 +7,53 @@ import VolScaleRisk
 import VolScaleMargin
 import VolScaleEngine
 import VolScaleStore
+import VolScaleConfig
+enum VolScaleConfigLoader { static func book() throws -> MarginBook { try BookConfig.load(path: "examples/book.toml").book } }
+
+import Hummingbird
+
+// `volscale-bench hello PORT`: a bare Hummingbird hello-world, the baseline of the load test.
+if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "hello" {
+    let router = Router()
+    router.get("/hello") { _, _ in "Hello" }
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: Int(CommandLine.arguments[2]) ?? 18081)))
+    try await app.runService()
+    exit(0)
+}
 
 func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "profile-whatif" {
+    let body = try String(contentsOfFile: "scripts/whatif.lua", encoding: .utf8)
+    let json = String(body[body.range(of: "[[{")!.upperBound...].prefix { _ in true })
+    let text = "{" + json[..<json.range(of: "]]")!.lowerBound]
+    let data = Data(text.utf8)
+    let book = try VolScaleConfigLoader.book()
+    let calc = MarginCalculator(book: book)
+    var t0 = now()
+    for _ in 0..<10_000 { _ = try JSONSerialization.jsonObject(with: data) }
+    print("JSONSerialization parse: \((now() - t0) * 100) us")
+    t0 = now()
+    var account: Account?
+    for _ in 0..<10_000 {
+        let o = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        account = try AccountsFile.account(o, id: "x").get()
+    }
+    print("parse + AccountsFile.account: \((now() - t0) * 100) us")
+    t0 = now()
+    var r: AccountResult?
+    for _ in 0..<10_000 { r = try calc.evaluate(account!, mode: .standard) }
+    print("evaluate: \((now() - t0) * 100) us  IM \(r!.initialMargin)")
+    t0 = now()
+    for _ in 0..<10_000 { _ = try JSONEncoder().encode(["a": r!.equity, "b": r!.initialMargin, "c": r!.maintenanceMargin]) }
+    print("JSONEncoder small: \((now() - t0) * 100) us")
+    exit(0)
+}
+
+func unusedNow() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

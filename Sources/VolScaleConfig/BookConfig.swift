@@ -198,7 +198,7 @@ public enum AccountsFile {
     /// `is Bool` is true for the number 1).
     public static func number(_ v: Any?) -> Double? {
         guard let n = v as? NSNumber else { return nil }
-        if type(of: n) != NSNumber.self && String(describing: type(of: n)).contains("Boolean") { return nil }
+        if n.objCType.pointee == CChar(UInt8(ascii: "c")) { return nil } // a boolean
         return n.doubleValue
     }
 
@@ -226,45 +226,46 @@ public enum AccountsFile {
             let fallbackID = "#\(i + 1)"
             guard let o = item as? [String: Any] else { errors.append(AccountError(accountId: fallbackID, field: "account", reason: "not an object")); continue }
             let id = (o["id"] as? String) ?? (o["id"] as? NSNumber)?.stringValue ?? fallbackID
-            func fail(_ field: String, _ reason: String) { errors.append(AccountError(accountId: id, field: field, reason: reason)) }
-            guard o["id"] != nil else { fail("id", "missing"); continue }
-            if let unknown = o.keys.sorted().first(where: { !["id", "collateral", "positions"].contains($0) }) { fail(unknown, "unknown field"); continue }
-            guard ids.insert(id).inserted else { fail("id", "duplicate account id"); continue }
-            var collateral: [(asset: String, quantity: Double)] = []
-            var ok = true
-            if let c = o["collateral"] as? [String: Any] {
-                for (asset, q) in c.sorted(by: { $0.key < $1.key }) {
-                    guard let n = number(q) else { fail("collateral.\(asset)", "not a number"); ok = false; break }
-                    collateral.append((asset, n))
-                }
-            } else if let c = o["collateral"] as? [[String: Any]] {
-                for (j, e) in c.enumerated() {
-                    guard let asset = e["asset"] as? String, let n = number(e["quantity"]) else { fail("collateral[\(j)]", "needs asset and quantity"); ok = false; break }
-                    collateral.append((asset, n))
-                }
-            } else if o["collateral"] != nil { fail("collateral", "expected an object or an array"); continue }
-            guard ok else { continue }
-            var positions: [Position] = []
-            for (j, e) in ((o["positions"] as? [Any]) ?? []).enumerated() {
-                guard let p = e as? [String: Any] else { fail("positions[\(j)]", "not an object"); ok = false; break }
-                if let unknown = p.keys.sorted().first(where: { !["instrument", "quantity", "entryPrice", "impliedVolatility"].contains($0) }) {
-                    fail("positions[\(j)].\(unknown)", "unknown field"); ok = false; break
-                }
-                guard let inst = p["instrument"] as? String else { fail("positions[\(j)].instrument", "missing"); ok = false; break }
-                guard let q = number(p["quantity"]) else {
-                    fail("positions[\(j)].quantity", p["quantity"] == nil ? "missing" : "not a number"); ok = false; break
-                }
-                func optional(_ k: String) -> Double?? {
-                    guard let v = p[k] else { return .some(nil) }
-                    guard let n = number(v) else { return nil }
-                    return .some(n)
-                }
-                guard let entry = optional("entryPrice") else { fail("positions[\(j)].entryPrice", "not a number"); ok = false; break }
-                guard let iv = optional("impliedVolatility") else { fail("positions[\(j)].impliedVolatility", "not a number"); ok = false; break }
-                positions.append(Position(instrument: inst, quantity: q, entryPrice: entry, impliedVolatility: iv))
+            guard o["id"] != nil else { errors.append(AccountError(accountId: id, field: "id", reason: "missing")); continue }
+            guard ids.insert(id).inserted else { errors.append(AccountError(accountId: id, field: "id", reason: "duplicate account id")); continue }
+            switch account(o, id: id) {
+            case let .success(a): accounts.append(a)
+            case let .failure(e): errors.append(e)
             }
-            if ok { accounts.append(Account(id: id, collateral: collateral, positions: positions)) }
         }
         return (accounts, errors)
+    }
+
+    /// One account from a decoded JSON object (fields: id, collateral, positions).
+    public static func account(_ o: [String: Any], id: String) -> Result<Account, AccountError> {
+        func fail(_ field: String, _ reason: String) -> Result<Account, AccountError> { .failure(AccountError(accountId: id, field: field, reason: reason)) }
+        for k in o.keys where !["id", "collateral", "positions"].contains(k) { return fail(k, "unknown field") }
+        var collateral: [(asset: String, quantity: Double)] = []
+        if let c = o["collateral"] as? [String: Any] {
+            for (asset, q) in c.sorted(by: { $0.key < $1.key }) {
+                guard let n = number(q) else { return fail("collateral.\(asset)", "not a number") }
+                collateral.append((asset, n))
+            }
+        } else if let c = o["collateral"] as? [[String: Any]] {
+            for (j, e) in c.enumerated() {
+                guard let asset = e["asset"] as? String, let n = number(e["quantity"]) else { return fail("collateral[\(j)]", "needs asset and quantity") }
+                collateral.append((asset, n))
+            }
+        } else if o["collateral"] != nil { return fail("collateral", "expected an object or an array") }
+        var positions: [Position] = []
+        if let p = o["positions"], !(p is [Any]) { return fail("positions", "expected an array") }
+        for (j, e) in ((o["positions"] as? [Any]) ?? []).enumerated() {
+            guard let p = e as? [String: Any] else { return fail("positions[\(j)]", "not an object") }
+            for k in p.keys where !["instrument", "quantity", "entryPrice", "impliedVolatility"].contains(k) {
+                return fail("positions[\(j)].\(k)", "unknown field")
+            }
+            guard let inst = p["instrument"] as? String else { return fail("positions[\(j)].instrument", "missing") }
+            guard let q = number(p["quantity"]) else { return fail("positions[\(j)].quantity", p["quantity"] == nil ? "missing" : "not a number") }
+            var entry: Double?, iv: Double?
+            if let v = p["entryPrice"] { guard let n = number(v) else { return fail("positions[\(j)].entryPrice", "not a number") }; entry = n }
+            if let v = p["impliedVolatility"] { guard let n = number(v) else { return fail("positions[\(j)].impliedVolatility", "not a number") }; iv = n }
+            positions.append(Position(instrument: inst, quantity: q, entryPrice: entry, impliedVolatility: iv))
+        }
+        return .success(Account(id: id, collateral: collateral, positions: positions))
     }
 }

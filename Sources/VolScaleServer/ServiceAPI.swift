@@ -213,17 +213,18 @@ struct ServiceAPI: Sendable {
             guard let b = e as? Bool else { throw HTTPError(.badRequest, message: "explain: expected true or false") }
             explain = b
         }
-        if o["id"] == nil { o["id"] = "what-if" }
-        let data = try JSONSerialization.data(withJSONObject: [o])
-        let parsed = try AccountsFile.parse(data, path: "request")
-        if let e = parsed.errors.first { throw HTTPError(.badRequest, message: "\(e.field): \(e.reason)") }
-        guard let account = parsed.accounts.first else { throw HTTPError(.badRequest, message: "expected an account object") }
-        do {
-            let r = try await state.whatIf(account, mode: mode)
-            return encode(AccountView(r, explain: explain))
-        } catch let e as AccountError {
-            throw HTTPError(.unprocessableContent, message: "\(e.field): \(e.reason)")
-        }
+        let id = (o["id"] as? String) ?? "what-if"
+        let parsed = AccountsFile.account(o, id: id)
+        if case let .failure(e) = parsed { throw HTTPError(.badRequest, message: "\(e.field): \(e.reason)") }
+        guard case let .success(account) = parsed else { throw HTTPError(.badRequest, message: "expected an account object") }
+        let outcome = evaluate(account, mode: mode)
+        if case let .failure(e) = outcome { throw HTTPError(.unprocessableContent, message: "\(e.field): \(e.reason)") }
+        guard case let .success(r) = outcome else { throw HTTPError(.internalServerError) }
+        return encode(AccountView(r, explain: explain))
+    }
+
+    func evaluate(_ account: Account, mode: MarginMode) -> Result<AccountResult, AccountError> {
+        do throws(AccountError) { return .success(try state.whatIf(account, mode: mode)) } catch { return .failure(error) }
     }
 
     // MARK: - Stream
@@ -277,7 +278,6 @@ struct StreamBody: AsyncSequence, Sendable {
     }
 }
 
-extension JSONEncoder: @retroactive @unchecked Sendable {}
 
 struct PublicationView: Encodable, Sendable {
     var sequence: Int64, asset: String, side: String, time: Int64

@@ -133,7 +133,9 @@ public actor ServiceState {
 
     public func history(_ asset: String) -> [HistoryPoint] { history[asset] ?? [] }
 
-    public func whatIf(_ account: Account, mode: MarginMode) throws(AccountError) -> AccountResult {
+    /// Stateless on purpose (the calculator is immutable): what-if requests run in
+    /// parallel, not through the actor.
+    nonisolated public func whatIf(_ account: Account, mode: MarginMode) throws(AccountError) -> AccountResult {
         try calculator.evaluate(account, mode: mode)
     }
 
