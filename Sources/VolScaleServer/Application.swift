@@ -36,10 +36,29 @@ public final class ServiceMetrics: Sendable {
         registry.makeCounter(name: "volscale_quotes_rejected_total", labels: [("reason", reason)]).increment(by: Int64(n))
     }
 
+    let cacheLock = NSLock()
+    nonisolated(unsafe) var counters: [String: Counter] = [:]
+    nonisolated(unsafe) var histograms: [String: ValueHistogram] = [:]
+
+    /// Counter and latency histogram per route, their handles cached (the registry lookup
+    /// builds label arrays and takes its own lock).
     func request(route: String, method: String, status: Int, seconds: Double) {
-        registry.makeCounter(name: "volscale_http_requests_total", labels: [("route", route), ("method", method), ("status", String(status))]).increment()
-        registry.makeValueHistogram(name: "volscale_http_request_duration_seconds", labels: [("route", route)],
-                                    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1]).record(seconds)
+        let key = "\(route)|\(method)|\(status)"
+        cacheLock.lock()
+        let counter = counters[key] ?? {
+            let c = registry.makeCounter(name: "volscale_http_requests_total", labels: [("route", route), ("method", method), ("status", String(status))])
+            counters[key] = c
+            return c
+        }()
+        let histogram = histograms[route] ?? {
+            let h = registry.makeValueHistogram(name: "volscale_http_request_duration_seconds", labels: [("route", route)],
+                                                buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1])
+            histograms[route] = h
+            return h
+        }()
+        cacheLock.unlock()
+        counter.increment()
+        histogram.record(seconds)
     }
 }
 

@@ -38,12 +38,14 @@ public struct APIKeyRecord: Sendable, Codable, Equatable {
     }
 }
 
-/// Key lookup and per-key token-bucket rate limits.
-public actor Authenticator {
+/// Key lookup and per-key token-bucket rate limits. A lock, not an actor: every request
+/// passes here, and an actor hop per request would serialise them.
+public final class Authenticator: @unchecked Sendable {
     let keys: [String: APIKeyRecord] // by hash
     let ratePerSecond: Double
     let burst: Double
     var buckets: [String: (tokens: Double, at: Double)] = [:]
+    let lock = NSLock()
 
     public init(keys: [APIKeyRecord], ratePerSecond: Double, burst: Double) {
         self.keys = Dictionary(keys.map { ($0.sha256, $0) }, uniquingKeysWith: { $1 })
@@ -60,6 +62,8 @@ public actor Authenticator {
         guard let key = keys[APIKeyRecord.hash(secret)] else { throw HTTPError(.unauthorized, message: "unknown API key") }
         guard key.role >= role else { throw HTTPError(.forbidden, message: "key '\(key.name)' has role \(key.role.rawValue); this needs \(role.rawValue)") }
         let now = Date().timeIntervalSince1970
+        lock.lock()
+        defer { lock.unlock() }
         var b = buckets[key.name] ?? (burst, now)
         b.tokens = min(burst, b.tokens + (now - b.at) * ratePerSecond)
         b.at = now

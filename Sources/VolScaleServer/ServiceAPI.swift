@@ -45,7 +45,7 @@ struct ServiceAPI: Sendable {
     ]
 
     func handle(_ route: ServiceRoute, request: Request, context: AppRequestContext) async throws -> Response {
-        if let role = route.role { _ = try await auth.authorize(secret: request.apiKey, role: role) }
+        if let role = route.role { _ = try auth.authorize(secret: request.apiKey, role: role) }
         switch route.handler {
         case .health: return json(["status": "ok"])
         case .ready:
@@ -220,7 +220,11 @@ struct ServiceAPI: Sendable {
         let outcome = evaluate(account, mode: mode)
         if case let .failure(e) = outcome { throw HTTPError(.unprocessableContent, message: "\(e.field): \(e.reason)") }
         guard case let .success(r) = outcome else { throw HTTPError(.internalServerError) }
-        return encode(AccountView(r, explain: explain))
+        if explain { return encode(AccountView(r, explain: true)) }
+        // The hot path of the load test: a flat object written directly.
+        func n(_ v: Double?) -> String { v.map { $0.isFinite ? "\($0)" : "null" } ?? "null" }
+        let text = "{\"accountId\":\(JSONValueQuote.quote(r.accountId)),\"equity\":\(n(r.equity)),\"freeCollateral\":\(n(r.freeCollateral)),\"initialMargin\":\(n(r.initialMargin)),\"liquidationPrice\":\(n(r.liquidationPrice)),\"maintenanceMargin\":\(n(r.maintenanceMargin)),\"marginRatio\":\(n(r.marginRatio)),\"mode\":\"\(r.mode.rawValue)\",\"status\":\"\(r.status.rawValue)\"}"
+        return self.text(text, type: "application/json")
     }
 
     func evaluate(_ account: Account, mode: MarginMode) -> Result<AccountResult, AccountError> {
@@ -278,6 +282,21 @@ struct StreamBody: AsyncSequence, Sendable {
     }
 }
 
+
+enum JSONValueQuote {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}
 
 struct PublicationView: Encodable, Sendable {
     var sequence: Int64, asset: String, side: String, time: Int64
