@@ -105,7 +105,7 @@ public struct EngineSnapshot: Sendable, Equatable, Codable {
 /// The live engine: quotes in, trusted prices, volatility and margin publications out.
 /// Deterministic: the same quotes in the same order give the same state and publications.
 public struct StreamingEngine: Sendable {
-    public let config: EngineConfig
+    public private(set) var config: EngineConfig
     public private(set) var aggregator: PriceAggregator
     public private(set) var volatility: [String: AssetVolatilityState]
     public private(set) var sequence: Int64 = 0
@@ -150,6 +150,31 @@ public struct StreamingEngine: Sendable {
             guard let price = aggregate else { return .success([]) }
             return .success(onAggregate(asset: q.asset, price: price, time: q.timestamp, unstable: unstable))
         }
+    }
+
+    /// Changes the margin controls. The change is itself a publication (asset "policy",
+    /// side = who made it, binding = what changed), so it enters the audit chain.
+    public mutating func updatePolicy(buffer: Double??, speedLimitUp: Double??, speedLimitDown: Double??, hardFloor: Double??,
+                                      hardCap: Double??, maintenanceFraction: Double?, by who: String, at time: Int64) -> Publication {
+        var changes: [String] = []
+        func apply(_ name: String, _ value: Double??, _ kp: WritableKeyPath<EngineConfig, Double?>) {
+            guard let v = value else { return }
+            changes.append("\(name): \(config[keyPath: kp].map { "\($0)" } ?? "none") -> \(v.map { "\($0)" } ?? "none")")
+            config[keyPath: kp] = v
+        }
+        apply("buffer", buffer, \.buffer)
+        apply("speedLimitUp", speedLimitUp, \.speedLimitUp)
+        apply("speedLimitDown", speedLimitDown, \.speedLimitDown)
+        apply("hardFloor", hardFloor, \.hardFloor)
+        apply("hardCap", hardCap, \.hardCap)
+        if let m = maintenanceFraction {
+            changes.append("maintenanceFraction: \(config.maintenanceFraction) -> \(m)")
+            config.maintenanceFraction = m
+        }
+        sequence += 1
+        return Publication(sequence: sequence, asset: "policy", side: who, timestamp: time, oldValue: nil, newValue: 0,
+                           maintenance: config.maintenanceFraction, sigma: 0, binding: changes.joined(separator: "; "),
+                           modelVersion: config.modelVersion, inputFrom: time, inputTo: time)
     }
 
     mutating func onAggregate(asset: String, price: Double, time: Int64, unstable: Bool) -> [Publication] {

@@ -583,6 +583,191 @@ enum OpenAPIDocument {
      }
     ],
     "description": "Requires a key with role 'read' or higher (read < ingest < admin)."
+   },
+   "put": {
+    "summary": "Change the margin controls; recorded in the audit chain with the key's name",
+    "responses": {
+     "200": {
+      "description": "the new policy and its audit record"
+     },
+     "400": {
+      "description": "invalid field, named"
+     },
+     "401": {
+      "description": "missing or unknown key"
+     },
+     "403": {
+      "description": "role too low"
+     },
+     "429": {
+      "description": "rate limit exceeded; see Retry-After"
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     },
+     {
+      "apiKey": []
+     }
+    ],
+    "description": "Requires a key with role 'admin' or higher (read < ingest < admin).",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+         "buffer": {
+          "type": "number",
+          "nullable": true
+         },
+         "speedLimitUp": {
+          "type": "number",
+          "nullable": true
+         },
+         "speedLimitDown": {
+          "type": "number",
+          "nullable": true
+         },
+         "hardFloor": {
+          "type": "number",
+          "nullable": true
+         },
+         "hardCap": {
+          "type": "number",
+          "nullable": true
+         },
+         "maintenanceFraction": {
+          "type": "number"
+         }
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/accounts/{id}/margin": {
+   "get": {
+    "summary": "Margin of a stored account",
+    "responses": {
+     "200": {
+      "description": "OK"
+     },
+     "404": {
+      "description": "unknown account"
+     },
+     "401": {
+      "description": "missing or unknown key"
+     },
+     "403": {
+      "description": "role too low"
+     },
+     "429": {
+      "description": "rate limit exceeded; see Retry-After"
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     },
+     {
+      "apiKey": []
+     }
+    ],
+    "description": "Requires a key with role 'read' or higher (read < ingest < admin).",
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "name": "mode",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "enum": [
+        "standard",
+        "portfolio"
+       ]
+      }
+     },
+     {
+      "name": "explain",
+      "in": "query",
+      "schema": {
+       "type": "boolean"
+      }
+     }
+    ]
+   }
+  },
+  "/v1/stress": {
+   "post": {
+    "summary": "Shock the stored accounts and run the liquidation cascade",
+    "responses": {
+     "200": {
+      "description": "OK"
+     },
+     "401": {
+      "description": "missing or unknown key"
+     },
+     "403": {
+      "description": "role too low"
+     },
+     "429": {
+      "description": "rate limit exceeded; see Retry-After"
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     },
+     {
+      "apiKey": []
+     }
+    ],
+    "description": "Requires a key with role 'read' or higher (read < ingest < admin).",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+         "shock"
+        ],
+        "properties": {
+         "shock": {
+          "type": "object",
+          "additionalProperties": {
+           "type": "number"
+          },
+          "description": "simple return per asset, -0.3 = -30%"
+         },
+         "correlation": {
+          "type": "number"
+         },
+         "mode": {
+          "type": "string",
+          "enum": [
+           "standard",
+           "portfolio"
+          ]
+         }
+        }
+       }
+      }
+     }
+    }
    }
   }
  }

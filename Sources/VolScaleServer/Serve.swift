@@ -48,6 +48,7 @@ public struct ServeOptions: Sendable {
     public var dataDirectory = "volscale-data"
     public var sampleDirectory = "data"
     public var bookPath: String? = "examples/book.toml"
+    public var accountsPath: String? = "examples/accounts.json"
     public var server = ServerConfig()
     /// Sample bars held back at start-up and then fed live, per asset.
     public var liveBars = 300
@@ -105,6 +106,11 @@ public enum VolScaleService {
             for (file, n) in positions { await state.setInputPosition(file, Int64(n)) }
             await state.seedHistory(history)
             logger.info("resumed the engine from \(o.dataDirectory)")
+        }
+        if let a = o.accountsPath, FileManager.default.fileExists(atPath: a) {
+            let file = try AccountsFile.read(path: a)
+            await state.setAccounts(file.accounts)
+            for e in file.errors { logger.warning("accounts file: \(e.description)") }
         }
         // the publication log for the stream and the charts: the stored ones
         for p in try await store.publications(asset: nil, at: nil, limit: 20_000) { await state.appendStored(p.publication) }

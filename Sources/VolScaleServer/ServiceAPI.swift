@@ -15,6 +15,7 @@ public struct ServiceRoute: Sendable {
     enum Handler: Sendable {
         case health, ready, metrics, openapi, dashboard, dashboardScript
         case assets, asset, assetHistory, rates, rateHistory, ingest, whatIf, stream, policy
+        case accountMargin, stress, policyUpdate
     }
 }
 
@@ -42,10 +43,14 @@ struct ServiceAPI: Sendable {
         .init(method: .post, path: "/v1/margin/what-if", role: .read, handler: .whatIf),
         .init(method: .get, path: "/v1/stream", role: .read, handler: .stream),
         .init(method: .get, path: "/v1/policy", role: .read, handler: .policy),
+        .init(method: .put, path: "/v1/policy", role: .admin, handler: .policyUpdate),
+        .init(method: .get, path: "/v1/accounts/{id}/margin", role: .read, handler: .accountMargin),
+        .init(method: .post, path: "/v1/stress", role: .read, handler: .stress),
     ]
 
     func handle(_ route: ServiceRoute, request: Request, context: AppRequestContext) async throws -> Response {
-        if let role = route.role { _ = try auth.authorize(secret: request.apiKey, role: role) }
+        var key: APIKeyRecord?
+        if let role = route.role { key = try auth.authorize(secret: request.apiKey, role: role) }
         switch route.handler {
         case .health: return json(["status": "ok"])
         case .ready:
@@ -72,7 +77,71 @@ struct ServiceAPI: Sendable {
         case .whatIf: return try await whatIf(request)
         case .stream: return try await stream(request)
         case .policy: return encode(PolicyView(config: await state.engine.config))
+        case .policyUpdate: return try await policyUpdate(request, by: key?.name ?? "unknown")
+        case .accountMargin: return try await accountMargin(context.parameters.require("id"), request: request)
+        case .stress: return try await stress(request)
         }
+    }
+
+    // MARK: - Policy, stored accounts, stress
+
+    func policyUpdate(_ request: Request, by who: String) async throws -> Response {
+        guard let o = try await body(request) as? [String: Any] else { throw HTTPError(.badRequest, message: "expected an object") }
+        let allowed = ["buffer", "speedLimitUp", "speedLimitDown", "hardFloor", "hardCap", "maintenanceFraction"]
+        if let extra = o.keys.sorted().first(where: { !allowed.contains($0) }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
+        func rate(_ k: String, min lo: Double, max hi: Double) throws -> Double?? {
+            guard let v = o[k] else { return .none }
+            if v is NSNull { return .some(nil) }
+            guard let n = AccountsFile.number(v), n >= lo, n <= hi else { throw HTTPError(.badRequest, message: "\(k): expected a number in [\(lo), \(hi)] or null") }
+            return .some(n)
+        }
+        let buffer = try rate("buffer", min: 0.25, max: 10)
+        let up = try rate("speedLimitUp", min: 0, max: 10), down = try rate("speedLimitDown", min: 0, max: 0.99)
+        let floor = try rate("hardFloor", min: 0, max: 1), cap = try rate("hardCap", min: 0, max: 1)
+        var maintenance: Double?
+        if let m = try rate("maintenanceFraction", min: 0.01, max: 1) {
+            guard let m else { throw HTTPError(.badRequest, message: "maintenanceFraction: cannot be null") }
+            maintenance = m
+        }
+        guard o.isEmpty == false else { throw HTTPError(.badRequest, message: "no change given (fields: \(allowed.joined(separator: ", ")))") }
+        let p = try await state.updatePolicy(buffer: buffer, speedLimitUp: up, speedLimitDown: down, hardFloor: floor, hardCap: cap,
+                                             maintenanceFraction: maintenance, by: who)
+        struct Out: Encodable { var policy: PolicyView; var audit: PublicationView }
+        return encode(Out(policy: PolicyView(config: await state.engine.config), audit: PublicationView(p)))
+    }
+
+    func accountMargin(_ id: String, request: Request) async throws -> Response {
+        guard let account = await state.accounts[id] else { throw HTTPError(.notFound, message: "unknown account '\(id)'") }
+        let modeText = request.uri.queryParameters.get("mode") ?? "standard"
+        guard let mode = MarginMode(rawValue: modeText) else { throw HTTPError(.badRequest, message: "mode: expected standard or portfolio") }
+        let explain = request.uri.queryParameters.get("explain") == "true"
+        let outcome = evaluate(account, mode: mode)
+        if case let .failure(e) = outcome { throw HTTPError(.unprocessableContent, message: "\(e.field): \(e.reason)") }
+        guard case let .success(r) = outcome else { throw HTTPError(.internalServerError) }
+        return encode(AccountView(r, explain: explain))
+    }
+
+    func stress(_ request: Request) async throws -> Response {
+        guard let o = try await body(request) as? [String: Any] else { throw HTTPError(.badRequest, message: "expected an object") }
+        if let extra = o.keys.sorted().first(where: { !["shock", "correlation", "mode"].contains($0) }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
+        guard let shock = o["shock"] as? [String: Any], !shock.isEmpty else { throw HTTPError(.badRequest, message: "shock: expected {\"ASSET\": move, ...} (simple returns, -0.3 = -30%)") }
+        let book = state.book
+        var given: [String: Double] = [:]
+        for (asset, v) in shock {
+            guard book.assets[asset] != nil else { throw HTTPError(.badRequest, message: "shock.\(asset): unknown asset") }
+            guard let m = AccountsFile.number(v), m > -1, m.isFinite else { throw HTTPError(.badRequest, message: "shock.\(asset): expected a move above -1") }
+            given[asset] = log(1 + m)
+        }
+        let rho = o["correlation"].flatMap { AccountsFile.number($0) } ?? 0.9
+        guard rho >= -1 && rho <= 1 else { throw HTTPError(.badRequest, message: "correlation: expected a number in [-1, 1]") }
+        let mode = (o["mode"] as? String).flatMap(MarginMode.init(rawValue:)) ?? .standard
+        let accounts = Array(await state.accounts.values).sorted { $0.id < $1.id }
+        let report = StressTest.run(book: book, accounts: accounts, mode: mode, shock: StressShock.withCorrelation(given, rho: rho, book: book))
+        struct Round: Encodable { var round: Int; var newlyLiquidatable: [String]; var shortfall: Double; var prices: [String: Double] }
+        struct Out: Encodable { var shock: String; var accounts: Int; var liquidatable: Int; var shortfall: Double; var rounds: [Round]; var failed: [String] }
+        return encode(Out(shock: report.shock.label, accounts: report.accounts, liquidatable: report.liquidatable, shortfall: report.shortfall,
+                          rounds: report.rounds.map { Round(round: $0.round, newlyLiquidatable: $0.newlyLiquidatable, shortfall: $0.shortfall, prices: $0.prices) },
+                          failed: report.failed.map(\.description)))
     }
 
     // MARK: - Helpers

@@ -20,6 +20,9 @@ public actor ServiceState {
     var history: [String: [HistoryPoint]] = [:]
     let historyCapacity = 6000
     public private(set) var ready = false
+    /// Accounts the service knows by id (margin on request, stress).
+    public private(set) var accounts: [String: Account] = [:]
+    public func setAccounts(_ a: [Account]) { accounts = Dictionary(a.map { ($0.id, $0) }, uniquingKeysWith: { $1 }) }
     /// Lines of named inputs consumed (committed with the next flush).
     var inputPositions: [String: Int64] = [:]
     var lastStatus: [String: Bool] = [:]
@@ -132,6 +135,23 @@ public actor ServiceState {
     }
 
     public func history(_ asset: String) -> [HistoryPoint] { history[asset] ?? [] }
+
+    /// Applies a policy change and appends it to the audit chain (stored with the next flush).
+    public func updatePolicy(buffer: Double??, speedLimitUp: Double??, speedLimitDown: Double??, hardFloor: Double??,
+                             hardCap: Double??, maintenanceFraction: Double?, by who: String) async throws -> Publication {
+        let p = engine.updatePolicy(buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown, hardFloor: hardFloor,
+                                    hardCap: hardCap, maintenanceFraction: maintenanceFraction, by: who,
+                                    at: Int64(Date().timeIntervalSince1970 * 1000))
+        pendingPublications.append(p)
+        append(p)
+        if store != nil {
+            // policy changes are committed at once, with an empty quote batch
+            try await store!.commit(CommitBatch(quotes: pendingQuotes, publications: pendingPublications, snapshot: engine.snapshot, inputs: inputPositions))
+            pendingQuotes.removeAll(keepingCapacity: true)
+            pendingPublications.removeAll(keepingCapacity: true)
+        }
+        return p
+    }
 
     /// Stateless on purpose (the calculator is immutable): what-if requests run in
     /// parallel, not through the actor.

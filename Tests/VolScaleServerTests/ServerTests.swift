@@ -16,7 +16,9 @@ enum Fixture {
         c.aggregation.minSources = 1
         c.aggregation.maxAge = .max / 4
         let book = try BookConfig.load(path: root.appendingPathComponent("examples/book.toml").path).book
-        return ServiceState(engine: StreamingEngine(config: c), store: nil, book: book)
+        let state = ServiceState(engine: StreamingEngine(config: c), store: nil, book: book)
+        await state.setAccounts([Account(id: "acc1", collateral: [("USD", 10_000)], positions: [Position(instrument: "BTC-PERP", quantity: 1, entryPrice: 60_000)])])
+        return state
     }
 
     static func config(rate: Double = 1_000_000) -> ServerConfig {
@@ -65,10 +67,13 @@ func bearer(_ role: String?) -> HTTPFields {
         try await app.test(.router) { client in
             var batch = 0
             for route in ServiceAPI.routes {
-                let uri = route.path.replacingOccurrences(of: "{asset}", with: "BTC") + (route.path == "/v1/stream" ? "?since=0&limit=0" : "")
+                let uri = route.path.replacingOccurrences(of: "{asset}", with: "BTC").replacingOccurrences(of: "{id}", with: "acc1")
+                    + (route.path == "/v1/stream" ? "?since=0&limit=0" : "")
                 for role in [nil, "read", "ingest", "admin"] as [String?] {
                     batch += 1 // fresh quotes each time: a repeated one would be a rejected duplicate
-                    let body = route.method == .post ? ByteBuffer(string: route.path == "/v1/prices" ? Fixture.quotesBody(from: batch * 10, count: 3) : "{\"collateral\":{\"USD\":1000}}") : nil
+                    let bodies = ["/v1/prices": Fixture.quotesBody(from: batch * 10, count: 3), "/v1/margin/what-if": "{\"collateral\":{\"USD\":1000}}",
+                                  "/v1/policy": "{\"buffer\":0.3}", "/v1/stress": "{\"shock\":{\"BTC\":-0.2}}"]
+                    let body = route.method == .post || route.method == .put ? bodies[route.path].map { ByteBuffer(string: $0) } : nil
                     let allowed: Bool = {
                         guard let need = route.role else { return true }
                         guard let role, let have = Role(rawValue: role) else { return false }
@@ -181,6 +186,48 @@ func bearer(_ role: String?) -> HTTPFields {
                 let text = String(buffer: r.body)
                 #expect(text.contains("volscale_quotes_rejected_total{reason=\"unknown asset\"} 1"))
                 #expect(text.contains("volscale_http_request_duration_seconds"))
+            }
+        }
+    }
+
+    /// Policy changes need admin and land in the audit chain with the key's name.
+    @Test func policyChangesAreAudited() async throws {
+        let state = try await Fixture.state()
+        let app = buildApplication(state: state, config: Fixture.config())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/policy", method: .put, headers: bearer("ingest"), body: ByteBuffer(string: "{\"buffer\":0.5}")) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/v1/policy", method: .put, headers: bearer("admin"), body: ByteBuffer(string: "{\"buffer\":0.1}")) { r in
+                #expect(r.status == .badRequest && String(buffer: r.body).contains("buffer: expected a number in [0.25, 10.0] or null"))
+            }
+            try await client.execute(uri: "/v1/policy", method: .put, headers: bearer("admin"), body: ByteBuffer(string: "{\"buffer\":0.5,\"hardCap\":0.4}")) { r in
+                #expect(r.status == .ok)
+                let o = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as! [String: Any]
+                let audit = o["audit"] as! [String: Any]
+                #expect(audit["asset"] as? String == "policy" && audit["side"] as? String == "admin")
+                #expect((audit["setBy"] as? String)?.contains("buffer: none -> 0.5") == true)
+                #expect((o["policy"] as? [String: Any])?["buffer"] as? Double == 0.5)
+            }
+            try await client.execute(uri: "/v1/rates", method: .get, headers: bearer("read")) { r in
+                #expect(String(buffer: r.body).contains("\"asset\":\"policy\""))
+            }
+        }
+        #expect(await state.engine.config.buffer == 0.5)
+    }
+
+    @Test func storedAccountMarginAndStress() async throws {
+        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/accounts/acc1/margin?mode=portfolio", method: .get, headers: bearer("read")) { r in
+                #expect(r.status == .ok && String(buffer: r.body).contains("\"mode\":\"portfolio\""))
+            }
+            try await client.execute(uri: "/v1/accounts/nobody/margin", method: .get, headers: bearer("read")) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/v1/stress", method: .post, headers: bearer("read"), body: ByteBuffer(string: "{\"shock\":{\"BTC\":-0.5}}")) { r in
+                #expect(r.status == .ok)
+                let o = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as! [String: Any]
+                #expect(o["liquidatable"] as? Int == 1)
+            }
+            try await client.execute(uri: "/v1/stress", method: .post, headers: bearer("read"), body: ByteBuffer(string: "{\"shock\":{\"XYZ\":-0.5}}")) { r in
+                #expect(r.status == .badRequest && String(buffer: r.body).contains("shock.XYZ: unknown asset"))
             }
         }
     }
