@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "VolScaleServer",
             dependencies: [
-                "VolScaleEngine", "VolScaleStore", "VolScaleMargin", "VolScaleConfig", "VolScaleData",
+                "VolScaleEngine", "VolScaleStore", "VolScaleMargin", "VolScaleConfig", "VolScaleData", "VolScaleRisk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

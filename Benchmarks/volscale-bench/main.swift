@@ -36,6 +36,11 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "profile-whati
     var t0 = now()
     for _ in 0..<10_000 { _ = try JSONSerialization.jsonObject(with: data) }
     print("JSONSerialization parse: \((now() - t0) * 100) us")
+    struct P: Decodable { var instrument: String; var quantity: Double; var entryPrice: Double?; var impliedVolatility: Double? }
+    struct A: Decodable { var collateral: [String: Double]; var positions: [P] }
+    t0 = now()
+    for _ in 0..<10_000 { _ = try JSONDecoder().decode(A.self, from: data) }
+    print("JSONDecoder decode: \((now() - t0) * 100) us")
     t0 = now()
     var account: Account?
     for _ in 0..<10_000 {

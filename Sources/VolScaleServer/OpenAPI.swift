@@ -769,6 +769,96 @@ enum OpenAPIDocument {
      }
     }
    }
+  },
+  "/v1/backtest": {
+   "post": {
+    "summary": "Backtest a margin model over the service's history of one asset (keys as volscale backtest --format json)",
+    "security": [
+     {
+      "bearer": []
+     },
+     {
+      "apiKey": []
+     }
+    ],
+    "description": "Requires a key with role 'read' or higher (read < ingest < admin).",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+         "asset"
+        ],
+        "properties": {
+         "asset": {
+          "type": "string"
+         },
+         "method": {
+          "type": "string",
+          "enum": [
+           "parametric",
+           "historical",
+           "fhs"
+          ]
+         },
+         "measure": {
+          "type": "string",
+          "enum": [
+           "var",
+           "es"
+          ]
+         },
+         "confidence": {
+          "type": "number"
+         },
+         "testConfidence": {
+          "type": "number"
+         },
+         "mpor": {
+          "type": "integer"
+         },
+         "lookback": {
+          "type": "integer"
+         },
+         "lambda": {
+          "type": "number"
+         },
+         "side": {
+          "type": "string",
+          "enum": [
+           "long",
+           "short"
+          ]
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "observations, exceedances, exceedanceRate, kupiec, christoffersen, trafficLight, procyclicality"
+     },
+     "400": {
+      "description": "invalid field, named"
+     },
+     "401": {
+      "description": "missing or unknown key"
+     },
+     "403": {
+      "description": "role too low"
+     },
+     "422": {
+      "description": "too little history for the model"
+     },
+     "429": {
+      "description": "rate limit exceeded; see Retry-After"
+     }
+    }
+   }
   }
  }
 }

@@ -4,6 +4,7 @@ import NIOCore
 import VolScaleConfig
 import VolScaleEngine
 import VolScaleMargin
+import VolScaleRisk
 
 /// One route: method, path template, the role it needs (nil: public), and its handler.
 public struct ServiceRoute: Sendable {
@@ -15,7 +16,7 @@ public struct ServiceRoute: Sendable {
     enum Handler: Sendable {
         case health, ready, metrics, openapi, dashboard, dashboardScript
         case assets, asset, assetHistory, rates, rateHistory, ingest, whatIf, stream, policy
-        case accountMargin, stress, policyUpdate
+        case accountMargin, stress, policyUpdate, backtest
     }
 }
 
@@ -46,6 +47,7 @@ struct ServiceAPI: Sendable {
         .init(method: .put, path: "/v1/policy", role: .admin, handler: .policyUpdate),
         .init(method: .get, path: "/v1/accounts/{id}/margin", role: .read, handler: .accountMargin),
         .init(method: .post, path: "/v1/stress", role: .read, handler: .stress),
+        .init(method: .post, path: "/v1/backtest", role: .read, handler: .backtest),
     ]
 
     func handle(_ route: ServiceRoute, request: Request, context: AppRequestContext) async throws -> Response {
@@ -80,7 +82,54 @@ struct ServiceAPI: Sendable {
         case .policyUpdate: return try await policyUpdate(request, by: key?.name ?? "unknown")
         case .accountMargin: return try await accountMargin(context.parameters.require("id"), request: request)
         case .stress: return try await stress(request)
+        case .backtest: return try await backtest(request)
         }
+    }
+
+    /// Walks a margin model forward over the service's price history of one asset (the
+    /// bars it has seen) and answers the backtest statistics, keys as `volscale backtest`.
+    func backtest(_ request: Request) async throws -> Response {
+        guard let o = try await body(request) as? [String: Any] else { throw HTTPError(.badRequest, message: "expected an object") }
+        let allowed = ["asset", "method", "measure", "confidence", "testConfidence", "mpor", "lookback", "lambda", "side"]
+        if let extra = o.keys.sorted().first(where: { !allowed.contains($0) }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
+        guard let asset = o["asset"] as? String else { throw HTTPError(.badRequest, message: "asset: expected a string") }
+        try await requireAsset(asset)
+        func num(_ k: String, _ d: Double) throws -> Double {
+            guard let v = o[k] else { return d }
+            guard let n = AccountsFile.number(v) else { throw HTTPError(.badRequest, message: "\(k): expected a number") }
+            return n
+        }
+        guard let method = RiskMethod(rawValue: (o["method"] as? String) ?? "fhs") else { throw HTTPError(.badRequest, message: "method: expected parametric, historical or fhs") }
+        guard let measure = TailMeasure(rawValue: (o["measure"] as? String) ?? "es") else { throw HTTPError(.badRequest, message: "measure: expected var or es") }
+        guard let side = Side(rawValue: (o["side"] as? String) ?? "long") else { throw HTTPError(.badRequest, message: "side: expected long or short") }
+        let model = MarginModel(name: "api", volatility: .ewma(lambda: try num("lambda", 0.94)), measure: measure, method: method,
+                                confidence: try num("confidence", 0.99), mpor: Int(try num("mpor", 1)), lookback: Int(try num("lookback", 1000)),
+                                testConfidence: o["testConfidence"] == nil ? nil : try num("testConfidence", 0.99))
+        let points = await state.history(asset)
+        guard points.count > 2 else { throw HTTPError(.unprocessableContent, message: "asset \(asset) has too little history") }
+        let returns = (1..<points.count).map { log(points[$0].price / points[$0 - 1].price) }
+        let path: MarginPath
+        do { path = try MarginEngine.run(model, returns: returns, timestamps: points.dropFirst().map(\.t)) } catch {
+            throw HTTPError(.unprocessableContent, message: error.description)
+        }
+        let r = path.backtest(returns: returns, side: side)
+        struct Stat: Encodable { var statistic: Double; var pValue: Double }
+        struct Christoffersen: Encodable { var independence: Stat; var conditionalCoverage: Stat }
+        struct Light: Encodable { var green: Int; var yellow: Int; var red: Int; var worst: String }
+        struct Pro: Encodable { var peakToTrough: Double; var maxIncrease1: Double; var maxIncrease5: Double; var maxIncrease30: Double; var averageMargin: Double }
+        struct Out: Encodable {
+            var asset: String; var observations: Int; var exceedances: Int; var exceedanceRate: Double
+            var kupiec: Stat; var christoffersen: Christoffersen; var trafficLight: Light; var procyclicality: Pro
+        }
+        let p = r.procyclicality
+        func finite(_ x: Double) -> Double { x.isFinite ? x : 0 }
+        return encode(Out(asset: asset, observations: r.observations, exceedances: r.exceedances, exceedanceRate: finite(r.exceedanceRate),
+                          kupiec: Stat(statistic: r.kupiec.statistic, pValue: r.kupiec.pValue),
+                          christoffersen: Christoffersen(independence: Stat(statistic: r.independence.statistic, pValue: r.independence.pValue),
+                                                         conditionalCoverage: Stat(statistic: r.conditionalCoverage.statistic, pValue: r.conditionalCoverage.pValue)),
+                          trafficLight: Light(green: r.trafficLight.green, yellow: r.trafficLight.yellow, red: r.trafficLight.red, worst: r.trafficLight.worst.rawValue),
+                          procyclicality: Pro(peakToTrough: finite(p.peakToTrough), maxIncrease1: finite(p.maxIncrease1), maxIncrease5: finite(p.maxIncrease5),
+                                              maxIncrease30: finite(p.maxIncrease30), averageMargin: finite(p.averageMargin))))
     }
 
     // MARK: - Policy, stored accounts, stress
