@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 log="$(mktemp)"
 # PostgreSQL for the shared-store tests: installed if missing, started on loopback,
 # stopped on exit. VOLSCALE_REQUIRE_PG makes a missing server a failure, not a skip.
+# a port and folder of its own, so concurrent runs (two clones) cannot stop each other's server
+export VOLSCALE_PG_PORT="${VOLSCALE_PG_PORT:-$((20000 + RANDOM % 20000))}"
+export VOLSCALE_PG_DIR="${VOLSCALE_PG_DIR:-/tmp/volscale-pg-$$}"
 eval "$(scripts/postgres.sh start)"
 # A headless browser for the dashboard test.
 if ! command -v chromium >/dev/null 2>&1; then
