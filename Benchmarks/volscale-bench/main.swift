@@ -58,11 +58,6 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "profile-whati
     exit(0)
 }
 
-func unusedNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
 
 func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
 

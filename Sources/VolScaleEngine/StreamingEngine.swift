@@ -229,8 +229,9 @@ public struct StreamingEngine: Sendable {
             let tail = ParametricTail.estimate(sigma: sigma, horizon: config.mpor, factors: factors, side: side)
             let m = config.expectedShortfall ? tail.expectedShortfall : tail.valueAtRisk
             let previous = st.published[side.rawValue]
-            var (rate, binding) = config.controls.apply(model: m, floorValue: nil, previous: previous)
-            var bindingText = binding.rawValue
+            let controlled = config.controls.apply(model: m, floorValue: nil, previous: previous)
+            var rate = controlled.rate
+            var bindingText = controlled.binding.rawValue
             if unstable, let p = previous, rate < p {
                 rate = p
                 bindingText = "circuit breaker (no loosening while unstable)"
@@ -240,7 +241,6 @@ public struct StreamingEngine: Sendable {
             out.append(Publication(sequence: sequence, asset: asset, side: side.rawValue, timestamp: time, oldValue: previous,
                                    newValue: rate, maintenance: config.maintenanceFraction * rate, sigma: sigma, binding: bindingText,
                                    modelVersion: config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time))
-            _ = binding
         }
         return out
     }
