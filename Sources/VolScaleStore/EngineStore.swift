@@ -81,7 +81,14 @@ public enum AuditChain {
         let text = [previous, String(p.sequence), p.asset, p.side, String(p.timestamp),
                     p.oldValue.map { "\($0)" } ?? "-", "\(p.newValue)", "\(p.maintenance)", "\(p.sigma)",
                     p.binding, p.modelVersion, String(p.inputFrom), String(p.inputTo)].joined(separator: "|")
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in SHA256.hash(data: Data(text.utf8)) {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Walks rows in sequence order: each must link to the previous hash, hash to its own
