@@ -16,6 +16,12 @@ public struct MarginCalculator: Sendable {
     /// Per-unit scenario P&L rows of each instrument at its quoted IV: FHS and grid.
     let fhsRows: [String: [Double]]
     let gridRows: [String: [Double]]
+    /// When false, the explanation tree keeps its numbers but skips the descriptive text
+    /// (the what-if hot path; formatting numbers into text is most of an evaluation).
+    public var explaining = true
+
+    @inline(__always)
+    func text(_ make: @autoclosure () -> String) -> String { explaining ? make() : "" }
 
     public init(book: MarginBook) {
         self.book = book
@@ -209,7 +215,7 @@ public struct MarginCalculator: Sendable {
             }
             let label = at >= 0 ? grid[at].label : "no loss in any grid scenario"
             return (worst, s.maintenanceFraction * worst,
-                    Explanation(leg.instrument.symbol, worst, detail: "\(side.rawValue) \(Swift.abs(leg.quantity)) options, worst grid scenario: \(label)"))
+                    Explanation(leg.instrument.symbol, worst, detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) options, worst grid scenario: \(label)")))
         }
         let base = leg.asset.initialRate ?? book.volatilityRate(leg.asset, side: side, horizon: s.mpor)
         let mmBase = leg.asset.maintenanceRate ?? s.maintenanceFraction * base
@@ -221,7 +227,7 @@ public struct MarginCalculator: Sendable {
         }
         let im = rate * notional
         let mm = base > 0 ? im * mmBase / base : 0
-        return (im, mm, Explanation(leg.instrument.symbol, im, detail: "\(side.rawValue) \(Swift.abs(leg.quantity)) contracts, notional \(Self.money(notional)), rate \(Self.pct(rate)) (\(why))"))
+        return (im, mm, Explanation(leg.instrument.symbol, im, detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) contracts, notional \(Self.money(notional)), rate \(Self.pct(rate)) (\(why))")))
     }
 
     /// Portfolio requirement: the worse of the account's loss in the joint grid (all
@@ -274,7 +280,7 @@ public struct MarginCalculator: Sendable {
             let worstIndex = loss.indices.max { loss[$0] < loss[$1] } ?? 0
             fhsReq = max(0, EmpiricalTail.estimate(candidates: &candidates, totalWeight: 1, confidence: s.confidence).expectedShortfall)
             children.append(Explanation("joint historical scenarios", fhsReq,
-                                        detail: "ES \(s.confidence) over \(sc.count) dates; worst \(sc.labels[worstIndex]) (loss \(Self.money(loss[worstIndex])))"))
+                                        detail: text("ES \(s.confidence) over \(sc.count) dates; worst \(sc.labels[worstIndex]) (loss \(Self.money(loss[worstIndex])))")))
         }
         // Liquidity add-ons
         var liquidity = 0.0
@@ -284,15 +290,15 @@ public struct MarginCalculator: Sendable {
             let n = leg.notional(price: price)
             let add = n * (0.5 * leg.asset.spread + s.kappa * leg.asset.volatility * (n / leg.asset.averageDailyVolume).squareRoot())
             liquidity += add
-            liqChildren.append(Explanation(leg.instrument.symbol, add, detail: "notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))"))
+            liqChildren.append(Explanation(leg.instrument.symbol, add, detail: text("notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))")))
         }
         children.append(Explanation("liquidity add-ons", liquidity, children: liqChildren))
         let risk = max(gridReq, fhsReq) + liquidity
         let floor = (1 - s.maxOffset) * standaloneSum
         let im = max(risk, floor)
         let bound = floor > risk ? "offset limit: (1 - \(s.maxOffset)) x stand-alone sum \(Self.money(standaloneSum))" : (fhsReq > gridReq ? "historical scenarios + liquidity" : "grid + liquidity")
-        children.append(Explanation("offset limit", floor, detail: "(1 - max_offset) x sum of stand-alone requirements"))
-        return (im, s.maintenanceFraction * im, Explanation("portfolio margin", im, detail: "set by \(bound)", children: children))
+        children.append(Explanation("offset limit", floor, detail: text("(1 - max_offset) x sum of stand-alone requirements")))
+        return (im, s.maintenanceFraction * im, Explanation("portfolio margin", im, detail: text("set by \(bound)"), children: children))
     }
 
     // MARK: - Evaluation
@@ -312,14 +318,14 @@ public struct MarginCalculator: Sendable {
             let counted = q >= 0 ? v * (1 - h.rate) : v * (1 + h.rate)
             equity += counted
             eqChildren.append(Explanation("\(asset.name) \(q >= 0 ? "balance" : "borrowed")", counted,
-                                          detail: "\(q) at \(Self.money(p)) = \(Self.money(v)); haircut \(Self.pct(h.rate)) (volatility \(Self.pct(h.volatility)) + liquidity \(Self.pct(h.liquidity)); \(h.bound))"))
+                                          detail: text("\(q) at \(Self.money(p)) = \(Self.money(v)); haircut \(Self.pct(h.rate)) (volatility \(Self.pct(h.volatility)) + liquidity \(Self.pct(h.liquidity)); \(h.bound))")))
         }
         for leg in legs {
             let p = prices[leg.asset.name] ?? leg.asset.price
             let v = leg.value(price: p)
             equity += v
             eqChildren.append(Explanation("\(leg.instrument.symbol) \(leg.instrument.isOption ? "option value" : "unrealised P&L")", v,
-                                          detail: "net \(leg.quantity) at \(Self.money(p))"))
+                                          detail: text("net \(leg.quantity) at \(Self.money(p))")))
         }
         var im = 0.0, mm = 0.0
         var posChildren: [Explanation] = []
@@ -329,7 +335,7 @@ public struct MarginCalculator: Sendable {
             mm += r.mm
             posChildren.append(r.explanation)
         }
-        var marginExplanation = Explanation("standard margin", im, detail: "sum of per-position requirements", children: posChildren)
+        var marginExplanation = Explanation("standard margin", im, detail: text("sum of per-position requirements"), children: posChildren)
         if mode == .portfolio {
             let pm = portfolio(legs, prices: prices, standaloneSum: im)
             im = pm.im
@@ -352,10 +358,10 @@ public struct MarginCalculator: Sendable {
         let liq = liquidationPrice(legs, collateral, prices: prices, mode: mode)
         var children = [f.equityExplanation, f.marginExplanation,
                         Explanation("maintenance margin", f.mm), Explanation("free collateral", f.equity - f.im)]
-        if let liq { children.append(Explanation("liquidation price", liq.price, detail: "\(liq.asset) price at which equity = maintenance")) }
+        if let liq { children.append(Explanation("liquidation price", liq.price, detail: text("\(liq.asset) price at which equity = maintenance"))) }
         return AccountResult(accountId: account.id, mode: mode, equity: f.equity, initialMargin: f.im, maintenanceMargin: f.mm,
                              status: status, liquidationPrice: liq?.price,
-                             explanation: Explanation("account \(account.id)", nil, detail: "\(mode.rawValue) margin, status \(status.rawValue)", children: children))
+                             explanation: Explanation("account \(account.id)", nil, detail: text("\(mode.rawValue) margin, status \(status.rawValue)"), children: children))
     }
 
     /// Evaluates many accounts on all cores; each entry is a result or that account's error.

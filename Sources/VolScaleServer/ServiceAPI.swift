@@ -335,7 +335,7 @@ struct ServiceAPI: Sendable {
         let parsed = AccountsFile.account(o, id: id)
         if case let .failure(e) = parsed { throw HTTPError(.badRequest, message: "\(e.field): \(e.reason)") }
         guard case let .success(account) = parsed else { throw HTTPError(.badRequest, message: "expected an account object") }
-        let outcome = evaluate(account, mode: mode)
+        let outcome = evaluate(account, mode: mode, explain: explain)
         if case let .failure(e) = outcome { throw HTTPError(.unprocessableContent, message: "\(e.field): \(e.reason)") }
         guard case let .success(r) = outcome else { throw HTTPError(.internalServerError) }
         if explain { return encode(AccountView(r, explain: true)) }
@@ -345,8 +345,8 @@ struct ServiceAPI: Sendable {
         return self.text(text, type: "application/json")
     }
 
-    func evaluate(_ account: Account, mode: MarginMode) -> Result<AccountResult, AccountError> {
-        do throws(AccountError) { return .success(try state.whatIf(account, mode: mode)) } catch { return .failure(error) }
+    func evaluate(_ account: Account, mode: MarginMode, explain: Bool = true) -> Result<AccountResult, AccountError> {
+        do throws(AccountError) { return .success(try state.whatIf(account, mode: mode, explain: explain)) } catch { return .failure(error) }
     }
 
     // MARK: - Stream

@@ -12,6 +12,8 @@ public actor ServiceState {
     var pendingPublications: [Publication] = []
     public let book: MarginBook
     let calculator: MarginCalculator
+    /// The same calculator without explanation text, for requests that do not ask for it.
+    let plainCalculator: MarginCalculator
     /// Recent publications (for resume), oldest first.
     var log: [Publication] = []
     let logCapacity = 20_000
@@ -43,6 +45,9 @@ public actor ServiceState {
         self.store = store
         self.book = book
         self.calculator = MarginCalculator(book: book)
+        var plain = calculator
+        plain.explaining = false
+        self.plainCalculator = plain
     }
 
     public func markReady() { ready = true }
@@ -155,8 +160,8 @@ public actor ServiceState {
 
     /// Stateless on purpose (the calculator is immutable): what-if requests run in
     /// parallel, not through the actor.
-    nonisolated public func whatIf(_ account: Account, mode: MarginMode) throws(AccountError) -> AccountResult {
-        try calculator.evaluate(account, mode: mode)
+    nonisolated public func whatIf(_ account: Account, mode: MarginMode, explain: Bool = true) throws(AccountError) -> AccountResult {
+        try (explain ? calculator : plainCalculator).evaluate(account, mode: mode)
     }
 
     public var lag: Int64 {
