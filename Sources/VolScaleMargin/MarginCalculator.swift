@@ -19,6 +19,23 @@ public struct MarginCalculator: Sendable {
     /// When false, the explanation tree keeps its numbers but skips the descriptive text
     /// (the what-if hot path; formatting numbers into text is most of an evaluation).
     public var explaining = true
+    /// Normal tail factors at the book's confidence, computed once (every haircut and
+    /// volatility rate needs them).
+    let tailFactors: (quantile: Double, es: Double)
+
+    /// The book's volatility rate (as `MarginBook.volatilityRate`) with the cached factors.
+    func volatilityRate(_ asset: AssetRisk, side: Side, horizon: Int) -> Double {
+        ParametricTail.estimate(sigma: asset.volatility, horizon: horizon, factors: tailFactors, side: side).expectedShortfall
+    }
+
+    /// A leg's per-unit scenario row: the cached one when the leg is at the book's price
+    /// and its quoted implied volatility, otherwise computed at `price`.
+    func row(_ leg: Leg, price: Double, cache: [String: [Double]], compute: (AssetRisk) -> [Double]) -> [Double] {
+        if price == leg.asset.price, leg.iv == leg.instrument.impliedVolatility, let cached = cache[leg.instrument.symbol] { return cached }
+        var a = leg.asset
+        a.price = price
+        return compute(a)
+    }
 
     @inline(__always)
     func text(_ make: @autoclosure () -> String) -> String { explaining ? make() : "" }
@@ -46,6 +63,7 @@ public struct MarginCalculator: Sendable {
         }
         self.fhsRows = fr
         self.gridRows = gr
+        self.tailFactors = ParametricTail.factors(confidence: s.confidence, nu: nil)
     }
 
     /// Per-unit P&L of an instrument in each joint historical scenario, at its quoted IV
@@ -182,7 +200,7 @@ public struct MarginCalculator: Sendable {
     /// `spread/2 + kappa sigma sqrt(V/ADV)`, at least the tier rate, within floor and cap.
     public func haircut(_ asset: AssetRisk, holdingValue v: Double, borrowed: Bool) -> (rate: Double, volatility: Double, liquidity: Double, bound: String) {
         let s = book.settings
-        let vol = asset.volatility > 0 ? book.volatilityRate(asset, side: borrowed ? .short : .long, horizon: s.liquidationHorizon) : 0
+        let vol = asset.volatility > 0 ? volatilityRate(asset, side: borrowed ? .short : .long, horizon: s.liquidationHorizon) : 0
         let liq = asset.volatility > 0 || asset.spread > 0
             ? 0.5 * asset.spread + s.kappa * asset.volatility * (Swift.abs(v) / asset.averageDailyVolume).squareRoot() : 0
         var rate = vol + liq
@@ -205,9 +223,7 @@ public struct MarginCalculator: Sendable {
         let side: Side = leg.quantity >= 0 ? .long : .short
         let notional = leg.notional(price: price)
         if leg.instrument.isOption {
-            var asset = leg.asset
-            asset.price = price
-            let row = Self.rowForGrid(leg.instrument, asset: asset, iv: leg.iv, grid: grid, mpor: s.mpor)
+            let row = self.row(leg, price: price, cache: gridRows) { Self.rowForGrid(leg.instrument, asset: $0, iv: leg.iv, grid: grid, mpor: s.mpor) }
             var worst = 0.0, at = -1
             for (g, r) in row.enumerated() {
                 let loss = -leg.coefficient * r * grid[g].weight
@@ -217,7 +233,7 @@ public struct MarginCalculator: Sendable {
             return (worst, s.maintenanceFraction * worst,
                     Explanation(leg.instrument.symbol, worst, detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) options, worst grid scenario: \(label)")))
         }
-        let base = leg.asset.initialRate ?? book.volatilityRate(leg.asset, side: side, horizon: s.mpor)
+        let base = leg.asset.initialRate ?? volatilityRate(leg.asset, side: side, horizon: s.mpor)
         let mmBase = leg.asset.maintenanceRate ?? s.maintenanceFraction * base
         var rate = base
         var why = leg.asset.initialRate != nil ? "fixed rate" : "volatility rate (ES \(s.confidence) over \(s.mpor) day\(s.mpor == 1 ? "" : "s"), daily sigma \(leg.asset.volatility))"
@@ -241,14 +257,7 @@ public struct MarginCalculator: Sendable {
         var gridLoss = [Double](repeating: 0, count: grid.count)
         for leg in legs {
             let price = prices[leg.asset.name] ?? leg.asset.price
-            let row: [Double]
-            if price == leg.asset.price, leg.iv == leg.instrument.impliedVolatility, let cached = gridRows[leg.instrument.symbol] {
-                row = cached
-            } else {
-                var a = leg.asset
-                a.price = price
-                row = Self.rowForGrid(leg.instrument, asset: a, iv: leg.iv, grid: grid, mpor: s.mpor)
-            }
+            let row = self.row(leg, price: price, cache: gridRows) { Self.rowForGrid(leg.instrument, asset: $0, iv: leg.iv, grid: grid, mpor: s.mpor) }
             let c = leg.coefficient
             for g in 0..<grid.count { gridLoss[g] -= c * row[g] }
         }
@@ -265,14 +274,7 @@ public struct MarginCalculator: Sendable {
             for leg in legs {
                 guard let a = sc.assets.firstIndex(of: leg.asset.name) else { continue }
                 let price = prices[leg.asset.name] ?? leg.asset.price
-                let row: [Double]
-                if price == leg.asset.price, leg.iv == leg.instrument.impliedVolatility, let cached = fhsRows[leg.instrument.symbol] {
-                    row = cached
-                } else {
-                    var asset = leg.asset
-                    asset.price = price
-                    row = Self.rowForScenarios(leg.instrument, asset: asset, iv: leg.iv, scenarios: sc, column: a)
-                }
+                let row = self.row(leg, price: price, cache: fhsRows) { Self.rowForScenarios(leg.instrument, asset: $0, iv: leg.iv, scenarios: sc, column: a) }
                 let c = leg.coefficient
                 for k in 0..<sc.count { loss[k] -= c * row[k] }
             }

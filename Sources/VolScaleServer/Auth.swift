@@ -1,4 +1,4 @@
-import Crypto
+import VolScaleStore
 import Foundation
 import Hummingbird
 import HTTPTypes
@@ -28,22 +28,7 @@ public struct APIKeyRecord: Sendable, Codable, Equatable {
         self.sha256 = sha256
     }
 
-    public static func hash(_ secret: String) -> String {
-        hex(SHA256.hash(data: Data(secret.utf8)))
-    }
-
-    /// Lower-case hex without Foundation's String(format:), which costs about a
-    /// microsecond per byte on Linux and sat on every request's path.
-    static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func hash(_ secret: String) -> String { AuditChain.sha256Hex(secret) }
 
     /// A new random secret (32 hex characters).
     public static func newSecret() -> String {
