@@ -80,6 +80,7 @@ let package = Package(
             dependencies: [
                 "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleConfig", "VolScaleEngine", "VolScaleStore", "VolScaleServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "volscale", dependencies: ["VolScaleCLI"]),

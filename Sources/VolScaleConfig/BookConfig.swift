@@ -69,12 +69,19 @@ public struct BookConfig: Sendable {
             s.settlement = st["settlement"]?.string ?? s.settlement
             func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(st, k, file: path, location: loc) }
             s.confidence = try num("confidence") ?? s.confidence
-            s.mpor = Int(try num("mpor") ?? Double(s.mpor))
-            s.liquidationHorizon = Int(try num("liquidation_horizon") ?? Double(s.liquidationHorizon))
+            func int(_ k: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+                guard let x = try num(k) else { return nil }
+                guard let n = Checked.integer(x, in: range) else {
+                    throw ConfigError(file: path, location: loc, reason: "\(k): expected a whole number in [\(range.lowerBound), \(range.upperBound)]")
+                }
+                return n
+            }
+            s.mpor = try int("mpor", 1...250) ?? s.mpor
+            s.liquidationHorizon = try int("liquidation_horizon", 1...250) ?? s.liquidationHorizon
             s.kappa = try num("kappa") ?? s.kappa
             s.maxOffset = try num("max_offset") ?? s.maxOffset
             s.maintenanceFraction = try num("maintenance_fraction") ?? s.maintenanceFraction
-            scenarioLookback = Int(try num("scenario_lookback") ?? 1000)
+            scenarioLookback = try int("scenario_lookback", 10...1_000_000) ?? 1000
             s.extendedMove = try num("extended_move") ?? s.extendedMove
             s.extendedWeight = try num("extended_weight") ?? s.extendedWeight
             if let g = st["grid_moves"]?.array { s.gridMoves = g.compactMap { $0.double ?? $0.int.map(Double.init) } }
@@ -236,34 +243,69 @@ public enum AccountsFile {
         return (accounts, errors)
     }
 
-    /// One account from a decoded JSON object (fields: id, collateral, positions).
+    /// One account from a decoded JSON object (fields: id, collateral, positions), every
+    /// number within `AccountLimits`.
     public static func account(_ o: [String: Any], id: String) -> Result<Account, AccountError> {
         func fail(_ field: String, _ reason: String) -> Result<Account, AccountError> { .failure(AccountError(accountId: id, field: field, reason: reason)) }
-        for k in o.keys where !["id", "collateral", "positions"].contains(k) { return fail(k, "unknown field") }
+        for k in o.keys.sorted() where !["id", "collateral", "positions"].contains(k) { return fail(k, "unknown field") }
+        guard !id.isEmpty, id.count <= AccountLimits.maxNameLength else { return fail("id", "expected 1 to \(AccountLimits.maxNameLength) characters") }
+        /// A balance, or why not: "not a number" or out of bounds.
+        func balance(_ v: Any?) -> Result<Double, AccountError> {
+            guard let n = number(v) else { return .failure(AccountError(accountId: id, field: "", reason: "not a number")) }
+            guard n.isFinite, Swift.abs(n) <= AccountLimits.maxCollateral else {
+                return .failure(AccountError(accountId: id, field: "", reason: "expected a number in [-1e15, 1e15]"))
+            }
+            return .success(n)
+        }
         var collateral: [(asset: String, quantity: Double)] = []
         if let c = o["collateral"] as? [String: Any] {
+            guard c.count <= AccountLimits.maxCollateralAssets else { return fail("collateral", "more than \(AccountLimits.maxCollateralAssets) assets") }
             for (asset, q) in c.sorted(by: { $0.key < $1.key }) {
-                guard let n = number(q) else { return fail("collateral.\(asset)", "not a number") }
-                collateral.append((asset, n))
+                switch balance(q) {
+                case let .success(n): collateral.append((asset, n))
+                case let .failure(e): return fail("collateral.\(asset)", e.reason)
+                }
             }
-        } else if let c = o["collateral"] as? [[String: Any]] {
-            for (j, e) in c.enumerated() {
-                guard let asset = e["asset"] as? String, let n = number(e["quantity"]) else { return fail("collateral[\(j)]", "needs asset and quantity") }
-                collateral.append((asset, n))
+        } else if let c = o["collateral"] as? [Any] {
+            guard c.count <= AccountLimits.maxCollateralAssets else { return fail("collateral", "more than \(AccountLimits.maxCollateralAssets) assets") }
+            for (j, item) in c.enumerated() {
+                guard let e = item as? [String: Any], let asset = e["asset"] as? String else { return fail("collateral[\(j)]", "needs asset and quantity") }
+                for k in e.keys.sorted() where !["asset", "quantity"].contains(k) { return fail("collateral[\(j)].\(k)", "unknown field") }
+                switch balance(e["quantity"]) {
+                case let .success(n): collateral.append((asset, n))
+                case let .failure(err): return fail("collateral[\(j)].quantity", err.reason)
+                }
             }
         } else if o["collateral"] != nil { return fail("collateral", "expected an object or an array") }
+        for (j, c) in collateral.enumerated() where c.asset.isEmpty || c.asset.count > AccountLimits.maxNameLength {
+            return fail("collateral[\(j)].asset", "expected 1 to \(AccountLimits.maxNameLength) characters")
+        }
         var positions: [Position] = []
         if let p = o["positions"], !(p is [Any]) { return fail("positions", "expected an array") }
-        for (j, e) in ((o["positions"] as? [Any]) ?? []).enumerated() {
+        let list = (o["positions"] as? [Any]) ?? []
+        guard list.count <= AccountLimits.maxPositions else { return fail("positions", "more than \(AccountLimits.maxPositions) positions") }
+        for (j, e) in list.enumerated() {
             guard let p = e as? [String: Any] else { return fail("positions[\(j)]", "not an object") }
-            for k in p.keys where !["instrument", "quantity", "entryPrice", "impliedVolatility"].contains(k) {
+            for k in p.keys.sorted() where !["instrument", "quantity", "entryPrice", "impliedVolatility"].contains(k) {
                 return fail("positions[\(j)].\(k)", "unknown field")
             }
-            guard let inst = p["instrument"] as? String else { return fail("positions[\(j)].instrument", "missing") }
+            guard let inst = p["instrument"] as? String else { return fail("positions[\(j)].instrument", p["instrument"] == nil ? "missing" : "expected a string") }
+            guard !inst.isEmpty, inst.count <= AccountLimits.maxNameLength else { return fail("positions[\(j)].instrument", "expected 1 to \(AccountLimits.maxNameLength) characters") }
             guard let q = number(p["quantity"]) else { return fail("positions[\(j)].quantity", p["quantity"] == nil ? "missing" : "not a number") }
+            guard q.isFinite, Swift.abs(q) <= AccountLimits.maxQuantity else {
+                return fail("positions[\(j)].quantity", "expected a number in [-1e12, 1e12]")
+            }
             var entry: Double?, iv: Double?
-            if let v = p["entryPrice"] { guard let n = number(v) else { return fail("positions[\(j)].entryPrice", "not a number") }; entry = n }
-            if let v = p["impliedVolatility"] { guard let n = number(v) else { return fail("positions[\(j)].impliedVolatility", "not a number") }; iv = n }
+            if let v = p["entryPrice"] {
+                guard let n = number(v), n > 0, n <= AccountLimits.maxPrice else { return fail("positions[\(j)].entryPrice", "expected a number in (0, 1e12]") }
+                entry = n
+            }
+            if let v = p["impliedVolatility"] {
+                guard let n = number(v), n > 0, n <= AccountLimits.maxImpliedVolatility else {
+                    return fail("positions[\(j)].impliedVolatility", "expected an annualised decimal in (0, \(AccountLimits.maxImpliedVolatility)]")
+                }
+                iv = n
+            }
             positions.append(Position(instrument: inst, quantity: q, entryPrice: entry, impliedVolatility: iv))
         }
         return .success(Account(id: id, collateral: collateral, positions: positions))

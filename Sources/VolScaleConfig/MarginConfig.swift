@@ -163,10 +163,12 @@ public struct MarginConfig: Sendable {
             if let i = v.int { return Double(i) }
             throw ConfigError(file: file, location: loc, reason: "\(key): expected a number")
         }
+        /// Whole numbers within bounds that keep every index computation far from overflow.
         func int(_ key: String) throws(ConfigError) -> Int? {
             guard let v = value(key) else { return nil }
-            if let i = v.int { return i }
-            throw ConfigError(file: file, location: loc, reason: "\(key): expected a whole number")
+            let range = MarginConfig.integerBounds[key] ?? 1...1_000_000
+            if let i = v.int, range.contains(i) { return i }
+            throw ConfigError(file: file, location: loc, reason: "\(key): expected a whole number in [\(range.lowerBound), \(range.upperBound)]")
         }
         func str(_ key: String, _ allowed: [String]) throws(ConfigError) -> String? {
             guard let v = value(key) else { return nil }
@@ -215,6 +217,13 @@ public struct MarginConfig: Sendable {
                 if let i = v.int { return Double(i) }
                 throw ConfigError(file: file, location: loc + " controls", reason: "\(key): expected a number")
             }
+            func cint(_ key: String) throws(ConfigError) -> Int? {
+                guard let x = try cnum(key) else { return nil }
+                guard let n = Checked.integer(x, in: 1...1_000_000) else {
+                    throw ConfigError(file: file, location: loc + " controls", reason: "\(key): expected a whole number in [1, 1000000]")
+                }
+                return n
+            }
             var ctl = MarginControls()
             ctl.buffer = try cnum("buffer")
             ctl.bufferRebuildRate = try cnum("buffer_rebuild_rate") ?? 0
@@ -222,7 +231,7 @@ public struct MarginConfig: Sendable {
             if let sp = c["stressed_period"] {
                 guard let s = sp.string else { throw ConfigError(file: file, location: loc + " controls", reason: "stressed_period: expected \"auto\" or \"YYYY-MM-DD..YYYY-MM-DD\"") }
                 if s == "auto" {
-                    ctl.stressedPeriod = .worstWindow(bars: Int(try cnum("stressed_window") ?? 250))
+                    ctl.stressedPeriod = .worstWindow(bars: try cint("stressed_window") ?? 250)
                 } else {
                     let parts = s.components(separatedBy: "..")
                     guard parts.count == 2, let a = Timestamp.parse(parts[0]), let b = Timestamp.parse(parts[1]) else {
@@ -231,9 +240,9 @@ public struct MarginConfig: Sendable {
                     ctl.stressedPeriod = .dates(start: a, end: b)
                 }
             } else if let w = try cnum("stressed_window") {
-                ctl.stressedPeriod = .worstWindow(bars: Int(w))
+                ctl.stressedPeriod = .worstWindow(bars: try cint("stressed_window") ?? Int(w.rounded()))
             }
-            ctl.floorLookback = try cnum("floor_lookback").map { Int($0) }
+            ctl.floorLookback = try cint("floor_lookback")
             ctl.speedLimitUp = try cnum("speed_limit_up")
             ctl.speedLimitDown = try cnum("speed_limit_down")
             ctl.smoothing = try cnum("smoothing")
@@ -249,6 +258,9 @@ public struct MarginConfig: Sendable {
         }
         return model
     }
+
+    /// Bounds of the whole-number keys of a model (others: 1 to 1,000,000).
+    static let integerBounds: [String: ClosedRange<Int>] = ["mpor": 1...250, "window": 2...1_000_000, "minimum_fit": 10...1_000_000]
 
     static func number(_ t: TOMLTable, _ key: String, file: String, location: String) throws(ConfigError) -> Double? {
         guard let v = t[key] else { return nil }

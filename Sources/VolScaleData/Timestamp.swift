@@ -1,3 +1,5 @@
+import VolScaleCore
+
 /// Timestamp parsing and formatting in UTC milliseconds since the Unix epoch, without
 /// Foundation's formatters (hand-rolled because they are slow and locale-dependent).
 public enum Timestamp {
@@ -46,7 +48,8 @@ public enum Timestamp {
         let a = Swift.abs(value)
         let ms: Double
         if a < 1e11 { ms = value * 1000 } else if a < 1e14 { ms = value } else if a < 1e17 { ms = value / 1000 } else { ms = value / 1e6 }
-        return Int64(ms.rounded())
+        // beyond the Int64 range (e.g. 1e300): not a timestamp, never a trap
+        return Checked.integer64(ms.rounded(), in: EpochMillis.range)
     }
 
     private static func parseISO(_ b: [UInt8]) -> Int64? {

@@ -1,4 +1,5 @@
 import RealModule
+import VolScaleCore
 
 /// One price quote from one source. Times in UTC milliseconds.
 public struct Quote: Sendable, Equatable, Codable {
@@ -9,6 +10,10 @@ public struct Quote: Sendable, Equatable, Codable {
     /// Absolute uncertainty in price units (Pyth's confidence), when the source gives one.
     public var confidence: Double?
 
+    /// Timestamps the engine accepts: 1900-01-01 to 2100-01-01 UTC, in ms. Bounding them keeps
+    /// every difference of two timestamps far from Int64 overflow.
+    public static let timestampRange: ClosedRange<Int64> = EpochMillis.range
+
     public init(asset: String, source: String, timestamp: Int64, price: Double, confidence: Double? = nil) {
         self.asset = asset
         self.source = source
@@ -16,6 +21,19 @@ public struct Quote: Sendable, Equatable, Codable {
         self.price = price
         self.confidence = confidence
     }
+}
+
+/// What makes a quote unique: exactly-once ingestion is by (asset, source, timestamp).
+public struct QuoteKey: Hashable, Sendable {
+    public var asset: String
+    public var source: String
+    public var timestamp: Int64
+    public init(asset: String, source: String, timestamp: Int64) {
+        self.asset = asset
+        self.source = source
+        self.timestamp = timestamp
+    }
+    public init(_ q: Quote) { self.init(asset: q.asset, source: q.source, timestamp: q.timestamp) }
 }
 
 /// Why a quote or an aggregate was not used. Every rejection is counted by reason.
@@ -31,6 +49,8 @@ public enum RejectionReason: String, Error, Sendable, CaseIterable, Codable {
     case lowConfidence = "confidence too wide"
     case deviation = "too far from the other sources"
     case tooFewSources = "too few agreeing sources"
+    case timestampOutOfRange = "timestamp outside 1900-2100"
+    case tooManySources = "too many sources for the asset"
 }
 
 /// Aggregation rules (methodology section 9).
@@ -55,6 +75,11 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
     public var minInterval: Int64 = 0
     /// Quotes stamped more than this far (ms) after the engine clock are rejected.
     public var maxFutureSkew: Int64 = 5_000
+    /// Distinct sources kept per asset; a quote from a further source is rejected (a client
+    /// cannot grow the engine state without bound). Optional so that snapshots written
+    /// before it existed still load; nil means `defaultMaxSources`.
+    public var maxSourcesPerAsset: Int?
+    public static let defaultMaxSources = 32
 
     public init() {}
 }
@@ -120,7 +145,12 @@ public struct PriceAggregator: Sendable {
         guard q.price.isFinite else { return .rejected(reject(.nonFinitePrice)) }
         guard q.price > 0 else { return .rejected(reject(.nonPositivePrice)) }
         guard var st = states[q.asset] else { return .rejected(reject(.unknownAsset)) }
-        guard q.timestamp <= now + policy.maxFutureSkew else { return .rejected(reject(.futureTimestamp)) }
+        guard Quote.timestampRange.contains(q.timestamp) else { return .rejected(reject(.timestampOutOfRange)) }
+        guard q.timestamp <= now &+ policy.maxFutureSkew else { return .rejected(reject(.futureTimestamp)) }
+        if let c = q.confidence, !(c.isFinite && c >= 0) { return .rejected(reject(.lowConfidence)) }
+        if st.latest[q.source] == nil, st.latest.count >= (policy.maxSourcesPerAsset ?? AggregationPolicy.defaultMaxSources) {
+            return .rejected(reject(.tooManySources))
+        }
         if let last = st.latest[q.source] {
             if q.timestamp == last.timestamp { return .rejected(reject(.duplicate)) }
             if q.timestamp < last.timestamp { return .rejected(reject(.outOfOrder)) }

@@ -33,6 +33,23 @@ public struct Account: Sendable, Equatable {
     }
 }
 
+/// Bounds on what an account may hold, checked wherever an account is read (files, the
+/// API). They are far beyond any real account and keep every product and sum finite.
+public enum AccountLimits {
+    /// Largest |quantity| of a position, in contracts.
+    public static let maxQuantity = 1e12
+    /// Largest |balance| of one collateral asset, in its units.
+    public static let maxCollateral = 1e15
+    /// Entry prices are in (0, maxPrice].
+    public static let maxPrice = 1e12
+    /// Implied volatilities (annualised, decimal) are in (0, maxImpliedVolatility].
+    public static let maxImpliedVolatility = 10.0
+    public static let maxPositions = 1000
+    public static let maxCollateralAssets = 100
+    /// Longest account id, instrument or asset name, in characters.
+    public static let maxNameLength = 128
+}
+
 /// Why an account could not be evaluated: the account, the field and the reason.
 public struct AccountError: Error, Equatable, Sendable, CustomStringConvertible {
     public var accountId: String

@@ -71,7 +71,7 @@ public struct MarginCalculator: Sendable {
     /// sum of quantity x multiplier / entry for inverse ones, quantity for options).
     public func scenarioRow(_ symbol: String) -> [Double]? { fhsRows[symbol] }
 
-    static func signed(_ v: Double) -> String { (v > 0 ? "+" : "") + (v == v.rounded() ? String(Int(v)) : String(v)) }
+    static func signed(_ v: Double) -> String { (v > 0 ? "+" : "") + (v == v.rounded() ? Checked.rounded(v).map(String.init) ?? String(v) : String(v)) }
 
     // MARK: - Unit values
 
@@ -239,7 +239,7 @@ public struct MarginCalculator: Sendable {
         var why = leg.asset.initialRate != nil ? "fixed rate" : "volatility rate (ES \(s.confidence) over \(s.mpor) day\(s.mpor == 1 ? "" : "s"), daily sigma \(leg.asset.volatility))"
         if let rule = leg.asset.sizeRule {
             let r = rule.rate(notional: notional)
-            if r > rate { rate = r; why = "size rule at notional \(Int(notional))" }
+            if r > rate { rate = r; why = "size rule at notional \(Self.money(notional))" }
         }
         let im = rate * notional
         let mm = base > 0 ? im * mmBase / base : 0
@@ -417,7 +417,8 @@ public struct MarginCalculator: Sendable {
 
     static func money(_ v: Double) -> String {
         let r = (v * 100).rounded() / 100
-        return Swift.abs(r) >= 1e6 ? "\(Int(r.rounded()))" : String(r)
+        guard Swift.abs(r) >= 1e6 else { return String(r) }
+        return Checked.rounded(r).map(String.init) ?? String(r)
     }
 
     static func pct(_ v: Double) -> String { String((v * 10000).rounded() / 100) + "%" }

@@ -13,8 +13,11 @@ public struct ServerConfig: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
     public var keys: [APIKeyRecord] = []
-    public var ratePerSecond: Double = 1_000_000
-    public var burst: Double = 1_000_000
+    /// Requests per second per key (token bucket), and the burst a key may spend at once.
+    /// A risk client polling rates or asking what-if margins needs tens per second; the
+    /// default leaves room for a busy venue gateway and stops a runaway one.
+    public var ratePerSecond: Double = 1000
+    public var burst: Double = 2000
     public var maxBodyBytes = 1 << 20
     public init() {}
 }
@@ -108,25 +111,44 @@ public func buildApplication(state: ServiceState, config: ServerConfig, metrics:
     let router = buildRouter(state: state, auth: auth, metrics: metrics, config: config)
     var app = Application(router: router, configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
                           logger: logger)
-    app.addServices(FlushService(state: state, logger: logger))
+    app.addServices(StoreWriterService(state: state, logger: logger))
     for s in services { app.addServices(s) }
     return app
 }
 
 import ServiceLifecycle
 
-/// Flushes the store periodically and on graceful shutdown.
-struct FlushService: Service {
+/// The store's single writer (group commit) as a service: runs until graceful shutdown,
+/// then drains the queue. Registered first, so that it stops last: after the HTTP server
+/// has answered its last request.
+struct StoreWriterService: Service, CustomStringConvertible {
     let state: ServiceState
     let logger: Logger
+    var description: String { "StoreWriter" }
 
     func run() async throws {
         await state.markReady()
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .seconds(1))
-            do { try await state.flush() } catch { logger.error("store flush failed: \(error)") }
+        let state = self.state
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await StoreWriter(state: state, logger: logger).run()
+            } onGracefulShutdown: {
+                Task { await state.stop() }
+            }
+        } onCancel: {
+            Task { await state.stop() }
         }
-        do { try await state.flush() } catch { logger.error("final store flush failed: \(error)") }
-        logger.info("store flushed on shutdown")
+    }
+}
+
+/// Ends open event streams when shutdown begins, so that the HTTP server's graceful
+/// shutdown does not wait on them. Registered after the application, so it is told first.
+public struct StreamCloser: Service, CustomStringConvertible {
+    let state: ServiceState
+    public init(state: ServiceState) { self.state = state }
+    public var description: String { "StreamCloser" }
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await state.closeStreams()
     }
 }

@@ -77,11 +77,13 @@ public final class Authenticator: @unchecked Sendable {
 }
 
 extension Request {
-    /// The API key from `Authorization: Bearer`, `X-API-Key`, or the `key` query parameter
-    /// (for EventSource and the dashboard, which cannot set headers).
-    var apiKey: String? {
+    /// The API key from `Authorization: Bearer` or `X-API-Key`; from the `key` query
+    /// parameter only where `allowQuery` (the read-only stream, for EventSource, which
+    /// cannot set headers).
+    func apiKey(allowQuery: Bool) -> String? {
         if let auth = headers[.authorization], auth.hasPrefix("Bearer ") { return String(auth.dropFirst(7)) }
         if let name = HTTPField.Name("X-API-Key"), let k = headers[name] { return k }
-        return uri.queryParameters.get("key")
+        guard allowQuery, let k = uri.queryParameters.get("key") else { return nil }
+        return String(k)
     }
 }

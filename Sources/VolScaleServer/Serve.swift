@@ -46,7 +46,10 @@ public struct SampleFeed: Sendable {
 /// Everything `volscale serve` needs.
 public struct ServeOptions: Sendable {
     public var dataDirectory = "volscale-data"
-    public var sampleDirectory = "data"
+    /// Folder of the bundled sample; nil: no sample (the engine starts empty on `assets`).
+    public var sampleDirectory: String? = "data"
+    /// The engine's assets for a new store (default: the sample's).
+    public var assets: [String]?
     public var bookPath: String? = "examples/book.toml"
     public var accountsPath: String? = "examples/accounts.json"
     public var server = ServerConfig()
@@ -63,12 +66,12 @@ public enum VolScaleService {
     public static func prepare(_ o: ServeOptions, logger: Logger) async throws -> (ServiceState, SampleFeed, [String: Int]) {
         try FileManager.default.createDirectory(atPath: o.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (o.dataDirectory as NSString).appendingPathComponent("volscale.sqlite"))
-        let sample = try SampleFeed.load(directory: o.sampleDirectory)
+        let sample = try o.sampleDirectory.map { try SampleFeed.load(directory: $0) } ?? SampleFeed(series: [])
         var book = MarginBook(assets: [], instruments: [])
         if let p = o.bookPath, FileManager.default.fileExists(atPath: p) {
             book = try BookConfig.load(path: p).book
         }
-        let config = SampleFeed.engineConfig(assets: sample.assets)
+        let config = SampleFeed.engineConfig(assets: o.assets ?? sample.assets)
         let snapshot = try await store.loadSnapshot()
         var engine = snapshot.map { StreamingEngine(snapshot: $0) } ?? StreamingEngine(config: config)
         // Chart history: replay what the engine has consumed into a scratch engine (the
@@ -97,6 +100,7 @@ public enum VolScaleService {
                 let quotes = (0..<n).map { Quote(asset: s.asset, source: "sample", timestamp: s.timestamps[$0], price: s.prices[$0]) }
                 _ = try await state.ingest(quotes)
                 await state.setInputPosition(s.file, Int64(n))
+                try await state.flush()
             }
             try await state.flush()
             logger.info("replayed the bundled sample into the engine")
@@ -118,7 +122,8 @@ public enum VolScaleService {
         return (state, sample, positions)
     }
 
-    /// Feeds the held-back sample bars, one per asset every 1/rate seconds.
+    /// Feeds the held-back sample bars, one per asset every 1/rate seconds; returns when
+    /// every series is fed (or on cancellation).
     public static func liveFeed(state: ServiceState, sample: SampleFeed, positions: [String: Int], rate: Double) async {
         var next = positions
         while !Task.isCancelled {
@@ -132,26 +137,34 @@ public enum VolScaleService {
                 fed = true
             }
             if !fed { return }
-            try? await Task.sleep(for: .milliseconds(Int(1000 / max(rate, 0.01))))
+            try? await Task.sleep(for: .seconds(1 / min(max(rate, 0.001), 1000)))
         }
     }
 }
 
-/// Runs the sample's live feed as a service next to the HTTP server.
-public struct LiveFeedService: Service {
+/// Runs the sample's live feed as a service next to the HTTP server. The end of the feed is
+/// an ordinary event: it is logged once and the service waits for shutdown (a finished
+/// service would otherwise stop the whole process).
+public struct LiveFeedService: Service, CustomStringConvertible {
     let state: ServiceState
     let sample: SampleFeed
     let positions: [String: Int]
     let rate: Double
-    public init(state: ServiceState, sample: SampleFeed, positions: [String: Int], rate: Double) {
+    let logger: Logger
+    public init(state: ServiceState, sample: SampleFeed, positions: [String: Int], rate: Double, logger: Logger = Logger(label: "volscale")) {
         self.state = state
         self.sample = sample
         self.positions = positions
         self.rate = rate
+        self.logger = logger
     }
+    public var description: String { "LiveFeed(\(sample.assets.joined(separator: ", ")))" }
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await VolScaleService.liveFeed(state: state, sample: sample, positions: positions, rate: rate)
         }
+        guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+        logger.info("the bundled sample feed has no bars left; the service goes on serving and ingesting")
+        try? await gracefulShutdown()
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import HTTPTypes
 import NIOCore
 import VolScaleConfig
+import VolScaleCore
 import VolScaleEngine
 import VolScaleMargin
 import VolScaleRisk
@@ -12,6 +14,10 @@ public struct ServiceRoute: Sendable {
     public var path: String
     public var role: Role?
     var handler: Handler
+    /// Whether the key may come in the query string (`?key=`): only the read-only stream,
+    /// which browsers' EventSource opens without headers. Never writes or admin routes:
+    /// query strings end up in proxy logs and browser history.
+    var keyInQuery: Bool { handler == .stream }
 
     enum Handler: Sendable {
         case health, ready, metrics, openapi, dashboard, dashboardScript
@@ -52,7 +58,7 @@ struct ServiceAPI: Sendable {
 
     func handle(_ route: ServiceRoute, request: Request, context: AppRequestContext) async throws -> Response {
         var key: APIKeyRecord?
-        if let role = route.role { key = try auth.authorize(secret: request.apiKey, role: role) }
+        if let role = route.role { key = try auth.authorize(secret: request.apiKey(allowQuery: route.keyInQuery), role: role) }
         switch route.handler {
         case .health: return json(["status": "ok"])
         case .ready:
@@ -73,8 +79,9 @@ struct ServiceAPI: Sendable {
         case .rateHistory:
             let asset = try context.parameters.require("asset")
             try await requireAsset(asset)
-            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 500
-            return encode(await state.publications(asset: asset, limit: min(max(limit, 1), 20_000)).map(PublicationView.init))
+            let limit = try Self.queryInteger(request, "limit", in: 1...5000) ?? 500
+            let before = try Self.queryInteger(request, "before", in: 1...Int(Int64.max)).map(Int64.init)
+            return encode(await state.publications(asset: asset, limit: limit, before: before).map(PublicationView.init))
         case .ingest: return try await ingest(request)
         case .whatIf: return try await whatIf(request)
         case .stream: return try await stream(request)
@@ -93,18 +100,31 @@ struct ServiceAPI: Sendable {
         let allowed = ["asset", "method", "measure", "confidence", "testConfidence", "mpor", "lookback", "lambda", "side"]
         if let extra = o.keys.sorted().first(where: { !allowed.contains($0) }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
         guard let asset = o["asset"] as? String else { throw HTTPError(.badRequest, message: "asset: expected a string") }
-        try await requireAsset(asset)
-        func num(_ k: String, _ d: Double) throws -> Double {
+        try await requireAsset(asset, status: .unprocessableContent)
+        func num(_ k: String, _ d: Double, _ lo: Double, _ hi: Double, open: Bool = false) throws -> Double {
             guard let v = o[k] else { return d }
+            // not a number: 400; a number the model cannot use: 422, as the model's own checks
             guard let n = AccountsFile.number(v) else { throw HTTPError(.badRequest, message: "\(k): expected a number") }
+            guard n <= hi, open ? n > lo : n >= lo else {
+                throw HTTPError(.unprocessableContent, message: "\(k): expected a number in \(open ? "(" : "[")\(lo), \(hi)]")
+            }
             return n
         }
+        func int(_ k: String, _ d: Int, _ range: ClosedRange<Int>) throws -> Int {
+            guard let v = o[k] else { return d }
+            guard let x = AccountsFile.number(v), let n = Checked.integer(x, in: range) else {
+                throw HTTPError(.badRequest, message: "\(k): expected an integer in [\(range.lowerBound), \(range.upperBound)]")
+            }
+            return n
+        }
+        for k in ["method", "measure", "side"] where o[k] != nil && !(o[k] is String) { throw HTTPError(.badRequest, message: "\(k): expected a string") }
         guard let method = RiskMethod(rawValue: (o["method"] as? String) ?? "fhs") else { throw HTTPError(.badRequest, message: "method: expected parametric, historical or fhs") }
         guard let measure = TailMeasure(rawValue: (o["measure"] as? String) ?? "es") else { throw HTTPError(.badRequest, message: "measure: expected var or es") }
         guard let side = Side(rawValue: (o["side"] as? String) ?? "long") else { throw HTTPError(.badRequest, message: "side: expected long or short") }
-        let model = MarginModel(name: "api", volatility: .ewma(lambda: try num("lambda", 0.94)), measure: measure, method: method,
-                                confidence: try num("confidence", 0.99), mpor: Int(try num("mpor", 1)), lookback: Int(try num("lookback", 1000)),
-                                testConfidence: o["testConfidence"] == nil ? nil : try num("testConfidence", 0.99))
+        let model = MarginModel(name: "api", volatility: .ewma(lambda: try num("lambda", 0.94, 0, 1, open: true)), measure: measure, method: method,
+                                confidence: try num("confidence", 0.99, 0.5, 0.9999), mpor: try int("mpor", 1, 1...250),
+                                lookback: try int("lookback", 1000, 10...100_000),
+                                testConfidence: o["testConfidence"] == nil ? nil : try num("testConfidence", 0.99, 0.5, 0.9999))
         let points = await state.history(asset)
         guard points.count > 2 else { throw HTTPError(.unprocessableContent, message: "asset \(asset) has too little history") }
         let returns = (1..<points.count).map { log(points[$0].price / points[$0 - 1].price) }
@@ -163,7 +183,7 @@ struct ServiceAPI: Sendable {
         guard let account = await state.accounts[id] else { throw HTTPError(.notFound, message: "unknown account '\(id)'") }
         let modeText = request.uri.queryParameters.get("mode") ?? "standard"
         guard let mode = MarginMode(rawValue: modeText) else { throw HTTPError(.badRequest, message: "mode: expected standard or portfolio") }
-        let explain = request.uri.queryParameters.get("explain") == "true"
+        let explain = try Self.queryBool(request, "explain") ?? false
         let outcome = evaluate(account, mode: mode)
         if case let .failure(e) = outcome { throw HTTPError(.unprocessableContent, message: "\(e.field): \(e.reason)") }
         guard case let .success(r) = outcome else { throw HTTPError(.internalServerError) }
@@ -178,12 +198,19 @@ struct ServiceAPI: Sendable {
         var given: [String: Double] = [:]
         for (asset, v) in shock {
             guard book.assets[asset] != nil else { throw HTTPError(.badRequest, message: "shock.\(asset): unknown asset") }
-            guard let m = AccountsFile.number(v), m > -1, m.isFinite else { throw HTTPError(.badRequest, message: "shock.\(asset): expected a move above -1") }
+            guard let m = AccountsFile.number(v), m > -1, m <= 10 else {
+                throw HTTPError(.badRequest, message: "shock.\(asset): expected a simple return in (-1, 10] (-0.3 = -30%, 10 = +1000%)")
+            }
             given[asset] = log(1 + m)
         }
+        if let c = o["correlation"], AccountsFile.number(c) == nil { throw HTTPError(.badRequest, message: "correlation: expected a number in [-1, 1]") }
         let rho = o["correlation"].flatMap { AccountsFile.number($0) } ?? 0.9
         guard rho >= -1 && rho <= 1 else { throw HTTPError(.badRequest, message: "correlation: expected a number in [-1, 1]") }
-        let mode = (o["mode"] as? String).flatMap(MarginMode.init(rawValue:)) ?? .standard
+        var mode = MarginMode.standard
+        if let m = o["mode"] {
+            guard let t = m as? String, let parsed = MarginMode(rawValue: t) else { throw HTTPError(.badRequest, message: "mode: expected standard or portfolio") }
+            mode = parsed
+        }
         let accounts = Array(await state.accounts.values).sorted { $0.id < $1.id }
         let report = StressTest.run(book: book, accounts: accounts, mode: mode, shock: StressShock.withCorrelation(given, rho: rho, book: book))
         struct Round: Encodable { var round: Int; var newlyLiquidatable: [String]; var shortfall: Double; var prices: [String: Double] }
@@ -224,8 +251,29 @@ struct ServiceAPI: Sendable {
         }
     }
 
-    func requireAsset(_ asset: String) async throws {
-        guard await state.engine.config.assets.contains(asset) else { throw HTTPError(.notFound, message: "unknown asset '\(asset)'") }
+    func requireAsset(_ asset: String, status: HTTPResponse.Status = .notFound) async throws {
+        guard await state.engine.config.assets.contains(asset) else {
+            throw HTTPError(status, message: "\(status == .notFound ? "" : "asset: ")unknown asset '\(asset.prefix(64))'")
+        }
+    }
+
+    /// An integer query parameter: nil when absent, 400 naming it when not an integer in range.
+    static func queryInteger(_ request: Request, _ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let n = Int(text), range.contains(n) else {
+            throw HTTPError(.badRequest, message: "\(name): expected an integer in [\(range.lowerBound), \(range.upperBound)]")
+        }
+        return n
+    }
+
+    /// A boolean query parameter (`true` or `false`).
+    static func queryBool(_ request: Request, _ name: String) throws -> Bool? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw HTTPError(.badRequest, message: "\(name): expected true or false")
+        }
     }
 
     // MARK: - Assets and rates
@@ -276,44 +324,75 @@ struct ServiceAPI: Sendable {
 
     // MARK: - Ingestion
 
+    /// Most quotes in one request.
+    static let maxQuotesPerRequest = 10_000
+    /// Longest asset or source name.
+    static let maxNameLength = 64
+
+    /// Quotes in; answered once the accepted ones are durable (a SIGKILL after the answer
+    /// loses nothing). Exactly once by (asset, source, ts): a resent quote is counted in
+    /// `duplicates` and the answer is still 200.
     func ingest(_ request: Request) async throws -> Response {
         let json = try await body(request)
         let items: [Any]
+        var batched = false
         if let o = json as? [String: Any], let q = o["quotes"] {
             guard let a = q as? [Any] else { throw HTTPError(.badRequest, message: "quotes: expected an array") }
-            if let extra = o.keys.first(where: { $0 != "quotes" }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
+            if let extra = o.keys.sorted().first(where: { $0 != "quotes" }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
+            guard a.count <= Self.maxQuotesPerRequest else { throw HTTPError(.badRequest, message: "quotes: at most \(Self.maxQuotesPerRequest) quotes per request") }
             items = a
+            batched = true
         } else if json is [String: Any] {
             items = [json]
         } else {
             throw HTTPError(.badRequest, message: "expected a quote object or {\"quotes\": [...]}")
         }
         var quotes: [Quote] = []
+        quotes.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
-            let prefix = items.count > 1 || (json as? [String: Any])?["quotes"] != nil ? "quotes[\(i)]." : ""
-            guard let o = item as? [String: Any] else { throw HTTPError(.badRequest, message: "\(prefix.dropLast()): expected an object") }
+            let prefix = batched ? "quotes[\(i)]." : ""
+            guard let o = item as? [String: Any] else { throw HTTPError(.badRequest, message: "\(batched ? "quotes[\(i)]" : "quote"): expected an object") }
             if let extra = o.keys.sorted().first(where: { !["asset", "source", "ts", "price", "confidence"].contains($0) }) {
                 throw HTTPError(.badRequest, message: "\(prefix)\(extra): unknown field")
             }
-            guard let asset = o["asset"] as? String else { throw HTTPError(.badRequest, message: "\(prefix)asset: expected a string") }
-            guard let source = o["source"] as? String else { throw HTTPError(.badRequest, message: "\(prefix)source: expected a string") }
-            guard let ts = AccountsFile.number(o["ts"]) else { throw HTTPError(.badRequest, message: "\(prefix)ts: expected epoch milliseconds") }
-            guard let price = AccountsFile.number(o["price"]) else { throw HTTPError(.badRequest, message: "\(prefix)price: expected a number") }
+            func name(_ k: String) throws -> String {
+                guard let v = o[k] as? String, !v.isEmpty, v.utf8.count <= Self.maxNameLength,
+                      v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+                    throw HTTPError(.badRequest, message: "\(prefix)\(k): expected a string of 1 to \(Self.maxNameLength) printable characters")
+                }
+                return v
+            }
+            let asset = try name("asset"), source = try name("source")
+            let range = Quote.timestampRange
+            guard let tsValue = AccountsFile.number(o["ts"]), let ts = Checked.integer64(tsValue, in: range) else {
+                throw HTTPError(.badRequest, message: "\(prefix)ts: expected epoch milliseconds, an integer in [\(range.lowerBound), \(range.upperBound)] (years 1900-2100)")
+            }
+            guard let price = AccountsFile.number(o["price"]), price > 0, price <= 1e15 else {
+                throw HTTPError(.badRequest, message: "\(prefix)price: expected a number in (0, 1e15]")
+            }
             var confidence: Double?
             if let c = o["confidence"] {
-                guard let v = AccountsFile.number(c) else { throw HTTPError(.badRequest, message: "\(prefix)confidence: expected a number") }
+                guard let v = AccountsFile.number(c), v >= 0, v <= 1e15 else { throw HTTPError(.badRequest, message: "\(prefix)confidence: expected a number in [0, 1e15]") }
                 confidence = v
             }
-            quotes.append(Quote(asset: asset, source: source, timestamp: Int64(ts), price: price, confidence: confidence))
+            quotes.append(Quote(asset: asset, source: source, timestamp: ts, price: price, confidence: confidence))
         }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let result = try await state.ingest(quotes, now: now)
+        do {
+            try await state.waitDurable(result.ticket)
+        } catch let e as NotDurable {
+            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: e.description)
+        }
         metrics.accepted.increment(by: Int64(result.accepted))
         metrics.publications.increment(by: Int64(result.publications.count))
         for (r, n) in result.rejected { metrics.rejected(r, n) }
-        struct Out: Encodable { var accepted: Int; var rejected: [String: Int]; var publications: [PublicationView] }
-        return encode(Out(accepted: result.accepted, rejected: result.rejected, publications: result.publications.map(PublicationView.init)),
-                      status: result.accepted > 0 || quotes.isEmpty ? .ok : .unprocessableContent)
+        if result.duplicates > 0 { metrics.rejected("duplicate", result.duplicates) }
+        struct Out: Encodable { var accepted: Int; var duplicates: Int; var rejected: [String: Int]; var publications: [PublicationView] }
+        let ok = result.accepted > 0 || result.duplicates > 0 || quotes.isEmpty
+        return encode(Out(accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected,
+                          publications: result.publications.map(PublicationView.init)),
+                      status: ok ? .ok : .unprocessableContent)
     }
 
     // MARK: - What-if margin
@@ -352,51 +431,75 @@ struct ServiceAPI: Sendable {
     // MARK: - Stream
 
     func stream(_ request: Request) async throws -> Response {
-        let since = request.uri.queryParameters.get("since", as: Int64.self)
-        let limit = request.uri.queryParameters.get("limit", as: Int.self)
-        let (events, _, missed) = await state.subscribe(since: since)
+        // `since` or, from a reconnecting EventSource, the Last-Event-ID header
+        var since = try Self.queryInteger(request, "since", in: 0...Int(Int64.max)).map(Int64.init)
+        if since == nil, let name = HTTPField.Name("Last-Event-ID"), let text = request.headers[name] {
+            guard let n = Int64(text), n >= 0 else { throw HTTPError(.badRequest, message: "Last-Event-ID: expected a sequence number >= 0") }
+            since = n
+        }
+        let limit = try Self.queryInteger(request, "limit", in: 0...1_000_000)
+        let subscription: Subscription
+        do throws(SubscribeError) {
+            subscription = try await state.subscribe(since: since)
+        } catch .beyondLatest(let latest) {
+            throw HTTPError(.badRequest, message: "since: \(since ?? 0) is beyond the latest sequence published (\(latest))")
+        } catch .tooMany {
+            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "5"], message: "too many open streams (\(ServiceState.maxSubscribers))")
+        }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let preamble = missed ? ": some events before the requested sequence are no longer kept; fetch /v1/rates for current values\n\n" : ": stream open\n\n"
-        let body = StreamBody(events: events, limit: limit, preamble: preamble, encoder: encoder)
+        let preamble = subscription.missed ? ": some events before the requested sequence are no longer kept; fetch /v1/rates for current values\n\n" : ": stream open\n\n"
+        let body = StreamBody(subscription: subscription, limit: limit, preamble: preamble, encoder: encoder, since: since ?? 0)
         return Response(status: .ok, headers: headers, body: .init(asyncSequence: body))
     }
 }
 
-/// Server-sent events: `id: SEQ`, `event: publication|status`, `data: JSON`.
+/// Server-sent events: `id: SEQ`, `event: publication|status`, `data: JSON`. A client too
+/// slow to keep up gets a last `event: dropped` naming the sequence to resume from.
 struct StreamBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
-    let events: AsyncStream<StreamEvent>
+    let subscription: Subscription
     let limit: Int?
     let preamble: String
     let encoder: JSONEncoder
+    let since: Int64
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var inner: AsyncStream<StreamEvent>.AsyncIterator
+        let flag: SubscriptionFlag
         var remaining: Int?
         var preamble: String?
         let encoder: JSONEncoder
+        var lastSequence: Int64
+        var finished = false
 
         mutating func next() async -> ByteBuffer? {
             if let p = preamble { preamble = nil; return ByteBuffer(string: p) }
+            if finished { return nil }
             if let r = remaining, r <= 0 { return nil }
-            guard let e = await inner.next() else { return nil }
+            guard let e = await inner.next() else {
+                finished = true
+                guard flag.dropped else { return nil }
+                return ByteBuffer(string: "event: dropped\ndata: {\"reason\":\"the client read too slowly\",\"resumeSince\":\(lastSequence)}\n\n")
+            }
             remaining = remaining.map { $0 - 1 }
             switch e {
             case let .publication(p):
+                lastSequence = p.sequence
                 let data = (try? encoder.encode(PublicationView(p))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 return ByteBuffer(string: "id: \(p.sequence)\nevent: publication\ndata: \(data)\n\n")
             case let .status(asset, unstable, time):
-                return ByteBuffer(string: "event: status\ndata: {\"asset\":\"\(asset)\",\"status\":\"\(unstable ? "unstable" : "stable")\",\"time\":\(time)}\n\n")
+                return ByteBuffer(string: "event: status\ndata: {\"asset\":\(JSONValueQuote.quote(asset)),\"status\":\"\(unstable ? "unstable" : "stable")\",\"time\":\(time)}\n\n")
             }
         }
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(inner: events.makeAsyncIterator(), remaining: limit, preamble: preamble, encoder: encoder)
+        AsyncIterator(inner: subscription.events.makeAsyncIterator(), flag: subscription.flag, remaining: limit, preamble: preamble,
+                      encoder: encoder, lastSequence: since)
     }
 }
 

@@ -1,23 +1,53 @@
 import Foundation
+import Logging
 import VolScaleEngine
 import VolScaleMargin
 import VolScaleStore
 
 /// The service's live state: the engine, its store, recent history for charts, the
 /// publication log for stream resume, and the margin book for what-if requests.
+///
+/// Durability: quotes are applied to the engine in the actor and queued; one committer at
+/// a time (`commitPending`, called by the `StoreWriter` service and by `flush`) takes the
+/// whole queue and commits it with the engine snapshot taken at the same moment (group
+/// commit). An ingest request is answered only once the generation it joined is durable
+/// (`waitDurable`), so an acknowledged quote survives SIGKILL. A failed commit puts its batch
+/// back at the head of the queue; nothing is dropped between a take and a commit.
 public actor ServiceState {
     public private(set) var engine: StreamingEngine
     let store: (any EngineStore)?
-    var pendingQuotes: [Quote] = []
-    var pendingPublications: [Publication] = []
     public let book: MarginBook
     let calculator: MarginCalculator
     /// The same calculator without explanation text, for requests that do not ask for it.
     let plainCalculator: MarginCalculator
+
+    // MARK: Durability queue
+    var pendingQuotes: [Quote] = []
+    var pendingPublications: [Publication] = []
+    /// Keys of accepted quotes not yet durable (queued or in the commit in flight), for
+    /// recognising a resent quote as a duplicate before it reaches the store.
+    var uncommitted: Set<QuoteKey> = []
+    /// Generation of the queue: increases with every change that must be made durable.
+    var appended: UInt64 = 0
+    /// Every change up to this generation is committed.
+    var durable: UInt64 = 0
+    var committing = false
+    var waiters: [UInt64: (target: UInt64, continuation: CheckedContinuation<Void, any Error>)] = [:]
+    var nextWaiter: UInt64 = 0
+    var writerWake: CheckedContinuation<Void, Never>?
+    var stopping = false
+    /// The last commit error, while the store keeps failing (nil once a commit succeeds).
+    public private(set) var storeFailure: String?
+
+    // MARK: Stream and charts
     /// Recent publications (for resume), oldest first.
     var log: [Publication] = []
     let logCapacity = 20_000
-    var subscribers: [UUID: AsyncStream<StreamEvent>.Continuation] = [:]
+    var subscribers: [UUID: Subscriber] = [:]
+    /// Events a subscriber may have buffered before it is dropped as a slow consumer.
+    public static let subscriberBuffer = 4096
+    /// Stream clients at once; a further one is refused with 503.
+    public static let maxSubscribers = 256
     /// Per asset: recent (time, aggregate price, sigma per bar or nil).
     var history: [String: [HistoryPoint]] = [:]
     let historyCapacity = 6000
@@ -29,10 +59,27 @@ public actor ServiceState {
     var inputPositions: [String: Int64] = [:]
     var lastStatus: [String: Bool] = [:]
 
+    struct Subscriber {
+        let continuation: AsyncStream<StreamEvent>.Continuation
+        let flag: SubscriptionFlag
+    }
+
     public struct HistoryPoint: Sendable, Codable {
         public var t: Int64
         public var price: Double
         public var sigma: Double?
+    }
+
+    /// What one ingest call did: counts by outcome, the publications it triggered, and the
+    /// queue generation that must be durable before it is acknowledged.
+    public struct IngestResult: Sendable {
+        public var accepted: Int
+        /// Quotes already accepted earlier (same asset, source and timestamp): a resent
+        /// batch is answered with these counts, not an error.
+        public var duplicates: Int
+        public var rejected: [String: Int]
+        public var publications: [Publication]
+        public var ticket: UInt64
     }
 
     /// Adds chart history without touching the engine (used when resuming a store).
@@ -52,42 +99,77 @@ public actor ServiceState {
 
     public func markReady() { ready = true }
 
-    /// Feeds quotes; returns (accepted, rejected by reason, publications).
-    public func ingest(_ quotes: [Quote], now: Int64? = nil) async throws -> (accepted: Int, rejected: [String: Int], publications: [Publication]) {
+    /// Feeds quotes to the engine and queues the accepted ones for the store. Quotes the
+    /// engine refuses as duplicate or out of order are counted as duplicates when the same
+    /// (asset, source, timestamp) was accepted before (still queued, or in the store).
+    public func ingest(_ quotes: [Quote], now: Int64? = nil) async throws -> IngestResult {
         var accepted = 0
         var rejected: [String: Int] = [:]
         var pubs: [Publication] = []
+        var maybeDuplicate: [QuoteKey] = []
         for q in quotes {
             switch engine.ingest(q, now: now) {
-            case let .failure(r): rejected[r.rawValue, default: 0] += 1
+            case let .failure(r):
+                if r == .duplicate || r == .outOfOrder {
+                    maybeDuplicate.append(QuoteKey(q))
+                } else {
+                    rejected[r.rawValue, default: 0] += 1
+                }
             case let .success(p):
                 accepted += 1
                 pendingQuotes.append(q)
+                uncommitted.insert(QuoteKey(q))
                 pubs += p
-                if let st = engine.aggregator.states[q.asset], let agg = st.aggregate {
-                    let sigma = engine.volatility[q.asset]?.variance.map { $0.squareRoot() }
-                    var h = history[q.asset, default: []]
-                    if let last = h.last, last.t == q.timestamp { h.removeLast() }
-                    h.append(HistoryPoint(t: q.timestamp, price: agg, sigma: sigma))
-                    if h.count > historyCapacity { h.removeFirst(h.count - historyCapacity) }
-                    history[q.asset] = h
-                    if lastStatus[q.asset] != st.unstable {
-                        lastStatus[q.asset] = st.unstable
-                        broadcast(.status(asset: q.asset, unstable: st.unstable, time: q.timestamp))
-                    }
+                recordHistory(q)
+            }
+        }
+        if accepted > 0 || !pubs.isEmpty {
+            pendingPublications += pubs
+            for p in pubs { append(p) }
+            appended &+= 1
+            writerWake?.resume()
+            writerWake = nil
+        }
+        // Everything decided so far is part of this ticket; the store lookup below may
+        // suspend the actor, which is harmless: rejected quotes change no state.
+        let ticket = appended
+        var duplicates = 0
+        var unresolved: [QuoteKey] = []
+        for k in maybeDuplicate {
+            if uncommitted.contains(k) { duplicates += 1 } else { unresolved.append(k) }
+        }
+        if !unresolved.isEmpty {
+            let stored = try await store?.storedQuoteKeys(unresolved) ?? []
+            for k in unresolved {
+                if stored.contains(k) {
+                    duplicates += 1
+                } else {
+                    rejected[RejectionReason.outOfOrder.rawValue, default: 0] += 1
                 }
             }
         }
-        pendingPublications += pubs
-        for p in pubs { append(p) }
-        if pendingQuotes.count >= 5000 { try await flush() }
-        return (accepted, rejected, pubs)
+        return IngestResult(accepted: accepted, duplicates: duplicates, rejected: rejected, publications: pubs, ticket: ticket)
+    }
+
+    func recordHistory(_ q: Quote) {
+        guard let st = engine.aggregator.states[q.asset], let agg = st.aggregate else { return }
+        let sigma = engine.volatility[q.asset]?.variance.map { $0.squareRoot() }
+        var h = history[q.asset, default: []]
+        if let last = h.last, last.t == q.timestamp { h.removeLast() }
+        h.append(HistoryPoint(t: q.timestamp, price: agg, sigma: sigma))
+        if h.count > historyCapacity { h.removeFirst(h.count - historyCapacity) }
+        history[q.asset] = h
+        if lastStatus[q.asset] != st.unstable {
+            lastStatus[q.asset] = st.unstable
+            broadcast(.status(asset: q.asset, unstable: st.unstable, time: q.timestamp))
+        }
     }
 
     /// Adds a publication read back from the store to the log (no broadcast).
     public func appendStored(_ p: Publication) {
         if let last = log.last, p.sequence <= last.sequence { return }
         log.append(p)
+        if log.count > logCapacity { log.removeFirst(log.count - logCapacity) }
     }
 
     func append(_ p: Publication) {
@@ -97,37 +179,171 @@ public actor ServiceState {
     }
 
     func broadcast(_ e: StreamEvent) {
-        for c in subscribers.values { c.yield(e) }
+        var slow: [UUID] = []
+        for (id, s) in subscribers {
+            if case .dropped = s.continuation.yield(e) { slow.append(id) }
+        }
+        for id in slow { drop(id) }
     }
 
-    /// Commits what is pending to the store (also on graceful shutdown).
-    public func setInputPosition(_ name: String, _ lines: Int64) { inputPositions[name] = lines }
+    /// Ends a subscriber whose buffer is full: its stream ends with a `dropped` event that
+    /// names the sequence to resume from.
+    func drop(_ id: UUID) {
+        guard let s = subscribers.removeValue(forKey: id) else { return }
+        s.flag.markDropped()
+        s.continuation.finish()
+    }
 
-    public func flush() async throws {
-        guard let store, !(pendingQuotes.isEmpty && pendingPublications.isEmpty) else { return }
-        try await store.commit(CommitBatch(quotes: pendingQuotes, publications: pendingPublications, snapshot: engine.snapshot, inputs: inputPositions))
+    /// Records how far a named input has been consumed (committed with the next commit).
+    public func setInputPosition(_ name: String, _ lines: Int64) {
+        inputPositions[name] = lines
+        appended &+= 1
+        writerWake?.resume()
+        writerWake = nil
+    }
+
+    // MARK: - Durability
+
+    /// Commits everything queued now, once (no-op when nothing is queued or a commit is in
+    /// flight). Only one commit runs at a time: a second caller returns at once, and the
+    /// generation it wanted is covered by the commit in flight or the next one.
+    func commitPending() async throws {
+        guard !committing, durable < appended else { return }
+        guard let store else {
+            pendingQuotes.removeAll(keepingCapacity: true)
+            pendingPublications.removeAll(keepingCapacity: true)
+            uncommitted.removeAll(keepingCapacity: true)
+            markDurable(appended)
+            return
+        }
+        committing = true
+        defer { committing = false }
+        let target = appended
+        let quotes = pendingQuotes, publications = pendingPublications
         pendingQuotes.removeAll(keepingCapacity: true)
         pendingPublications.removeAll(keepingCapacity: true)
+        let batch = CommitBatch(quotes: quotes, publications: publications, snapshot: engine.snapshot, inputs: inputPositions)
+        do {
+            // A cancelled caller must not abandon a commit half-way: the commit runs to its
+            // end in a task of its own.
+            try await Task.detached { try await store.commit(batch) }.value
+        } catch {
+            // Back at the head of the queue, in order: the next commit carries it again.
+            pendingQuotes = quotes + pendingQuotes
+            pendingPublications = publications + pendingPublications
+            storeFailure = "\(error)"
+            throw error
+        }
+        storeFailure = nil
+        for q in quotes { uncommitted.remove(QuoteKey(q)) }
+        markDurable(target)
     }
 
+    func markDurable(_ generation: UInt64) {
+        durable = max(durable, generation)
+        let done = waiters.filter { $0.value.target <= durable }
+        for (id, w) in done {
+            waiters[id] = nil
+            w.continuation.resume()
+        }
+    }
+
+    /// Waits until every change up to `ticket` is committed, or throws `NotDurable` after
+    /// `timeout` (the store keeps failing) or when the service stops first.
+    public func waitDurable(_ ticket: UInt64, timeout: Duration = .seconds(30)) async throws {
+        if durable >= ticket { return }
+        if store == nil { try await commitPending(); return }
+        let id = nextWaiter
+        nextWaiter &+= 1
+        let expiry = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(id)
+        }
+        defer { expiry.cancel() }
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            if durable >= ticket { c.resume(); return }
+            waiters[id] = (ticket, c)
+        }
+    }
+
+    func expire(_ id: UInt64) {
+        guard let w = waiters.removeValue(forKey: id) else { return }
+        w.continuation.resume(throwing: NotDurable(reason: storeFailure.map { "the store is failing: \($0)" } ?? "the commit did not finish in time"))
+    }
+
+    /// Commits everything queued so far and returns once it is durable (start-up replay,
+    /// tests, shutdown). Throws the store's error if a commit fails.
+    public func flush() async throws {
+        let target = appended
+        while durable < target {
+            if committing {
+                try await waitDurable(target)
+            } else {
+                try await commitPending()
+            }
+        }
+    }
+
+    /// Suspends the writer until something is queued or the service stops.
+    func waitForWork() async {
+        if durable < appended || stopping { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            if durable < appended || stopping { c.resume(); return }
+            writerWake = c
+        }
+    }
+
+    /// Graceful shutdown: wakes the writer so that it drains the queue and ends.
+    public func stop() {
+        stopping = true
+        writerWake?.resume()
+        writerWake = nil
+    }
+
+    var drained: Bool { durable >= appended }
+
+    /// Queued changes not yet durable (for the shutdown message).
+    public var queued: (quotes: Int, publications: Int) { (pendingQuotes.count, pendingPublications.count) }
+
+    // MARK: - Stream
+
     /// A stream of events: first every logged publication after `since`, then live ones.
-    /// A client that reconnects with the last sequence it saw misses nothing still in the log.
-    public func subscribe(since: Int64?) -> (stream: AsyncStream<StreamEvent>, id: UUID, missed: Bool) {
+    /// A client that reconnects with the last sequence it saw misses nothing still in the
+    /// log. At most `subscriberBuffer` events wait for a client; a slower one is dropped.
+    public func subscribe(since: Int64?) throws(SubscribeError) -> Subscription {
+        if let since, since > engine.sequence { throw .beyondLatest(engine.sequence) }
+        guard subscribers.count < Self.maxSubscribers else { throw .tooMany }
         let id = UUID()
-        let (stream, continuation) = AsyncStream<StreamEvent>.makeStream(bufferingPolicy: .bufferingNewest(100_000))
+        let (stream, continuation) = AsyncStream<StreamEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.subscriberBuffer))
+        let flag = SubscriptionFlag()
         var missed = false
         if let since {
-            if let first = log.first, first.sequence > since + 1 { missed = true }
-            for p in log where p.sequence > since { continuation.yield(.publication(p)) }
+            if let first = log.first, since < first.sequence - 1 { missed = true }
+            for p in log where p.sequence > since {
+                if case .dropped = continuation.yield(.publication(p)) {
+                    // more to replay than a client may hold: it resumes from what it got
+                    flag.markDropped()
+                    continuation.finish()
+                    return Subscription(events: stream, missed: missed, flag: flag)
+                }
+            }
         }
-        subscribers[id] = continuation
+        subscribers[id] = Subscriber(continuation: continuation, flag: flag)
         continuation.onTermination = { [weak self] _ in
             Task { await self?.unsubscribe(id) }
         }
-        return (stream, id, missed)
+        return Subscription(events: stream, missed: missed, flag: flag)
     }
 
     func unsubscribe(_ id: UUID) { subscribers[id] = nil }
+
+    /// Ends every stream (graceful shutdown: open streams would keep the server waiting).
+    public func closeStreams() {
+        for s in subscribers.values { s.continuation.finish() }
+        subscribers.removeAll()
+    }
+
+    public var subscriberCount: Int { subscribers.count }
 
     public func latestPublications() -> [Publication] {
         var latest: [String: Publication] = [:]
@@ -135,13 +351,20 @@ public actor ServiceState {
         return latest.values.sorted { $0.sequence < $1.sequence }
     }
 
-    public func publications(asset: String, limit: Int) -> [Publication] {
-        Array(log.filter { $0.asset == asset }.suffix(limit))
+    /// The asset's publications with a sequence below `before` (all when nil), the newest
+    /// `limit` of them, oldest first.
+    public func publications(asset: String, limit: Int, before: Int64? = nil) -> [Publication] {
+        var out: [Publication] = []
+        for p in log.reversed() where p.asset == asset && (before.map { p.sequence < $0 } ?? true) {
+            out.append(p)
+            if out.count >= limit { break }
+        }
+        return out.reversed()
     }
 
     public func history(_ asset: String) -> [HistoryPoint] { history[asset] ?? [] }
 
-    /// Applies a policy change and appends it to the audit chain (stored with the next flush).
+    /// Applies a policy change and appends it to the audit chain; returns once it is durable.
     public func updatePolicy(buffer: Double??, speedLimitUp: Double??, speedLimitDown: Double??, hardFloor: Double??,
                              hardCap: Double??, maintenanceFraction: Double?, by who: String) async throws -> Publication {
         let p = engine.updatePolicy(buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown, hardFloor: hardFloor,
@@ -149,12 +372,10 @@ public actor ServiceState {
                                     at: Int64(Date().timeIntervalSince1970 * 1000))
         pendingPublications.append(p)
         append(p)
-        if store != nil {
-            // policy changes are committed at once, with an empty quote batch
-            try await store!.commit(CommitBatch(quotes: pendingQuotes, publications: pendingPublications, snapshot: engine.snapshot, inputs: inputPositions))
-            pendingQuotes.removeAll(keepingCapacity: true)
-            pendingPublications.removeAll(keepingCapacity: true)
-        }
+        appended &+= 1
+        writerWake?.resume()
+        writerWake = nil
+        try await waitDurable(appended)
         return p
     }
 
@@ -166,12 +387,79 @@ public actor ServiceState {
 
     public var lag: Int64 {
         let latest = engine.aggregator.states.values.map(\.lastUpdate).max() ?? 0
-        return latest == 0 ? 0 : max(0, Int64(Date().timeIntervalSince1970 * 1000) - latest)
+        return latest == 0 ? 0 : max(0, Int64(Date().timeIntervalSince1970 * 1000) &- latest)
     }
+}
+
+/// An acknowledgement could not be given: the quotes were applied but are not yet durable.
+/// Resending them is safe: once stored, they are answered as duplicates.
+public struct NotDurable: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "not yet durable: \(reason); resending is safe (stored quotes are counted as duplicates)" }
 }
 
 /// An event on the live stream.
 public enum StreamEvent: Sendable {
     case publication(Publication)
     case status(asset: String, unstable: Bool, time: Int64)
+}
+
+public enum SubscribeError: Error, Sendable {
+    /// `since` is past the latest sequence published (given).
+    case beyondLatest(Int64)
+    case tooMany
+}
+
+/// Set when the service ends a subscription because the client read too slowly.
+public final class SubscriptionFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func markDropped() { lock.lock(); value = true; lock.unlock() }
+    public var dropped: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// A client's stream: replayed and live events, whether some requested ones are no longer
+/// kept, and whether it was dropped for reading too slowly.
+public struct Subscription: Sendable {
+    public let events: AsyncStream<StreamEvent>
+    public let missed: Bool
+    public let flag: SubscriptionFlag
+}
+
+/// Commits the queue whenever something is in it (one writer: group commit), and drains it
+/// on graceful shutdown. Runs until the service stops.
+public struct StoreWriter: Sendable {
+    let state: ServiceState
+    let logger: Logger
+
+    public init(state: ServiceState, logger: Logger) {
+        self.state = state
+        self.logger = logger
+    }
+
+    /// The loop; returns after `state.stop()` once the queue is drained (or the store fails
+    /// on the final attempts, which is logged with what stayed unsaved).
+    public func run() async {
+        var failures = 0
+        while true {
+            await state.waitForWork()
+            let stopping = await state.stopping
+            do {
+                try await state.commitPending()
+                failures = 0
+            } catch {
+                failures += 1
+                logger.error("store commit failed (attempt \(failures)); the batch stays queued: \(error)")
+                if stopping && failures >= 3 { break }
+                try? await Task.sleep(for: .milliseconds(min(100 * (1 << min(failures, 6)), 5000)))
+            }
+            if stopping, await state.drained { break }
+        }
+        let left = await state.queued
+        if left.quotes == 0 && left.publications == 0 {
+            logger.info("store flushed on shutdown: everything acknowledged is stored")
+        } else {
+            logger.error("store NOT fully flushed on shutdown: \(left.quotes) quotes and \(left.publications) publications were not stored (none of them was acknowledged)")
+        }
+    }
 }

@@ -68,6 +68,8 @@ public protocol EngineStore: Sendable {
     /// then, i.e. the latest per asset and side at or before it).
     func publications(asset: String?, at: Int64?, limit: Int) async throws -> [StoredPublication]
     func quoteCount() async throws -> Int64
+    /// The keys among `keys` that are stored (a resent quote is a duplicate, not an error).
+    func storedQuoteKeys(_ keys: [QuoteKey]) async throws -> Set<QuoteKey>
     /// Recomputes the hash chain over every publication.
     func verifyAudit() async throws -> AuditReport
 }

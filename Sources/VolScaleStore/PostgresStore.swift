@@ -179,6 +179,20 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         }
     }
 
+    public func storedQuoteKeys(_ keys: [QuoteKey]) async throws -> Set<QuoteKey> {
+        guard !keys.isEmpty else { return [] }
+        return try await wrap {
+            let assets = keys.map(\.asset), sources = keys.map(\.source), ts = keys.map(\.timestamp)
+            let rows = try await client.query("""
+                SELECT q.asset, q.source, q.ts FROM quotes q
+                JOIN UNNEST(\(assets)::text[], \(sources)::text[], \(ts)::bigint[]) AS u(a, s, t) ON q.asset = u.a AND q.source = u.s AND q.ts = u.t
+                """, logger: logger)
+            var found = Set<QuoteKey>()
+            for try await (a, s, t) in rows.decode((String, String, Int64).self) { found.insert(QuoteKey(asset: a, source: s, timestamp: t)) }
+            return found
+        }
+    }
+
     public func verifyAudit() async throws -> AuditReport {
         try await wrap {
             let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM publications WHERE owner = $1 ORDER BY seq", binds: {

@@ -140,6 +140,17 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
         }
     }
 
+    public func storedQuoteKeys(_ keys: [QuoteKey]) async throws -> Set<QuoteKey> {
+        do {
+            return try await writer.read { db in
+                let find = try db.cachedStatement(sql: "SELECT 1 FROM quotes WHERE asset = ? AND source = ? AND ts = ?")
+                var found = Set<QuoteKey>()
+                for k in keys where try Int.fetchOne(find, arguments: [k.asset, k.source, k.timestamp]) != nil { found.insert(k) }
+                return found
+            }
+        } catch { throw StoreError(store: path, reason: Self.describe(error)) }
+    }
+
     public func verifyAudit() async throws -> AuditReport {
         do {
             let rows = try await writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM publications ORDER BY seq").map(Self.publication) }

@@ -41,8 +41,9 @@ extension VolScaleCommand {
         public init() {}
 
         public func validate() throws {
-            if batch < 1 { throw ValidationError("--batch must be at least 1") }
-            if minSources < 1 { throw ValidationError("--min-sources must be at least 1") }
+            if !(1...1_000_000).contains(batch) { throw ValidationError("--batch: expected 1 to 1000000") }
+            if !(1...AggregationPolicy.defaultMaxSources).contains(minSources) { throw ValidationError("--min-sources: expected 1 to \(AggregationPolicy.defaultMaxSources)") }
+            if !(0...31_536_000).contains(barSeconds) { throw ValidationError("--bar-seconds: expected 0 to 31536000 (one year)") }
         }
 
         public func run() async throws {
@@ -179,6 +180,11 @@ extension VolScaleCommand {
         @Option(help: "Bars per second (0 = as fast as possible).") var speed: Double = 0
         @Option(help: "Quotes per commit.") var batch: Int = 1000
         public init() {}
+
+        public func validate() throws {
+            if !(1...1_000_000).contains(batch) { throw ValidationError("--batch: expected 1 to 1000000") }
+            if !(speed >= 0 && speed <= 1_000_000) { throw ValidationError("--speed: expected 0 to 1000000 bars per second") }
+        }
 
         public func run() async throws {
             let store: any EngineStore

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import VolScaleServer
 
 extension VolScaleCommand {
@@ -20,12 +21,21 @@ extension VolScaleCommand {
 
         @Option(help: "Data folder (SQLite store).") var data: String = ProcessInfo.processInfo.environment["VOLSCALE_DATA"] ?? "volscale-data"
         @Option(help: "Folder with the bundled sample files.") var sample: String = "data"
+        @Flag(help: "Start without the bundled sample (an empty engine on --assets).") var noSample = false
+        @Option(help: "Comma-separated assets of the engine for a new data folder (default: the sample's).") var assets: String?
         @Option(help: "Book TOML for what-if margin.") var book: String = "examples/book.toml"
         @Option(help: "Listen address.") var host: String = ProcessInfo.processInfo.environment["VOLSCALE_HOST"] ?? "127.0.0.1"
-        @Option(help: "Listen port.") var port: Int = Int(ProcessInfo.processInfo.environment["VOLSCALE_PORT"] ?? "") ?? 8080
+        @Option(help: "Listen port, 0 to 65535.") var port: Int = Int(ProcessInfo.processInfo.environment["VOLSCALE_PORT"] ?? "") ?? 8080
         @Option(help: "JSON file of API keys (name, role, sha256).") var keys: String?
-        @Option(help: "Requests per second allowed per key (token bucket).") var rateLimit: Double = 100_000
-        @Option(help: "Live sample bars per second per asset.") var liveRate: Double = 2
+        @Option(help: "Requests per second allowed per key (token bucket; burst twice that), in (0, 10000000].") var rateLimit: Double = 1000
+        @Option(help: "Live sample bars per second per asset, in [0.001, 1000].") var liveRate: Double = 2
+
+        public func validate() throws {
+            guard (0...65535).contains(port) else { throw ValidationError("--port: expected 0 to 65535, got \(port)") }
+            guard rateLimit > 0, rateLimit <= 10_000_000 else { throw ValidationError("--rate-limit: expected a number in (0, 10000000]") }
+            if noSample && assets == nil { throw ValidationError("--no-sample needs --assets") }
+            guard liveRate >= 0.001, liveRate <= 1000 else { throw ValidationError("--live-rate: expected a number in [0.001, 1000]") }
+        }
 
         public init() {}
 
@@ -34,12 +44,13 @@ extension VolScaleCommand {
             logger.logLevel = .info
             var o = ServeOptions()
             o.dataDirectory = data
-            o.sampleDirectory = sample
+            o.sampleDirectory = noSample ? nil : sample
+            o.assets = assets.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
             o.bookPath = book
             o.server.host = host
             o.server.port = port
             o.server.ratePerSecond = rateLimit
-            o.server.burst = max(rateLimit, 10)
+            o.server.burst = max(2 * rateLimit, 10)
             o.liveRate = liveRate
             var printed: [(String, String, String)] = []
             if let keys {
@@ -55,13 +66,17 @@ extension VolScaleCommand {
             }
             let (state, sampleFeed, positions) = try await VolScaleService.prepare(o, logger: logger)
             let app = buildApplication(state: state, config: o.server, logger: logger,
-                                       services: [LiveFeedService(state: state, sample: sampleFeed, positions: positions, rate: o.liveRate)])
+                                       services: [LiveFeedService(state: state, sample: sampleFeed, positions: positions, rate: o.liveRate, logger: logger)])
             let read = printed.first { $0.0 == "read" }?.2
             var banner = "VolScale is serving on http://\(host):\(port)\n"
             for (role, name, secret) in printed { banner += "  API key \(name) (\(role)): \(secret)\n" }
             if let read { banner += "Open the dashboard: http://\(host):\(port)/?key=\(read)\n" }
             FileHandle.standardOutput.write(Data(banner.utf8))
-            try await app.runService()
+            // SIGTERM/SIGINT: streams are closed first, then the server answers what is in
+            // flight, then the store writer drains its queue (services stop in reverse order).
+            let group = ServiceGroup(configuration: .init(services: [app, StreamCloser(state: state)],
+                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
         }
     }
 }

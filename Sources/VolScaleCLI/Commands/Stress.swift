@@ -24,7 +24,7 @@ extension VolScaleCommand {
         @OptionGroup var inputs: BookInputs
         @Option(help: "Moves per asset, e.g. \"BTC=-30%,ETH=-0.35\".") var shock: String?
         @Option(help: "Historical date whose returns are applied (assets with history).") var shockDate: String?
-        @Option(help: "Stressed correlation for assets not named in --shock.") var correlation: Double = 0.9
+        @Option(help: "Stressed correlation for assets not named in --shock, in [-1, 1].") var correlation: Double = 0.9
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
 
         public init() {}
@@ -48,7 +48,9 @@ extension VolScaleCommand {
                     var text = kv[1]
                     var scale = 1.0
                     if text.hasSuffix("%") { text.removeLast(); scale = 0.01 }
-                    guard let v = Double(text), v * scale > -1 else { throw CommandFailure("--shock: '\(kv[1])' is not a move above -100%") }
+                    guard let v = Double(text), v * scale > -1, v * scale <= 10 else {
+                        throw CommandFailure("--shock: '\(kv[1])' is not a move in (-100%, +1000%]")
+                    }
                     given[kv[0]] = Foundation.log(1 + v * scale)
                 }
                 s = StressShock.withCorrelation(given, rho: correlation, book: book)

@@ -67,7 +67,7 @@ extension VolScaleCommand {
         @Flag(help: "Close-to-close: zero-mean sqrt(mean(r^2)) instead of the sample standard deviation.")
         public var zeroMean = false
 
-        @Option(help: "Forecast horizon in periods for the variance forecast path.")
+        @Option(help: "Forecast horizon in periods for the variance forecast path, 1 to 10000.")
         public var horizon: Int = 1
 
         @Option(help: "Output format: table, json or csv.")
@@ -92,7 +92,7 @@ extension VolScaleCommand {
             }
             if fullSample && !isRange { throw ValidationError("--full-sample applies to range estimators only") }
             if zeroMean && model != .closeToClose { throw ValidationError("--zero-mean applies to close-to-close only") }
-            if horizon < 1 { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
+            if !(1...10_000).contains(horizon) { throw ValidationError("--horizon: expected 1 to 10000 periods, got \(horizon)") }
             if fullSample && format == .csv { throw ValidationError("--full-sample gives one number: use --format table or json") }
         }
 
