@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine"]),
         .testTarget(
             name: "VolScaleServerTests",
-            dependencies: ["VolScaleServer", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: ["VolScaleServer", "VolScaleStore", "VolScaleEngine", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
         .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI"]),
     ],

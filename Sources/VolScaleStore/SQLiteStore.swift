@@ -140,6 +140,15 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
         }
     }
 
+    /// Every stored quote's key, with how often it is stored (always once: the unique index).
+    public func allQuoteKeys() async throws -> [QuoteKey] {
+        do {
+            return try await writer.read { db in
+                try Row.fetchAll(db, sql: "SELECT asset, source, ts FROM quotes ORDER BY id").map { QuoteKey(asset: $0[0], source: $0[1], timestamp: $0[2]) }
+            }
+        } catch { throw StoreError(store: path, reason: Self.describe(error)) }
+    }
+
     public func storedQuoteKeys(_ keys: [QuoteKey]) async throws -> Set<QuoteKey> {
         do {
             return try await writer.read { db in
