@@ -71,8 +71,13 @@ let package = Package(
         // MARK: - Configuration files (TOML) for margin models
         .target(
             name: "VolScaleConfig",
-            dependencies: ["VolScaleRisk", "VolScaleMargin", "VolScaleData", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["VolScaleRisk", "VolScaleMargin", "VolScaleData", "VolScaleEngine", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
+
+        // MARK: - Fuzzing (libFuzzer): request decoding and the price-file readers.
+        // `scripts/fuzz.sh` builds it with -sanitize=fuzzer -D FUZZING; a plain build gives a
+        // runner that replays saved inputs through the same harness.
+        .executableTarget(name: "volscale-fuzz", dependencies: ["VolScaleConfig", "VolScaleData"], path: "Fuzz/volscale-fuzz"),
 
         // MARK: - Command line
         .target(

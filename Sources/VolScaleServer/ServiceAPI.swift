@@ -246,9 +246,19 @@ struct ServiceAPI: Sendable {
         do { buffer = try await request.body.collect(upTo: config.maxBodyBytes) } catch {
             throw HTTPError(.contentTooLarge, message: "request body larger than \(config.maxBodyBytes) bytes")
         }
-        do { return try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) } catch {
-            throw HTTPError(.badRequest, message: "request body is not valid JSON")
-        }
+        return try decode(Data(buffer.readableBytesView))
+    }
+
+    /// The decoders of `Requests`, their errors as 400s naming the field.
+    static func badRequest(_ e: RequestError) -> HTTPError { HTTPError(.badRequest, message: e.description) }
+    func decode(_ data: Data) throws -> Any {
+        do throws(RequestError) { return try Requests.json(data) } catch { throw Self.badRequest(error) }
+    }
+    func decodeQuotes(_ json: Any) throws -> [Quote] {
+        do throws(RequestError) { return try Requests.quotes(json) } catch { throw Self.badRequest(error) }
+    }
+    func decodeWhatIf(_ json: Any) throws -> (account: Account, mode: MarginMode, explain: Bool) {
+        do throws(RequestError) { return try Requests.whatIf(json) } catch { throw Self.badRequest(error) }
     }
 
     func requireAsset(_ asset: String, status: HTTPResponse.Status = .notFound) async throws {
@@ -324,59 +334,11 @@ struct ServiceAPI: Sendable {
 
     // MARK: - Ingestion
 
-    /// Most quotes in one request.
-    static let maxQuotesPerRequest = 10_000
-    /// Longest asset or source name.
-    static let maxNameLength = 64
-
     /// Quotes in; answered once the accepted ones are durable (a SIGKILL after the answer
     /// loses nothing). Exactly once by (asset, source, ts): a resent quote is counted in
     /// `duplicates` and the answer is still 200.
     func ingest(_ request: Request) async throws -> Response {
-        let json = try await body(request)
-        let items: [Any]
-        var batched = false
-        if let o = json as? [String: Any], let q = o["quotes"] {
-            guard let a = q as? [Any] else { throw HTTPError(.badRequest, message: "quotes: expected an array") }
-            if let extra = o.keys.sorted().first(where: { $0 != "quotes" }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
-            guard a.count <= Self.maxQuotesPerRequest else { throw HTTPError(.badRequest, message: "quotes: at most \(Self.maxQuotesPerRequest) quotes per request") }
-            items = a
-            batched = true
-        } else if json is [String: Any] {
-            items = [json]
-        } else {
-            throw HTTPError(.badRequest, message: "expected a quote object or {\"quotes\": [...]}")
-        }
-        var quotes: [Quote] = []
-        quotes.reserveCapacity(items.count)
-        for (i, item) in items.enumerated() {
-            let prefix = batched ? "quotes[\(i)]." : ""
-            guard let o = item as? [String: Any] else { throw HTTPError(.badRequest, message: "\(batched ? "quotes[\(i)]" : "quote"): expected an object") }
-            if let extra = o.keys.sorted().first(where: { !["asset", "source", "ts", "price", "confidence"].contains($0) }) {
-                throw HTTPError(.badRequest, message: "\(prefix)\(extra): unknown field")
-            }
-            func name(_ k: String) throws -> String {
-                guard let v = o[k] as? String, !v.isEmpty, v.utf8.count <= Self.maxNameLength,
-                      v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
-                    throw HTTPError(.badRequest, message: "\(prefix)\(k): expected a string of 1 to \(Self.maxNameLength) printable characters")
-                }
-                return v
-            }
-            let asset = try name("asset"), source = try name("source")
-            let range = Quote.timestampRange
-            guard let tsValue = AccountsFile.number(o["ts"]), let ts = Checked.integer64(tsValue, in: range) else {
-                throw HTTPError(.badRequest, message: "\(prefix)ts: expected epoch milliseconds, an integer in [\(range.lowerBound), \(range.upperBound)] (years 1900-2100)")
-            }
-            guard let price = AccountsFile.number(o["price"]), price > 0, price <= 1e15 else {
-                throw HTTPError(.badRequest, message: "\(prefix)price: expected a number in (0, 1e15]")
-            }
-            var confidence: Double?
-            if let c = o["confidence"] {
-                guard let v = AccountsFile.number(c), v >= 0, v <= 1e15 else { throw HTTPError(.badRequest, message: "\(prefix)confidence: expected a number in [0, 1e15]") }
-                confidence = v
-            }
-            quotes.append(Quote(asset: asset, source: source, timestamp: ts, price: price, confidence: confidence))
-        }
+        let quotes = try decodeQuotes(try await body(request))
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let result = try await state.ingest(quotes, now: now)
         do {
@@ -398,22 +360,7 @@ struct ServiceAPI: Sendable {
     // MARK: - What-if margin
 
     func whatIf(_ request: Request) async throws -> Response {
-        let json = try await body(request)
-        guard var o = json as? [String: Any] else { throw HTTPError(.badRequest, message: "expected an account object") }
-        var mode = MarginMode.standard
-        if let m = o.removeValue(forKey: "mode") {
-            guard let s = m as? String, let parsed = MarginMode(rawValue: s) else { throw HTTPError(.badRequest, message: "mode: expected standard or portfolio") }
-            mode = parsed
-        }
-        var explain = false
-        if let e = o.removeValue(forKey: "explain") {
-            guard let b = e as? Bool else { throw HTTPError(.badRequest, message: "explain: expected true or false") }
-            explain = b
-        }
-        let id = (o["id"] as? String) ?? "what-if"
-        let parsed = AccountsFile.account(o, id: id)
-        if case let .failure(e) = parsed { throw HTTPError(.badRequest, message: "\(e.field): \(e.reason)") }
-        guard case let .success(account) = parsed else { throw HTTPError(.badRequest, message: "expected an account object") }
+        let (account, mode, explain) = try decodeWhatIf(try await body(request))
         let outcome = evaluate(account, mode: mode, explain: explain)
         if case let .failure(e) = outcome { throw HTTPError(.unprocessableContent, message: "\(e.field): \(e.reason)") }
         guard case let .success(r) = outcome else { throw HTTPError(.internalServerError) }
