@@ -163,12 +163,11 @@ public struct MarginConfig: Sendable {
             if let i = v.int { return Double(i) }
             throw ConfigError(file: file, location: loc, reason: "\(key): expected a number")
         }
-        /// Whole numbers within bounds that keep every index computation far from overflow.
+        /// Whole numbers; their bounds are the model's (`MarginModel.validate`).
         func int(_ key: String) throws(ConfigError) -> Int? {
             guard let v = value(key) else { return nil }
-            let range = MarginConfig.integerBounds[key] ?? 1...1_000_000
-            if let i = v.int, range.contains(i) { return i }
-            throw ConfigError(file: file, location: loc, reason: "\(key): expected a whole number in [\(range.lowerBound), \(range.upperBound)]")
+            if let i = v.int { return i }
+            throw ConfigError(file: file, location: loc, reason: "\(key): expected a whole number")
         }
         func str(_ key: String, _ allowed: [String]) throws(ConfigError) -> String? {
             guard let v = value(key) else { return nil }
@@ -258,9 +257,6 @@ public struct MarginConfig: Sendable {
         }
         return model
     }
-
-    /// Bounds of the whole-number keys of a model (others: 1 to 1,000,000).
-    static let integerBounds: [String: ClosedRange<Int>] = ["mpor": 1...250, "window": 2...1_000_000, "minimum_fit": 10...1_000_000]
 
     static func number(_ t: TOMLTable, _ key: String, file: String, location: String) throws(ConfigError) -> Double? {
         guard let v = t[key] else { return nil }

@@ -110,6 +110,10 @@ public struct MarginModel: Sendable, Equatable {
     }
 
     /// Checks every field; the error names the field and the reason.
+    /// Largest MPOR and largest window (lookback, refit, estimation window), in bars.
+    public static let maxBars = 250
+    public static let maxWindow = 1_000_000
+
     public func validate() throws(MarginModelError) {
         func bad(_ field: String, _ value: Double, _ why: String) -> MarginModelError {
             .invalidField(model: name, field: field, value: value, reason: why)
@@ -117,7 +121,10 @@ public struct MarginModel: Sendable, Equatable {
         guard confidence > 0.5 && confidence < 1 else { throw bad("confidence", confidence, "must be in (0.5, 1), e.g. 0.99") }
         if let tc = testConfidence { guard tc > 0.5 && tc < 1 else { throw bad("test_confidence", tc, "must be in (0.5, 1)") } }
         guard mpor >= 1 else { throw bad("mpor", Double(mpor), "must be a positive number of bars") }
+        // upper bounds: far beyond any real use, they keep index arithmetic far from overflow
+        guard mpor <= Self.maxBars else { throw bad("mpor", Double(mpor), "must be at most \(Self.maxBars) bars") }
         guard lookback >= 2 else { throw bad("lookback", Double(lookback), "must be at least 2 bars") }
+        guard lookback <= Self.maxWindow else { throw bad("lookback", Double(lookback), "must be at most \(Self.maxWindow) bars") }
         if method != .parametric, lookback < mpor + 1 { throw bad("lookback", Double(lookback), "must exceed mpor") }
         if method != .parametric, Int(Double(lookback) * (1 - confidence)) < 1 {
             throw bad("lookback", Double(lookback), "too short for the confidence: fewer than one scenario in the tail")
@@ -125,9 +132,12 @@ public struct MarginModel: Sendable, Equatable {
         switch volatility {
         case let .ewma(l): guard l > 0 && l < 1 else { throw bad("lambda", l, "must be in (0, 1)") }
         case let .garch(_, _, refit, minFit):
-            guard refit >= 1 else { throw bad("refit_every", Double(refit), "must be at least 1 bar") }
+            guard refit >= 1 && refit <= Self.maxWindow else { throw bad("refit_every", Double(refit), "must be 1 to \(Self.maxWindow) bars") }
+            guard minFit <= Self.maxWindow else { throw bad("minimum_fit", Double(minFit), "must be at most \(Self.maxWindow)") }
             guard minFit >= GARCHModel.minimumObservations else { throw bad("minimum_fit", Double(minFit), "must be at least \(GARCHModel.minimumObservations)") }
-        case let .closeToClose(w): guard w >= 2 else { throw bad("window", Double(w), "must be at least 2") }
+        case let .closeToClose(w):
+            guard w >= 2 else { throw bad("window", Double(w), "must be at least 2") }
+            guard w <= Self.maxWindow else { throw bad("window", Double(w), "must be at most \(Self.maxWindow)") }
         }
         if let nu { guard nu > 2 else { throw bad("nu", nu, "must exceed 2") } }
         let c = controls

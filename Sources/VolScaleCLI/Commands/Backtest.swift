@@ -44,7 +44,7 @@ extension VolScaleCommand {
         @Option(help: "Coverage, e.g. 0.99.") public var confidence: Double?
         @Option(help: "Coverage at which exceedances are tested (default: --confidence; e.g. 0.99 for ES at 0.975).") public var testConfidence: Double?
         @Option(help: "Margin period of risk in bars, 1 to 250 (with --config: overrides every model's).") public var mpor: Int?
-        @Option(help: "Scenario lookback in bars (historical, fhs), 10 to 1000000.") public var lookback: Int?
+        @Option(help: "Scenario lookback in bars (historical, fhs), 2 to 1000000.") public var lookback: Int?
         @Option(help: "EWMA lambda.") public var lambda: Double?
         @Option(help: "Parametric distribution: normal or t (t needs garch/gjr to fit nu).") public var dist: InnovationDistribution?
         @Option(help: "Which position to test: long or short.") public var side: Side = .long
@@ -64,8 +64,8 @@ extension VolScaleCommand {
                 throw ValidationError("--config declares the models: drop --model/--measure/--method/--confidence/--test-confidence/--lookback/--lambda/--dist (only --mpor may override it)")
             }
             if let c = confidence, !(c > 0.5 && c < 1) { throw ValidationError("--confidence must be in (0.5, 1), got \(c)") }
-            if let h = mpor, !(1...250).contains(h) { throw ValidationError("--mpor: expected 1 to 250 bars, got \(h)") }
-            if let l = lookback, !(10...1_000_000).contains(l) { throw ValidationError("--lookback: expected 10 to 1000000 bars, got \(l)") }
+            if let h = mpor, !(1...250).contains(h) { throw ValidationError("--mpor must be a positive number of bars, at most 250; got \(h)") }
+            if let l = lookback, !(2...1_000_000).contains(l) { throw ValidationError("--lookback must be at least 2 bars and at most 1000000; got \(l)") }
             if let l = lambda, !(l > 0 && l < 1) { throw ValidationError("--lambda: expected a number in (0, 1), got \(l)") }
         }
 
