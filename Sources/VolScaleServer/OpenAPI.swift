@@ -259,6 +259,9 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "rate limit exceeded; see Retry-After"
+     },
+     "400": {
+      "description": "limit or before not an integer in range"
      }
     },
     "security": [
@@ -283,7 +286,21 @@ enum OpenAPIDocument {
       "name": "limit",
       "in": "query",
       "schema": {
-       "type": "integer"
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 5000,
+       "default": 500
+      },
+      "description": "page size"
+     },
+     {
+      "name": "before",
+      "in": "query",
+      "description": "only publications with a lower sequence number (the next page)",
+      "schema": {
+       "type": "integer",
+       "format": "int64",
+       "minimum": 1
       }
      }
     ]
@@ -294,7 +311,7 @@ enum OpenAPIDocument {
     "summary": "Ingest one quote or {quotes: [...]}",
     "responses": {
      "200": {
-      "description": "accepted count, rejections by reason, publications"
+      "description": "answered once the accepted quotes are durable: accepted, duplicates (already stored or queued: a resent batch), rejections by reason, publications"
      },
      "400": {
       "description": "malformed body; the message names the field"
@@ -303,7 +320,7 @@ enum OpenAPIDocument {
       "description": "body too large"
      },
      "422": {
-      "description": "every quote rejected"
+      "description": "every quote rejected (none accepted, none a duplicate)"
      },
      "401": {
       "description": "missing or unknown key"
@@ -313,6 +330,9 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "rate limit exceeded; see Retry-After"
+     },
+     "503": {
+      "description": "the store did not commit within 30 s; resending is safe (stored quotes count as duplicates)"
      }
     },
     "security": [
@@ -528,6 +548,12 @@ enum OpenAPIDocument {
      },
      "429": {
       "description": "rate limit exceeded; see Retry-After"
+     },
+     "400": {
+      "description": "since or limit not an integer in range"
+     },
+     "503": {
+      "description": "too many open streams; see Retry-After"
      }
     },
     "security": [
@@ -544,14 +570,38 @@ enum OpenAPIDocument {
       "name": "since",
       "in": "query",
       "schema": {
-       "type": "integer"
-      }
+       "type": "integer",
+       "format": "int64",
+       "minimum": 0
+      },
+      "description": "replay logged publications after this sequence number (at most the latest published)"
      },
      {
       "name": "limit",
       "in": "query",
       "schema": {
-       "type": "integer"
+       "type": "integer",
+       "minimum": 0,
+       "maximum": 1000000
+      },
+      "description": "end the stream after this many events"
+     },
+     {
+      "name": "Last-Event-ID",
+      "in": "header",
+      "description": "as since (sent by a reconnecting EventSource)",
+      "schema": {
+       "type": "integer",
+       "format": "int64",
+       "minimum": 0
+      }
+     },
+     {
+      "name": "key",
+      "in": "query",
+      "description": "API key for EventSource, which cannot set headers (this route only)",
+      "schema": {
+       "type": "string"
       }
      }
     ]
