@@ -425,7 +425,7 @@ struct StreamBody: AsyncSequence, Sendable {
 
         mutating func next() async -> ByteBuffer? {
             if let p = preamble { preamble = nil; return ByteBuffer(string: p) }
-            if finished { return nil }
+            if finished || flag.closed { return nil }
             if let r = remaining, r <= 0 { return nil }
             guard let e = await inner.next() else {
                 finished = true

@@ -339,7 +339,10 @@ public actor ServiceState {
 
     /// Ends every stream (graceful shutdown: open streams would keep the server waiting).
     public func closeStreams() {
-        for s in subscribers.values { s.continuation.finish() }
+        for s in subscribers.values {
+            s.flag.markClosed()
+            s.continuation.finish()
+        }
         subscribers.removeAll()
     }
 
@@ -411,11 +414,16 @@ public enum SubscribeError: Error, Sendable {
 }
 
 /// Set when the service ends a subscription because the client read too slowly.
+/// Also set when the service closes every stream at shutdown: the client's buffered events
+/// are then not sent, so a slow client cannot hold up the shutdown.
 public final class SubscriptionFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
+    private var shut = false
     func markDropped() { lock.lock(); value = true; lock.unlock() }
+    func markClosed() { lock.lock(); shut = true; lock.unlock() }
     public var dropped: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    public var closed: Bool { lock.lock(); defer { lock.unlock() }; return shut }
 }
 
 /// A client's stream: replayed and live events, whether some requested ones are no longer
