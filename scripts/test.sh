@@ -27,7 +27,10 @@ if [[ $status -ne 0 && ${failed:-0} -eq 0 ]]; then failed=1; fi
 # a short run with a fast feed, on the debug build the tests just made.
 extra_passed=0; extra_failed=0
 if [[ -n "$total" ]]; then
-  if scripts/soak.sh "${VOLSCALE_SOAK_SECONDS:-20}" 1000 .build/debug/volscale; then extra_passed=1; else extra_failed=1; status=1; fi
+  if scripts/soak.sh "${VOLSCALE_SOAK_SECONDS:-20}" 1000 .build/debug/volscale; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi
+  # API conformance: schemathesis (PyPI) with --checks all against the live server's document,
+  # on a release build (a debug server times out on the larger backtests schemathesis asks for)
+  if swift build -c release --product volscale >&2 && scripts/schemathesis.sh 25 .build/release/volscale; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi
 fi
 if [[ -z "$total" ]]; then
   echo "0 passed, 1 failed"

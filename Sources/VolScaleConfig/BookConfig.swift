@@ -248,7 +248,7 @@ public enum AccountsFile {
     public static func account(_ o: [String: Any], id: String) -> Result<Account, AccountError> {
         func fail(_ field: String, _ reason: String) -> Result<Account, AccountError> { .failure(AccountError(accountId: id, field: field, reason: reason)) }
         for k in o.keys.sorted() where !["id", "collateral", "positions"].contains(k) { return fail(k, "unknown field") }
-        guard !id.isEmpty, id.count <= AccountLimits.maxNameLength else { return fail("id", "expected 1 to \(AccountLimits.maxNameLength) characters") }
+        guard !id.isEmpty, id.unicodeScalars.count <= AccountLimits.maxNameLength else { return fail("id", "expected 1 to \(AccountLimits.maxNameLength) characters") }
         /// A balance, or why not: "not a number" or out of bounds.
         func balance(_ v: Any?) -> Result<Double, AccountError> {
             guard let n = number(v) else { return .failure(AccountError(accountId: id, field: "", reason: "not a number")) }
@@ -270,6 +270,9 @@ public enum AccountsFile {
             guard c.count <= AccountLimits.maxCollateralAssets else { return fail("collateral", "more than \(AccountLimits.maxCollateralAssets) assets") }
             for (j, item) in c.enumerated() {
                 guard let e = item as? [String: Any], let asset = e["asset"] as? String else { return fail("collateral[\(j)]", "needs asset and quantity") }
+                guard !asset.isEmpty, asset.unicodeScalars.count <= AccountLimits.maxNameLength else {
+                    return fail("collateral[\(j)].asset", "expected 1 to \(AccountLimits.maxNameLength) characters")
+                }
                 for k in e.keys.sorted() where !["asset", "quantity"].contains(k) { return fail("collateral[\(j)].\(k)", "unknown field") }
                 switch balance(e["quantity"]) {
                 case let .success(n): collateral.append((asset, n))
@@ -277,9 +280,6 @@ public enum AccountsFile {
                 }
             }
         } else if o["collateral"] != nil { return fail("collateral", "expected an object or an array") }
-        for (j, c) in collateral.enumerated() where c.asset.isEmpty || c.asset.count > AccountLimits.maxNameLength {
-            return fail("collateral[\(j)].asset", "expected 1 to \(AccountLimits.maxNameLength) characters")
-        }
         var positions: [Position] = []
         if let p = o["positions"], !(p is [Any]) { return fail("positions", "expected an array") }
         let list = (o["positions"] as? [Any]) ?? []
@@ -290,7 +290,7 @@ public enum AccountsFile {
                 return fail("positions[\(j)].\(k)", "unknown field")
             }
             guard let inst = p["instrument"] as? String else { return fail("positions[\(j)].instrument", p["instrument"] == nil ? "missing" : "expected a string") }
-            guard !inst.isEmpty, inst.count <= AccountLimits.maxNameLength else { return fail("positions[\(j)].instrument", "expected 1 to \(AccountLimits.maxNameLength) characters") }
+            guard !inst.isEmpty, inst.unicodeScalars.count <= AccountLimits.maxNameLength else { return fail("positions[\(j)].instrument", "expected 1 to \(AccountLimits.maxNameLength) characters") }
             guard let q = number(p["quantity"]) else { return fail("positions[\(j)].quantity", p["quantity"] == nil ? "missing" : "not a number") }
             guard q.isFinite, Swift.abs(q) <= AccountLimits.maxQuantity else {
                 return fail("positions[\(j)].quantity", "expected a number in [-1e12, 1e12]")

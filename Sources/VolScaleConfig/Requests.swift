@@ -19,7 +19,7 @@ public struct RequestError: Error, Sendable, Equatable, CustomStringConvertible 
 public enum Requests {
     /// Most quotes in one request.
     public static let maxQuotes = 10_000
-    /// Longest asset or source name (bytes of UTF-8).
+    /// Longest asset or source name, in Unicode scalars (JSON Schema's maxLength).
     public static let maxNameLength = 64
     /// Prices and confidences are in (0, maxPrice].
     public static let maxPrice = 1e15
@@ -75,7 +75,7 @@ public enum Requests {
                 throw RequestError(prefix + extra, "unknown field")
             }
             func name(_ k: String) throws(RequestError) -> String {
-                guard let v = o[k] as? String, !v.isEmpty, v.utf8.count <= maxNameLength,
+                guard let v = o[k] as? String, !v.isEmpty, v.unicodeScalars.count <= maxNameLength,
                       v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
                     throw RequestError(prefix + k, "expected a string of 1 to \(maxNameLength) printable characters")
                 }

@@ -91,6 +91,47 @@ struct MetricsMiddleware: RouterMiddleware {
     }
 }
 
+/// A path the service knows, asked with a method it does not serve: 405 with `Allow`, not
+/// 404. Wraps the router's responder, because router middleware does not run for requests
+/// that match no route.
+struct KnownRoutesResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == AppRequestContext {
+    typealias Context = AppRequestContext
+    let inner: Inner
+    /// Route templates split in segments (`{x}` matches any one segment), and their methods.
+    let routes: [(segments: [Substring], method: HTTPRequest.Method)]
+
+    init(inner: Inner, routes: [ServiceRoute]) {
+        self.inner = inner
+        self.routes = routes.map { ($0.path.split(separator: "/", omittingEmptySubsequences: true), $0.method) }
+    }
+
+    func allowed(_ path: String) -> [HTTPRequest.Method] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        return routes.filter { r in
+            r.segments.count == parts.count && zip(r.segments, parts).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }.map(\.method)
+    }
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let methods = allowed(request.uri.path)
+        if !methods.isEmpty && !methods.contains(request.method) {
+            let list = methods.map(\.rawValue).joined(separator: ", ")
+            // answered here, not thrown: outside the router nothing turns an error into its response
+            return try HTTPError(.methodNotAllowed, headers: [.allow: list], message: "\(request.method.rawValue) is not served here; allowed: \(list)")
+                .response(from: request, context: context)
+        }
+        return try await inner.respond(to: request, context: context)
+    }
+}
+
+/// The router with the 405 check in front of it.
+struct ServiceResponderBuilder: HTTPResponderBuilder {
+    let router: Router<AppRequestContext>
+    func buildResponder() -> KnownRoutesResponder<Router<AppRequestContext>.Responder> {
+        KnownRoutesResponder(inner: router.buildResponder(), routes: ServiceAPI.routes)
+    }
+}
+
 /// Builds the router: every route of `ServiceAPI.routes`, behind authentication.
 public func buildRouter(state: ServiceState, auth: Authenticator, metrics: ServiceMetrics, config: ServerConfig) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
@@ -109,7 +150,7 @@ public func buildApplication(state: ServiceState, config: ServerConfig, metrics:
                              logger: Logger = Logger(label: "volscale"), services: [any Service] = []) -> some ApplicationProtocol {
     let auth = Authenticator(keys: config.keys, ratePerSecond: config.ratePerSecond, burst: config.burst)
     let router = buildRouter(state: state, auth: auth, metrics: metrics, config: config)
-    var app = Application(router: router, configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
+    var app = Application(router: ServiceResponderBuilder(router: router), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
                           logger: logger)
     app.addServices(StoreWriterService(state: state, logger: logger))
     for s in services { app.addServices(s) }

@@ -197,10 +197,13 @@ struct ServiceAPI: Sendable {
         let book = state.book
         var given: [String: Double] = [:]
         for (asset, v) in shock {
-            guard book.assets[asset] != nil else { throw HTTPError(.badRequest, message: "shock.\(asset): unknown asset") }
-            guard let m = AccountsFile.number(v), m > -1, m <= 10 else {
-                throw HTTPError(.badRequest, message: "shock.\(asset): expected a simple return in (-1, 10] (-0.3 = -30%, 10 = +1000%)")
+            // at most -99.99%: a bound written as a number, not "above -1" (Foundation's JSON
+            // reader rounds -0.9999999999999999 to -1)
+            guard let m = AccountsFile.number(v), m >= -0.9999, m <= 10 else {
+                throw HTTPError(.badRequest, message: "shock.\(asset.prefix(64)): expected a simple return in [-0.9999, 10] (-0.3 = -30%, 10 = +1000%)")
             }
+            // well-formed but not in the book: the data cannot serve it
+            guard book.assets[asset] != nil else { throw HTTPError(.unprocessableContent, message: "shock.\(asset.prefix(64)): unknown asset") }
             given[asset] = log(1 + m)
         }
         if let c = o["correlation"], AccountsFile.number(c) == nil { throw HTTPError(.badRequest, message: "correlation: expected a number in [-1, 1]") }
@@ -379,18 +382,19 @@ struct ServiceAPI: Sendable {
 
     func stream(_ request: Request) async throws -> Response {
         // `since` or, from a reconnecting EventSource, the Last-Event-ID header
-        var since = try Self.queryInteger(request, "since", in: 0...Int(Int64.max)).map(Int64.init)
+        // bounded as the document declares (2^53 - 1, beyond any sequence a service reaches)
+        var since = try Self.queryInteger(request, "since", in: 0...9_007_199_254_740_991).map(Int64.init)
         if since == nil, let name = HTTPField.Name("Last-Event-ID"), let text = request.headers[name] {
-            guard let n = Int64(text), n >= 0 else { throw HTTPError(.badRequest, message: "Last-Event-ID: expected a sequence number >= 0") }
+            guard let n = Int64(text), n >= 0, n <= 9_007_199_254_740_991 else {
+                throw HTTPError(.badRequest, message: "Last-Event-ID: expected a sequence number in [0, 9007199254740991]")
+            }
             since = n
         }
         let limit = try Self.queryInteger(request, "limit", in: 0...1_000_000)
         let subscription: Subscription
         do throws(SubscribeError) {
             subscription = try await state.subscribe(since: since)
-        } catch .beyondLatest(let latest) {
-            throw HTTPError(.badRequest, message: "since: \(since ?? 0) is beyond the latest sequence published (\(latest))")
-        } catch .tooMany {
+        } catch {
             throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "5"], message: "too many open streams (\(ServiceState.maxSubscribers))")
         }
         var headers = HTTPFields()

@@ -310,8 +310,8 @@ public actor ServiceState {
     /// A stream of events: first every logged publication after `since`, then live ones.
     /// A client that reconnects with the last sequence it saw misses nothing still in the
     /// log. At most `subscriberBuffer` events wait for a client; a slower one is dropped.
+    /// A `since` beyond the latest sequence replays nothing and waits for live events.
     public func subscribe(since: Int64?) throws(SubscribeError) -> Subscription {
-        if let since, since > engine.sequence { throw .beyondLatest(engine.sequence) }
         guard subscribers.count < Self.maxSubscribers else { throw .tooMany }
         let id = UUID()
         let (stream, continuation) = AsyncStream<StreamEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.subscriberBuffer))
@@ -408,8 +408,7 @@ public enum StreamEvent: Sendable {
 }
 
 public enum SubscribeError: Error, Sendable {
-    /// `since` is past the latest sequence published (given).
-    case beyondLatest(Int64)
+    /// As many streams are open as the service allows.
     case tooMany
 }
 
