@@ -147,6 +147,10 @@ PATHS = {
         q("limit", {"type": "integer", "minimum": 0, "maximum": 1000000}, "end the stream after this many events"),
         q("key", {"type": "string"}, "API key for EventSource, which cannot set headers (this route only)"),
     ], extra={"503": "too many open streams; see Retry-After"}, ok="text/event-stream; a client too slow to keep up gets `event: dropped` with resumeSince")},
+    "/v1/ws": {"get": op("WebSocket: the events of /v1/stream, one JSON text message each ({event, id, data}); resume with since=SEQ", "read", [
+        q("since", {"type": "integer", "format": "int64", "minimum": 0, "maximum": 9007199254740991}, "replay logged publications after this sequence number"),
+        q("key", {"type": "string"}, "API key for browsers' WebSocket, which cannot set headers (this route only)"),
+    ], extra={"426": "not an upgrade request"})},
     "/v1/policy": {
         "get": op("Current margin policy of the engine", "read"),
         "put": op("Change the margin controls; recorded in the audit chain with the key's name", "admin", req=body({"$ref": "#/components/schemas/PolicyChange"})),

@@ -150,7 +150,7 @@ public func buildApplication(state: ServiceState, config: ServerConfig, metrics:
                              logger: Logger = Logger(label: "volscale"), services: [any Service] = []) -> some ApplicationProtocol {
     let auth = Authenticator(keys: config.keys, ratePerSecond: config.ratePerSecond, burst: config.burst)
     let router = buildRouter(state: state, auth: auth, metrics: metrics, config: config)
-    var app = Application(router: ServiceResponderBuilder(router: router), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
+    var app = Application(router: ServiceResponderBuilder(router: router), server: WebSocketStream.server(state: state, auth: auth), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
                           logger: logger)
     app.addServices(StoreWriterService(state: state, logger: logger))
     for s in services { app.addServices(s) }

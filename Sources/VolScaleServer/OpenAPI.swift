@@ -1174,6 +1174,98 @@ enum OpenAPIDocument {
     ]
    }
   },
+  "/v1/ws": {
+   "get": {
+    "summary": "WebSocket: the events of /v1/stream, one JSON text message each ({event, id, data}); resume with since=SEQ",
+    "responses": {
+     "200": {
+      "description": "OK"
+     },
+     "401": {
+      "description": "missing or unknown key",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "role too low",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "429": {
+      "description": "rate limit exceeded; see Retry-After",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "a parameter is not valid; the message names it",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "426": {
+      "description": "not an upgrade request",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     },
+     {
+      "apiKey": []
+     }
+    ],
+    "description": "Requires a key with role 'read' or higher (read < ingest < admin).",
+    "parameters": [
+     {
+      "name": "since",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "format": "int64",
+       "minimum": 0,
+       "maximum": 9007199254740991
+      },
+      "description": "replay logged publications after this sequence number"
+     },
+     {
+      "name": "key",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string"
+      },
+      "description": "API key for browsers' WebSocket, which cannot set headers (this route only)"
+     }
+    ]
+   }
+  },
   "/v1/policy": {
    "get": {
     "summary": "Current margin policy of the engine",

@@ -17,11 +17,11 @@ public struct ServiceRoute: Sendable {
     /// Whether the key may come in the query string (`?key=`): only the read-only stream,
     /// which browsers' EventSource opens without headers. Never writes or admin routes:
     /// query strings end up in proxy logs and browser history.
-    var keyInQuery: Bool { handler == .stream }
+    var keyInQuery: Bool { handler == .stream || handler == .webSocket }
 
     enum Handler: Sendable {
         case health, ready, metrics, openapi, dashboard, dashboardScript
-        case assets, asset, assetHistory, rates, rateHistory, ingest, whatIf, stream, policy
+        case assets, asset, assetHistory, rates, rateHistory, ingest, whatIf, stream, webSocket, policy
         case accountMargin, stress, policyUpdate, backtest
     }
 }
@@ -49,6 +49,7 @@ struct ServiceAPI: Sendable {
         .init(method: .post, path: "/v1/prices", role: .ingest, handler: .ingest),
         .init(method: .post, path: "/v1/margin/what-if", role: .read, handler: .whatIf),
         .init(method: .get, path: "/v1/stream", role: .read, handler: .stream),
+        .init(method: .get, path: "/v1/ws", role: .read, handler: .webSocket),
         .init(method: .get, path: "/v1/policy", role: .read, handler: .policy),
         .init(method: .put, path: "/v1/policy", role: .admin, handler: .policyUpdate),
         .init(method: .get, path: "/v1/accounts/{id}/margin", role: .read, handler: .accountMargin),
@@ -85,6 +86,10 @@ struct ServiceAPI: Sendable {
         case .ingest: return try await ingest(request)
         case .whatIf: return try await whatIf(request)
         case .stream: return try await stream(request)
+        case .webSocket:
+            // reached only when the upgrade did not happen (see WebSocketStream)
+            _ = try WebSocketStream.since(request.uri.queryParameters.get("since").map { String($0) })
+            throw HTTPError(.upgradeRequired, headers: [.upgrade: "websocket"], message: "this route speaks WebSocket: send an upgrade request")
         case .policy: return encode(PolicyView(config: await state.engine.config))
         case .policyUpdate: return try await policyUpdate(request, by: key?.name ?? "unknown")
         case .accountMargin: return try await accountMargin(context.parameters.require("id"), request: request)
@@ -437,14 +442,9 @@ struct StreamBody: AsyncSequence, Sendable {
                 return ByteBuffer(string: "event: dropped\ndata: {\"reason\":\"the client read too slowly\",\"resumeSince\":\(lastSequence)}\n\n")
             }
             remaining = remaining.map { $0 - 1 }
-            switch e {
-            case let .publication(p):
-                lastSequence = p.sequence
-                let data = (try? encoder.encode(PublicationView(p))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-                return ByteBuffer(string: "id: \(p.sequence)\nevent: publication\ndata: \(data)\n\n")
-            case let .status(asset, unstable, time):
-                return ByteBuffer(string: "event: status\ndata: {\"asset\":\(JSONValueQuote.quote(asset)),\"status\":\"\(unstable ? "unstable" : "stable")\",\"time\":\(time)}\n\n")
-            }
+            let (name, id, data) = e.encoded(encoder)
+            if let id { lastSequence = id }
+            return ByteBuffer(string: (id.map { "id: \($0)\n" } ?? "") + "event: \(name)\ndata: \(data)\n\n")
         }
     }
 
@@ -454,6 +454,20 @@ struct StreamBody: AsyncSequence, Sendable {
     }
 }
 
+
+extension StreamEvent {
+    /// The event's name, its sequence number (publications) and its JSON, as the SSE stream
+    /// and the WebSocket both send it.
+    func encoded(_ encoder: JSONEncoder) -> (name: String, id: Int64?, data: String) {
+        switch self {
+        case let .publication(p):
+            let data = (try? encoder.encode(PublicationView(p))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            return ("publication", p.sequence, data)
+        case let .status(asset, unstable, time):
+            return ("status", nil, "{\"asset\":\(JSONValueQuote.quote(asset)),\"status\":\"\(unstable ? "unstable" : "stable")\",\"time\":\(time)}")
+        }
+    }
+}
 
 enum JSONValueQuote {
     static func quote(_ s: String) -> String {

@@ -1,0 +1,62 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
+import Logging
+
+/// `GET /v1/ws?since=SEQ`: the events of the SSE stream over a WebSocket, one text message
+/// each: `{"event": "publication"|"status"|"dropped", "id": SEQ (publications), "data": {...}}`.
+/// Resume by sequence as with SSE; a client too slow to keep up gets a `dropped` message with
+/// `resumeSince` and the socket is closed. Keys as for the stream: header, or `?key=` (the
+/// browser's WebSocket cannot set headers). A request that cannot be upgraded (no key, a bad
+/// `since`, too many streams) falls through to the HTTP route, which says why.
+enum WebSocketStream {
+    /// The `since` parameter: nil when absent; bounded as the document declares.
+    static func since(_ text: String?) throws -> Int64? {
+        guard let text else { return nil }
+        guard let n = Int64(text), n >= 0, n <= 9_007_199_254_740_991 else {
+            throw HTTPError(.badRequest, message: "since: expected an integer in [0, 9007199254740991]")
+        }
+        return n
+    }
+
+    static func server(state: ServiceState, auth: Authenticator) -> HTTPServerBuilder {
+        .http1WebSocketUpgrade { request, _, _ in
+            guard let target = request.path, target == "/v1/ws" || target.hasPrefix("/v1/ws?") else { return .dontUpgrade }
+            let query = URI(target).queryParameters
+            var secret: String?
+            if let a = request.headerFields[.authorization], a.hasPrefix("Bearer ") { secret = String(a.dropFirst(7)) }
+            if secret == nil, let name = HTTPField.Name("X-API-Key") { secret = request.headerFields[name] }
+            if secret == nil { secret = query.get("key").map { String($0) } }
+            guard (try? auth.authorize(secret: secret, role: .read)) != nil,
+                  let since = try? since(query.get("since").map { String($0) }),
+                  let subscription = try? await state.subscribe(since: since) else { return .dontUpgrade }
+            return .upgrade([:]) { inbound, outbound, _ in
+                // the client's side is read only to notice that it left: then the sender stops
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for try await _ in inbound {}
+                    }
+                    group.addTask {
+                        let encoder = JSONEncoder()
+                        encoder.outputFormatting = [.sortedKeys]
+                        var last = since ?? 0
+                        for await e in subscription.events {
+                            if subscription.flag.closed { break }
+                            let (name, id, data) = e.encoded(encoder)
+                            if let id { last = id }
+                            try await outbound.write(.text("{\"data\":\(data),\"event\":\"\(name)\"\(id.map { ",\"id\":\($0)" } ?? "")}"))
+                        }
+                        if subscription.flag.dropped {
+                            try await outbound.write(.text("{\"data\":{\"reason\":\"the client read too slowly\",\"resumeSince\":\(last)},\"event\":\"dropped\"}"))
+                        }
+                    }
+                    // whichever ends first (the client left, or the stream ended) ends both
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+}
