@@ -18,7 +18,7 @@ cp Fuzz/corpus/* "$WORK/"
 start=$(date +%s)
 set +e
 "$BIN" -runs="$RUNS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix=fuzz-findings/ "$@" "$WORK" 2>&1 | tee "$WORK.log" | grep -E "^(#[0-9]+ +(pulse|DONE)|INFO: Seed|stat::|==|SUMMARY|.*(crash|timeout|leak)-)" 
+  -artifact_prefix=fuzz-findings/ "$@" "$WORK" 2>&1 | tee "$WORK.log" | grep -E "^(#[0-9]+[[:space:]]+(pulse|DONE)|INFO: Seed|stat::|==|SUMMARY|.*(crash|timeout|leak)-)" 
 status=${PIPESTATUS[0]}
 set -e
 echo "fuzz: exit $status after $(( $(date +%s) - start )) s; $(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$WORK.log" | awk '{print $2}') executions; findings: $(ls fuzz-findings | wc -l)"
