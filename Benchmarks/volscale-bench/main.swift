@@ -49,6 +49,9 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "profile-whati
     }
     print("parse + AccountsFile.account: \((now() - t0) * 100) us")
     t0 = now()
+    for _ in 0..<10_000 { _ = try Requests.whatIf(try Requests.json(data)) }
+    print("Requests.json + Requests.whatIf (the service's decoding): \((now() - t0) * 100) us")
+    t0 = now()
     var r: AccountResult?
     for _ in 0..<10_000 { r = try calc.evaluate(account!, mode: .standard) }
     print("evaluate: \((now() - t0) * 100) us  IM \(r!.initialMargin)")

@@ -26,20 +26,26 @@ public enum Requests {
 
     /// A JSON document (objects nested at most 64 deep).
     public static func json(_ data: Data) throws(RequestError) -> Any {
-        var depth = 0, deepest = 0, inString = false, escaped = false
-        for b in data {
-            if inString {
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
-                continue
+        // one pass over the bytes (through a raw buffer: Data's own iterator costs ~10 ns a byte)
+        let tooDeep = data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> Bool in
+            var depth = 0, inString = false, escaped = false
+            for b in bytes {
+                if inString {
+                    if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                    continue
+                }
+                switch b {
+                case 0x22: inString = true
+                case 0x7B, 0x5B:
+                    depth += 1
+                    if depth > 64 { return true }
+                case 0x7D, 0x5D: depth -= 1
+                default: break
+                }
             }
-            switch b {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1; deepest = max(deepest, depth)
-            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
-            default: break
-            }
-            if deepest > 64 { throw RequestError("", "JSON nested deeper than 64 levels") }
+            return false
         }
+        if tooDeep { throw RequestError("", "JSON nested deeper than 64 levels") }
         do { return try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
             throw RequestError("", "request body is not valid JSON")
         }
