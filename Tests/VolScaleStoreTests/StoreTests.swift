@@ -48,16 +48,22 @@ enum StoreSpec {
     static func roundTripAndAudit(_ store: any EngineStore, tamper: (String) async throws -> Void) async throws {
         var ing = try await Ingestor.open(store: store, config: engineConfig(), batchSize: 100)
         var reference = StreamingEngine(config: engineConfig())
+        var acceptedKeys: [QuoteKey] = []
         for (i, line) in quoteLines(count: 3000).enumerated() {
             let q = QuoteLine.parse(Substring(line))!
             ing.feed(q)
-            _ = reference.ingest(q)
+            if case .success = reference.ingest(q) { acceptedKeys.append(QuoteKey(q)) }
             if ing.pending >= 100 { try await ing.commit(input: ("quotes", Int64(i + 1))) }
         }
         try await ing.commit(input: ("quotes", 3000))
         #expect(try await store.loadSnapshot() == reference.snapshot)
         #expect(try await store.quoteCount() == reference.accepted)
         #expect(try await store.inputPosition("quotes") == 3000)
+        // exactly-once lookups: the stored keys are found, keys never stored are not
+        let probe = Array(acceptedKeys.prefix(40)) + Array(acceptedKeys.suffix(40))
+        let never = [QuoteKey(asset: "BTC", source: "nobody", timestamp: 1), QuoteKey(asset: "ETH", source: "a", timestamp: 5)]
+        #expect(try await store.storedQuoteKeys(probe + never) == Set(probe))
+        #expect(try await store.storedQuoteKeys([]) == [])
         let report = try await store.verifyAudit()
         #expect(report.ok && report.checked == Int(reference.sequence) && report.checked > 100)
         let latest = try await store.publications(asset: "BTC", at: nil, limit: 2)
