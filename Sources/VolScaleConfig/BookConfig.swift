@@ -201,13 +201,8 @@ public struct BookConfig: Sendable {
 ///   "positions": [{"instrument": "BTC-PERP", "quantity": -2, "entryPrice": 61000, "impliedVolatility": 0.6}]}`.
 /// A malformed account is reported with its id and field; the others are still read.
 public enum AccountsFile {
-    /// A JSON number (not a boolean: on Linux JSON booleans are NSNumbers of type 'c', and
-    /// `is Bool` is true for the number 1).
-    public static func number(_ v: Any?) -> Double? {
-        guard let n = v as? NSNumber else { return nil }
-        if n.objCType.pointee == CChar(UInt8(ascii: "c")) { return nil } // a boolean
-        return n.doubleValue
-    }
+    /// A JSON number (never a boolean), nil for anything else or nothing.
+    public static func number(_ v: JSON?) -> Double? { v?.number }
 
     public static func read(path: String) throws(ConfigError) -> (accounts: [Account], errors: [AccountError]) {
         let data: Data
@@ -218,12 +213,12 @@ public enum AccountsFile {
     }
 
     public static func parse(_ data: Data, path: String) throws(ConfigError) -> (accounts: [Account], errors: [AccountError]) {
-        let json: Any
-        do { json = try JSONSerialization.jsonObject(with: data) } catch {
-            throw ConfigError(file: path, location: "", reason: "not valid JSON")
+        let json: JSON
+        do throws(RequestError) { json = try Requests.json(data) } catch {
+            throw ConfigError(file: path, location: "", reason: error.reason)
         }
-        let list: [Any]
-        if let a = json as? [Any] { list = a } else if let o = json as? [String: Any], let a = o["accounts"] as? [Any] { list = a } else {
+        let list: [JSON]
+        if let a = json.array { list = a } else if let a = json["accounts"]?.array { list = a } else {
             throw ConfigError(file: path, location: "", reason: "expected an array of accounts or {\"accounts\": [...]}")
         }
         var accounts: [Account] = []
@@ -231,8 +226,8 @@ public enum AccountsFile {
         var ids = Set<String>()
         for (i, item) in list.enumerated() {
             let fallbackID = "#\(i + 1)"
-            guard let o = item as? [String: Any] else { errors.append(AccountError(accountId: fallbackID, field: "account", reason: "not an object")); continue }
-            let id = (o["id"] as? String) ?? (o["id"] as? NSNumber)?.stringValue ?? fallbackID
+            guard let o = item.dictionary else { errors.append(AccountError(accountId: fallbackID, field: "account", reason: "not an object")); continue }
+            let id = o["id"]?.string ?? o["id"]?.number.map { $0 == $0.rounded() && Swift.abs($0) < 1e15 ? String(Int64($0)) : String($0) } ?? fallbackID
             guard o["id"] != nil else { errors.append(AccountError(accountId: id, field: "id", reason: "missing")); continue }
             guard ids.insert(id).inserted else { errors.append(AccountError(accountId: id, field: "id", reason: "duplicate account id")); continue }
             switch account(o, id: id) {
@@ -245,12 +240,12 @@ public enum AccountsFile {
 
     /// One account from a decoded JSON object (fields: id, collateral, positions), every
     /// number within `AccountLimits`.
-    public static func account(_ o: [String: Any], id: String) -> Result<Account, AccountError> {
+    public static func account(_ o: [String: JSON], id: String) -> Result<Account, AccountError> {
         func fail(_ field: String, _ reason: String) -> Result<Account, AccountError> { .failure(AccountError(accountId: id, field: field, reason: reason)) }
         for k in o.keys.sorted() where !["id", "collateral", "positions"].contains(k) { return fail(k, "unknown field") }
         guard !id.isEmpty, id.unicodeScalars.count <= AccountLimits.maxNameLength else { return fail("id", "expected 1 to \(AccountLimits.maxNameLength) characters") }
         /// A balance, or why not: "not a number" or out of bounds.
-        func balance(_ v: Any?) -> Result<Double, AccountError> {
+        func balance(_ v: JSON?) -> Result<Double, AccountError> {
             guard let n = number(v) else { return .failure(AccountError(accountId: id, field: "", reason: "not a number")) }
             guard n.isFinite, Swift.abs(n) <= AccountLimits.maxCollateral else {
                 return .failure(AccountError(accountId: id, field: "", reason: "expected a number in [-1e15, 1e15]"))
@@ -258,7 +253,7 @@ public enum AccountsFile {
             return .success(n)
         }
         var collateral: [(asset: String, quantity: Double)] = []
-        if let c = o["collateral"] as? [String: Any] {
+        if let c = o["collateral"]?.dictionary {
             guard c.count <= AccountLimits.maxCollateralAssets else { return fail("collateral", "more than \(AccountLimits.maxCollateralAssets) assets") }
             for (asset, q) in c.sorted(by: { $0.key < $1.key }) {
                 switch balance(q) {
@@ -266,10 +261,10 @@ public enum AccountsFile {
                 case let .failure(e): return fail("collateral.\(asset)", e.reason)
                 }
             }
-        } else if let c = o["collateral"] as? [Any] {
+        } else if let c = o["collateral"]?.array {
             guard c.count <= AccountLimits.maxCollateralAssets else { return fail("collateral", "more than \(AccountLimits.maxCollateralAssets) assets") }
             for (j, item) in c.enumerated() {
-                guard let e = item as? [String: Any], let asset = e["asset"] as? String else { return fail("collateral[\(j)]", "needs asset and quantity") }
+                guard let e = item.dictionary, let asset = e["asset"]?.string else { return fail("collateral[\(j)]", "needs asset and quantity") }
                 guard !asset.isEmpty, asset.unicodeScalars.count <= AccountLimits.maxNameLength else {
                     return fail("collateral[\(j)].asset", "expected 1 to \(AccountLimits.maxNameLength) characters")
                 }
@@ -281,15 +276,15 @@ public enum AccountsFile {
             }
         } else if o["collateral"] != nil { return fail("collateral", "expected an object or an array") }
         var positions: [Position] = []
-        if let p = o["positions"], !(p is [Any]) { return fail("positions", "expected an array") }
-        let list = (o["positions"] as? [Any]) ?? []
+        if let p = o["positions"], p.array == nil { return fail("positions", "expected an array") }
+        let list = o["positions"]?.array ?? []
         guard list.count <= AccountLimits.maxPositions else { return fail("positions", "more than \(AccountLimits.maxPositions) positions") }
         for (j, e) in list.enumerated() {
-            guard let p = e as? [String: Any] else { return fail("positions[\(j)]", "not an object") }
+            guard let p = e.dictionary else { return fail("positions[\(j)]", "not an object") }
             for k in p.keys.sorted() where !["instrument", "quantity", "entryPrice", "impliedVolatility"].contains(k) {
                 return fail("positions[\(j)].\(k)", "unknown field")
             }
-            guard let inst = p["instrument"] as? String else { return fail("positions[\(j)].instrument", p["instrument"] == nil ? "missing" : "expected a string") }
+            guard let inst = p["instrument"]?.string else { return fail("positions[\(j)].instrument", p["instrument"] == nil ? "missing" : "expected a string") }
             guard !inst.isEmpty, inst.unicodeScalars.count <= AccountLimits.maxNameLength else { return fail("positions[\(j)].instrument", "expected 1 to \(AccountLimits.maxNameLength) characters") }
             guard let q = number(p["quantity"]) else { return fail("positions[\(j)].quantity", p["quantity"] == nil ? "missing" : "not a number") }
             guard q.isFinite, Swift.abs(q) <= AccountLimits.maxQuantity else {

@@ -24,50 +24,28 @@ public enum Requests {
     /// Prices and confidences are in (0, maxPrice].
     public static let maxPrice = 1e15
 
-    /// A JSON document (objects nested at most 64 deep).
-    public static func json(_ data: Data) throws(RequestError) -> Any {
-        // one pass over the bytes (through a raw buffer: Data's own iterator costs ~10 ns a byte)
-        let tooDeep = data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> Bool in
-            var depth = 0, inString = false, escaped = false
-            for b in bytes {
-                if inString {
-                    if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
-                    continue
-                }
-                switch b {
-                case 0x22: inString = true
-                case 0x7B, 0x5B:
-                    depth += 1
-                    if depth > 64 { return true }
-                case 0x7D, 0x5D: depth -= 1
-                default: break
-                }
-            }
-            return false
-        }
-        if tooDeep { throw RequestError("", "JSON nested deeper than 64 levels") }
-        do { return try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
-            throw RequestError("", "request body is not valid JSON")
-        }
+    /// A JSON document (objects and arrays nested at most 64 deep).
+    public static func json(_ data: Data) throws(RequestError) -> JSON {
+        try data.withUnsafeBytes { bytes in parse(bytes) }.get()
     }
 
-    /// A JSON boolean (not the numbers 0 and 1, which Foundation on Linux also casts to Bool).
-    public static func bool(_ v: Any?) -> Bool? {
-        guard let n = v as? NSNumber, n.objCType.pointee == CChar(UInt8(ascii: "c")) else { return nil }
-        return n.boolValue
+    /// `JSONReader.parse` as a value (the buffer accessors of Data and ByteBuffer rethrow
+    /// untyped errors).
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<JSON, RequestError> {
+        do throws(RequestError) { return .success(try JSONReader.parse(bytes)) } catch { return .failure(error) }
     }
 
     /// `POST /v1/prices`: one quote object, or `{"quotes": [...]}`.
-    public static func quotes(_ json: Any) throws(RequestError) -> [Quote] {
-        let items: [Any]
+    public static func quotes(_ json: JSON) throws(RequestError) -> [Quote] {
+        let items: [JSON]
         var batched = false
-        if let o = json as? [String: Any], let q = o["quotes"] {
-            guard let a = q as? [Any] else { throw RequestError("quotes", "expected an array") }
+        if let o = json.dictionary, let q = o["quotes"] {
+            guard let a = q.array else { throw RequestError("quotes", "expected an array") }
             if let extra = o.keys.sorted().first(where: { $0 != "quotes" }) { throw RequestError(extra, "unknown field") }
             guard a.count <= maxQuotes else { throw RequestError("quotes", "at most \(maxQuotes) quotes per request") }
             items = a
             batched = true
-        } else if json is [String: Any] {
+        } else if json.members != nil {
             items = [json]
         } else {
             throw RequestError("", "expected a quote object or {\"quotes\": [...]}")
@@ -76,12 +54,12 @@ public enum Requests {
         quotes.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
             let prefix = batched ? "quotes[\(i)]." : ""
-            guard let o = item as? [String: Any] else { throw RequestError(batched ? "quotes[\(i)]" : "quote", "expected an object") }
+            guard let o = item.dictionary else { throw RequestError(batched ? "quotes[\(i)]" : "quote", "expected an object") }
             if let extra = o.keys.sorted().first(where: { !["asset", "source", "ts", "price", "confidence"].contains($0) }) {
                 throw RequestError(prefix + extra, "unknown field")
             }
             func name(_ k: String) throws(RequestError) -> String {
-                guard let v = o[k] as? String, !v.isEmpty, v.unicodeScalars.count <= maxNameLength,
+                guard let v = o[k]?.string, !v.isEmpty, v.unicodeScalars.count <= maxNameLength,
                       v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
                     throw RequestError(prefix + k, "expected a string of 1 to \(maxNameLength) printable characters")
                 }
@@ -89,15 +67,15 @@ public enum Requests {
             }
             let asset = try name("asset"), source = try name("source")
             let range = Quote.timestampRange
-            guard let tsValue = AccountsFile.number(o["ts"]), let ts = Checked.integer64(tsValue, in: range) else {
+            guard let tsValue = o["ts"]?.number, let ts = Checked.integer64(tsValue, in: range) else {
                 throw RequestError(prefix + "ts", "expected epoch milliseconds, an integer in [\(range.lowerBound), \(range.upperBound)] (years 1900-2100)")
             }
-            guard let price = AccountsFile.number(o["price"]), price > 0, price <= maxPrice else {
+            guard let price = o["price"]?.number, price > 0, price <= maxPrice else {
                 throw RequestError(prefix + "price", "expected a number in (0, 1e15]")
             }
             var confidence: Double?
             if let c = o["confidence"] {
-                guard let v = AccountsFile.number(c), v >= 0, v <= maxPrice else { throw RequestError(prefix + "confidence", "expected a number in [0, 1e15]") }
+                guard let v = c.number, v >= 0, v <= maxPrice else { throw RequestError(prefix + "confidence", "expected a number in [0, 1e15]") }
                 confidence = v
             }
             quotes.append(Quote(asset: asset, source: source, timestamp: ts, price: price, confidence: confidence))
@@ -106,20 +84,20 @@ public enum Requests {
     }
 
     /// `POST /v1/margin/what-if`: an account (id optional) with `mode` and `explain`.
-    public static func whatIf(_ json: Any) throws(RequestError) -> (account: Account, mode: MarginMode, explain: Bool) {
-        guard var o = json as? [String: Any] else { throw RequestError("", "expected an account object") }
+    public static func whatIf(_ json: JSON) throws(RequestError) -> (account: Account, mode: MarginMode, explain: Bool) {
+        guard var o = json.dictionary else { throw RequestError("", "expected an account object") }
         var mode = MarginMode.standard
         if let m = o.removeValue(forKey: "mode") {
-            guard let s = m as? String, let parsed = MarginMode(rawValue: s) else { throw RequestError("mode", "expected standard or portfolio") }
+            guard let s = m.string, let parsed = MarginMode(rawValue: s) else { throw RequestError("mode", "expected standard or portfolio") }
             mode = parsed
         }
         var explain = false
         if let e = o.removeValue(forKey: "explain") {
-            guard let b = bool(e) else { throw RequestError("explain", "expected true or false") }
+            guard let b = e.bool else { throw RequestError("explain", "expected true or false") }
             explain = b
         }
-        if let id = o["id"], !(id is String) { throw RequestError("id", "expected a string") }
-        let id = (o["id"] as? String) ?? "what-if"
+        if let id = o["id"], id.string == nil { throw RequestError("id", "expected a string") }
+        let id = o["id"]?.string ?? "what-if"
         switch AccountsFile.account(o, id: id) {
         case let .success(account): return (account, mode, explain)
         case let .failure(e): throw RequestError(e.field, e.reason)

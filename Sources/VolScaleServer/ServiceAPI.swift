@@ -101,10 +101,10 @@ struct ServiceAPI: Sendable {
     /// Walks a margin model forward over the service's price history of one asset (the
     /// bars it has seen) and answers the backtest statistics, keys as `volscale backtest`.
     func backtest(_ request: Request) async throws -> Response {
-        guard let o = try await body(request) as? [String: Any] else { throw HTTPError(.badRequest, message: "expected an object") }
+        guard let o = try await body(request).dictionary else { throw HTTPError(.badRequest, message: "expected an object") }
         let allowed = ["asset", "method", "measure", "confidence", "testConfidence", "mpor", "lookback", "lambda", "side"]
         if let extra = o.keys.sorted().first(where: { !allowed.contains($0) }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
-        guard let asset = o["asset"] as? String else { throw HTTPError(.badRequest, message: "asset: expected a string") }
+        guard let asset = o["asset"]?.string else { throw HTTPError(.badRequest, message: "asset: expected a string") }
         try await requireAsset(asset, status: .unprocessableContent)
         func num(_ k: String, _ d: Double, _ lo: Double, _ hi: Double, open: Bool = false) throws -> Double {
             guard let v = o[k] else { return d }
@@ -122,10 +122,10 @@ struct ServiceAPI: Sendable {
             }
             return n
         }
-        for k in ["method", "measure", "side"] where o[k] != nil && !(o[k] is String) { throw HTTPError(.badRequest, message: "\(k): expected a string") }
-        guard let method = RiskMethod(rawValue: (o["method"] as? String) ?? "fhs") else { throw HTTPError(.badRequest, message: "method: expected parametric, historical or fhs") }
-        guard let measure = TailMeasure(rawValue: (o["measure"] as? String) ?? "es") else { throw HTTPError(.badRequest, message: "measure: expected var or es") }
-        guard let side = Side(rawValue: (o["side"] as? String) ?? "long") else { throw HTTPError(.badRequest, message: "side: expected long or short") }
+        for k in ["method", "measure", "side"] where o[k] != nil && o[k]?.string == nil { throw HTTPError(.badRequest, message: "\(k): expected a string") }
+        guard let method = RiskMethod(rawValue: o["method"]?.string ?? "fhs") else { throw HTTPError(.badRequest, message: "method: expected parametric, historical or fhs") }
+        guard let measure = TailMeasure(rawValue: o["measure"]?.string ?? "es") else { throw HTTPError(.badRequest, message: "measure: expected var or es") }
+        guard let side = Side(rawValue: o["side"]?.string ?? "long") else { throw HTTPError(.badRequest, message: "side: expected long or short") }
         let model = MarginModel(name: "api", volatility: .ewma(lambda: try num("lambda", 0.94, 0, 1, open: true)), measure: measure, method: method,
                                 confidence: try num("confidence", 0.99, 0.5, 0.9999), mpor: try int("mpor", 1, 1...250),
                                 lookback: try int("lookback", 1000, 10...100_000),
@@ -160,12 +160,12 @@ struct ServiceAPI: Sendable {
     // MARK: - Policy, stored accounts, stress
 
     func policyUpdate(_ request: Request, by who: String) async throws -> Response {
-        guard let o = try await body(request) as? [String: Any] else { throw HTTPError(.badRequest, message: "expected an object") }
+        guard let o = try await body(request).dictionary else { throw HTTPError(.badRequest, message: "expected an object") }
         let allowed = ["buffer", "speedLimitUp", "speedLimitDown", "hardFloor", "hardCap", "maintenanceFraction"]
         if let extra = o.keys.sorted().first(where: { !allowed.contains($0) }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
         func rate(_ k: String, min lo: Double, max hi: Double) throws -> Double?? {
             guard let v = o[k] else { return .none }
-            if v is NSNull { return .some(nil) }
+            if v.isNull { return .some(nil) }
             guard let n = AccountsFile.number(v), n >= lo, n <= hi else { throw HTTPError(.badRequest, message: "\(k): expected a number in [\(lo), \(hi)] or null") }
             return .some(n)
         }
@@ -196,9 +196,9 @@ struct ServiceAPI: Sendable {
     }
 
     func stress(_ request: Request) async throws -> Response {
-        guard let o = try await body(request) as? [String: Any] else { throw HTTPError(.badRequest, message: "expected an object") }
+        guard let o = try await body(request).dictionary else { throw HTTPError(.badRequest, message: "expected an object") }
         if let extra = o.keys.sorted().first(where: { !["shock", "correlation", "mode"].contains($0) }) { throw HTTPError(.badRequest, message: "\(extra): unknown field") }
-        guard let shock = o["shock"] as? [String: Any], !shock.isEmpty else { throw HTTPError(.badRequest, message: "shock: expected {\"ASSET\": move, ...} (simple returns, -0.3 = -30%)") }
+        guard let shock = o["shock"]?.dictionary, !shock.isEmpty else { throw HTTPError(.badRequest, message: "shock: expected {\"ASSET\": move, ...} (simple returns, -0.3 = -30%)") }
         let book = state.book
         var given: [String: Double] = [:]
         for (asset, v) in shock {
@@ -216,7 +216,7 @@ struct ServiceAPI: Sendable {
         guard rho >= -1 && rho <= 1 else { throw HTTPError(.badRequest, message: "correlation: expected a number in [-1, 1]") }
         var mode = MarginMode.standard
         if let m = o["mode"] {
-            guard let t = m as? String, let parsed = MarginMode(rawValue: t) else { throw HTTPError(.badRequest, message: "mode: expected standard or portfolio") }
+            guard let t = m.string, let parsed = MarginMode(rawValue: t) else { throw HTTPError(.badRequest, message: "mode: expected standard or portfolio") }
             mode = parsed
         }
         let accounts = Array(await state.accounts.values).sorted { $0.id < $1.id }
@@ -249,23 +249,26 @@ struct ServiceAPI: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: s)))
     }
 
-    func body(_ request: Request) async throws -> Any {
+    func body(_ request: Request) async throws -> JSON {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: config.maxBodyBytes) } catch {
             throw HTTPError(.contentTooLarge, message: "request body larger than \(config.maxBodyBytes) bytes")
         }
-        return try decode(Data(buffer.readableBytesView))
+        return try decode(buffer)
     }
 
     /// The decoders of `Requests`, their errors as 400s naming the field.
     static func badRequest(_ e: RequestError) -> HTTPError { HTTPError(.badRequest, message: e.description) }
-    func decode(_ data: Data) throws -> Any {
-        do throws(RequestError) { return try Requests.json(data) } catch { throw Self.badRequest(error) }
+    func decode(_ buffer: ByteBuffer) throws -> JSON {
+        switch buffer.withUnsafeReadableBytes({ Requests.parse($0) }) {
+        case let .success(json): return json
+        case let .failure(error): throw Self.badRequest(error)
+        }
     }
-    func decodeQuotes(_ json: Any) throws -> [Quote] {
+    func decodeQuotes(_ json: JSON) throws -> [Quote] {
         do throws(RequestError) { return try Requests.quotes(json) } catch { throw Self.badRequest(error) }
     }
-    func decodeWhatIf(_ json: Any) throws -> (account: Account, mode: MarginMode, explain: Bool) {
+    func decodeWhatIf(_ json: JSON) throws -> (account: Account, mode: MarginMode, explain: Bool) {
         do throws(RequestError) { return try Requests.whatIf(json) } catch { throw Self.badRequest(error) }
     }
 
