@@ -34,6 +34,25 @@ import Testing
         #expect(try parse("1e400").number == .infinity) // out of range: every bound refuses it
     }
 
+    /// The exact fast path and the fallback against the standard library on 20,000 random
+    /// decimal texts (1-20 digits, a decimal point anywhere, exponents -30...30).
+    @Test func randomNumbersMatchTheStandardLibrary() throws {
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        func next(_ n: UInt64) -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return (state >> 33) % n }
+        for _ in 0..<20_000 {
+            let count = Int(next(20)) + 1
+            var text = next(2) == 0 ? "-" : ""
+            var body = String(Int(next(9)) + 1)
+            for _ in 1..<count { body += String(next(10)) }
+            let point = Int(next(UInt64(count + 1)))
+            if point > 0 && point < count { body.insert(".", at: body.index(body.startIndex, offsetBy: point)) }
+            text += body
+            if next(3) == 0 { text += "e\(Int(next(61)) - 30)" }
+            let got = try #require(try parse(text).number)
+            #expect(got.bitPattern == Double(text)!.bitPattern, "\(text)")
+        }
+    }
+
     @Test func refusesMalformedInput() {
         let bad = ["", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "-", "1e", "\"abc", "\"a\\q\"", "\"\\u12G4\"", "\"\\ud800\"",
                    "\"tab\there\"", "tru", "nul", "[1] 2", "{\"a\" 1}", "{1: 2}", "NaN", "Infinity"]
