@@ -280,22 +280,32 @@ public enum AccountsFile {
         let list = o["positions"]?.array ?? []
         guard list.count <= AccountLimits.maxPositions else { return fail("positions", "more than \(AccountLimits.maxPositions) positions") }
         for (j, e) in list.enumerated() {
-            guard let p = e.dictionary else { return fail("positions[\(j)]", "not an object") }
-            for k in p.keys.sorted() where !["instrument", "quantity", "entryPrice", "impliedVolatility"].contains(k) {
-                return fail("positions[\(j)].\(k)", "unknown field")
+            // one pass over the members (no dictionary per position: this is the what-if hot path)
+            guard let members = e.members else { return fail("positions[\(j)]", "not an object") }
+            var p: (instrument: JSON?, quantity: JSON?, entryPrice: JSON?, impliedVolatility: JSON?) = (nil, nil, nil, nil)
+            var unknown: [String] = []
+            for m in members {
+                switch m.key {
+                case "instrument": p.instrument = m.value
+                case "quantity": p.quantity = m.value
+                case "entryPrice": p.entryPrice = m.value
+                case "impliedVolatility": p.impliedVolatility = m.value
+                default: unknown.append(m.key)
+                }
             }
-            guard let inst = p["instrument"]?.string else { return fail("positions[\(j)].instrument", p["instrument"] == nil ? "missing" : "expected a string") }
+            if let k = unknown.min() { return fail("positions[\(j)].\(k)", "unknown field") }
+            guard let inst = p.instrument?.string else { return fail("positions[\(j)].instrument", p.instrument == nil ? "missing" : "expected a string") }
             guard !inst.isEmpty, inst.unicodeScalars.count <= AccountLimits.maxNameLength else { return fail("positions[\(j)].instrument", "expected 1 to \(AccountLimits.maxNameLength) characters") }
-            guard let q = number(p["quantity"]) else { return fail("positions[\(j)].quantity", p["quantity"] == nil ? "missing" : "not a number") }
+            guard let q = number(p.quantity) else { return fail("positions[\(j)].quantity", p.quantity == nil ? "missing" : "not a number") }
             guard q.isFinite, Swift.abs(q) <= AccountLimits.maxQuantity else {
                 return fail("positions[\(j)].quantity", "expected a number in [-1e12, 1e12]")
             }
             var entry: Double?, iv: Double?
-            if let v = p["entryPrice"] {
+            if let v = p.entryPrice {
                 guard let n = number(v), n > 0, n <= AccountLimits.maxPrice else { return fail("positions[\(j)].entryPrice", "expected a number in (0, 1e12]") }
                 entry = n
             }
-            if let v = p["impliedVolatility"] {
+            if let v = p.impliedVolatility {
                 guard let n = number(v), n > 0, n <= AccountLimits.maxImpliedVolatility else {
                     return fail("positions[\(j)].impliedVolatility", "expected an annualised decimal in (0, \(AccountLimits.maxImpliedVolatility)]")
                 }
