@@ -199,16 +199,20 @@ public struct JSONReader {
     mutating func string() throws(RequestError) -> String {
         i += 1
         let start = i
-        // fast path: no escapes
+        // fast path: no escapes; ASCII needs no UTF-8 validation
+        var ascii = true
         while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C {
             guard bytes[i] >= 0x20 else { throw fail("control character in a string") }
+            if bytes[i] >= 0x80 { ascii = false }
             i += 1
         }
         guard i < bytes.count else { throw fail("unterminated string") }
         var out: [UInt8] = []
         if bytes[i] == 0x22 {
-            guard let s = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self) else { throw fail("invalid UTF-8") }
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
             i += 1
+            if ascii { return String(decoding: raw, as: UTF8.self) }
+            guard let s = String(validating: raw, as: UTF8.self) else { i -= 1; throw fail("invalid UTF-8") }
             return s
         }
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
