@@ -6,7 +6,31 @@ import VolScaleConfig
 import VolScaleEngine
 import VolScaleMargin
 
-public typealias AppRequestContext = BasicRequestContext
+/// The service's request context: Hummingbird's core context and the API key the role
+/// middleware authenticated (nil on public routes).
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var key: APIKeyRecord?
+    public init(source: Source) {
+        self.coreContext = .init(source: source)
+    }
+}
+
+/// Role check for one route group: the key from `Authorization: Bearer` or `X-API-Key`
+/// (from `?key=` only in the group that allows it: the read-only streams), its role at least
+/// `role`, within its rate; otherwise 401, 403 or 429. The key is kept in the context.
+struct RoleMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let auth: Authenticator
+    let role: Role
+    let keyInQuery: Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.key = try auth.authorize(secret: request.apiKey(allowQuery: keyInQuery), role: role)
+        return try await next(request, context)
+    }
+}
 
 /// Server settings: address, keys, limits.
 public struct ServerConfig: Sendable {
@@ -137,8 +161,18 @@ public func buildRouter(state: ServiceState, auth: Authenticator, metrics: Servi
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: MetricsMiddleware(metrics: metrics))
     let api = ServiceAPI(state: state, auth: auth, metrics: metrics, config: config)
+    // one group per access rule, each with its role middleware; public routes have none
+    var groups: [String: RouterGroup<AppRequestContext>] = [:]
+    func group(_ route: ServiceRoute) -> RouterGroup<AppRequestContext> {
+        let name = "\(route.role?.rawValue ?? "public")|\(route.keyInQuery)"
+        if let g = groups[name] { return g }
+        let g = router.group()
+        if let role = route.role { g.add(middleware: RoleMiddleware(auth: auth, role: role, keyInQuery: route.keyInQuery)) }
+        groups[name] = g
+        return g
+    }
     for route in ServiceAPI.routes {
-        router.on(RouterPath(route.path), method: route.method) { request, context in
+        group(route).on(RouterPath(route.path), method: route.method) { request, context in
             try await api.handle(route, request: request, context: context)
         }
     }
