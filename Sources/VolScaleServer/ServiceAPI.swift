@@ -71,8 +71,12 @@ struct ServiceAPI: Sendable {
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
         case .openapi: return text(OpenAPIDocument.json, type: "application/json")
-        case .dashboard: return text(Dashboard.html, type: "text/html; charset=utf-8")
-        case .dashboardScript: return text(Dashboard.script, type: "application/javascript")
+        case .dashboard:
+            guard let html = Dashboard.html else { throw HTTPError(.serviceUnavailable, message: Dashboard.missing) }
+            return text(html, type: "text/html; charset=utf-8")
+        case .dashboardScript:
+            guard let script = Dashboard.script else { throw HTTPError(.serviceUnavailable, message: Dashboard.missing) }
+            return text(script, type: "application/javascript")
         case .assets: return try await assets()
         case .asset: return try await asset(context.parameters.require("asset"))
         case .assetHistory: return try await history(context.parameters.require("asset"))

@@ -1,0 +1,99 @@
+const params = new URLSearchParams(location.search);
+const key = params.get('key') || '';
+const headers = {'Authorization': 'Bearer ' + key};
+let assets = [], current = params.get('asset') || null, whatIf = params.get('page') === 'what-if';
+const series = {};
+async function api(path, opts) {
+  const r = await fetch(path, Object.assign({headers}, opts || {}));
+  if (!r.ok) throw new Error((await r.json()).error?.message || r.statusText);
+  return r.json();
+}
+function pct(x, d) { return x == null ? '–' : (100 * x).toFixed(d ?? 3) + '%'; }
+function chart(points, color, fmt) {
+  const w = 400, h = 160, l = 46, r = 6, t = 8, b = 18;
+  if (!points.length) return '<p class="muted">no data yet</p>';
+  const xs = points.map(p => p[0]), ys = points.map(p => p[1]);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  const X = x => l + (w - l - r) * (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5);
+  const Y = y => t + (h - t - b) * (y1 > y0 ? 1 - (y - y0) / (y1 - y0) : 0.5);
+  let s = `<svg viewBox="0 0 ${w} ${h}" width="100%">`;
+  for (let k = 0; k <= 3; k++) { const v = y0 + (y1 - y0) * k / 3; s += `<line x1="${l}" x2="${w - r}" y1="${Y(v)}" y2="${Y(v)}" stroke="#eceef2"/><text x="${l - 4}" y="${Y(v) + 3}" text-anchor="end">${fmt(v)}</text>`; }
+  s += `<text x="${l}" y="${h - 4}">${new Date(x0).toISOString().slice(0, 10)}</text><text x="${w - r}" y="${h - 4}" text-anchor="end">${new Date(x1).toISOString().slice(0, 10)}</text>`;
+  const step = Math.max(1, Math.floor(points.length / 600));
+  const pts = points.filter((_, i) => i % step === 0 || i === points.length - 1).map(p => X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join(' ');
+  return s + `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${pts}"/></svg>`;
+}
+function nav() {
+  document.getElementById('nav').innerHTML = assets.map(a => `<a class="${!whatIf && a.asset === current ? 'on' : ''}" onclick="show('${a.asset}')">${a.asset}</a>`).join('') +
+    `<a class="${whatIf ? 'on' : ''}" onclick="showWhatIf()">What-if margin</a>`;
+}
+async function render() {
+  nav();
+  if (whatIf) return renderWhatIf();
+  const a = await api('/v1/assets/' + current);
+  const s = series[current] || [];
+  const rates = s.rates || [];
+  document.getElementById('main').innerHTML = `
+  <div class="card"><h2>${a.asset} <span class="${a.status === 'stable' ? 'stable' : 'unstable'}">${a.status}</span></h2>
+   <table><tr><th>price</th><th>stable price</th><th>asset / liability valuation</th><th>volatility (per bar)</th><th>bars</th><th>model</th></tr>
+   <tr><td>${a.price?.toFixed(5) ?? '–'}</td><td>${a.stablePrice?.toFixed(5) ?? '–'}</td><td>${a.assetPrice?.toFixed(5) ?? '–'} / ${a.liabilityPrice?.toFixed(5) ?? '–'}</td><td>${pct(a.volatility)}</td><td>${a.bars}</td><td class="muted">${a.model}</td></tr></table></div>
+  <div class="grid">
+   <div class="card"><h3>Price</h3>${chart(s.prices || [], '#2563eb', v => v.toPrecision(5))}</div>
+   <div class="card"><h3>Volatility per bar</h3>${chart(s.vol || [], '#6b4fbb', v => pct(v, 2))}</div>
+   <div class="card"><h3>Initial margin rate (long)</h3>${chart(rates, '#d97706', v => pct(v, 1))}</div>
+  </div>
+  <div class="grid">
+   <div class="card"><h3>Current rates and why</h3><table><tr><th>side</th><th>initial</th><th>maintenance</th><th>set by</th><th>seq</th></tr>
+    ${a.rates.map(r => `<tr><td>${r.side}</td><td>${pct(r.new)}</td><td>${pct(r.maintenance)}</td><td>${r.setBy}</td><td>${r.sequence}</td></tr>`).join('')}</table></div>
+   <div class="card"><h3>Price sources</h3><table><tr><th>source</th><th>last price</th></tr>
+    ${Object.entries(a.sources).map(([k, v]) => `<tr><td>${k}</td><td>${v.toPrecision(7)}</td></tr>`).join('')}</table></div>
+   <div class="card"><h3>Live</h3><p id="feed" class="muted">waiting for publications…</p></div>
+  </div>`;
+}
+function renderWhatIf() {
+  document.getElementById('main').innerHTML = `<div class="card"><h2>What-if margin</h2>
+  <p class="muted">Paste an account (JSON). Mode: <select id="mode"><option>standard</option><option>portfolio</option></select></p>
+  <textarea id="acct">{"collateral": {"USD": 60000},\n "positions": [{"instrument": "BTC-PERP", "quantity": 5, "entryPrice": 60500},\n               {"instrument": "ETH-PERP", "quantity": -100, "entryPrice": 2950}]}</textarea>
+  <p><button onclick="runWhatIf()">Compute margin</button></p><div id="result"></div></div>`;
+}
+async function runWhatIf() {
+  const out = document.getElementById('result');
+  try {
+    const body = JSON.parse(document.getElementById('acct').value);
+    body.mode = document.getElementById('mode').value; body.explain = true;
+    const r = await api('/v1/margin/what-if', {method: 'POST', body: JSON.stringify(body)});
+    out.innerHTML = `<table><tr><th>equity</th><th>initial</th><th>maintenance</th><th>free</th><th>status</th></tr>
+      <tr><td>${r.equity.toFixed(2)}</td><td>${r.initialMargin.toFixed(2)}</td><td>${r.maintenanceMargin.toFixed(2)}</td><td>${r.freeCollateral.toFixed(2)}</td><td>${r.status}</td></tr></table>
+      <pre>${JSON.stringify(r.explanation, null, 1)}</pre>`;
+  } catch (e) { out.innerHTML = `<p class="unstable">${e.message}</p>`; }
+}
+async function load(asset) {
+  const h = await api('/v1/assets/' + asset + '/history');
+  const r = await api('/v1/rates/' + asset + '/history?limit=4000');
+  series[asset] = {prices: h.map(p => [p.t, p.price]), vol: h.filter(p => p.sigma != null).map(p => [p.t, p.sigma]),
+                   rates: r.filter(p => p.side === 'long').map(p => [p.time, p.new])};
+}
+window.show = async a => { current = a; whatIf = false; if (!series[a]) await load(a); render(); };
+window.showWhatIf = () => { whatIf = true; render(); };
+(async () => {
+  try {
+    assets = await api('/v1/assets');
+    current = current || assets[0]?.asset;
+    await load(current);
+    render();
+    if (params.get('stream') === '0') return; // static view (headless screenshots)
+    const es = new EventSource('/v1/stream?key=' + encodeURIComponent(key));
+    es.addEventListener('publication', ev => {
+      const p = JSON.parse(ev.data);
+      document.getElementById('live').textContent = 'live · seq ' + p.sequence;
+      const s = series[p.asset];
+      if (s && p.side === 'long') s.rates.push([p.time, p.new]);
+      if (p.asset === current && !whatIf && p.side === 'short') {
+        api('/v1/assets/' + p.asset + '/history').then(h => { if (s) { s.prices = h.map(q => [q.t, q.price]); s.vol = h.filter(q => q.sigma != null).map(q => [q.t, q.sigma]); } render(); });
+      }
+    });
+    es.addEventListener('status', ev => { document.getElementById('live').textContent = 'status: ' + ev.data; });
+  } catch (e) {
+    document.getElementById('main').innerHTML = `<div class="card"><p class="unstable">${e.message}</p><p>Open this page with ?key=YOUR_READ_KEY (printed by volscale serve).</p></div>`;
+  }
+})();
