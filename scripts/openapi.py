@@ -13,7 +13,20 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 def err(desc): return {"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
-AUTH = {"401": err("missing or unknown key"), "403": err("role too low"), "429": err("rate limit exceeded; see Retry-After")}
+# Responses shared by many operations, defined once and referenced.
+SHARED = {
+    "Unauthorized": err("missing or unknown key"),
+    "Forbidden": err("role too low"),
+    "RateLimited": err("rate limit exceeded; see Retry-After"),
+    "BadParameter": err("a parameter is not valid; the message names it"),
+    "NotFound": err("unknown asset or account"),
+    "BadBody": err("malformed body, unknown field, wrong type or a value out of bounds; the message names the field"),
+    "TooLarge": err("body larger than 1 MiB"),
+    "Unprocessable": err("well-formed, but the data cannot serve it (unknown asset or instrument, too little history, every quote rejected)"),
+}
+def ref(name): return {"$ref": f"#/components/responses/{name}"}
+
+AUTH = {"401": ref("Unauthorized"), "403": ref("Forbidden"), "429": ref("RateLimited")}
 NAME64 = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}
 NAME128 = {"type": "string", "minLength": 1, "maxLength": 128}
 
@@ -105,14 +118,14 @@ def op(summary, role=None, params=None, req=None, extra=None, ok="OK"):
         o["responses"].update(AUTH)
     if params:
         o["parameters"] = params
-        o["responses"]["400"] = err("a parameter is not valid; the message names it")
+        o["responses"]["400"] = ref("BadParameter")
         if any(p["in"] == "path" for p in params):
-            o["responses"]["404"] = err("unknown asset or account")
+            o["responses"]["404"] = ref("NotFound")
     if req:
         o["requestBody"] = req
-        o["responses"]["400"] = err("malformed body, unknown field, wrong type or a value out of bounds; the message names the field")
-        o["responses"]["413"] = err("body larger than 1 MiB")
-        o["responses"]["422"] = err("well-formed, but the data cannot serve it (unknown asset or instrument, too little history, every quote rejected)")
+        o["responses"]["400"] = ref("BadBody")
+        o["responses"]["413"] = ref("TooLarge")
+        o["responses"]["422"] = ref("Unprocessable")
     for k, v in (extra or {}).items():
         o["responses"][k] = err(v)
     return o
@@ -174,7 +187,7 @@ DOC = {
              "description": "Volatility-scaled margin parameters, trusted prices and what-if margin. Rates are decimal fractions of notional; volatilities per bar, decimal; times UTC epoch milliseconds. 400: the request breaks this document (the message names the field); 422: it is well-formed but the data cannot serve it."},
     "servers": [{"url": "http://127.0.0.1:8080"}],
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-                   "schemas": SCHEMAS},
+                   "schemas": SCHEMAS, "responses": SHARED},
     "paths": PATHS,
 }
 
