@@ -166,7 +166,8 @@ PATHS = {
     ], extra={"426": "not an upgrade request"})},
     "/v1/policy": {
         "get": op("Current margin policy of the engine", "read"),
-        "put": op("Change the margin controls; recorded in the audit chain with the key's name", "admin", req=body({"$ref": "#/components/schemas/PolicyChange"})),
+        "put": op("Change the margin controls; recorded in the audit chain with the key's name", "admin", req=body({"$ref": "#/components/schemas/PolicyChange"}),
+                  extra={"503": "applied but not yet stored (the store is failing)"}),
     },
     "/v1/accounts/{id}/margin": {"get": op("Margin of a stored account", "read", [
         {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},

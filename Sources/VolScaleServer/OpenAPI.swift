@@ -1097,6 +1097,16 @@ enum OpenAPIDocument {
      },
      "422": {
       "$ref": "#/components/responses/Unprocessable"
+     },
+     "503": {
+      "description": "applied but not yet stored (the store is failing)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
      }
     },
     "security": [

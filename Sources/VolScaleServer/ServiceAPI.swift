@@ -182,8 +182,14 @@ struct ServiceAPI: Sendable {
             maintenance = m
         }
         guard o.isEmpty == false else { throw HTTPError(.badRequest, message: "no change given (fields: \(allowed.joined(separator: ", ")))") }
-        let p = try await state.updatePolicy(buffer: buffer, speedLimitUp: up, speedLimitDown: down, hardFloor: floor, hardCap: cap,
+        let p: Publication
+        do {
+            p = try await state.updatePolicy(buffer: buffer, speedLimitUp: up, speedLimitDown: down, hardFloor: floor, hardCap: cap,
                                              maintenanceFraction: maintenance, by: who)
+        } catch {
+            // applied in the engine, queued for the store, not yet durable
+            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: "policy applied but not yet stored: \(error)")
+        }
         struct Out: Encodable { var policy: PolicyView; var audit: PublicationView }
         return encode(Out(policy: PolicyView(config: await state.engine.config), audit: PublicationView(p)))
     }
@@ -355,11 +361,16 @@ struct ServiceAPI: Sendable {
     func ingest(_ request: Request) async throws -> Response {
         let quotes = try decodeQuotes(try await body(request))
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let result = try await state.ingest(quotes, now: now)
+        // a store that fails (the duplicate lookup, or the commit not done in time) is a 503:
+        // what was accepted stays queued, and a resend is answered as duplicates once stored
+        let result: ServiceState.IngestResult
         do {
+            result = try await state.ingest(quotes, now: now)
             try await state.waitDurable(result.ticket)
         } catch let e as NotDurable {
             throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: e.description)
+        } catch {
+            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: "the store failed: \(error); resending is safe")
         }
         metrics.accepted.increment(by: Int64(result.accepted))
         metrics.publications.increment(by: Int64(result.publications.count))
