@@ -136,19 +136,32 @@ struct KnownRoutesResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Con
         }.map(\.method)
     }
 
+    /// The router answers first; only its 404 for a path without a route of this method is
+    /// looked at again (no template matching on the requests that do match).
     func respond(to request: Request, context: Context) async throws -> Response {
-        let methods = allowed(request.uri.path)
-        if !methods.isEmpty && !methods.contains(request.method) {
-            let list = methods.map(\.rawValue).joined(separator: ", ")
-            // answered here, not thrown: outside the router nothing turns an error into its response
-            return try HTTPError(.methodNotAllowed, headers: [.allow: list], message: "\(request.method.rawValue) is not served here; allowed: \(list)")
-                .response(from: request, context: context)
+        do {
+            let response = try await inner.respond(to: request, context: context)
+            guard response.status == .notFound else { return response }
+            return try refused(request, context: context) ?? response
+        } catch let e as HTTPError where e.status == .notFound {
+            if let r = try refused(request, context: context) { return r }
+            throw e
         }
-        return try await inner.respond(to: request, context: context)
+    }
+
+    /// The 405 for a known path asked with another method; nil otherwise (a handler's own
+    /// 404, such as an unknown asset, stands).
+    func refused(_ request: Request, context: Context) throws -> Response? {
+        let methods = allowed(request.uri.path)
+        guard !methods.isEmpty, !methods.contains(request.method) else { return nil }
+        let list = methods.map(\.rawValue).joined(separator: ", ")
+        // answered here, not thrown: outside the router nothing turns an error into its response
+        return try HTTPError(.methodNotAllowed, headers: [.allow: list], message: "\(request.method.rawValue) is not served here; allowed: \(list)")
+            .response(from: request, context: context)
     }
 }
 
-/// The router with the 405 check in front of it.
+/// The router with the 405 check around it.
 struct ServiceResponderBuilder: HTTPResponderBuilder {
     let router: Router<AppRequestContext>
     func buildResponder() -> KnownRoutesResponder<Router<AppRequestContext>.Responder> {

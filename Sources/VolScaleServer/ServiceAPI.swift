@@ -405,13 +405,9 @@ struct ServiceAPI: Sendable {
 
     func stream(_ request: Request) async throws -> Response {
         // `since` or, from a reconnecting EventSource, the Last-Event-ID header
-        // bounded as the document declares (2^53 - 1, beyond any sequence a service reaches)
-        var since = try Self.queryInteger(request, "since", in: 0...9_007_199_254_740_991).map(Int64.init)
-        if since == nil, let name = HTTPField.Name("Last-Event-ID"), let text = request.headers[name] {
-            guard let n = Int64(text), n >= 0, n <= 9_007_199_254_740_991 else {
-                throw HTTPError(.badRequest, message: "Last-Event-ID: expected a sequence number in [0, 9007199254740991]")
-            }
-            since = n
+        var since = try WebSocketStream.since(request.uri.queryParameters.get("since").map { String($0) })
+        if since == nil, let name = HTTPField.Name("Last-Event-ID") {
+            since = try WebSocketStream.since(request.headers[name], field: "Last-Event-ID")
         }
         let limit = try Self.queryInteger(request, "limit", in: 0...1_000_000)
         let subscription: Subscription

@@ -12,11 +12,15 @@ import Logging
 /// browser's WebSocket cannot set headers). A request that cannot be upgraded (no key, a bad
 /// `since`, too many streams) falls through to the HTTP route, which says why.
 enum WebSocketStream {
-    /// The `since` parameter: nil when absent; bounded as the document declares.
-    static func since(_ text: String?) throws -> Int64? {
+    /// Largest `since` the document declares (2^53 - 1, beyond any sequence a service reaches).
+    static let maxSince: Int64 = 9_007_199_254_740_991
+
+    /// A `since` value (query parameter or Last-Event-ID header): nil when absent; 400 naming
+    /// `field` when not an integer in [0, maxSince]. Shared by the SSE stream and the WebSocket.
+    static func since(_ text: String?, field: String = "since") throws -> Int64? {
         guard let text else { return nil }
-        guard let n = Int64(text), n >= 0, n <= 9_007_199_254_740_991 else {
-            throw HTTPError(.badRequest, message: "since: expected an integer in [0, 9007199254740991]")
+        guard let n = Int64(text), n >= 0, n <= maxSince else {
+            throw HTTPError(.badRequest, message: "\(field): expected an integer in [0, \(maxSince)]")
         }
         return n
     }
