@@ -271,3 +271,52 @@ public struct JSONReader {
         return v
     }
 }
+
+extension JSON {
+    /// The value as compact JSON text, members in their order. Integral numbers within
+    /// ±2^53 are written without a fraction; strings are escaped as RFC 8259 requires.
+    public var text: String {
+        var out = ""
+        write(to: &out)
+        return out
+    }
+
+    func write(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case let .bool(b): out += b ? "true" : "false"
+        case let .number(n):
+            if n.isFinite, n == n.rounded(), Swift.abs(n) <= 9_007_199_254_740_992 { out += String(Int64(n)) } else if n.isFinite { out += "\(n)" } else { out += "null" }
+        case let .string(s):
+            out += "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default:
+                    if u.value < 0x20 {
+                        let hex = String(u.value, radix: 16)
+                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    } else { out.unicodeScalars.append(u) }
+                }
+            }
+            out += "\""
+        case let .array(a):
+            out += "["
+            for (i, v) in a.enumerated() { if i > 0 { out += "," }; v.write(to: &out) }
+            out += "]"
+        case let .object(m):
+            out += "{"
+            for (i, kv) in m.enumerated() {
+                if i > 0 { out += "," }
+                JSON.string(kv.key).write(to: &out)
+                out += ":"
+                kv.value.write(to: &out)
+            }
+            out += "}"
+        }
+    }
+}

@@ -48,6 +48,35 @@ public enum AccountLimits {
     public static let maxCollateralAssets = 100
     /// Longest account id, instrument or asset name, in characters.
     public static let maxNameLength = 128
+
+    /// The first value of `account` outside these limits, as an error naming the field
+    /// (`collateral.USD`, `positions[3].quantity`), or nil. The one check of every account
+    /// that comes from outside: the accounts file and the service's request bodies.
+    public static func violation(in account: Account) -> AccountError? {
+        func fail(_ field: String, _ reason: String) -> AccountError { AccountError(accountId: account.id, field: field, reason: reason) }
+        func nameOK(_ s: String) -> Bool { !s.isEmpty && s.unicodeScalars.count <= maxNameLength }
+        guard nameOK(account.id) else { return fail("id", "expected 1 to \(maxNameLength) characters") }
+        guard account.collateral.count <= maxCollateralAssets else { return fail("collateral", "more than \(maxCollateralAssets) assets") }
+        for c in account.collateral {
+            // names are not checked here: an asset the book does not know is refused when the
+            // account is evaluated, whatever its length
+            guard c.quantity.isFinite, Swift.abs(c.quantity) <= maxCollateral else {
+                return fail("collateral.\(c.asset)", "expected a number in [-1e15, 1e15]")
+            }
+        }
+        guard account.positions.count <= maxPositions else { return fail("positions", "more than \(maxPositions) positions") }
+        for (j, p) in account.positions.enumerated() {
+            guard nameOK(p.instrument) else { return fail("positions[\(j)].instrument", "expected 1 to \(maxNameLength) characters") }
+            guard p.quantity.isFinite, Swift.abs(p.quantity) <= maxQuantity else {
+                return fail("positions[\(j)].quantity", "expected a number in [-1e12, 1e12]")
+            }
+            if let e = p.entryPrice, !(e > 0 && e <= maxPrice) { return fail("positions[\(j)].entryPrice", "expected a number in (0, 1e12]") }
+            if let v = p.impliedVolatility, !(v > 0 && v <= maxImpliedVolatility) {
+                return fail("positions[\(j)].impliedVolatility", "expected an annualised decimal in (0, \(maxImpliedVolatility)]")
+            }
+        }
+        return nil
+    }
 }
 
 /// Why an account could not be evaluated: the account, the field and the reason.

@@ -1,6 +1,10 @@
 import Foundation
 import Hummingbird
+import HTTPTypes
+import OpenAPIHummingbird
+import OpenAPIRuntime
 import Logging
+import Metrics
 import Prometheus
 import VolScaleConfig
 import VolScaleEngine
@@ -46,14 +50,20 @@ public struct ServerConfig: Sendable {
     public init() {}
 }
 
-/// The metrics the service exposes at /metrics.
+/// The metrics the service exposes at /metrics, in one Prometheus registry for the process.
+/// HTTP metrics come from Hummingbird's `MetricsMiddleware` through swift-metrics, with
+/// swift-prometheus as the backend (bootstrapped once per process); their names are mapped
+/// to the service's (`volscale_http_requests_total`, `volscale_http_request_duration_seconds`
+/// with labels route, method, status). The domain counters are made on the registry itself.
 public final class ServiceMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
-    let accepted: Counter
-    let publications: Counter
-    let lag: Gauge
+    public let registry: PrometheusCollectorRegistry
+    let accepted: Prometheus.Counter
+    let publications: Prometheus.Counter
+    let lag: Prometheus.Gauge
 
     public init() {
+        registry = Self.processRegistry
+        Self.bootstrap()
         accepted = registry.makeCounter(name: "volscale_quotes_accepted_total", labels: [])
         publications = registry.makeCounter(name: "volscale_publications_total", labels: [])
         lag = registry.makeGauge(name: "volscale_engine_lag_milliseconds", labels: [])
@@ -63,56 +73,31 @@ public final class ServiceMetrics: Sendable {
         registry.makeCounter(name: "volscale_quotes_rejected_total", labels: [("reason", reason)]).increment(by: Int64(n))
     }
 
-    let cacheLock = NSLock()
-    nonisolated(unsafe) var counters: [String: Counter] = [:]
-    nonisolated(unsafe) var histograms: [String: ValueHistogram] = [:]
+    /// swift-metrics has one backend per process, so the registry is the process's.
+    static let processRegistry = PrometheusCollectorRegistry()
 
-    /// Counter and latency histogram per route, their handles cached (the registry lookup
-    /// builds label arrays and takes its own lock).
-    func request(route: String, method: String, status: Int, seconds: Double) {
-        let key = "\(route)|\(method)|\(status)"
-        cacheLock.lock()
-        let counter = counters[key] ?? {
-            let c = registry.makeCounter(name: "volscale_http_requests_total", labels: [("route", route), ("method", method), ("status", String(status))])
-            counters[key] = c
-            return c
-        }()
-        let histogram = histograms[route] ?? {
-            let h = registry.makeValueHistogram(name: "volscale_http_request_duration_seconds", labels: [("route", route)],
-                                                buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1])
-            histograms[route] = h
-            return h
-        }()
-        cacheLock.unlock()
-        counter.increment()
-        histogram.record(seconds)
-    }
-}
+    /// Hummingbird's metric names and labels, as the service names them.
+    static let names: [String: String] = [
+        "hb.requests": "volscale_http_requests_total",
+        "hb.request.errors": "volscale_http_request_errors_total",
+        "http.server.request.duration": "volscale_http_request_duration_seconds",
+        "http.server.active_requests": "volscale_http_active_requests",
+    ]
+    static let labels: [String: String] = [
+        "http.route": "route", "http.request.method": "method", "http.response.status_code": "status", "error.type": "status",
+    ]
 
-/// Records latency and status of every request under its route template.
-struct MetricsMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-    let metrics: ServiceMetrics
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = DispatchTime.now().uptimeNanoseconds
-        func record(_ status: Int) {
-            let route = context.endpointPath ?? "unmatched"
-            metrics.request(route: route, method: request.method.rawValue, status: status,
-                            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    private static let bootstrapped: Void = {
+        var factory = PrometheusMetricsFactory(registry: processRegistry)
+        factory.nameAndLabelSanitizer = { name, labels in
+            (names[name] ?? name.replacingOccurrences(of: ".", with: "_"), labels.map { (ServiceMetrics.labels[$0.0] ?? $0.0.replacingOccurrences(of: ".", with: "_"), $0.1) })
         }
-        do {
-            let r = try await next(request, context)
-            record(r.status.code)
-            return r
-        } catch let e as HTTPResponseError {
-            record(e.status.code)
-            throw e
-        } catch {
-            record(500)
-            throw error
-        }
-    }
+        factory.durationHistogramBuckets["volscale_http_request_duration_seconds"] =
+            [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1].map { Duration.microseconds(Int64($0 * 1e6)) }
+        MetricsSystem.bootstrap(factory)
+    }()
+
+    static func bootstrap() { _ = bootstrapped }
 }
 
 /// A path the service knows, asked with a method it does not serve: 405 with `Allow`, not
@@ -169,27 +154,57 @@ struct ServiceResponderBuilder: HTTPResponderBuilder {
     }
 }
 
-/// Builds the router: every route of `ServiceAPI.routes`, behind authentication.
+/// Builds the router: every route of `ServiceAPI.routes` in the route group of its access
+/// rule (role middleware, then the body limit and the error shape); the generated
+/// operations through `RoleRoutingTransport`, the others as Hummingbird handlers; the
+/// dashboard's files through Hummingbird's file middleware.
 public func buildRouter(state: ServiceState, auth: Authenticator, metrics: ServiceMetrics, config: ServerConfig) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    router.add(middleware: MetricsMiddleware(metrics: metrics))
+    router.add(middleware: MetricsMiddleware<AppRequestContext>())
     let api = ServiceAPI(state: state, auth: auth, metrics: metrics, config: config)
-    // one group per access rule, each with its role middleware; public routes have none
     var groups: [String: RouterGroup<AppRequestContext>] = [:]
     func group(_ route: ServiceRoute) -> RouterGroup<AppRequestContext> {
         let name = "\(route.role?.rawValue ?? "public")|\(route.keyInQuery)"
         if let g = groups[name] { return g }
         let g = router.group()
         if let role = route.role { g.add(middleware: RoleMiddleware(auth: auth, role: role, keyInQuery: route.keyInQuery)) }
+        g.add(middleware: BodyLimitMiddleware(maxBytes: config.maxBodyBytes))
+        g.add(middleware: OpenAPIErrorMiddleware())
         groups[name] = g
         return g
     }
     for route in ServiceAPI.routes {
-        group(route).on(RouterPath(route.path), method: route.method) { request, context in
-            try await api.handle(route, request: request, context: context)
+        switch route.handler {
+        case nil: break  // generated: below
+        case .dashboardFile?:
+            // served by the file middleware; without the files, a 503 that says where they belong
+            if Dashboard.folder == nil {
+                group(route).on(RouterPath(route.path), method: route.method) { _, _ -> Response in throw HTTPError(.serviceUnavailable, message: Dashboard.missing) }
+            }
+        case let handler?:
+            group(route).on(RouterPath(route.path), method: route.method) { request, context in
+                try await api.handle(handler, request: request, context: context)
+            }
         }
     }
+    if let folder = Dashboard.folder { router.add(middleware: FileMiddleware(folder.path, searchForIndexHtml: true)) }
+    let transport = RoleRoutingTransport { method, path in
+        // an operation missing from the table needs the highest role (a test checks there is none)
+        group(ServiceAPI.routes.first { $0.method == method && $0.path == path } ?? ServiceRoute(method: method, path: path, role: .admin))
+    }
+    // the transport throws nothing: registration cannot fail
+    try? api.registerHandlers(on: transport, configuration: .init(jsonEncodingOptions: [.sortedKeys]))
     return router
+}
+
+/// Hands each generated operation to the route group of the role it needs (the generated
+/// `registerHandlers` registers all of them on one transport).
+struct RoleRoutingTransport: ServerTransport {
+    let group: (HTTPRequest.Method, String) -> RouterGroup<AppRequestContext>
+    func register(_ handler: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
+                  method: HTTPRequest.Method, path: String) throws {
+        try group(method, path).register(handler, method: method, path: path)
+    }
 }
 
 /// The application `volscale serve` runs and the tests drive.

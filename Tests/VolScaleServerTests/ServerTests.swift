@@ -94,17 +94,30 @@ func bearer(_ role: String?) -> HTTPFields {
     }
 
     @Test func openAPIDescribesExactlyTheRoutes() async throws {
-        let doc = try JSONSerialization.jsonObject(with: Data(OpenAPIDocument.json.utf8)) as! [String: Any]
+        let json = try OpenAPIDocument.json.get()
+        let doc = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
         let paths = try #require(doc["paths"] as? [String: [String: Any]])
         var documented = Set<String>()
         for (path, ops) in paths { for m in ops.keys { documented.insert("\(m.uppercased()) \(path)") } }
         let routed = Set(ServiceAPI.routes.map { "\($0.method.rawValue) \($0.path)" })
         #expect(documented == routed, "only documented: \(documented.subtracting(routed)); only routed: \(routed.subtracting(documented))")
-        // and the served document is that one
+        // every operation the generator serves (tag service) is in the role table with its
+        // role, and only those go through the generated handlers
+        var generated = Set<String>()
+        for (path, ops) in paths {
+            for (m, op) in ops where ((op as? [String: Any])?["tags"] as? [String])?.contains("service") == true { generated.insert("\(m.uppercased()) \(path)") }
+        }
+        #expect(generated == Set(ServiceAPI.routes.filter { $0.handler == nil }.map { "\($0.method.rawValue) \($0.path)" }))
+        // and the served documents are the source file, as it is and as JSON
+        let source = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Sources/VolScaleServer/openapi.yaml").standardized.path, encoding: .utf8)
         let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
         try await app.test(.router) { client in
             try await client.execute(uri: "/openapi.json", method: .get) { r in
-                #expect(r.status == .ok && String(buffer: r.body) == OpenAPIDocument.json)
+                #expect(r.status == .ok && String(buffer: r.body) == json)
+            }
+            try await client.execute(uri: "/openapi.yaml", method: .get) { r in
+                #expect(r.status == .ok && String(buffer: r.body) == source)
             }
         }
     }
@@ -141,14 +154,16 @@ func bearer(_ role: String?) -> HTTPFields {
                 #expect(o["mode"] as? String == "portfolio")
             }
             let bad: [(String, HTTPResponse.Status, String)] = [
-                ("{\"collateral\":{\"USD\":\"lots\"}}", .badRequest, "collateral.USD: not a number"),
-                ("{\"positions\":[{\"instrument\":\"BTC-PERP\",\"qty\":1}]}", .badRequest, "positions[0].qty: unknown field"),
-                ("{\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":true}]}", .badRequest, "positions[0].quantity: not a number"),
+                ("{\"collateral\":{\"USD\":\"lots\"}}", .badRequest, "collateral.USD: expected a number"),
+                ("{\"positions\":[{\"instrument\":\"BTC-PERP\",\"qty\":1}]}", .badRequest, "positions[0].quantity: missing"),
+                ("{\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":true}]}", .badRequest, "positions[0].quantity: expected a number"),
                 ("{\"colateral\":{}}", .badRequest, "colateral: unknown field"),
+                ("{\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":1,\"qty\":1}]}", .badRequest, "positions[0].qty: unknown field"),
+                ("{\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":2e12}]}", .badRequest, "positions[0].quantity: expected a number in [-1e12, 1e12]"),
                 ("{\"positions\":[{\"instrument\":\"SOL-PERP\",\"quantity\":1,\"entryPrice\":1}]}", .unprocessableContent, "unknown instrument 'SOL-PERP'"),
-                ("{\"mode\":\"fast\"}", .badRequest, "mode: expected standard or portfolio"),
+                ("{\"mode\":\"fast\"}", .badRequest, "mode: 'fast' is not one of the documented values"),
                 ("{not json", .badRequest, "not valid JSON"),
-                ("[1,2]", .badRequest, "expected an account object"),
+                ("[1,2]", .badRequest, "expected an object"),
             ]
             for (body, status, message) in bad {
                 try await client.execute(uri: "/v1/margin/what-if", method: .post, headers: bearer("read"), body: ByteBuffer(string: body)) { r in
@@ -169,8 +184,10 @@ func bearer(_ role: String?) -> HTTPFields {
             let cases: [(String, String)] = [
                 ("{\"asset\":\"BTC\",\"source\":\"x\",\"ts\":1,\"price\":\"high\"}", "price: expected a number"),
                 ("{\"asset\":\"BTC\",\"source\":\"x\",\"ts\":1,\"price\":1,\"venue\":\"y\"}", "venue: unknown field"),
-                ("{\"quotes\":[{\"asset\":\"BTC\",\"source\":\"x\",\"price\":1}]}", "quotes[0].ts: expected epoch milliseconds"),
+                ("{\"quotes\":[{\"asset\":\"BTC\",\"source\":\"x\",\"price\":1}]}", "quotes[0].ts: missing"),
                 ("{\"quotes\":{}}", "quotes: expected an array"),
+                ("{\"quotes\":[{\"asset\":\"BTC\",\"source\":\"x\",\"ts\":1e300,\"price\":1}]}", "quotes[0].ts:"),
+                ("{\"quotes\":[{\"asset\":\"BTC\",\"source\":\"x\",\"ts\":9000000000000,\"price\":1}]}", "quotes[0].ts: expected epoch milliseconds"),
             ]
             for (body, message) in cases {
                 try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: body)) { r in
@@ -178,16 +195,25 @@ func bearer(_ role: String?) -> HTTPFields {
                     #expect(String(buffer: r.body).contains(message), "\(String(buffer: r.body))")
                 }
             }
-            // a rejected quote is counted by reason, not an error
+            // a rejected quote is counted by reason, not an error (the registry is the
+            // process's, shared by the tests running alongside: the count is compared before and after)
+            func rejectedUnknown() async throws -> Double {
+                try await client.execute(uri: "/metrics", method: .get, headers: bearer("read")) { r in
+                    let line = String(buffer: r.body).split(separator: "\n").first { $0.hasPrefix("volscale_quotes_rejected_total{reason=\"unknown asset\"} ") }
+                    return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+                }
+            }
+            let before = try await rejectedUnknown()
             try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"),
                                      body: ByteBuffer(string: "{\"asset\":\"DOGE\",\"source\":\"x\",\"ts\":1,\"price\":1}")) { r in
                 #expect(r.status == .unprocessableContent)
                 #expect(String(buffer: r.body).contains("\"unknown asset\":1"))
             }
+            #expect(try await rejectedUnknown() >= before + 1)
             try await client.execute(uri: "/metrics", method: .get, headers: bearer("read")) { r in
                 let text = String(buffer: r.body)
-                #expect(text.contains("volscale_quotes_rejected_total{reason=\"unknown asset\"} 1"))
-                #expect(text.contains("volscale_http_request_duration_seconds"))
+                #expect(text.contains("volscale_http_request_duration_seconds_bucket{route=\"/v1/prices\",method=\"POST\",status=\"422\""), "\(text)")
+                #expect(text.contains("volscale_http_requests_total{route=\"/v1/prices\",method=\"POST\",status=\"422\"}"))
             }
         }
     }
