@@ -147,12 +147,12 @@ struct StreamBody: AsyncSequence, Sendable {
             guard let e = await inner.next() else {
                 finished = true
                 guard flag.dropped else { return nil }
-                return ByteBuffer(string: "event: dropped\ndata: {\"reason\":\"the client read too slowly\",\"resumeSince\":\(lastSequence)}\n\n")
+                return ByteBuffer(string: StreamEvent.dropped(resumeSince: lastSequence).serverSentEvent(encoder))
             }
             remaining = remaining.map { $0 - 1 }
-            let (name, id, data) = e.encoded(encoder)
-            if let id { lastSequence = id }
-            return ByteBuffer(string: (id.map { "id: \($0)\n" } ?? "") + "event: \(name)\ndata: \(data)\n\n")
+            let message = e.message
+            if let id = message.id { lastSequence = id }
+            return ByteBuffer(string: message.serverSentEvent(encoder))
         }
     }
 
@@ -164,31 +164,30 @@ struct StreamBody: AsyncSequence, Sendable {
 
 
 extension StreamEvent {
-    /// The event's name, its sequence number (publications) and its JSON, as the SSE stream
-    /// and the WebSocket both send it.
-    func encoded(_ encoder: JSONEncoder) -> (name: String, id: Int64?, data: String) {
+    /// The event as the document's `StreamMessage`: its name, its sequence number
+    /// (publications) and its data, as the SSE stream and the WebSocket both send it.
+    var message: Components.Schemas.StreamMessage {
         switch self {
-        case let .publication(p):
-            let data = (try? encoder.encode(Components.Schemas.Publication(p))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            return ("publication", p.sequence, data)
+        case let .publication(p): return .init(event: .publication, id: p.sequence, data: .Publication(.init(p)))
         case let .status(asset, unstable, time):
-            return ("status", nil, "{\"asset\":\(JSONValueQuote.quote(asset)),\"status\":\"\(unstable ? "unstable" : "stable")\",\"time\":\(time)}")
+            return .init(event: .status, data: .StatusEvent(.init(asset: asset, status: unstable ? .unstable : .stable, time: time)))
         }
+    }
+
+    static func dropped(resumeSince: Int64) -> Components.Schemas.StreamMessage {
+        .init(event: .dropped, data: .DroppedEvent(.init(reason: "the client read too slowly", resumeSince: resumeSince)))
     }
 }
 
-enum JSONValueQuote {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
+extension Components.Schemas.StreamMessage {
+    /// Server-sent event text: `id:` (publications), `event:`, `data:` (the JSON of `data`).
+    func serverSentEvent(_ encoder: JSONEncoder) -> String {
+        let json = (try? encoder.encode(data)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return (id.map { "id: \($0)\n" } ?? "") + "event: \(event.rawValue)\ndata: \(json)\n\n"
+    }
+
+    /// The WebSocket text message: this value's JSON.
+    func text(_ encoder: JSONEncoder) -> String {
+        (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
-

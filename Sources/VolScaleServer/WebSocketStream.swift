@@ -48,12 +48,12 @@ enum WebSocketStream {
                         var last = since ?? 0
                         for await e in subscription.events {
                             if subscription.flag.closed { break }
-                            let (name, id, data) = e.encoded(encoder)
-                            if let id { last = id }
-                            try await outbound.write(.text("{\"data\":\(data),\"event\":\"\(name)\"\(id.map { ",\"id\":\($0)" } ?? "")}"))
+                            let message = e.message
+                            if let id = message.id { last = id }
+                            try await outbound.write(.text(message.text(encoder)))
                         }
                         if subscription.flag.dropped {
-                            try await outbound.write(.text("{\"data\":{\"reason\":\"the client read too slowly\",\"resumeSince\":\(last)},\"event\":\"dropped\"}"))
+                            try await outbound.write(.text(StreamEvent.dropped(resumeSince: last).text(encoder)))
                         }
                     }
                     // whichever ends first (the client left, or the stream ended) ends both
