@@ -139,7 +139,8 @@ public struct JSONReader {
     /// A number as the grammar defines it. Exact fast path (Clinger): at most 15 significant
     /// digits and a power of ten up to 10^22 give a correctly rounded quotient or product of
     /// two exact doubles; anything else goes to the standard library's correctly rounded
-    /// parser (out of range: ±infinity, which every bound then refuses).
+    /// parser. A number beyond the largest double (1e400) is refused, as Foundation's reader
+    /// refuses it: JSON has no infinity.
     mutating func number() throws(RequestError) -> Double {
         let start = i
         var negative = false
@@ -189,7 +190,7 @@ public struct JSONReader {
             return negative ? -d : d
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-        guard let d = Double(text) else { throw fail("number out of range") }
+        guard let d = Double(text), d.isFinite else { throw fail("number out of range") }
         return d
     }
 

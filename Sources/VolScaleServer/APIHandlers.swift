@@ -325,6 +325,42 @@ extension Schemas.Explanation {
 
 // MARK: - Around the generated handlers
 
+extension ServiceAPI {
+    /// POST /v1/margin/what-if, the service's hot path, decoded with `JSONTreeDecoder`
+    /// instead of the runtime's Foundation JSONDecoder: the same generated types
+    /// (`Components.Schemas.Account` in, `AccountMargin` out) and the same `APIProtocol`
+    /// method, only the bytes-to-type step differs. Profiled under load (perf, release
+    /// build, 32 connections): Foundation's decoder took 32% of the server's CPU for a
+    /// 10-position account, the margin itself 7%. `RoleRoutingTransport` registers this in
+    /// place of the generated glue for this one operation.
+    func whatIfFast(_ request: Request, context: AppRequestContext) async throws -> Response {
+        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/json") {
+            throw HTTPError(.unsupportedMediaType, message: "Content-Type: expected application/json")
+        }
+        let body = RawBody.current ?? ByteBuffer()
+        let account: Schemas.Account
+        do { account = try body.withUnsafeReadableBytes { try JSONTreeDecoder.decode(Schemas.Account.self, from: $0) } } catch let d as DecodingError {
+            throw OpenAPIErrorMiddleware.map(d)
+        }
+        guard case let .ok(ok) = try await whatIf(.init(body: .json(account))), case let .json(result) = ok.body else {
+            throw HTTPError(.internalServerError)
+        }
+        return try Self.json(result)
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    static func json<T: Encodable>(_ value: T) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
 /// The request body of the current request, kept for the handlers that must see more than
 /// the generated type keeps (PUT /v1/policy: null and absent differ), and the name of the
 /// key that sent it (the audit records who changed the policy).
@@ -397,14 +433,15 @@ struct OpenAPIErrorMiddleware: RouterMiddleware {
 
     static func map(_ e: ServerError) -> any Error {
         if let http = e.underlyingError as? any HTTPResponseError { return http }
-        if let d = e.underlyingError as? DecodingError {
-            if !pathed(d), let body = RawBody.current {
-                return HTTPError(.badRequest, message: pathless(body))
-            }
-            return HTTPError(.badRequest, message: describe(deepest(d)))
-        }
+        if let d = e.underlyingError as? DecodingError { return map(d) }
         if e.httpStatus != .internalServerError { return HTTPError(e.httpStatus, message: e.causeDescription) }
         return e
+    }
+
+    /// A decoding error as a 400 naming the JSON path and what was expected there.
+    static func map(_ d: DecodingError) -> HTTPError {
+        if !pathed(d), let body = RawBody.current { return HTTPError(.badRequest, message: pathless(body)) }
+        return HTTPError(.badRequest, message: describe(deepest(d)))
     }
 
     /// A oneOf that matched no schema carries one error per schema (in the runtime's

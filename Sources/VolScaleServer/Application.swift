@@ -188,10 +188,10 @@ public func buildRouter(state: ServiceState, auth: Authenticator, metrics: Servi
         }
     }
     if let folder = Dashboard.folder { router.add(middleware: FileMiddleware(folder.path, searchForIndexHtml: true)) }
-    let transport = RoleRoutingTransport { method, path in
+    let transport = RoleRoutingTransport(group: { method, path in
         // an operation missing from the table needs the highest role (a test checks there is none)
         group(ServiceAPI.routes.first { $0.method == method && $0.path == path } ?? ServiceRoute(method: method, path: path, role: .admin))
-    }
+    }, replacements: ["POST /v1/margin/what-if": { request, context in try await api.whatIfFast(request, context: context) }])
     // the transport throws nothing: registration cannot fail
     try? api.registerHandlers(on: transport, configuration: .init(jsonEncodingOptions: [.sortedKeys]))
     return router
@@ -199,11 +199,18 @@ public func buildRouter(state: ServiceState, auth: Authenticator, metrics: Servi
 
 /// Hands each generated operation to the route group of the role it needs (the generated
 /// `registerHandlers` registers all of them on one transport).
+/// An operation in `replacements` ("METHOD path") is served by that handler instead of the
+/// generated glue (the what-if hot path, see `ServiceAPI.whatIfFast`).
 struct RoleRoutingTransport: ServerTransport {
     let group: (HTTPRequest.Method, String) -> RouterGroup<AppRequestContext>
+    let replacements: [String: @Sendable (Request, AppRequestContext) async throws -> Response]
     func register(_ handler: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
                   method: HTTPRequest.Method, path: String) throws {
-        try group(method, path).register(handler, method: method, path: path)
+        if let replacement = replacements["\(method.rawValue) \(path)"] {
+            group(method, path).on(RouterPath(path), method: method, use: replacement)
+        } else {
+            try group(method, path).register(handler, method: method, path: path)
+        }
     }
 }
 
