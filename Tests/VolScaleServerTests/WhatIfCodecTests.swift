@@ -1,14 +1,17 @@
 import Foundation
 import Testing
+import NIOCore
 import VolScaleConfig
+import VolScaleMargin
 @testable import VolScaleServer
 
-/// `JSONTreeDecoder` serves the what-if hot path in place of Foundation's JSONDecoder (see
-/// `ServiceAPI.whatIfFast`). Specification: on the generated types, the two agree: the
-/// same value when both accept a body, a refusal when Foundation refuses, and the field
-/// named the same way in the error. Bodies: the what-if bodies of the hostile corpus and a
+/// The what-if hot path reads the generated `Account` from JSONReader's tree by a direct
+/// mapping and writes the generated `AccountMargin` with JSON's serializer (see
+/// `ServiceAPI.whatIfFast`). Specification: they agree with the generated Codable code run
+/// by Foundation: the same value when both accept a body, a refusal when Foundation
+/// refuses, the field named the same way in the error, and the same JSON out. Bodies: the what-if bodies of the hostile corpus and a
 /// set of valid and invalid accounts written for this test.
-@Suite struct TreeDecoderTests {
+@Suite struct WhatIfCodecTests {
     static let bodies: [String] = {
         var out = [
             #"{"collateral":{"USD":60000,"BTC":0.5},"positions":[{"instrument":"BTC-PERP","quantity":5,"entryPrice":60500},{"instrument":"ETH-PERP","quantity":-100,"entryPrice":2950}]}"#,
@@ -30,7 +33,7 @@ import VolScaleConfig
     @Test(arguments: bodies) func agreesWithFoundationOnTheGeneratedTypes(_ body: String) throws {
         let data = Data(body.utf8)
         let foundation = Result { try JSONDecoder().decode(Components.Schemas.Account.self, from: data) }
-        let tree = Result { try data.withUnsafeBytes { try JSONTreeDecoder.decode(Components.Schemas.Account.self, from: $0) } }
+        let tree = Result { try Components.Schemas.Account(ByteBuffer(bytes: data)) }
         switch (foundation, tree) {
         case let (.success(a), .success(b)): #expect(a == b)
         case let (.failure(a as DecodingError), .failure(b as DecodingError)):
@@ -43,6 +46,25 @@ import VolScaleConfig
         case (.failure, .failure): break  // Foundation's own error for a number it cannot represent (1e400)
         case let (.success(a), .failure(b)): Issue.record("Foundation accepts, tree refuses: \(a) / \(b)")
         case let (.failure(a), .success(b)): Issue.record("Foundation refuses, tree accepts: \(a) / \(b)")
+        }
+    }
+}
+
+extension WhatIfCodecTests {
+    /// The answer written through `JSON.text` is the JSON Foundation's encoder writes for the
+    /// generated type (sorted keys), explanation tree included.
+    @Test func marginAnswerIsTheGeneratedEncodersJSON() async throws {
+        let state = try await Fixture.state()
+        let account = try Components.Schemas.Account(ByteBuffer(string: Self.bodies[0]))
+        for explain in [false, true] {
+            let r = try await state.whatIf(ServiceAPI.account(account), mode: .portfolio, explain: explain)
+            let answer = Components.Schemas.AccountMargin(r, explain: explain)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let foundation = try Requests.json(encoder.encode(answer))
+            let ours = try Requests.json(Data(answer.json.text.utf8))
+            #expect(ours == foundation)
+            #expect(explain == (ours["explanation"] != nil))
         }
     }
 }
