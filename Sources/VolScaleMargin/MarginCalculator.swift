@@ -16,12 +16,15 @@ public struct MarginCalculator: Sendable {
     /// Per-unit scenario P&L rows of each instrument at its quoted IV: FHS and grid.
     let fhsRows: [String: [Double]]
     let gridRows: [String: [Double]]
-    /// When false, the explanation tree keeps its numbers but skips the descriptive text
-    /// (the what-if hot path; formatting numbers into text is most of an evaluation).
+    /// When false, the explanation tree skips the descriptive text and the per-holding lines
+    /// of margin equity (the what-if hot path without `explain`: formatting numbers into text
+    /// is most of an evaluation); the account's figures are the same.
     public var explaining = true
     /// Normal tail factors at the book's confidence, computed once (every haircut and
     /// volatility rate needs them).
     let tailFactors: (quantile: Double, es: Double)
+    /// The book's price of each asset, built once (every evaluation starts from them).
+    let bookPrices: [String: Double]
 
     /// The book's volatility rate (as `MarginBook.volatilityRate`) with the cached factors.
     func volatilityRate(_ asset: AssetRisk, side: Side, horizon: Int) -> Double {
@@ -42,6 +45,7 @@ public struct MarginCalculator: Sendable {
 
     public init(book: MarginBook) {
         self.book = book
+        self.bookPrices = book.assets.mapValues(\.price)
         var g: [(Double, Double, Double, String)] = []
         let s = book.settings
         for m in s.gridMoves {
@@ -159,27 +163,27 @@ public struct MarginCalculator: Sendable {
         var legs: [String: Leg] = [:]
         var order: [String] = []
         for (i, p) in account.positions.enumerated() {
-            let field = "positions[\(i)]"
-            guard p.quantity.isFinite else { throw fail("\(field).quantity", "not a finite number") }
-            guard let inst = book.instruments[p.instrument] else { throw fail("\(field).instrument", "unknown instrument '\(p.instrument)'") }
-            guard let asset = book.assets[inst.underlying] else { throw fail("\(field).instrument", "no risk parameters for underlying '\(inst.underlying)'") }
-            guard asset.price > 0, asset.price.isFinite else { throw fail("\(field).instrument", "missing price for '\(inst.underlying)'") }
+            func field() -> String { "positions[\(i)]" }  // built only for an error
+            guard p.quantity.isFinite else { throw fail("\(field()).quantity", "not a finite number") }
+            guard let inst = book.instruments[p.instrument] else { throw fail("\(field()).instrument", "unknown instrument '\(p.instrument)'") }
+            guard let asset = book.assets[inst.underlying] else { throw fail("\(field()).instrument", "no risk parameters for underlying '\(inst.underlying)'") }
+            guard asset.price > 0, asset.price.isFinite else { throw fail("\(field()).instrument", "missing price for '\(inst.underlying)'") }
             var entry = asset.price
             switch inst.kind {
             case .linear, .inverse:
-                guard let e = p.entryPrice else { throw fail("\(field).entryPrice", "missing for \(p.instrument)") }
-                guard e > 0, e.isFinite else { throw fail("\(field).entryPrice", "must be a positive price") }
+                guard let e = p.entryPrice else { throw fail("\(field()).entryPrice", "missing for \(p.instrument)") }
+                guard e > 0, e.isFinite else { throw fail("\(field()).entryPrice", "must be a positive price") }
                 entry = e
             case .option:
                 let iv = p.impliedVolatility ?? inst.impliedVolatility
-                guard let iv else { throw fail("\(field).impliedVolatility", "option \(p.instrument) has no implied volatility") }
-                guard iv > 0, iv.isFinite else { throw fail("\(field).impliedVolatility", "must be positive") }
+                guard let iv else { throw fail("\(field()).impliedVolatility", "option \(p.instrument) has no implied volatility") }
+                guard iv > 0, iv.isFinite else { throw fail("\(field()).impliedVolatility", "must be positive") }
             case .spot:
-                throw fail("\(field).instrument", "'\(p.instrument)' is a spot asset: list it under collateral")
+                throw fail("\(field()).instrument", "'\(p.instrument)' is a spot asset: list it under collateral")
             }
             if var leg = legs[p.instrument] {
                 if let piv = p.impliedVolatility, leg.iv != piv, leg.iv != nil, inst.isOption {
-                    throw fail("\(field).impliedVolatility", "differs from an earlier position in \(p.instrument)")
+                    throw fail("\(field()).impliedVolatility", "differs from an earlier position in \(p.instrument)")
                 }
                 leg.quantity += p.quantity
                 leg.entries.append((p.quantity, entry))
@@ -319,15 +323,15 @@ public struct MarginCalculator: Sendable {
             let h = haircut(asset, holdingValue: v, borrowed: q < 0)
             let counted = q >= 0 ? v * (1 - h.rate) : v * (1 + h.rate)
             equity += counted
-            eqChildren.append(Explanation("\(asset.name) \(q >= 0 ? "balance" : "borrowed")", counted,
-                                          detail: text("\(q) at \(Self.money(p)) = \(Self.money(v)); haircut \(Self.pct(h.rate)) (volatility \(Self.pct(h.volatility)) + liquidity \(Self.pct(h.liquidity)); \(h.bound))")))
+            if explaining { eqChildren.append(Explanation("\(asset.name) \(q >= 0 ? "balance" : "borrowed")", counted,
+                                          detail: text("\(q) at \(Self.money(p)) = \(Self.money(v)); haircut \(Self.pct(h.rate)) (volatility \(Self.pct(h.volatility)) + liquidity \(Self.pct(h.liquidity)); \(h.bound))"))) }
         }
         for leg in legs {
             let p = prices[leg.asset.name] ?? leg.asset.price
             let v = leg.value(price: p)
             equity += v
-            eqChildren.append(Explanation("\(leg.instrument.symbol) \(leg.instrument.isOption ? "option value" : "unrealised P&L")", v,
-                                          detail: text("net \(leg.quantity) at \(Self.money(p))")))
+            if explaining { eqChildren.append(Explanation("\(leg.instrument.symbol) \(leg.instrument.isOption ? "option value" : "unrealised P&L")", v,
+                                          detail: text("net \(leg.quantity) at \(Self.money(p))"))) }
         }
         var im = 0.0, mm = 0.0
         var posChildren: [Explanation] = []
@@ -354,7 +358,7 @@ public struct MarginCalculator: Sendable {
     /// Evaluates one account.
     public func evaluate(_ account: Account, mode: MarginMode) throws(AccountError) -> AccountResult {
         let (legs, collateral) = try resolve(account)
-        let prices = book.assets.mapValues(\.price)
+        let prices = bookPrices
         let f = figures(legs, collateral, prices: prices, mode: mode)
         let status: AccountStatus = f.equity < f.mm ? .liquidatable : (f.equity < f.im ? .marginCall : .healthy)
         let liq = liquidationPrice(legs, collateral, prices: prices, mode: mode)

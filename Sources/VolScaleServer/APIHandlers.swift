@@ -382,75 +382,88 @@ extension Components.Schemas.Account {
     init(json: JSON) throws {
         typealias S = Components.Schemas
         guard let members = json.members else { throw Self.mismatch([String: Any].self, json, []) }
-        func field(_ name: String, in m: [(key: String, value: JSON)]) -> JSON? {
-            for e in m where e.key == name { return e.value.isNull ? nil : e.value }
-            return nil
-        }
-        func string(_ v: JSON, _ path: [any CodingKey]) throws -> String {
-            guard case let .string(s) = v else { throw Self.mismatch(String.self, v, path) }
+        // one pass over each object's members; coding paths are built only for an error
+        func string(_ v: JSON, _ path: @autoclosure () -> [any CodingKey]) throws -> String {
+            guard case let .string(s) = v else { throw Self.mismatch(String.self, v, path()) }
             return s
         }
-        func number(_ v: JSON, _ path: [any CodingKey]) throws -> Double {
-            guard case let .number(n) = v else { throw Self.mismatch(Double.self, v, path) }
+        func number(_ v: JSON, _ path: @autoclosure () -> [any CodingKey]) throws -> Double {
+            guard case let .number(n) = v else { throw Self.mismatch(Double.self, v, path()) }
             return n
         }
-        func noOthers(_ m: [(key: String, value: JSON)], _ known: Set<String>, _ path: [any CodingKey]) throws {
-            if let k = m.map(\.key).filter({ !known.contains($0) }).min() {
-                throw DecodingError.dataCorrupted(.init(codingPath: path + [Key(k)], debugDescription: "Additional properties are disabled"))
-            }
+        func unknown(_ keys: [String], _ path: [any CodingKey]) -> DecodingError {
+            .dataCorrupted(.init(codingPath: path + [Key(keys.min() ?? "")], debugDescription: "Additional properties are disabled"))
         }
-        id = try field("id", in: members).map { try string($0, [Key("id")]) }
-        switch field("collateral", in: members) {
+        func missing(_ key: String, _ path: [any CodingKey]) -> DecodingError {
+            .keyNotFound(Key(key), .init(codingPath: path, debugDescription: "missing"))
+        }
+        /// The first value of each known key (null: absent), and the unknown keys.
+        func split(_ m: [(key: String, value: JSON)], _ known: [String]) -> (values: [JSON?], unknown: [String]) {
+            var values = [JSON?](repeating: nil, count: known.count)
+            var seen = [Bool](repeating: false, count: known.count)
+            var unknown: [String] = []
+            for e in m {
+                if let k = known.firstIndex(of: e.key) {
+                    if !seen[k] { seen[k] = true; values[k] = e.value.isNull ? nil : e.value }
+                } else { unknown.append(e.key) }
+            }
+            return (values, unknown)
+        }
+        let top = split(members, ["id", "collateral", "positions", "mode", "explain"])
+        id = try top.values[0].map { try string($0, [Key("id")]) }
+        switch top.values[1] {
         case nil: collateral = nil
         case let .object(m)?:
             var map: [String: Double] = [:]
             for e in m where map[e.key] == nil { map[e.key] = try number(e.value, [Key("collateral"), Key(e.key)]) }
             collateral = .case1(.init(additionalProperties: map))
         case let .array(items)?:
-            collateral = .case2(try items.enumerated().map { i, item in
-                let path: [any CodingKey] = [Key("collateral"), Key(i)]
-                guard let m = item.members else { throw Self.mismatch([String: Any].self, item, path) }
-                guard let asset = field("asset", in: m) else { throw DecodingError.keyNotFound(Key("asset"), .init(codingPath: path, debugDescription: "missing")) }
-                guard let quantity = field("quantity", in: m) else { throw DecodingError.keyNotFound(Key("quantity"), .init(codingPath: path, debugDescription: "missing")) }
-                let entry = S.CollateralEntry(asset: try string(asset, path + [Key("asset")]), quantity: try number(quantity, path + [Key("quantity")]))
-                try noOthers(m, ["asset", "quantity"], path)
-                return entry
-            })
+            var out: [S.CollateralEntry] = []
+            for (i, item) in items.enumerated() {
+                guard let m = item.members else { throw Self.mismatch([String: Any].self, item, [Key("collateral"), Key(i)]) }
+                let f = split(m, ["asset", "quantity"])
+                guard let asset = f.values[0] else { throw missing("asset", [Key("collateral"), Key(i)]) }
+                guard let quantity = f.values[1] else { throw missing("quantity", [Key("collateral"), Key(i)]) }
+                out.append(S.CollateralEntry(asset: try string(asset, [Key("collateral"), Key(i), Key("asset")]),
+                                             quantity: try number(quantity, [Key("collateral"), Key(i), Key("quantity")])))
+                if !f.unknown.isEmpty { throw unknown(f.unknown, [Key("collateral"), Key(i)]) }
+            }
+            collateral = .case2(out)
         case let other?:
             throw DecodingError.valueNotFound(S.Account.CollateralPayload.self, .init(codingPath: [Key("collateral")], debugDescription: "The oneOf structure did not decode into any child schema. (\(Self.kind(other)))"))
         }
-        switch field("positions", in: members) {
+        switch top.values[2] {
         case nil: positions = nil
         case let .array(items)?:
             var out: [S.Position] = []
             out.reserveCapacity(items.count)
             for (i, item) in items.enumerated() {
-                let path: [any CodingKey] = [Key("positions"), Key(i)]
-                guard let m = item.members else { throw Self.mismatch([String: Any].self, item, path) }
-                guard let inst = field("instrument", in: m) else { throw DecodingError.keyNotFound(Key("instrument"), .init(codingPath: path, debugDescription: "missing")) }
-                let instrument = try string(inst, path + [Key("instrument")])
-                guard let q = field("quantity", in: m) else { throw DecodingError.keyNotFound(Key("quantity"), .init(codingPath: path, debugDescription: "missing")) }
-                let quantity = try number(q, path + [Key("quantity")])
-                let entry = try field("entryPrice", in: m).map { try number($0, path + [Key("entryPrice")]) }
-                let iv = try field("impliedVolatility", in: m).map { try number($0, path + [Key("impliedVolatility")]) }
-                try noOthers(m, ["instrument", "quantity", "entryPrice", "impliedVolatility"], path)
+                guard let m = item.members else { throw Self.mismatch([String: Any].self, item, [Key("positions"), Key(i)]) }
+                let f = split(m, ["instrument", "quantity", "entryPrice", "impliedVolatility"])
+                guard let inst = f.values[0] else { throw missing("instrument", [Key("positions"), Key(i)]) }
+                let instrument = try string(inst, [Key("positions"), Key(i), Key("instrument")])
+                guard let q = f.values[1] else { throw missing("quantity", [Key("positions"), Key(i)]) }
+                let quantity = try number(q, [Key("positions"), Key(i), Key("quantity")])
+                let entry = try f.values[2].map { try number($0, [Key("positions"), Key(i), Key("entryPrice")]) }
+                let iv = try f.values[3].map { try number($0, [Key("positions"), Key(i), Key("impliedVolatility")]) }
+                if !f.unknown.isEmpty { throw unknown(f.unknown, [Key("positions"), Key(i)]) }
                 out.append(S.Position(instrument: instrument, quantity: quantity, entryPrice: entry, impliedVolatility: iv))
             }
             positions = out
         case let other?: throw Self.mismatch([Any].self, other, [Key("positions")])
         }
-        mode = try field("mode", in: members).map { v in
+        mode = try top.values[3].map { v in
             let s = try string(v, [Key("mode")])
             guard let m = S.Account.ModePayload(rawValue: s) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: [Key("mode")], debugDescription: "Cannot initialize ModePayload from invalid String value \(s)"))
             }
             return m
         }
-        explain = try field("explain", in: members).map { v in
+        explain = try top.values[4].map { v in
             guard case let .bool(b) = v else { throw Self.mismatch(Bool.self, v, [Key("explain")]) }
             return b
         }
-        try noOthers(members, ["id", "collateral", "positions", "mode", "explain"], [])
+        if !top.unknown.isEmpty { throw unknown(top.unknown, []) }
     }
 
     static func kind(_ v: JSON) -> String {
