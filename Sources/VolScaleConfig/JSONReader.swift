@@ -275,49 +275,62 @@ public struct JSONReader {
 
 extension JSON {
     /// The value as compact JSON text, members in their order. Integral numbers within
-    /// ±2^53 are written without a fraction; strings are escaped as RFC 8259 requires.
-    public var text: String {
-        var out = ""
+    /// ±2^53 are written without a fraction, others in Swift's shortest round-trip form;
+    /// strings are escaped as RFC 8259 requires.
+    public var text: String { String(decoding: utf8, as: UTF8.self) }
+
+    /// The same text as UTF-8 bytes.
+    public var utf8: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         write(to: &out)
         return out
     }
 
-    func write(to out: inout String) {
+    func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case let .bool(b): out += b ? "true" : "false"
+        case .null: out.append(contentsOf: "null".utf8)
+        case let .bool(b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case let .number(n):
-            if n.isFinite, n == n.rounded(), Swift.abs(n) <= 9_007_199_254_740_992 { out += String(Int64(n)) } else if n.isFinite { out += "\(n)" } else { out += "null" }
-        case let .string(s):
-            out += "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if u.value < 0x20 {
-                        let hex = String(u.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else { out.unicodeScalars.append(u) }
-                }
+            if n.isFinite, n == n.rounded(), Swift.abs(n) <= 9_007_199_254_740_992 {
+                out.append(contentsOf: String(Int64(n)).utf8)
+            } else if n.isFinite {
+                out.append(contentsOf: n.description.utf8)
+            } else {
+                out.append(contentsOf: "null".utf8)
             }
-            out += "\""
+        case let .string(s): Self.writeString(s, to: &out)
         case let .array(a):
-            out += "["
-            for (i, v) in a.enumerated() { if i > 0 { out += "," }; v.write(to: &out) }
-            out += "]"
+            out.append(0x5B)
+            for (i, v) in a.enumerated() { if i > 0 { out.append(0x2C) }; v.write(to: &out) }
+            out.append(0x5D)
         case let .object(m):
-            out += "{"
+            out.append(0x7B)
             for (i, kv) in m.enumerated() {
-                if i > 0 { out += "," }
-                JSON.string(kv.key).write(to: &out)
-                out += ":"
+                if i > 0 { out.append(0x2C) }
+                Self.writeString(kv.key, to: &out)
+                out.append(0x3A)
                 kv.value.write(to: &out)
             }
-            out += "}"
+            out.append(0x7D)
         }
+    }
+
+    static func writeString(_ s: String, to out: inout [UInt8]) {
+        out.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(0x6E)
+            case 0x0D: out.append(0x5C); out.append(0x72)
+            case 0x09: out.append(0x5C); out.append(0x74)
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
     }
 }

@@ -352,7 +352,7 @@ extension ServiceAPI {
     static func json(_ value: JSON) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.text)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.utf8)))
     }
 }
 

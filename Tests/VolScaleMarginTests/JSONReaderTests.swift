@@ -67,4 +67,18 @@ import Testing
         }
         #expect((try? parse(String(repeating: "[", count: 64) + String(repeating: "]", count: 64))) != nil)
     }
+
+    /// The writer's text reads back as the same value (escapes, non-ASCII, numbers at the
+    /// edges of the integral form), and matches Foundation's encoder on the same strings.
+    @Test func writtenTextReadsBackTheSame() throws {
+        let strings = ["plain", "quote \" and \\ backslash", "line\nbreak\ttab\r", "\u{1}\u{1f}\u{7f}", "é 🚀 中文", ""]
+        let numbers: [Double] = [0, -0.0, 1, -1, 0.1, 1e-300, 1.7976931348623157e308, 9_007_199_254_740_992, 9_007_199_254_740_994, -2.5e15, 123456.789]
+        let value = JSON.object([("s", .array(strings.map(JSON.string))), ("n", .array(numbers.map(JSON.number))),
+                                 ("b", .bool(true)), ("z", .null), ("o", .object([("k", .array([]))]))])
+        #expect(try parse(value.text) == value)
+        for s in strings {
+            let foundation = String(decoding: try JSONEncoder().encode([s]), as: UTF8.self)
+            #expect(try parse(foundation) == parse(JSON.array([.string(s)]).text))
+        }
+    }
 }
