@@ -171,7 +171,8 @@ extension ServiceAPI: APIProtocol {
 
     func accountMargin(_ input: Operations.AccountMargin.Input) async throws -> Operations.AccountMargin.Output {
         guard let account = await state.accounts[input.path.id] else { throw HTTPError(.notFound, message: "unknown account '\(input.path.id.prefix(64))'") }
-        let mode = input.query.mode.flatMap { MarginMode(rawValue: $0.rawValue) } ?? .standard
+        let stored = await state.accountModes[input.path.id]
+        let mode = input.query.mode.flatMap { MarginMode(rawValue: $0.rawValue) } ?? stored ?? .standard
         return .ok(.init(body: .json(try evaluated(account, mode: mode, explain: input.query.explain ?? false))))
     }
 
@@ -535,9 +536,7 @@ struct BodyLimitMiddleware: RouterMiddleware {
         if let field = NullCheck.forbiddenNull(in: buffer) {
             throw HTTPError(.badRequest, message: "\(field): null is not allowed here (omit the field instead)")
         }
-        return try await RawBody.$current.withValue(buffer) {
-            try await RawBody.$keyName.withValue(context.key?.name) { try await next(request, context) }
-        }
+        return try await RawBody.$current.withValue(buffer) { try await next(request, context) }
     }
 }
 

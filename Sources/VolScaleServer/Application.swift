@@ -31,8 +31,10 @@ struct RoleMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.key = try auth.authorize(secret: request.apiKey(allowQuery: keyInQuery), role: role)
-        return try await next(request, context)
+        let key = try auth.authorize(secret: request.apiKey(allowQuery: keyInQuery), role: role)
+        context.key = key
+        // the generated handlers see no context: the key's name reaches them as a task local
+        return try await RawBody.$keyName.withValue(key.name) { try await next(request, context) }
     }
 }
 

@@ -111,11 +111,15 @@ public enum VolScaleService {
             await state.seedHistory(history)
             logger.info("resumed the engine from \(o.dataDirectory)")
         }
+        // accounts: the store's once it has held any; a new store is seeded from the file
+        var fileAccounts: [Account] = []
         if let a = o.accountsPath, FileManager.default.fileExists(atPath: a) {
             let file = try AccountsFile.read(path: a)
-            await state.setAccounts(file.accounts)
+            fileAccounts = file.accounts
             for e in file.errors { logger.warning("accounts file: \(e.description)") }
         }
+        let accounts = try await ServiceAPI.loadAccounts(state: state, store: store, file: fileAccounts)
+        logger.info("accounts: \(accounts.loaded) from the store, \(accounts.seeded) seeded from the accounts file")
         // the publication log for the stream and the charts: the stored ones
         for p in try await store.publications(asset: nil, at: nil, limit: 20_000) { await state.appendStored(p.publication) }
         await state.seedHistory(history)

@@ -55,6 +55,18 @@ public actor ServiceState {
     /// Accounts the service knows by id (margin on request, stress).
     public private(set) var accounts: [String: Account] = [:]
     public func setAccounts(_ a: [Account]) { accounts = Dictionary(a.map { ($0.id, $0) }, uniquingKeysWith: { $1 }) }
+    /// Each stored account's own margin mode (its document's `mode`), the default of its margin route.
+    public private(set) var accountModes: [String: MarginMode] = [:]
+    public func setAccount(_ a: Account, mode: MarginMode?) {
+        accounts[a.id] = a
+        accountModes[a.id] = mode
+    }
+    public func removeAccount(_ id: String) {
+        accounts[id] = nil
+        accountModes[id] = nil
+    }
+    /// The store, for the routes that read and write it directly (accounts).
+    nonisolated public var accountStore: (any EngineStore)? { store }
     /// Lines of named inputs consumed (committed with the next flush).
     var inputPositions: [String: Int64] = [:]
     var lastStatus: [String: Bool] = [:]

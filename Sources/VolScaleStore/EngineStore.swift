@@ -72,6 +72,59 @@ public protocol EngineStore: Sendable {
     func storedQuoteKeys(_ keys: [QuoteKey]) async throws -> Set<QuoteKey>
     /// Recomputes the hash chain over every publication.
     func verifyAudit() async throws -> AuditReport
+
+    // MARK: Accounts (the venue's, shared by every engine process of a PostgreSQL store)
+
+    /// Creates or replaces an account and records it in its history, in one transaction;
+    /// returns it with its new version (one more than its last, deleted ones included).
+    func putAccount(id: String, document: String, time: Int64, by: String) async throws -> StoredAccount
+    /// Deletes an account and records that; nil when there is none.
+    func deleteAccount(id: String, time: Int64, by: String) async throws -> StoredAccount?
+    func account(_ id: String) async throws -> StoredAccount?
+    /// Accounts in id order, after `after` (the previous page's last id), at most `limit`.
+    func accounts(after: String?, limit: Int) async throws -> [StoredAccount]
+    /// An account's history, newest first, below `before` (an event number), at most `limit`.
+    func accountHistory(_ id: String, before: Int64?, limit: Int) async throws -> [AccountEvent]
+    /// Records an event that does not change the document (a status change).
+    func recordAccountEvent(id: String, time: Int64, kind: String, by: String, detail: String) async throws
+    /// Whether any account was ever stored (the accounts file seeds only a store that never held any).
+    func accountsEverStored() async throws -> Bool
+}
+
+/// A stored account: its document (the JSON of the API's Account schema), its version (1
+/// at the first PUT, one more at each change) and the time of its last change (epoch ms).
+public struct StoredAccount: Sendable, Equatable {
+    public var id: String
+    public var document: String
+    public var version: Int64
+    public var updated: Int64
+    public init(id: String, document: String, version: Int64, updated: Int64) {
+        self.id = id
+        self.document = document
+        self.version = version
+        self.updated = updated
+    }
+}
+
+/// One entry of an account's history: `put` (detail: the document), `delete`, `status`
+/// (detail: what changed). `number` orders the events of the whole store.
+public struct AccountEvent: Sendable, Equatable {
+    public var number: Int64
+    public var id: String
+    public var version: Int64
+    public var time: Int64
+    public var kind: String
+    public var by: String
+    public var detail: String
+    public init(number: Int64, id: String, version: Int64, time: Int64, kind: String, by: String, detail: String) {
+        self.number = number
+        self.id = id
+        self.version = version
+        self.time = time
+        self.kind = kind
+        self.by = by
+        self.detail = detail
+    }
 }
 
 /// The audit chain: each publication's hash covers its fields and the previous hash.

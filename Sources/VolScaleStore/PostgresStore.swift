@@ -52,6 +52,10 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
             "CREATE TABLE IF NOT EXISTS engine_state (owner TEXT PRIMARY KEY, snapshot TEXT NOT NULL, committed_at BIGINT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS inputs (owner TEXT NOT NULL, name TEXT NOT NULL, lines BIGINT NOT NULL, PRIMARY KEY (owner, name))",
             "CREATE TABLE IF NOT EXISTS asset_leases (asset TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+            // accounts are the venue's: shared by every engine process (no owner column)
+            "CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, document TEXT NOT NULL, version BIGINT NOT NULL, updated BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS account_history (number BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, version BIGINT NOT NULL, ts BIGINT NOT NULL, kind TEXT NOT NULL, by TEXT NOT NULL, detail TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS account_history_id ON account_history(id, number)",
         ]
         // Serialise concurrent first starts of several processes.
         try await client.withTransaction(logger: logger) { conn in
@@ -203,6 +207,94 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
             var out: [StoredPublication] = []
             for try await r in rows.decode(Row.self) { out.append(Self.stored(r)) }
             return AuditChain.verify(out)
+        }
+    }
+
+    // MARK: - Accounts
+
+    /// Changes to one account are serialised by a row lock on its history (a transaction-level
+    /// advisory lock keyed by the id's hash), so two processes never give out one version twice.
+    func lockAccount(_ conn: PostgresConnection, _ id: String) async throws -> Int64 {
+        try await conn.query("SELECT pg_advisory_xact_lock(hashtext(\(id)))", logger: logger)
+        let rows = try await conn.query("SELECT COALESCE(MAX(version), 0)::bigint FROM account_history WHERE id = \(id)", logger: logger)
+        for try await v in rows.decode(Int64.self) { return v }
+        return 0
+    }
+
+    public func putAccount(id: String, document: String, time: Int64, by: String) async throws -> StoredAccount {
+        try await wrap {
+            try await client.withTransaction(logger: logger) { conn in
+                let version = try await lockAccount(conn, id) + 1
+                try await conn.query("""
+                    INSERT INTO accounts (id, document, version, updated) VALUES (\(id), \(document), \(version), \(time))
+                    ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document, version = EXCLUDED.version, updated = EXCLUDED.updated
+                    """, logger: logger)
+                try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(id), \(version), \(time), 'put', \(by), \(document))", logger: logger)
+                return StoredAccount(id: id, document: document, version: version, updated: time)
+            }
+        }
+    }
+
+    public func deleteAccount(id: String, time: Int64, by: String) async throws -> StoredAccount? {
+        try await wrap {
+            try await client.withTransaction(logger: logger) { conn -> StoredAccount? in
+                let version = try await lockAccount(conn, id) + 1
+                let rows = try await conn.query("DELETE FROM accounts WHERE id = \(id) RETURNING document", logger: logger)
+                var document: String?
+                for try await d in rows.decode(String.self) { document = d }
+                guard let document else { return nil }
+                try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(id), \(version), \(time), 'delete', \(by), '')", logger: logger)
+                return StoredAccount(id: id, document: document, version: version, updated: time)
+            }
+        }
+    }
+
+    public func account(_ id: String) async throws -> StoredAccount? {
+        try await wrap {
+            let rows = try await client.query("SELECT id, document, version, updated FROM accounts WHERE id = \(id)", logger: logger)
+            for try await (i, d, v, u) in rows.decode((String, String, Int64, Int64).self) { return StoredAccount(id: i, document: d, version: v, updated: u) }
+            return nil
+        }
+    }
+
+    public func accounts(after: String?, limit: Int) async throws -> [StoredAccount] {
+        try await wrap {
+            let from = after ?? "", n = Int64(limit)
+            let rows = try await client.query("SELECT id, document, version, updated FROM accounts WHERE id COLLATE \"C\" > \(from) ORDER BY id COLLATE \"C\" LIMIT \(n)", logger: logger)
+            var out: [StoredAccount] = []
+            for try await (i, d, v, u) in rows.decode((String, String, Int64, Int64).self) { out.append(StoredAccount(id: i, document: d, version: v, updated: u)) }
+            return out
+        }
+    }
+
+    public func accountHistory(_ id: String, before: Int64?, limit: Int) async throws -> [AccountEvent] {
+        try await wrap {
+            let below = before ?? Int64.max, n = Int64(limit)
+            let rows = try await client.query("""
+                SELECT number, id, version, ts, kind, by, detail FROM account_history WHERE id = \(id) AND number < \(below) ORDER BY number DESC LIMIT \(n)
+                """, logger: logger)
+            var out: [AccountEvent] = []
+            for try await (num, i, v, t, k, b, d) in rows.decode((Int64, String, Int64, Int64, String, String, String).self) {
+                out.append(AccountEvent(number: num, id: i, version: v, time: t, kind: k, by: b, detail: d))
+            }
+            return out
+        }
+    }
+
+    public func recordAccountEvent(id: String, time: Int64, kind: String, by: String, detail: String) async throws {
+        try await wrap {
+            try await client.withTransaction(logger: logger) { conn in
+                let version = try await lockAccount(conn, id)
+                try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(id), \(version), \(time), \(kind), \(by), \(detail))", logger: logger)
+            }
+        }
+    }
+
+    public func accountsEverStored() async throws -> Bool {
+        try await wrap {
+            let rows = try await client.query("SELECT 1::bigint FROM account_history LIMIT 1", logger: logger)
+            for try await _ in rows.decode(Int64.self) { return true }
+            return false
         }
     }
 

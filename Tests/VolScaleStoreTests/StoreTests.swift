@@ -191,3 +191,70 @@ enum ReadOnlyProbe {
         do { _ = try SQLiteStore(path: path); return "opened" } catch { return "\(error)" }
     }
 }
+
+extension StoreSpec {
+    /// Accounts: versions count every change (a deletion and a re-creation included),
+    /// history is newest first and pages by event number, the list pages in id order (byte
+    /// order, so both stores agree), and concurrent writers never give out one version twice.
+    static func accounts(_ store: any EngineStore, prefix: String) async throws {
+        #expect(try await store.account("\(prefix)a") == nil)
+        let a1 = try await store.putAccount(id: "\(prefix)a", document: "{\"v\":1}", time: 10, by: "k1")
+        #expect(a1.version == 1)
+        #expect(try await store.accountsEverStored())
+        let a2 = try await store.putAccount(id: "\(prefix)a", document: "{\"v\":2}", time: 20, by: "k2")
+        #expect(a2.version == 2 && a2.updated == 20)
+        #expect(try await store.account("\(prefix)a") == a2)
+        try await store.recordAccountEvent(id: "\(prefix)a", time: 25, kind: "status", by: "engine", detail: "healthy -> margin call")
+        let deleted = try await store.deleteAccount(id: "\(prefix)a", time: 30, by: "k3")
+        #expect(deleted?.version == 3 && deleted?.document == "{\"v\":2}")
+        #expect(try await store.deleteAccount(id: "\(prefix)a", time: 31, by: "k3") == nil)
+        #expect(try await store.account("\(prefix)a") == nil)
+        let again = try await store.putAccount(id: "\(prefix)a", document: "{\"v\":4}", time: 40, by: "k1")
+        #expect(again.version == 4)
+        let history = try await store.accountHistory("\(prefix)a", before: nil, limit: 10)
+        #expect(history.map(\.kind) == ["put", "delete", "status", "put", "put"])
+        #expect(history.map(\.version) == [4, 3, 2, 2, 1])
+        #expect(history[2].detail == "healthy -> margin call" && history[1].by == "k3")
+        let older = try await store.accountHistory("\(prefix)a", before: history[1].number, limit: 2)
+        #expect(older.map(\.kind) == ["status", "put"])
+        // ids in byte order ("B" < "a" < "b"), a page at a time
+        for id in ["b", "B", "a2", "a10"] { _ = try await store.putAccount(id: "\(prefix)\(id)", document: "{}", time: 50, by: "k") }
+        var ids: [String] = []
+        var after: String? = prefix
+        while true {
+            let page = try await store.accounts(after: after, limit: 2).filter { $0.id.hasPrefix(prefix) }
+            ids += page.map(\.id)
+            guard page.count == 2 else { break }
+            after = page.last?.id
+        }
+        #expect(ids == ["B", "a", "a10", "a2", "b"].map { "\(prefix)\($0)" })
+        // eight concurrent writers to one account: versions 1...40, each once
+        let id = "\(prefix)busy"
+        let versions = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for w in 0..<8 {
+                group.addTask {
+                    var v: [Int64] = []
+                    for i in 0..<5 { v.append(try await store.putAccount(id: id, document: "{\"w\":\(w),\"i\":\(i)}", time: 60, by: "w\(w)").version) }
+                    return v
+                }
+            }
+            var all: [Int64] = []
+            for try await v in group { all += v }
+            return all
+        }
+        #expect(versions.sorted() == Array(1...40))
+    }
+}
+
+@Suite struct AccountStoreTests {
+    @Test func sqliteAccounts() async throws {
+        try await StoreSpec.accounts(try SQLiteStore(path: Paths.temp("accounts-\(UUID().uuidString).sqlite")), prefix: "")
+    }
+
+    @Test(.enabled(if: PG.available)) func postgresAccounts() async throws {
+        let store = try await PG.fresh(owner: "accounts")
+        // accounts are shared by every owner: this test's own ids
+        let prefix = "t\(UInt32.random(in: 0...UInt32.max))-"
+        try await StoreSpec.accounts(store, prefix: prefix)
+    }
+}
