@@ -19,9 +19,9 @@ public struct SampleFeed: Sendable {
     }
     public var series: [Series]
 
-    /// SPX (S&P 500 daily), EURUSD (hourly) and BTC (monthly) from `directory`.
+    /// SPX (S&P 500 daily), EURUSD (hourly), BTC and ETH (daily, in US dollars) from `directory`.
     public static func load(directory: String) throws -> SampleFeed {
-        let files = [("SPX", "sp500-daily.csv"), ("EURUSD", "eurusd-hourly.csv"), ("BTC", "btcusd-monthly.csv")]
+        let files = [("SPX", "sp500-daily.csv"), ("EURUSD", "eurusd-hourly.csv"), ("BTC", "btcusd-daily.csv"), ("ETH", "ethusd-daily.csv")]
         var out: [Series] = []
         for (asset, name) in files {
             let path = (directory as NSString).appendingPathComponent(name)

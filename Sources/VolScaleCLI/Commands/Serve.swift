@@ -12,7 +12,7 @@ extension VolScaleCommand {
             abstract: "Run the risk service: HTTP API, live stream and dashboard.",
             discussion: """
             With no arguments: SQLite in ./volscale-data, the bundled sample of real prices (data/: S&P 500 daily,
-            EUR/USD hourly, BTC/USD monthly) replayed into the engine, its last bars then fed live, and the
+            EUR/USD hourly, BTC and ETH daily in US dollars) replayed into the engine, its last bars then fed live, and the
             what-if margin book from examples/book.toml. API keys come from --keys (JSON: [{"name", "role":
             read|ingest|admin, "sha256"}]) or, without it, three keys are generated and printed once; only their
             SHA-256 is kept. Configuration by flags or environment: VOLSCALE_HOST, VOLSCALE_PORT, VOLSCALE_DATA.
