@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import VolScaleMargin
+import VolScaleStore
 @testable import VolScaleServer
 
 enum Browser {
@@ -15,7 +17,11 @@ enum Browser {
     static func run(_ args: [String], timeout: Double = 60) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path!)
-        p.arguments = ["--headless=old", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=5000"] + args
+        // a profile of its own: two browsers on one profile hand over to each other and print nothing
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-chromium-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: profile) }
+        p.arguments = ["--headless=old", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=5000",
+                       "--user-data-dir=\(profile.path)"] + args
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -31,7 +37,7 @@ enum Browser {
 }
 
 /// The dashboard as a person sees it: a real browser loads it from a running server.
-@Suite struct BrowserTests {
+@Suite(.serialized) struct BrowserTests {
     @Test func dashboardShowsChartsWithData() async throws {
         if Browser.path == nil {
             #expect(!Browser.required, "VOLSCALE_REQUIRE_BROWSER=1 but no Chromium found")
@@ -52,6 +58,35 @@ enum Browser {
             // a screenshot for people to look at (best effort: the DOM checks above are the test)
             let shot = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-dashboard.png").path
             _ = try? Browser.run(["--window-size=1300,1000", "--screenshot=\(shot)", url], timeout: 30)
+        }
+    }
+
+    /// The accounts page: every stored account with its margin and status; an account's
+    /// detail shows its explanation tree and its history.
+    @Test func accountsPageShowsStatusAndExplanation() async throws {
+        if Browser.path == nil {
+            #expect(!Browser.required, "VOLSCALE_REQUIRE_BROWSER=1 but no Chromium found")
+            return
+        }
+        let store = try SQLiteStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("volscale-browser-\(UUID().uuidString).sqlite").path)
+        let state = try await AccountsAPITests.state(store: store)
+        _ = try await ServiceAPI.loadAccounts(state: state, store: store, file: [
+            Account(id: "rich", collateral: [("USD", 1_000_000)], positions: [Position(instrument: "BTC-PERP", quantity: 1, entryPrice: 60_000)]),
+            Account(id: "thin", collateral: [("USD", 100)], positions: [Position(instrument: "BTC-PERP", quantity: 10, entryPrice: 60_000)]),
+        ])
+        let app = buildApplication(state: state, config: Fixture.config())
+        try await app.test(.live) { client in
+            let port = client.port!
+            let list = try Browser.run(["--dump-dom", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&stream=0"])
+            #expect(list.contains("<table id=\"accounts\">"))
+            #expect(list.contains(">rich<") && list.contains(">thin<"))
+            #expect(list.contains(">healthy<") && list.contains(">liquidatable<"), "statuses shown")
+            let detail = try Browser.run(["--dump-dom", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&account=thin&stream=0"])
+            #expect(detail.contains("id=\"account-detail\""))
+            #expect(detail.contains("margin equity") && detail.contains("standard margin"), "explanation tree")
+            #expect(detail.contains("accounts file"), "history: seeded from the accounts file")
+            let shot = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-accounts.png").path
+            _ = try? Browser.run(["--window-size=1300,1000", "--screenshot=\(shot)", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&account=thin&stream=0"], timeout: 30)
         }
     }
 }

@@ -1,7 +1,7 @@
 const params = new URLSearchParams(location.search);
 const key = params.get('key') || '';
 const headers = {'Authorization': 'Bearer ' + key};
-let assets = [], current = params.get('asset') || null, whatIf = params.get('page') === 'what-if';
+let assets = [], current = params.get('asset') || null, whatIf = params.get('page') === 'what-if', accountsPage = params.get('page') === 'accounts', accountId = params.get('account');
 const series = {};
 async function api(path, opts) {
   const r = await fetch(path, Object.assign({headers}, opts || {}));
@@ -24,12 +24,14 @@ function chart(points, color, fmt) {
   return s + `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${pts}"/></svg>`;
 }
 function nav() {
-  document.getElementById('nav').innerHTML = assets.map(a => `<a class="${!whatIf && a.asset === current ? 'on' : ''}" onclick="show('${a.asset}')">${a.asset}</a>`).join('') +
+  document.getElementById('nav').innerHTML = assets.map(a => `<a class="${!whatIf && !accountsPage && a.asset === current ? 'on' : ''}" onclick="show('${a.asset}')">${a.asset}</a>`).join('') +
+    `<a class="${accountsPage ? 'on' : ''}" onclick="showAccounts()">Accounts</a>` +
     `<a class="${whatIf ? 'on' : ''}" onclick="showWhatIf()">What-if margin</a>`;
 }
 async function render() {
   nav();
   if (whatIf) return renderWhatIf();
+  if (accountsPage) return renderAccounts();
   const a = await api('/v1/assets/' + current);
   const s = series[current] || [];
   const rates = s.rates || [];
@@ -50,6 +52,37 @@ async function render() {
    <div class="card"><h3>Live</h3><p id="feed" class="muted">waiting for publications…</p></div>
   </div>`;
 }
+function esc(t) { return String(t).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c])); }
+function money(x) { return x == null ? '–' : x.toLocaleString('en-US', {maximumFractionDigits: 2}); }
+function tree(e) {
+  const kids = (e.children || []).map(tree).join('');
+  return `<li><b>${esc(e.label)}</b>${e.value != null ? ' ' + money(e.value) : ''}${e.detail ? ` <span class="muted">${esc(e.detail)}</span>` : ''}${kids ? `<ul>${kids}</ul>` : ''}</li>`;
+}
+const statusClass = s => s === 'healthy' ? 'stable' : 'unstable';
+async function renderAccounts() {
+  const main = document.getElementById('main');
+  const page = await api('/v1/accounts?limit=1000');
+  const rows = await Promise.all(page.accounts.map(async a => {
+    try { return {a, m: await api('/v1/accounts/' + encodeURIComponent(a.id) + '/margin')}; } catch (e) { return {a, error: e.message}; }
+  }));
+  let detail = '';
+  if (accountId) {
+    try {
+      const m = await api('/v1/accounts/' + encodeURIComponent(accountId) + '/margin?explain=true');
+      const h = await api('/v1/accounts/' + encodeURIComponent(accountId) + '/history?limit=20');
+      detail = `<div class="card" id="account-detail"><h2>${esc(accountId)} <span class="${statusClass(m.status)}">${esc(m.status)}</span></h2>
+        <ul class="tree">${tree(m.explanation)}</ul>
+        <h3>History</h3><table><tr><th>when</th><th>change</th><th>version</th><th>by</th></tr>
+        ${h.map(e => `<tr><td>${new Date(e.time).toISOString().replace('T', ' ').slice(0, 19)}</td><td>${e.kind}${e.detail ? ': ' + esc(e.detail) : ''}</td><td>${e.version}</td><td>${esc(e.by)}</td></tr>`).join('')}</table></div>`;
+    } catch (e) { detail = `<div class="card"><p class="unstable">${esc(e.message)}</p></div>`; }
+  }
+  main.innerHTML = `<div class="card"><h2>Accounts</h2><table id="accounts"><tr><th>account</th><th>mode</th><th>equity</th><th>initial margin</th><th>maintenance</th><th title="maintenance margin / equity: 100% or more is liquidatable">margin ratio</th><th>status</th></tr>
+    ${rows.map(({a, m, error}) => error ? `<tr><td>${esc(a.id)}</td><td colspan="6" class="unstable">${esc(error)}</td></tr>` :
+      `<tr><td><a href="#" onclick="showAccount('${encodeURIComponent(a.id)}');return false">${esc(a.id)}</a></td><td>${m.mode}</td><td>${money(m.equity)}</td><td>${money(m.initialMargin)}</td><td>${money(m.maintenanceMargin)}</td><td>${m.marginRatio == null ? '–' : pct(m.marginRatio, 1)}</td><td class="${statusClass(m.status)}">${m.status}</td></tr>`).join('')}
+    </table>${page.next ? '<p class="muted">first 1,000 accounts shown</p>' : ''}</div>${detail}`;
+}
+window.showAccounts = () => { accountsPage = true; whatIf = false; accountId = null; render(); };
+window.showAccount = id => { accountsPage = true; whatIf = false; accountId = decodeURIComponent(id); render(); };
 function renderWhatIf() {
   document.getElementById('main').innerHTML = `<div class="card"><h2>What-if margin</h2>
   <p class="muted">Paste an account (JSON). Mode: <select id="mode"><option>standard</option><option>portfolio</option></select></p>
@@ -73,8 +106,8 @@ async function load(asset) {
   series[asset] = {prices: h.map(p => [p.t, p.price]), vol: h.filter(p => p.sigma != null).map(p => [p.t, p.sigma]),
                    rates: r.filter(p => p.side === 'long').map(p => [p.time, p.new])};
 }
-window.show = async a => { current = a; whatIf = false; if (!series[a]) await load(a); render(); };
-window.showWhatIf = () => { whatIf = true; render(); };
+window.show = async a => { current = a; whatIf = false; accountsPage = false; if (!series[a]) await load(a); render(); };
+window.showWhatIf = () => { whatIf = true; accountsPage = false; render(); };
 (async () => {
   try {
     assets = await api('/v1/assets');
@@ -88,7 +121,7 @@ window.showWhatIf = () => { whatIf = true; render(); };
       document.getElementById('live').textContent = 'live · seq ' + p.sequence;
       const s = series[p.asset];
       if (s && p.side === 'long') s.rates.push([p.time, p.new]);
-      if (p.asset === current && !whatIf && p.side === 'short') {
+      if (p.asset === current && !whatIf && !accountsPage && p.side === 'short') {
         api('/v1/assets/' + p.asset + '/history').then(h => { if (s) { s.prices = h.map(q => [q.t, q.price]); s.vol = h.filter(q => q.sigma != null).map(q => [q.t, q.sigma]); } render(); });
       }
     });
