@@ -3,7 +3,8 @@ import VolScaleConfig
 import VolScaleData
 
 /// One input through the decoders that take outside bytes. The first byte picks the decoder,
-/// the rest is the input: 0 the price-ingestion body, 1 the what-if body, 2 a price file
+/// the rest is the input: 0 the price-ingestion body, 1 the what-if body (as the service's
+/// hot path reads it, `AccountDocument`, and as the accounts file does), 2 a price file
 /// (CSV, klines or ticks, format detected as `volscale vol` does), 3 an option-chain file.
 /// Refusals are fine (errors are values); a trap, a hang or an overflow is a finding.
 func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
@@ -13,7 +14,11 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     case 0:
         if let json = try? Requests.json(data) { _ = try? Requests.quotes(json) }
     case 1:
-        if let json = try? Requests.json(data) { _ = try? Requests.whatIf(json) }
+        // the service's what-if body (AccountDocument, the hot path's reader) and the accounts file's
+        if let json = try? Requests.json(data) {
+            _ = try? AccountDocument(json: json)
+            _ = try? Requests.whatIf(json)
+        }
     case 2:
         let text = String(decoding: data, as: UTF8.self)
         _ = try? PriceFileReader().parse(text, name: "fuzz")

@@ -357,20 +357,10 @@ extension ServiceAPI {
     }
 }
 
-/// The generated `Account` read from a parsed body, as its generated `init(from:)` reads it:
-/// the fields in declaration order (a missing or mistyped field before an unknown one),
-/// `null` as absent, unknown properties refused, and the same `DecodingError`s with the same
-/// coding paths (WhatIfCodecTests checks both against each other).
+/// The generated `Account` from a request body: `AccountDocument` (VolScaleConfig, fuzzed
+/// with the other decoders) reads it exactly as the generated `init(from:)` would, and this
+/// copies its fields (WhatIfCodecTests holds the two to each other).
 extension Components.Schemas.Account {
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int?
-        init(_ s: String) { stringValue = s }
-        init(_ i: Int) { stringValue = "Index \(i)"; intValue = i }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { self.init(intValue) }
-    }
-
     init(_ body: ByteBuffer) throws {
         let json: JSON
         switch body.withUnsafeReadableBytes({ Requests.parse($0) }) {
@@ -380,106 +370,17 @@ extension Components.Schemas.Account {
         try self.init(json: json)
     }
 
-    init(json: JSON) throws {
-        typealias S = Components.Schemas
-        guard let members = json.members else { throw Self.mismatch([String: Any].self, json, []) }
-        // one pass over each object's members; coding paths are built only for an error
-        func string(_ v: JSON, _ path: @autoclosure () -> [any CodingKey]) throws -> String {
-            guard case let .string(s) = v else { throw Self.mismatch(String.self, v, path()) }
-            return s
-        }
-        func number(_ v: JSON, _ path: @autoclosure () -> [any CodingKey]) throws -> Double {
-            guard case let .number(n) = v else { throw Self.mismatch(Double.self, v, path()) }
-            return n
-        }
-        func unknown(_ keys: [String], _ path: [any CodingKey]) -> DecodingError {
-            .dataCorrupted(.init(codingPath: path + [Key(keys.min() ?? "")], debugDescription: "Additional properties are disabled"))
-        }
-        func missing(_ key: String, _ path: [any CodingKey]) -> DecodingError {
-            .keyNotFound(Key(key), .init(codingPath: path, debugDescription: "missing"))
-        }
-        /// The first value of each known key (null: absent), and the unknown keys.
-        func split(_ m: [(key: String, value: JSON)], _ known: [String]) -> (values: [JSON?], unknown: [String]) {
-            var values = [JSON?](repeating: nil, count: known.count)
-            var seen = [Bool](repeating: false, count: known.count)
-            var unknown: [String] = []
-            for e in m {
-                if let k = known.firstIndex(of: e.key) {
-                    if !seen[k] { seen[k] = true; values[k] = e.value.isNull ? nil : e.value }
-                } else { unknown.append(e.key) }
-            }
-            return (values, unknown)
-        }
-        let top = split(members, ["id", "collateral", "positions", "mode", "explain"])
-        id = try top.values[0].map { try string($0, [Key("id")]) }
-        switch top.values[1] {
-        case nil: collateral = nil
-        case let .object(m)?:
-            var map: [String: Double] = [:]
-            for e in m where map[e.key] == nil { map[e.key] = try number(e.value, [Key("collateral"), Key(e.key)]) }
-            collateral = .case1(.init(additionalProperties: map))
-        case let .array(items)?:
-            var out: [S.CollateralEntry] = []
-            for (i, item) in items.enumerated() {
-                guard let m = item.members else { throw Self.mismatch([String: Any].self, item, [Key("collateral"), Key(i)]) }
-                let f = split(m, ["asset", "quantity"])
-                guard let asset = f.values[0] else { throw missing("asset", [Key("collateral"), Key(i)]) }
-                guard let quantity = f.values[1] else { throw missing("quantity", [Key("collateral"), Key(i)]) }
-                out.append(S.CollateralEntry(asset: try string(asset, [Key("collateral"), Key(i), Key("asset")]),
-                                             quantity: try number(quantity, [Key("collateral"), Key(i), Key("quantity")])))
-                if !f.unknown.isEmpty { throw unknown(f.unknown, [Key("collateral"), Key(i)]) }
-            }
-            collateral = .case2(out)
-        case let other?:
-            throw DecodingError.valueNotFound(S.Account.CollateralPayload.self, .init(codingPath: [Key("collateral")], debugDescription: "The oneOf structure did not decode into any child schema. (\(Self.kind(other)))"))
-        }
-        switch top.values[2] {
-        case nil: positions = nil
-        case let .array(items)?:
-            var out: [S.Position] = []
-            out.reserveCapacity(items.count)
-            for (i, item) in items.enumerated() {
-                guard let m = item.members else { throw Self.mismatch([String: Any].self, item, [Key("positions"), Key(i)]) }
-                let f = split(m, ["instrument", "quantity", "entryPrice", "impliedVolatility"])
-                guard let inst = f.values[0] else { throw missing("instrument", [Key("positions"), Key(i)]) }
-                let instrument = try string(inst, [Key("positions"), Key(i), Key("instrument")])
-                guard let q = f.values[1] else { throw missing("quantity", [Key("positions"), Key(i)]) }
-                let quantity = try number(q, [Key("positions"), Key(i), Key("quantity")])
-                let entry = try f.values[2].map { try number($0, [Key("positions"), Key(i), Key("entryPrice")]) }
-                let iv = try f.values[3].map { try number($0, [Key("positions"), Key(i), Key("impliedVolatility")]) }
-                if !f.unknown.isEmpty { throw unknown(f.unknown, [Key("positions"), Key(i)]) }
-                out.append(S.Position(instrument: instrument, quantity: quantity, entryPrice: entry, impliedVolatility: iv))
-            }
-            positions = out
-        case let other?: throw Self.mismatch([Any].self, other, [Key("positions")])
-        }
-        mode = try top.values[3].map { v in
-            let s = try string(v, [Key("mode")])
-            guard let m = S.Account.ModePayload(rawValue: s) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: [Key("mode")], debugDescription: "Cannot initialize ModePayload from invalid String value \(s)"))
-            }
-            return m
-        }
-        explain = try top.values[4].map { v in
-            guard case let .bool(b) = v else { throw Self.mismatch(Bool.self, v, [Key("explain")]) }
-            return b
-        }
-        if !top.unknown.isEmpty { throw unknown(top.unknown, []) }
-    }
+    init(json: JSON) throws { self.init(try AccountDocument(json: json)) }
 
-    static func kind(_ v: JSON) -> String {
-        switch v {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
+    init(_ d: AccountDocument) {
+        let collateral: CollateralPayload? = switch d.collateral {
+        case nil: nil
+        case let .map(m)?: .case1(.init(additionalProperties: m))
+        case let .list(l)?: .case2(l.map { .init(asset: $0.asset, quantity: $0.quantity) })
         }
-    }
-
-    static func mismatch(_ type: Any.Type, _ value: JSON, _ path: [any CodingKey]) -> DecodingError {
-        .typeMismatch(type, .init(codingPath: path, debugDescription: "expected \(type), found \(kind(value))"))
+        self.init(id: d.id, collateral: collateral,
+                  positions: d.positions?.map { .init(instrument: $0.instrument, quantity: $0.quantity, entryPrice: $0.entryPrice, impliedVolatility: $0.impliedVolatility) },
+                  mode: d.mode.flatMap { ModePayload(rawValue: $0) }, explain: d.explain)
     }
 }
 
