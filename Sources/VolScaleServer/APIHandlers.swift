@@ -68,8 +68,9 @@ extension ServiceAPI: APIProtocol {
         let vol = engine.volatility[name]
         let rates = await state.latestPublications().filter { $0.asset == name }.map(Schemas.Publication.init)
         let c = engine.config
+        let status = await state.status(of: name)
         return .init(asset: name, price: st.aggregate, stablePrice: st.stable, assetPrice: st.assetPrice, liabilityPrice: st.liabilityPrice,
-                     status: st.aggregate == nil ? .noValidPrice : (st.unstable ? .unstable : .stable),
+                     status: st.aggregate == nil ? .noValidPrice : (Schemas.Asset.StatusPayload(rawValue: status) ?? .unstable),
                      sources: .init(additionalProperties: st.latest.mapValues(\.price)),
                      volatility: vol?.variance.map { $0.squareRoot() }, volatilityUnits: "per bar, decimal",
                      model: "EWMA lambda \(c.lambda), parametric \(c.expectedShortfall ? "ES" : "VaR") \(c.confidence), MPOR \(c.mpor)",

@@ -224,6 +224,7 @@ public func buildApplication(state: ServiceState, config: ServerConfig, metrics:
     var app = Application(router: ServiceResponderBuilder(router: router), server: WebSocketStream.server(state: state, auth: auth), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
                           logger: logger)
     app.addServices(StoreWriterService(state: state, logger: logger))
+    app.addServices(StalenessMonitor(state: state))
     for s in services { app.addServices(s) }
     return app
 }
@@ -249,6 +250,20 @@ struct StoreWriterService: Service, CustomStringConvertible {
             }
         } onCancel: {
             Task { await state.stop() }
+        }
+    }
+}
+
+/// Marks assets stale once a second (`ServiceState.checkStaleness`), until shutdown.
+struct StalenessMonitor: Service, CustomStringConvertible {
+    let state: ServiceState
+    var description: String { "StalenessMonitor" }
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(1))
+                await state.checkStaleness()
+            }
         }
     }
 }

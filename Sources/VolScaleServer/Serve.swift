@@ -57,6 +57,8 @@ public struct ServeOptions: Sendable {
     public var liveBars = 300
     /// Live bars per second per asset.
     public var liveRate = 2.0
+    /// Seconds without an accepted quote after which an asset is stale.
+    public var maxQuoteAge = 60.0
     public init() {}
 }
 

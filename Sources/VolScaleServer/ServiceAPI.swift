@@ -174,8 +174,8 @@ extension StreamEvent {
     var message: Components.Schemas.StreamMessage {
         switch self {
         case let .publication(p): return .init(event: .publication, id: p.sequence, data: .Publication(.init(p)))
-        case let .status(asset, unstable, time):
-            return .init(event: .status, data: .StatusEvent(.init(asset: asset, status: unstable ? .unstable : .stable, time: time)))
+        case let .status(asset, status, time):
+            return .init(event: .status, data: .StatusEvent(.init(asset: asset, status: .init(rawValue: status) ?? .unstable, time: time)))
         }
     }
 

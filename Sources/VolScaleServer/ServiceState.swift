@@ -71,6 +71,40 @@ public actor ServiceState {
     var inputPositions: [String: Int64] = [:]
     var lastStatus: [String: Bool] = [:]
 
+    // MARK: Staleness (wall clock: when quotes last arrived, whatever their timestamps)
+
+    /// An asset with no accepted quote for this long (milliseconds of wall-clock time) is
+    /// stale: `/v1/assets` and the stream say so. Its rates cannot loosen meanwhile: the
+    /// engine publishes only on accepted quotes.
+    public private(set) var maxQuoteAge: Int64 = 60_000
+    var lastArrival: [String: Int64] = [:]
+    public private(set) var stale: Set<String> = []
+
+    public func setMaxQuoteAge(_ ms: Int64) { maxQuoteAge = ms }
+
+    public static func wallClock() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// The asset's status as the API reports it: stale, unstable (circuit breaker) or stable.
+    public func status(of asset: String) -> String {
+        if stale.contains(asset) { return "stale" }
+        return (engine.aggregator.states[asset]?.unstable ?? false) ? "unstable" : "stable"
+    }
+
+    /// Marks the assets without a quote for `maxQuoteAge` stale (a `status` event each); an
+    /// asset never quoted since start counts from the start. Run every second by
+    /// `StalenessMonitor`.
+    public func checkStaleness(now: Int64 = ServiceState.wallClock()) {
+        for asset in engine.config.assets where !stale.contains(asset) {
+            let last = lastArrival[asset] ?? startedAt
+            if now &- last > maxQuoteAge {
+                stale.insert(asset)
+                broadcast(.status(asset: asset, status: "stale", time: now))
+            }
+        }
+    }
+
+    let startedAt = ServiceState.wallClock()
+
     struct Subscriber {
         let continuation: AsyncStream<StreamEvent>.Continuation
         let flag: SubscriptionFlag
@@ -129,6 +163,7 @@ public actor ServiceState {
                 }
             case let .success(p):
                 accepted += 1
+                arrived(q.asset)
                 pendingQuotes.append(q)
                 uncommitted.insert(QuoteKey(q))
                 pubs += p
@@ -163,6 +198,15 @@ public actor ServiceState {
         return IngestResult(accepted: accepted, duplicates: duplicates, rejected: rejected, publications: pubs, ticket: ticket)
     }
 
+    /// A quote was accepted: the asset is fresh again (a `status` event if it was stale).
+    func arrived(_ asset: String) {
+        lastArrival[asset] = Self.wallClock()
+        if stale.remove(asset) != nil {
+            let unstable = engine.aggregator.states[asset]?.unstable ?? false
+            broadcast(.status(asset: asset, status: unstable ? "unstable" : "stable", time: lastArrival[asset] ?? 0))
+        }
+    }
+
     func recordHistory(_ q: Quote) {
         guard let st = engine.aggregator.states[q.asset], let agg = st.aggregate else { return }
         let sigma = engine.volatility[q.asset]?.variance.map { $0.squareRoot() }
@@ -173,7 +217,7 @@ public actor ServiceState {
         history[q.asset] = h
         if lastStatus[q.asset] != st.unstable {
             lastStatus[q.asset] = st.unstable
-            broadcast(.status(asset: q.asset, unstable: st.unstable, time: q.timestamp))
+            if !stale.contains(q.asset) { broadcast(.status(asset: q.asset, status: st.unstable ? "unstable" : "stable", time: q.timestamp)) }
         }
     }
 
@@ -416,7 +460,8 @@ public struct NotDurable: Error, Sendable, CustomStringConvertible {
 /// An event on the live stream.
 public enum StreamEvent: Sendable {
     case publication(Publication)
-    case status(asset: String, unstable: Bool, time: Int64)
+    /// `stable`, `unstable` (circuit breaker) or `stale` (no quote within the maximum age).
+    case status(asset: String, status: String, time: Int64)
 }
 
 public enum SubscribeError: Error, Sendable {

@@ -29,12 +29,14 @@ extension VolScaleCommand {
         @Option(help: "JSON file of API keys (name, role, sha256).") var keys: String?
         @Option(help: "Requests per second allowed per key (token bucket; burst twice that), in (0, 10000000].") var rateLimit: Double = 1000
         @Option(help: "Live sample bars per second per asset, in [0.001, 1000].") var liveRate: Double = 2
+        @Option(help: "Seconds without an accepted quote after which an asset is reported stale, in [1, 86400].") var maxQuoteAge: Double = 60
 
         public func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port: expected 0 to 65535, got \(port)") }
             guard rateLimit > 0, rateLimit <= 10_000_000 else { throw ValidationError("--rate-limit: expected a number in (0, 10000000]") }
             if noSample && assets == nil { throw ValidationError("--no-sample needs --assets") }
             guard liveRate >= 0.001, liveRate <= 1000 else { throw ValidationError("--live-rate: expected a number in [0.001, 1000]") }
+            guard maxQuoteAge >= 1, maxQuoteAge <= 86_400 else { throw ValidationError("--max-quote-age: expected a number of seconds in [1, 86400]") }
         }
 
         public init() {}
@@ -52,6 +54,7 @@ extension VolScaleCommand {
             o.server.ratePerSecond = rateLimit
             o.server.burst = max(2 * rateLimit, 10)
             o.liveRate = liveRate
+            o.maxQuoteAge = maxQuoteAge
             var printed: [(String, String, String)] = []
             if let keys {
                 do {
@@ -65,6 +68,7 @@ extension VolScaleCommand {
                 }
             }
             let (state, sampleFeed, positions) = try await VolScaleService.prepare(o, logger: logger)
+            await state.setMaxQuoteAge(Int64(o.maxQuoteAge * 1000))
             let app = buildApplication(state: state, config: o.server, logger: logger,
                                        services: [LiveFeedService(state: state, sample: sampleFeed, positions: positions, rate: o.liveRate, logger: logger)])
             let read = printed.first { $0.0 == "read" }?.2

@@ -1,0 +1,43 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VolScaleConfig
+import VolScaleEngine
+@testable import VolScaleServer
+
+/// An asset with no accepted quote within the maximum age (wall clock) is reported stale,
+/// on /v1/assets and as a `status` event on the stream; its next quote makes it fresh
+/// again, with another event. (Its rates cannot loosen meanwhile: the engine publishes only
+/// on accepted quotes.)
+@Suite struct StalenessTests {
+    @Test func assetsWithoutQuotesTurnStaleAndBack() async throws {
+        let state = try await Fixture.state()
+        await state.setMaxQuoteAge(1_000)
+        let subscription = try await state.subscribe(since: nil)
+        let start = ServiceState.wallClock()
+        _ = try await state.ingest([Quote(asset: "BTC", source: "x", timestamp: 1_600_000_000_000, price: 60_000)])
+        await state.checkStaleness(now: start + 500)
+        #expect(await state.stale.isEmpty, "within the maximum age")
+        await state.checkStaleness(now: start + 60_000)
+        #expect(await state.stale == ["BTC", "ETH"], "ETH never quoted: counted from the start")
+        await state.checkStaleness(now: start + 61_000)  // no second event for an asset already stale
+        let app = buildApplication(state: state, config: Fixture.config())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/assets/BTC", method: .get, headers: bearer("read")) { r in
+                let o = try Requests.json(Data(buffer: r.body))
+                #expect(o["status"]?.string == "stale")
+            }
+        }
+        _ = try await state.ingest([Quote(asset: "BTC", source: "x", timestamp: 1_600_086_400_000, price: 61_000)])
+        #expect(await state.stale == ["ETH"])
+        #expect(await state.status(of: "BTC") == "stable")
+        // the events, in order: BTC's first status, both stale, BTC fresh again
+        var statuses: [String] = []
+        var iterator = subscription.events.makeAsyncIterator()
+        while statuses.count < 4, let e = await iterator.next() {
+            if case let .status(asset, status, _) = e { statuses.append("\(asset) \(status)") }
+        }
+        #expect(statuses == ["BTC stable", "BTC stale", "ETH stale", "BTC stable"])
+    }
+}
