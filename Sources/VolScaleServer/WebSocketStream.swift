@@ -33,8 +33,10 @@ enum WebSocketStream {
             if let a = request.headerFields[.authorization], a.hasPrefix("Bearer ") { secret = String(a.dropFirst(7)) }
             if secret == nil, let name = HTTPField.Name("X-API-Key") { secret = request.headerFields[name] }
             if secret == nil { secret = query.get("key").map { String($0) } }
-            guard (try? auth.authorize(secret: secret, role: .read)) != nil,
-                  let since = try? since(query.get("since").map { String($0) }),
+            // `since` is optional: absent, the client gets live events only (a `try?` here
+            // would read an absent `since` as a refusal)
+            let parsed = Result { try since(query.get("since").map { String($0) }) }
+            guard (try? auth.authorize(secret: secret, role: .read)) != nil, case let .success(since) = parsed,
                   let subscription = try? await state.subscribe(since: since) else { return .dontUpgrade }
             return .upgrade([:]) { inbound, outbound, _ in
                 // the client's side is read only to notice that it left: then the sender stops

@@ -12,9 +12,18 @@ enum Browser {
     }
     static var required: Bool { ProcessInfo.processInfo.environment["VOLSCALE_REQUIRE_BROWSER"] == "1" }
 
-    /// Runs headless Chromium on `url` and returns its output (the DOM with --dump-dom).
+    /// Runs headless Chromium and returns its output (the DOM with --dump-dom), waiting on a
+    /// Dispatch thread: a blocking wait on one of Swift concurrency's threads (two on this
+    /// machine) can leave the in-process server under test without a thread to answer the
+    /// browser, which then waits for ever (seen in CI with other suites running alongside).
+    static func run(_ args: [String], timeout: Double = 60) async throws -> String {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, any Error>) in
+            DispatchQueue.global().async { c.resume(with: Result { try runBlocking(args, timeout: timeout) }) }
+        }
+    }
+
     /// Killed after `timeout` seconds: a browser that hangs must not hang the test run.
-    static func run(_ args: [String], timeout: Double = 60) throws -> String {
+    static func runBlocking(_ args: [String], timeout: Double) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path!)
         // a profile of its own: two browsers on one profile hand over to each other and print nothing
@@ -50,14 +59,14 @@ enum Browser {
             }
             let port = client.port!
             let url = "http://127.0.0.1:\(port)/?key=read-secret&asset=BTC&stream=0"
-            let dom = try Browser.run(["--dump-dom", url])
+            let dom = try await Browser.run(["--dump-dom", url])
             #expect(dom.contains("BTC"))
             #expect(dom.components(separatedBy: "<polyline").count - 1 == 3, "price, volatility and rate charts drawn")
             #expect(dom.contains("Current rates and why"))
             #expect(!dom.contains("Loading…"))
             // a screenshot for people to look at (best effort: the DOM checks above are the test)
             let shot = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-dashboard.png").path
-            _ = try? Browser.run(["--window-size=1300,1000", "--screenshot=\(shot)", url], timeout: 30)
+            _ = try? await Browser.run(["--window-size=1300,1000", "--screenshot=\(shot)", url], timeout: 30)
         }
     }
 
@@ -77,16 +86,16 @@ enum Browser {
         let app = buildApplication(state: state, config: Fixture.config())
         try await app.test(.live) { client in
             let port = client.port!
-            let list = try Browser.run(["--dump-dom", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&stream=0"])
+            let list = try await Browser.run(["--dump-dom", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&stream=0"])
             #expect(list.contains("<table id=\"accounts\">"))
             #expect(list.contains(">rich<") && list.contains(">thin<"))
             #expect(list.contains(">healthy<") && list.contains(">liquidatable<"), "statuses shown")
-            let detail = try Browser.run(["--dump-dom", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&account=thin&stream=0"])
+            let detail = try await Browser.run(["--dump-dom", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&account=thin&stream=0"])
             #expect(detail.contains("id=\"account-detail\""))
             #expect(detail.contains("margin equity") && detail.contains("standard margin"), "explanation tree")
             #expect(detail.contains("accounts file"), "history: seeded from the accounts file")
             let shot = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-accounts.png").path
-            _ = try? Browser.run(["--window-size=1300,1000", "--screenshot=\(shot)", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&account=thin&stream=0"], timeout: 30)
+            _ = try? await Browser.run(["--window-size=1300,1000", "--screenshot=\(shot)", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&account=thin&stream=0"], timeout: 30)
         }
     }
 }

@@ -36,6 +36,16 @@ import Testing
             // resume after the third: the next one is the fourth, nothing skipped or repeated
             let resumed = try await Self.read(client, path: "/v1/ws?since=3&key=\(Fixture.keys["read"]!)", count: 2)
             #expect(resumed.compactMap(\.id) == [4, 5])
+            // without `since`: live events only, from the next publication on
+            let live = try await withThrowingTaskGroup(of: [Message].self) { group in
+                group.addTask { try await Self.read(client, path: "/v1/ws?key=\(Fixture.keys["read"]!)", count: 1) }
+                try await Task.sleep(for: .milliseconds(500))
+                try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: Fixture.quotesBody(from: 200, count: 3))) {
+                    #expect($0.status == .ok)
+                }
+                return try await group.next() ?? []
+            }
+            #expect(live.first?.event == "publication" && (live.first?.id ?? 0) > 5)
             // without a key there is no upgrade; the HTTP route says why
             try await client.execute(uri: "/v1/ws?since=0", method: .get) { #expect($0.status == .unauthorized) }
             try await client.execute(uri: "/v1/ws?since=-1", method: .get, headers: bearer("read")) { #expect($0.status == .badRequest) }
