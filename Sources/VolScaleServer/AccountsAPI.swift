@@ -16,6 +16,13 @@ extension ServiceAPI {
         return store
     }
 
+    /// An account id as the document bounds it (1 to 128 characters), or a 400.
+    static func checkID(_ id: String) throws {
+        guard !id.isEmpty, id.unicodeScalars.count <= AccountLimits.maxNameLength else {
+            throw HTTPError(.badRequest, message: "id: expected 1 to \(AccountLimits.maxNameLength) characters")
+        }
+    }
+
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     static func storeFailed(_ error: any Error) -> HTTPError {
@@ -37,11 +44,10 @@ extension ServiceAPI {
     func putAccount(_ input: Operations.PutAccount.Input) async throws -> Operations.PutAccount.Output {
         guard case var .json(document) = input.body else { throw HTTPError(.unsupportedMediaType) }
         let id = input.path.id
-        guard !id.isEmpty, id.unicodeScalars.count <= AccountLimits.maxNameLength else {
-            throw HTTPError(.badRequest, message: "id: expected 1 to \(AccountLimits.maxNameLength) characters")
-        }
-        if let given = document.id, given != id { throw HTTPError(.badRequest, message: "id: the body's id must be the path's ('\(id.prefix(64))')") }
-        if document.explain != nil { throw HTTPError(.badRequest, message: "explain: not stored; ask for an explanation on /v1/accounts/{id}/margin") }
+        try Self.checkID(id)
+        if let given = document.id, given != id { throw HTTPError(.unprocessableContent, message: "id: the body's id must be the path's ('\(id.prefix(64))')") }
+        // `explain` belongs to a what-if answer, not to an account: not stored (the document says so)
+        document.explain = nil
         document.id = id
         let account = try Self.account(document)
         let mode = document.mode.flatMap { MarginMode(rawValue: $0.rawValue) }
@@ -58,6 +64,7 @@ extension ServiceAPI {
     }
 
     func getAccount(_ input: Operations.GetAccount.Input) async throws -> Operations.GetAccount.Output {
+        try Self.checkID(input.path.id)
         let found: StoredAccount?
         do { found = try await accountStore().account(input.path.id) } catch let e as HTTPError { throw e } catch { throw Self.storeFailed(error) }
         guard let found else { throw HTTPError(.notFound, message: "unknown account '\(input.path.id.prefix(64))'") }
@@ -65,6 +72,7 @@ extension ServiceAPI {
     }
 
     func deleteAccount(_ input: Operations.DeleteAccount.Input) async throws -> Operations.DeleteAccount.Output {
+        try Self.checkID(input.path.id)
         let store = try accountStore()
         let deleted: StoredAccount?
         do { deleted = try await store.deleteAccount(id: input.path.id, time: Self.now(), by: RawBody.keyName ?? "unknown") } catch {
@@ -89,6 +97,7 @@ extension ServiceAPI {
     }
 
     func accountHistory(_ input: Operations.AccountHistory.Input) async throws -> Operations.AccountHistory.Output {
+        try Self.checkID(input.path.id)
         let limit = try Self.bounded(input.query.limit, "limit", 1...1000) ?? 100
         if let b = input.query.before, b < 1 { throw HTTPError(.badRequest, message: "before: expected an integer in [1, \(Int64.max)]") }
         let store = try accountStore()

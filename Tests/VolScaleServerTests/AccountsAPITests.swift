@@ -52,8 +52,7 @@ import VolScaleStore
             // refused, and nothing stored: the book has no such instrument; ids that differ; explain
             let refused: [(String, HTTPResponse.Status, String)] = [
                 (#"{"positions":[{"instrument":"SOL-PERP","quantity":1,"entryPrice":1}]}"#, .unprocessableContent, "unknown instrument"),
-                (#"{"id":"other"}"#, .badRequest, "id: the body's id must be the path's"),
-                (#"{"explain":true}"#, .badRequest, "explain: not stored"),
+                (#"{"id":"other"}"#, .unprocessableContent, "id: the body's id must be the path's"),
                 (#"{"positions":[{"instrument":"BTC-PERP","quantity":2e13}]}"#, .badRequest, "positions[0].quantity"),
             ]
             for (b, status, message) in refused {
