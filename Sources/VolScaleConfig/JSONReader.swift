@@ -334,3 +334,23 @@ extension JSON {
         out.append(0x22)
     }
 }
+
+extension JSON {
+    /// The path (`a.b[2].c`) of the first object member, depth first, for which `test(name,
+    /// value)` holds; nil when none does.
+    public func firstMember(where test: (String, JSON) -> Bool) -> String? {
+        func find(_ v: JSON, _ path: String) -> String? {
+            if let members = v.members {
+                for m in members {
+                    let here = path.isEmpty ? m.key : "\(path).\(m.key)"
+                    if test(m.key, m.value) { return here }
+                    if let f = find(m.value, here) { return f }
+                }
+            } else if let a = v.array {
+                for (i, e) in a.enumerated() { if let f = find(e, "\(path)[\(i)]") { return f } }
+            }
+            return nil
+        }
+        return find(self, "")
+    }
+}

@@ -454,19 +454,7 @@ enum NullCheck {
             return false
         }
         guard hasNull, case let .success(json) = buffer.withUnsafeReadableBytes({ Requests.parse($0) }) else { return nil }
-        func find(_ v: JSON, _ path: String) -> String? {
-            if let members = v.members {
-                for m in members {
-                    let here = path.isEmpty ? m.key : "\(path).\(m.key)"
-                    if m.value.isNull, !OpenAPIDocument.nullableProperties.contains(m.key) { return here }
-                    if let f = find(m.value, here) { return f }
-                }
-            } else if let a = v.array {
-                for (i, e) in a.enumerated() { if let f = find(e, "\(path)[\(i)]") { return f } }
-            }
-            return nil
-        }
-        return find(json, "")
+        return json.firstMember { $1.isNull && !OpenAPIDocument.nullableProperties.contains($0) }
     }
 }
 
@@ -526,19 +514,9 @@ struct OpenAPIErrorMiddleware: RouterMiddleware {
         case let .failure(e): return e.description
         case let .success(j): json = j
         }
-        func find(_ v: JSON, _ path: String) -> String? {
-            if let members = v.members {
-                for m in members {
-                    let here = path.isEmpty ? m.key : "\(path).\(m.key)"
-                    if OpenAPIDocument.integerProperties.contains(m.key), let n = m.value.number, Checked.integer64(n, in: Int64.min...Int64.max) == nil { return here }
-                    if let f = find(m.value, here) { return f }
-                }
-            } else if let a = v.array {
-                for (i, e) in a.enumerated() { if let f = find(e, "\(path)[\(i)]") { return f } }
-            }
-            return nil
-        }
-        guard let field = find(json, "") else { return "the body does not match the documented shape" }
+        guard let field = json.firstMember(where: { key, value in
+            OpenAPIDocument.integerProperties.contains(key) && value.number.map { Checked.integer64($0, in: Int64.min...Int64.max) == nil } == true
+        }) else { return "the body does not match the documented shape" }
         return "\(field): expected an integer (see the bounds in /openapi.yaml)"
     }
 

@@ -211,7 +211,7 @@ struct RoleRoutingTransport: ServerTransport {
         if let replacement = replacements["\(method.rawValue) \(path)"] {
             group(method, path).on(RouterPath(path), method: method, use: replacement)
         } else {
-            try group(method, path).register(handler, method: method, path: path)
+            group(method, path).register(handler, method: method, path: path)
         }
     }
 }
