@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "VolScaleMargin", dependencies: ["VolScaleCore", "VolScaleRisk"]),
 
         // MARK: - Live engine: trusted prices, streaming volatility, publications (pure computation)
-        .target(name: "VolScaleEngine", dependencies: ["VolScaleCore", "VolScaleRisk"]),
+        .target(name: "VolScaleEngine", dependencies: ["VolScaleCore", "VolScaleRisk", "VolScaleMargin"]),
 
         // MARK: - Storage: SQLite (embedded) and PostgreSQL, audit chain
         .target(
@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "VolScaleDataTests", dependencies: ["VolScaleData"]),
         .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData"]),
         .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig"]),
-        .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk"]),
+        .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk", "VolScaleMargin"]),
         .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine"]),
         .testTarget(
             name: "VolScaleServerTests",

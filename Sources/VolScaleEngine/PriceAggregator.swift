@@ -108,20 +108,28 @@ func zip2(_ a: Double?, _ b: Double?) -> (Double, Double)? {
 
 /// Multi-source aggregation with manipulation defences, per asset.
 public struct PriceAggregator: Sendable {
+    /// The rules of every asset without rules of its own.
     public var policy: AggregationPolicy
+    /// Assets with rules of their own (the venue file's per-asset aggregation).
+    public var overrides: [String: AggregationPolicy]
     public private(set) var states: [String: PriceState] = [:]
     public private(set) var rejections: [RejectionReason: Int] = [:]
 
-    public init(policy: AggregationPolicy = AggregationPolicy(), assets: [String]) {
+    public init(policy: AggregationPolicy = AggregationPolicy(), assets: [String], overrides: [String: AggregationPolicy] = [:]) {
         self.policy = policy
+        self.overrides = overrides
         for a in assets { states[a] = PriceState() }
     }
 
-    public init(policy: AggregationPolicy, states: [String: PriceState], rejections: [RejectionReason: Int]) {
+    public init(policy: AggregationPolicy, states: [String: PriceState], rejections: [RejectionReason: Int], overrides: [String: AggregationPolicy] = [:]) {
         self.policy = policy
+        self.overrides = overrides
         self.states = states
         self.rejections = rejections
     }
+
+    /// The rules that apply to `asset`.
+    public func policy(for asset: String) -> AggregationPolicy { overrides[asset] ?? policy }
 
     mutating func reject(_ r: RejectionReason) -> RejectionReason {
         rejections[r, default: 0] += 1
@@ -145,6 +153,7 @@ public struct PriceAggregator: Sendable {
         guard q.price.isFinite else { return .rejected(reject(.nonFinitePrice)) }
         guard q.price > 0 else { return .rejected(reject(.nonPositivePrice)) }
         guard var st = states[q.asset] else { return .rejected(reject(.unknownAsset)) }
+        let policy = policy(for: q.asset)
         guard Quote.timestampRange.contains(q.timestamp) else { return .rejected(reject(.timestampOutOfRange)) }
         guard q.timestamp <= now &+ policy.maxFutureSkew else { return .rejected(reject(.futureTimestamp)) }
         if let c = q.confidence, !(c.isFinite && c >= 0) { return .rejected(reject(.lowConfidence)) }
@@ -157,14 +166,14 @@ public struct PriceAggregator: Sendable {
             if q.timestamp - last.timestamp < policy.minInterval { return .rejected(reject(.flooding)) }
         }
         st.latest[q.source] = q
-        let result = aggregate(&st, at: q.timestamp)
+        let result = aggregate(&st, at: q.timestamp, policy: policy)
         states[q.asset] = st
         return .accepted(aggregate: result, unstable: st.unstable)
     }
 
     /// Median of the sources that are fresh, confident and close to the median of the
     /// others; updates the stable price and the circuit breaker.
-    mutating func aggregate(_ st: inout PriceState, at t: Int64) -> Double? {
+    mutating func aggregate(_ st: inout PriceState, at t: Int64, policy: AggregationPolicy) -> Double? {
         var usable: [Double] = []
         for q in st.latest.values {
             if t - q.timestamp > policy.maxAge { _ = reject(.stale); continue }

@@ -2,7 +2,8 @@ import RealModule
 import VolScaleCore
 import VolScaleRisk
 
-/// What the live engine publishes: one margin rate of one asset and side.
+/// What the live engine publishes: one side of an asset's parameter set. The two sides of
+/// one bar close carry consecutive sequence numbers; the later one is the set's sequence.
 public struct Publication: Sendable, Equatable, Codable {
     /// Global, strictly increasing sequence number.
     public var sequence: Int64
@@ -21,9 +22,25 @@ public struct Publication: Sendable, Equatable, Codable {
     /// Time range of the inputs behind it.
     public var inputFrom: Int64
     public var inputTo: Int64
+    /// The trusted (aggregate) price the set was made at, settlement currency; nil for
+    /// policy changes and for publications stored before parameter sets carried it.
+    public var price: Double?
+    /// The stable price (moves towards the aggregate at a bounded rate).
+    public var stablePrice: Double?
+    /// Collateral haircut of this side (decimal fraction of value): `long` for a balance
+    /// held, `short` for a borrowed one; the size-independent part (ES over the liquidation
+    /// horizon at sigma per day plus half the spread, within floor and cap).
+    public var haircut: Double?
+    /// `stable` or `unstable` (circuit breaker: nothing loosens) when it was made.
+    public var status: String?
 
     public init(sequence: Int64, asset: String, side: String, timestamp: Int64, oldValue: Double?, newValue: Double,
-                maintenance: Double, sigma: Double, binding: String, modelVersion: String, inputFrom: Int64, inputTo: Int64) {
+                maintenance: Double, sigma: Double, binding: String, modelVersion: String, inputFrom: Int64, inputTo: Int64,
+                price: Double? = nil, stablePrice: Double? = nil, haircut: Double? = nil, status: String? = nil) {
+        self.price = price
+        self.stablePrice = stablePrice
+        self.haircut = haircut
+        self.status = status
         self.sequence = sequence
         self.asset = asset
         self.side = side
@@ -59,8 +76,20 @@ public struct EngineConfig: Sendable, Equatable, Codable {
     /// Publish every this many closed bars per asset.
     public var publishEvery: Int = 1
     public var modelVersion: String = "ewma-parametric-1"
+    /// Per-asset settings (the venue file's); an asset without them uses the defaults.
+    /// Optional so that snapshots written before they existed still load.
+    public var settings: [String: AssetSettings]?
+    /// Liquidation horizon of collateral haircuts, days (nil: 2).
+    public var liquidationHorizon: Int?
 
     public init(assets: [String]) { self.assets = assets }
+
+    public func settings(_ asset: String) -> AssetSettings { settings?[asset] ?? AssetSettings() }
+
+    /// Each asset's own aggregation rules, where its settings give them.
+    var aggregationOverrides: [String: AggregationPolicy] {
+        (settings ?? [:]).compactMapValues(\.aggregation)
+    }
 
     var controls: MarginControls {
         var c = MarginControls()
@@ -70,6 +99,32 @@ public struct EngineConfig: Sendable, Equatable, Codable {
         c.hardFloor = hardFloor
         c.hardCap = hardCap
         return c
+    }
+}
+
+/// What the live engine needs to know of one asset beyond the engine-wide settings.
+public struct AssetSettings: Sendable, Equatable, Codable {
+    /// Aggregation rules of this asset (nil: the engine's).
+    public var aggregation: AggregationPolicy?
+    /// Bar length in ms (nil: the engine's `barMillis`).
+    public var barMillis: Int64?
+    /// Bars per day, to state volatility per day: sigma_1d = sigma_bar * sqrt(barsPerDay).
+    /// Rates and haircuts are computed from sigma_1d over the MPOR and the liquidation
+    /// horizon in days; with 1 (daily bars) the MPOR is in bars, as before it existed.
+    public var barsPerDay: Double?
+    /// Relative bid-ask spread (half is part of the haircut), haircut floor and cap.
+    public var spread: Double?
+    public var haircutFloor: Double?
+    public var haircutCap: Double?
+
+    public init(aggregation: AggregationPolicy? = nil, barMillis: Int64? = nil, barsPerDay: Double? = nil,
+                spread: Double? = nil, haircutFloor: Double? = nil, haircutCap: Double? = nil) {
+        self.aggregation = aggregation
+        self.barMillis = barMillis
+        self.barsPerDay = barsPerDay
+        self.spread = spread
+        self.haircutFloor = haircutFloor
+        self.haircutCap = haircutCap
     }
 }
 
@@ -88,6 +143,8 @@ public struct AssetVolatilityState: Sendable, Equatable, Codable {
     public var firstInput: Int64?
     public var lastInput: Int64?
     public var published: [String: Double] = [:]
+    /// Last published haircut per side (optional: older snapshots have none).
+    public var haircuts: [String: Double]?
 
     public init() {}
 }
@@ -116,7 +173,7 @@ public struct StreamingEngine: Sendable {
 
     public init(config: EngineConfig) {
         self.config = config
-        self.aggregator = PriceAggregator(policy: config.aggregation, assets: config.assets)
+        self.aggregator = PriceAggregator(policy: config.aggregation, assets: config.assets, overrides: config.aggregationOverrides)
         self.volatility = Dictionary(uniqueKeysWithValues: config.assets.map { ($0, AssetVolatilityState()) })
         self.factors = ParametricTail.factors(confidence: config.confidence, nu: nil)
     }
@@ -125,7 +182,7 @@ public struct StreamingEngine: Sendable {
         self.config = s.config
         var rej: [RejectionReason: Int] = [:]
         for (k, v) in s.rejections { if let r = RejectionReason(rawValue: k) { rej[r] = v } }
-        self.aggregator = PriceAggregator(policy: s.config.aggregation, states: s.prices, rejections: rej)
+        self.aggregator = PriceAggregator(policy: s.config.aggregation, states: s.prices, rejections: rej, overrides: s.config.aggregationOverrides)
         self.volatility = s.volatility
         self.sequence = s.sequence
         self.accepted = s.accepted
@@ -182,11 +239,12 @@ public struct StreamingEngine: Sendable {
         if st.firstInput == nil { st.firstInput = time }
         st.lastInput = time
         var out: [Publication] = []
-        if config.barMillis <= 0 {
+        let barMillis = config.settings(asset).barMillis ?? config.barMillis
+        if barMillis <= 0 {
             closeBar(&st, close: price)
             out = maybePublish(asset: asset, state: &st, time: time, unstable: unstable)
         } else {
-            let bar = time / config.barMillis
+            let bar = time / barMillis
             if let pb = st.pendingBar, bar > pb, let close = st.pending {
                 closeBar(&st, close: close)
                 out = maybePublish(asset: asset, state: &st, time: time, unstable: unstable)
@@ -224,9 +282,13 @@ public struct StreamingEngine: Sendable {
         guard let v = st.variance, st.barsSincePublication >= config.publishEvery else { return [] }
         st.barsSincePublication = 0
         let sigma = v.squareRoot()
+        let settings = config.settings(asset)
+        let sigmaDaily = sigma * (settings.barsPerDay ?? 1).squareRoot()
+        let price = aggregator.states[asset]
+        var haircuts = st.haircuts ?? [:]
         var out: [Publication] = []
         for side in Side.allCases {
-            let tail = ParametricTail.estimate(sigma: sigma, horizon: config.mpor, factors: factors, side: side)
+            let tail = ParametricTail.estimate(sigma: sigmaDaily, horizon: config.mpor, factors: factors, side: side)
             let m = config.expectedShortfall ? tail.expectedShortfall : tail.valueAtRisk
             let previous = st.published[side.rawValue]
             let controlled = config.controls.apply(model: m, floorValue: nil, previous: previous)
@@ -236,12 +298,18 @@ public struct StreamingEngine: Sendable {
                 rate = p
                 bindingText = "circuit breaker (no loosening while unstable)"
             }
+            var haircut = CollateralHaircut.base(sigmaDaily: sigmaDaily, horizon: config.liquidationHorizon ?? 2, factors: factors, side: side,
+                                                 spread: settings.spread ?? 0, floor: settings.haircutFloor ?? 0, cap: settings.haircutCap ?? 1).rate
+            if unstable, let p = haircuts[side.rawValue], haircut < p { haircut = p }
+            haircuts[side.rawValue] = haircut
             sequence += 1
             st.published[side.rawValue] = rate
             out.append(Publication(sequence: sequence, asset: asset, side: side.rawValue, timestamp: time, oldValue: previous,
                                    newValue: rate, maintenance: config.maintenanceFraction * rate, sigma: sigma, binding: bindingText,
-                                   modelVersion: config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time))
+                                   modelVersion: config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time,
+                                   price: price?.aggregate, stablePrice: price?.stable, haircut: haircut, status: unstable ? "unstable" : "stable"))
         }
+        st.haircuts = haircuts
         return out
     }
 }

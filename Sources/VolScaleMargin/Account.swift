@@ -134,6 +134,9 @@ public struct AccountResult: Sendable {
     /// falls to maintenance, everything else unchanged.
     public var liquidationPrice: Double?
     public var explanation: Explanation
+    /// The sequence of the parameter sets the book was at (set by the live service; nil in
+    /// batch).
+    public var sequence: Int64?
 
     /// Equity minus initial margin (negative: a margin call's size).
     public var freeCollateral: Double { equity - initialMargin }

@@ -20,6 +20,9 @@ public struct MarginCalculator: Sendable {
     /// of margin equity (the what-if hot path without `explain`: formatting numbers into text
     /// is most of an evaluation); the account's figures are the same.
     public var explaining = true
+    /// When false, `evaluate` skips the liquidation price (a bisection of some hundred
+    /// evaluations): re-margining needs status and ratio only.
+    public var liquidationPrices = true
     /// Normal tail factors at the book's confidence, computed once (every haircut and
     /// volatility rate needs them).
     let tailFactors: (quantile: Double, es: Double)
@@ -199,23 +202,38 @@ public struct MarginCalculator: Sendable {
 
     // MARK: - Haircuts
 
-    /// Haircut of a collateral holding: the tail loss of the side over the liquidation
-    /// horizon (long for assets, short for liabilities) plus the liquidity add-on
-    /// `spread/2 + kappa sigma sqrt(V/ADV)`, at least the tier rate, within floor and cap.
+    /// Haircut of a collateral holding: the size-independent base (the published one when
+    /// the asset has a parameter set, else the side's tail loss over the liquidation horizon
+    /// plus half the spread, within floor and cap; long for assets, short for liabilities),
+    /// plus the impact add-on `kappa sigma sqrt(max(0, V - threshold)/ADV)`, at least the
+    /// tier rate, at most the cap.
+    /// - Returns: the rate, its volatility part, its liquidity part (half spread + impact)
+    ///   and what bound it.
     public func haircut(_ asset: AssetRisk, holdingValue v: Double, borrowed: Bool) -> (rate: Double, volatility: Double, liquidity: Double, bound: String) {
         let s = book.settings
-        let vol = asset.volatility > 0 ? volatilityRate(asset, side: borrowed ? .short : .long, horizon: s.liquidationHorizon) : 0
-        let liq = asset.volatility > 0 || asset.spread > 0
-            ? 0.5 * asset.spread + s.kappa * asset.volatility * (Swift.abs(v) / asset.averageDailyVolume).squareRoot() : 0
-        var rate = vol + liq
-        var bound = "volatility + liquidity"
-        if let t = SizeRule.tiers(asset.haircutTiers).rate(notional: Swift.abs(v)) as Double?, !asset.haircutTiers.isEmpty, t > rate {
-            rate = t
-            bound = "tier table"
+        let side: Side = borrowed ? .short : .long
+        let base: Double, vol: Double
+        var bound: String
+        if let p = asset.published {
+            base = p.haircut(side)
+            vol = max(0, base - 0.5 * asset.spread)
+            bound = "published (sequence \(p.sequence))"
+        } else {
+            let b = CollateralHaircut.base(sigmaDaily: asset.volatility, horizon: s.liquidationHorizon, factors: tailFactors, side: side,
+                                           spread: asset.spread, floor: asset.haircutFloor, cap: asset.haircutCap)
+            base = b.rate
+            vol = b.volatility
+            bound = b.rate == asset.haircutFloor && b.rate > b.volatility + 0.5 * asset.spread ? "floor" : (b.rate == asset.haircutCap ? "cap" : "volatility + liquidity")
         }
-        if rate < asset.haircutFloor { rate = asset.haircutFloor; bound = "floor" }
+        let excess = max(0, Swift.abs(v) - asset.impactThreshold)
+        let impact = asset.volatility > 0 && excess > 0 ? s.kappa * asset.volatility * (excess / asset.averageDailyVolume).squareRoot() : 0
+        var rate = base + impact
+        if !asset.haircutTiers.isEmpty {
+            let t = SizeRule.tiers(asset.haircutTiers).rate(notional: Swift.abs(v))
+            if t > rate { rate = t; bound = "tier table" }
+        }
         if rate > asset.haircutCap { rate = asset.haircutCap; bound = "cap" }
-        return (rate, vol, liq, bound)
+        return (rate, vol, rate - vol, bound)
     }
 
     // MARK: - Requirements
@@ -237,17 +255,22 @@ public struct MarginCalculator: Sendable {
             return (worst, s.maintenanceFraction * worst,
                     Explanation(leg.instrument.symbol, worst, detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) options, worst grid scenario: \(label)")))
         }
-        let base = leg.asset.initialRate ?? volatilityRate(leg.asset, side: side, horizon: s.mpor)
-        let mmBase = leg.asset.maintenanceRate ?? s.maintenanceFraction * base
+        let published = leg.asset.published
+        let base = published?.initial(side) ?? leg.asset.initialRate ?? volatilityRate(leg.asset, side: side, horizon: s.mpor)
+        let mmBase = published?.maintenance(side) ?? leg.asset.maintenanceRate ?? s.maintenanceFraction * base
         var rate = base
-        var why = leg.asset.initialRate != nil ? "fixed rate" : "volatility rate (ES \(s.confidence) over \(s.mpor) day\(s.mpor == 1 ? "" : "s"), daily sigma \(leg.asset.volatility))"
+        var why: String {
+            if let published { return "published rate, sequence \(published.sequence)" }
+            return leg.asset.initialRate != nil ? "fixed rate" : "volatility rate (ES \(s.confidence) over \(s.mpor) day\(s.mpor == 1 ? "" : "s"), daily sigma \(leg.asset.volatility))"
+        }
+        var sized: String?
         if let rule = leg.asset.sizeRule {
             let r = rule.rate(notional: notional)
-            if r > rate { rate = r; why = "size rule at notional \(Self.money(notional))" }
+            if r > rate { rate = r; sized = "size rule at notional \(Self.money(notional))" }
         }
         let im = rate * notional
         let mm = base > 0 ? im * mmBase / base : 0
-        return (im, mm, Explanation(leg.instrument.symbol, im, detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) contracts, notional \(Self.money(notional)), rate \(Self.pct(rate)) (\(why))")))
+        return (im, mm, Explanation(leg.instrument.symbol, im, detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) contracts, notional \(Self.money(notional)), rate \(Self.pct(rate)) (\(sized ?? why))")))
     }
 
     /// Portfolio requirement: the worse of the account's loss in the joint grid (all
@@ -294,7 +317,7 @@ public struct MarginCalculator: Sendable {
         for leg in legs {
             let price = prices[leg.asset.name] ?? leg.asset.price
             let n = leg.notional(price: price)
-            let add = n * (0.5 * leg.asset.spread + s.kappa * leg.asset.volatility * (n / leg.asset.averageDailyVolume).squareRoot())
+            let add = n * (0.5 * leg.asset.spread + s.kappa * leg.asset.volatility * (max(0, n - leg.asset.impactThreshold) / leg.asset.averageDailyVolume).squareRoot())
             liquidity += add
             liqChildren.append(Explanation(leg.instrument.symbol, add, detail: text("notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))")))
         }
@@ -361,7 +384,7 @@ public struct MarginCalculator: Sendable {
         let prices = bookPrices
         let f = figures(legs, collateral, prices: prices, mode: mode)
         let status: AccountStatus = f.equity < f.mm ? .liquidatable : (f.equity < f.im ? .marginCall : .healthy)
-        let liq = liquidationPrice(legs, collateral, prices: prices, mode: mode)
+        let liq = liquidationPrices ? liquidationPrice(legs, collateral, prices: prices, mode: mode) : nil
         var children = [f.equityExplanation, f.marginExplanation,
                         Explanation("maintenance margin", f.mm), Explanation("free collateral", f.equity - f.im)]
         if let liq { children.append(Explanation("liquidation price", liq.price, detail: text("\(liq.asset) price at which equity = maintenance"))) }

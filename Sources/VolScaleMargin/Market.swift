@@ -71,6 +71,33 @@ public enum SizeRule: Sendable, Equatable {
     }
 }
 
+/// An asset's parameter set as the live engine published it: what every account's margin
+/// uses until the next one. Rates and haircuts are decimal fractions (of notional, of
+/// value); haircuts are the size-independent part (the impact add-on comes on top).
+public struct PublishedParameters: Sendable, Equatable {
+    /// The sequence number of the set (its later side's publication).
+    public var sequence: Int64
+    public var initialLong: Double, initialShort: Double
+    public var maintenanceLong: Double, maintenanceShort: Double
+    /// Haircut of a balance held (long) and of a borrowed one (short).
+    public var haircutLong: Double, haircutShort: Double
+
+    public init(sequence: Int64, initialLong: Double, initialShort: Double, maintenanceLong: Double, maintenanceShort: Double,
+                haircutLong: Double, haircutShort: Double) {
+        self.sequence = sequence
+        self.initialLong = initialLong
+        self.initialShort = initialShort
+        self.maintenanceLong = maintenanceLong
+        self.maintenanceShort = maintenanceShort
+        self.haircutLong = haircutLong
+        self.haircutShort = haircutShort
+    }
+
+    public func initial(_ side: Side) -> Double { side == .long ? initialLong : initialShort }
+    public func maintenance(_ side: Side) -> Double { side == .long ? maintenanceLong : maintenanceShort }
+    public func haircut(_ side: Side) -> Double { side == .long ? haircutLong : haircutShort }
+}
+
 /// Risk parameters of one asset. Volatility is per day, decimal; ADV in quote currency.
 public struct AssetRisk: Sendable, Equatable {
     public var name: String
@@ -90,10 +117,17 @@ public struct AssetRisk: Sendable, Equatable {
     public var haircutFloor: Double
     public var haircutCap: Double
     public var haircutTiers: [Tier]
+    /// Holding value (quote currency) below which no impact add-on is charged; the add-on
+    /// is `kappa sigma_1d sqrt(max(0, V - threshold) / ADV)` (0: the methodology's formula).
+    public var impactThreshold: Double
+    /// The live engine's latest parameter set for this asset: when present, its rates and
+    /// haircuts replace the ones computed from `volatility` (and any fixed rates).
+    public var published: PublishedParameters?
 
     public init(name: String, price: Double, volatility: Double, averageDailyVolume: Double = .infinity, spread: Double = 0,
                 initialRate: Double? = nil, maintenanceRate: Double? = nil, sizeRule: SizeRule? = nil,
-                haircutFloor: Double = 0, haircutCap: Double = 1, haircutTiers: [Tier] = []) {
+                haircutFloor: Double = 0, haircutCap: Double = 1, haircutTiers: [Tier] = [], impactThreshold: Double = 0) {
+        self.impactThreshold = impactThreshold
         self.name = name
         self.price = price
         self.volatility = volatility

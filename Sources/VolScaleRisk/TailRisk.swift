@@ -195,3 +195,22 @@ struct SortedWindow {
         for i in 0..<m { high.append(values[values.count - 1 - i]) }
     }
 }
+
+/// The size-independent part of a collateral haircut (methodology section 7), the part the
+/// live engine publishes: the side's parametric ES over the liquidation horizon at the
+/// daily volatility, plus half the relative spread, within [floor, cap]. The size-dependent
+/// impact add-on `kappa sigma_1d sqrt(Q / ADV)` is added per holding on top of it.
+public enum CollateralHaircut {
+    /// - Parameters:
+    ///   - sigmaDaily: volatility per day, decimal.
+    ///   - horizon: liquidation horizon in days.
+    ///   - factors: tail factors at the coverage (`ParametricTail.factors`).
+    ///   - side: `.long` for a balance held, `.short` for a borrowed one.
+    ///   - spread: relative bid-ask spread (0.001 = 10 bp); half of it is charged.
+    /// - Returns: the haircut (decimal fraction of value) and its volatility part.
+    public static func base(sigmaDaily: Double, horizon: Int, factors: (quantile: Double, es: Double), side: Side,
+                            spread: Double, floor: Double, cap: Double) -> (rate: Double, volatility: Double) {
+        let vol = sigmaDaily > 0 ? ParametricTail.estimate(sigma: sigmaDaily, horizon: horizon, factors: factors, side: side).expectedShortfall : 0
+        return (min(max(vol + 0.5 * spread, floor), cap), vol)
+    }
+}

@@ -171,9 +171,8 @@ extension ServiceAPI: APIProtocol {
     }
 
     func accountMargin(_ input: Operations.AccountMargin.Input) async throws -> Operations.AccountMargin.Output {
-        guard let account = await state.accounts[input.path.id] else { throw HTTPError(.notFound, message: "unknown account '\(input.path.id.prefix(64))'") }
-        let stored = await state.accountModes[input.path.id]
-        let mode = input.query.mode.flatMap { MarginMode(rawValue: $0.rawValue) } ?? stored ?? .standard
+        guard let (account, stored) = await state.account(input.path.id) else { throw HTTPError(.notFound, message: "unknown account '\(input.path.id.prefix(64))'") }
+        let mode = input.query.mode.flatMap { MarginMode(rawValue: $0.rawValue) } ?? stored
         return .ok(.init(body: .json(try evaluated(account, mode: mode, explain: input.query.explain ?? false))))
     }
 
@@ -238,7 +237,7 @@ extension ServiceAPI: APIProtocol {
         let rho = body.correlation ?? 0.9
         guard rho >= -1 && rho <= 1 else { throw HTTPError(.badRequest, message: "correlation: expected a number in [-1, 1]") }
         let mode = body.mode.flatMap { MarginMode(rawValue: $0.rawValue) } ?? .standard
-        let accounts = Array(await state.accounts.values).sorted { $0.id < $1.id }
+        let accounts = await state.accounts
         let report = StressTest.run(book: book, accounts: accounts, mode: mode, shock: StressShock.withCorrelation(given, rho: rho, book: book))
         return .ok(.init(body: .json(.init(
             shock: report.shock.label, accounts: report.accounts, liquidatable: report.liquidatable, shortfall: Self.finite(report.shortfall),
@@ -296,7 +295,8 @@ extension ServiceAPI: APIProtocol {
 extension Schemas.Publication {
     init(_ p: Publication) {
         self.init(sequence: p.sequence, asset: p.asset, side: p.side, time: p.timestamp, old: p.oldValue.map(ServiceAPI.finite), new: p.newValue,
-                  maintenance: p.maintenance, sigma: p.sigma, setBy: p.binding, modelVersion: p.modelVersion, inputsFrom: p.inputFrom, inputsTo: p.inputTo)
+                  maintenance: p.maintenance, sigma: p.sigma, setBy: p.binding, modelVersion: p.modelVersion, inputsFrom: p.inputFrom, inputsTo: p.inputTo,
+                  price: p.price, stablePrice: p.stablePrice, haircut: p.haircut, status: p.status.flatMap(StatusPayload.init(rawValue:)))
     }
 }
 
@@ -314,7 +314,7 @@ extension Schemas.AccountMargin {
         self.init(accountId: r.accountId, mode: r.mode == .portfolio ? .portfolio : .standard, equity: r.equity, initialMargin: r.initialMargin,
                   maintenanceMargin: r.maintenanceMargin, freeCollateral: r.freeCollateral, marginRatio: r.marginRatio.isFinite ? r.marginRatio : nil,
                   status: r.status.rawValue, liquidationPrice: r.liquidationPrice.flatMap { $0.isFinite ? $0 : nil },
-                  explanation: explain ? Schemas.Explanation(r.explanation) : nil)
+                  sequence: r.sequence ?? 0, explanation: explain ? Schemas.Explanation(r.explanation) : nil)
     }
 }
 
@@ -396,6 +396,7 @@ extension Components.Schemas.AccountMargin {
         m.append(("maintenanceMargin", .number(maintenanceMargin)))
         if let marginRatio { m.append(("marginRatio", .number(marginRatio))) }
         m.append(("mode", .string(mode.rawValue)))
+        if let sequence { m.append(("sequence", .number(Double(sequence)))) }
         m.append(("status", .string(status)))
         return .object(m)
     }

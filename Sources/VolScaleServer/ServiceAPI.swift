@@ -176,6 +176,11 @@ extension StreamEvent {
         case let .publication(p): return .init(event: .publication, id: p.sequence, data: .Publication(.init(p)))
         case let .status(asset, status, time):
             return .init(event: .status, data: .StatusEvent(.init(asset: asset, status: .init(rawValue: status) ?? .unstable, time: time)))
+        case let .account(c, time):
+            typealias E = Components.Schemas.AccountStatusEvent
+            return .init(event: .account, data: .AccountStatusEvent(.init(
+                account: c.id, old: c.old.flatMap { E.OldPayload(rawValue: $0.rawValue) }, new: E.NewPayload(rawValue: c.new.rawValue) ?? .healthy,
+                marginRatio: c.marginRatio.flatMap { $0.isFinite ? $0 : nil }, sequence: c.sequence, time: time)))
         }
     }
 

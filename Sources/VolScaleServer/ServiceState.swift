@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import VolScaleEngine
 import VolScaleMargin
 import VolScaleStore
@@ -16,10 +17,14 @@ import VolScaleStore
 public actor ServiceState {
     public private(set) var engine: StreamingEngine
     let store: (any EngineStore)?
-    public let book: MarginBook
-    let calculator: MarginCalculator
-    /// The same calculator without explanation text, for requests that do not ask for it.
-    let plainCalculator: MarginCalculator
+    /// The venue's book at the latest parameter sets (the engine's publications applied).
+    public private(set) var live: LiveBook
+    /// The calculators of `live`, for requests that run outside the actor (what-if).
+    nonisolated let margin: MarginCell
+    /// The accounts, indexed by asset, with their last status (re-margined on publication).
+    public private(set) var monitor = AccountMonitor()
+    /// Status changes waiting for the next commit (stored in the accounts' history).
+    var pendingStatusEvents: [AccountStatusRecord] = []
 
     // MARK: Durability queue
     var pendingQuotes: [Quote] = []
@@ -52,19 +57,19 @@ public actor ServiceState {
     var history: [String: [HistoryPoint]] = [:]
     let historyCapacity = 6000
     public private(set) var ready = false
-    /// Accounts the service knows by id (margin on request, stress).
-    public private(set) var accounts: [String: Account] = [:]
-    public func setAccounts(_ a: [Account]) { accounts = Dictionary(a.map { ($0.id, $0) }, uniquingKeysWith: { $1 }) }
-    /// Each stored account's own margin mode (its document's `mode`), the default of its margin route.
-    public private(set) var accountModes: [String: MarginMode] = [:]
+    /// The accounts the service knows, in id order (stress).
+    public var accounts: [Account] { monitor.entries.values.map(\.account).sorted { $0.id < $1.id } }
+    /// An account and its own margin mode (its document's `mode`, else standard).
+    public func account(_ id: String) -> (account: Account, mode: MarginMode)? { monitor.entries[id].map { ($0.account, $0.mode) } }
+    public func setAccounts(_ a: [Account]) { for x in a { setAccount(x, mode: nil) } }
+    /// Adds or replaces an account and evaluates it at once: a change of its status (from
+    /// its previous version's) is an `account` event like one caused by a publication.
     public func setAccount(_ a: Account, mode: MarginMode?) {
-        accounts[a.id] = a
-        accountModes[a.id] = mode
+        monitor.set(a, mode: mode ?? .standard, instruments: live.book.instruments)
+        let result = monitor.remargin(ids: [a.id], calculator: margin.current.plain, sequence: live.sequence)
+        report(result.changes)
     }
-    public func removeAccount(_ id: String) {
-        accounts[id] = nil
-        accountModes[id] = nil
-    }
+    public func removeAccount(_ id: String) { monitor.remove(id) }
     /// The store, for the routes that read and write it directly (accounts).
     nonisolated public var accountStore: (any EngineStore)? { store }
     /// Lines of named inputs consumed (committed with the next flush).
@@ -136,11 +141,36 @@ public actor ServiceState {
     public init(engine: StreamingEngine, store: (any EngineStore)?, book: MarginBook) {
         self.engine = engine
         self.store = store
-        self.book = book
-        self.calculator = MarginCalculator(book: book)
-        var plain = calculator
-        plain.explaining = false
-        self.plainCalculator = plain
+        self.live = LiveBook(book: book)
+        self.margin = MarginCell(book: book, sequence: 0)
+    }
+
+    /// Applies new parameter sets to the live book, and re-margins every account holding an
+    /// asset whose set changed (only those). Runs in the actor, in publication order.
+    func applyParameterSets(_ publications: [Publication]) {
+        let changed = live.apply(publications, config: engine.config)
+        guard !changed.isEmpty else { return }
+        margin.update(book: live.book, sequence: live.sequence)
+        let result = monitor.remargin(assets: changed, calculator: margin.current.plain, sequence: live.sequence)
+        lastRemargin = (result.evaluated, live.sequence)
+        report(result.changes)
+    }
+
+    /// How many accounts the last re-margin evaluated, at which sequence.
+    public private(set) var lastRemargin: (accounts: Int, sequence: Int64) = (0, 0)
+
+    /// Status changes: streamed at once, stored in the accounts' history with the next commit.
+    func report(_ changes: [AccountMonitor.Change]) {
+        guard !changes.isEmpty else { return }
+        let now = Self.wallClock()
+        for c in changes {
+            let ratio = c.marginRatio.map { "margin ratio \($0)" } ?? "equity not positive"
+            pendingStatusEvents.append(AccountStatusRecord(id: c.id, time: now, detail: "\(c.old?.rawValue ?? "none") -> \(c.new.rawValue) (\(ratio), sequence \(c.sequence))"))
+            broadcast(.account(c, time: now))
+        }
+        appended &+= 1
+        writerWake?.resume()
+        writerWake = nil
     }
 
     public func markReady() { ready = true }
@@ -173,6 +203,7 @@ public actor ServiceState {
         if accepted > 0 || !pubs.isEmpty {
             pendingPublications += pubs
             for p in pubs { append(p) }
+            applyParameterSets(pubs)
             appended &+= 1
             writerWake?.resume()
             writerWake = nil
@@ -268,6 +299,7 @@ public actor ServiceState {
         guard let store else {
             pendingQuotes.removeAll(keepingCapacity: true)
             pendingPublications.removeAll(keepingCapacity: true)
+            pendingStatusEvents.removeAll(keepingCapacity: true)
             uncommitted.removeAll(keepingCapacity: true)
             markDurable(appended)
             return
@@ -275,10 +307,12 @@ public actor ServiceState {
         committing = true
         defer { committing = false }
         let target = appended
-        let quotes = pendingQuotes, publications = pendingPublications
+        let quotes = pendingQuotes, publications = pendingPublications, statusEvents = pendingStatusEvents
         pendingQuotes.removeAll(keepingCapacity: true)
         pendingPublications.removeAll(keepingCapacity: true)
-        let batch = CommitBatch(quotes: quotes, publications: publications, snapshot: engine.snapshot, inputs: inputPositions)
+        pendingStatusEvents.removeAll(keepingCapacity: true)
+        var batch = CommitBatch(quotes: quotes, publications: publications, snapshot: engine.snapshot, inputs: inputPositions)
+        batch.statusEvents = statusEvents
         do {
             // A cancelled caller must not abandon a commit half-way: the commit runs to its
             // end in a task of its own.
@@ -287,6 +321,7 @@ public actor ServiceState {
             // Back at the head of the queue, in order: the next commit carries it again.
             pendingQuotes = quotes + pendingQuotes
             pendingPublications = publications + pendingPublications
+            pendingStatusEvents = statusEvents + pendingStatusEvents
             storeFailure = "\(error)"
             throw error
         }
@@ -438,11 +473,18 @@ public actor ServiceState {
         return p
     }
 
-    /// Stateless on purpose (the calculator is immutable): what-if requests run in
-    /// parallel, not through the actor.
+    /// Outside the actor on purpose: what-if requests run in parallel at the latest
+    /// parameter sets (the calculators are immutable; a new set swaps them in `margin`).
+    /// The result names the sequence of the sets it used.
     nonisolated public func whatIf(_ account: Account, mode: MarginMode, explain: Bool = true) throws(AccountError) -> AccountResult {
-        try (explain ? calculator : plainCalculator).evaluate(account, mode: mode)
+        let c = margin.current
+        var r = try (explain ? c.explaining : c.plain).evaluate(account, mode: mode)
+        r.sequence = c.sequence
+        return r
     }
+
+    /// The book at the latest parameter sets.
+    nonisolated public var book: MarginBook { margin.current.plain.book }
 
     public var lag: Int64 {
         let latest = engine.aggregator.states.values.map(\.lastUpdate).max() ?? 0
@@ -457,9 +499,39 @@ public struct NotDurable: Error, Sendable, CustomStringConvertible {
     public var description: String { "not yet durable: \(reason); resending is safe (stored quotes are counted as duplicates)" }
 }
 
+/// The calculators at the latest parameter sets, swapped whole when a set is published:
+/// a request reads one consistent (book, sequence) pair without going through the actor.
+public final class MarginCell: Sendable {
+    public struct Current: Sendable {
+        public let explaining: MarginCalculator
+        /// The same book without explanation text, for requests that do not ask for it.
+        public let plain: MarginCalculator
+        public let sequence: Int64
+    }
+    let state: Mutex<Current>
+
+    init(book: MarginBook, sequence: Int64) { state = Mutex(Self.make(book, sequence)) }
+
+    static func make(_ book: MarginBook, _ sequence: Int64) -> Current {
+        let c = MarginCalculator(book: book)
+        var plain = c
+        plain.explaining = false
+        return Current(explaining: c, plain: plain, sequence: sequence)
+    }
+
+    public var current: Current { state.withLock { $0 } }
+
+    func update(book: MarginBook, sequence: Int64) {
+        let next = Self.make(book, sequence)
+        state.withLock { $0 = next }
+    }
+}
+
 /// An event on the live stream.
 public enum StreamEvent: Sendable {
     case publication(Publication)
+    /// Re-margining changed an account's status.
+    case account(AccountMonitor.Change, time: Int64)
     /// `stable`, `unstable` (circuit breaker) or `stale` (no quote within the maximum age).
     case status(asset: String, status: String, time: Int64)
 }

@@ -11,6 +11,9 @@ public struct CommitBatch: Sendable {
     public var snapshot: EngineSnapshot
     /// Inputs and the number of their lines consumed, for resuming files.
     public var inputs: [String: Int64]
+    /// Account status changes found by re-margining after these publications: stored in
+    /// each account's history (kind `status`, by `engine`) in the same transaction.
+    public var statusEvents: [AccountStatusRecord] = []
 
     public init(quotes: [Quote], publications: [Publication], snapshot: EngineSnapshot, input: (name: String, lines: Int64)? = nil) {
         self.quotes = quotes
@@ -24,6 +27,19 @@ public struct CommitBatch: Sendable {
         self.publications = publications
         self.snapshot = snapshot
         self.inputs = inputs
+    }
+}
+
+/// A status change of an account, for its history.
+public struct AccountStatusRecord: Sendable, Equatable {
+    public var id: String
+    public var time: Int64
+    /// What changed, e.g. `healthy -> margin call (margin ratio 0.93, sequence 1234)`.
+    public var detail: String
+    public init(id: String, time: Int64, detail: String) {
+        self.id = id
+        self.time = time
+        self.detail = detail
     }
 }
 
@@ -131,12 +147,17 @@ public struct AccountEvent: Sendable, Equatable {
 public enum AuditChain {
     public static let genesis = String(repeating: "0", count: 64)
 
-    /// SHA-256 over a canonical text of the publication and the previous hash.
+    /// SHA-256 over a canonical text of the publication and the previous hash. A
+    /// parameter set's price, stable price, haircut and status are covered when present
+    /// (publications stored before they existed hash as they did then).
     public static func hash(_ p: Publication, previous: String) -> String {
-        let text = [previous, String(p.sequence), p.asset, p.side, String(p.timestamp),
-                    p.oldValue.map { "\($0)" } ?? "-", "\(p.newValue)", "\(p.maintenance)", "\(p.sigma)",
-                    p.binding, p.modelVersion, String(p.inputFrom), String(p.inputTo)].joined(separator: "|")
-        return sha256Hex(text)
+        var fields = [previous, String(p.sequence), p.asset, p.side, String(p.timestamp),
+                      p.oldValue.map { "\($0)" } ?? "-", "\(p.newValue)", "\(p.maintenance)", "\(p.sigma)",
+                      p.binding, p.modelVersion, String(p.inputFrom), String(p.inputTo)]
+        if p.price != nil || p.stablePrice != nil || p.haircut != nil || p.status != nil {
+            fields += [p.price.map { "\($0)" } ?? "-", p.stablePrice.map { "\($0)" } ?? "-", p.haircut.map { "\($0)" } ?? "-", p.status ?? "-"]
+        }
+        return sha256Hex(fields.joined(separator: "|"))
     }
 
     /// Lower-case hex SHA-256 of a text, without Foundation's String(format:), which costs

@@ -56,6 +56,11 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
             "CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, document TEXT NOT NULL, version BIGINT NOT NULL, updated BIGINT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS account_history (number BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, version BIGINT NOT NULL, ts BIGINT NOT NULL, kind TEXT NOT NULL, by TEXT NOT NULL, detail TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS account_history_id ON account_history(id, number)",
+            // parameter sets: price, stable price, haircut and status of each publication
+            "ALTER TABLE publications ADD COLUMN IF NOT EXISTS price DOUBLE PRECISION",
+            "ALTER TABLE publications ADD COLUMN IF NOT EXISTS stable_price DOUBLE PRECISION",
+            "ALTER TABLE publications ADD COLUMN IF NOT EXISTS haircut DOUBLE PRECISION",
+            "ALTER TABLE publications ADD COLUMN IF NOT EXISTS status TEXT",
         ]
         // Serialise concurrent first starts of several processes.
         try await client.withTransaction(logger: logger) { conn in
@@ -107,8 +112,8 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
                 for p in batch.publications {
                     let h = AuditChain.hash(p, previous: previous)
                     try await conn.query("""
-                        INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash)
-                        VALUES (\(owner), \(p.sequence), \(p.asset), \(p.side), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h))
+                        INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status)
+                        VALUES (\(owner), \(p.sequence), \(p.asset), \(p.side), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h), \(p.price), \(p.stablePrice), \(p.haircut), \(p.status))
                         """, logger: logger)
                     previous = h
                 }
@@ -122,6 +127,10 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
                         INSERT INTO inputs(owner, name, lines) VALUES (\(owner), \(input.name), \(input.lines))
                         ON CONFLICT (owner, name) DO UPDATE SET lines = EXCLUDED.lines
                         """, logger: logger)
+                }
+                for e in batch.statusEvents {
+                    let version = try await lockAccount(conn, e.id)
+                    try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(e.id), \(version), \(e.time), 'status', 'engine', \(e.detail))", logger: logger)
                 }
             }
         }
@@ -143,14 +152,16 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         }
     }
 
-    typealias Row = (Int64, String, String, Int64, Double?, Double, Double, Double, String, String, Int64, Int64, String, String)
+    typealias Row = (Int64, String, String, Int64, Double?, Double, Double, Double, String, String, Int64, Int64, String, String,
+                     Double?, Double?, Double?, String?)
     static func stored(_ r: Row) -> StoredPublication {
         StoredPublication(publication: Publication(sequence: r.0, asset: r.1, side: r.2, timestamp: r.3, oldValue: r.4, newValue: r.5,
-                                                   maintenance: r.6, sigma: r.7, binding: r.8, modelVersion: r.9, inputFrom: r.10, inputTo: r.11),
+                                                   maintenance: r.6, sigma: r.7, binding: r.8, modelVersion: r.9, inputFrom: r.10, inputTo: r.11,
+                                                   price: r.14, stablePrice: r.15, haircut: r.16, status: r.17),
                           previousHash: r.12, hash: r.13)
     }
 
-    static let columns = "seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash"
+    static let columns = "seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status"
 
     public func publications(asset: String?, at: Int64?, limit: Int) async throws -> [StoredPublication] {
         try await wrap {

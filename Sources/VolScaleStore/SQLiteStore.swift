@@ -54,6 +54,14 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                 CREATE INDEX account_history_id ON account_history(id, number);
                 """)
         }
+        m.registerMigration("v3-parameter-sets") { db in
+            try db.execute(sql: """
+                ALTER TABLE publications ADD COLUMN price REAL;
+                ALTER TABLE publications ADD COLUMN stable_price REAL;
+                ALTER TABLE publications ADD COLUMN haircut REAL;
+                ALTER TABLE publications ADD COLUMN status TEXT;
+                """)
+        }
         return m
     }
 
@@ -82,12 +90,14 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                 var previous = last
                 let insertPub = try db.cachedStatement(sql: """
                     INSERT INTO publications(seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding,
-                        model_version, input_from, input_to, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                        model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status)
+                        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                     """)
                 for p in batch.publications {
                     let h = AuditChain.hash(p, previous: previous)
                     try insertPub.execute(arguments: [p.sequence, p.asset, p.side, p.timestamp, p.oldValue, p.newValue, p.maintenance,
-                                                      p.sigma, p.binding, p.modelVersion, p.inputFrom, p.inputTo, previous, h])
+                                                      p.sigma, p.binding, p.modelVersion, p.inputFrom, p.inputTo, previous, h,
+                                                      p.price, p.stablePrice, p.haircut, p.status])
                     previous = h
                 }
                 try db.execute(sql: "INSERT INTO engine_state(id, snapshot, committed_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot, committed_at = excluded.committed_at",
@@ -95,6 +105,11 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                 for input in batch.inputs.map({ (name: $0.key, lines: $0.value) }) {
                     try db.execute(sql: "INSERT INTO inputs(name, lines) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET lines = excluded.lines",
                                    arguments: [input.name, input.lines])
+                }
+                for e in batch.statusEvents {
+                    let version = try Int64.fetchOne(db, sql: "SELECT version FROM accounts WHERE id = ?", arguments: [e.id]) ?? self.lastVersion(db, e.id)
+                    try db.execute(sql: "INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (?, ?, ?, 'status', 'engine', ?)",
+                                   arguments: [e.id, version, e.time, e.detail])
                 }
             }
         } catch let e as StoreError {
@@ -122,7 +137,8 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
             publication: Publication(sequence: row["seq"], asset: row["asset"], side: row["side"], timestamp: row["ts"],
                                      oldValue: row["old_value"], newValue: row["new_value"], maintenance: row["maintenance"],
                                      sigma: row["sigma"], binding: row["binding"], modelVersion: row["model_version"],
-                                     inputFrom: row["input_from"], inputTo: row["input_to"]),
+                                     inputFrom: row["input_from"], inputTo: row["input_to"],
+                                     price: row["price"], stablePrice: row["stable_price"], haircut: row["haircut"], status: row["status"]),
             previousHash: row["prev_hash"], hash: row["hash"])
     }
 

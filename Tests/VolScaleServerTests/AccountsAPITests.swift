@@ -107,7 +107,7 @@ import VolScaleStore
         let again = try await Self.state(store: store)
         let loaded = try await ServiceAPI.loadAccounts(state: again, store: store, file: [Account(id: "file-only", collateral: [], positions: [])])
         #expect(loaded.loaded == 4 && loaded.seeded == 0)
-        #expect(await Set(again.accounts.keys) == ["b", "c", "d", "seed"])
+        #expect(await Set(again.accounts.map(\.id)) == ["b", "c", "d", "seed"])
     }
 
     @Test func withoutAStoreAccountWritesAre503() async throws {
