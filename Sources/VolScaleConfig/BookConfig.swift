@@ -50,12 +50,18 @@ public struct BookConfig: Sendable {
         return try parse(text, path: path)
     }
 
+    /// Parses and validates a book; an error names the table, the key and its line.
     public static func parse(_ text: String, path: String) throws(ConfigError) -> BookConfig {
+        do { return try parseTables(text, path: path) } catch { throw TOMLLines(text).locate(error) }
+    }
+
+    static func parseTables(_ text: String, path: String) throws(ConfigError) -> BookConfig {
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError(file: path, location: "line \(e.source.begin.line)", reason: "TOML syntax: \(e.description)")
         } catch { throw ConfigError(file: path, location: "", reason: "TOML syntax: \(error)") }
-        try MarginConfig.checkKeys(root, allowed: ["settings", "asset", "instrument"], file: path, location: "top level")
+        // a venue file (VenueConfig) is a book with the live service's tables added
+        try MarginConfig.checkKeys(root, allowed: ["settings", "asset", "instrument", "venue", "engine", "aggregation"], file: path, location: "top level")
         let base = (path as NSString).deletingLastPathComponent
         func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
 
@@ -100,11 +106,14 @@ public struct BookConfig: Sendable {
             guard !name.isEmpty else { throw ConfigError(file: path, location: "[[asset]] #\(i + 1)", reason: "missing key 'name'") }
             try MarginConfig.checkKeys(t, allowed: ["name", "price", "volatility", "history", "column", "lambda", "adv", "spread",
                                                     "initial_rate", "maintenance_rate", "size_rule", "tiers", "open_interest",
-                                                    "haircut_floor", "haircut_cap", "haircut_tiers"], file: path, location: loc)
+                                                    "haircut_floor", "haircut_cap", "haircut_tiers", "impact_threshold",
+                                                    "source", "aggregation", "bars_per_day", "bar_seconds"], file: path, location: loc)
             func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(t, k, file: path, location: loc) }
             var price = try num("price")
             var vol = try num("volatility")
-            if let h = t["history"]?.string {
+            // an asset fed live without a history of its own: its first source's file
+            let firstSource = t["source"]?.array?.first?.table?["file"]?.string
+            if let h = t["history"]?.string ?? (price == nil || vol == nil ? firstSource : nil) {
                 let series: PriceSeries
                 do { series = try PriceFileReader(column: t["column"]?.string, skipBadRows: true).read(path: resolve(h)).series } catch {
                     throw ConfigError(file: path, location: loc, reason: "history: \(error.description)")
@@ -119,6 +128,8 @@ public struct BookConfig: Sendable {
             }
             guard let p = price, p > 0, p.isFinite else { throw ConfigError(file: path, location: loc, reason: "price: missing or not positive (give price or history)") }
             guard let v = vol, v >= 0, v.isFinite else { throw ConfigError(file: path, location: loc, reason: "volatility: missing or negative (give volatility or history)") }
+            let impactThreshold = try num("impact_threshold") ?? 0
+            guard impactThreshold >= 0, impactThreshold.isFinite else { throw ConfigError(file: path, location: loc, reason: "impact_threshold: expected a holding value >= 0") }
             var rule: SizeRule?
             if let sr = t["size_rule"]?.table {
                 guard let b = sr["base"]?.double, let f = sr["f"]?.double else { throw ConfigError(file: path, location: loc, reason: "size_rule: needs base and f") }
@@ -137,7 +148,8 @@ public struct BookConfig: Sendable {
             assets.append(AssetRisk(name: name, price: p, volatility: v, averageDailyVolume: try num("adv") ?? .infinity, spread: try num("spread") ?? 0,
                                     initialRate: try num("initial_rate"), maintenanceRate: try num("maintenance_rate"), sizeRule: rule,
                                     haircutFloor: try num("haircut_floor") ?? 0, haircutCap: try num("haircut_cap") ?? 1,
-                                    haircutTiers: try t["haircut_tiers"]?.array.map { a throws(ConfigError) in try parseTiers(a, file: path, location: loc + " haircut_tiers") } ?? []))
+                                    haircutTiers: try t["haircut_tiers"]?.array.map { a throws(ConfigError) in try parseTiers(a, file: path, location: loc + " haircut_tiers") } ?? [],
+                                    impactThreshold: impactThreshold))
         }
         var instruments: [Instrument] = []
         for (i, entry) in (root["instrument"]?.array.map(Array.init) ?? []).enumerated() {

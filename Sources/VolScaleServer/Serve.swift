@@ -8,73 +8,64 @@ import VolScaleEngine
 import VolScaleMargin
 import VolScaleStore
 
-/// The bundled sample: real prices from the repository's data folder, replayed into the
-/// engine at start-up, the last bars of each then fed live.
+/// The venue's price sources read from files (the bundled sample of real prices): replayed
+/// into the engine at start-up, the last bars of each then fed live.
 public struct SampleFeed: Sendable {
     public struct Series: Sendable {
         public var asset: String
+        /// The source name its quotes carry.
+        public var source: String
+        /// The file's name: the key of its read position in the store.
         public var file: String
         public var timestamps: [Int64]
         public var prices: [Double]
     }
     public var series: [Series]
 
-    /// SPX (S&P 500 daily), EURUSD (hourly), BTC and ETH (daily, in US dollars) from `directory`.
-    public static func load(directory: String) throws -> SampleFeed {
-        let files = [("SPX", "sp500-daily.csv"), ("EURUSD", "eurusd-hourly.csv"), ("BTC", "btcusd-daily.csv"), ("ETH", "ethusd-daily.csv")]
+    /// Reads the venue's sources (closes, or the column a source names).
+    public static func load(_ sources: [VenueConfig.Source]) throws -> SampleFeed {
         var out: [Series] = []
-        for (asset, name) in files {
-            let path = (directory as NSString).appendingPathComponent(name)
-            let s = try PriceFileReader(skipBadRows: true).read(path: path).series
-            out.append(Series(asset: asset, file: name, timestamps: s.timestamps, prices: s.close))
+        for src in sources {
+            let s = try PriceFileReader(column: src.column, skipBadRows: true).read(path: src.path).series
+            out.append(Series(asset: src.asset, source: src.name, file: (src.path as NSString).lastPathComponent,
+                              timestamps: s.timestamps, prices: s.close))
         }
         return SampleFeed(series: out)
     }
 
     public var assets: [String] { series.map(\.asset) }
-
-    public static func engineConfig(assets: [String]) -> EngineConfig {
-        var c = EngineConfig(assets: assets)
-        c.aggregation.minSources = 1
-        c.aggregation.maxAge = .max / 4
-        c.aggregation.circuitBreaker = 0.25
-        c.buffer = 0.25
-        return c
-    }
 }
 
 /// Everything `volscale serve` needs.
 public struct ServeOptions: Sendable {
     public var dataDirectory = "volscale-data"
-    /// Folder of the bundled sample; nil: no sample (the engine starts empty on `assets`).
-    public var sampleDirectory: String? = "data"
-    /// The engine's assets for a new store (default: the sample's).
-    public var assets: [String]?
-    public var bookPath: String? = "examples/book.toml"
-    public var accountsPath: String? = "examples/accounts.json"
+    /// The venue file: book, sources, aggregation, live policy.
+    public var venuePath = "examples/venue.toml"
+    /// Replay the venue's source files (false: the engine starts empty and only the API feeds it).
+    public var replaySources = true
     public var server = ServerConfig()
-    /// Sample bars held back at start-up and then fed live, per asset.
-    public var liveBars = 300
-    /// Live bars per second per asset.
-    public var liveRate = 2.0
-    /// Seconds without an accepted quote after which an asset is stale.
-    public var maxQuoteAge = 60.0
+    /// Overrides of the venue file's [venue] settings.
+    public var liveBars: Int?
+    public var liveRate: Double?
+    public var maxQuoteAge: Double?
     public init() {}
 }
 
 public enum VolScaleService {
     /// Builds the state (resuming the store when it exists), and returns it with the sample
     /// bars still to be fed live.
-    public static func prepare(_ o: ServeOptions, logger: Logger) async throws -> (ServiceState, SampleFeed, [String: Int]) {
+    public static func prepare(_ o: ServeOptions, logger: Logger) async throws -> (ServiceState, SampleFeed, [String: Int], VenueConfig) {
+        let venue = try VenueConfig.load(path: o.venuePath)
         try FileManager.default.createDirectory(atPath: o.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (o.dataDirectory as NSString).appendingPathComponent("volscale.sqlite"))
-        let sample = try o.sampleDirectory.map { try SampleFeed.load(directory: $0) } ?? SampleFeed(series: [])
-        var book = MarginBook(assets: [], instruments: [])
-        if let p = o.bookPath, FileManager.default.fileExists(atPath: p) {
-            book = try BookConfig.load(path: p).book
-        }
-        let config = SampleFeed.engineConfig(assets: o.assets ?? sample.assets)
+        let sample = o.replaySources ? try SampleFeed.load(venue.sources) : SampleFeed(series: [])
+        let book = venue.book.book
+        let config = venue.engine
+        let liveBars = o.liveBars ?? venue.liveBars
         let snapshot = try await store.loadSnapshot()
+        if let snapshot, snapshot.config.assets != config.assets {
+            logger.warning("the store's engine has assets \(snapshot.config.assets), the venue file \(config.assets): the store's engine is resumed as it is")
+        }
         var engine = snapshot.map { StreamingEngine(snapshot: $0) } ?? StreamingEngine(config: config)
         // Chart history: replay what the engine has consumed into a scratch engine (the
         // stored engine itself is not re-run).
@@ -83,10 +74,10 @@ public enum VolScaleService {
         var positions: [String: Int] = [:]
         let fresh = snapshot == nil
         for s in sample.series {
-            let committed = fresh ? max(s.prices.count - o.liveBars, 0) : Int(try await store.inputPosition(s.file))
+            let committed = fresh ? max(s.prices.count - liveBars, 0) : Int(try await store.inputPosition(s.file))
             positions[s.file] = committed
             for i in 0..<committed {
-                let q = Quote(asset: s.asset, source: "sample", timestamp: s.timestamps[i], price: s.prices[i])
+                let q = Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])
                 _ = scratch.ingest(q)
                 if let agg = scratch.aggregator.states[s.asset]?.aggregate {
                     history[s.asset, default: []].append(.init(t: q.timestamp, price: agg, sigma: scratch.volatility[s.asset]?.variance.map { $0.squareRoot() }))
@@ -99,13 +90,13 @@ public enum VolScaleService {
             state = ServiceState(engine: engine, store: store, book: book)
             for s in sample.series {
                 let n = positions[s.file]!
-                let quotes = (0..<n).map { Quote(asset: s.asset, source: "sample", timestamp: s.timestamps[$0], price: s.prices[$0]) }
+                let quotes = (0..<n).map { Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[$0], price: s.prices[$0]) }
                 _ = try await state.ingest(quotes)
                 await state.setInputPosition(s.file, Int64(n))
                 try await state.flush()
             }
             try await state.flush()
-            logger.info("replayed the bundled sample into the engine")
+            logger.info("replayed the venue's source files into the engine")
         } else {
             engine = StreamingEngine(snapshot: snapshot!)
             state = ServiceState(engine: engine, store: store, book: book)
@@ -115,7 +106,7 @@ public enum VolScaleService {
         }
         // accounts: the store's once it has held any; a new store is seeded from the file
         var fileAccounts: [Account] = []
-        if let a = o.accountsPath, FileManager.default.fileExists(atPath: a) {
+        if let a = venue.accountsPath, FileManager.default.fileExists(atPath: a) {
             let file = try AccountsFile.read(path: a)
             fileAccounts = file.accounts
             for e in file.errors { logger.warning("accounts file: \(e.description)") }
@@ -123,9 +114,13 @@ public enum VolScaleService {
         let accounts = try await ServiceAPI.loadAccounts(state: state, store: store, file: fileAccounts)
         logger.info("accounts: \(accounts.loaded) from the store, \(accounts.seeded) seeded from the accounts file")
         // the publication log for the stream and the charts: the stored ones
-        for p in try await store.publications(asset: nil, at: nil, limit: 20_000) { await state.appendStored(p.publication) }
+        let stored = try await store.publications(asset: nil, at: nil, limit: 20_000).map(\.publication)
+        for p in stored { await state.appendStored(p) }
         await state.seedHistory(history)
-        return (state, sample, positions)
+        // the book at the latest stored parameter sets (a resumed store), then every account's status
+        if !fresh { await state.restoreParameterSets(stored) }
+        await state.remarginAll()
+        return (state, sample, positions, venue)
     }
 
     /// Feeds the held-back sample bars, one per asset every 1/rate seconds; returns when
@@ -137,7 +132,7 @@ public enum VolScaleService {
             for s in sample.series {
                 let i = next[s.file] ?? s.prices.count
                 guard i < s.prices.count else { continue }
-                _ = try? await state.ingest([Quote(asset: s.asset, source: "sample", timestamp: s.timestamps[i], price: s.prices[i])])
+                _ = try? await state.ingest([Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])])
                 next[s.file] = i + 1
                 await state.setInputPosition(s.file, Int64(i + 1))
                 fed = true

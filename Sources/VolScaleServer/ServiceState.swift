@@ -156,6 +156,19 @@ public actor ServiceState {
         report(result.changes)
     }
 
+    /// Applies parameter sets read back from the store (a resumed service), without
+    /// re-margining (`remarginAll` follows once the accounts are loaded).
+    public func restoreParameterSets(_ publications: [Publication]) {
+        guard !live.apply(publications, config: engine.config).isEmpty else { return }
+        margin.update(book: live.book, sequence: live.sequence)
+    }
+
+    /// Evaluates every account at the latest sets (start-up: each one's first status).
+    public func remarginAll() {
+        let result = monitor.remargin(assets: nil, calculator: margin.current.plain, sequence: live.sequence)
+        report(result.changes)
+    }
+
     /// How many accounts the last re-margin evaluated, at which sequence.
     public private(set) var lastRemargin: (accounts: Int, sequence: Int64) = (0, 0)
 

@@ -14,16 +14,57 @@ import Foundation
         #expect(cfg.book.assets["SPX"]?.price == 2506.850098) // last close of the bundled file
     }
 
+    /// Errors name the table, the key and the line of the key (of the table's header when
+    /// the key is missing).
     @Test func errorsNameTheEntryAndField() {
         let cases: [(String, String)] = [
-            ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\nsprad = 0.1\n", "[[asset]] 'BTC': unknown key 'sprad'"),
-            ("[[asset]]\nname = \"BTC\"\nvolatility = 0.1\n", "[[asset]] 'BTC': price: missing or not positive"),
-            ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\n[[instrument]]\nsymbol = \"X\"\nkind = \"swap\"\nunderlying = \"BTC\"\n", "[[instrument]] 'X': kind: expected perpetual"),
-            ("[[instrument]]\nsymbol = \"X\"\nkind = \"perpetual\"\nunderlying = \"DOGE\"\n", "[[instrument]] 'X': underlying: missing or not a declared asset"),
-            ("[settings]\nconfidence = 2\n", "[settings]: confidence = 2.0: must be in (0.5, 1)"),
+            ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\nsprad = 0.1\n", "[[asset]] 'BTC' (line 5): unknown key 'sprad'"),
+            ("[[asset]]\nname = \"BTC\"\nvolatility = 0.1\n", "[[asset]] 'BTC' (line 1): price: missing or not positive"),
+            ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\n[[instrument]]\nsymbol = \"X\"\nkind = \"swap\"\nunderlying = \"BTC\"\n", "[[instrument]] 'X' (line 7): kind: expected perpetual"),
+            ("[[instrument]]\nsymbol = \"X\"\nkind = \"perpetual\"\nunderlying = \"DOGE\"\n", "[[instrument]] 'X' (line 4): underlying: missing or not a declared asset"),
+            ("[settings]\nconfidence = 2\n", "[settings] (line 2): confidence = 2.0: must be in (0.5, 1)"),
         ]
         for (text, message) in cases {
             do { _ = try BookConfig.parse(text, path: "b.toml"); Issue.record("accepted: \(message)") } catch {
+                #expect(error.description.contains(message), "got: \(error.description)")
+            }
+        }
+    }
+
+    /// The example venue: its engine is the assets with sources, in file order, with their
+    /// own aggregation over the defaults, and the book's settings.
+    @Test func exampleVenueLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let v = try VenueConfig.load(path: root.appendingPathComponent("examples/venue.toml").path)
+        #expect(v.name == "example" && v.maxQuoteAge == 60 && v.liveBars == 300)
+        #expect(v.engine.assets == ["BTC", "ETH", "SPX", "EURUSD"])
+        #expect(v.sources.map(\.name) == ["yahoo", "yahoo", "arch", "backtesting"])
+        #expect(v.sources.allSatisfy { FileManager.default.fileExists(atPath: $0.path) })
+        #expect(v.engine.aggregation.minSources == 2 && v.engine.aggregation.maxAge == 120_000)
+        let btc = v.engine.settings("BTC")
+        #expect(btc.aggregation?.minSources == 1 && btc.aggregation?.circuitBreaker == 0.25 && btc.aggregation?.maxDeviation == 0.05)
+        #expect(v.engine.settings("EURUSD").barsPerDay == 24 && btc.spread == 0.0002 && btc.haircutFloor == 0.05)
+        #expect(v.engine.confidence == v.book.book.settings.confidence && v.engine.mpor == 1 && v.engine.liquidationHorizon == 2)
+        #expect(v.engine.buffer == 0.25 && v.engine.hardCap == 0.9)
+        // the book part: each engine asset priced from its source's file
+        #expect(v.book.book.assets["BTC"]?.price == 68518.09375 && v.book.book.assets["BTC"]?.impactThreshold == 1e6)
+        #expect(v.accountsPath?.hasSuffix("examples/accounts.json") == true)
+    }
+
+    @Test func venueErrorsNameTheTableKeyAndLine() {
+        let asset = "[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\n"
+        let cases: [(String, String)] = [
+            ("[aggregation]\nmin_sources = 0\n", "[aggregation] (line 2): min_sources: expected a whole number in [1, 32]"),
+            ("[engine]\nmodel = \"garch\"\n", "[engine] (line 2): model: expected \"ewma-parametric\""),
+            ("[engine]\nhard_floor = 0.5\nhard_cap = 0.2\n", "[engine] (line 2): hard_floor: 0.5 is above hard_cap 0.2"),
+            ("[venue]\nmax_quote_age = 0\n", "[venue] (line 2): max_quote_age: expected a number in [1.0, 86400.0]"),
+            (asset + "[asset.aggregation]\nmax_deviation = 2\n", "[[asset]] 'BTC' aggregation (line 6): max_deviation"),
+            (asset + "[[asset.source]]\nname = \"a\"\n", "[[asset]] 'BTC' source (line 5): file: missing"),
+            (asset + "[[asset.source]]\nname = \"a\"\nfile = \"x.csv\"\nurl = 1\n", "[[asset]] 'BTC' source (line 8): unknown key 'url'"),
+            ("[venue]\nnmae = 1\n", "[venue] (line 2): unknown key 'nmae'"),
+        ]
+        for (text, message) in cases {
+            do { _ = try VenueConfig.parse(text, path: "v.toml"); Issue.record("accepted: \(message)") } catch {
                 #expect(error.description.contains(message), "got: \(error.description)")
             }
         }

@@ -61,7 +61,7 @@ import Testing
     static func start(_ binary: String, data: String, keys: String, port: Int) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["serve", "--data", data, "--port", String(port), "--keys", keys, "--no-sample", "--assets", "BTC,ETH", "--rate-limit", "1000000"]
+        p.arguments = ["serve", "--data", data, "--port", String(port), "--keys", keys, "--config", Fixture.root.appendingPathComponent("examples/venue.toml").path, "--no-replay", "--rate-limit", "1000000"]
         p.currentDirectoryURL = Fixture.root
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle(forWritingAtPath: data + "/server.log") ?? FileHandle.nullDevice

@@ -11,32 +11,29 @@ extension VolScaleCommand {
         public static let configuration = CommandConfiguration(
             abstract: "Run the risk service: HTTP API, live stream and dashboard.",
             discussion: """
-            With no arguments: SQLite in ./volscale-data, the bundled sample of real prices (data/: S&P 500 daily,
-            EUR/USD hourly, BTC and ETH daily in US dollars) replayed into the engine, its last bars then fed live, and the
-            what-if margin book from examples/book.toml. API keys come from --keys (JSON: [{"name", "role":
+            With no arguments: the example venue (examples/venue.toml: real BTC, ETH, S&P 500 and EUR/USD prices from data/,
+            replayed into the engine, their last bars then fed live; aggregation, staleness and circuit breaker on; the
+            accounts of examples/accounts.json) on SQLite in ./volscale-data. API keys come from --keys (JSON: [{"name", "role":
             read|ingest|admin, "sha256"}]) or, without it, three keys are generated and printed once; only their
             SHA-256 is kept. Configuration by flags or environment: VOLSCALE_HOST, VOLSCALE_PORT, VOLSCALE_DATA.
             """
         )
 
         @Option(help: "Data folder (SQLite store).") var data: String = ProcessInfo.processInfo.environment["VOLSCALE_DATA"] ?? "volscale-data"
-        @Option(help: "Folder with the bundled sample files.") var sample: String = "data"
-        @Flag(help: "Start without the bundled sample (an empty engine on --assets).") var noSample = false
-        @Option(help: "Comma-separated assets of the engine for a new data folder (default: the sample's).") var assets: String?
-        @Option(help: "Book TOML for what-if margin.") var book: String = "examples/book.toml"
+        @Option(help: "Venue file (TOML): book, price sources, aggregation, live policy.") var config: String = "examples/venue.toml"
+        @Flag(help: "Do not replay the venue's source files: the engine starts empty and only the API feeds it.") var noReplay = false
         @Option(help: "Listen address.") var host: String = ProcessInfo.processInfo.environment["VOLSCALE_HOST"] ?? "127.0.0.1"
         @Option(help: "Listen port, 0 to 65535.") var port: Int = Int(ProcessInfo.processInfo.environment["VOLSCALE_PORT"] ?? "") ?? 8080
         @Option(help: "JSON file of API keys (name, role, sha256).") var keys: String?
         @Option(help: "Requests per second allowed per key (token bucket; burst twice that), in (0, 10000000].") var rateLimit: Double = 1000
-        @Option(help: "Live sample bars per second per asset, in [0.001, 1000].") var liveRate: Double = 2
-        @Option(help: "Seconds without an accepted quote after which an asset is reported stale, in [1, 86400].") var maxQuoteAge: Double = 60
+        @Option(help: "Live bars per second per source, in [0.001, 1000] (default: the venue file's).") var liveRate: Double?
+        @Option(help: "Seconds without an accepted quote after which an asset is reported stale, in [1, 86400] (default: the venue file's).") var maxQuoteAge: Double?
 
         public func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port: expected 0 to 65535, got \(port)") }
             guard rateLimit > 0, rateLimit <= 10_000_000 else { throw ValidationError("--rate-limit: expected a number in (0, 10000000]") }
-            if noSample && assets == nil { throw ValidationError("--no-sample needs --assets") }
-            guard liveRate >= 0.001, liveRate <= 1000 else { throw ValidationError("--live-rate: expected a number in [0.001, 1000]") }
-            guard maxQuoteAge >= 1, maxQuoteAge <= 86_400 else { throw ValidationError("--max-quote-age: expected a number of seconds in [1, 86400]") }
+            if let liveRate, !(liveRate >= 0.001 && liveRate <= 1000) { throw ValidationError("--live-rate: expected a number in [0.001, 1000]") }
+            if let maxQuoteAge, !(maxQuoteAge >= 1 && maxQuoteAge <= 86_400) { throw ValidationError("--max-quote-age: expected a number of seconds in [1, 86400]") }
         }
 
         public init() {}
@@ -46,9 +43,8 @@ extension VolScaleCommand {
             logger.logLevel = .info
             var o = ServeOptions()
             o.dataDirectory = data
-            o.sampleDirectory = noSample ? nil : sample
-            o.assets = assets.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-            o.bookPath = book
+            o.venuePath = config
+            o.replaySources = !noReplay
             o.server.host = host
             o.server.port = port
             o.server.ratePerSecond = rateLimit
@@ -67,12 +63,12 @@ extension VolScaleCommand {
                     printed.append((role.rawValue, "generated-\(role.rawValue)", secret))
                 }
             }
-            let (state, sampleFeed, positions) = try await VolScaleService.prepare(o, logger: logger)
-            await state.setMaxQuoteAge(Int64(o.maxQuoteAge * 1000))
+            let (state, sampleFeed, positions, venue) = try await VolScaleService.prepare(o, logger: logger)
+            await state.setMaxQuoteAge(Int64((o.maxQuoteAge ?? venue.maxQuoteAge) * 1000))
             let app = buildApplication(state: state, config: o.server, logger: logger,
-                                       services: [LiveFeedService(state: state, sample: sampleFeed, positions: positions, rate: o.liveRate, logger: logger)])
+                                       services: [LiveFeedService(state: state, sample: sampleFeed, positions: positions, rate: o.liveRate ?? venue.liveRate, logger: logger)])
             let read = printed.first { $0.0 == "read" }?.2
-            var banner = "VolScale is serving on http://\(host):\(port)\n"
+            var banner = "VolScale is serving venue '\(venue.name)' (\(config)) on http://\(host):\(port)\n"
             for (role, name, secret) in printed { banner += "  API key \(name) (\(role)): \(secret)\n" }
             if let read { banner += "Open the dashboard: http://\(host):\(port)/?key=\(read)\n" }
             FileHandle.standardOutput.write(Data(banner.utf8))

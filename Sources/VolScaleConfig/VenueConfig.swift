@@ -1,0 +1,222 @@
+import Foundation
+import TOMLKit
+import VolScaleCore
+import VolScaleEngine
+import VolScaleMargin
+
+/// A venue file (TOML): the book (`[settings]`, `[[asset]]`, `[[instrument]]`, as
+/// `BookConfig`) and what the live service adds to it: where each asset's prices come
+/// from and how they are aggregated, the live margin policy, and the venue's own settings.
+/// One file drives `volscale serve` and the batch commands alike.
+///
+/// ```toml
+/// [venue]
+/// name = "example"
+/// accounts = "accounts.json"   # seeds a new store's accounts (relative to this file)
+/// max_quote_age = 60           # seconds of wall-clock time without a quote: stale
+/// live_bars = 300              # bars of each source held back at start-up, then fed live
+/// live_rate = 2                # live bars per second
+///
+/// [engine]                     # the live margin policy of every asset
+/// model = "ewma-parametric"    # EWMA sigma, parametric tail at [settings] confidence and mpor
+/// lambda = 0.94
+/// measure = "es"               # es | var
+/// publish_every = 1            # bars between publications
+/// buffer = 0.25                # anti-procyclicality controls (optional)
+/// speed_limit_up = 0.5
+/// speed_limit_down = 0.1
+/// hard_floor = 0.02
+/// hard_cap = 0.5
+///
+/// [aggregation]                # defaults of every asset's price aggregation
+/// min_sources = 2              # agreeing sources needed for a price
+/// max_age = 120                # seconds (quote time) a source's last quote counts
+/// max_deviation = 0.05         # from the median of the fresh sources
+/// max_confidence = 0.02        # confidence / price
+/// stable_rate = 0.0005         # stable price: largest relative move per second
+/// circuit_breaker = 0.15       # jump from the recent average that marks the asset unstable
+/// average_decay = 0.98
+/// min_interval = 0             # seconds between two quotes of one source
+/// max_future_skew = 5          # seconds
+/// max_sources = 32
+///
+/// [[asset]]
+/// name = "BTC"                 # ... the book's keys (adv, spread, size_rule, haircut_floor, ...)
+/// bars_per_day = 1             # sigma per day = sigma per bar * sqrt(bars_per_day)
+/// bar_seconds = 0              # 0: every aggregate price closes a bar
+/// [asset.aggregation]          # this asset's own rules (any key of [aggregation])
+/// min_sources = 1
+/// [[asset.source]]             # a price source replayed from a file (the bundled sample)
+/// name = "yahoo"
+/// file = "../data/btcusd-daily.csv"
+/// column = "close"
+/// ```
+///
+/// Assets with a `source` are the engine's: they are published live and their parameter
+/// sets replace the book's rates, haircuts, price and volatility. Quotes for them may also
+/// come from any client through the API.
+public struct VenueConfig: Sendable {
+    /// A price source read from a file.
+    public struct Source: Sendable, Equatable {
+        public var asset: String
+        public var name: String
+        public var path: String
+        public var column: String?
+    }
+
+    public var name: String
+    public var book: BookConfig
+    public var engine: EngineConfig
+    public var sources: [Source]
+    /// Seconds without an accepted quote after which an asset is stale.
+    public var maxQuoteAge: Double
+    public var accountsPath: String?
+    public var liveBars: Int
+    public var liveRate: Double
+    public var path: String
+
+    public static func load(path: String) throws(ConfigError) -> VenueConfig {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError(file: path, location: "", reason: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(text, path: path)
+    }
+
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> VenueConfig {
+        do { return try parseTables(text, path: path) } catch { throw TOMLLines(text).locate(error) }
+    }
+
+    static func parseTables(_ text: String, path: String) throws(ConfigError) -> VenueConfig {
+        let book = try BookConfig.parseTables(text, path: path)
+        let root: TOMLTable
+        do { root = try TOMLTable(string: text) } catch { throw ConfigError(file: path, location: "", reason: "TOML syntax: \(error)") }
+        let base = (path as NSString).deletingLastPathComponent
+        func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
+        func number(_ t: TOMLTable, _ k: String, _ loc: String, _ range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+            guard let x = try MarginConfig.number(t, k, file: path, location: loc) else { return nil }
+            guard range.contains(x) else {
+                throw ConfigError(file: path, location: loc, reason: "\(k): expected a number in [\(range.lowerBound), \(range.upperBound)], got \(x)")
+            }
+            return x
+        }
+        func seconds(_ t: TOMLTable, _ k: String, _ loc: String, _ range: ClosedRange<Double>) throws(ConfigError) -> Int64? {
+            guard let s = try number(t, k, loc, range) else { return nil }
+            return Int64((s * 1000).rounded())  // within range: far from Int64's bounds
+        }
+        func integer(_ t: TOMLTable, _ k: String, _ loc: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+            guard let x = try MarginConfig.number(t, k, file: path, location: loc) else { return nil }
+            guard let n = Checked.integer(x, in: range) else {
+                throw ConfigError(file: path, location: loc, reason: "\(k): expected a whole number in [\(range.lowerBound), \(range.upperBound)]")
+            }
+            return n
+        }
+
+        // [venue]
+        var name = "venue", maxQuoteAge = 60.0, liveBars = 300, liveRate = 2.0
+        var accounts: String?
+        if let v = root["venue"]?.table {
+            let loc = "[venue]"
+            try MarginConfig.checkKeys(v, allowed: ["name", "accounts", "max_quote_age", "live_bars", "live_rate"], file: path, location: loc)
+            name = v["name"]?.string ?? name
+            accounts = v["accounts"]?.string.map(resolve)
+            maxQuoteAge = try number(v, "max_quote_age", loc, 1...86_400) ?? maxQuoteAge
+            liveBars = try integer(v, "live_bars", loc, 0...10_000_000) ?? liveBars
+            liveRate = try number(v, "live_rate", loc, 0.001...1000) ?? liveRate
+        }
+
+        // [aggregation] and each asset's own
+        let aggregationKeys: Set<String> = ["min_sources", "max_age", "max_deviation", "max_confidence", "stable_rate", "circuit_breaker",
+                                            "average_decay", "min_interval", "max_future_skew", "max_sources"]
+        func aggregation(_ t: TOMLTable, _ loc: String, over base: AggregationPolicy) throws(ConfigError) -> AggregationPolicy {
+            try MarginConfig.checkKeys(t, allowed: aggregationKeys, file: path, location: loc)
+            var a = base
+            a.minSources = try integer(t, "min_sources", loc, 1...32) ?? a.minSources
+            a.maxAge = try seconds(t, "max_age", loc, 0.001...3_153_600_000) ?? a.maxAge
+            a.maxDeviation = try number(t, "max_deviation", loc, 0.0001...1) ?? a.maxDeviation
+            a.maxConfidenceRatio = try number(t, "max_confidence", loc, 0...1) ?? a.maxConfidenceRatio
+            a.stableRatePerSecond = try number(t, "stable_rate", loc, 0...1) ?? a.stableRatePerSecond
+            a.circuitBreaker = try number(t, "circuit_breaker", loc, 0.0001...10) ?? a.circuitBreaker
+            a.averageDecay = try number(t, "average_decay", loc, 0...0.999999) ?? a.averageDecay
+            a.minInterval = try seconds(t, "min_interval", loc, 0...86_400) ?? a.minInterval
+            a.maxFutureSkew = try seconds(t, "max_future_skew", loc, 0...86_400) ?? a.maxFutureSkew
+            a.maxSourcesPerAsset = try integer(t, "max_sources", loc, 1...1000) ?? a.maxSourcesPerAsset
+            return a
+        }
+        var defaults = AggregationPolicy()
+        if let t = root["aggregation"]?.table { defaults = try aggregation(t, "[aggregation]", over: defaults) }
+
+        // [[asset]] feeds
+        var engineAssets: [String] = []
+        var settings: [String: AssetSettings] = [:]
+        var sources: [Source] = []
+        for entry in root["asset"]?.array.map(Array.init) ?? [] {
+            guard let t = entry.table, let asset = t["name"]?.string else { continue }  // BookConfig refused these already
+            let loc = "[[asset]] '\(asset)'"
+            var s = AssetSettings()
+            if let a = t["aggregation"] {
+                guard let at = a.table else { throw ConfigError(file: path, location: loc, reason: "aggregation: expected a table") }
+                s.aggregation = try aggregation(at, loc + " aggregation", over: defaults)
+            }
+            s.barsPerDay = try number(t, "bars_per_day", loc, 1.0 / 7...86_400)
+            s.barMillis = try seconds(t, "bar_seconds", loc, 0...31_536_000)
+            let risk = book.book.assets[asset]
+            s.spread = risk?.spread
+            s.haircutFloor = risk?.haircutFloor
+            s.haircutCap = risk?.haircutCap
+            guard let list = t["source"] else { continue }
+            guard let array = list.array else { throw ConfigError(file: path, location: loc, reason: "source: expected [[asset.source]] tables") }
+            var names = Set<String>()
+            for (j, item) in array.enumerated() {
+                guard let st = item.table else { throw ConfigError(file: path, location: loc, reason: "source: entry \(j + 1) is not a table") }
+                let sloc = loc + " source"
+                try MarginConfig.checkKeys(st, allowed: ["name", "file", "column"], file: path, location: sloc)
+                guard let n = st["name"]?.string, !n.isEmpty, n.count <= 128 else {
+                    throw ConfigError(file: path, location: sloc, reason: "name: expected 1 to 128 characters")
+                }
+                guard names.insert(n).inserted else { throw ConfigError(file: path, location: sloc, reason: "name: '\(n)' given twice") }
+                guard let f = st["file"]?.string else { throw ConfigError(file: path, location: sloc, reason: "file: missing") }
+                sources.append(Source(asset: asset, name: n, path: resolve(f), column: st["column"]?.string))
+            }
+            engineAssets.append(asset)
+            settings[asset] = s
+        }
+
+        // [engine]
+        let s = book.book.settings
+        var engine = EngineConfig(assets: engineAssets)
+        engine.aggregation = defaults
+        engine.settings = settings
+        engine.confidence = s.confidence
+        engine.mpor = s.mpor
+        engine.maintenanceFraction = s.maintenanceFraction
+        engine.liquidationHorizon = s.liquidationHorizon
+        if let e = root["engine"]?.table {
+            let loc = "[engine]"
+            try MarginConfig.checkKeys(e, allowed: ["model", "lambda", "measure", "publish_every", "buffer", "speed_limit_up", "speed_limit_down",
+                                                    "hard_floor", "hard_cap"], file: path, location: loc)
+            if let m = e["model"] {
+                guard m.string == "ewma-parametric" else {
+                    throw ConfigError(file: path, location: loc, reason: "model: expected \"ewma-parametric\" (the live engine's model; the batch models run in `volscale backtest`)")
+                }
+            }
+            engine.lambda = try number(e, "lambda", loc, 0.5...0.9999) ?? engine.lambda
+            switch e["measure"]?.string {
+            case nil, "es": engine.expectedShortfall = true
+            case "var": engine.expectedShortfall = false
+            default: throw ConfigError(file: path, location: loc, reason: "measure: expected \"es\" or \"var\"")
+            }
+            engine.publishEvery = try integer(e, "publish_every", loc, 1...1_000_000) ?? engine.publishEvery
+            engine.buffer = try number(e, "buffer", loc, 0...10)
+            engine.speedLimitUp = try number(e, "speed_limit_up", loc, 0...10)
+            engine.speedLimitDown = try number(e, "speed_limit_down", loc, 0...0.99)
+            engine.hardFloor = try number(e, "hard_floor", loc, 0...1)
+            engine.hardCap = try number(e, "hard_cap", loc, 0...10)
+            if let f = engine.hardFloor, let c = engine.hardCap, f > c {
+                throw ConfigError(file: path, location: loc, reason: "hard_floor: \(f) is above hard_cap \(c)")
+            }
+        }
+        return VenueConfig(name: name, book: book, engine: engine, sources: sources, maxQuoteAge: maxQuoteAge, accountsPath: accounts,
+                           liveBars: liveBars, liveRate: liveRate, path: path)
+    }
+}
