@@ -58,6 +58,70 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "profile-whati
     exit(0)
 }
 
+// `volscale-bench remargin [accounts] [positions]`: the live re-margin after one asset's
+// publication. Accounts hold `positions` distinct instruments out of 50 (10 underlyings:
+// a perpetual and four options each) plus USD and a coin as collateral, in standard margin.
+// Timed: applying the publication to the live book, building the calculators of the new
+// book, and re-evaluating every account that holds the asset (status and margin ratio), as
+// ServiceState does after a publication; best of 5.
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "remargin" {
+    let n = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 100_000 : 100_000
+    let width = CommandLine.arguments.count > 3 ? Int(CommandLine.arguments[3]) ?? 10 : 10
+    var rng = LCG()
+    let assets = (0..<10).map { i in
+        AssetRisk(name: "U\(i)", price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9, spread: 0.0004,
+                  haircutFloor: 0.05, haircutCap: 0.9, impactThreshold: 1e5)
+    }
+    var instruments: [Instrument] = []
+    for a in assets {
+        instruments.append(Instrument(symbol: a.name + "-PERP", underlying: a.name, kind: .linear(expiry: nil)))
+        for (type, m) in [(OptionType.call, 1.05), (.call, 1.15), (.put, 0.95), (.put, 0.85)] {
+            instruments.append(Instrument(symbol: "\(a.name)-\(type.rawValue)-\(m)", underlying: a.name,
+                                          kind: .option(type: type, strike: a.price * m, expiry: 30.0 / 365), impliedVolatility: 0.6))
+        }
+    }
+    let book = MarginBook(assets: [AssetRisk(name: "USD", price: 1, volatility: 0)] + assets, instruments: instruments)
+    var config = EngineConfig(assets: assets.map(\.name))
+    config.aggregation.minSources = 1
+    var monitor = AccountMonitor(book: book)
+    for k in 0..<n {
+        var chosen = Set<Int>()
+        while chosen.count < width { chosen.insert(Int(rng.uniform() * 50) % 50) }
+        let positions = chosen.sorted().map { i -> Position in
+            let inst = instruments[i]
+            return Position(instrument: inst.symbol, quantity: (rng.uniform() * 2 - 1) * 10, entryPrice: book.assets[inst.underlying]!.price)
+        }
+        let coin = "U\(k % 10)"
+        monitor.set(Account(id: "a\(k)", collateral: [("USD", 50_000 * rng.uniform()), (coin, 10 * rng.uniform())], positions: positions),
+                    mode: .standard)
+    }
+    var live = LiveBook(book: book)
+    let first = monitor.remargin(assets: nil, calculator: MarginCalculator(book: book), sequence: 0)
+    var times: [Double] = []
+    var evaluated = 0, changes = 0
+    for round in 0..<5 {
+        let sigma = 0.02 * (1 + 0.5 * Double(round % 2))  // U0's volatility alternates: statuses change
+        let t0 = now()
+        let seq = Int64(2 * round + 2)
+        let pubs = ["long", "short"].enumerated().map { j, side in
+            Publication(sequence: seq - 1 + Int64(j), asset: "U0", side: side, timestamp: Int64(round), oldValue: nil, newValue: 2.665 * 1.25 * sigma,
+                        maintenance: 0.8 * 2.665 * 1.25 * sigma, sigma: sigma, binding: "model", modelVersion: "bench", inputFrom: 0, inputTo: 0,
+                        price: 100 * (1 + 0.01 * Double(round)), stablePrice: 100, haircut: 0.05 + 3 * sigma, status: "stable")
+        }
+        let changed = live.apply(pubs, config: config)
+        var calc = MarginCalculator(book: live.book)
+        calc.explaining = false
+        let r = monitor.remargin(assets: changed, calculator: calc, sequence: live.sequence)
+        times.append(now() - t0)
+        evaluated = r.evaluated
+        changes += r.changes.count
+    }
+    print("re-margin after one asset's publication: \(n) accounts x \(width) positions, \(evaluated) hold the asset; "
+          + "best \(String(format: "%.1f", times.min()! * 1000)) ms, median \(String(format: "%.1f", median(times) * 1000)) ms over 5 publications "
+          + "(\(changes) status changes; first full evaluation of all accounts: \(first.evaluated)); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    exit(0)
+}
+
 
 func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
 

@@ -54,8 +54,10 @@ public struct LiveBook: Sendable {
     }
 }
 
-/// The accounts the venue holds, indexed by the assets they hold, with each one's last
-/// status: what re-margining after a publication needs.
+/// The accounts the venue holds, indexed by the assets they hold, each compiled against
+/// the venue's catalogue when it is written, with its last status: what re-margining after
+/// a publication needs. Standard-margin accounts are evaluated by `StandardMarginKernel`
+/// (the calculator's numbers without its explanation), the others by `MarginCalculator`.
 public struct AccountMonitor: Sendable {
     public struct Entry: Sendable {
         public var account: Account
@@ -78,74 +80,128 @@ public struct AccountMonitor: Sendable {
         public var sequence: Int64
     }
 
-    public private(set) var entries: [String: Entry] = [:]
-    /// asset -> ids of the accounts that hold it.
-    public private(set) var holders: [String: Set<String>] = [:]
+    public let catalogue: MarginCatalogue
+    let underlying: [String: String]
+    /// Slots, in parallel arrays (re-margining reads modes and compiled forms and writes
+    /// statuses without copying the accounts); freed slots are reused.
+    var accounts: [Account?] = []
+    var assetsOf: [Set<String>] = []
+    var modes: [MarginMode] = []
+    var compiled: [CompiledAccount] = []
+    var statuses: [AccountStatus?] = []
+    var ratios: [Double?] = []
+    var slotOf: [String: Int] = [:]
+    var free: [Int] = []
+    /// asset -> slots of the accounts that hold it.
+    var holders: [String: Set<Int>] = [:]
 
-    public init() {}
+    public init(book: MarginBook) {
+        catalogue = MarginCatalogue(book: book)
+        underlying = book.instruments.mapValues(\.underlying)
+    }
 
-    /// Adds or replaces an account; `instruments` maps its positions to their underlyings.
-    /// A replaced account keeps its last status until it is evaluated again (so that a
-    /// change of the account that changes its status is reported as one).
-    public mutating func set(_ account: Account, mode: MarginMode, instruments: [String: Instrument]) {
-        let previous = entries[account.id]
+    public var count: Int { slotOf.count }
+
+    func entry(slot: Int) -> Entry? {
+        accounts[slot].map { Entry(account: $0, mode: modes[slot], assets: assetsOf[slot], status: statuses[slot], ratio: ratios[slot]) }
+    }
+    public func entry(_ id: String) -> Entry? { slotOf[id].flatMap(entry(slot:)) }
+    public var entries: [Entry] { accounts.indices.compactMap(entry(slot:)) }
+
+    /// Adds or replaces an account. A replaced account keeps its last status until it is
+    /// evaluated again (so that a change of the account that changes its status is
+    /// reported as one).
+    public mutating func set(_ account: Account, mode: MarginMode) {
+        let previous = slotOf[account.id].map { (statuses[$0], ratios[$0]) }
         remove(account.id)
         var assets = Set(account.collateral.map(\.asset))
-        for p in account.positions { if let u = instruments[p.instrument]?.underlying { assets.insert(u) } }
-        entries[account.id] = Entry(account: account, mode: mode, assets: assets, status: previous?.status, ratio: previous?.ratio)
-        for a in assets { holders[a, default: []].insert(account.id) }
+        for p in account.positions { if let u = underlying[p.instrument] { assets.insert(u) } }
+        let slot: Int
+        if let f = free.popLast() {
+            slot = f
+        } else {
+            slot = accounts.count
+            accounts.append(nil); assetsOf.append([]); modes.append(.standard); compiled.append(CompiledAccount()); statuses.append(nil); ratios.append(nil)
+        }
+        accounts[slot] = account
+        assetsOf[slot] = assets
+        modes[slot] = mode
+        compiled[slot] = catalogue.compile(account)
+        statuses[slot] = previous?.0 ?? nil
+        ratios[slot] = previous?.1 ?? nil
+        slotOf[account.id] = slot
+        for a in assets { holders[a, default: []].insert(slot) }
     }
 
     public mutating func remove(_ id: String) {
-        guard let e = entries.removeValue(forKey: id) else { return }
-        for a in e.assets {
-            holders[a]?.remove(id)
+        guard let slot = slotOf.removeValue(forKey: id) else { return }
+        for a in assetsOf[slot] {
+            holders[a]?.remove(slot)
             if holders[a]?.isEmpty == true { holders[a] = nil }
         }
+        accounts[slot] = nil
+        assetsOf[slot] = []
+        compiled[slot] = CompiledAccount()
+        statuses[slot] = nil
+        ratios[slot] = nil
+        free.append(slot)
     }
 
-    /// The ids of the accounts holding any of `assets`.
-    public func affected(by assets: Set<String>) -> [String] {
-        var ids = Set<String>()
-        for a in assets { if let h = holders[a] { ids.formUnion(h) } }
-        return Array(ids)
+    /// The slots of the accounts holding any of `assets`.
+    func affected(by assets: Set<String>) -> [Int] {
+        if assets.count == 1, let a = assets.first { return Array(holders[a] ?? []) }
+        var slots = Set<Int>()
+        for a in assets { if let h = holders[a] { slots.formUnion(h) } }
+        return Array(slots)
     }
 
-    /// Re-evaluates the accounts holding any of `assets` (every account when nil) with
-    /// `calculator` on all cores, records each one's status and returns the changes (an
-    /// account's first evaluation is not a change). Accounts that cannot be evaluated keep
-    /// no status. - Returns: how many were evaluated, and the changes.
+    /// Re-evaluates the accounts holding any of `assets` (every account when nil) at
+    /// `calculator`'s book on all cores, records each one's status and returns the changes
+    /// (an account's first evaluation is not a change). Accounts that cannot be evaluated
+    /// keep no status. - Returns: how many were evaluated, and the changes.
     public mutating func remargin(assets: Set<String>?, calculator: MarginCalculator, sequence: Int64) -> (evaluated: Int, changes: [Change]) {
-        remargin(ids: assets.map(affected(by:)) ?? Array(entries.keys), calculator: calculator, sequence: sequence)
+        remargin(slots: assets.map(affected(by:)) ?? Array(slotOf.values), calculator: calculator, sequence: sequence)
     }
 
     /// Re-evaluates the accounts `ids` (unknown ids are skipped); as `remargin(assets:)`.
     public mutating func remargin(ids: [String], calculator: MarginCalculator, sequence: Int64) -> (evaluated: Int, changes: [Change]) {
+        remargin(slots: ids.compactMap { slotOf[$0] }, calculator: calculator, sequence: sequence)
+    }
+
+    mutating func remargin(slots targets: [Int], calculator: MarginCalculator, sequence: Int64) -> (evaluated: Int, changes: [Change]) {
         var calc = calculator
         calc.explaining = false
         calc.liquidationPrices = false
+        // standard margin through the kernel; portfolio margin and what it cannot take through the calculator
+        let kernel = StandardMarginKernel(calculator: calc, catalogue: catalogue)
+        var standard: [Int] = [], rest: [Int] = []
+        standard.reserveCapacity(targets.count)
+        for t in targets {
+            if modes[t] == .standard && compiled[t].kernelEvaluable { standard.append(t) } else { rest.append(t) }
+        }
+        let figures = kernel.evaluate(compiled, indices: standard)
         var changes: [Change] = []
+        func record(_ slot: Int, _ status: AccountStatus?, _ ratio: Double?) {
+            if let old = statuses[slot], let status, old != status, let id = accounts[slot]?.id {
+                changes.append(Change(id: id, old: old, new: status, marginRatio: ratio, sequence: sequence))
+            }
+            statuses[slot] = status
+            ratios[slot] = ratio
+        }
+        for (slot, f) in zip(standard, figures) {
+            record(slot, f?.status, f.flatMap { $0.equity > 0 ? $0.maintenanceMargin / $0.equity : nil })
+        }
         for mode in MarginMode.allCases {
-            let group = ids.filter { entries[$0]?.mode == mode }
+            let group = rest.filter { modes[$0] == mode && accounts[$0] != nil }
             guard !group.isEmpty else { continue }
-            let results = calc.evaluateAll(group.compactMap { entries[$0]?.account }, mode: mode)
-            for (id, r) in zip(group, results) {
-                guard var e = entries[id] else { continue }
-                let old = e.status
+            let evaluated = calc.evaluateAll(group.compactMap { accounts[$0] }, mode: mode)
+            for (slot, r) in zip(group, evaluated) {
                 switch r {
-                case let .success(res):
-                    e.status = res.status
-                    e.ratio = res.equity > 0 ? res.maintenanceMargin / res.equity : nil
-                    if let old, old != res.status {
-                        changes.append(Change(id: id, old: old, new: res.status, marginRatio: e.ratio, sequence: sequence))
-                    }
-                case .failure:
-                    e.status = nil
-                    e.ratio = nil
+                case let .success(res): record(slot, res.status, res.equity > 0 ? res.maintenanceMargin / res.equity : nil)
+                case .failure: record(slot, nil, nil)
                 }
-                entries[id] = e
             }
         }
-        return (ids.count, changes.sorted { $0.id < $1.id })
+        return (targets.count, changes.sorted { $0.id < $1.id })
     }
 }

@@ -210,30 +210,46 @@ public struct MarginCalculator: Sendable {
     /// - Returns: the rate, its volatility part, its liquidity part (half spread + impact)
     ///   and what bound it.
     public func haircut(_ asset: AssetRisk, holdingValue v: Double, borrowed: Bool) -> (rate: Double, volatility: Double, liquidity: Double, bound: String) {
-        let s = book.settings
-        let side: Side = borrowed ? .short : .long
-        let base: Double, vol: Double
-        var bound: String
+        let b = haircutBase(asset, side: borrowed ? .short : .long)
+        let h = Self.holdingHaircut(base: b.rate, volatility: asset.volatility, threshold: asset.impactThreshold, adv: asset.averageDailyVolume,
+                                    cap: asset.haircutCap, tiers: asset.haircutTiers, kappa: book.settings.kappa, value: v)
+        return (h.rate, b.volatility, h.rate - b.volatility, h.bound ?? b.bound)
+    }
+
+    /// The size-independent part of a haircut: published, or computed from the volatility.
+    func haircutBase(_ asset: AssetRisk, side: Side) -> (rate: Double, volatility: Double, bound: String) {
         if let p = asset.published {
-            base = p.haircut(side)
-            vol = max(0, base - 0.5 * asset.spread)
-            bound = "published (sequence \(p.sequence))"
-        } else {
-            let b = CollateralHaircut.base(sigmaDaily: asset.volatility, horizon: s.liquidationHorizon, factors: tailFactors, side: side,
-                                           spread: asset.spread, floor: asset.haircutFloor, cap: asset.haircutCap)
-            base = b.rate
-            vol = b.volatility
-            bound = b.rate == asset.haircutFloor && b.rate > b.volatility + 0.5 * asset.spread ? "floor" : (b.rate == asset.haircutCap ? "cap" : "volatility + liquidity")
+            let base = p.haircut(side)
+            return (base, max(0, base - 0.5 * asset.spread), "published (sequence \(p.sequence))")
         }
-        let excess = max(0, Swift.abs(v) - asset.impactThreshold)
-        let impact = asset.volatility > 0 && excess > 0 ? s.kappa * asset.volatility * (excess / asset.averageDailyVolume).squareRoot() : 0
+        let b = CollateralHaircut.base(sigmaDaily: asset.volatility, horizon: book.settings.liquidationHorizon, factors: tailFactors, side: side,
+                                       spread: asset.spread, floor: asset.haircutFloor, cap: asset.haircutCap)
+        let bound = b.rate == asset.haircutFloor && b.rate > b.volatility + 0.5 * asset.spread ? "floor" : (b.rate == asset.haircutCap ? "cap" : "volatility + liquidity")
+        return (b.rate, b.volatility, bound)
+    }
+
+    /// A holding's haircut from its base: plus the impact add-on above the threshold, at
+    /// least the tier rate, at most the cap; the bound when a tier or the cap set it.
+    @inline(__always)
+    static func holdingHaircut(base: Double, volatility: Double, threshold: Double, adv: Double, cap: Double, tiers: [Tier],
+                               kappa: Double, value v: Double) -> (rate: Double, bound: String?) {
+        let excess = max(0, Swift.abs(v) - threshold)
+        let impact = volatility > 0 && excess > 0 ? kappa * volatility * (excess / adv).squareRoot() : 0
         var rate = base + impact
-        if !asset.haircutTiers.isEmpty {
-            let t = SizeRule.tiers(asset.haircutTiers).rate(notional: Swift.abs(v))
+        var bound: String?
+        if !tiers.isEmpty {
+            let t = SizeRule.tiers(tiers).rate(notional: Swift.abs(v))
             if t > rate { rate = t; bound = "tier table" }
         }
-        if rate > asset.haircutCap { rate = asset.haircutCap; bound = "cap" }
-        return (rate, vol, rate - vol, bound)
+        if rate > cap { rate = cap; bound = "cap" }
+        return (rate, bound)
+    }
+
+    /// Initial and maintenance rates of a linear or inverse position before its size rule:
+    /// published, fixed, or from the volatility (maintenance: the fraction of initial).
+    func linearRates(_ asset: AssetRisk, side: Side) -> (initial: Double, maintenance: Double) {
+        let base = asset.published?.initial(side) ?? asset.initialRate ?? volatilityRate(asset, side: side, horizon: book.settings.mpor)
+        return (base, asset.published?.maintenance(side) ?? asset.maintenanceRate ?? book.settings.maintenanceFraction * base)
     }
 
     // MARK: - Requirements
@@ -256,8 +272,7 @@ public struct MarginCalculator: Sendable {
                     Explanation(leg.instrument.symbol, worst, detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) options, worst grid scenario: \(label)")))
         }
         let published = leg.asset.published
-        let base = published?.initial(side) ?? leg.asset.initialRate ?? volatilityRate(leg.asset, side: side, horizon: s.mpor)
-        let mmBase = published?.maintenance(side) ?? leg.asset.maintenanceRate ?? s.maintenanceFraction * base
+        let (base, mmBase) = linearRates(leg.asset, side: side)
         var rate = base
         var why: String {
             if let published { return "published rate, sequence \(published.sequence)" }

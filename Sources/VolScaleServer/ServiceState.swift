@@ -22,7 +22,7 @@ public actor ServiceState {
     /// The calculators of `live`, for requests that run outside the actor (what-if).
     nonisolated let margin: MarginCell
     /// The accounts, indexed by asset, with their last status (re-margined on publication).
-    public private(set) var monitor = AccountMonitor()
+    public private(set) var monitor: AccountMonitor
     /// Status changes waiting for the next commit (stored in the accounts' history).
     var pendingStatusEvents: [AccountStatusRecord] = []
 
@@ -58,14 +58,14 @@ public actor ServiceState {
     let historyCapacity = 6000
     public private(set) var ready = false
     /// The accounts the service knows, in id order (stress).
-    public var accounts: [Account] { monitor.entries.values.map(\.account).sorted { $0.id < $1.id } }
+    public var accounts: [Account] { monitor.entries.map(\.account).sorted { $0.id < $1.id } }
     /// An account and its own margin mode (its document's `mode`, else standard).
-    public func account(_ id: String) -> (account: Account, mode: MarginMode)? { monitor.entries[id].map { ($0.account, $0.mode) } }
+    public func account(_ id: String) -> (account: Account, mode: MarginMode)? { monitor.entry(id).map { ($0.account, $0.mode) } }
     public func setAccounts(_ a: [Account]) { for x in a { setAccount(x, mode: nil) } }
     /// Adds or replaces an account and evaluates it at once: a change of its status (from
     /// its previous version's) is an `account` event like one caused by a publication.
     public func setAccount(_ a: Account, mode: MarginMode?) {
-        monitor.set(a, mode: mode ?? .standard, instruments: live.book.instruments)
+        monitor.set(a, mode: mode ?? .standard)
         let result = monitor.remargin(ids: [a.id], calculator: margin.current.plain, sequence: live.sequence)
         report(result.changes)
     }
@@ -143,6 +143,7 @@ public actor ServiceState {
         self.store = store
         self.live = LiveBook(book: book)
         self.margin = MarginCell(book: book, sequence: 0)
+        self.monitor = AccountMonitor(book: book)
     }
 
     /// Applies new parameter sets to the live book, and re-margins every account holding an
