@@ -55,7 +55,10 @@ public struct BookConfig: Sendable {
         do { return try parseTables(text, path: path) } catch { throw TOMLLines(text).locate(error) }
     }
 
-    static func parseTables(_ text: String, path: String) throws(ConfigError) -> BookConfig {
+    /// - Parameter holdBack: rows left out at the end of every history (the service holds
+    ///   the last bars of its sources back to feed them live: price, volatility and joint
+    ///   scenarios must not know them).
+    static func parseTables(_ text: String, path: String, holdBack: Int = 0) throws(ConfigError) -> BookConfig {
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError(file: path, location: "line \(e.source.begin.line)", reason: "TOML syntax: \(e.description)")
@@ -107,18 +110,29 @@ public struct BookConfig: Sendable {
             try MarginConfig.checkKeys(t, allowed: ["name", "price", "volatility", "history", "column", "lambda", "adv", "spread",
                                                     "initial_rate", "maintenance_rate", "size_rule", "tiers", "open_interest",
                                                     "haircut_floor", "haircut_cap", "haircut_tiers", "impact_threshold",
-                                                    "source", "aggregation", "bars_per_day", "bar_seconds"], file: path, location: loc)
+                                                    "source", "aggregation", "bars_per_day", "bar_seconds", "scenarios"], file: path, location: loc)
             func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(t, k, file: path, location: loc) }
             var price = try num("price")
             var vol = try num("volatility")
             // an asset fed live without a history of its own: its first source's file
             let firstSource = t["source"]?.array?.first?.table?["file"]?.string
             if let h = t["history"]?.string ?? (price == nil || vol == nil ? firstSource : nil) {
-                let series: PriceSeries
+                var series: PriceSeries
                 do { series = try PriceFileReader(column: t["column"]?.string, skipBadRows: true).read(path: resolve(h)).series } catch {
                     throw ConfigError(file: path, location: loc, reason: "history: \(error.description)")
                 }
-                histories[name] = series
+                if holdBack > 0 {
+                    let keep = max(series.count - holdBack, min(series.count, 2))
+                    series = PriceSeries(source: series.source, timestamps: Array(series.timestamps.prefix(keep)), close: Array(series.close.prefix(keep)))
+                }
+                // `scenarios = false`: the history gives price and volatility only, not joint
+                // scenarios (its dates do not overlap the others', or its bars are not daily)
+                if let b = t["scenarios"] {
+                    guard let flag = b.bool else { throw ConfigError(file: path, location: loc, reason: "scenarios: expected true or false") }
+                    if flag { histories[name] = series }
+                } else {
+                    histories[name] = series
+                }
                 if price == nil { price = series.close.last }
                 if vol == nil {
                     do { vol = try EWMA(lambda: try num("lambda") ?? 0.94).filter(series.returns).nextVariance.squareRoot() } catch {

@@ -75,20 +75,22 @@ public struct VenueConfig: Sendable {
     public var liveRate: Double
     public var path: String
 
-    public static func load(path: String) throws(ConfigError) -> VenueConfig {
+    /// - Parameter holdBack: bars of each source fed live after the replay: the book's
+    ///   histories (price, volatility, joint scenarios) end before them.
+    public static func load(path: String, holdBack: Int = 0) throws(ConfigError) -> VenueConfig {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError(file: path, location: "", reason: "cannot read: \(error.localizedDescription)")
         }
-        return try parse(text, path: path)
+        return try parse(text, path: path, holdBack: holdBack)
     }
 
-    public static func parse(_ text: String, path: String) throws(ConfigError) -> VenueConfig {
-        do { return try parseTables(text, path: path) } catch { throw TOMLLines(text).locate(error) }
+    public static func parse(_ text: String, path: String, holdBack: Int = 0) throws(ConfigError) -> VenueConfig {
+        do { return try parseTables(text, path: path, holdBack: holdBack) } catch { throw TOMLLines(text).locate(error) }
     }
 
-    static func parseTables(_ text: String, path: String) throws(ConfigError) -> VenueConfig {
-        let book = try BookConfig.parseTables(text, path: path)
+    static func parseTables(_ text: String, path: String, holdBack: Int) throws(ConfigError) -> VenueConfig {
+        let book = try BookConfig.parseTables(text, path: path, holdBack: holdBack)
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch { throw ConfigError(file: path, location: "", reason: "TOML syntax: \(error)") }
         let base = (path as NSString).deletingLastPathComponent

@@ -55,13 +55,14 @@ public enum VolScaleService {
     /// Builds the state (resuming the store when it exists), and returns it with the sample
     /// bars still to be fed live.
     public static func prepare(_ o: ServeOptions, logger: Logger) async throws -> (ServiceState, SampleFeed, [String: Int], VenueConfig) {
-        let venue = try VenueConfig.load(path: o.venuePath)
+        // the venue's live_bars, unless overridden, are held back: read once for the setting
+        let liveBars = try o.liveBars ?? VenueConfig.load(path: o.venuePath).liveBars
+        let venue = try VenueConfig.load(path: o.venuePath, holdBack: o.replaySources ? liveBars : 0)
         try FileManager.default.createDirectory(atPath: o.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (o.dataDirectory as NSString).appendingPathComponent("volscale.sqlite"))
         let sample = o.replaySources ? try SampleFeed.load(venue.sources) : SampleFeed(series: [])
         let book = venue.book.book
         let config = venue.engine
-        let liveBars = o.liveBars ?? venue.liveBars
         let snapshot = try await store.loadSnapshot()
         if let snapshot, snapshot.config.assets != config.assets {
             logger.warning("the store's engine has assets \(snapshot.config.assets), the venue file \(config.assets): the store's engine is resumed as it is")

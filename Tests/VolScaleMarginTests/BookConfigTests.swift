@@ -49,6 +49,12 @@ import Foundation
         // the book part: each engine asset priced from its source's file
         #expect(v.book.book.assets["BTC"]?.price == 68518.09375 && v.book.book.assets["BTC"]?.impactThreshold == 1e6)
         #expect(v.accountsPath?.hasSuffix("examples/accounts.json") == true)
+        // joint scenarios over the daily crypto histories (SPX and EURUSD are kept out)
+        #expect(v.book.book.scenarios?.assets == ["BTC", "ETH"] && v.book.book.scenarios?.count == 1000)
+        // held back for the live feed: the book does not know the last bars
+        let held = try VenueConfig.load(path: root.appendingPathComponent("examples/venue.toml").path, holdBack: 300)
+        #expect(held.book.histories["BTC"]?.count == v.book.histories["BTC"].map { $0.count - 300 })
+        #expect(held.book.book.scenarios?.labels.last.map { $0 < "2023-08-01" } == true)
     }
 
     @Test func venueErrorsNameTheTableKeyAndLine() {
