@@ -178,7 +178,7 @@ public actor ServiceState {
         guard !changes.isEmpty else { return }
         let now = Self.wallClock()
         for c in changes {
-            let ratio = c.marginRatio.map { "margin ratio \($0)" } ?? "equity not positive"
+            let ratio = c.marginRatio.map { "margin ratio " + String(format: "%.4f", $0) } ?? "equity not positive"
             pendingStatusEvents.append(AccountStatusRecord(id: c.id, time: now, detail: "\(c.old?.rawValue ?? "none") -> \(c.new.rawValue) (\(ratio), sequence \(c.sequence))"))
             broadcast(.account(c, time: now))
         }

@@ -43,14 +43,37 @@ async function render() {
    <div class="card"><h3>Price</h3>${chart(s.prices || [], '#2563eb', v => v.toPrecision(5))}</div>
    <div class="card"><h3>Volatility per bar</h3>${chart(s.vol || [], '#6b4fbb', v => pct(v, 2))}</div>
    <div class="card"><h3>Initial margin rate (long)</h3>${chart(rates, '#d97706', v => pct(v, 1))}</div>
+   <div class="card"><h3>Collateral haircut (long)</h3>${chart(s.haircuts || [], '#0f766e', v => pct(v, 1))}</div>
   </div>
   <div class="grid">
-   <div class="card"><h3>Current rates and why</h3><table><tr><th>side</th><th>initial</th><th>maintenance</th><th>set by</th><th>seq</th></tr>
-    ${a.rates.map(r => `<tr><td>${r.side}</td><td>${pct(r.new)}</td><td>${pct(r.maintenance)}</td><td>${r.setBy}</td><td>${r.sequence}</td></tr>`).join('')}</table></div>
+   <div class="card" style="grid-column: span 2"><h3>Current parameter set and why</h3><table><tr><th>side</th><th>initial</th><th>maintenance</th><th title="collateral haircut: long = a balance held, short = a borrowed one">haircut</th><th>at price</th><th>set by</th><th>seq</th></tr>
+    ${a.rates.map(r => `<tr><td>${r.side}</td><td>${pct(r.new)}</td><td>${pct(r.maintenance)}</td><td>${pct(r.haircut)}</td><td>${r.price?.toPrecision(7) ?? '–'}</td><td>${r.setBy}</td><td>${r.sequence}</td></tr>`).join('')}</table></div>
    <div class="card"><h3>Price sources</h3><table><tr><th>source</th><th>last price</th></tr>
     ${Object.entries(a.sources).map(([k, v]) => `<tr><td>${k}</td><td>${v.toPrecision(7)}</td></tr>`).join('')}</table></div>
-   <div class="card"><h3>Live</h3><p id="feed" class="muted">waiting for publications…</p></div>
+   <div class="card"><h3>Live events</h3>${feedHTML()}</div>
   </div>`;
+}
+// the last events of the stream: parameter sets, price status, account status changes
+const feed = [];
+let rerender;
+function feedHTML() {
+  return feed.length === 0 ? '<p id="feed" class="muted">waiting for events…</p>' :
+    `<table id="feed">${feed.map(e => `<tr><td class="muted">${esc(e.when)}</td><td class="${e.cls || ''}">${esc(e.text)}</td></tr>`).join('')}</table>`;
+}
+function pushFeed(e) {
+  feed.unshift(e);
+  if (feed.length > 12) feed.pop();
+  const el = document.getElementById('feed');
+  if (el) el.outerHTML = feedHTML();
+}
+// every asset's parameter set: rates and haircuts side by side
+async function venueCard() {
+  const rates = await api('/v1/rates');
+  const by = {};
+  for (const r of rates) if (r.asset !== 'policy') (by[r.asset] = by[r.asset] || {})[r.side] = r;
+  return `<div class="card"><h2>Parameter sets</h2><table id="venue"><tr><th>asset</th><th>price</th><th>status</th><th>initial long / short</th><th>maintenance long / short</th><th>haircut held / borrowed</th><th>seq</th></tr>
+    ${assets.map(a => { const l = (by[a.asset] || {}).long, s = (by[a.asset] || {}).short; return `<tr><td>${esc(a.asset)}</td><td>${l?.price?.toPrecision(7) ?? '–'}</td><td class="${a.status === 'stable' ? 'stable' : 'unstable'}">${a.status}</td>
+      <td>${pct(l?.new, 2)} / ${pct(s?.new, 2)}</td><td>${pct(l?.maintenance, 2)} / ${pct(s?.maintenance, 2)}</td><td>${pct(l?.haircut, 2)} / ${pct(s?.haircut, 2)}</td><td>${s?.sequence ?? '–'}</td></tr>`; }).join('')}</table></div>`;
 }
 function esc(t) { return String(t).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c])); }
 function money(x) { return x == null ? '–' : x.toLocaleString('en-US', {maximumFractionDigits: 2}); }
@@ -76,10 +99,12 @@ async function renderAccounts() {
         ${h.map(e => `<tr><td>${new Date(e.time).toISOString().replace('T', ' ').slice(0, 19)}</td><td>${e.kind}${e.detail ? ': ' + esc(e.detail) : ''}</td><td>${e.version}</td><td>${esc(e.by)}</td></tr>`).join('')}</table></div>`;
     } catch (e) { detail = `<div class="card"><p class="unstable">${esc(e.message)}</p></div>`; }
   }
-  main.innerHTML = `<div class="card"><h2>Accounts</h2><table id="accounts"><tr><th>account</th><th>mode</th><th>equity</th><th>initial margin</th><th>maintenance</th><th title="maintenance margin / equity: 100% or more is liquidatable">margin ratio</th><th>status</th></tr>
+  assets = await api('/v1/assets');
+  const venue = await venueCard();
+  main.innerHTML = venue + `<div class="card"><h2>Accounts</h2><table id="accounts"><tr><th>account</th><th>mode</th><th>equity</th><th>initial margin</th><th>maintenance</th><th title="maintenance margin / equity: 100% or more is liquidatable">margin ratio</th><th>status</th></tr>
     ${rows.map(({a, m, error}) => error ? `<tr><td>${esc(a.id)}</td><td colspan="6" class="unstable">${esc(error)}</td></tr>` :
       `<tr><td><a href="#" onclick="showAccount('${encodeURIComponent(a.id)}');return false">${esc(a.id)}</a></td><td>${m.mode}</td><td>${money(m.equity)}</td><td>${money(m.initialMargin)}</td><td>${money(m.maintenanceMargin)}</td><td>${m.marginRatio == null ? '–' : pct(m.marginRatio, 1)}</td><td class="${statusClass(m.status)}">${m.status}</td></tr>`).join('')}
-    </table>${page.next ? '<p class="muted">first 1,000 accounts shown</p>' : ''}</div>${detail}`;
+    </table>${page.next ? '<p class="muted">first 1,000 accounts shown</p>' : ''}</div>${detail}<div class="card"><h3>Live events</h3>${feedHTML()}</div>`;
 }
 window.showAccounts = () => { accountsPage = true; whatIf = false; accountId = null; render(); };
 window.showAccount = id => { accountsPage = true; whatIf = false; accountId = decodeURIComponent(id); render(); };
@@ -104,7 +129,8 @@ async function load(asset) {
   const h = await api('/v1/assets/' + asset + '/history');
   const r = await api('/v1/rates/' + asset + '/history?limit=4000');
   series[asset] = {prices: h.map(p => [p.t, p.price]), vol: h.filter(p => p.sigma != null).map(p => [p.t, p.sigma]),
-                   rates: r.filter(p => p.side === 'long').map(p => [p.time, p.new])};
+                   rates: r.filter(p => p.side === 'long').map(p => [p.time, p.new]),
+                   haircuts: r.filter(p => p.side === 'long' && p.haircut != null).map(p => [p.time, p.haircut])};
 }
 window.show = async a => { current = a; whatIf = false; accountsPage = false; if (!series[a]) await load(a); render(); };
 window.showWhatIf = () => { whatIf = true; accountsPage = false; render(); };
@@ -120,12 +146,22 @@ window.showWhatIf = () => { whatIf = true; accountsPage = false; render(); };
       const p = JSON.parse(ev.data);
       document.getElementById('live').textContent = 'live · seq ' + p.sequence;
       const s = series[p.asset];
-      if (s && p.side === 'long') s.rates.push([p.time, p.new]);
+      if (s && p.side === 'long') { s.rates.push([p.time, p.new]); if (p.haircut != null) s.haircuts.push([p.time, p.haircut]); }
+      if (p.side === 'short') pushFeed({when: 'seq ' + p.sequence, text: `${p.asset} ${pct(p.new, 2)} initial, haircut ${pct(p.haircut, 2)} at ${p.price?.toPrecision(6) ?? '–'}`});
       if (p.asset === current && !whatIf && !accountsPage && p.side === 'short') {
         api('/v1/assets/' + p.asset + '/history').then(h => { if (s) { s.prices = h.map(q => [q.t, q.price]); s.vol = h.filter(q => q.sigma != null).map(q => [q.t, q.sigma]); } render(); });
       }
     });
-    es.addEventListener('status', ev => { document.getElementById('live').textContent = 'status: ' + ev.data; });
+    es.addEventListener('status', ev => {
+      const e = JSON.parse(ev.data);
+      document.getElementById('live').textContent = `status: ${e.asset} ${e.status}`;
+      pushFeed({when: new Date(e.time).toISOString().slice(11, 19), text: `${e.asset} is ${e.status}`, cls: e.status === 'stable' ? 'stable' : 'unstable'});
+    });
+    es.addEventListener('account', ev => {
+      const e = JSON.parse(ev.data);
+      pushFeed({when: 'seq ' + e.sequence, text: `account ${e.account}: ${e.old ?? '–'} → ${e.new}` + (e.marginRatio != null ? ` (ratio ${pct(e.marginRatio, 1)})` : ''), cls: statusClass(e.new)});
+      if (accountsPage) { clearTimeout(rerender); rerender = setTimeout(render, 500); }
+    });
   } catch (e) {
     document.getElementById('main').innerHTML = `<div class="card"><p class="unstable">${e.message}</p><p>Open this page with ?key=YOUR_READ_KEY (printed by volscale serve).</p></div>`;
   }
