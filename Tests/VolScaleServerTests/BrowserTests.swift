@@ -61,8 +61,8 @@ enum Browser {
             let url = "http://127.0.0.1:\(port)/?key=read-secret&asset=BTC&stream=0"
             let dom = try await Browser.run(["--dump-dom", url])
             #expect(dom.contains("BTC"))
-            #expect(dom.components(separatedBy: "<polyline").count - 1 == 3, "price, volatility and rate charts drawn")
-            #expect(dom.contains("Current rates and why"))
+            #expect(dom.components(separatedBy: "<polyline").count - 1 == 4, "price, volatility, rate and haircut charts drawn")
+            #expect(dom.contains("Current parameter set and why") && dom.contains("haircut"))
             #expect(!dom.contains("Loading…"))
             // a screenshot for people to look at (best effort: the DOM checks above are the test)
             let shot = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-dashboard.png").path
@@ -88,6 +88,8 @@ enum Browser {
             let port = client.port!
             let list = try await Browser.run(["--dump-dom", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&stream=0"])
             #expect(list.contains("<table id=\"accounts\">"))
+            // every asset's parameter set, rates and haircuts side by side
+            #expect(list.contains("<table id=\"venue\">") && list.contains("haircut held / borrowed"))
             #expect(list.contains(">rich<") && list.contains(">thin<"))
             #expect(list.contains(">healthy<") && list.contains(">liquidatable<"), "statuses shown")
             let detail = try await Browser.run(["--dump-dom", "http://127.0.0.1:\(port)/?key=read-secret&page=accounts&account=thin&stream=0"])
