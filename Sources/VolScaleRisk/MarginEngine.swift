@@ -78,7 +78,7 @@ public enum MarginEngine {
                 let spec = GARCHModel(mean: .constant, volatility: .init(asymmetric: asymmetric), distribution: distribution)
                 var fitEnd = minimumFit
                 var fits = 0
-                while fitEnd < n {
+                while true {
                     let fit = try spec.fit(Array(returns[0..<fitEnd]))
                     fits += 1
                     let p = fit.parameters
@@ -87,11 +87,13 @@ public enum MarginEngine {
                     for i in fitEnd..<segmentEnd {
                         variance[i] = s2
                         nuAt[i] = p.nu
-                        let e = returns[i] - p.mu
-                        s2 = p.omega + (p.alpha + (e < 0 ? p.gamma : 0)) * e * e + p.beta * s2
+                        s2 = MarginWalker.garchStep(p, returns[i], s2)
                     }
                     variance[segmentEnd] = s2
                     nuAt[segmentEnd] = p.nu
+                    // a refit that falls due exactly at the end of the data makes the last
+                    // forecast, as it does live (MarginWalker)
+                    if segmentEnd == n && (segmentEnd < fitEnd + refitEvery || fitEnd == n) { break }
                     fitEnd = segmentEnd
                 }
                 firstValid = minimumFit

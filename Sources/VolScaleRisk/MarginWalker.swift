@@ -1,0 +1,283 @@
+import RealModule
+import VolScaleCore
+
+/// A margin model stepped one return at a time: what `MarginEngine.run` computes over a
+/// whole history, computed as the returns arrive (the live engine's policy runner). Fed the
+/// same returns, it produces the same rates, bit for bit (replay equals batch; a test holds
+/// them equal): the same volatility forecasts (EWMA seeded as arch once 75 returns exist;
+/// GARCH/GJR refitted on all returns so far on the model's schedule), the same scenario
+/// windows, stressed periods, floor and controls.
+///
+/// Not live: the implied-volatility blend (it needs an implied series) and close-to-close
+/// volatility. Memory grows with the history (GARCH refits, the floor and the stressed
+/// periods need it): one bar a day for 20 years is 5,000 returns.
+public struct MarginWalker: Sendable {
+    public let model: MarginModel
+
+    /// One publication: the per-period volatility and each side's rates.
+    public struct Step: Sendable, Equatable {
+        public var sigma: Double
+        public var long: SideRate
+        public var short: SideRate
+        public func side(_ s: Side) -> SideRate { s == .long ? long : short }
+    }
+    public struct SideRate: Sendable, Equatable {
+        /// Risk measure before the controls, the rate after them, maintenance, and which control set it.
+        public var model: Double
+        public var margin: Double
+        public var maintenance: Double
+        public var binding: BindingControl
+    }
+
+    var returns: [Double] = []
+    var timestamps: [Int64] = []
+    /// variance[i]: forecast for return i made before it (NaN while unknown); one longer than returns once known.
+    var variance: [Double] = []
+    var nuAt: [Double?] = []
+    var z: [Double] = [], zh: [Double] = [], rh: [Double] = []
+    let firstValid: Int
+    let start: Int
+    // GARCH state
+    var garch: (params: GARCHParameters, s2: Double, fittedAt: Int)?
+    // walk state
+    var prevLong: Double?, prevShort: Double?
+    var window = SortedWindow(), floorWindow = SortedWindow()
+    var floorRange: ClosedRange<Int>?
+    var stressedCache: (range: Range<Int>, k: Int, low: [Double], high: [Double])?
+    var stressedWindow: (start: Int, end: Int)?
+    var rollingSS = 0.0, bestSS = -1.0
+    var low: [Double] = [], high: [Double] = [], sLow: [Double] = [], sHigh: [Double] = []
+    let fixedFactors: (quantile: Double, es: Double)
+    let maintenanceAlpha: Double?
+    let fixedMaintenanceFactors: (quantile: Double, es: Double)?
+
+    public init(model: MarginModel) throws(MarginModelError) {
+        try model.validate()
+        if model.impliedWeight != nil {
+            throw .invalidField(model: model.name, field: "implied_weight", value: model.impliedWeight ?? 0, reason: "the implied blend is not available live")
+        }
+        switch model.volatility {
+        case .ewma: firstValid = MarginEngine.ewmaWarmUp
+        case let .garch(_, _, _, minimumFit): firstValid = minimumFit
+        case .closeToClose:
+            throw .invalidField(model: model.name, field: "volatility", value: 0, reason: "close-to-close volatility is not available live (ewma, garch or gjr)")
+        }
+        self.model = model
+        start = model.method != .parametric ? firstValid + model.lookback - 1 : firstValid
+        fixedFactors = ParametricTail.factors(confidence: model.confidence, nu: model.nu)
+        if case let .confidence(a) = model.controls.maintenance { maintenanceAlpha = a } else { maintenanceAlpha = nil }
+        fixedMaintenanceFactors = maintenanceAlpha.map { ParametricTail.factors(confidence: $0, nu: model.nu) }
+    }
+
+    /// Returns absorbed so far.
+    public var count: Int { returns.count }
+
+    /// One GARCH/GJR variance update with return r.
+    @inline(__always)
+    static func garchStep(_ p: GARCHParameters, _ r: Double, _ s2: Double) -> Double {
+        let e = r - p.mu
+        return p.omega + (p.alpha + (e < 0 ? p.gamma : 0)) * e * e + p.beta * s2
+    }
+
+    /// Absorbs return `r` (decimal log return) of the bar ending at `timestamp` (UTC ms);
+    /// returns the rates set at its close, or nil while the model is warming up.
+    public mutating func step(_ r: Double, timestamp: Int64) throws(MarginModelError) -> Step? {
+        guard r.isFinite else { throw .invalidField(model: model.name, field: "return", value: r, reason: "not finite") }
+        returns.append(r)
+        timestamps.append(timestamp)
+        let t = returns.count - 1
+        try forecast(t)
+        let h = model.mpor
+        // residual and the h-bar sums ending at t
+        z.append(t >= firstValid ? returns[t] / variance[t].squareRoot() : 0)
+        if t - h + 1 >= 0 {
+            let j = t - h + 1
+            var a = 0.0, b = 0.0
+            for i in j..<(j + h) {
+                a += z[i]
+                b += returns[i]
+            }
+            zh.append(a)
+            rh.append(b)
+        }
+        return walk(t)
+    }
+
+    /// variance[t + 1], the forecast after return t.
+    mutating func forecast(_ t: Int) throws(MarginModelError) {
+        switch model.volatility {
+        case let .ewma(lambda):
+            if t + 1 < firstValid { return }
+            if t + 1 == firstValid {
+                // arch's seed over the first 75 returns, then the recursion over them
+                var state = EWMA.State(variance: EWMA.backcast(returns.map { $0 * $0 }))
+                variance = []
+                for x in returns {
+                    variance.append(state.variance)
+                    state.update(x, lambda: lambda)
+                }
+                variance.append(state.variance)
+                nuAt = [Double?](repeating: nil, count: variance.count)
+            } else {
+                var state = EWMA.State(variance: variance[t])
+                state.update(returns[t], lambda: lambda)
+                variance.append(state.variance)
+                nuAt.append(nil)
+            }
+        case let .garch(asymmetric, distribution, refitEvery, minimumFit):
+            while variance.count < t + 1 {
+                variance.append(.nan)
+                nuAt.append(nil)
+            }
+            if t + 1 < minimumFit { return }
+            if t + 1 == minimumFit || (t + 1 - minimumFit) % refitEvery == 0 {
+                let spec = GARCHModel(mean: .constant, volatility: .init(asymmetric: asymmetric), distribution: distribution)
+                let fit: GARCHFit
+                do { fit = try spec.fit(returns) } catch { throw .volatility(model: model.name, error) }
+                garch = (fit.parameters, fit.nextVariance, t + 1)
+                variance.append(fit.nextVariance)
+                nuAt.append(fit.parameters.nu)
+            } else if let g = garch {
+                let s2 = Self.garchStep(g.params, returns[t], variance[t])
+                garch?.s2 = s2
+                variance.append(s2)
+                nuAt.append(g.params.nu)
+            }
+        case .closeToClose:
+            return
+        }
+    }
+
+    /// The body of `MarginEngine.run`'s walk at bar t.
+    mutating func walk(_ t: Int) -> Step? {
+        let h = model.mpor
+        let usesScenarios = model.method != .parametric
+        let stressedWeight = usesScenarios ? model.controls.stressedWeight : nil
+        if case let .worstWindow(bars) = model.controls.stressedPeriod, stressedWeight != nil {
+            rollingSS += returns[t] * returns[t]
+            if t >= bars { rollingSS -= returns[t - bars] * returns[t - bars] }
+            if t >= bars - 1 && rollingSS > bestSS {
+                bestSS = rollingSS
+                stressedWindow = (t - bars + 1, t)
+            }
+        }
+        guard t >= start, t + 1 < variance.count else { return nil }
+        let sigma = variance[t + 1].squareRoot()
+        let alpha = model.confidence
+        let lowestAlpha = maintenanceAlpha ?? alpha
+
+        var stressed: Range<Int>?
+        if stressedWeight != nil {
+            switch model.controls.stressedPeriod {
+            case .worstWindow:
+                if let w = stressedWindow, w.end - h + 1 >= w.start { stressed = w.start..<(w.end - h + 2) }
+            case let .dates(s, e):
+                if timestamps[t] >= e {
+                    let first = timestamps.firstIndex { $0 >= s } ?? returns.count
+                    let last = timestamps.lastIndex { $0 <= e } ?? -1
+                    if last - h + 1 >= first { stressed = first..<(last - h + 2) }
+                }
+            }
+        }
+
+        var tails: [Side: (TailEstimate, TailEstimate?)] = [:]
+        switch model.method {
+        case .parametric:
+            var f = fixedFactors
+            var fm = fixedMaintenanceFactors
+            if model.useFittedNu, let nu = nuAt[t + 1] {
+                f = ParametricTail.factors(confidence: alpha, nu: nu)
+                fm = maintenanceAlpha.map { ParametricTail.factors(confidence: $0, nu: nu) }
+            }
+            for side in Side.allCases {
+                tails[side] = (ParametricTail.estimate(sigma: sigma, horizon: h, factors: f, side: side),
+                               fm.map { ParametricTail.estimate(sigma: sigma, horizon: h, factors: $0, side: side) })
+            }
+        case .historical, .fhs:
+            let scale = model.method == .fhs ? sigma : 1
+            let lo = t - model.lookback + 1, hi = t - h + 1
+            if model.method == .fhs {
+                if t == start { window.reset(zh[lo...hi]) } else {
+                    window.remove(zh[lo - 1])
+                    window.insert(zh[hi])
+                }
+            } else {
+                if t == start { window.reset(rh[lo...hi]) } else {
+                    window.remove(rh[lo - 1])
+                    window.insert(rh[hi])
+                }
+            }
+            let nWindow = hi - lo + 1
+            let stressedN = stressed?.count ?? 0
+            let sw = stressedN > 0 ? (stressedWeight ?? 0) : 0
+            let windowShare = 1 - sw
+            let k = EmpiricalTail.candidateCount(n: nWindow, groupShare: windowShare, confidence: lowestAlpha)
+            window.extremes(k: k, low: &low, high: &high)
+            if let range = stressed, stressedN > 0 {
+                let ks = EmpiricalTail.candidateCount(n: stressedN, groupShare: sw, confidence: lowestAlpha)
+                if let c = stressedCache, c.range == range, c.k == ks {
+                    sLow = c.low
+                    sHigh = c.high
+                } else {
+                    rh.withUnsafeBufferPointer { buf in
+                        extremes(UnsafeBufferPointer(rebasing: buf[range]), k: ks, low: &sLow, high: &sHigh)
+                    }
+                    stressedCache = (range, ks, sLow, sHigh)
+                }
+            } else {
+                sLow.removeAll(keepingCapacity: true)
+                sHigh.removeAll(keepingCapacity: true)
+            }
+            let wWindow = windowShare / Double(nWindow)
+            let wStressed = stressedN > 0 ? sw / Double(stressedN) : 0
+            for side in Side.allCases {
+                var candidates: [(loss: Double, weight: Double)] = []
+                candidates.reserveCapacity(2 * k + 8)
+                for r in (side == .long ? low : high) { candidates.append((side.loss(logReturn: scale * r), wWindow)) }
+                for r in (side == .long ? sLow : sHigh) { candidates.append((side.loss(logReturn: r), wStressed)) }
+                var c2 = candidates
+                let main = EmpiricalTail.estimate(candidates: &candidates, totalWeight: 1, confidence: alpha)
+                let mm = maintenanceAlpha.map { EmpiricalTail.estimate(candidates: &c2, totalWeight: 1, confidence: $0) }
+                tails[side] = (main, mm)
+            }
+        }
+
+        var floors: [Side: Double] = [:]
+        if let fl = model.controls.floorLookback {
+            let lo = max(0, t - fl + 1), hi = t - h + 1
+            if hi - lo + 1 >= 2 {
+                let nF = hi - lo + 1
+                let kF = EmpiricalTail.candidateCount(n: nF, groupShare: 1, confidence: alpha)
+                if let r = floorRange, r.upperBound == hi - 1, r.lowerBound <= lo {
+                    for j in r.lowerBound..<lo { floorWindow.remove(rh[j]) }
+                    floorWindow.insert(rh[hi])
+                } else {
+                    floorWindow.reset(rh[lo...hi])
+                }
+                floorRange = lo...hi
+                floorWindow.extremes(k: kF, low: &low, high: &high)
+                for side in Side.allCases {
+                    var c = (side == .long ? low : high).map { (loss: side.loss(logReturn: $0), weight: 1.0 / Double(nF)) }
+                    floors[side] = EmpiricalTail.estimate(candidates: &c, totalWeight: 1, confidence: alpha).value(model.measure)
+                }
+            }
+        }
+
+        var out: [Side: SideRate] = [:]
+        for side in Side.allCases {
+            guard let (tail, mTail) = tails[side] else { return nil }
+            let m = max(tail.value(model.measure), 0)
+            let previous = side == .long ? prevLong : prevShort
+            let (rate, binding) = model.controls.apply(model: m, floorValue: floors[side], previous: previous)
+            let maintenance: Double
+            switch model.controls.maintenance {
+            case let .fractionOfInitial(f): maintenance = f * rate
+            case .confidence: maintenance = min(max(mTail?.value(model.measure) ?? rate, 0), rate)
+            }
+            if side == .long { prevLong = rate } else { prevShort = rate }
+            out[side] = SideRate(model: m, margin: rate, maintenance: maintenance, binding: binding)
+        }
+        guard let long = out[.long], let short = out[.short] else { return nil }
+        return Step(sigma: sigma, long: long, short: short)
+    }
+}

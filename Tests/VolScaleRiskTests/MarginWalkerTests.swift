@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import VolScaleConfig
+import VolScaleData
+@testable import VolScaleRisk
+
+/// Replay equals batch: every model of the S&P 500 comparison (GJR FHS-ES with stressed
+/// weighting and floor, buffers, floors, speed limits), stepped one return at a time by
+/// `MarginWalker`, publishes exactly the path `MarginEngine.run` (`volscale backtest`)
+/// computes on the same returns: the same sigma, model margin, rate, maintenance and
+/// binding control at every bar, to the last bit.
+@Suite struct MarginWalkerTests {
+    static func compare(_ model: MarginModel, _ returns: [Double], _ timestamps: [Int64]) throws {
+        let batch = try MarginEngine.run(model, returns: returns, timestamps: timestamps)
+        var walker = try MarginWalker(model: model)
+        var steps: [MarginWalker.Step] = []
+        for (r, ts) in zip(returns, timestamps) { if let s = try walker.step(r, timestamp: ts) { steps.append(s) } }
+        #expect(steps.count == batch.count, "\(model.name): \(steps.count) live publications, \(batch.count) in batch")
+        var mismatches = 0
+        for (k, s) in steps.enumerated() where k < batch.count {
+            var same = s.sigma == batch.sigma[k]
+            for side in Side.allCases {
+                let b = batch.side(side), l = s.side(side)
+                same = same && l.model == b.modelMargin[k] && l.margin == b.margin[k] && l.maintenance == b.maintenance[k] && l.binding == b.binding[k]
+            }
+            if !same {
+                mismatches += 1
+                if mismatches <= 3 { Issue.record("\(model.name) bar \(batch.startIndex + k): live \(s), batch sigma \(batch.sigma[k]) long \(batch.long.margin[k]) short \(batch.short.margin[k])") }
+            }
+        }
+        #expect(mismatches == 0, "\(model.name): \(mismatches) of \(batch.count) bars differ")
+    }
+
+    @Test func everyComparisonModelReplaysItsBatchPath() throws {
+        let config = try MarginConfig.load(path: Fixture.root.appendingPathComponent("examples/sp500-margin.toml").path)
+        let series = try PriceFileReader().read(path: Fixture.data("sp500-daily.csv")).series
+        let returns = series.returns, timestamps = Array(series.timestamps.dropFirst())
+        let gjr = config.models.filter { if case .garch = $0.volatility { return true } else { return false } }
+        #expect(gjr.contains { $0.controls.stressedWeight != nil && $0.controls.floorLookback != nil }, "a GJR FHS-ES with stressed weighting and floor is among them")
+        for model in config.models { try Self.compare(model, returns, timestamps) }
+    }
+
+    /// The same with a buffer added to the GJR FHS-ES policy with stressed weighting and
+    /// floor, a named stressed period, a MPOR of 2 bars, and a refit due exactly at the
+    /// last return (the batch then refits too, as live).
+    @Test func gjrWithBufferNamedPeriodAndRefitAtTheEnd() throws {
+        let series = try PriceFileReader().read(path: Fixture.data("sp500-daily.csv")).series
+        let returns = Array(series.returns.prefix(2_000)), timestamps = Array(series.timestamps.dropFirst().prefix(2_000))
+        var c = MarginControls()
+        c.buffer = 0.25
+        c.stressedWeight = 0.25
+        c.floorLookback = 1_000
+        c.speedLimitDown = 0.1
+        let gjr = MarginModel(name: "GJR FHS-ES + buffer + stressed + floor", volatility: .garch(asymmetric: true, distribution: .normal, refitEvery: 250, minimumFit: 500),
+                              measure: .expectedShortfall, method: .fhs, confidence: 0.975, mpor: 1, lookback: 500, controls: c)
+        try Self.compare(gjr, returns, timestamps)  // 2,000 - 500 = 6 x 250: a refit at the last return
+        var named = gjr
+        named.mpor = 2
+        named.controls.stressedPeriod = .dates(start: 1_217_548_800_000, end: 1_238_457_600_000)  // 2008-08-01 to 2009-03-31
+        let long = Array(series.returns.prefix(3_000)), ts = Array(series.timestamps.dropFirst().prefix(3_000))
+        try Self.compare(named, long, ts)
+        var ewma = gjr
+        ewma.volatility = .ewma(lambda: 0.94)
+        ewma.controls.maintenance = .confidence(0.95)
+        try Self.compare(ewma, long, ts)
+    }
+}
