@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "VolScaleDataTests", dependencies: ["VolScaleData"]),
         .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData"]),
         .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig"]),
-        .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk", "VolScaleMargin"]),
+        .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk", "VolScaleMargin", "VolScaleData"]),
         .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine"]),
         .testTarget(
             name: "VolScaleServerTests",

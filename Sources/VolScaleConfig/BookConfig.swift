@@ -110,7 +110,7 @@ public struct BookConfig: Sendable {
             try MarginConfig.checkKeys(t, allowed: ["name", "price", "volatility", "history", "column", "lambda", "adv", "spread",
                                                     "initial_rate", "maintenance_rate", "size_rule", "tiers", "open_interest",
                                                     "haircut_floor", "haircut_cap", "haircut_tiers", "impact_threshold",
-                                                    "source", "aggregation", "bars_per_day", "bar_seconds", "scenarios"], file: path, location: loc)
+                                                    "source", "aggregation", "bars_per_day", "bar_seconds", "scenarios", "policy"], file: path, location: loc)
             func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(t, k, file: path, location: loc) }
             var price = try num("price")
             var vol = try num("volatility")

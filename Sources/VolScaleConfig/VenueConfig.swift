@@ -3,6 +3,7 @@ import TOMLKit
 import VolScaleCore
 import VolScaleEngine
 import VolScaleMargin
+import VolScaleRisk
 
 /// A venue file (TOML): the book (`[settings]`, `[[asset]]`, `[[instrument]]`, as
 /// `BookConfig`) and what the live service adds to it: where each asset's prices come
@@ -67,6 +68,9 @@ public struct VenueConfig: Sendable {
     public var name: String
     public var book: BookConfig
     public var engine: EngineConfig
+    /// Assets margined by a model of their own (`[asset.policy]`, the keys of a
+    /// `volscale backtest` model): published live bar for bar as the batch engine computes it.
+    public var policies: [String: MarginModel]
     public var sources: [Source]
     /// Seconds without an accepted quote after which an asset is stale.
     public var maxQuoteAge: Double
@@ -150,6 +154,7 @@ public struct VenueConfig: Sendable {
 
         // [[asset]] feeds
         var engineAssets: [String] = []
+        var policies: [String: MarginModel] = [:]
         var settings: [String: AssetSettings] = [:]
         var sources: [Source] = []
         for entry in root["asset"]?.array.map(Array.init) ?? [] {
@@ -162,6 +167,17 @@ public struct VenueConfig: Sendable {
             }
             s.barsPerDay = try number(t, "bars_per_day", loc, 1.0 / 7...86_400)
             s.barMillis = try seconds(t, "bar_seconds", loc, 0...31_536_000)
+            if let p = t["policy"] {
+                let ploc = loc + " policy"
+                guard let pt = p.table else { throw ConfigError(file: path, location: loc, reason: "policy: expected a table") }
+                var model: MarginModel
+                do { model = try MarginConfig.parseModel(pt, defaults: nil, index: 1, file: path) } catch {
+                    throw ConfigError(file: path, location: ploc, reason: error.reason)
+                }
+                if pt["name"] == nil { model.name = "\(asset) policy" }
+                do { _ = try MarginWalker(model: model) } catch { throw ConfigError(file: path, location: ploc, reason: error.description) }
+                policies[asset] = model
+            }
             let risk = book.book.assets[asset]
             s.spread = risk?.spread
             s.haircutFloor = risk?.haircutFloor
@@ -218,7 +234,10 @@ public struct VenueConfig: Sendable {
                 throw ConfigError(file: path, location: loc, reason: "hard_floor: \(f) is above hard_cap \(c)")
             }
         }
-        return VenueConfig(name: name, book: book, engine: engine, sources: sources, maxQuoteAge: maxQuoteAge, accountsPath: accounts,
+        for asset in policies.keys where !engineAssets.contains(asset) {
+            throw ConfigError(file: path, location: "[[asset]] '\(asset)' policy", reason: "an asset with a policy needs a source ([[asset.source]]) or quotes through the API: give it a source")
+        }
+        return VenueConfig(name: name, book: book, engine: engine, policies: policies, sources: sources, maxQuoteAge: maxQuoteAge, accountsPath: accounts,
                            liveBars: liveBars, liveRate: liveRate, path: path)
     }
 }

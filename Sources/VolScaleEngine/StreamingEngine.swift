@@ -145,6 +145,12 @@ public struct AssetVolatilityState: Sendable, Equatable, Codable {
     public var published: [String: Double] = [:]
     /// Last published haircut per side (optional: older snapshots have none).
     public var haircuts: [String: Double]?
+    /// For an asset with a margin model of its own (`StreamingEngine.policies`): every bar
+    /// return and its bar's time, from which its `MarginWalker` is rebuilt on restart.
+    public var policyReturns: [Double]?
+    public var policyTimes: [Int64]?
+    /// The model's last error (a GARCH fit that failed): no publication at that bar.
+    public var policyError: String?
 
     public init() {}
 }
@@ -163,6 +169,14 @@ public struct EngineSnapshot: Sendable, Equatable, Codable {
 /// Deterministic: the same quotes in the same order give the same state and publications.
 public struct StreamingEngine: Sendable {
     public private(set) var config: EngineConfig
+    /// Assets margined by a model of their own (any model `volscale backtest` runs live:
+    /// EWMA or GARCH/GJR, parametric, HS or FHS, with its controls) instead of the engine's
+    /// EWMA-parametric policy: each publishes, bar for bar, the path the batch engine
+    /// computes on the same bars (`MarginWalker`). From the venue file, not the snapshot.
+    public private(set) var policies: [String: MarginModel]
+    var walkers: [String: MarginWalker] = [:]
+    /// The walker's rates at the bar just closed, for the publication that follows.
+    var steps: [String: MarginWalker.Step] = [:]
     public private(set) var aggregator: PriceAggregator
     public private(set) var volatility: [String: AssetVolatilityState]
     public private(set) var sequence: Int64 = 0
@@ -171,15 +185,39 @@ public struct StreamingEngine: Sendable {
 
     public static let seedWindow = 75
 
-    public init(config: EngineConfig) {
+    /// An engine whose assets with a model in `policies` are margined by it.
+    public init(config: EngineConfig, policies: [String: MarginModel]) throws(MarginModelError) {
+        self.init(config: config, policies: [:] as [String: MarginModel], checked: ())
+        self.policies = policies
+        for (asset, model) in policies where config.assets.contains(asset) { walkers[asset] = try MarginWalker(model: model) }
+    }
+
+    public init(config: EngineConfig) { self.init(config: config, policies: [:], checked: ()) }
+
+    init(config: EngineConfig, policies: [String: MarginModel], checked: Void) {
         self.config = config
+        self.policies = policies
         self.aggregator = PriceAggregator(policy: config.aggregation, assets: config.assets, overrides: config.aggregationOverrides)
         self.volatility = Dictionary(uniqueKeysWithValues: config.assets.map { ($0, AssetVolatilityState()) })
         self.factors = ParametricTail.factors(confidence: config.confidence, nu: nil)
     }
 
+    /// Resumes a snapshot; the walkers of `policies` are rebuilt from the stored bar returns
+    /// (the same steps again, so the same state).
+    public init(snapshot s: EngineSnapshot, policies: [String: MarginModel]) throws(MarginModelError) {
+        self.init(snapshot: s)
+        self.policies = policies
+        for (asset, model) in policies where s.config.assets.contains(asset) {
+            var w = try MarginWalker(model: model)
+            let st = s.volatility[asset]
+            for (r, t) in zip(st?.policyReturns ?? [], st?.policyTimes ?? []) { _ = try? w.step(r, timestamp: t) }
+            walkers[asset] = w
+        }
+    }
+
     public init(snapshot s: EngineSnapshot) {
         self.config = s.config
+        self.policies = [:]
         var rej: [RejectionReason: Int] = [:]
         for (k, v) in s.rejections { if let r = RejectionReason(rawValue: k) { rej[r] = v } }
         self.aggregator = PriceAggregator(policy: s.config.aggregation, states: s.prices, rejections: rej, overrides: s.config.aggregationOverrides)
@@ -241,12 +279,12 @@ public struct StreamingEngine: Sendable {
         var out: [Publication] = []
         let barMillis = config.settings(asset).barMillis ?? config.barMillis
         if barMillis <= 0 {
-            closeBar(&st, close: price)
+            closeBar(&st, asset: asset, close: price, barTime: time)
             out = maybePublish(asset: asset, state: &st, time: time, unstable: unstable)
         } else {
             let bar = time / barMillis
             if let pb = st.pendingBar, bar > pb, let close = st.pending {
-                closeBar(&st, close: close)
+                closeBar(&st, asset: asset, close: close, barTime: pb &* barMillis)
                 out = maybePublish(asset: asset, state: &st, time: time, unstable: unstable)
             }
             st.pending = price
@@ -256,13 +294,31 @@ public struct StreamingEngine: Sendable {
         return out
     }
 
-    /// Absorbs one bar close: O(1) after the seed window (EWMA update).
-    func closeBar(_ st: inout AssetVolatilityState, close: Double) {
+    /// Absorbs one bar close: O(1) after the seed window (EWMA update); an asset with a
+    /// model of its own also steps its walker (`barTime`: the bar's time, UTC ms).
+    mutating func closeBar(_ st: inout AssetVolatilityState, asset: String, close: Double, barTime: Int64) {
         defer { st.lastClose = close }
         guard let last = st.lastClose else { return }
         let r = Double.log(close / last)
         st.returns += 1
         st.barsSincePublication += 1
+        if var w = walkers[asset] {
+            var rs = st.policyReturns ?? [], ts = st.policyTimes ?? []
+            st.policyReturns = nil
+            st.policyTimes = nil
+            rs.append(r)
+            ts.append(barTime)
+            st.policyReturns = rs
+            st.policyTimes = ts
+            do {
+                steps[asset] = try w.step(r, timestamp: barTime)
+                st.policyError = nil
+            } catch {
+                steps[asset] = nil
+                st.policyError = error.description
+            }
+            walkers[asset] = w
+        }
         if let v = st.variance {
             st.variance = config.lambda * v + (1 - config.lambda) * r * r
         } else {
@@ -279,25 +335,41 @@ public struct StreamingEngine: Sendable {
     }
 
     mutating func maybePublish(asset: String, state st: inout AssetVolatilityState, time: Int64, unstable: Bool) -> [Publication] {
-        guard let v = st.variance, st.barsSincePublication >= config.publishEvery else { return [] }
+        let step = walkers[asset] != nil ? steps.removeValue(forKey: asset) : nil
+        if walkers[asset] != nil {
+            // a model of its own publishes every bar it has rates for
+            guard step != nil else { return [] }
+        } else {
+            guard st.variance != nil, st.barsSincePublication >= config.publishEvery else { return [] }
+        }
         st.barsSincePublication = 0
-        let sigma = v.squareRoot()
+        let sigma = step?.sigma ?? (st.variance ?? 0).squareRoot()
         let settings = config.settings(asset)
         let sigmaDaily = sigma * (settings.barsPerDay ?? 1).squareRoot()
         let price = aggregator.states[asset]
         var haircuts = st.haircuts ?? [:]
         var out: [Publication] = []
         for side in Side.allCases {
-            let tail = ParametricTail.estimate(sigma: sigmaDaily, horizon: config.mpor, factors: factors, side: side)
-            let m = config.expectedShortfall ? tail.expectedShortfall : tail.valueAtRisk
             let previous = st.published[side.rawValue]
-            let controlled = config.controls.apply(model: m, floorValue: nil, previous: previous)
-            var rate = controlled.rate
-            var bindingText = controlled.binding.rawValue
+            var rate: Double, maintenance: Double, bindingText: String
+            if let s = step?.side(side) {
+                rate = s.margin
+                maintenance = s.maintenance
+                bindingText = s.binding.rawValue
+            } else {
+                let tail = ParametricTail.estimate(sigma: sigmaDaily, horizon: config.mpor, factors: factors, side: side)
+                let m = config.expectedShortfall ? tail.expectedShortfall : tail.valueAtRisk
+                let controlled = config.controls.apply(model: m, floorValue: nil, previous: previous)
+                rate = controlled.rate
+                maintenance = config.maintenanceFraction * rate
+                bindingText = controlled.binding.rawValue
+            }
             if unstable, let p = previous, rate < p {
+                maintenance = rate > 0 ? maintenance * (p / rate) : maintenance
                 rate = p
                 bindingText = "circuit breaker (no loosening while unstable)"
             }
+            if step == nil { maintenance = config.maintenanceFraction * rate }
             var haircut = CollateralHaircut.base(sigmaDaily: sigmaDaily, horizon: config.liquidationHorizon ?? 2, factors: factors, side: side,
                                                  spread: settings.spread ?? 0, floor: settings.haircutFloor ?? 0, cap: settings.haircutCap ?? 1).rate
             if unstable, let p = haircuts[side.rawValue], haircut < p { haircut = p }
@@ -305,8 +377,8 @@ public struct StreamingEngine: Sendable {
             sequence += 1
             st.published[side.rawValue] = rate
             out.append(Publication(sequence: sequence, asset: asset, side: side.rawValue, timestamp: time, oldValue: previous,
-                                   newValue: rate, maintenance: config.maintenanceFraction * rate, sigma: sigma, binding: bindingText,
-                                   modelVersion: config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time,
+                                   newValue: rate, maintenance: maintenance, sigma: sigma, binding: bindingText,
+                                   modelVersion: policies[asset]?.name ?? config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time,
                                    price: price?.aggregate, stablePrice: price?.stable, haircut: haircut, status: unstable ? "unstable" : "stable"))
         }
         st.haircuts = haircuts

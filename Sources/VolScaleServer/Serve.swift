@@ -67,7 +67,7 @@ public enum VolScaleService {
         if let snapshot, snapshot.config.assets != config.assets {
             logger.warning("the store's engine has assets \(snapshot.config.assets), the venue file \(config.assets): the store's engine is resumed as it is")
         }
-        var engine = snapshot.map { StreamingEngine(snapshot: $0) } ?? StreamingEngine(config: config)
+        let engine = try snapshot.map { try StreamingEngine(snapshot: $0, policies: venue.policies) } ?? StreamingEngine(config: config, policies: venue.policies)
         // Chart history: replay what the engine has consumed into a scratch engine (the
         // stored engine itself is not re-run).
         var scratch = StreamingEngine(config: config)
@@ -99,7 +99,6 @@ public enum VolScaleService {
             try await state.flush()
             logger.info("replayed the venue's source files into the engine")
         } else {
-            engine = StreamingEngine(snapshot: snapshot!)
             state = ServiceState(engine: engine, store: store, book: book)
             for (file, n) in positions { await state.setInputPosition(file, Int64(n)) }
             await state.seedHistory(history)

@@ -46,6 +46,10 @@ import Foundation
         #expect(v.engine.settings("EURUSD").barsPerDay == 24 && btc.spread == 0.0002 && btc.haircutFloor == 0.05)
         #expect(v.engine.confidence == v.book.book.settings.confidence && v.engine.mpor == 1 && v.engine.liquidationHorizon == 2)
         #expect(v.engine.buffer == 0.25 && v.engine.hardCap == 0.9)
+        // SPX runs the calibrated GJR FHS-ES88 policy of the batch comparison
+        let spx = try #require(v.policies["SPX"])
+        #expect(v.policies.count == 1 && spx.confidence == 0.88 && spx.method == .fhs && spx.controls.floorLookback == 2520 && spx.controls.stressedWeight == 0.25)
+        if case let .garch(asymmetric, _, refit, _) = spx.volatility { #expect(asymmetric && refit == 250) } else { Issue.record("SPX: not GJR") }
         // the book part: each engine asset priced from its source's file
         #expect(v.book.book.assets["BTC"]?.price == 68518.09375 && v.book.book.assets["BTC"]?.impactThreshold == 1e6)
         #expect(v.accountsPath?.hasSuffix("examples/accounts.json") == true)
@@ -68,6 +72,8 @@ import Foundation
             (asset + "[[asset.source]]\nname = \"a\"\n", "[[asset]] 'BTC' source (line 5): file: missing"),
             (asset + "[[asset.source]]\nname = \"a\"\nfile = \"x.csv\"\nurl = 1\n", "[[asset]] 'BTC' source (line 8): unknown key 'url'"),
             ("[venue]\nnmae = 1\n", "[venue] (line 2): unknown key 'nmae'"),
+            (asset + "[asset.policy]\nvolatility = \"close-to-close\"\n", "[[asset]] 'BTC' policy (line 5): model 'BTC policy': volatility"),
+            (asset + "[asset.policy]\nmethod = \"fhs\"\n", "[[asset]] 'BTC' policy (line 5): an asset with a policy needs a source"),
         ]
         for (text, message) in cases {
             do { _ = try VenueConfig.parse(text, path: "v.toml"); Issue.record("accepted: \(message)") } catch {
