@@ -8,15 +8,18 @@ import VolScaleCore
 /// GARCH/GJR refitted on all returns so far on the model's schedule), the same scenario
 /// windows, stressed periods, floor and controls.
 ///
-/// Not live: the implied-volatility blend (it needs an implied series) and close-to-close
-/// volatility. Memory grows with the history (GARCH refits, the floor and the stressed
-/// periods need it): one bar a day for 20 years is 5,000 returns.
+/// `MarginEngine.run` is this walker fed a whole history. Live (`live: true`), the
+/// implied-volatility blend (it needs an implied series) and close-to-close volatility are
+/// refused. Memory grows with the history (GARCH refits, the floor and the stressed periods
+/// need it): one bar a day for 20 years is 5,000 returns.
 public struct MarginWalker: Sendable {
     public let model: MarginModel
 
     /// One publication: the per-period volatility and each side's rates.
     public struct Step: Sendable, Equatable {
         public var sigma: Double
+        /// Whether the implied volatility bound sigma.
+        public var impliedBound: Bool
         public var long: SideRate
         public var short: SideRate
         public func side(_ s: Side) -> SideRate { s == .long ? long : short }
@@ -45,22 +48,27 @@ public struct MarginWalker: Sendable {
     var floorRange: ClosedRange<Int>?
     var stressedCache: (range: Range<Int>, k: Int, low: [Double], high: [Double])?
     var stressedWindow: (start: Int, end: Int)?
+    /// The named stressed period's scenarios, once it is in the past (nil inside: too short).
+    var namedStressed: Range<Int>??
+    /// GARCH/GJR fits so far.
+    public private(set) var fits = 0
     var rollingSS = 0.0, bestSS = -1.0
     var low: [Double] = [], high: [Double] = [], sLow: [Double] = [], sHigh: [Double] = []
     let fixedFactors: (quantile: Double, es: Double)
     let maintenanceAlpha: Double?
     let fixedMaintenanceFactors: (quantile: Double, es: Double)?
 
-    public init(model: MarginModel) throws(MarginModelError) {
+    public init(model: MarginModel, live: Bool = true) throws(MarginModelError) {
         try model.validate()
-        if model.impliedWeight != nil {
+        if live, model.impliedWeight != nil {
             throw .invalidField(model: model.name, field: "implied_weight", value: model.impliedWeight ?? 0, reason: "the implied blend is not available live")
         }
         switch model.volatility {
         case .ewma: firstValid = MarginEngine.ewmaWarmUp
         case let .garch(_, _, _, minimumFit): firstValid = minimumFit
-        case .closeToClose:
-            throw .invalidField(model: model.name, field: "volatility", value: 0, reason: "close-to-close volatility is not available live (ewma, garch or gjr)")
+        case let .closeToClose(window):
+            if live { throw .invalidField(model: model.name, field: "volatility", value: 0, reason: "close-to-close volatility is not available live (ewma, garch or gjr)") }
+            firstValid = window
         }
         self.model = model
         start = model.method != .parametric ? firstValid + model.lookback - 1 : firstValid
@@ -81,7 +89,8 @@ public struct MarginWalker: Sendable {
 
     /// Absorbs return `r` (decimal log return) of the bar ending at `timestamp` (UTC ms);
     /// returns the rates set at its close, or nil while the model is warming up.
-    public mutating func step(_ r: Double, timestamp: Int64) throws(MarginModelError) -> Step? {
+    /// - Parameter implied: per-period implied volatility known at that close (batch only).
+    public mutating func step(_ r: Double, timestamp: Int64, implied: Double? = nil) throws(MarginModelError) -> Step? {
         guard r.isFinite else { throw .invalidField(model: model.name, field: "return", value: r, reason: "not finite") }
         returns.append(r)
         timestamps.append(timestamp)
@@ -100,7 +109,7 @@ public struct MarginWalker: Sendable {
             zh.append(a)
             rh.append(b)
         }
-        return walk(t)
+        return walk(t, implied: implied)
     }
 
     /// variance[t + 1], the forecast after return t.
@@ -134,6 +143,7 @@ public struct MarginWalker: Sendable {
                 let spec = GARCHModel(mean: .constant, volatility: .init(asymmetric: asymmetric), distribution: distribution)
                 let fit: GARCHFit
                 do { fit = try spec.fit(returns) } catch { throw .volatility(model: model.name, error) }
+                fits += 1
                 garch = (fit.parameters, fit.nextVariance, t + 1)
                 variance.append(fit.nextVariance)
                 nuAt.append(fit.parameters.nu)
@@ -143,13 +153,21 @@ public struct MarginWalker: Sendable {
                 variance.append(s2)
                 nuAt.append(g.params.nu)
             }
-        case .closeToClose:
-            return
+        case let .closeToClose(window):
+            while variance.count < t + 1 {
+                variance.append(.nan)
+                nuAt.append(nil)
+            }
+            if t + 1 < window { return }
+            let rolling: RollingVolatility
+            do { rolling = try RollingVolatility(window: window) } catch { throw .volatility(model: model.name, error) }
+            variance.append(rolling.variance(of: returns, endingAt: t + 1))
+            nuAt.append(nil)
         }
     }
 
     /// The body of `MarginEngine.run`'s walk at bar t.
-    mutating func walk(_ t: Int) -> Step? {
+    mutating func walk(_ t: Int, implied: Double?) -> Step? {
         let h = model.mpor
         let usesScenarios = model.method != .parametric
         let stressedWeight = usesScenarios ? model.controls.stressedWeight : nil
@@ -162,7 +180,12 @@ public struct MarginWalker: Sendable {
             }
         }
         guard t >= start, t + 1 < variance.count else { return nil }
-        let sigma = variance[t + 1].squareRoot()
+        var sigma = variance[t + 1].squareRoot()
+        var bound = false
+        if let w = model.impliedWeight, let iv = implied, iv.isFinite, w * iv > sigma {
+            sigma = w * iv
+            bound = true
+        }
         let alpha = model.confidence
         let lowestAlpha = maintenanceAlpha ?? alpha
 
@@ -173,9 +196,12 @@ public struct MarginWalker: Sendable {
                 if let w = stressedWindow, w.end - h + 1 >= w.start { stressed = w.start..<(w.end - h + 2) }
             case let .dates(s, e):
                 if timestamps[t] >= e {
-                    let first = timestamps.firstIndex { $0 >= s } ?? returns.count
-                    let last = timestamps.lastIndex { $0 <= e } ?? -1
-                    if last - h + 1 >= first { stressed = first..<(last - h + 2) }
+                    if namedStressed == nil {
+                        let first = timestamps.firstIndex { $0 >= s } ?? returns.count
+                        let last = timestamps.lastIndex { $0 <= e } ?? -1
+                        namedStressed = .some(last - h + 1 >= first ? first..<(last - h + 2) : nil)
+                    }
+                    stressed = namedStressed ?? nil
                 }
             }
         }
@@ -278,6 +304,6 @@ public struct MarginWalker: Sendable {
             out[side] = SideRate(model: m, margin: rate, maintenance: maintenance, binding: binding)
         }
         guard let long = out[.long], let short = out[.short] else { return nil }
-        return Step(sigma: sigma, long: long, short: short)
+        return Step(sigma: sigma, impliedBound: bound, long: long, short: short)
     }
 }

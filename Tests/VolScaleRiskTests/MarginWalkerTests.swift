@@ -6,12 +6,19 @@ import VolScaleData
 
 /// Replay equals batch: every model of the S&P 500 comparison (GJR FHS-ES with stressed
 /// weighting and floor, buffers, floors, speed limits), stepped one return at a time by
-/// `MarginWalker`, publishes exactly the path `MarginEngine.run` (`volscale backtest`)
-/// computes on the same returns: the same sigma, model margin, rate, maintenance and
-/// binding control at every bar, to the last bit.
+/// `MarginWalker`, publishes exactly the path the batch engine computed before it was
+/// built on the walker (`ReferenceMarginEngine`, frozen in the tests): the same sigma,
+/// model margin, rate, maintenance and binding control at every bar, to the last bit. And
+/// `MarginEngine.run` (`volscale backtest`), now the walker fed a whole history, returns
+/// that same path with the same notes.
 @Suite struct MarginWalkerTests {
-    static func compare(_ model: MarginModel, _ returns: [Double], _ timestamps: [Int64]) throws {
-        let batch = try MarginEngine.run(model, returns: returns, timestamps: timestamps)
+    static func compare(_ model: MarginModel, _ returns: [Double], _ timestamps: [Int64], implied: [Double?]? = nil) throws {
+        let batch = try ReferenceMarginEngine.run(model, returns: returns, timestamps: timestamps, implied: implied)
+        let run = try MarginEngine.run(model, returns: returns, timestamps: timestamps, implied: implied)
+        #expect(run.sigma == batch.sigma && run.long == batch.long && run.short == batch.short && run.impliedBound == batch.impliedBound
+                && run.startIndex == batch.startIndex && run.notes == batch.notes, "\(model.name): MarginEngine.run differs from the reference; notes \(run.notes) vs \(batch.notes)")
+        guard implied == nil, model.impliedWeight == nil else { return }
+        if case .closeToClose = model.volatility { return }
         var walker = try MarginWalker(model: model)
         var steps: [MarginWalker.Step] = []
         for (r, ts) in zip(returns, timestamps) { if let s = try walker.step(r, timestamp: ts) { steps.append(s) } }
@@ -38,6 +45,21 @@ import VolScaleData
         let gjr = config.models.filter { if case .garch = $0.volatility { return true } else { return false } }
         #expect(gjr.contains { $0.controls.stressedWeight != nil && $0.controls.floorLookback != nil }, "a GJR FHS-ES with stressed weighting and floor is among them")
         for model in config.models { try Self.compare(model, returns, timestamps) }
+    }
+
+    /// The batch-only parts: the implied blend (VIX) and close-to-close volatility.
+    @Test func batchOnlyModelsMatchTheReference() throws {
+        let series = try PriceFileReader().read(path: Fixture.data("sp500-daily.csv")).series
+        let returns = Array(series.returns.suffix(1_500)), timestamps = Array(series.timestamps.suffix(1_500))
+        let implied: [Double?] = returns.indices.map { $0 % 7 == 0 ? nil : 0.012 + 0.004 * sin(Double($0) / 40) }
+        var blend = MarginModel(name: "EWMA FHS + implied", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+                                confidence: 0.975, mpor: 1, lookback: 500, impliedWeight: 1.0)
+        try Self.compare(blend, returns, timestamps, implied: implied)
+        blend.volatility = .closeToClose(window: 20)
+        blend.impliedWeight = nil
+        blend.controls.floorLookback = 750
+        try Self.compare(blend, returns, timestamps)
+        #expect(throws: MarginModelError.self) { _ = try MarginWalker(model: blend) }  // not live
     }
 
     /// The same with a buffer added to the GJR FHS-ES policy with stressed weighting and

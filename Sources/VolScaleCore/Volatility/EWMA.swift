@@ -113,24 +113,28 @@ public struct RollingVolatility: Sendable, Hashable, Codable {
         self.demean = demean
     }
 
+    /// The estimate from the `window` returns before `end` (returns[end - window ..< end]),
+    /// the forecast for return `end`. Requires `end >= window`.
+    public func variance(of returns: [Double], endingAt end: Int) -> Double {
+        let slice = returns[(end - window)..<end]
+        if demean {
+            let m = slice.reduce(0, +) / Double(window)
+            var s = 0.0
+            for r in slice { s += (r - m) * (r - m) }
+            return s / Double(window - 1)
+        }
+        var s = 0.0
+        for r in slice { s += r * r }
+        return s / Double(window)
+    }
+
     public func filter(_ returns: [Double]) throws(VolatilityError) -> VolatilityPath {
         try checkFinite(returns)
         guard returns.count >= window else {
             throw .tooFewObservations(model: "close-to-close(\(window))", needed: window, got: returns.count)
         }
         var out = [Double?](repeating: nil, count: returns.count)
-        func estimate(_ end: Int) -> Double { // returns end-window ..< end
-            let slice = returns[(end - window)..<end]
-            if demean {
-                let m = slice.reduce(0, +) / Double(window)
-                var s = 0.0
-                for r in slice { s += (r - m) * (r - m) }
-                return s / Double(window - 1)
-            }
-            var s = 0.0
-            for r in slice { s += r * r }
-            return s / Double(window)
-        }
+        func estimate(_ end: Int) -> Double { variance(of: returns, endingAt: end) }
         if returns.count > window {
             for t in window..<returns.count { out[t] = estimate(t) }
         }
