@@ -111,7 +111,8 @@ extension ServiceAPI {
     }
 
     /// At start: a store that ever held accounts is the source of truth; a new store is
-    /// seeded from the accounts file (recorded as put by `accounts file`).
+    /// seeded from the accounts file (recorded as put by `accounts file`). The accounts are
+    /// evaluated together afterwards (`ServiceState.remarginAll`).
     static func loadAccounts(state: ServiceState, store: any EngineStore, file: [Account]) async throws -> (loaded: Int, seeded: Int) {
         if try await store.accountsEverStored() {
             var after: String?
@@ -120,7 +121,7 @@ extension ServiceAPI {
                 let page = try await store.accounts(after: after, limit: 1000)
                 for a in page {
                     let document = try storedDocument(a.document)
-                    await state.setAccount(try account(document), mode: document.mode.flatMap { MarginMode(rawValue: $0.rawValue) })
+                    await state.setAccount(try account(document), mode: document.mode.flatMap { MarginMode(rawValue: $0.rawValue) }, evaluate: false)
                 }
                 n += page.count
                 guard page.count == 1000, let last = page.last?.id else { return (n, 0) }
@@ -131,7 +132,7 @@ extension ServiceAPI {
         for a in file {
             let document = Schemas.Account(a)
             _ = try await store.putAccount(id: a.id, document: document.json.text, time: now, by: "accounts file")
-            await state.setAccount(a, mode: nil)
+            await state.setAccount(a, mode: nil, evaluate: false)
         }
         return (0, file.count)
     }

@@ -64,8 +64,11 @@ public actor ServiceState {
     public func setAccounts(_ a: [Account]) { for x in a { setAccount(x, mode: nil) } }
     /// Adds or replaces an account and evaluates it at once: a change of its status (from
     /// its previous version's) is an `account` event like one caused by a publication.
-    public func setAccount(_ a: Account, mode: MarginMode?) {
+    /// - Parameter evaluate: false when many are loaded at once (start-up), which
+    ///   `remarginAll` then evaluates together.
+    public func setAccount(_ a: Account, mode: MarginMode?, evaluate: Bool = true) {
         monitor.set(a, mode: mode ?? .standard)
+        guard evaluate else { return }
         let result = monitor.remargin(ids: [a.id], calculator: margin.current.plain, sequence: live.sequence)
         report(result.changes)
     }
