@@ -69,11 +69,15 @@ extension ServiceAPI: APIProtocol {
         let rates = await state.latestPublications().filter { $0.asset == name }.map(Schemas.Publication.init)
         let c = engine.config
         let status = await state.status(of: name)
+        // an asset with a model of its own: its name, and the sigma of its latest publication
+        let policy = engine.policies[name]
+        let policySigma = policy == nil ? nil : rates.last?.sigma
         return .init(asset: name, price: st.aggregate, stablePrice: st.stable, assetPrice: st.assetPrice, liabilityPrice: st.liabilityPrice,
                      status: st.aggregate == nil ? .noValidPrice : (Schemas.Asset.StatusPayload(rawValue: status) ?? .unstable),
                      sources: .init(additionalProperties: st.latest.mapValues(\.price)),
-                     volatility: vol?.variance.map { $0.squareRoot() }, volatilityUnits: "per bar, decimal",
-                     model: "EWMA lambda \(c.lambda), parametric \(c.expectedShortfall ? "ES" : "VaR") \(c.confidence), MPOR \(c.mpor)",
+                     volatility: policySigma ?? vol?.variance.map { $0.squareRoot() }, volatilityUnits: "per bar, decimal",
+                     model: policy.map { "\($0.name): \($0.volatility.label) \($0.method.rawValue.uppercased()) \($0.measure == .expectedShortfall ? "ES" : "VaR") \($0.confidence), MPOR \($0.mpor) bar\($0.mpor == 1 ? "" : "s")" }
+                        ?? "EWMA lambda \(c.lambda), parametric \(c.expectedShortfall ? "ES" : "VaR") \(c.confidence), MPOR \(c.mpor)",
                      bars: vol?.returns ?? 0, rates: rates)
     }
 
