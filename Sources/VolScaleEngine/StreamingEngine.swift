@@ -187,16 +187,14 @@ public struct StreamingEngine: Sendable {
 
     /// An engine whose assets with a model in `policies` are margined by it.
     public init(config: EngineConfig, policies: [String: MarginModel]) throws(MarginModelError) {
-        self.init(config: config, policies: [:] as [String: MarginModel], checked: ())
+        self.init(config: config)
         self.policies = policies
         for (asset, model) in policies where config.assets.contains(asset) { walkers[asset] = try MarginWalker(model: model) }
     }
 
-    public init(config: EngineConfig) { self.init(config: config, policies: [:], checked: ()) }
-
-    init(config: EngineConfig, policies: [String: MarginModel], checked: Void) {
+    public init(config: EngineConfig) {
         self.config = config
-        self.policies = policies
+        self.policies = [:]
         self.aggregator = PriceAggregator(policy: config.aggregation, assets: config.assets, overrides: config.aggregationOverrides)
         self.volatility = Dictionary(uniqueKeysWithValues: config.assets.map { ($0, AssetVolatilityState()) })
         self.factors = ParametricTail.factors(confidence: config.confidence, nu: nil)
