@@ -165,6 +165,19 @@ public struct EngineSnapshot: Sendable, Equatable, Codable {
     public var accepted: Int64
 }
 
+/// One asset's part of the engine state: what a process that takes the asset over (several
+/// `volscale serve` processes on one PostgreSQL) needs to continue it exactly where its
+/// previous owner stopped. Everything in it is the asset's own: the engine's state is the
+/// union of its assets' states plus the venue's configuration.
+public struct AssetSnapshot: Sendable, Equatable, Codable {
+    public var price: PriceState
+    public var volatility: AssetVolatilityState
+    public init(price: PriceState, volatility: AssetVolatilityState) {
+        self.price = price
+        self.volatility = volatility
+    }
+}
+
 /// The live engine: quotes in, trusted prices, volatility and margin publications out.
 /// Deterministic: the same quotes in the same order give the same state and publications.
 public struct StreamingEngine: Sendable {
@@ -233,6 +246,33 @@ public struct StreamingEngine: Sendable {
 
     public var rejections: [RejectionReason: Int] { aggregator.rejections }
 
+    /// One asset's state (nil for an asset the engine does not track).
+    public func assetSnapshot(_ asset: String) -> AssetSnapshot? {
+        guard let v = volatility[asset] else { return nil }
+        return AssetSnapshot(price: aggregator.states[asset] ?? PriceState(), volatility: v)
+    }
+
+    /// Continues an asset from a stored state (taken over from another process, or followed
+    /// while another process owns it): the same state, so the same next publications. An
+    /// asset with a model of its own needs its walker rebuilt from the stored bar returns
+    /// (`walker(for:_:)`, one pass over its bars: built outside the engine's owner so that
+    /// it blocks nothing), unless it is only `following` (its state shown, not advanced).
+    public mutating func adopt(_ asset: String, _ s: AssetSnapshot, following: Bool = false, walker: MarginWalker? = nil) {
+        guard volatility[asset] != nil else { return }
+        aggregator.adopt(asset, state: s.price)
+        volatility[asset] = s.volatility
+        steps[asset] = nil
+        if following { return }
+        if let w = walker ?? Self.walker(for: policies[asset], s) { walkers[asset] = w }
+    }
+
+    /// The walker of an asset's own model after the stored state's bars (nil without a model).
+    public static func walker(for model: MarginModel?, _ s: AssetSnapshot) -> MarginWalker? {
+        guard let model, var w = try? MarginWalker(model: model) else { return nil }
+        for (r, t) in zip(s.volatility.policyReturns ?? [], s.volatility.policyTimes ?? []) { _ = try? w.step(r, timestamp: t) }
+        return w
+    }
+
     /// Feeds one quote. Returns the publications it triggered (possibly none) or the
     /// reason it was rejected.
     public mutating func ingest(_ q: Quote, now: Int64? = nil) -> Result<[Publication], RejectionReason> {
@@ -268,6 +308,17 @@ public struct StreamingEngine: Sendable {
         return Publication(sequence: sequence, asset: "policy", side: who, timestamp: time, oldValue: nil, newValue: 0,
                            maintenance: config.maintenanceFraction, sigma: 0, binding: changes.joined(separator: "; "),
                            modelVersion: config.modelVersion, inputFrom: time, inputTo: time)
+    }
+
+    /// Takes the margin controls of a configuration another process changed (several
+    /// processes on one store: a policy update made through any of them holds for all).
+    public mutating func adoptControls(from other: EngineConfig) {
+        config.buffer = other.buffer
+        config.speedLimitUp = other.speedLimitUp
+        config.speedLimitDown = other.speedLimitDown
+        config.hardFloor = other.hardFloor
+        config.hardCap = other.hardCap
+        config.maintenanceFraction = other.maintenanceFraction
     }
 
     mutating func onAggregate(asset: String, price: Double, time: Int64, unstable: Bool) -> [Publication] {

@@ -5,6 +5,7 @@ import OpenAPIRuntime
 import VolScaleConfig
 import VolScaleCore
 import VolScaleEngine
+import VolScaleStore
 import VolScaleMargin
 import VolScaleRisk
 
@@ -72,12 +73,16 @@ extension ServiceAPI: APIProtocol {
         // an asset with a model of its own: its name, and the sigma of its latest publication
         let policy = engine.policies[name]
         let policySigma = policy == nil ? nil : rates.last?.sigma
-        return .init(asset: name, price: st.aggregate, stablePrice: st.stable, assetPrice: st.assetPrice, liabilityPrice: st.liabilityPrice,
+        let lease: Lease? = await state.owner(of: name).flatMap { $0.live ? $0 : nil }
+        let owner: String? = lease?.owner
+        let ownerAddress: String? = (lease?.address).flatMap { $0.isEmpty ? nil : $0 }
+        let modelText: String = policy.map { "\($0.name): \($0.volatility.label) \($0.method.rawValue.uppercased()) \($0.measure == .expectedShortfall ? "ES" : "VaR") \($0.confidence), MPOR \($0.mpor) bar\($0.mpor == 1 ? "" : "s")" }
+            ?? "EWMA lambda \(c.lambda), parametric \(c.expectedShortfall ? "ES" : "VaR") \(c.confidence), MPOR \(c.mpor)"
+        return .init(asset: name, owner: owner, ownerAddress: ownerAddress, price: st.aggregate, stablePrice: st.stable, assetPrice: st.assetPrice, liabilityPrice: st.liabilityPrice,
                      status: st.aggregate == nil ? .noValidPrice : (Schemas.Asset.StatusPayload(rawValue: status) ?? .unstable),
                      sources: .init(additionalProperties: st.latest.mapValues(\.price)),
                      volatility: policySigma ?? vol?.variance.map { $0.squareRoot() }, volatilityUnits: "per bar, decimal",
-                     model: policy.map { "\($0.name): \($0.volatility.label) \($0.method.rawValue.uppercased()) \($0.measure == .expectedShortfall ? "ES" : "VaR") \($0.confidence), MPOR \($0.mpor) bar\($0.mpor == 1 ? "" : "s")" }
-                        ?? "EWMA lambda \(c.lambda), parametric \(c.expectedShortfall ? "ES" : "VaR") \(c.confidence), MPOR \(c.mpor)",
+                     model: modelText,
                      bars: vol?.returns ?? 0, rates: rates)
     }
 
@@ -111,8 +116,9 @@ extension ServiceAPI: APIProtocol {
         metrics.publications.increment(by: Int64(result.publications.count))
         for (r, n) in result.rejected { metrics.rejected(r, n) }
         if result.duplicates > 0 { metrics.rejected("duplicate", result.duplicates) }
+        let published = await state.globalNumbers(result.publications)
         let out = Schemas.IngestResult(accepted: result.accepted, duplicates: result.duplicates, rejected: .init(additionalProperties: result.rejected),
-                                       publications: result.publications.map(Schemas.Publication.init))
+                                       publications: published.map(Schemas.Publication.init))
         let ok = result.accepted > 0 || result.duplicates > 0 || quotes.isEmpty
         return ok ? .ok(.init(body: .json(out))) : .unprocessableContent(.init(body: .json(out)))
     }

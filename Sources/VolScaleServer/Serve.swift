@@ -48,6 +48,12 @@ public struct ServeOptions: Sendable {
     public var liveBars: Int?
     public var liveRate: Double?
     public var maxQuoteAge: Double?
+    /// A PostgreSQL store (postgres://…) shared by several processes; nil: SQLite in `dataDirectory`.
+    public var storeURL: String?
+    /// This process's name among several (unique per process; default host-pid).
+    public var processName: String?
+    /// Lease period in seconds (several processes): a dead process's assets move within it.
+    public var leaseSeconds: Double = 10
     public init() {}
 }
 
@@ -58,6 +64,10 @@ public enum VolScaleService {
         // the venue's live_bars, unless overridden, are held back: read once for the setting
         let liveBars = try o.liveBars ?? VenueConfig.load(path: o.venuePath).liveBars
         let venue = try VenueConfig.load(path: o.venuePath, holdBack: o.replaySources ? liveBars : 0)
+        if o.storeURL != nil {
+            let (state, sample) = try await prepareShared(o, venue: venue, logger: logger)
+            return (state, sample, [:], venue)
+        }
         try FileManager.default.createDirectory(atPath: o.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (o.dataDirectory as NSString).appendingPathComponent("volscale.sqlite"))
         let sample = o.replaySources ? try SampleFeed.load(venue.sources) : SampleFeed(series: [])
@@ -68,23 +78,12 @@ public enum VolScaleService {
             logger.warning("the store's engine has assets \(snapshot.config.assets), the venue file \(config.assets): the store's engine is resumed as it is")
         }
         let engine = try snapshot.map { try StreamingEngine(snapshot: $0, policies: venue.policies) } ?? StreamingEngine(config: config, policies: venue.policies)
-        // Chart history: replay what the engine has consumed into a scratch engine (the
-        // stored engine itself is not re-run).
-        var scratch = StreamingEngine(config: config)
-        var history: [String: [ServiceState.HistoryPoint]] = [:]
         var positions: [String: Int] = [:]
         let fresh = snapshot == nil
         for s in sample.series {
-            let committed = fresh ? max(s.prices.count - liveBars, 0) : Int(try await store.inputPosition(s.file))
-            positions[s.file] = committed
-            for i in 0..<committed {
-                let q = Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])
-                _ = scratch.ingest(q)
-                if let agg = scratch.aggregator.states[s.asset]?.aggregate {
-                    history[s.asset, default: []].append(.init(t: q.timestamp, price: agg, sigma: scratch.volatility[s.asset]?.variance.map { $0.squareRoot() }))
-                }
-            }
+            positions[s.file] = fresh ? max(s.prices.count - liveBars, 0) : Int(try await store.inputPosition(s.file))
         }
+        let history = chartHistory(sample, config: config, positions: positions)
         let state: ServiceState
         if fresh {
             // replay the sample through the real engine and store it
@@ -123,21 +122,99 @@ public enum VolScaleService {
         return (state, sample, positions, venue)
     }
 
-    /// Feeds the held-back sample bars, one per asset every 1/rate seconds; returns when
-    /// every series is fed (or on cancellation).
-    public static func liveFeed(state: ServiceState, sample: SampleFeed, positions: [String: Int], rate: Double) async {
-        var next = positions
+    /// Chart history: the sample's first `positions` bars replayed into a scratch engine (the
+    /// stored engine itself is not re-run).
+    static func chartHistory(_ sample: SampleFeed, config: EngineConfig, positions: [String: Int]) -> [String: [ServiceState.HistoryPoint]] {
+        var scratch = StreamingEngine(config: config)
+        var history: [String: [ServiceState.HistoryPoint]] = [:]
+        for s in sample.series {
+            for i in 0..<min(positions[s.file] ?? 0, s.prices.count) {
+                let q = Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])
+                _ = scratch.ingest(q)
+                if let agg = scratch.aggregator.states[s.asset]?.aggregate {
+                    history[s.asset, default: []].append(.init(t: q.timestamp, price: agg, sigma: scratch.volatility[s.asset]?.variance.map { $0.squareRoot() }))
+                }
+            }
+        }
+        return history
+    }
+
+    /// Several processes on one PostgreSQL store: the engine starts from every asset's
+    /// stored state (followed, not owned: the assets are taken by `ClusterService`), the
+    /// accounts and the chain's publications from the store.
+    static func prepareShared(_ o: ServeOptions, venue: VenueConfig, logger: Logger) async throws -> (ServiceState, SampleFeed) {
+        guard let url = o.storeURL else { throw StoreError(store: "serve", reason: "no store URL") }
+        let store = try await PostgresStore.connect(url: url)
+        let sample = o.replaySources ? try SampleFeed.load(venue.sources) : SampleFeed(series: [])
+        var engine = try StreamingEngine(config: venue.engine, policies: venue.policies)
+        let storedConfig = try await store.venueConfig()
+        if let c = storedConfig { engine.adoptControls(from: c.config) }
+        var versions: [String: Int64] = [:]
+        for (asset, _) in try await store.assetStateVersions() where venue.engine.assets.contains(asset) {
+            guard let s = try await store.assetState(asset) else { continue }
+            engine.adopt(asset, s.state, following: true)
+            versions[asset] = s.version
+        }
+        let state = ServiceState(engine: engine, store: store, book: venue.book.book)
+        let process = o.processName ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        await state.joinCluster(store: store, process: process, lease: Int64(o.leaseSeconds * 1000), inputs: Dictionary(sample.series.map { ($0.file, $0.asset) }, uniquingKeysWith: { a, _ in a }))
+        await state.setFollowed(versions: versions, configVersion: storedConfig?.version ?? 0)
+        var positions: [String: Int] = [:]
+        for s in sample.series { positions[s.file] = Int(clamping: try await store.inputPosition(s.file)) }
+        await state.seedHistory(chartHistory(sample, config: venue.engine, positions: positions))
+        var fileAccounts: [Account] = []
+        if let a = venue.accountsPath, FileManager.default.fileExists(atPath: a) {
+            let file = try AccountsFile.read(path: a)
+            fileAccounts = file.accounts
+            for e in file.errors { logger.warning("accounts file: \(e.description)") }
+        }
+        let accountEvent = try await store.lastAccountEvent()
+        let accounts = try await ServiceAPI.loadAccounts(state: state, store: store, file: fileAccounts)
+        logger.info("accounts: \(accounts.loaded) from the store, \(accounts.seeded) seeded from the accounts file")
+        let stored = try await store.publications(asset: nil, at: nil, limit: 20_000).map(\.publication)
+        for p in stored { await state.appendStored(p) }
+        await state.restoreParameterSets(stored)
+        await state.startFollowing(sequence: stored.last?.sequence ?? 0, accountEvent: accountEvent)
+        await state.remarginAll()
+        logger.info("process \(process) joined venue '\(venue.name)' on \(url.split(separator: "@").last.map(String.init) ?? "PostgreSQL"): \(versions.count) assets stored, chain at sequence \(stored.last?.sequence ?? 0)")
+        return (state, sample)
+    }
+
+    /// Replays one asset's held-back history into the engine and commits it (a new venue:
+    /// the first process to own the asset does it).
+    public static func replayHistory(state: ServiceState, sample: SampleFeed, asset: String, liveBars: Int) async throws {
+        for s in sample.series where s.asset == asset {
+            let n = max(s.prices.count - liveBars, 0)
+            var i = Int(await state.inputPosition(s.file))
+            while i < n {
+                let j = min(i + 5000, n)
+                _ = try await state.ingest((i..<j).map { Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[$0], price: s.prices[$0]) })
+                await state.setInputPosition(s.file, Int64(j))
+                try await state.flush()
+                i = j
+            }
+        }
+    }
+
+    /// Feeds the held-back sample bars, one per asset every 1/rate seconds, from each file's
+    /// position in the state; returns when every series is fed (or on cancellation). With
+    /// several processes it feeds only the assets this one owns, and keeps going: an asset
+    /// may be taken over later.
+    public static func liveFeed(state: ServiceState, sample: SampleFeed, rate: Double) async {
+        let shared = await state.isClustered
         while !Task.isCancelled {
             var fed = false
             for s in sample.series {
-                let i = next[s.file] ?? s.prices.count
+                guard let p = await state.feedPosition(s.file, asset: s.asset) else { continue }
+                let i = Int(clamping: p)
                 guard i < s.prices.count else { continue }
-                _ = try? await state.ingest([Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])])
-                next[s.file] = i + 1
+                let result = try? await state.ingest([Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])])
+                // handed over meanwhile: the line is the new owner's to feed
+                if result?.rejected[ServiceState.notOwned] != nil { continue }
                 await state.setInputPosition(s.file, Int64(i + 1))
                 fed = true
             }
-            if !fed { return }
+            if !fed && !shared { return }
             try? await Task.sleep(for: .seconds(1 / min(max(rate, 0.001), 1000)))
         }
     }
@@ -162,7 +239,7 @@ public struct LiveFeedService: Service, CustomStringConvertible {
     public var description: String { "LiveFeed(\(sample.assets.joined(separator: ", ")))" }
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            await VolScaleService.liveFeed(state: state, sample: sample, positions: positions, rate: rate)
+            await VolScaleService.liveFeed(state: state, sample: sample, rate: rate)
         }
         guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
         logger.info("the bundled sample feed has no bars left; the service goes on serving and ingesting")

@@ -15,7 +15,7 @@ import VolScaleStore
 /// (`waitDurable`), so an acknowledged quote survives SIGKILL. A failed commit puts its batch
 /// back at the head of the queue; nothing is dropped between a take and a commit.
 public actor ServiceState {
-    public private(set) var engine: StreamingEngine
+    public internal(set) var engine: StreamingEngine
     let store: (any EngineStore)?
     /// The venue's book at the latest parameter sets (the engine's publications applied).
     public private(set) var live: LiveBook
@@ -25,6 +25,9 @@ public actor ServiceState {
     public private(set) var monitor: AccountMonitor
     /// Status changes waiting for the next commit (stored in the accounts' history).
     var pendingStatusEvents: [AccountStatusRecord] = []
+    /// Set when this process is one of several on a PostgreSQL store (`Cluster.swift`): the
+    /// assets it owns, and how far it has followed what the others committed.
+    var cluster: ClusterRole?
 
     // MARK: Durability queue
     var pendingQuotes: [Quote] = []
@@ -42,7 +45,7 @@ public actor ServiceState {
     var writerWake: CheckedContinuation<Void, Never>?
     var stopping = false
     /// The last commit error, while the store keeps failing (nil once a commit succeeds).
-    public private(set) var storeFailure: String?
+    public internal(set) var storeFailure: String?
 
     // MARK: Stream and charts
     /// Recent publications (for resume), oldest first.
@@ -66,11 +69,11 @@ public actor ServiceState {
     /// its previous version's) is an `account` event like one caused by a publication.
     /// - Parameter evaluate: false when many are loaded at once (start-up), which
     ///   `remarginAll` then evaluates together.
-    public func setAccount(_ a: Account, mode: MarginMode?, evaluate: Bool = true) {
+    public func setAccount(_ a: Account, mode: MarginMode?, evaluate: Bool = true, record: Bool = true) {
         monitor.set(a, mode: mode ?? .standard)
         guard evaluate else { return }
         let result = monitor.remargin(ids: [a.id], calculator: margin.current.plain, sequence: live.sequence)
-        report(result.changes)
+        report(result.changes, record: record)
     }
     public func removeAccount(_ id: String) { monitor.remove(id) }
     /// The store, for the routes that read and write it directly (accounts).
@@ -151,13 +154,13 @@ public actor ServiceState {
 
     /// Applies new parameter sets to the live book, and re-margins every account holding an
     /// asset whose set changed (only those). Runs in the actor, in publication order.
-    func applyParameterSets(_ publications: [Publication]) {
+    func applyParameterSets(_ publications: [Publication], record: Bool = true) {
         let changed = live.apply(publications, config: engine.config)
         guard !changed.isEmpty else { return }
         margin.update(book: live.book, sequence: live.sequence)
         let result = monitor.remargin(assets: changed, calculator: margin.current.plain, sequence: live.sequence)
         lastRemargin = (result.evaluated, live.sequence)
-        report(result.changes)
+        report(result.changes, record: record)
     }
 
     /// Applies parameter sets read back from the store (a resumed service), without
@@ -168,23 +171,28 @@ public actor ServiceState {
     }
 
     /// Evaluates every account at the latest sets (start-up: each one's first status).
+    /// Several processes: each one's first statuses are its own (streamed, not recorded).
     public func remarginAll() {
         let result = monitor.remargin(assets: nil, calculator: margin.current.plain, sequence: live.sequence)
-        report(result.changes)
+        report(result.changes, record: cluster == nil)
     }
 
     /// How many accounts the last re-margin evaluated, at which sequence.
     public private(set) var lastRemargin: (accounts: Int, sequence: Int64) = (0, 0)
 
     /// Status changes: streamed at once, stored in the accounts' history with the next commit.
-    func report(_ changes: [AccountMonitor.Change]) {
+    /// - Parameter record: false for changes another process records (several processes:
+    ///   the owner of the asset whose publication caused them, or the process that took the
+    ///   account write); they are still streamed.
+    func report(_ changes: [AccountMonitor.Change], record: Bool = true) {
         guard !changes.isEmpty else { return }
         let now = Self.wallClock()
         for c in changes {
             let ratio = c.marginRatio.map { "margin ratio " + String(format: "%.4f", $0) } ?? "equity not positive"
-            pendingStatusEvents.append(AccountStatusRecord(id: c.id, time: now, detail: "\(c.old?.rawValue ?? "none") -> \(c.new.rawValue) (\(ratio), sequence \(c.sequence))"))
+            if record { pendingStatusEvents.append(AccountStatusRecord(id: c.id, time: now, detail: "\(c.old?.rawValue ?? "none") -> \(c.new.rawValue) (\(ratio), sequence \(c.sequence))")) }
             broadcast(.account(c, time: now))
         }
+        guard record else { return }
         appended &+= 1
         writerWake?.resume()
         writerWake = nil
@@ -201,6 +209,10 @@ public actor ServiceState {
         var pubs: [Publication] = []
         var maybeDuplicate: [QuoteKey] = []
         for q in quotes {
+            if let c = cluster, !c.owns(q.asset) {
+                rejected[ClusterRole.notOwned, default: 0] += 1
+                continue
+            }
             switch engine.ingest(q, now: now) {
             case let .failure(r):
                 if r == .duplicate || r == .outOfOrder {
@@ -219,8 +231,12 @@ public actor ServiceState {
         }
         if accepted > 0 || !pubs.isEmpty {
             pendingPublications += pubs
-            for p in pubs { append(p) }
-            applyParameterSets(pubs)
+            // several processes: publications are numbered by the store and reach the stream
+            // and the book when the follower reads them back (`follow`), as the others' do
+            if cluster == nil {
+                for p in pubs { append(p) }
+                applyParameterSets(pubs)
+            }
             appended &+= 1
             writerWake?.resume()
             writerWake = nil
@@ -322,12 +338,23 @@ public actor ServiceState {
             return
         }
         committing = true
-        defer { committing = false }
+        defer {
+            committing = false
+            // work queued meanwhile: the writer (waiting while this commit ran) takes it
+            if durable < appended, let w = writerWake {
+                writerWake = nil
+                w.resume()
+            }
+        }
         let target = appended
         let quotes = pendingQuotes, publications = pendingPublications, statusEvents = pendingStatusEvents
         pendingQuotes.removeAll(keepingCapacity: true)
         pendingPublications.removeAll(keepingCapacity: true)
         pendingStatusEvents.removeAll(keepingCapacity: true)
+        if cluster != nil {
+            try await commitCluster(quotes: quotes, publications: publications, statusEvents: statusEvents, target: target)
+            return
+        }
         var batch = CommitBatch(quotes: quotes, publications: publications, snapshot: engine.snapshot, inputs: inputPositions)
         batch.statusEvents = statusEvents
         do {
@@ -393,10 +420,12 @@ public actor ServiceState {
     }
 
     /// Suspends the writer until something is queued or the service stops.
+    /// A commit in flight (started by `flush`) counts as no work: the writer waits for it to
+    /// end instead of spinning on `commitPending`, which returns at once meanwhile.
     func waitForWork() async {
-        if durable < appended || stopping { return }
+        if (durable < appended && !committing) || stopping { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            if durable < appended || stopping { c.resume(); return }
+            if (durable < appended && !committing) || stopping { c.resume(); return }
             writerWake = c
         }
     }
@@ -482,12 +511,12 @@ public actor ServiceState {
                                     hardCap: hardCap, maintenanceFraction: maintenanceFraction, by: who,
                                     at: Int64(Date().timeIntervalSince1970 * 1000))
         pendingPublications.append(p)
-        append(p)
+        if cluster == nil { append(p) } else { cluster?.configChanged = true }
         appended &+= 1
         writerWake?.resume()
         writerWake = nil
         try await waitDurable(appended)
-        return p
+        return globalNumbers([p]).first ?? p
     }
 
     /// Outside the actor on purpose: what-if requests run in parallel at the latest

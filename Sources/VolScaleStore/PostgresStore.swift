@@ -6,12 +6,12 @@ import VolScaleEngine
 /// The shared store: PostgreSQL through postgres-nio, for deployments with several engine
 /// processes. Same tables and protocol as the SQLite store.
 ///
-/// Ownership: each engine process runs under an owner name and holds a lease per asset
-/// (`asset_leases`, renewed with `claim` before each commit, `ttl` long). A lease is taken
-/// only when free, expired or already the caller's, so two live processes never publish
-/// for the same asset; when a process dies its leases expire and another process's next
-/// `claim` takes them over. State is kept per owner (`engine_state.owner`): a replacement
-/// started under the same owner name resumes it.
+/// Two ways to use it:
+/// - one engine per owner name (`volscale ingest`/`replay --store postgres://…?owner=NAME`):
+///   its state in `engine_state`, its publications in its own chain; a replacement started
+///   under the same owner name resumes it;
+/// - several `volscale serve` processes sharing one venue (ClusterStore.swift): assets owned
+///   by fenced leases, state per asset, one chain named by the URL's owner.
 public final class PostgresStore: EngineStore, @unchecked Sendable {
     let client: PostgresClient
     let runner: Task<Void, Never>
@@ -65,7 +65,7 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         // Serialise concurrent first starts of several processes.
         try await client.withTransaction(logger: logger) { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(7215)", logger: logger)
-            for s in statements { try await conn.query(s, logger: logger) }
+            for s in statements + Self.clusterMigrations { try await conn.query(s, logger: logger) }
         }
     }
 
@@ -75,7 +75,8 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         }
     }
 
-    /// Takes or renews the leases on `assets` for this owner; returns the assets it holds.
+    /// Takes or renews the leases on `assets` for this owner (at `now`, the caller's clock);
+    /// returns the assets it holds. A change of owner increases the fencing token.
     public func claim(assets: [String], ttl: Int64, now: Int64) async throws -> [String] {
         try await wrap {
             var held: [String] = []
@@ -83,8 +84,9 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
                 let expires = now + ttl
                 let rows = try await client.query("""
                     INSERT INTO asset_leases(asset, owner, expires_at) VALUES (\(a), \(owner), \(expires))
-                    ON CONFLICT (asset) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-                    WHERE asset_leases.owner = EXCLUDED.owner OR asset_leases.expires_at < \(now)
+                    ON CONFLICT (asset) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
+                    fence = CASE WHEN asset_leases.owner = EXCLUDED.owner THEN asset_leases.fence ELSE asset_leases.fence + 1 END
+                    WHERE asset_leases.owner = EXCLUDED.owner OR asset_leases.owner = '' OR asset_leases.expires_at < \(now)
                     RETURNING asset
                     """, logger: logger)
                 for try await name in rows.decode(String.self) { held.append(name) }

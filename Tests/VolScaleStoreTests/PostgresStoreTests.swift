@@ -69,7 +69,7 @@ enum PG {
     @Test(.enabled(if: PG.available)) func leasesAndTakeover() async throws {
         let a = try await PG.fresh(owner: "engine-a")
         let b = try await PG.fresh(owner: "engine-b")
-        try await a.execute("DELETE FROM asset_leases")
+        try await a.execute("DELETE FROM asset_leases WHERE asset IN ('BTC', 'ETH', 'SOL')")
         let t0: Int64 = 1_000_000
         #expect(try await a.claim(assets: ["BTC", "ETH"], ttl: 10_000, now: t0) == ["BTC", "ETH"])
         #expect(try await b.claim(assets: ["BTC", "ETH", "SOL"], ttl: 10_000, now: t0 + 1_000) == ["SOL"])
@@ -78,6 +78,54 @@ enum PG {
         #expect(try await b.claim(assets: ["BTC", "ETH"], ttl: 10_000, now: t0 + 12_000) == ["ETH"])
         #expect(try await b.claim(assets: ["BTC", "ETH"], ttl: 10_000, now: t0 + 16_000) == ["BTC", "ETH"])
         #expect(try await a.claim(assets: ["BTC"], ttl: 10_000, now: t0 + 17_000) == [])
+    }
+
+    /// Several `volscale serve` processes: a commit is written only under the lease it names
+    /// (fencing token checked in the transaction); a process whose lease was taken over
+    /// writes nothing, and the new owner continues the asset's state and the one chain.
+    @Test(.enabled(if: PG.available)) func fencedCommitsAndTakeover() async throws {
+        let chain = "fence-spec"
+        let store = try await PG.fresh(owner: chain)
+        try await store.execute("DELETE FROM asset_leases WHERE asset LIKE 'FX-%'")
+        try await store.execute("DELETE FROM asset_state WHERE chain = '\(chain)'")
+        try await store.registerAssets(["FX-1", "FX-2"])
+        func publication(_ asset: String, _ t: Int64, old: Double?, new: Double) -> Publication {
+            Publication(sequence: 0, asset: asset, side: "long", timestamp: t, oldValue: old, newValue: new, maintenance: 0.8 * new, sigma: 0.01,
+                        binding: "model", modelVersion: "spec", inputFrom: 0, inputTo: t)
+        }
+        var state = AssetSnapshot(price: PriceState(), volatility: AssetVolatilityState())
+        state.volatility.returns = 10
+        func batch(_ process: String, _ fence: Int64, _ pubs: [Publication], returns: Int64) -> ClusterCommit {
+            var s = state
+            s.volatility.returns = returns
+            return ClusterCommit(process: process, fences: ["FX-1": fence], quotes: [], publications: pubs, states: ["FX-1": s], inputs: [:], statusEvents: [])
+        }
+        // a takes FX-1; b cannot while a's lease runs
+        let fa = try #require(try await store.acquire("FX-1", process: "a", ttl: 60_000))
+        #expect(try await store.acquire("FX-1", process: "b", ttl: 60_000) == nil)
+        #expect(try await store.commit(batch("a", fa, [publication("FX-1", 1, old: nil, new: 0.05)], returns: 11)) == [1])
+        // b cannot write under a's lease, even naming a's token
+        await #expect(throws: LeaseLost.self) { try await store.commit(batch("b", fa, [publication("FX-1", 2, old: 0.05, new: 0.06)], returns: 12)) }
+        // a's lease lapses (paused process); b takes FX-1 with a larger token
+        try await store.execute("UPDATE asset_leases SET expires_at = 0 WHERE asset = 'FX-1'")
+        let fb = try #require(try await store.acquire("FX-1", process: "b", ttl: 60_000))
+        #expect(fb == fa + 1)
+        #expect(try await store.renew(process: "a", fences: ["FX-1": fa], ttl: 60_000).isEmpty)
+        // a wakes and tries to publish: refused, nothing written
+        await #expect(throws: LeaseLost.self) { try await store.commit(batch("a", fa, [publication("FX-1", 2, old: 0.05, new: 0.07)], returns: 12)) }
+        #expect(try await store.publications(after: 0, limit: 10).count == 1)
+        #expect(try await store.assetState("FX-1")?.state.volatility.returns == 11)
+        // b continues from a's last committed state, numbered on the one chain
+        #expect(try await store.commit(batch("b", fb, [publication("FX-1", 2, old: 0.05, new: 0.06)], returns: 12)) == [2])
+        let rows = try await store.publications(after: 0, limit: 10)
+        #expect(rows.map(\.publication.sequence) == [1, 2])
+        #expect(rows.map(\.publication.oldValue) == [nil, 0.05])
+        #expect(try await store.assetState("FX-1")?.state.volatility.returns == 12)
+        #expect(try await store.verifyAudit().ok)
+        // a graceful release lets another process take the asset at once
+        try await store.release("FX-1", process: "b", fence: fb)
+        #expect(try await store.acquire("FX-1", process: "a", ttl: 60_000) == fb + 1)
+        #expect(try await store.leases().first { $0.asset == "FX-1" }?.owner == "a")
     }
 
     @Test(.enabled(if: PG.available)) func storeFactorySelectsByURL() async throws {

@@ -1,0 +1,420 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import VolScaleEngine
+import VolScaleStore
+
+/// This process's part in a venue served by several `volscale serve` processes on one
+/// PostgreSQL database (see `ClusterStore.swift` for what the database holds).
+///
+/// - It ingests quotes only for the assets it owns (fenced leases); a quote for another
+///   process's asset is refused with `notOwned`, naming no process (ask `/v1/assets/{asset}`).
+/// - Its commits carry the fencing tokens; a commit refused for a lost lease drops that
+///   asset's queued work (never acknowledged) and the asset is followed again.
+/// - It *follows* the store (`ServiceState.follow`, several times a second): every
+///   publication of the chain in sequence order, its own included, goes to the stream, the
+///   log and the live book from there, so every process streams the same sequence and
+///   margins accounts at the same parameter sets; the stored states of assets it does not
+///   own are adopted (so every read is answered by every process); account writes made
+///   through other processes are applied.
+struct ClusterRole: Sendable {
+    static let notOwned = "asset owned by another process"
+    let store: PostgresStore
+    let process: String
+    /// The lease period, milliseconds.
+    let lease: Int64
+    /// Owned assets and their fencing tokens.
+    var fences: [String: Int64] = [:]
+    /// Owned assets being handed over: no new quotes, the queue is flushed first.
+    var releasing: Set<String> = []
+    /// Input (file) -> the asset it feeds: an input position is written under that asset's lease.
+    var inputAsset: [String: String] = [:]
+    /// Local engine sequence -> the chain's sequence, for answering ingest and policy requests.
+    var numbered: [Int64: Int64] = [:]
+    /// Followed so far: the chain's last sequence, each asset state's version, account events.
+    var followedSequence: Int64 = 0
+    var stateVersions: [String: Int64] = [:]
+    var followedAccountEvent: Int64 = 0
+    var seenAccountEvents: Set<Int64> = []
+    var configVersion: Int64 = 0
+    /// A policy update is queued: the next commit stores the configuration.
+    var configChanged = false
+    /// Owned assets whose history is being replayed (a new venue): the live feed waits.
+    var replaying: Set<String> = []
+    /// Every asset's lease as last read (asset views name the owner).
+    var leases: [String: Lease] = [:]
+
+    func owns(_ asset: String) -> Bool { fences[asset] != nil && !releasing.contains(asset) }
+}
+
+extension ServiceState {
+    /// The rejection reason of a quote for an asset another process owns.
+    public static let notOwned = ClusterRole.notOwned
+
+    /// Joins a venue of several processes: from now on this state ingests only the assets it
+    /// takes (`takeOver`) and learns everything else by `follow`.
+    public func joinCluster(store: PostgresStore, process: String, lease: Int64, inputs: [String: String]) {
+        var role = ClusterRole(store: store, process: process, lease: lease)
+        role.inputAsset = inputs
+        cluster = role
+    }
+
+    /// The next line of a source file to feed live: nil when another process owns its asset,
+    /// or its history is being replayed.
+    public func feedPosition(_ file: String, asset: String) -> Int64? {
+        if let c = cluster, !c.owns(asset) || c.replaying.contains(asset) { return nil }
+        return inputPositions[file] ?? 0
+    }
+
+    public var isClustered: Bool { cluster != nil }
+
+    public func setReplaying(_ asset: String, _ on: Bool) {
+        if on { cluster?.replaying.insert(asset) } else { cluster?.replaying.remove(asset) }
+    }
+
+    public func setLeases(_ leases: [Lease]) {
+        cluster?.leases = Dictionary(leases.map { ($0.asset, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The process owning an asset and its address, as last read (several processes).
+    public func owner(of asset: String) -> Lease? { cluster?.leases[asset] }
+
+    /// The assets this process owns.
+    public var ownedAssets: [String: Int64] { cluster?.fences ?? [:] }
+    public var clusterProcess: String? { cluster?.process }
+
+    /// Publications as the chain numbered them (several processes), or as they are.
+    public func globalNumbers(_ pubs: [Publication]) -> [Publication] {
+        guard let c = cluster else { return pubs }
+        return pubs.map { p in
+            var q = p
+            if let n = c.numbered[p.sequence] { q.sequence = n }
+            return q
+        }
+    }
+
+    /// Commits the batch under this process's leases. Work for an asset whose lease is gone
+    /// is dropped (none of it was acknowledged: its waiters are told to resend, and the
+    /// asset's owner now decides); the rest goes back to the queue if the store fails.
+    func commitCluster(quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord], target: UInt64) async throws {
+        guard var role = cluster else { return }
+        var quotes = quotes, publications = publications
+        var touched = Set(quotes.map(\.asset)).union(publications.map(\.asset).filter { $0 != "policy" })
+        var inputs: [String: Int64] = [:]
+        for (name, lines) in inputPositions {
+            guard let asset = role.inputAsset[name], role.fences[asset] != nil else { continue }
+            inputs[name] = lines
+            touched.insert(asset)
+        }
+        let lostBefore = touched.filter { role.fences[$0] == nil }
+        if !lostBefore.isEmpty {
+            discard(lostBefore, quotes: &quotes, publications: &publications)
+            touched.subtract(lostBefore)
+        }
+        var fences: [String: Int64] = [:]
+        var states: [String: AssetSnapshot] = [:]
+        for a in touched {
+            fences[a] = role.fences[a]
+            states[a] = engine.assetSnapshot(a)
+        }
+        let configChanged = role.configChanged
+        var batch = ClusterCommit(process: role.process, fences: fences, quotes: quotes, publications: publications, states: states,
+                                  inputs: inputs, statusEvents: statusEvents, config: configChanged ? engine.config : nil)
+        batch.idleTimeout = max(200, role.lease / 4)
+        let store = role.store
+        do {
+            let numbers = try await Task.detached { try await store.commit(batch) }.value
+            role = cluster ?? role
+            for (p, n) in zip(publications, numbers) { role.numbered[p.sequence] = n }
+            if role.numbered.count > 20_000 {
+                let keep = role.numbered.keys.sorted().suffix(10_000)
+                role.numbered = Dictionary(uniqueKeysWithValues: keep.compactMap { k in role.numbered[k].map { (k, $0) } })
+            }
+            if configChanged { role.configChanged = false }
+            cluster = role
+        } catch let lost as LeaseLost {
+            for a in lost.assets { lose(a) }
+            // the other assets' work goes back to the queue; every waiter is told to resend
+            var q = quotes, p = publications
+            discard(Set(lost.assets), quotes: &q, publications: &p)
+            pendingQuotes = q + pendingQuotes
+            pendingPublications = p + pendingPublications
+            pendingStatusEvents = statusEvents + pendingStatusEvents
+            failWaiters(NotDurable(reason: lost.description))
+            throw lost
+        } catch {
+            pendingQuotes = quotes + pendingQuotes
+            pendingPublications = publications + pendingPublications
+            pendingStatusEvents = statusEvents + pendingStatusEvents
+            storeFailure = "\(error)"
+            throw error
+        }
+        storeFailure = nil
+        for q in quotes { uncommitted.remove(QuoteKey(q)) }
+        markDurable(target)
+    }
+
+    /// Drops queued work of assets this process no longer owns.
+    func discard(_ assets: Set<String>, quotes: inout [Quote], publications: inout [Publication]) {
+        for q in quotes where assets.contains(q.asset) { uncommitted.remove(QuoteKey(q)) }
+        quotes.removeAll { assets.contains($0.asset) }
+        publications.removeAll { assets.contains($0.asset) }
+    }
+
+    func failWaiters(_ error: NotDurable) {
+        let all = waiters
+        waiters.removeAll()
+        for w in all.values { w.continuation.resume(throwing: error) }
+    }
+
+    /// The lease on `asset` is gone: stop ingesting it; its stored state is followed again.
+    public func lose(_ asset: String) {
+        cluster?.fences[asset] = nil
+        cluster?.releasing.remove(asset)
+        cluster?.stateVersions[asset] = nil
+    }
+
+    /// Takes an asset over under `fence`: continues from its stored state (the previous
+    /// owner's last commit; the lease row was updated after it), and from its inputs'
+    /// stored positions. Returns false when the asset has no stored state yet (a new venue:
+    /// the caller replays its history).
+    public func takeOver(_ asset: String, fence: Int64) async throws -> Bool {
+        guard let store = cluster?.store else { return false }
+        let stored = try await store.assetState(asset)
+        var positions: [String: Int64] = [:]
+        for (name, a) in cluster?.inputAsset ?? [:] where a == asset { positions[name] = try await store.inputPosition(name) }
+        if let stored {
+            let model = engine.policies[asset], state = stored.state
+            let walker = await Task.detached { StreamingEngine.walker(for: model, state) }.value
+            engine.adopt(asset, stored.state, walker: walker)
+            cluster?.stateVersions[asset] = stored.version
+        }
+        for (name, n) in positions { inputPositions[name] = n }
+        cluster?.fences[asset] = fence
+        cluster?.releasing.remove(asset)
+        return stored != nil
+    }
+
+    /// Hands an asset over: no new quotes for it, its queue committed; returns its fencing
+    /// token for the store's release (nil when it was not owned or the flush failed).
+    public func beginRelease(_ asset: String) async -> Int64? {
+        guard let fence = cluster?.fences[asset] else { return nil }
+        cluster?.releasing.insert(asset)
+        do { try await flush() } catch {
+            cluster?.releasing.remove(asset)
+            return nil
+        }
+        cluster?.fences[asset] = nil
+        cluster?.releasing.remove(asset)
+        cluster?.stateVersions[asset] = nil
+        return fence
+    }
+
+    /// The asset states and configuration version a starting process has adopted.
+    public func setFollowed(versions: [String: Int64], configVersion: Int64) {
+        cluster?.stateVersions = versions
+        cluster?.configVersion = configVersion
+    }
+
+    /// Lines of a named input consumed so far.
+    public func inputPosition(_ name: String) -> Int64 { inputPositions[name] ?? 0 }
+
+    /// Where a follower starts: the chain's stored publications are already in the log
+    /// (`prepare`), account events from the latest one.
+    public func startFollowing(sequence: Int64, accountEvent: Int64) {
+        cluster?.followedSequence = sequence
+        cluster?.followedAccountEvent = accountEvent
+    }
+
+    /// Reads what the store has that this process has not seen: publications in sequence
+    /// order (to the log, the stream and the live book; status changes they cause recorded
+    /// only for this process's assets), the states of assets owned elsewhere, the venue's
+    /// controls after a policy update, and account writes. Returns the number of publications.
+    @discardableResult
+    public func follow(limit: Int = 2000) async throws -> Int {
+        guard let store = cluster?.store else { return 0 }
+        let after = cluster?.followedSequence ?? 0
+        let rows = try await store.publications(after: after, limit: limit)
+        // another call may have run while this one waited: only what is still new
+        let fresh = rows.map(\.publication).filter { $0.sequence > (cluster?.followedSequence ?? 0) }
+        if let last = fresh.last { cluster?.followedSequence = last.sequence }
+        if fresh.contains(where: { $0.asset == "policy" }), let stored = try await store.venueConfig(), stored.version != cluster?.configVersion {
+            engine.adoptControls(from: stored.config)
+            cluster?.configVersion = stored.version
+        }
+        var i = 0
+        while i < fresh.count {
+            // runs of publications of owned / not owned assets, in order
+            let owned = cluster?.fences[fresh[i].asset] != nil
+            var j = i
+            while j < fresh.count, (cluster?.fences[fresh[j].asset] != nil) == owned { j += 1 }
+            let run = Array(fresh[i..<j])
+            for p in run { append(p) }
+            applyParameterSets(run, record: owned)
+            i = j
+        }
+        // states of the assets owned elsewhere
+        let versions = try await store.assetStateVersions()
+        for (asset, v) in versions where cluster?.fences[asset] == nil && cluster?.stateVersions[asset] != v {
+            guard let s = try await store.assetState(asset), cluster?.fences[asset] == nil else { continue }
+            engine.adopt(asset, s.state, following: true)
+            cluster?.stateVersions[asset] = s.version
+            if let price = s.state.price.aggregate {
+                let sigma = s.state.volatility.variance.map { $0.squareRoot() }
+                var h = history[asset, default: []]
+                let t = s.state.price.lastUpdate
+                if h.last.map({ $0.t < t }) ?? true {
+                    h.append(HistoryPoint(t: t, price: price, sigma: sigma))
+                    if h.count > historyCapacity { h.removeFirst(h.count - historyCapacity) }
+                    history[asset] = h
+                }
+            }
+        }
+        try await followAccounts(store)
+        return fresh.count
+    }
+
+    /// Account writes made through any process (its own are applied again, harmlessly).
+    func followAccounts(_ store: PostgresStore) async throws {
+        let from = max(0, (cluster?.followedAccountEvent ?? 0) - 256)
+        let events = try await store.accountEvents(after: from, limit: 5000)
+        for e in events where !(cluster?.seenAccountEvents.contains(e.number) ?? true) {
+            cluster?.seenAccountEvents.insert(e.number)
+            let followed = max(cluster?.followedAccountEvent ?? 0, e.number)
+            cluster?.followedAccountEvent = followed
+            switch e.kind {
+            case "put":
+                if let document = try? ServiceAPI.storedDocument(e.detail), let account = try? ServiceAPI.account(document),
+                   monitor.entry(account.id)?.account != account {
+                    // the latest version only: an older event of an account changed since is skipped
+                    if let current = try await store.account(e.id), current.version != e.version { continue }
+                    setAccount(account, mode: document.mode.flatMap { MarginMode(rawValue: $0.rawValue) }, record: false)
+                }
+            case "delete":
+                if let current = try await store.account(e.id), current.version > e.version { continue }
+                removeAccount(e.id)
+            default: break
+            }
+        }
+        if let c = cluster, c.seenAccountEvents.count > 4096 {
+            let floor = c.followedAccountEvent - 1024
+            cluster?.seenAccountEvents = c.seenAccountEvents.filter { $0 > floor }
+        }
+    }
+}
+
+import VolScaleMargin
+
+/// Holds this process's leases and follows the store, as a service next to the HTTP server:
+/// heartbeat and lease renewal every third of the lease period; assets beyond a fair share
+/// (ceil(assets / live processes)) handed over, unowned or expired ones taken up to it; the
+/// store followed every `followInterval`. On graceful shutdown it commits, releases its
+/// leases and leaves, so the others take the assets at once.
+public struct ClusterService: Service, CustomStringConvertible {
+    let state: ServiceState
+    let store: PostgresStore
+    let process: String
+    let address: String
+    let assets: [String]
+    /// Lease length in milliseconds: a dead process's assets move within it.
+    let lease: Int64
+    let followInterval: Duration
+    /// Replays an asset's history into the engine when it has never been stored (new venue).
+    let replay: @Sendable (String) async throws -> Void
+    let logger: Logger
+
+    public init(state: ServiceState, store: PostgresStore, process: String, address: String, assets: [String], lease: Int64,
+                followInterval: Duration = .milliseconds(200), logger: Logger, replay: @escaping @Sendable (String) async throws -> Void) {
+        self.state = state
+        self.store = store
+        self.process = process
+        self.address = address
+        self.assets = assets
+        self.lease = lease
+        self.followInterval = followInterval
+        self.replay = replay
+        self.logger = logger
+    }
+
+    public var description: String { "Cluster(\(process))" }
+
+    public func run() async throws {
+        try await store.registerAssets(assets)
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                // renewal on its own: a long takeover or a slow follow never lets a lease lapse
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await renew() } catch { logger.error("lease renewal failed: \(error)") }
+                        try? await Task.sleep(for: .milliseconds(lease / 3))
+                    }
+                }
+                // a dead process's assets are looked for often: they move soon after its lease ends
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await take() } catch { logger.error("taking assets failed: \(error)") }
+                        try? await Task.sleep(for: .milliseconds(max(200, lease / 10)))
+                    }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await state.follow() } catch { logger.error("following the store failed: \(error)") }
+                        try? await Task.sleep(for: followInterval)
+                    }
+                }
+            }
+        }
+        // graceful stop: what is queued is committed by the writer; hand every asset over now
+        for (asset, _) in await state.ownedAssets {
+            if let fence = await state.beginRelease(asset) { try? await store.release(asset, process: process, fence: fence) }
+        }
+        try? await store.leave(process: process)
+        logger.info("left the venue: leases released")
+    }
+
+    /// ceil(assets / live processes).
+    func fairShare(live: Int) -> Int { (assets.count + max(live, 1) - 1) / max(live, 1) }
+
+    /// Heartbeat and renewal; hands over assets beyond the fair share.
+    func renew() async throws {
+        let live = try await store.heartbeat(process: process, address: address, ttl: lease)
+        let owned = await state.ownedAssets
+        let held = try await store.renew(process: process, fences: owned, ttl: lease)
+        for asset in owned.keys where held[asset] == nil {
+            logger.warning("lease on \(asset) was taken over by another process; following it")
+            await state.lose(asset)
+        }
+        let share = fairShare(live: live)
+        var mine = held.keys.sorted()
+        while mine.count > share, let asset = mine.popLast() {
+            if let fence = await state.beginRelease(asset) {
+                try await store.release(asset, process: process, fence: fence)
+                logger.info("handed \(asset) over (fair share \(share) of \(assets.count) assets among \(live) processes)")
+            }
+        }
+    }
+
+    /// Takes unowned or expired assets up to the fair share.
+    func take() async throws {
+        // the share as of now: a process that died is out of the count once its heartbeat is a lease old
+        let share = fairShare(live: try await store.liveProcesses(ttl: lease))
+        let leases = try await store.leases()
+        await state.setLeases(leases)
+        var owned = await state.ownedAssets.count
+        for lease in leases where !lease.live && assets.contains(lease.asset) {
+            guard owned < share else { break }
+            guard let fence = try await store.acquire(lease.asset, process: process, ttl: self.lease) else { continue }
+            let resumed = try await state.takeOver(lease.asset, fence: fence)
+            if !resumed {
+                await state.setReplaying(lease.asset, true)
+                do { try await replay(lease.asset) } catch {
+                    await state.setReplaying(lease.asset, false)
+                    throw error
+                }
+                await state.setReplaying(lease.asset, false)
+            }
+            owned += 1
+            logger.info("took \(lease.asset) over (fence \(fence), \(resumed ? "resumed from its stored state" : "history replayed"))")
+        }
+    }
+}
