@@ -50,6 +50,8 @@ public actor ServiceState {
     // MARK: Stream and charts
     /// Recent publications (for resume), oldest first.
     var log: [Publication] = []
+    /// The newest publication per asset and side (`/v1/rates`).
+    var latest: [String: Publication] = [:]
     let logCapacity = 20_000
     var subscribers: [UUID: Subscriber] = [:]
     /// Events a subscriber may have buffered before it is dropped as a slow consumer.
@@ -288,14 +290,20 @@ public actor ServiceState {
     /// Adds a publication read back from the store to the log (no broadcast).
     public func appendStored(_ p: Publication) {
         if let last = log.last, p.sequence <= last.sequence { return }
-        log.append(p)
-        if log.count > logCapacity { log.removeFirst(log.count - logCapacity) }
+        record(p)
     }
 
     func append(_ p: Publication) {
-        log.append(p)
-        if log.count > logCapacity { log.removeFirst(log.count - logCapacity) }
+        record(p)
         broadcast(.publication(p))
+    }
+
+    /// The log keeps the latest `logCapacity` publications (trimmed a quarter at a time, so
+    /// that appending stays O(1) amortised); `latest` the newest per asset and side.
+    func record(_ p: Publication) {
+        log.append(p)
+        if log.count > logCapacity + logCapacity / 4 { log.removeFirst(log.count - logCapacity) }
+        latest["\(p.asset)|\(p.side)"] = p
     }
 
     func broadcast(_ e: StreamEvent) {
@@ -486,9 +494,7 @@ public actor ServiceState {
     public var subscriberCount: Int { subscribers.count }
 
     public func latestPublications() -> [Publication] {
-        var latest: [String: Publication] = [:]
-        for p in log { latest["\(p.asset)|\(p.side)"] = p }
-        return latest.values.sorted { $0.sequence < $1.sequence }
+        latest.values.sorted { $0.sequence < $1.sequence }
     }
 
     /// The asset's publications with a sequence below `before` (all when nil), the newest
