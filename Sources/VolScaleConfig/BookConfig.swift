@@ -64,7 +64,7 @@ public struct BookConfig: Sendable {
             throw ConfigError(file: path, location: "line \(e.source.begin.line)", reason: "TOML syntax: \(e.description)")
         } catch { throw ConfigError(file: path, location: "", reason: "TOML syntax: \(error)") }
         // a venue file (VenueConfig) is a book with the live service's tables added
-        try MarginConfig.checkKeys(root, allowed: ["settings", "asset", "instrument", "venue", "engine", "aggregation"], file: path, location: "top level")
+        try MarginConfig.checkKeys(root, allowed: ["settings", "asset", "instrument", "venue", "engine", "aggregation", "storage"], file: path, location: "top level")
         let base = (path as NSString).deletingLastPathComponent
         func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
 

@@ -18,6 +18,10 @@ import VolScaleRisk
 /// live_bars = 300              # bars of each source held back at start-up, then fed live
 /// live_rate = 2                # live bars per second
 ///
+/// [storage]                    # optional: several processes on one PostgreSQL (default: SQLite)
+/// url = "postgres://user:password@host:5432/venue"
+/// lease_seconds = 10           # a dead process's assets move to a live one within it
+///
 /// [engine]                     # the live margin policy of every asset
 /// model = "ewma-parametric"    # EWMA sigma, parametric tail at [settings] confidence and mpor
 /// lambda = 0.94
@@ -78,6 +82,10 @@ public struct VenueConfig: Sendable {
     public var liveBars: Int
     public var liveRate: Double
     public var path: String
+    /// `[storage] url`: a PostgreSQL store shared by several processes (nil: SQLite).
+    public var storeURL: String?
+    /// `[storage] lease_seconds`.
+    public var leaseSeconds: Double?
 
     /// - Parameter holdBack: bars of each source fed live after the replay: the book's
     ///   histories (price, volatility, joint scenarios) end before them.
@@ -129,6 +137,20 @@ public struct VenueConfig: Sendable {
             maxQuoteAge = try number(v, "max_quote_age", loc, 1...86_400) ?? maxQuoteAge
             liveBars = try integer(v, "live_bars", loc, 0...10_000_000) ?? liveBars
             liveRate = try number(v, "live_rate", loc, 0.001...1000) ?? liveRate
+        }
+
+        // [storage]
+        var storeURL: String?, leaseSeconds: Double?
+        if let t = root["storage"]?.table {
+            let loc = "[storage]"
+            try MarginConfig.checkKeys(t, allowed: ["url", "lease_seconds"], file: path, location: loc)
+            if let u = t["url"] {
+                guard let url = u.string, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                    throw ConfigError(file: path, location: loc, reason: "url: expected \"postgres://user:password@host:port/database\"")
+                }
+                storeURL = url
+            }
+            leaseSeconds = try number(t, "lease_seconds", loc, 1...3600)
         }
 
         // [aggregation] and each asset's own
@@ -238,6 +260,6 @@ public struct VenueConfig: Sendable {
             throw ConfigError(file: path, location: "[[asset]] '\(asset)' policy", reason: "an asset with a policy needs a source ([[asset.source]]) or quotes through the API: give it a source")
         }
         return VenueConfig(name: name, book: book, engine: engine, policies: policies, sources: sources, maxQuoteAge: maxQuoteAge, accountsPath: accounts,
-                           liveBars: liveBars, liveRate: liveRate, path: path)
+                           liveBars: liveBars, liveRate: liveRate, path: path, storeURL: storeURL, leaseSeconds: leaseSeconds)
     }
 }

@@ -52,9 +52,15 @@ public struct ServeOptions: Sendable {
     public var storeURL: String?
     /// This process's name among several (unique per process; default host-pid).
     public var processName: String?
-    /// Lease period in seconds (several processes): a dead process's assets move within it.
-    public var leaseSeconds: Double = 10
+    /// Lease period in seconds (several processes): a dead process's assets move within it
+    /// (nil: the venue file's, else 10).
+    public var leaseSeconds: Double?
     public init() {}
+
+    /// The store and lease of a venue: the flags', else the venue file's `[storage]`.
+    public func storage(_ venue: VenueConfig) -> (url: String?, leaseSeconds: Double) {
+        (storeURL ?? venue.storeURL, leaseSeconds ?? venue.leaseSeconds ?? 10)
+    }
 }
 
 public enum VolScaleService {
@@ -64,7 +70,7 @@ public enum VolScaleService {
         // the venue's live_bars, unless overridden, are held back: read once for the setting
         let liveBars = try o.liveBars ?? VenueConfig.load(path: o.venuePath).liveBars
         let venue = try VenueConfig.load(path: o.venuePath, holdBack: o.replaySources ? liveBars : 0)
-        if o.storeURL != nil {
+        if o.storage(venue).url != nil {
             let (state, sample) = try await prepareShared(o, venue: venue, logger: logger)
             return (state, sample, [:], venue)
         }
@@ -143,7 +149,7 @@ public enum VolScaleService {
     /// stored state (followed, not owned: the assets are taken by `ClusterService`), the
     /// accounts and the chain's publications from the store.
     static func prepareShared(_ o: ServeOptions, venue: VenueConfig, logger: Logger) async throws -> (ServiceState, SampleFeed) {
-        guard let url = o.storeURL else { throw StoreError(store: "serve", reason: "no store URL") }
+        guard let url = o.storage(venue).url else { throw StoreError(store: "serve", reason: "no store URL") }
         let store = try await PostgresStore.connect(url: url)
         let sample = o.replaySources ? try SampleFeed.load(venue.sources) : SampleFeed(series: [])
         var engine = try StreamingEngine(config: venue.engine, policies: venue.policies)
@@ -157,7 +163,7 @@ public enum VolScaleService {
         }
         let state = ServiceState(engine: engine, store: store, book: venue.book.book)
         let process = o.processName ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-        await state.joinCluster(store: store, process: process, lease: Int64(o.leaseSeconds * 1000), inputs: Dictionary(sample.series.map { ($0.file, $0.asset) }, uniquingKeysWith: { a, _ in a }))
+        await state.joinCluster(store: store, process: process, lease: Int64(o.storage(venue).leaseSeconds * 1000), inputs: Dictionary(sample.series.map { ($0.file, $0.asset) }, uniquingKeysWith: { a, _ in a }))
         await state.setFollowed(versions: versions, configVersion: storedConfig?.version ?? 0)
         var positions: [String: Int] = [:]
         for s in sample.series { positions[s.file] = Int(clamping: try await store.inputPosition(s.file)) }

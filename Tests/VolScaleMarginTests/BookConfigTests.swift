@@ -61,6 +61,14 @@ import Foundation
         #expect(held.book.book.scenarios?.labels.last.map { $0 < "2023-08-01" } == true)
     }
 
+    /// `[storage]`: several processes on one PostgreSQL; absent, the service stays on SQLite.
+    @Test func storageSection() throws {
+        let v = try VenueConfig.parse("[storage]\nurl = \"postgres://risk@db:5432/venue?owner=main\"\nlease_seconds = 6\n", path: "v.toml")
+        #expect(v.storeURL == "postgres://risk@db:5432/venue?owner=main" && v.leaseSeconds == 6)
+        let none = try VenueConfig.parse("[venue]\nname = \"x\"\n", path: "v.toml")
+        #expect(none.storeURL == nil && none.leaseSeconds == nil)
+    }
+
     @Test func venueErrorsNameTheTableKeyAndLine() {
         let asset = "[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\n"
         let cases: [(String, String)] = [
@@ -74,6 +82,9 @@ import Foundation
             ("[venue]\nnmae = 1\n", "[venue] (line 2): unknown key 'nmae'"),
             (asset + "[asset.policy]\nvolatility = \"close-to-close\"\n", "[[asset]] 'BTC' policy (line 5): model 'BTC policy': volatility"),
             (asset + "[asset.policy]\nmethod = \"fhs\"\n", "[[asset]] 'BTC' policy (line 5): an asset with a policy needs a source"),
+            ("[storage]\nurl = \"mysql://x\"\n", "[storage] (line 2): url: expected \"postgres://user:password@host:port/database\""),
+            ("[storage]\nlease_seconds = 0.5\n", "[storage] (line 2): lease_seconds: expected a number in [1.0, 3600.0]"),
+            ("[storage]\nowner = \"x\"\n", "[storage] (line 2): unknown key 'owner'"),
         ]
         for (text, message) in cases {
             do { _ = try VenueConfig.parse(text, path: "v.toml"); Issue.record("accepted: \(message)") } catch {

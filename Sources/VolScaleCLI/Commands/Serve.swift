@@ -20,11 +20,11 @@ extension VolScaleCommand {
             """
         )
 
-        @Option(help: "A PostgreSQL store shared by several processes (postgres://user:password@host:port/db[?owner=CHAIN]); default: SQLite in --data.")
+        @Option(help: "A PostgreSQL store shared by several processes (postgres://user:password@host:port/db[?owner=CHAIN]); default: the venue file's [storage] url, else SQLite in --data.")
         var store: String? = ProcessInfo.processInfo.environment["VOLSCALE_STORE"]
         @Option(help: "This process's name among several on one store (unique; default host-pid).") var name: String?
-        @Option(help: "Lease period in seconds, in [1, 3600] (several processes): a dead process's assets move to a live one within it.")
-        var leaseSeconds: Double = 10
+        @Option(help: "Lease period in seconds, in [1, 3600] (several processes; default: the venue file's [storage] lease_seconds, else 10): a dead process's assets move to a live one within it.")
+        var leaseSeconds: Double?
         @Option(help: "Data folder (SQLite store).") var data: String = ProcessInfo.processInfo.environment["VOLSCALE_DATA"] ?? "volscale-data"
         @Option(help: "Venue file (TOML): book, price sources, aggregation, live policy.") var config: String = "examples/venue.toml"
         @Flag(help: "Do not replay the venue's source files: the engine starts empty and only the API feeds it.") var noReplay = false
@@ -42,7 +42,7 @@ extension VolScaleCommand {
             if let store, !(store.hasPrefix("postgres://") || store.hasPrefix("postgresql://")) {
                 throw ValidationError("--store: expected postgres://user:password@host:port/database (SQLite is the default: --data)")
             }
-            guard leaseSeconds >= 1, leaseSeconds <= 3600 else { throw ValidationError("--lease-seconds: expected a number of seconds in [1, 3600]") }
+            if let leaseSeconds, !(leaseSeconds >= 1 && leaseSeconds <= 3600) { throw ValidationError("--lease-seconds: expected a number of seconds in [1, 3600]") }
             if let name, name.isEmpty || name.count > 64 || name.contains(where: { $0.isWhitespace }) {
                 throw ValidationError("--name: expected 1 to 64 characters without spaces")
             }
@@ -82,19 +82,20 @@ extension VolScaleCommand {
             let (state, sampleFeed, positions, venue) = try await VolScaleService.prepare(o, logger: logger)
             await state.setMaxQuoteAge(Int64((o.maxQuoteAge ?? venue.maxQuoteAge) * 1000))
             var services: [any Service] = [LiveFeedService(state: state, sample: sampleFeed, positions: positions, rate: o.liveRate ?? venue.liveRate, logger: logger)]
-            if let url = o.storeURL, let process = await state.clusterProcess {
+            let storage = o.storage(venue)
+            if let url = storage.url, let process = await state.clusterProcess {
                 let shared = try await PostgresStore.connect(url: url)
                 let liveBars = o.liveBars ?? venue.liveBars
                 let replay = o.replaySources
                 services.append(ClusterService(state: state, store: shared, process: process, address: "\(host):\(port)", assets: venue.engine.assets,
-                                               lease: Int64(leaseSeconds * 1000), logger: logger) { asset in
+                                               lease: Int64(storage.leaseSeconds * 1000), logger: logger) { asset in
                     if replay { try await VolScaleService.replayHistory(state: state, sample: sampleFeed, asset: asset, liveBars: liveBars) }
                 })
             }
             let app = buildApplication(state: state, config: o.server, logger: logger, services: services)
             let read = printed.first { $0.0 == "read" }?.2
             var banner = "VolScale is serving venue '\(venue.name)' (\(config)) on http://\(host):\(port)\n"
-            if let process = await state.clusterProcess { banner += "  as process \(process) of the venue's processes on PostgreSQL (lease \(leaseSeconds) s)\n" }
+            if let process = await state.clusterProcess { banner += "  as process \(process) of the venue's processes on PostgreSQL (lease \(o.storage(venue).leaseSeconds) s)\n" }
             for (role, name, secret) in printed { banner += "  API key \(name) (\(role)): \(secret)\n" }
             if let read { banner += "Open the dashboard: http://\(host):\(port)/?key=\(read)\n" }
             FileHandle.standardOutput.write(Data(banner.utf8))
