@@ -40,7 +40,7 @@ wrk.body = '{"collateral":{"USD":50000,"BTC":0.2},"positions":[{"instrument":"BT
 EOF
 rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 p99() { awk '/ 99%/ {print $2}' "$1"; }
-PORT0=$((20000 + RANDOM % 20000))
+PORT0=$((41000 + RANDOM % 9000))  # above the test PostgreSQL port range (20000-40000)
 for n in 1 2; do
   psql "$BASE/postgres" -q -c "CREATE DATABASE volscale_load$n" >/dev/null
   upstream=""

@@ -24,8 +24,8 @@ URL="$BASE/$DB"
 sql() { psql "$URL" -At -c "$1"; }
 cleanup() {
   for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; done
-  psql "$BASE/postgres" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  [[ -n "${VOLSCALE_KEEP:-}" ]] || psql "$BASE/postgres" -q -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  [[ -n "${VOLSCALE_KEEP:-}" ]] && echo "cluster: logs kept in $WORK, database $URL" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
 fail() {
@@ -35,7 +35,7 @@ fail() {
 READ=read-$RANDOM$RANDOM; INGEST=ingest-$RANDOM$RANDOM
 printf '[{"name":"r","role":"read","sha256":"%s"},{"name":"i","role":"ingest","sha256":"%s"}]' \
   "$(printf '%s' "$READ" | sha256sum | cut -d' ' -f1)" "$(printf '%s' "$INGEST" | sha256sum | cut -d' ' -f1)" > "$WORK/keys.json"
-PORT0=$((20000 + RANDOM % 20000))
+PORT0=$((41000 + RANDOM % 9000))  # above the test PostgreSQL port range (20000-40000)
 start() { # name port
   "$BIN" serve --store "$URL" --name "$1" --port "$2" --keys "$WORK/keys.json" --live-rate "$RATE" --lease-seconds "$LEASE" > "$WORK/$1.log" 2>&1 &
   PIDS+=($!)
@@ -91,6 +91,17 @@ done
 [[ $same -eq 1 ]] || fail "A and B never answered cl-1 at the same sequence"
 echo "cluster: cl-1 written through A, margined identically through B (sequence $(get $PB /v1/accounts/cl-1/margin | python3 -c 'import json,sys; print(json.load(sys.stdin)["sequence"])'))"
 
+# 2b. A quote for B's asset posted to A is stored for B, and B's engine takes it exactly once.
+X=$(owners $PB | tr ' ' '\n' | grep "=B\$" | head -n 1 | cut -d= -f1)
+TS=$(( $(sql "SELECT MAX(ts) FROM quotes WHERE asset = '$X'") + 1 ))
+PRICE=$(get $PB /v1/assets | python3 -c "import json,sys; print(next(a['price'] for a in json.load(sys.stdin) if a['asset'] == '$X'))")
+answer=$(curl -sf -X POST -H "Authorization: Bearer $INGEST" -H 'Content-Type: application/json' "http://127.0.0.1:$PA/v1/prices" \
+  -d "{\"asset\":\"$X\",\"source\":\"cl-forward\",\"ts\":$TS,\"price\":$PRICE}") || fail "POST of a quote for $X through A"
+grep -q '"forwarded":1' <<<"$answer" || fail "A did not forward the quote for $X: $answer"
+stored() { [[ "$(sql "SELECT COUNT(*) FROM quotes WHERE asset = '$X' AND source = 'cl-forward'")" == 1 && "$(sql "SELECT COUNT(*) FROM inbox")" == 0 ]]; }
+wait_for 10 "B takes the forwarded quote" stored >/dev/null || fail "see above"
+echo "cluster: a quote for $X (B's) posted to A was forwarded and stored once by B"
+
 # 3. kill -9 A: its assets move to B within the lease period; publications go on.
 sleep 2
 BEFORE=$(sql "SELECT COALESCE(MAX(seq),0) FROM publications WHERE owner = 'engine'")
@@ -125,13 +136,18 @@ done
 echo "cluster: C stopped until B took its assets, then woken: nothing written under its old leases after sequence $TAKEN"
 
 # 5. No gap, no duplicate: each publication of an asset and side takes over from the one
-#    before it (old value = its new value; later bar), across every change of owner.
+#    before it (its old value is that one's new value), across every change of owner, and
+#    no bar of an asset is published twice. (Publication times follow the quotes: the
+#    forwarded quote above, from a source that lags, is published at its own time.)
 stale=$(sql "SELECT COUNT(*) FROM (SELECT fence, LAG(fence) OVER (PARTITION BY asset ORDER BY seq) AS p FROM publications WHERE owner = 'engine' AND asset <> 'policy') x WHERE fence < p")
 [[ $stale -eq 0 ]] || fail "$stale publications were written under a lease older than an earlier publication's"
-bad=$(sql "SELECT COUNT(*) FROM (SELECT asset, ts, old_value, LAG(new_value) OVER w AS prev, LAG(ts) OVER w AS prev_ts, LAG(seq) OVER w AS prev_seq
+bad=$(sql "SELECT COUNT(*) FROM (SELECT old_value, LAG(new_value) OVER w AS prev, LAG(seq) OVER w AS prev_seq
   FROM publications WHERE owner = 'engine' AND asset <> 'policy' WINDOW w AS (PARTITION BY asset, side ORDER BY seq)) x
-  WHERE prev IS NOT NULL AND (old_value IS DISTINCT FROM prev OR ts <= prev_ts)")
+  WHERE prev_seq IS NOT NULL AND old_value IS DISTINCT FROM prev")
 [[ $bad -eq 0 ]] || fail "$bad publications do not continue the one before them"
+# the same bar published twice (by two owners) would share its asset, side and time
+twice=$(sql "SELECT COUNT(*) FROM (SELECT 1 FROM publications WHERE owner = 'engine' AND asset <> 'policy' GROUP BY asset, side, ts HAVING COUNT(*) > 1) x")
+[[ $twice -eq 0 ]] || fail "$twice bars were published twice"
 handovers=$(sql "SELECT COUNT(*) FROM (SELECT process, LAG(process) OVER (PARTITION BY asset ORDER BY seq) AS p FROM publications WHERE owner = 'engine') x WHERE p IS NOT NULL AND p <> process")
 total=$(sql "SELECT COUNT(*) FROM publications WHERE owner = 'engine'")
 [[ $handovers -ge 4 ]] || fail "only $handovers changes of owner seen"

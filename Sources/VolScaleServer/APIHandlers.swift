@@ -118,8 +118,8 @@ extension ServiceAPI: APIProtocol {
         if result.duplicates > 0 { metrics.rejected("duplicate", result.duplicates) }
         let published = await state.globalNumbers(result.publications)
         let out = Schemas.IngestResult(accepted: result.accepted, duplicates: result.duplicates, rejected: .init(additionalProperties: result.rejected),
-                                       publications: published.map(Schemas.Publication.init))
-        let ok = result.accepted > 0 || result.duplicates > 0 || quotes.isEmpty
+                                       forwarded: result.forwarded == 0 ? nil : result.forwarded, publications: published.map(Schemas.Publication.init))
+        let ok = result.accepted > 0 || result.duplicates > 0 || result.forwarded > 0 || quotes.isEmpty
         return ok ? .ok(.init(body: .json(out))) : .unprocessableContent(.init(body: .json(out)))
     }
 

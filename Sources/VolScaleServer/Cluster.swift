@@ -43,6 +43,12 @@ struct ClusterRole: Sendable {
     var replaying: Set<String> = []
     /// Every asset's lease as last read (asset views name the owner).
     var leases: [String: Lease] = [:]
+    /// Inbox rows offered to the engine and not yet committed (deleted with the next commit).
+    var pendingInbox: [(id: Int64, asset: String)] = []
+    /// Inbox rows taken and not yet committed: not taken again.
+    var inboxTaken: Set<Int64> = []
+    /// Input positions as last committed (a commit writes only the ones that moved).
+    var committedInputs: [String: Int64] = [:]
 
     func owns(_ asset: String) -> Bool { fences[asset] != nil && !releasing.contains(asset) }
 }
@@ -99,16 +105,20 @@ extension ServiceState {
     func commitCluster(quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord], target: UInt64) async throws {
         guard var role = cluster else { return }
         var quotes = quotes, publications = publications
+        var inbox = role.pendingInbox
+        cluster?.pendingInbox = []
         var touched = Set(quotes.map(\.asset)).union(publications.map(\.asset).filter { $0 != "policy" })
         var inputs: [String: Int64] = [:]
-        for (name, lines) in inputPositions {
+        for (name, lines) in inputPositions where role.committedInputs[name] != lines {
             guard let asset = role.inputAsset[name], role.fences[asset] != nil else { continue }
             inputs[name] = lines
             touched.insert(asset)
         }
+        touched.formUnion(inbox.map(\.asset))
         let lostBefore = touched.filter { role.fences[$0] == nil }
         if !lostBefore.isEmpty {
             discard(lostBefore, quotes: &quotes, publications: &publications)
+            dropInbox(lostBefore, &inbox)
             touched.subtract(lostBefore)
         }
         var fences: [String: Int64] = [:]
@@ -121,6 +131,7 @@ extension ServiceState {
         var batch = ClusterCommit(process: role.process, fences: fences, quotes: quotes, publications: publications, states: states,
                                   inputs: inputs, statusEvents: statusEvents, config: configChanged ? engine.config : nil)
         batch.idleTimeout = max(200, role.lease / 4)
+        batch.inbox = inbox.map(\.id)
         let store = role.store
         do {
             let numbers = try await Task.detached { try await store.commit(batch) }.value
@@ -131,12 +142,17 @@ extension ServiceState {
                 role.numbered = Dictionary(uniqueKeysWithValues: keep.compactMap { k in role.numbered[k].map { (k, $0) } })
             }
             if configChanged { role.configChanged = false }
+            role.inboxTaken.subtract(inbox.map(\.id))
+            role.committedInputs.merge(inputs) { $1 }
             cluster = role
         } catch let lost as LeaseLost {
             for a in lost.assets { lose(a) }
             // the other assets' work goes back to the queue; every waiter is told to resend
             var q = quotes, p = publications
             discard(Set(lost.assets), quotes: &q, publications: &p)
+            dropInbox(Set(lost.assets), &inbox)
+            let requeued = inbox + (cluster?.pendingInbox ?? [])  // read before the write: one access at a time
+            cluster?.pendingInbox = requeued
             pendingQuotes = q + pendingQuotes
             pendingPublications = p + pendingPublications
             pendingStatusEvents = statusEvents + pendingStatusEvents
@@ -146,6 +162,8 @@ extension ServiceState {
             pendingQuotes = quotes + pendingQuotes
             pendingPublications = publications + pendingPublications
             pendingStatusEvents = statusEvents + pendingStatusEvents
+            let requeued = inbox + (cluster?.pendingInbox ?? [])  // read before the write: one access at a time
+            cluster?.pendingInbox = requeued
             storeFailure = "\(error)"
             throw error
         }
@@ -159,6 +177,33 @@ extension ServiceState {
         for q in quotes where assets.contains(q.asset) { uncommitted.remove(QuoteKey(q)) }
         quotes.removeAll { assets.contains($0.asset) }
         publications.removeAll { assets.contains($0.asset) }
+    }
+
+    /// Forgets inbox rows of assets no longer owned: their owner takes them.
+    func dropInbox(_ assets: Set<String>, _ inbox: inout [(id: Int64, asset: String)]) {
+        let dropped = inbox.filter { assets.contains($0.asset) }.map(\.id)
+        cluster?.inboxTaken.subtract(dropped)
+        inbox.removeAll { assets.contains($0.asset) }
+    }
+
+    /// Offers the quotes other processes stored for this process's assets to the engine;
+    /// the next commit deletes them from the inbox with the accepted ones stored, under the
+    /// assets' leases (exactly once: a commit that fails leaves them for the owner).
+    @discardableResult
+    public func consumeInbox(limit: Int = 2000) async throws -> Int {
+        guard let c = cluster else { return 0 }
+        let owned = c.fences.keys.filter { c.owns($0) }.sorted()
+        let rows = try await c.store.inbox(assets: owned, limit: limit)
+        let fresh = rows.filter { !(cluster?.inboxTaken.contains($0.id) ?? true) && (cluster?.owns($0.quote.asset) ?? false) }
+        guard !fresh.isEmpty else { return 0 }
+        cluster?.inboxTaken.formUnion(fresh.map(\.id))
+        cluster?.pendingInbox.append(contentsOf: fresh.map { ($0.id, $0.quote.asset) })
+        _ = try await ingest(fresh.map(\.quote), forward: false)
+        // rejected ones too must leave the inbox: a commit is due either way
+        appended &+= 1
+        writerWake?.resume()
+        writerWake = nil
+        return fresh.count
     }
 
     func failWaiters(_ error: NotDurable) {
@@ -189,7 +234,10 @@ extension ServiceState {
             engine.adopt(asset, stored.state, walker: walker)
             cluster?.stateVersions[asset] = stored.version
         }
-        for (name, n) in positions { inputPositions[name] = n }
+        for (name, n) in positions {
+            inputPositions[name] = n
+            cluster?.committedInputs[name] = n
+        }
         cluster?.fences[asset] = fence
         cluster?.releasing.remove(asset)
         return stored != nil
@@ -358,7 +406,10 @@ public struct ClusterService: Service, CustomStringConvertible {
                 }
                 group.addTask {
                     while !Task.isCancelled {
-                        do { try await state.follow() } catch { logger.error("following the store failed: \(error)") }
+                        do {
+                            try await state.follow()
+                            try await state.consumeInbox()
+                        } catch { logger.error("following the store failed: \(error)") }
                         try? await Task.sleep(for: followInterval)
                     }
                 }

@@ -214,7 +214,7 @@ public enum VolScaleService {
                 guard let p = await state.feedPosition(s.file, asset: s.asset) else { continue }
                 let i = Int(clamping: p)
                 guard i < s.prices.count else { continue }
-                let result = try? await state.ingest([Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])])
+                let result = try? await state.ingest([Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])], forward: false)
                 // handed over meanwhile: the line is the new owner's to feed
                 if result?.rejected[ServiceState.notOwned] != nil { continue }
                 await state.setInputPosition(s.file, Int64(i + 1))

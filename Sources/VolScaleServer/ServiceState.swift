@@ -139,6 +139,8 @@ public actor ServiceState {
         public var rejected: [String: Int]
         public var publications: [Publication]
         public var ticket: UInt64
+        /// Several processes: quotes for assets another process owns, stored for it.
+        public var forwarded = 0
     }
 
     /// Adds chart history without touching the engine (used when resuming a store).
@@ -205,14 +207,21 @@ public actor ServiceState {
     /// Feeds quotes to the engine and queues the accepted ones for the store. Quotes the
     /// engine refuses as duplicate or out of order are counted as duplicates when the same
     /// (asset, source, timestamp) was accepted before (still queued, or in the store).
-    public func ingest(_ quotes: [Quote], now: Int64? = nil) async throws -> IngestResult {
+    /// - Parameter forward: several processes: a quote for an asset another process owns is
+    ///   stored for its owner (`forwarded`); false refuses it (`notOwned`).
+    public func ingest(_ quotes: [Quote], now: Int64? = nil, forward: Bool = true) async throws -> IngestResult {
         var accepted = 0
         var rejected: [String: Int] = [:]
         var pubs: [Publication] = []
         var maybeDuplicate: [QuoteKey] = []
+        var forwarding: [Quote] = []
         for q in quotes {
             if let c = cluster, !c.owns(q.asset) {
-                rejected[ClusterRole.notOwned, default: 0] += 1
+                if forward && engine.config.assets.contains(q.asset) {
+                    forwarding.append(q)
+                } else {
+                    rejected[engine.config.assets.contains(q.asset) ? ClusterRole.notOwned : RejectionReason.unknownAsset.rawValue, default: 0] += 1
+                }
                 continue
             }
             switch engine.ingest(q, now: now) {
@@ -261,7 +270,12 @@ public actor ServiceState {
                 }
             }
         }
-        return IngestResult(accepted: accepted, duplicates: duplicates, rejected: rejected, publications: pubs, ticket: ticket)
+        var result = IngestResult(accepted: accepted, duplicates: duplicates, rejected: rejected, publications: pubs, ticket: ticket)
+        if let c = cluster, !forwarding.isEmpty {
+            try await c.store.forward(forwarding, by: c.process)
+            result.forwarded = forwarding.count
+        }
+        return result
     }
 
     /// A quote was accepted: the asset is fresh again (a `status` event if it was stale).

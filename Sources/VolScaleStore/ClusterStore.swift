@@ -37,6 +37,8 @@ extension PostgresStore {
         "CREATE SEQUENCE IF NOT EXISTS asset_state_version",
         "CREATE TABLE IF NOT EXISTS processes (name TEXT PRIMARY KEY, address TEXT NOT NULL, heartbeat_at BIGINT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS venue_config (chain TEXT PRIMARY KEY, config TEXT NOT NULL, version BIGINT NOT NULL)",
+        // quotes taken by a process for an asset another one owns, until the owner's commit consumes them
+        "CREATE TABLE IF NOT EXISTS inbox (id BIGSERIAL PRIMARY KEY, chain TEXT NOT NULL, asset TEXT NOT NULL, source TEXT NOT NULL, ts BIGINT NOT NULL, price DOUBLE PRECISION NOT NULL, confidence DOUBLE PRECISION, received_by TEXT NOT NULL, UNIQUE (chain, asset, source, ts))",
     ]
 
     /// The chain's name (the URL's `owner`): publications, inputs and asset states of one venue.
@@ -165,6 +167,37 @@ extension PostgresStore {
         }
     }
 
+    /// Stores quotes for their assets' owners (durable when this returns); a quote already
+    /// waiting there is not stored twice.
+    public func forward(_ quotes: [Quote], by process: String) async throws {
+        guard !quotes.isEmpty else { return }
+        try await wrap {
+            let q = quotes
+            let conf = q.map { $0.confidence ?? .nan }
+            try await client.query("""
+                INSERT INTO inbox(chain, asset, source, ts, price, confidence, received_by)
+                SELECT \(chain), a, s, t, p, NULLIF(c, 'NaN'::float8), \(process) FROM UNNEST(\(q.map(\.asset))::text[], \(q.map(\.source))::text[], \(q.map(\.timestamp))::bigint[], \(q.map(\.price))::float8[], \(conf)::float8[]) AS u(a, s, t, p, c)
+                ON CONFLICT (chain, asset, source, ts) DO NOTHING
+                """, logger: logger)
+        }
+    }
+
+    /// Quotes waiting for `assets`, in the order they were stored, with their inbox ids.
+    public func inbox(assets: [String], limit: Int) async throws -> [(id: Int64, quote: Quote)] {
+        guard !assets.isEmpty else { return [] }
+        return try await wrap {
+            let n = Int64(limit)
+            let rows = try await client.query("""
+                SELECT id, asset, source, ts, price, confidence FROM inbox WHERE chain = \(chain) AND asset = ANY(\(assets)::text[]) ORDER BY id LIMIT \(n)
+                """, logger: logger)
+            var out: [(id: Int64, quote: Quote)] = []
+            for try await (id, a, s, t, p, c) in rows.decode((Int64, String, String, Int64, Double, Double?).self) {
+                out.append((id, Quote(asset: a, source: s, timestamp: t, price: p, confidence: c)))
+            }
+            return out
+        }
+    }
+
     /// Publications of the chain after `sequence`, oldest first.
     public func publications(after sequence: Int64, limit: Int) async throws -> [StoredPublication] {
         try await wrap {
@@ -279,6 +312,9 @@ extension PostgresStore {
                     let version = try await lockAccount(conn, e.id)
                     try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(e.id), \(version), \(e.time), 'status', \(batch.process), \(e.detail))", logger: logger)
                 }
+                if !batch.inbox.isEmpty {
+                    try await conn.query("DELETE FROM inbox WHERE id = ANY(\(batch.inbox)::bigint[])", logger: logger)
+                }
                 return sequences
             }
         } catch let e as LeaseLost {
@@ -309,6 +345,9 @@ public struct ClusterCommit: Sendable {
     /// Milliseconds the transaction may sit idle or wait for a lock (a paused process's
     /// session is ended by the server after it); a fraction of the lease period.
     public var idleTimeout: Int64 = 2000
+    /// Inbox rows consumed by this batch (their quotes were offered to the engine: the
+    /// accepted ones are in `quotes`); deleted in the same transaction.
+    public var inbox: [Int64] = []
     public init(process: String, fences: [String: Int64], quotes: [Quote], publications: [Publication], states: [String: AssetSnapshot],
                 inputs: [String: Int64], statusEvents: [AccountStatusRecord], config: EngineConfig? = nil) {
         self.process = process

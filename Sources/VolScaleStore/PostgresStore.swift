@@ -62,12 +62,23 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
             "ALTER TABLE publications ADD COLUMN IF NOT EXISTS haircut DOUBLE PRECISION",
             "ALTER TABLE publications ADD COLUMN IF NOT EXISTS status TEXT",
         ]
-        // Serialise concurrent first starts of several processes.
+        // Serialise concurrent first starts of several processes. A schema already at this
+        // version is left alone: ALTER TABLE takes an exclusive lock even when there is nothing
+        // to add, and a process joining a venue whose others are committing would deadlock.
         try await client.withTransaction(logger: logger) { conn in
             try await conn.query("SELECT pg_advisory_xact_lock(7215)", logger: logger)
+            try await conn.query("CREATE TABLE IF NOT EXISTS volscale_schema (version BIGINT NOT NULL)", logger: logger)
+            var current: Int64 = 0
+            for try await v in try await conn.query("SELECT COALESCE(MAX(version), 0)::bigint FROM volscale_schema", logger: logger).decode(Int64.self) { current = v }
+            guard current < Self.schemaVersion else { return }
             for s in statements + Self.clusterMigrations { try await conn.query(s, logger: logger) }
+            try await conn.query("DELETE FROM volscale_schema", logger: logger)
+            try await conn.query("INSERT INTO volscale_schema(version) VALUES (\(Self.schemaVersion))", logger: logger)
         }
     }
+
+    /// The schema's version: raise it with every change to the statements of `migrate`.
+    static let schemaVersion: Int64 = 4
 
     func wrap<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let e as StoreError { throw e } catch {
