@@ -305,6 +305,8 @@ extension ServiceState {
         let versions = try await store.assetStateVersions()
         for (asset, v) in versions where cluster?.fences[asset] == nil && cluster?.stateVersions[asset] != v {
             guard let s = try await store.assetState(asset), cluster?.fences[asset] == nil else { continue }
+            // its owner accepted quotes since: not stale here either
+            if s.state.price.lastUpdate > (engine.aggregator.states[asset]?.lastUpdate ?? 0) { arrived(asset) }
             engine.adopt(asset, s.state, following: true)
             cluster?.stateVersions[asset] = s.version
             if let price = s.state.price.aggregate {
@@ -354,7 +356,7 @@ extension ServiceState {
 import VolScaleMargin
 
 /// Holds this process's leases and follows the store, as a service next to the HTTP server:
-/// heartbeat and lease renewal every third of the lease period; assets beyond a fair share
+/// heartbeat and lease renewal every quarter of the lease period (`ttl`); assets beyond a fair share
 /// (ceil(assets / live processes)) handed over, unowned or expired ones taken up to it; the
 /// store followed every `followInterval`. On graceful shutdown it commits, releases its
 /// leases and leaves, so the others take the assets at once.
@@ -394,7 +396,7 @@ public struct ClusterService: Service, CustomStringConvertible {
                 group.addTask {
                     while !Task.isCancelled {
                         do { try await renew() } catch { logger.error("lease renewal failed: \(error)") }
-                        try? await Task.sleep(for: .milliseconds(lease / 3))
+                        try? await Task.sleep(for: .milliseconds(lease / 4))
                     }
                 }
                 // a dead process's assets are looked for often: they move soon after its lease ends
@@ -423,14 +425,20 @@ public struct ClusterService: Service, CustomStringConvertible {
         logger.info("left the venue: leases released")
     }
 
+    /// What a lease and a heartbeat are written for: three quarters of the lease period,
+    /// renewed every quarter (two renewals may fail in a row without losing the lease), so
+    /// that a dead process's assets move within the lease period: its leases end at most
+    /// 3/4 of it after its death, and the others look every tenth.
+    var ttl: Int64 { lease * 3 / 4 }
+
     /// ceil(assets / live processes).
     func fairShare(live: Int) -> Int { (assets.count + max(live, 1) - 1) / max(live, 1) }
 
     /// Heartbeat and renewal; hands over assets beyond the fair share.
     func renew() async throws {
-        let live = try await store.heartbeat(process: process, address: address, ttl: lease)
+        let live = try await store.heartbeat(process: process, address: address, ttl: ttl)
         let owned = await state.ownedAssets
-        let held = try await store.renew(process: process, fences: owned, ttl: lease)
+        let held = try await store.renew(process: process, fences: owned, ttl: ttl)
         for asset in owned.keys where held[asset] == nil {
             logger.warning("lease on \(asset) was taken over by another process; following it")
             await state.lose(asset)
@@ -448,13 +456,13 @@ public struct ClusterService: Service, CustomStringConvertible {
     /// Takes unowned or expired assets up to the fair share.
     func take() async throws {
         // the share as of now: a process that died is out of the count once its heartbeat is a lease old
-        let share = fairShare(live: try await store.liveProcesses(ttl: lease))
+        let share = fairShare(live: try await store.liveProcesses(ttl: ttl))
         let leases = try await store.leases()
         await state.setLeases(leases)
         var owned = await state.ownedAssets.count
         for lease in leases where !lease.live && assets.contains(lease.asset) {
             guard owned < share else { break }
-            guard let fence = try await store.acquire(lease.asset, process: process, ttl: self.lease) else { continue }
+            guard let fence = try await store.acquire(lease.asset, process: process, ttl: ttl) else { continue }
             let resumed = try await state.takeOver(lease.asset, fence: fence)
             if !resumed {
                 await state.setReplaying(lease.asset, true)
@@ -466,6 +474,8 @@ public struct ClusterService: Service, CustomStringConvertible {
             }
             owned += 1
             logger.info("took \(lease.asset) over (fence \(fence), \(resumed ? "resumed from its stored state" : "history replayed"))")
+            // asset views say so at once
+            await state.setLeases(try await store.leases())
         }
     }
 }
