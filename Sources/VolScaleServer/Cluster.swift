@@ -200,9 +200,7 @@ extension ServiceState {
         cluster?.pendingInbox.append(contentsOf: fresh.map { ($0.id, $0.quote.asset) })
         _ = try await ingest(fresh.map(\.quote), forward: false)
         // rejected ones too must leave the inbox: a commit is due either way
-        appended &+= 1
-        writerWake?.resume()
-        writerWake = nil
+        queueChanged()
         return fresh.count
     }
 

@@ -197,9 +197,7 @@ public actor ServiceState {
             broadcast(.account(c, time: now))
         }
         guard record else { return }
-        appended &+= 1
-        writerWake?.resume()
-        writerWake = nil
+        queueChanged()
     }
 
     public func markReady() { ready = true }
@@ -248,9 +246,7 @@ public actor ServiceState {
                 for p in pubs { append(p) }
                 applyParameterSets(pubs)
             }
-            appended &+= 1
-            writerWake?.resume()
-            writerWake = nil
+            queueChanged()
         }
         // Everything decided so far is part of this ticket; the store lookup below may
         // suspend the actor, which is harmless: rejected quotes change no state.
@@ -339,9 +335,7 @@ public actor ServiceState {
     /// Records how far a named input has been consumed (committed with the next commit).
     public func setInputPosition(_ name: String, _ lines: Int64) {
         inputPositions[name] = lines
-        appended &+= 1
-        writerWake?.resume()
-        writerWake = nil
+        queueChanged()
     }
 
     // MARK: - Durability
@@ -441,6 +435,13 @@ public actor ServiceState {
         }
     }
 
+    /// Something more must be made durable: a new generation, and the writer is woken.
+    func queueChanged() {
+        appended &+= 1
+        writerWake?.resume()
+        writerWake = nil
+    }
+
     /// Suspends the writer until something is queued or the service stops.
     /// A commit in flight (started by `flush`) counts as no work: the writer waits for it to
     /// end instead of spinning on `commitPending`, which returns at once meanwhile.
@@ -532,9 +533,7 @@ public actor ServiceState {
                                     at: Int64(Date().timeIntervalSince1970 * 1000))
         pendingPublications.append(p)
         if cluster == nil { append(p) } else { cluster?.configChanged = true }
-        appended &+= 1
-        writerWake?.resume()
-        writerWake = nil
+        queueChanged()
         try await waitDurable(appended)
         return globalNumbers([p]).first ?? p
     }
