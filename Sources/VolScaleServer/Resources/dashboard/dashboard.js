@@ -36,7 +36,7 @@ async function render() {
   const s = series[current] || [];
   const rates = s.rates || [];
   document.getElementById('main').innerHTML = `
-  <div class="card"><h2>${a.asset} <span class="${a.status === 'stable' ? 'stable' : 'unstable'}">${a.status}</span></h2>
+  <div class="card"><h2>${a.asset} <span class="${a.status === 'stable' ? 'stable' : 'unstable'}">${a.status}</span>${a.owner ? ` <span class="muted">owned by ${esc(a.owner)}${a.ownerAddress ? ' at ' + esc(a.ownerAddress) : ''}</span>` : ''}</h2>
    <table><tr><th>price</th><th>stable price</th><th>asset / liability valuation</th><th>volatility (per bar)</th><th>bars</th><th>model</th></tr>
    <tr><td>${a.price?.toFixed(5) ?? '–'}</td><td>${a.stablePrice?.toFixed(5) ?? '–'}</td><td>${a.assetPrice?.toFixed(5) ?? '–'} / ${a.liabilityPrice?.toFixed(5) ?? '–'}</td><td>${pct(a.volatility)}</td><td>${a.bars}</td><td class="muted">${a.model}</td></tr></table></div>
   <div class="grid">
