@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 BIN="${1:-.build/release/volscale}"
 [[ -x "$BIN" ]] || swift build -c release --product volscale >&2
 [[ -n "${VOLSCALE_PG_URL:-}" ]] || { echo "cluster: FAIL: VOLSCALE_PG_URL is not set (scripts/postgres.sh start)"; exit 1; }
-LEASE="${VOLSCALE_LEASE_SECONDS:-4}"
+LEASE="${VOLSCALE_LEASE_SECONDS:-5}"
 RATE="${VOLSCALE_CLUSTER_RATE:-2}"
 WORK="$(mktemp -d)"
 PIDS=()
