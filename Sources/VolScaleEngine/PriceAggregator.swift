@@ -144,14 +144,14 @@ public struct PriceAggregator: Sendable {
         case accepted(aggregate: Double?, unstable: Bool)
     }
 
+    /// Replaces one asset's state (a process taking the asset over from the shared store).
+    public mutating func adopt(_ asset: String, state: PriceState) { states[asset] = state }
+
     /// Validates a quote, records it and recomputes the asset's aggregate at the quote's time.
     /// Rules: non-finite or non-positive prices, unknown assets and timestamps beyond
     /// `now + maxFutureSkew` are rejected; per (asset, source) a timestamp equal to the
     /// last one is a duplicate, an earlier one is out of order, one within `minInterval`
     /// is flooding — all rejected and counted, never applied.
-    /// Replaces one asset's state (a process taking the asset over from the shared store).
-    public mutating func adopt(_ asset: String, state: PriceState) { states[asset] = state }
-
     public mutating func offer(_ q: Quote, now: Int64) -> Outcome {
         guard q.price.isFinite else { return .rejected(reject(.nonFinitePrice)) }
         guard q.price > 0 else { return .rejected(reject(.nonPositivePrice)) }

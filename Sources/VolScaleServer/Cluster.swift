@@ -2,13 +2,15 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import VolScaleEngine
+import VolScaleMargin
 import VolScaleStore
 
 /// This process's part in a venue served by several `volscale serve` processes on one
 /// PostgreSQL database (see `ClusterStore.swift` for what the database holds).
 ///
 /// - It ingests quotes only for the assets it owns (fenced leases); a quote for another
-///   process's asset is refused with `notOwned`, naming no process (ask `/v1/assets/{asset}`).
+///   process's asset is stored in the inbox for its owner (`forwarded`), or refused with
+///   `notOwned` where forwarding is not wanted (the live feed).
 /// - Its commits carry the fencing tokens; a commit refused for a lost lease drops that
 ///   asset's queued work (never acknowledged) and the asset is followed again.
 /// - It *follows* the store (`ServiceState.follow`, several times a second): every
@@ -88,6 +90,8 @@ extension ServiceState {
     /// The assets this process owns.
     public var ownedAssets: [String: Int64] { cluster?.fences ?? [:] }
     public var clusterProcess: String? { cluster?.process }
+    /// The shared store this process joined (nil: the only process).
+    public var clusterStore: PostgresStore? { cluster?.store }
 
     /// Publications as the chain numbered them (several processes), or as they are.
     public func globalNumbers(_ pubs: [Publication]) -> [Publication] {
@@ -151,25 +155,22 @@ extension ServiceState {
             var q = quotes, p = publications
             discard(Set(lost.assets), quotes: &q, publications: &p)
             dropInbox(Set(lost.assets), &inbox)
-            let requeued = inbox + (cluster?.pendingInbox ?? [])  // read before the write: one access at a time
-            cluster?.pendingInbox = requeued
-            pendingQuotes = q + pendingQuotes
-            pendingPublications = p + pendingPublications
-            pendingStatusEvents = statusEvents + pendingStatusEvents
+            requeue(quotes: q, publications: p, statusEvents: statusEvents, inbox: inbox)
             failWaiters(NotDurable(reason: lost.description))
             throw lost
         } catch {
-            pendingQuotes = quotes + pendingQuotes
-            pendingPublications = publications + pendingPublications
-            pendingStatusEvents = statusEvents + pendingStatusEvents
-            let requeued = inbox + (cluster?.pendingInbox ?? [])  // read before the write: one access at a time
-            cluster?.pendingInbox = requeued
+            requeue(quotes: quotes, publications: publications, statusEvents: statusEvents, inbox: inbox)
             storeFailure = "\(error)"
             throw error
         }
-        storeFailure = nil
-        for q in quotes { uncommitted.remove(QuoteKey(q)) }
-        markDurable(target)
+        committed(quotes, target: target)
+    }
+
+    /// Puts the inbox rows of a failed commit back at the head of the queue, with its other work.
+    func requeue(quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord], inbox: [(id: Int64, asset: String)]) {
+        requeue(quotes: quotes, publications: publications, statusEvents: statusEvents)
+        let rows = inbox + (cluster?.pendingInbox ?? [])  // read before the write: one access at a time
+        cluster?.pendingInbox = rows
     }
 
     /// Drops queued work of assets this process no longer owns.
@@ -189,19 +190,17 @@ extension ServiceState {
     /// Offers the quotes other processes stored for this process's assets to the engine;
     /// the next commit deletes them from the inbox with the accepted ones stored, under the
     /// assets' leases (exactly once: a commit that fails leaves them for the owner).
-    @discardableResult
-    public func consumeInbox(limit: Int = 2000) async throws -> Int {
-        guard let c = cluster else { return 0 }
+    public func consumeInbox(limit: Int = 2000) async throws {
+        guard let c = cluster else { return }
         let owned = c.fences.keys.filter { c.owns($0) }.sorted()
         let rows = try await c.store.inbox(assets: owned, limit: limit)
         let fresh = rows.filter { !(cluster?.inboxTaken.contains($0.id) ?? true) && (cluster?.owns($0.quote.asset) ?? false) }
-        guard !fresh.isEmpty else { return 0 }
+        guard !fresh.isEmpty else { return }
         cluster?.inboxTaken.formUnion(fresh.map(\.id))
         cluster?.pendingInbox.append(contentsOf: fresh.map { ($0.id, $0.quote.asset) })
         _ = try await ingest(fresh.map(\.quote), forward: false)
         // rejected ones too must leave the inbox: a commit is due either way
         queueChanged()
-        return fresh.count
     }
 
     func failWaiters(_ error: NotDurable) {
@@ -256,29 +255,25 @@ extension ServiceState {
         return fence
     }
 
-    /// The asset states and configuration version a starting process has adopted.
-    public func setFollowed(versions: [String: Int64], configVersion: Int64) {
-        cluster?.stateVersions = versions
-        cluster?.configVersion = configVersion
-    }
-
     /// Lines of a named input consumed so far.
     public func inputPosition(_ name: String) -> Int64 { inputPositions[name] ?? 0 }
 
     /// Where a follower starts: the chain's stored publications are already in the log
-    /// (`prepare`), account events from the latest one.
-    public func startFollowing(sequence: Int64, accountEvent: Int64) {
+    /// (`prepare`), account events from the latest one, the asset states and configuration
+    /// version it has adopted.
+    public func startFollowing(sequence: Int64, accountEvent: Int64, versions: [String: Int64], configVersion: Int64) {
         cluster?.followedSequence = sequence
         cluster?.followedAccountEvent = accountEvent
+        cluster?.stateVersions = versions
+        cluster?.configVersion = configVersion
     }
 
     /// Reads what the store has that this process has not seen: publications in sequence
     /// order (to the log, the stream and the live book; status changes they cause recorded
     /// only for this process's assets), the states of assets owned elsewhere, the venue's
-    /// controls after a policy update, and account writes. Returns the number of publications.
-    @discardableResult
-    public func follow(limit: Int = 2000) async throws -> Int {
-        guard let store = cluster?.store else { return 0 }
+    /// controls after a policy update, and account writes.
+    public func follow(limit: Int = 2000) async throws {
+        guard let store = cluster?.store else { return }
         let after = cluster?.followedSequence ?? 0
         let rows = try await store.publications(after: after, limit: limit)
         // another call may have run while this one waited: only what is still new
@@ -307,19 +302,11 @@ extension ServiceState {
             if s.state.price.lastUpdate > (engine.aggregator.states[asset]?.lastUpdate ?? 0) { arrived(asset) }
             engine.adopt(asset, s.state, following: true)
             cluster?.stateVersions[asset] = s.version
-            if let price = s.state.price.aggregate {
-                let sigma = s.state.volatility.variance.map { $0.squareRoot() }
-                var h = history[asset, default: []]
-                let t = s.state.price.lastUpdate
-                if h.last.map({ $0.t < t }) ?? true {
-                    h.append(HistoryPoint(t: t, price: price, sigma: sigma))
-                    if h.count > historyCapacity { h.removeFirst(h.count - historyCapacity) }
-                    history[asset] = h
-                }
+            if let price = s.state.price.aggregate, history[asset]?.last.map({ $0.t < s.state.price.lastUpdate }) ?? true {
+                addHistory(asset, HistoryPoint(t: s.state.price.lastUpdate, price: price, sigma: s.state.volatility.variance.map { $0.squareRoot() }))
             }
         }
         try await followAccounts(store)
-        return fresh.count
     }
 
     /// Account writes made through any process (its own are applied again, harmlessly).
@@ -350,8 +337,6 @@ extension ServiceState {
         }
     }
 }
-
-import VolScaleMargin
 
 /// Holds this process's leases and follows the store, as a service next to the HTTP server:
 /// heartbeat and lease renewal every quarter of the lease period (`ttl`); assets beyond a fair share

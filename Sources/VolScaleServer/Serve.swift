@@ -66,13 +66,13 @@ public struct ServeOptions: Sendable {
 public enum VolScaleService {
     /// Builds the state (resuming the store when it exists), and returns it with the sample
     /// bars still to be fed live.
-    public static func prepare(_ o: ServeOptions, logger: Logger) async throws -> (ServiceState, SampleFeed, [String: Int], VenueConfig) {
+    public static func prepare(_ o: ServeOptions, logger: Logger) async throws -> (ServiceState, SampleFeed, VenueConfig) {
         // the venue's live_bars, unless overridden, are held back: read once for the setting
         let liveBars = try o.liveBars ?? VenueConfig.load(path: o.venuePath).liveBars
         let venue = try VenueConfig.load(path: o.venuePath, holdBack: o.replaySources ? liveBars : 0)
         if o.storage(venue).url != nil {
             let (state, sample) = try await prepareShared(o, venue: venue, logger: logger)
-            return (state, sample, [:], venue)
+            return (state, sample, venue)
         }
         try FileManager.default.createDirectory(atPath: o.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteStore(path: (o.dataDirectory as NSString).appendingPathComponent("volscale.sqlite"))
@@ -106,10 +106,21 @@ public enum VolScaleService {
         } else {
             state = ServiceState(engine: engine, store: store, book: book)
             for (file, n) in positions { await state.setInputPosition(file, Int64(n)) }
-            await state.seedHistory(history)
             logger.info("resumed the engine from \(o.dataDirectory)")
         }
-        // accounts: the store's once it has held any; a new store is seeded from the file
+        try await loadAccounts(venue, state: state, store: store, logger: logger)
+        // the publication log for the stream and the charts: the stored ones
+        let stored = try await store.publications(asset: nil, at: nil, limit: 20_000).map(\.publication)
+        for p in stored { await state.appendStored(p) }
+        await state.seedHistory(history)
+        // the book at the latest stored parameter sets (a resumed store), then every account's status
+        if !fresh { await state.restoreParameterSets(stored) }
+        await state.remarginAll()
+        return (state, sample, venue)
+    }
+
+    /// Accounts: the store's once it has held any; a new store is seeded from the venue's file.
+    static func loadAccounts(_ venue: VenueConfig, state: ServiceState, store: any EngineStore, logger: Logger) async throws {
         var fileAccounts: [Account] = []
         if let a = venue.accountsPath, FileManager.default.fileExists(atPath: a) {
             let file = try AccountsFile.read(path: a)
@@ -118,14 +129,6 @@ public enum VolScaleService {
         }
         let accounts = try await ServiceAPI.loadAccounts(state: state, store: store, file: fileAccounts)
         logger.info("accounts: \(accounts.loaded) from the store, \(accounts.seeded) seeded from the accounts file")
-        // the publication log for the stream and the charts: the stored ones
-        let stored = try await store.publications(asset: nil, at: nil, limit: 20_000).map(\.publication)
-        for p in stored { await state.appendStored(p) }
-        await state.seedHistory(history)
-        // the book at the latest stored parameter sets (a resumed store), then every account's status
-        if !fresh { await state.restoreParameterSets(stored) }
-        await state.remarginAll()
-        return (state, sample, positions, venue)
     }
 
     /// Chart history: the sample's first `positions` bars replayed into a scratch engine (the
@@ -164,23 +167,15 @@ public enum VolScaleService {
         let state = ServiceState(engine: engine, store: store, book: venue.book.book)
         let process = o.processName ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         await state.joinCluster(store: store, process: process, lease: Int64(o.storage(venue).leaseSeconds * 1000), inputs: Dictionary(sample.series.map { ($0.file, $0.asset) }, uniquingKeysWith: { a, _ in a }))
-        await state.setFollowed(versions: versions, configVersion: storedConfig?.version ?? 0)
         var positions: [String: Int] = [:]
         for s in sample.series { positions[s.file] = Int(clamping: try await store.inputPosition(s.file)) }
         await state.seedHistory(chartHistory(sample, config: venue.engine, positions: positions))
-        var fileAccounts: [Account] = []
-        if let a = venue.accountsPath, FileManager.default.fileExists(atPath: a) {
-            let file = try AccountsFile.read(path: a)
-            fileAccounts = file.accounts
-            for e in file.errors { logger.warning("accounts file: \(e.description)") }
-        }
         let accountEvent = try await store.lastAccountEvent()
-        let accounts = try await ServiceAPI.loadAccounts(state: state, store: store, file: fileAccounts)
-        logger.info("accounts: \(accounts.loaded) from the store, \(accounts.seeded) seeded from the accounts file")
+        try await loadAccounts(venue, state: state, store: store, logger: logger)
         let stored = try await store.publications(asset: nil, at: nil, limit: 20_000).map(\.publication)
         for p in stored { await state.appendStored(p) }
         await state.restoreParameterSets(stored)
-        await state.startFollowing(sequence: stored.last?.sequence ?? 0, accountEvent: accountEvent)
+        await state.startFollowing(sequence: stored.last?.sequence ?? 0, accountEvent: accountEvent, versions: versions, configVersion: storedConfig?.version ?? 0)
         await state.remarginAll()
         logger.info("process \(process) joined venue '\(venue.name)' on \(url.split(separator: "@").last.map(String.init) ?? "PostgreSQL"): \(versions.count) assets stored, chain at sequence \(stored.last?.sequence ?? 0)")
         return (state, sample)
@@ -232,13 +227,11 @@ public enum VolScaleService {
 public struct LiveFeedService: Service, CustomStringConvertible {
     let state: ServiceState
     let sample: SampleFeed
-    let positions: [String: Int]
     let rate: Double
     let logger: Logger
-    public init(state: ServiceState, sample: SampleFeed, positions: [String: Int], rate: Double, logger: Logger = Logger(label: "volscale")) {
+    public init(state: ServiceState, sample: SampleFeed, rate: Double, logger: Logger = Logger(label: "volscale")) {
         self.state = state
         self.sample = sample
-        self.positions = positions
         self.rate = rate
         self.logger = logger
     }

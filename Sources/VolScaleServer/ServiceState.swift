@@ -286,15 +286,20 @@ public actor ServiceState {
     func recordHistory(_ q: Quote) {
         guard let st = engine.aggregator.states[q.asset], let agg = st.aggregate else { return }
         let sigma = engine.volatility[q.asset]?.variance.map { $0.squareRoot() }
-        var h = history[q.asset, default: []]
-        if let last = h.last, last.t == q.timestamp { h.removeLast() }
-        h.append(HistoryPoint(t: q.timestamp, price: agg, sigma: sigma))
-        if h.count > historyCapacity { h.removeFirst(h.count - historyCapacity) }
-        history[q.asset] = h
+        addHistory(q.asset, HistoryPoint(t: q.timestamp, price: agg, sigma: sigma))
         if lastStatus[q.asset] != st.unstable {
             lastStatus[q.asset] = st.unstable
             if !stale.contains(q.asset) { broadcast(.status(asset: q.asset, status: st.unstable ? "unstable" : "stable", time: q.timestamp)) }
         }
+    }
+
+    /// Adds a chart point (replacing one at the same time), keeping the latest `historyCapacity`.
+    func addHistory(_ asset: String, _ point: HistoryPoint) {
+        var h = history[asset, default: []]
+        if let last = h.last, last.t == point.t { h.removeLast() }
+        h.append(point)
+        if h.count > historyCapacity { h.removeFirst(h.count - historyCapacity) }
+        history[asset] = h
     }
 
     /// Adds a publication read back from the store to the log (no broadcast).
@@ -378,13 +383,23 @@ public actor ServiceState {
             // end in a task of its own.
             try await Task.detached { try await store.commit(batch) }.value
         } catch {
-            // Back at the head of the queue, in order: the next commit carries it again.
-            pendingQuotes = quotes + pendingQuotes
-            pendingPublications = publications + pendingPublications
-            pendingStatusEvents = statusEvents + pendingStatusEvents
+            requeue(quotes: quotes, publications: publications, statusEvents: statusEvents)
             storeFailure = "\(error)"
             throw error
         }
+        committed(quotes, target: target)
+    }
+
+    /// A failed commit's work, back at the head of the queue, in order: the next commit
+    /// carries it again.
+    func requeue(quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord]) {
+        pendingQuotes = quotes + pendingQuotes
+        pendingPublications = publications + pendingPublications
+        pendingStatusEvents = statusEvents + pendingStatusEvents
+    }
+
+    /// A commit succeeded: its quotes are stored and everything up to `target` is durable.
+    func committed(_ quotes: [Quote], target: UInt64) {
         storeFailure = nil
         for q in quotes { uncommitted.remove(QuoteKey(q)) }
         markDurable(target)

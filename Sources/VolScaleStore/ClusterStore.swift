@@ -201,13 +201,8 @@ extension PostgresStore {
     /// Publications of the chain after `sequence`, oldest first.
     public func publications(after sequence: Int64, limit: Int) async throws -> [StoredPublication] {
         try await wrap {
-            let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM publications WHERE owner = $1 AND seq > $2 ORDER BY seq LIMIT $3", binds: {
-                var b = PostgresBindings()
-                b.append(chain)
-                b.append(sequence)
-                b.append(Int64(limit))
-                return b
-            }()), logger: logger)
+            let n = Int64(limit)
+            let rows = try await client.query("SELECT \(unescaped: Self.columns) FROM publications WHERE owner = \(chain) AND seq > \(sequence) ORDER BY seq LIMIT \(n)", logger: logger)
             var out: [StoredPublication] = []
             for try await r in rows.decode(Row.self) { out.append(Self.stored(r)) }
             return out

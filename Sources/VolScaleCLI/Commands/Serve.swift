@@ -4,7 +4,6 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import VolScaleServer
-import VolScaleStore
 
 extension VolScaleCommand {
     /// `volscale serve`
@@ -79,12 +78,11 @@ extension VolScaleCommand {
                     printed.append((role.rawValue, "generated-\(role.rawValue)", secret))
                 }
             }
-            let (state, sampleFeed, positions, venue) = try await VolScaleService.prepare(o, logger: logger)
+            let (state, sampleFeed, venue) = try await VolScaleService.prepare(o, logger: logger)
             await state.setMaxQuoteAge(Int64((o.maxQuoteAge ?? venue.maxQuoteAge) * 1000))
-            var services: [any Service] = [LiveFeedService(state: state, sample: sampleFeed, positions: positions, rate: o.liveRate ?? venue.liveRate, logger: logger)]
+            var services: [any Service] = [LiveFeedService(state: state, sample: sampleFeed, rate: o.liveRate ?? venue.liveRate, logger: logger)]
             let storage = o.storage(venue)
-            if let url = storage.url, let process = await state.clusterProcess {
-                let shared = try await PostgresStore.connect(url: url)
+            if let shared = await state.clusterStore, let process = await state.clusterProcess {
                 let liveBars = o.liveBars ?? venue.liveBars
                 let replay = o.replaySources
                 services.append(ClusterService(state: state, store: shared, process: process, address: "\(host):\(port)", assets: venue.engine.assets,
@@ -95,7 +93,7 @@ extension VolScaleCommand {
             let app = buildApplication(state: state, config: o.server, logger: logger, services: services)
             let read = printed.first { $0.0 == "read" }?.2
             var banner = "VolScale is serving venue '\(venue.name)' (\(config)) on http://\(host):\(port)\n"
-            if let process = await state.clusterProcess { banner += "  as process \(process) of the venue's processes on PostgreSQL (lease \(o.storage(venue).leaseSeconds) s)\n" }
+            if let process = await state.clusterProcess { banner += "  as process \(process) of the venue's processes on PostgreSQL (lease \(storage.leaseSeconds) s)\n" }
             for (role, name, secret) in printed { banner += "  API key \(name) (\(role)): \(secret)\n" }
             if let read { banner += "Open the dashboard: http://\(host):\(port)/?key=\(read)\n" }
             FileHandle.standardOutput.write(Data(banner.utf8))
