@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.0"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // MARK: - Numeric core (no I/O, no Foundation)
@@ -38,7 +39,11 @@ let package = Package(
         ),
 
         // MARK: - Market data (files in, series out)
-        .target(name: "VolScaleData", dependencies: ["VolScaleCore"]),
+        // zlib for .gz price files (Debian's zlib1g-dev; scripts/test.sh installs it when missing),
+        // ZIPFoundation for .zip archives as Binance publishes them
+        .systemLibrary(name: "CVolScaleZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "VolScaleData", dependencies: ["VolScaleCore", "CVolScaleZlib",
+                                                     .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
 
         // MARK: - Risk measures, margin models, backtests (pure computation)
         .target(name: "VolScaleRisk", dependencies: ["VolScaleCore"]),

@@ -14,6 +14,8 @@ public enum BadRowReason: Error, Hashable, Sendable, CustomStringConvertible, Co
     case timeBackwards
     case duplicateTimestamp
     case invalidJSON(String)
+    case unterminatedQuote
+    case textAfterQuote
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum BadRowReason: Error, Hashable, Sendable, CustomStringConvertible, Co
         case .timeBackwards: return "timestamp earlier than the previous row's"
         case .duplicateTimestamp: return "duplicate timestamp"
         case let .invalidJSON(why): return "invalid JSON: \(why)"
+        case .unterminatedQuote: return "a quoted field has no closing quote"
+        case .textAfterQuote: return "text after the closing quote of a field (a quote inside a quoted field is written twice: \"\")"
         }
     }
 
@@ -49,6 +53,8 @@ public enum BadRowReason: Error, Hashable, Sendable, CustomStringConvertible, Co
         case .timeBackwards: return "time going backwards"
         case .duplicateTimestamp: return "duplicate timestamp"
         case .invalidJSON: return "invalid JSON"
+        case .unterminatedQuote: return "unterminated quoted field"
+        case .textAfterQuote: return "text after a closing quote"
         }
     }
 

@@ -35,21 +35,17 @@ public struct PriceFileReader: Sendable {
         public var skipped: SkipReport
     }
 
-    /// Reads a file; `path == "-"` reads standard input.
+    /// Reads a file; `path == "-"` reads standard input. Plain files are memory-mapped and
+    /// parsed on every core; `.gz` files and zip archives holding one file are inflated first.
     public func read(path: String) throws(DataError) -> Output {
         let name = path == "-" ? "<stdin>" : path
-        let text: String
         do {
-            if path == "-" {
-                let data = FileHandle.standardInput.readDataToEndOfFile()
-                text = String(decoding: data, as: UTF8.self)
-            } else {
-                text = try String(contentsOfFile: path, encoding: .utf8)
-            }
+            return try ByteSource.withContents(path: path, name: name) { bytes in try parse(bytes: bytes, name: name) }
+        } catch let e as DataError {
+            throw e
         } catch {
-            throw DataError(file: name, line: 0, kind: .unreadable(Self.describe(error)))
+            throw DataError(file: name, line: 0, kind: .unreadable("\(error)"))
         }
-        return try parse(text, name: name)
     }
 
     static func describe(_ error: Error) -> String {
@@ -61,206 +57,283 @@ public struct PriceFileReader: Sendable {
 
     /// Parses file contents; `name` is used in messages.
     public func parse(_ text: String, name: String) throws(DataError) -> Output {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
-            line.hasSuffix("\r") ? line.dropLast() : line
-        }
-        // A final newline does not make an empty row.
-        while let last = lines.last, last.isEmpty { lines.removeLast() }
-        guard let first = lines.first(where: { !$0.isEmpty }) else {
+        let bytes = Array(text.utf8)
+        let result = bytes.withUnsafeBytes { b in Result { () throws(DataError) in try parse(bytes: b, name: name) } }
+        return try result.get()
+    }
+
+    /// Parses the bytes of a whole file.
+    public func parse(bytes: UnsafeRawBufferPointer, name: String) throws(DataError) -> Output {
+        guard let raw = bytes.baseAddress, bytes.count > 0 else {
             throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: 0))
         }
-        var fmt = format
-        if fmt == .auto {
-            let trimmed = first.trimmingCharacters(in: .whitespaces)
-            if trimmed.hasPrefix("{") {
-                fmt = .jsonl
-            } else if let f = trimmed.split(separator: ",").first, Double(f) != nil {
-                fmt = .kline
-            } else {
-                fmt = .csv
-            }
+        let p = raw.assumingMemoryBound(to: UInt8.self)
+        let head = try Head(p, count: bytes.count, format: format, column: column, name: name, final: true)
+        let block = Self.parseParallel(p, from: head.bodyStart, to: bytes.count, layout: head.layout, name: name,
+                                       skipBadRows: skipBadRows, lineOffset: head.lines)
+        if let e = block.error { throw e }
+        return try Self.output(block, name: name)
+    }
+
+    static func output(_ block: PriceBlock, name: String) throws(DataError) -> Output {
+        guard block.count >= 2 else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: block.count)) }
+        var bars: OHLCBars?
+        if block.hasBars {
+            // every bar was checked on the way in, so this cannot fail
+            bars = try? OHLCBars(open: block.open, high: block.high, low: block.low, close: block.barClose)
         }
-        var builder = SeriesBuilder(name: name, skipBadRows: skipBadRows)
-        switch fmt {
-        case .csv, .auto: try parseHeaderCSV(lines, into: &builder)
-        case .kline: try parseKline(lines, into: &builder)
-        case .jsonl: try parseJSONLines(lines, into: &builder)
-        }
-        return try builder.finish()
+        return Output(series: PriceSeries(source: name, timestamps: block.timestamps, close: block.price, bars: bars),
+                      skipped: block.skipped)
+    }
+
+    /// Reads a file in constant memory: `body` gets the accepted rows block by block, in
+    /// file order (each block's arrays are reused after `body` returns). For files larger
+    /// than memory and for the one-pass filters. Returns what was skipped.
+    public func stream(path: String, blockBytes: Int = 4 << 20, _ body: (PriceBlock) throws -> Void) throws -> SkipReport {
+        let name = path == "-" ? "<stdin>" : path
+        var parser = StreamParser(reader: self, name: name, blockBytes: blockBytes)
+        try ByteSource.chunks(path: path, name: name) { chunk in try parser.feed(chunk, body) }
+        try parser.finish(body)
+        return parser.skipped
     }
 
     static let timeColumns = ["date", "timestamp", "time", "datetime", "open_time", "ts"]
 
-    private func parseHeaderCSV(_ lines: [Substring], into b: inout SeriesBuilder) throws(DataError) {
-        let header = lines[0].split(separator: ",", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"")).lowercased() }
-        guard let tCol = Self.timeColumns.lazy.compactMap({ header.firstIndex(of: $0) }).first else {
-            throw DataError(file: b.name, line: 1, kind: .missingColumn("date", available: header))
+    /// The parts split at line breaks for parsing on several cores: 2 MiB at least each, one
+    /// per core; a header CSV with quotes is parsed in one part (a quoted field may hold a
+    /// line break, so a line break is not known to end a record without reading from the start).
+    static func parseParallel(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, layout: PriceLayout, name: String,
+                              skipBadRows: Bool, lineOffset: Int) -> PriceBlock {
+        let parser = BlockParser(layout: layout, name: name, skipBadRows: skipBadRows)
+        let size = end - start
+        let cores = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 16))
+        var parts = max(1, min(cores, size / (2 << 20)))
+        if parts > 1 && layout.kind == .header && memchr(p + start, 0x22, size) != nil { parts = 1 }
+        var bounds = [start]
+        for k in 1..<max(parts, 1) {
+            var b = max(start + size * k / parts, bounds[k - 1])
+            while b < end && p[b - 1] != RecordScanner.lf { b += 1 }
+            bounds.append(b)
         }
-        let priceName = column?.lowercased() ?? (header.contains("close") ? "close" : "price")
-        guard let pCol = header.firstIndex(of: priceName) else {
-            throw DataError(file: b.name, line: 1, kind: .missingColumn(priceName, available: header))
+        bounds.append(end)
+        let job = PartParser(p: p, bounds: bounds, parser: parser, layout: layout, name: name, skipBadRows: skipBadRows)
+        if parts == 1 {
+            var block = job.part(0, previous: nil)
+            block.offsetLines(by: lineOffset)
+            return block
         }
-        var ohlc: (Int, Int, Int, Int)?
-        if let o = header.firstIndex(of: "open"), let h = header.firstIndex(of: "high"),
-           let l = header.firstIndex(of: "low"), let c = header.firstIndex(of: "close") {
-            ohlc = (o, h, l, c)
-            b.hasOHLC = true
+        let results = UnsafeMutableBufferPointer<PriceBlock?>.allocate(capacity: parts)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        let slots = Slots(results: results)
+        DispatchQueue.concurrentPerform(iterations: parts) { k in
+            slots.results[k] = job.part(k, previous: nil)
         }
-        for i in 1..<lines.count {
-            let lineNo = i + 1
-            let line = lines[i]
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { try b.reject(lineNo, .emptyRow); continue }
-            let f = line.split(separator: ",", omittingEmptySubsequences: false)
-                .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"")) }
-            guard f.count == header.count else { try b.reject(lineNo, .wrongFieldCount(expected: header.count, got: f.count)); continue }
-            do {
-                let t = try Self.timestamp(f[tCol], field: header[tCol])
-                if let (o, h, l, c) = ohlc {
-                    let open = try Self.price(f[o], field: "open"), high = try Self.price(f[h], field: "high")
-                    let low = try Self.price(f[l], field: "low"), close = try Self.price(f[c], field: "close")
-                    let price = pCol == c ? close : try Self.price(f[pCol], field: priceName)
-                    try b.append(lineNo, t, price: price, bar: (open, high, low, close))
-                } else {
-                    try b.append(lineNo, t, price: try Self.price(f[pCol], field: priceName))
-                }
-            } catch let reason as BadRowReason {
-                try b.reject(lineNo, reason)
-            } catch let error as DataError {
-                throw error
-            } catch {
-                throw DataError(file: b.name, line: lineNo, kind: .unreadable("\(error)"))
+        var total = 0
+        for k in 0..<parts { total += results[k]?.count ?? 0 }
+        var merged = PriceBlock(name: name, skipBadRows: skipBadRows, layout: layout, capacity: total)
+        var lineBase = lineOffset
+        for k in 0..<parts {
+            guard var part = results[k] else { continue }
+            // a part's first row was checked against nothing: when it does not follow the rows
+            // before, parse the part again knowing them (only with rows out of order)
+            if let last = merged.lastTime, let first = part.timestamps.first, first <= last {
+                part = job.part(k, previous: last)
             }
+            part.offsetLines(by: lineBase)
+            lineBase += part.lines
+            merged.append(contentsOf: part)
+            results[k] = nil
+            if merged.error != nil { break }
         }
-    }
-
-    private func parseKline(_ lines: [Substring], into b: inout SeriesBuilder) throws(DataError) {
-        b.hasOHLC = true
-        for (i, line) in lines.enumerated() {
-            let lineNo = i + 1
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { try b.reject(lineNo, .emptyRow); continue }
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard f.count >= 6 else { try b.reject(lineNo, .wrongFieldCount(expected: 6, got: f.count)); continue }
-            do {
-                let t = try Self.timestamp(f[0], field: "open_time")
-                let open = try Self.price(f[1], field: "open"), high = try Self.price(f[2], field: "high")
-                let low = try Self.price(f[3], field: "low"), close = try Self.price(f[4], field: "close")
-                try b.append(lineNo, t, price: close, bar: (open, high, low, close))
-            } catch let reason as BadRowReason {
-                try b.reject(lineNo, reason)
-            } catch let error as DataError {
-                throw error
-            } catch {
-                throw DataError(file: b.name, line: lineNo, kind: .unreadable("\(error)"))
-            }
-        }
-    }
-
-    private func parseJSONLines(_ lines: [Substring], into b: inout SeriesBuilder) throws(DataError) {
-        for (i, line) in lines.enumerated() {
-            let lineNo = i + 1
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { try b.reject(lineNo, .emptyRow); continue }
-            let object: [String: Any]
-            do {
-                guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                    try b.reject(lineNo, .invalidJSON("not an object"))
-                    continue
-                }
-                object = o
-            } catch let e as DataError {
-                throw e
-            } catch {
-                try b.reject(lineNo, .invalidJSON("cannot parse"))
-                continue
-            }
-            do {
-                guard let tKey = ["ts", "timestamp", "time"].first(where: { object[$0] != nil }) else { throw BadRowReason.emptyField("ts") }
-                guard let pKey = [column ?? "price", "close"].first(where: { object[$0] != nil }) else { throw BadRowReason.emptyField(column ?? "price") }
-                let t = try Self.timestamp(Self.text(object[tKey]), field: tKey)
-                try b.append(lineNo, t, price: try Self.price(Self.text(object[pKey]), field: pKey))
-            } catch let reason as BadRowReason {
-                try b.reject(lineNo, reason)
-            } catch let error as DataError {
-                throw error
-            } catch {
-                throw DataError(file: b.name, line: lineNo, kind: .unreadable("\(error)"))
-            }
-        }
-    }
-
-    static func text(_ v: Any?) -> String {
-        switch v {
-        case let s as String: return s
-        case let n as NSNumber: return n.stringValue
-        default: return ""
-        }
-    }
-
-    static func timestamp(_ s: String, field: String) throws -> Int64 {
-        if s.isEmpty { throw BadRowReason.emptyField(field) }
-        guard let t = Timestamp.parse(s) else { throw BadRowReason.badTimestamp(s) }
-        return t
-    }
-
-    static func price(_ s: String, field: String) throws -> Double {
-        if s.isEmpty { throw BadRowReason.emptyField(field) }
-        guard let v = Double(s) else { throw BadRowReason.nonNumeric(field: field, value: s) }
-        guard v.isFinite else { throw BadRowReason.nonFinite(field: field) }
-        guard v > 0 else { throw BadRowReason.nonPositivePrice(field: field) }
-        return v
+        return merged
     }
 }
 
-/// Accumulates accepted rows, enforces ordering, and either throws or counts rejects.
-struct SeriesBuilder {
+/// One part of the parallel parse: parts are separated by line breaks, each parsed into its
+/// own block by one worker. (Unchecked Sendable: the workers only read the buffer, which
+/// outlives them, and each writes its own slot.)
+private struct PartParser: @unchecked Sendable {
+    let p: UnsafePointer<UInt8>
+    let bounds: [Int]
+    let parser: BlockParser
+    let layout: PriceLayout
     let name: String
     let skipBadRows: Bool
-    var hasOHLC = false
-    var timestamps: [Int64] = []
-    /// The price used for returns; barClose is the bar's own close (they differ when the
-    /// user picks another column, e.g. adj_close).
-    var price: [Double] = []
-    var open: [Double] = [], high: [Double] = [], low: [Double] = [], barClose: [Double] = []
+
+    func part(_ k: Int, previous: Int64?) -> PriceBlock {
+        var block = PriceBlock(name: name, skipBadRows: skipBadRows, layout: layout,
+                               capacity: BlockParser.capacity(p, from: bounds[k], to: bounds[k + 1]))
+        _ = parser.parse(p, from: bounds[k], to: bounds[k + 1], final: true, endsFile: k == bounds.count - 2,
+                         previous: previous, into: &block)
+        return block
+    }
+}
+
+private struct Slots: @unchecked Sendable {
+    let results: UnsafeMutableBufferPointer<PriceBlock?>
+}
+
+/// The start of a file: byte-order mark, leading blank lines, and the header record (or
+/// the first record, for klines and JSON lines), which give the layout.
+struct Head {
+    var layout: PriceLayout
+    /// Where the rows start.
+    var bodyStart: Int
+    /// Lines before `bodyStart`.
+    var lines: Int
+
+    /// nil from the streaming reader when the first record is not complete yet (`final` false).
+    init(_ p: UnsafePointer<UInt8>, count: Int, format: PriceFileReader.Format, column: String?, name: String, final: Bool) throws(DataError) {
+        guard let head = try Self.find(p, count: count, format: format, column: column, name: name, final: final) else {
+            throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: 0))
+        }
+        self = head
+    }
+
+    private init(layout: PriceLayout, bodyStart: Int, lines: Int) {
+        self.layout = layout
+        self.bodyStart = bodyStart
+        self.lines = lines
+    }
+
+    /// The head, nil when there is no complete first record yet (or no record at all when final).
+    static func find(_ p: UnsafePointer<UInt8>, count: Int, format: PriceFileReader.Format, column: String?, name: String,
+                     final: Bool) throws(DataError) -> Head? {
+        var start = 0
+        if count >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { start = 3 }
+        if count >= 2 && ((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF)) {
+            throw DataError(file: name, line: 0, kind: .unknownFormat("UTF-16 text; save the file as UTF-8"))
+        }
+        var scanner = RecordScanner(p: p, end: count, final: final, position: start, line: 1)
+        var fields = [FieldRange](repeating: FieldRange(), count: 256)
+        var recordStart = start
+        var record: RecordScanner.Record?
+        while true {
+            recordStart = scanner.position
+            guard let r = fields.withUnsafeMutableBufferPointer({ scanner.next($0) }) else { return nil }
+            if !r.blank { record = r; break }
+        }
+        guard let record else { return nil }
+        let lineBefore = record.line - 1
+        var kind = format
+        let first = fields[0]
+        if kind == .auto {
+            var s = recordStart
+            while s < count && (p[s] == RecordScanner.space || p[s] == RecordScanner.tab) { s += 1 }
+            if s < count && p[s] == 0x7B {
+                kind = .jsonl
+            } else if !first.quoted, DecimalParser.parse(p + first.start, first.end - first.start) != nil {
+                kind = .kline
+            } else {
+                kind = .csv
+            }
+        }
+        switch kind {
+        case .jsonl:
+            let price = column ?? "price"
+            let layout = PriceLayout(kind: .jsonl, fieldCount: 0, time: 0, timeName: "ts", price: 0, priceName: price, ohlc: nil,
+                                     timeKeys: ["ts", "timestamp", "time"], priceKeys: [price, "close"])
+            return Head(layout: layout, bodyStart: recordStart, lines: lineBefore)
+        case .kline:
+            let layout = PriceLayout(kind: .kline, fieldCount: 6, time: 0, timeName: "open_time", price: 4, priceName: "close",
+                                     ohlc: (1, 2, 3, 4))
+            return Head(layout: layout, bodyStart: recordStart, lines: lineBefore)
+        case .csv, .auto:
+            guard record.fieldCount <= fields.count else {
+                throw DataError(file: name, line: record.line, kind: .unknownFormat("more than \(fields.count) columns in the header"))
+            }
+            let header = (0..<record.fieldCount).map { RecordScanner.text(p, fields[$0], limit: 200).lowercased() }
+            guard let tCol = PriceFileReader.timeColumns.lazy.compactMap({ header.firstIndex(of: $0) }).first else {
+                throw DataError(file: name, line: record.line, kind: .missingColumn("date", available: header))
+            }
+            let priceName = column?.lowercased() ?? (header.contains("close") ? "close" : "price")
+            guard let pCol = header.firstIndex(of: priceName) else {
+                throw DataError(file: name, line: record.line, kind: .missingColumn(priceName, available: header))
+            }
+            var ohlc: (Int, Int, Int, Int)?
+            if let o = header.firstIndex(of: "open"), let h = header.firstIndex(of: "high"),
+               let l = header.firstIndex(of: "low"), let c = header.firstIndex(of: "close") {
+                ohlc = (o, h, l, c)
+            }
+            let layout = PriceLayout(kind: .header, fieldCount: record.fieldCount, time: tCol, timeName: header[tCol],
+                                     price: pCol, priceName: priceName, ohlc: ohlc)
+            return Head(layout: layout, bodyStart: scanner.position, lines: scanner.line - 1)
+        }
+    }
+}
+
+/// The streaming reader's state: bytes carried over between chunks, the layout once the
+/// head is read, the last time accepted, the line count so far.
+struct StreamParser {
+    let reader: PriceFileReader
+    let name: String
+    let blockBytes: Int
+    var buffer: [UInt8] = []
+    var head: Head?
+    var block: PriceBlock?
+    var lines = 0
+    var last: Int64?
     var skipped = SkipReport()
+    var rows = 0
+    /// A record longer than this is an error, not a reason to use all memory.
+    static let longestRecord = 64 << 20
 
-    init(name: String, skipBadRows: Bool) {
+    init(reader: PriceFileReader, name: String, blockBytes: Int) {
+        self.reader = reader
         self.name = name
-        self.skipBadRows = skipBadRows
+        self.blockBytes = blockBytes
+        buffer.reserveCapacity(blockBytes * 2)
     }
 
-    mutating func reject(_ line: Int, _ reason: BadRowReason) throws(DataError) {
-        let error = DataError(file: name, line: line, kind: .badRow(reason))
-        guard skipBadRows else { throw error }
-        skipped.record(error, reason: reason)
+    mutating func feed(_ chunk: UnsafeRawBufferPointer, _ body: (PriceBlock) throws -> Void) throws {
+        buffer.append(contentsOf: chunk)
+        if buffer.count >= blockBytes { try drain(final: false, body) }
     }
 
-    mutating func append(_ line: Int, _ t: Int64, price p: Double, bar: (open: Double, high: Double, low: Double, close: Double)? = nil) throws(DataError) {
-        if let bar {
-            if bar.high < bar.low { try reject(line, .highBelowLow); return }
-            if bar.close < bar.low || bar.close > bar.high { try reject(line, .closeOutsideRange); return }
-            if bar.open < bar.low || bar.open > bar.high { try reject(line, .openOutsideRange); return }
-        }
-        if let last = timestamps.last {
-            if t < last { try reject(line, .timeBackwards); return }
-            if t == last { try reject(line, .duplicateTimestamp); return }
-        }
-        timestamps.append(t)
-        price.append(p)
-        if let bar {
-            open.append(bar.open)
-            high.append(bar.high)
-            low.append(bar.low)
-            barClose.append(bar.close)
-        }
+    mutating func finish(_ body: (PriceBlock) throws -> Void) throws {
+        try drain(final: true, body)
+        guard rows >= 2 else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: rows)) }
     }
 
-    func finish() throws(DataError) -> PriceFileReader.Output {
-        guard price.count >= 2 else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: price.count)) }
-        var bars: OHLCBars?
-        if hasOHLC && open.count == price.count {
-            // every bar was validated on the way in, so this cannot fail
-            bars = try? OHLCBars(open: open, high: high, low: low, close: barClose)
+    private mutating func drain(final: Bool, _ body: (PriceBlock) throws -> Void) throws {
+        let consumed = try buffer.withUnsafeBytes { raw throws -> Int in
+            guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+                if final { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: rows)) }
+                return 0
+            }
+            var start = 0
+            if head == nil {
+                guard let h = try Head.find(base, count: raw.count, format: reader.format, column: reader.column, name: name, final: final) else {
+                    if final { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: 0)) }
+                    if raw.count > Self.longestRecord { throw DataError(file: name, line: 1, kind: .unknownFormat("no line break in the first 64 MiB")) }
+                    return 0
+                }
+                head = h
+                lines = h.lines
+                start = h.bodyStart
+                block = PriceBlock(name: name, skipBadRows: reader.skipBadRows, layout: h.layout, capacity: raw.count / 40 + 16)
+            }
+            guard let layout = head?.layout, var b = block else { return 0 }
+            block = nil
+            b.removeRows()
+            b.skipped = SkipReport()
+            b.lines = 0
+            let parser = BlockParser(layout: layout, name: name, skipBadRows: reader.skipBadRows)
+            let stop = parser.parse(base, from: start, to: raw.count, final: final, endsFile: final, previous: last, into: &b)
+            b.offsetLines(by: lines)
+            if let e = b.error { throw e }
+            if !final && stop == start && raw.count - start > Self.longestRecord {
+                throw DataError(file: name, line: lines + 1, kind: .unknownFormat("a record longer than 64 MiB"))
+            }
+            lines += b.lines
+            last = b.lastTime ?? last
+            rows += b.count
+            skipped.merge(b.skipped)
+            if b.count > 0 { try body(b) }
+            block = b
+            return stop
         }
-        return .init(series: PriceSeries(source: name, timestamps: timestamps, close: price, bars: bars), skipped: skipped)
+        if consumed > 0 { buffer.removeFirst(consumed) }
     }
 }

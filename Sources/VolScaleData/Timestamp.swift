@@ -37,14 +37,44 @@ public enum Timestamp {
     /// the unit: below 1e11 seconds, below 1e14 milliseconds, below 1e17 microseconds,
     /// else nanoseconds (fractional seconds allowed).
     public static func parse<S: StringProtocol>(_ text: S) -> Int64? {
-        let s = text.utf8
-        guard let first = s.first else { return nil }
-        let bytes = Array(s)
-        if bytes.count >= 10, bytes[4] == UInt8(ascii: "-") {
-            return parseISO(bytes)
+        var bytes = Array(text.utf8)
+        let n = bytes.count
+        return bytes.withUnsafeMutableBufferPointer { b in
+            guard let base = b.baseAddress else { return nil }
+            return parse(UnsafePointer(base), n)
         }
+    }
+
+    /// The same on bytes `[p, p + count)`, as the file readers call it.
+    public static func parse(_ p: UnsafePointer<UInt8>, _ count: Int) -> Int64? {
+        guard count > 0 else { return nil }
+        if count >= 10, p[4] == UInt8(ascii: "-") {
+            return parseISO(p, count)
+        }
+        let first = p[0]
         guard first == UInt8(ascii: "-") || (first >= 48 && first <= 57) else { return nil }
-        guard let value = Double(String(text)), value.isFinite else { return nil }
+        // an integer (the common case: epoch ms or us) without going through Double
+        var i = first == UInt8(ascii: "-") ? 1 : 0
+        var v: Int64 = 0
+        var integral = i < count
+        while i < count {
+            let d = p[i] &- 48
+            guard d < 10 else { integral = false; break }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(d))
+            guard !o1 && !o2 else { integral = false; break }
+            v = a
+            i += 1
+        }
+        if integral {
+            let signed = first == UInt8(ascii: "-") ? -v : v
+            let a = v
+            if a < 100_000_000_000 { return Checked.integer64(Double(signed) * 1000, in: EpochMillis.range) }
+            if a < 100_000_000_000_000 { return EpochMillis.range.contains(signed) ? signed : nil }
+            if a < 100_000_000_000_000_000 { return Checked.integer64((Double(signed) / 1000).rounded(), in: EpochMillis.range) }
+            return Checked.integer64((Double(signed) / 1e6).rounded(), in: EpochMillis.range)
+        }
+        guard let value = DecimalParser.parse(p, count), value.isFinite else { return nil }
         let a = Swift.abs(value)
         let ms: Double
         if a < 1e11 { ms = value * 1000 } else if a < 1e14 { ms = value } else if a < 1e17 { ms = value / 1000 } else { ms = value / 1e6 }
@@ -52,53 +82,80 @@ public enum Timestamp {
         return Checked.integer64(ms.rounded(), in: EpochMillis.range)
     }
 
-    private static func parseISO(_ b: [UInt8]) -> Int64? {
+    /// Midnight UTC of `YYYY-MM-DD` in `p[0..<10]`, in milliseconds; nil when not a valid date.
+    static func parseDate(_ p: UnsafePointer<UInt8>) -> Int64? {
         func num(_ from: Int, _ len: Int) -> Int? {
-            guard from + len <= b.count else { return nil }
             var v = 0
-            for i in from..<(from + len) {
-                let c = b[i]
-                guard c >= 48 && c <= 57 else { return nil }
-                v = v * 10 + Int(c - 48)
+            for k in from..<(from + len) {
+                let c = p[k] &- 48
+                guard c < 10 else { return nil }
+                v = v * 10 + Int(c)
             }
             return v
         }
-        guard let y = num(0, 4), b[4] == UInt8(ascii: "-"), let mo = num(5, 2), b[7] == UInt8(ascii: "-"),
+        guard let y = num(0, 4), p[4] == UInt8(ascii: "-"), let mo = num(5, 2), p[7] == UInt8(ascii: "-"),
               let d = num(8, 2), (1...12).contains(mo), (1...31).contains(d) else { return nil }
-        var ms = Int64(days(year: y, month: mo, day: d)) * 86_400_000
-        guard civil(days: days(year: y, month: mo, day: d)) == (y, mo, d) else { return nil }
-        if b.count == 10 { return ms }
+        let dn = days(year: y, month: mo, day: d)
+        guard civil(days: dn) == (y, mo, d) else { return nil }
+        return Int64(dn) * 86_400_000
+    }
+
+    private static func parseISO(_ b: UnsafePointer<UInt8>, _ count: Int) -> Int64? {
+        guard var ms = parseDate(b) else { return nil }
+        guard let time = parseTimeOfDay(b, count) else { return nil }
+        ms += time
+        return ms
+    }
+
+    /// The part after the date (`""`, `T09:30`, ` 09:30:00.250Z`, `...+02:00`) of an ISO
+    /// date-time in `b[0..<count]`, as milliseconds to add to midnight (the offset
+    /// subtracted); nil when malformed.
+    static func parseTimeOfDay(_ b: UnsafePointer<UInt8>, _ count: Int) -> Int64? {
+        func num(_ from: Int, _ len: Int) -> Int? {
+            guard from + len <= count else { return nil }
+            var v = 0
+            for i in from..<(from + len) {
+                let c = b[i] &- 48
+                guard c < 10 else { return nil }
+                v = v * 10 + Int(c)
+            }
+            return v
+        }
+        if count == 10 { return 0 }
         guard b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "),
-              let hh = num(11, 2), b.count > 13, b[13] == UInt8(ascii: ":"), let mm = num(14, 2),
+              let hh = num(11, 2), count > 13, b[13] == UInt8(ascii: ":"), let mm = num(14, 2),
               hh < 24, mm < 60 else { return nil }
-        ms += Int64(hh * 3_600_000 + mm * 60_000)
+        var ms = Int64(hh * 3_600_000 + mm * 60_000)
         var i = 16
-        if i < b.count, b[i] == UInt8(ascii: ":") {
+        if i < count, b[i] == UInt8(ascii: ":") {
             guard let ss = num(i + 1, 2), ss < 61 else { return nil }
             ms += Int64(ss * 1000)
             i += 3
-            if i < b.count, b[i] == UInt8(ascii: ".") {
+            if i < count, b[i] == UInt8(ascii: ".") {
                 i += 1
-                var frac = 0.0, scale = 0.1
-                while i < b.count, b[i] >= 48, b[i] <= 57 {
-                    frac += Double(b[i] - 48) * scale
-                    scale /= 10
+                // milliseconds, rounded half up on the fourth digit; further digits ignored
+                var frac = 0, digits = 0, next = 0
+                while i < count, b[i] >= 48, b[i] <= 57 {
+                    if digits < 3 { frac = frac * 10 + Int(b[i] - 48) } else if digits == 3 { next = Int(b[i] - 48) }
+                    digits += 1
                     i += 1
                 }
-                ms += Int64((frac * 1000).rounded())
+                guard digits > 0 else { return nil }
+                for _ in Swift.min(digits, 3)..<3 { frac *= 10 }
+                ms += Int64(frac + (next >= 5 ? 1 : 0))
             }
         }
-        if i == b.count { return ms }
-        if b[i] == UInt8(ascii: "Z"), i + 1 == b.count { return ms }
+        if i == count { return ms }
+        if b[i] == UInt8(ascii: "Z"), i + 1 == count { return ms }
         if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
             let sign: Int64 = b[i] == UInt8(ascii: "+") ? 1 : -1
-            guard let oh = num(i + 1, 2) else { return nil }
+            guard let oh = num(i + 1, 2), oh < 24 else { return nil }
             var om = 0
-            if i + 3 < b.count {
+            if i + 3 < count {
                 let j = b[i + 3] == UInt8(ascii: ":") ? i + 4 : i + 3
-                guard let m = num(j, 2), j + 2 == b.count else { return nil }
+                guard let m = num(j, 2), m < 60, j + 2 == count else { return nil }
                 om = m
-            } else if i + 3 != b.count { return nil }
+            } else if i + 3 != count { return nil }
             return ms - sign * Int64(oh * 3_600_000 + om * 60_000)
         }
         return nil

@@ -1,0 +1,285 @@
+/// Turns the records of a byte range into a `PriceBlock`: one pass, no `String` per field,
+/// numbers through `DecimalParser`, times through `TimeParser`.
+struct BlockParser {
+    let layout: PriceLayout
+    let name: String
+    let skipBadRows: Bool
+
+    struct Result {
+        var block: PriceBlock
+        /// Where parsing stopped: the start of an incomplete record, or the range's end.
+        var consumed: Int
+    }
+
+    /// Parses the records in `p[start..<end]`, whose first line is line 1 of the block.
+    /// - Parameters:
+    ///   - final: no more bytes follow `end` for this range (a cut record is complete).
+    ///   - endsFile: `end` is the end of the file, so blank lines there are not rows.
+    ///   - previous: the last accepted time before this range, for the order check.
+    func parse(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
+               previous: Int64?, into block: inout PriceBlock) -> Int {
+        switch layout.kind {
+        case .header, .kline: return parseCSV(p, from: start, to: end, final: final, endsFile: endsFile, previous: previous, into: &block)
+        case .jsonl: return parseJSONLines(p, from: start, to: end, final: final, endsFile: endsFile, previous: previous, into: &block)
+        }
+    }
+
+    /// A row estimate for reserving columns: bytes over the length of the first line.
+    static func capacity(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
+        var i = start
+        while i < end && i - start < 4096 && p[i] != RecordScanner.lf { i += 1 }
+        let lineLength = max(8, i - start + 1)
+        return (end - start) / lineLength + 16
+    }
+
+    private func parseCSV(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
+                          previous: Int64?, into b: inout PriceBlock) -> Int {
+        var scanner = RecordScanner(p: p, end: end, final: final, position: start, line: 1)
+        let stored = layout.kind == .kline ? 5 : layout.fieldCount
+        var storage = [FieldRange](repeating: FieldRange(), count: max(stored, 1))
+        var times = TimeParser()
+        let priceIsClose = layout.priceIsClose
+        return storage.withUnsafeMutableBufferPointer { fields -> Int in
+            while true {
+                let before = scanner.position
+                guard let record = scanner.next(fields) else { return scanner.position }
+                let line = record.line
+                if record.blank {
+                    // blank lines at the end of the file are not rows; elsewhere they are
+                    if scanner.onlyBlankLinesLeft() {
+                        if endsFile { b.lines = scanner.line - 1; return end }
+                        if !final { return before }
+                    }
+                    b.lines = scanner.line - 1
+                    if !b.reject(line, .emptyRow) { return scanner.position }
+                    continue
+                }
+                b.lines = scanner.line - 1
+                if let m = record.malformed {
+                    if !b.reject(line, m) { return scanner.position }
+                    continue
+                }
+                if layout.kind == .header ? record.fieldCount != layout.fieldCount : record.fieldCount < 6 {
+                    let expected = layout.kind == .header ? layout.fieldCount : 6
+                    if !b.reject(line, .wrongFieldCount(expected: expected, got: record.fieldCount)) { return scanner.position }
+                    continue
+                }
+                do throws(BadRowReason) {
+                    let tf = fields[layout.time]
+                    if tf.isEmpty { throw .emptyField(layout.timeName) }
+                    guard let t = times.parse(p + tf.start, tf.end - tf.start) else {
+                        throw .badTimestamp(RecordScanner.text(p, tf))
+                    }
+                    var ok: Bool
+                    if let (o, h, l, c) = layout.ohlc {
+                        let open = try number(p, fields[o], "open"), high = try number(p, fields[h], "high")
+                        let low = try number(p, fields[l], "low"), close = try number(p, fields[c], "close")
+                        let price = priceIsClose ? close : try number(p, fields[layout.price], layout.priceName)
+                        ok = b.append(line, t, price: price, open: open, high: high, low: low, close: close, previous: previous)
+                    } else {
+                        let price = try number(p, fields[layout.price], layout.priceName)
+                        ok = b.append(line, t, price: price, open: 0, high: 0, low: 0, close: 0, previous: previous)
+                    }
+                    if !ok { return scanner.position }
+                } catch {
+                    if !b.reject(line, error) { return scanner.position }
+                }
+            }
+        }
+    }
+
+    /// A positive, finite price from a field.
+    @inline(__always)
+    private func number(_ p: UnsafePointer<UInt8>, _ f: FieldRange, _ name: String) throws(BadRowReason) -> Double {
+        if f.isEmpty { throw .emptyField(name) }
+        var s = f.start, e = f.end
+        if f.quoted {
+            while s < e && (p[s] == RecordScanner.space || p[s] == RecordScanner.tab) { s += 1 }
+            while e > s && (p[e - 1] == RecordScanner.space || p[e - 1] == RecordScanner.tab) { e -= 1 }
+        }
+        guard let v = DecimalParser.parse(p + s, e - s) else {
+            throw .nonNumeric(field: name, value: RecordScanner.text(p, f))
+        }
+        guard v.isFinite else { throw .nonFinite(field: name) }
+        guard v > 0 else { throw .nonPositivePrice(field: name) }
+        return v
+    }
+
+    // MARK: - JSON lines
+
+    private func parseJSONLines(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
+                                previous: Int64?, into b: inout PriceBlock) -> Int {
+        var i = start
+        var line = 0
+        var times = TimeParser()
+        while i < end {
+            var j = i
+            while j < end && p[j] != RecordScanner.lf { j += 1 }
+            if j == end && !final { return i }
+            line += 1
+            b.lines = line
+            var e = j
+            if e > i && p[e - 1] == RecordScanner.cr { e -= 1 }
+            let next = j < end ? j + 1 : end
+            var s = i
+            while s < e && (p[s] == RecordScanner.space || p[s] == RecordScanner.tab) { s += 1 }
+            if s == e {
+                var rest = next
+                while rest < end && (p[rest] == RecordScanner.space || p[rest] == RecordScanner.tab || p[rest] == RecordScanner.lf || p[rest] == RecordScanner.cr) { rest += 1 }
+                if rest == end {
+                    if endsFile { return end }
+                    if !final { return i }
+                }
+                if !b.reject(line, .emptyRow) { return next }
+                i = next
+                continue
+            }
+            do throws(BadRowReason) {
+                guard let object = JSONLineScanner(p: p, start: s, end: e).fields(layout.timeKeys + layout.priceKeys) else {
+                    throw .invalidJSON("cannot parse")
+                }
+                let nt = layout.timeKeys.count
+                guard let tIndex = (0..<nt).first(where: { object[$0] != nil }), let tv = object[tIndex] else {
+                    throw .emptyField(layout.timeKeys[0])
+                }
+                guard let pIndex = (nt..<object.count).first(where: { object[$0] != nil }), let pv = object[pIndex] else {
+                    throw .emptyField(layout.priceKeys[0])
+                }
+                let tName = layout.timeKeys[tIndex], pName = layout.priceKeys[pIndex - nt]
+                if tv.isEmpty { throw .emptyField(tName) }
+                guard let t = times.parse(p + tv.start, tv.end - tv.start) else { throw .badTimestamp(RecordScanner.text(p, tv)) }
+                let price = try number(p, pv, pName)
+                if !b.append(line, t, price: price, open: 0, high: 0, low: 0, close: 0, previous: previous) { return next }
+            } catch {
+                if !b.reject(line, error) { return next }
+            }
+            i = next
+        }
+        return end
+    }
+}
+
+/// Times with the date part remembered: minute and second bars repeat one date for
+/// thousands of rows, so the calendar arithmetic runs once per day.
+struct TimeParser {
+    private var key0: UInt64 = 0
+    private var key1: UInt16 = 0
+    private var day: Int64 = 0
+    private var cached = false
+
+    mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
+        guard n >= 10, p[4] == 0x2D else { return Timestamp.parse(p, n) }
+        let raw = UnsafeRawPointer(p)
+        let a = raw.loadUnaligned(as: UInt64.self), b = raw.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
+        if !(cached && a == key0 && b == key1) {
+            guard let d = Timestamp.parseDate(p) else { return nil }
+            key0 = a
+            key1 = b
+            day = d
+            cached = true
+        }
+        guard let tod = Timestamp.parseTimeOfDay(p, n) else { return nil }
+        let t = day + tod
+        return EpochMillis.range.contains(t) ? t : nil
+    }
+}
+
+import VolScaleCore
+
+/// The values of chosen keys in one line of JSON holding an object. Strings, numbers,
+/// `true`/`false`/`null`; nested objects and arrays are skipped. Enough of JSON to reject
+/// what is not JSON (unbalanced braces, raw control characters in strings, missing
+/// separators), not a general parser: the service's request bodies go through Foundation's.
+struct JSONLineScanner {
+    let p: UnsafePointer<UInt8>
+    let start: Int
+    let end: Int
+
+    /// For each key, the value's bytes (inside the quotes for a string; empty for `null`),
+    /// or nil when the key is absent; nil altogether when the line is not a JSON object.
+    func fields(_ keys: [String]) -> [FieldRange?]? {
+        var out = [FieldRange?](repeating: nil, count: keys.count)
+        let wanted = keys.map { Array($0.utf8) }
+        var i = start
+        func ws() { while i < end && (p[i] == 0x20 || p[i] == 0x09 || p[i] == 0x0D || p[i] == 0x0A) { i += 1 } }
+        /// A string starting at i (on the quote); its content range; i after the closing quote.
+        func string() -> FieldRange? {
+            guard i < end, p[i] == 0x22 else { return nil }
+            i += 1
+            let s = i
+            var escaped = false
+            while i < end {
+                let c = p[i]
+                if c == 0x22 { i += 1; return FieldRange(start: s, end: i - 1, quoted: true, escaped: escaped) }
+                if c < 0x20 { return nil }
+                if c == 0x5C { escaped = true; i += 2; continue }
+                i += 1
+            }
+            return nil
+        }
+        /// Skips a nested object or array.
+        func nested() -> Bool {
+            var depth = 0
+            while i < end {
+                let c = p[i]
+                if c == 0x22 { guard string() != nil else { return false }; continue }
+                if c == 0x7B || c == 0x5B { depth += 1 } else if c == 0x7D || c == 0x5D {
+                    depth -= 1
+                    if depth == 0 { i += 1; return true }
+                }
+                i += 1
+            }
+            return false
+        }
+        ws()
+        guard i < end, p[i] == 0x7B else { return nil }
+        i += 1
+        ws()
+        if i < end && p[i] == 0x7D {
+            i += 1
+        } else {
+            while true {
+                ws()
+                guard let key = string() else { return nil }
+                ws()
+                guard i < end, p[i] == 0x3A else { return nil }
+                i += 1
+                ws()
+                guard i < end else { return nil }
+                var value: FieldRange
+                let c = p[i]
+                if c == 0x22 {
+                    guard let v = string() else { return nil }
+                    value = v
+                } else if c == 0x7B || c == 0x5B {
+                    guard nested() else { return nil }
+                    value = FieldRange(start: i, end: i)
+                } else {
+                    let s = i
+                    while i < end, p[i] != 0x2C, p[i] != 0x7D, p[i] != 0x20, p[i] != 0x09 { i += 1 }
+                    guard i > s else { return nil }
+                    let token = String(decoding: UnsafeBufferPointer(start: p + s, count: i - s), as: UTF8.self)
+                    if token == "null" {
+                        value = FieldRange(start: s, end: s)
+                    } else if token == "true" || token == "false" {
+                        value = FieldRange(start: s, end: i)
+                    } else {
+                        guard token.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2B || $0 == 0x2E || $0 == 0x65 || $0 == 0x45 }) else { return nil }
+                        value = FieldRange(start: s, end: i)
+                    }
+                }
+                let keyLength = key.end - key.start
+                for (n, w) in wanted.enumerated() where out[n] == nil && w.count == keyLength {
+                    if (0..<keyLength).allSatisfy({ p[key.start + $0] == w[$0] }) { out[n] = value }
+                }
+                ws()
+                guard i < end else { return nil }
+                if p[i] == 0x2C { i += 1; continue }
+                if p[i] == 0x7D { i += 1; break }
+                return nil
+            }
+        }
+        ws()
+        return i == end ? out : nil
+    }
+}

@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Correctly rounded decimal-to-`Double` conversion on bytes, for price files.
+///
+/// Three tiers, each exact where it answers:
+/// 1. Clinger's fast path: at most 19 significant digits, mantissa <= 2^53 and a decimal
+///    exponent within ±22, so that one IEEE multiplication or division by an exactly
+///    representable power of ten rounds once, correctly. Nearly every price takes it.
+/// 2. Eisel-Lemire (Lemire 2021, "Number Parsing at a Gigabyte per Second", §5-6): the
+///    mantissa times a 128-bit approximation of 5^q; it answers only when the product
+///    decides the rounding, otherwise it declines.
+/// 3. The C library's `strtod` for what the first two decline (more than 19 significant
+///    digits that the truncated mantissa cannot settle, near-halfway cases).
+///
+/// Grammar (the whole field must match; no surrounding spaces): `[+-]?` then digits with at
+/// most one `.` (at least one digit), then optionally `[eE][+-]?digits`; or `inf`,
+/// `infinity`, `nan` in any case, optionally signed. Hexadecimal floats are not accepted.
+/// `scripts/check-floats.sh` compares it with `strtod` on ten million random strings.
+public enum DecimalParser {
+    /// Parses bytes `[p, p + count)`; nil when they are not a number in the grammar above.
+    @inlinable
+    public static func parse(_ p: UnsafePointer<UInt8>, _ count: Int) -> Double? {
+        var i = 0
+        guard count > 0 else { return nil }
+        var negative = false
+        if p[0] == 0x2D || p[0] == 0x2B { negative = p[0] == 0x2D; i = 1 }
+        var w: UInt64 = 0
+        var significant = 0
+        var exponent = 0
+        var truncated = false
+        var sawDigit = false
+        while i < count {
+            let d = p[i] &- 0x30
+            guard d < 10 else { break }
+            sawDigit = true
+            if significant == 0 && d == 0 {
+                // leading zero
+            } else if significant < 19 {
+                w = w &* 10 &+ UInt64(d)
+                significant += 1
+            } else {
+                exponent += 1
+                if d != 0 { truncated = true }
+            }
+            i += 1
+        }
+        if i < count && p[i] == 0x2E {
+            i += 1
+            while i < count {
+                let d = p[i] &- 0x30
+                guard d < 10 else { break }
+                sawDigit = true
+                if significant == 0 && d == 0 {
+                    exponent -= 1
+                } else if significant < 19 {
+                    w = w &* 10 &+ UInt64(d)
+                    significant += 1
+                    exponent -= 1
+                } else if d != 0 {
+                    truncated = true
+                }
+                i += 1
+            }
+        }
+        guard sawDigit else { return special(p, count, from: i, negative: negative) }
+        if i < count && (p[i] == 0x65 || p[i] == 0x45) {
+            i += 1
+            var expNegative = false
+            if i < count && (p[i] == 0x2D || p[i] == 0x2B) { expNegative = p[i] == 0x2D; i += 1 }
+            var e = 0
+            var expDigits = false
+            while i < count {
+                let d = p[i] &- 0x30
+                guard d < 10 else { break }
+                expDigits = true
+                if e < 100_000 { e = e * 10 + Int(d) }
+                i += 1
+            }
+            guard expDigits else { return nil }
+            exponent += expNegative ? -e : e
+        }
+        guard i == count else { return nil }
+        if w == 0 { return negative ? -0.0 : 0.0 }
+        if !truncated && w <= 1 << 53 && exponent >= -22 && exponent <= 22 {
+            let m = Double(w)
+            let v = exponent < 0 ? m / exactPowersOfTen[-exponent] : m * exactPowersOfTen[exponent]
+            return negative ? -v : v
+        }
+        if let v = eiselLemire(exponent, w, negative: negative) {
+            if !truncated { return v }
+            // the digits lie in [w, w + 1) * 10^exponent: settled when both ends round alike
+            if w < UInt64.max, let upper = eiselLemire(exponent, w + 1, negative: negative), upper == v { return v }
+        }
+        return strtodFallback(p, count)
+    }
+
+    /// Parses a string (tests, and text that is already a `String`).
+    public static func parse(_ text: some StringProtocol) -> Double? {
+        var bytes = Array(text.utf8)
+        let n = bytes.count
+        return bytes.withUnsafeMutableBufferPointer { b in
+            guard let base = b.baseAddress else { return nil }
+            return parse(UnsafePointer(base), n)
+        }
+    }
+
+    @usableFromInline
+    static let exactPowersOfTen: [Double] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ]
+
+    /// `inf`, `infinity`, `nan` (any case) after the sign.
+    @usableFromInline
+    static func special(_ p: UnsafePointer<UInt8>, _ count: Int, from start: Int, negative: Bool) -> Double? {
+        let rest = count - start
+        guard rest == 3 || rest == 8 else { return nil }
+        var word = [UInt8]()
+        for k in start..<count { word.append(p[k] | 0x20) }
+        switch String(decoding: word, as: UTF8.self) {
+        case "inf", "infinity": return negative ? -.infinity : .infinity
+        case "nan": return .nan
+        default: return nil
+        }
+    }
+
+    @usableFromInline
+    static func strtodFallback(_ p: UnsafePointer<UInt8>, _ count: Int) -> Double? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { buf -> Double? in
+            guard let base = buf.baseAddress else { return nil }
+            for k in 0..<count { base[k] = CChar(bitPattern: p[k]) }
+            base[count] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            let v = strtod(base, &end)
+            guard let end, end - base == count else { return nil }
+            return v
+        }
+    }
+
+    /// Eisel-Lemire for `w * 10^q` (w != 0); nil when the 128-bit product cannot decide the
+    /// rounding (the caller falls back). Overflow gives infinity and underflow zero.
+    @usableFromInline
+    static func eiselLemire(_ q: Int, _ w0: UInt64, negative: Bool) -> Double? {
+        let sign: UInt64 = negative ? 1 << 63 : 0
+        if q < PowersOfFive.smallestExponent { return Double(bitPattern: sign) }
+        if q > PowersOfFive.largestExponent { return Double(bitPattern: sign | 0x7FF << 52) }
+        let lz = w0.leadingZeroBitCount
+        let w = w0 << UInt64(lz)
+        let index = 2 * (q - PowersOfFive.smallestExponent)
+        var (hi, lo) = w.multipliedFullWidth(by: PowersOfFive.table[index])
+        // 52 explicit bits + 3: one more word only when the low bits of the first are all ones
+        let mask: UInt64 = UInt64.max >> 55
+        if hi & mask == mask {
+            let second = w.multipliedFullWidth(by: PowersOfFive.table[index + 1]).high
+            let (sum, carry) = lo.addingReportingOverflow(second)
+            lo = sum
+            if carry { hi &+= 1 }
+        }
+        // the approximation of w * 5^q may be one short of a carry: only exact when 5^q fits
+        if lo == UInt64.max && !(q >= -27 && q <= 55) { return nil }
+        let upperBit = Int(hi >> 63)
+        let shift = UInt64(upperBit + 64 - 52 - 3)
+        var mantissa = hi >> shift
+        // floor(log2(10^q)) + 63 via 217706 / 2^16 ≈ log2(10), exact over the table's range
+        var power2 = (((152_170 + 65_536) * q) >> 16) + 63 + upperBit - lz + 1023
+        if power2 <= 0 {
+            if -power2 + 1 >= 64 { return Double(bitPattern: sign) }
+            mantissa >>= UInt64(-power2 + 1)
+            mantissa += mantissa & 1
+            mantissa >>= 1
+            power2 = mantissa >= (1 << 52) ? 1 : 0
+            return Double(bitPattern: sign | UInt64(power2) << 52 | mantissa)
+        }
+        // exactly halfway between two doubles: round to even
+        if lo <= 1 && q >= -4 && q <= 23 && mantissa & 3 == 1 && mantissa << shift == hi {
+            mantissa &= ~1
+        }
+        mantissa += mantissa & 1
+        mantissa >>= 1
+        if mantissa >= (2 << 52) {
+            mantissa = 1 << 52
+            power2 += 1
+        }
+        mantissa &= ~(1 << 52)
+        if power2 >= 0x7FF { return Double(bitPattern: sign | 0x7FF << 52) }
+        return Double(bitPattern: sign | UInt64(power2) << 52 | mantissa)
+    }
+}

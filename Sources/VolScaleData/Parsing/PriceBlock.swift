@@ -1,0 +1,146 @@
+import VolScaleCore
+
+/// Where the columns of a price file are, found from its first record.
+struct PriceLayout: Sendable {
+    enum Kind: Sendable { case header, kline, jsonl }
+    var kind: Kind
+    /// Fields per record: exactly this many with a header, at least this many for klines.
+    var fieldCount: Int
+    var time: Int
+    var timeName: String
+    var price: Int
+    var priceName: String
+    /// open, high, low, close field indices when the file has bars.
+    var ohlc: (open: Int, high: Int, low: Int, close: Int)?
+    /// JSON lines: the keys tried for the time and for the price, in order.
+    var timeKeys: [String] = []
+    var priceKeys: [String] = []
+
+    /// True when the price column is the bar's close, so one column serves both.
+    var priceIsClose: Bool { ohlc.map { $0.close == price } ?? false }
+    var hasBars: Bool { ohlc != nil }
+}
+
+/// A run of accepted rows in columns, with what was rejected on the way: the unit that a
+/// chunk of a file parses into, that the parallel reader concatenates and the streaming
+/// reader hands on. Row-local checks and the time order within the block are done here;
+/// line numbers are relative to the block's first line until `offsetLines` fixes them.
+public struct PriceBlock: Sendable {
+    /// UTC epoch milliseconds, strictly increasing.
+    public internal(set) var timestamps: [Int64] = []
+    /// The price used for returns (close, or the chosen column).
+    public internal(set) var price: [Double] = []
+    /// Bars, when the file has open/high/low/close; `close` is empty when it is `price`.
+    public internal(set) var open: [Double] = []
+    public internal(set) var high: [Double] = []
+    public internal(set) var low: [Double] = []
+    var close: [Double] = []
+    public internal(set) var skipped = SkipReport()
+    /// The first bad row when rows are not skipped (parsing stopped there).
+    var error: DataError?
+    /// Physical lines consumed.
+    var lines = 0
+
+    let name: String
+    let skipBadRows: Bool
+    let hasBars: Bool
+    let separateClose: Bool
+
+    init(name: String, skipBadRows: Bool, layout: PriceLayout, capacity: Int) {
+        self.name = name
+        self.skipBadRows = skipBadRows
+        self.hasBars = layout.hasBars
+        self.separateClose = layout.hasBars && !layout.priceIsClose
+        timestamps.reserveCapacity(capacity)
+        price.reserveCapacity(capacity)
+        if hasBars {
+            open.reserveCapacity(capacity)
+            high.reserveCapacity(capacity)
+            low.reserveCapacity(capacity)
+            if separateClose { close.reserveCapacity(capacity) }
+        }
+    }
+
+    public var count: Int { timestamps.count }
+    var lastTime: Int64? { timestamps.last }
+
+    /// The bar closes (the price column when that is the close).
+    public var barClose: [Double] { separateClose ? close : price }
+
+    /// Records a bad row; false when parsing must stop (rows are not being skipped).
+    mutating func reject(_ line: Int, _ reason: BadRowReason) -> Bool {
+        let e = DataError(file: name, line: line, kind: .badRow(reason))
+        guard skipBadRows else {
+            if error == nil { error = e }
+            return false
+        }
+        skipped.record(e, reason: reason)
+        return true
+    }
+
+    /// Appends a row after the bar and time-order checks; false when parsing must stop.
+    mutating func append(_ line: Int, _ t: Int64, price p: Double, open o: Double, high h: Double, low l: Double, close c: Double,
+                         previous: Int64?) -> Bool {
+        if hasBars {
+            if h < l { return reject(line, .highBelowLow) }
+            if c < l || c > h { return reject(line, .closeOutsideRange) }
+            if o < l || o > h { return reject(line, .openOutsideRange) }
+        }
+        if let last = timestamps.last ?? previous {
+            if t < last { return reject(line, .timeBackwards) }
+            if t == last { return reject(line, .duplicateTimestamp) }
+        }
+        timestamps.append(t)
+        price.append(p)
+        if hasBars {
+            open.append(o)
+            high.append(h)
+            low.append(l)
+            if separateClose { close.append(c) }
+        }
+        return true
+    }
+
+    /// Moves line numbers from block-relative to file lines.
+    mutating func offsetLines(by n: Int) {
+        guard n != 0 else { return }
+        error?.line += n
+        skipped.examples = skipped.examples.map { var e = $0; e.line += n; return e }
+    }
+
+    /// Appends another block that follows this one in the file (its lines already offset).
+    mutating func append(contentsOf b: PriceBlock) {
+        timestamps += b.timestamps
+        price += b.price
+        open += b.open
+        high += b.high
+        low += b.low
+        close += b.close
+        skipped.merge(b.skipped)
+        lines += b.lines
+        if error == nil { error = b.error }
+    }
+
+    /// Empties the columns, keeping their storage (the streaming reader reuses a block).
+    mutating func removeRows() {
+        timestamps.removeAll(keepingCapacity: true)
+        price.removeAll(keepingCapacity: true)
+        open.removeAll(keepingCapacity: true)
+        high.removeAll(keepingCapacity: true)
+        low.removeAll(keepingCapacity: true)
+        close.removeAll(keepingCapacity: true)
+    }
+
+    /// Bars of row i (the block must have bars).
+    public func bar(_ i: Int) -> (open: Double, high: Double, low: Double, close: Double) {
+        (open[i], high[i], low[i], separateClose ? close[i] : price[i])
+    }
+}
+
+extension SkipReport {
+    /// Adds another report's counts and examples (up to five).
+    mutating func merge(_ other: SkipReport) {
+        for (k, v) in other.counts { counts[k, default: 0] += v }
+        for e in other.examples where examples.count < 5 { examples.append(e) }
+    }
+}
