@@ -26,6 +26,25 @@ func now() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
+// `volscale-bench read FILE`: where the time of `volscale vol FILE --model ewma` goes, phase by phase.
+if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "read" {
+    var t0 = now()
+    let out = try PriceFileReader().read(path: CommandLine.arguments[2])
+    let tRead = now() - t0
+    t0 = now()
+    let sampling = out.series.sampling
+    let tSampling = now() - t0
+    t0 = now()
+    let returns = out.series.returns
+    let tReturns = now() - t0
+    t0 = now()
+    let path = try EWMA(lambda: 0.94).filter(returns)
+    let tFilter = now() - t0
+    print(String(format: "read %.1f ms, sampling %.1f ms, returns %.1f ms, ewma %.1f ms (%d rows, %@, next %.6g)",
+                 tRead * 1e3, tSampling * 1e3, tReturns * 1e3, tFilter * 1e3, out.series.count, sampling.barDescription, path.nextVariance))
+    exit(0)
+}
+
 if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "profile-whatif" {
     let body = try String(contentsOfFile: "scripts/whatif.lua", encoding: .utf8)
     let json = String(body[body.range(of: "[[{")!.upperBound...].prefix { _ in true })

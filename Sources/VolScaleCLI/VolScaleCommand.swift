@@ -54,8 +54,11 @@ public struct DataOptions: ParsableArguments {
         do { return try reader.read(path: path) } catch { throw CommandFailure(error.description) }
     }
 
-    func sampling(for series: PriceSeries) -> Sampling {
-        var s = series.sampling
+    func sampling(for series: PriceSeries) -> Sampling { sampling(series.sampling) }
+
+    /// The inferred sampling, or --periods-per-year when given.
+    func sampling(_ inferred: Sampling) -> Sampling {
+        var s = inferred
         if let p = periodsPerYear {
             s.periodsPerYear = p
             s.reason = "set by --periods-per-year (inferred: \(s.reason))"

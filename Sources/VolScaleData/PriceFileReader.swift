@@ -129,11 +129,11 @@ public struct PriceFileReader: Sendable {
         DispatchQueue.concurrentPerform(iterations: parts) { k in
             slots.results[k] = job.part(k, previous: nil)
         }
-        var total = 0
-        for k in 0..<parts { total += results[k]?.count ?? 0 }
-        var merged = PriceBlock(name: name, skipBadRows: skipBadRows, layout: layout, capacity: total)
-        var lineBase = lineOffset
-        for k in 0..<parts {
+        guard var merged = results[0] else { return PriceBlock(name: name, skipBadRows: skipBadRows, layout: layout, capacity: 0) }
+        results[0] = nil
+        merged.offsetLines(by: lineOffset)
+        var lineBase = lineOffset + merged.lines
+        for k in 1..<parts where merged.error == nil {
             guard var part = results[k] else { continue }
             // a part's first row was checked against nothing: when it does not follow the rows
             // before, parse the part again knowing them (only with rows out of order)
@@ -144,7 +144,6 @@ public struct PriceFileReader: Sendable {
             lineBase += part.lines
             merged.append(contentsOf: part)
             results[k] = nil
-            if merged.error != nil { break }
         }
         return merged
     }
@@ -162,8 +161,11 @@ private struct PartParser: @unchecked Sendable {
     let skipBadRows: Bool
 
     func part(_ k: Int, previous: Int64?) -> PriceBlock {
+        // the first part reserves room for the whole file, so the others append to it in place
+        // (reserved pages that are never written cost no memory)
+        let to = k == 0 ? bounds[bounds.count - 1] : bounds[k + 1]
         var block = PriceBlock(name: name, skipBadRows: skipBadRows, layout: layout,
-                               capacity: BlockParser.capacity(p, from: bounds[k], to: bounds[k + 1]))
+                               capacity: BlockParser.capacity(p, from: bounds[k], to: to))
         _ = parser.parse(p, from: bounds[k], to: bounds[k + 1], final: true, endsFile: k == bounds.count - 2,
                          previous: previous, into: &block)
         return block

@@ -54,18 +54,17 @@ public struct Sampling: Sendable, Equatable {
     /// look like equity sessions -> 252; weekly 52; monthly 12; intraday bars -> median
     /// bars per calendar day times 365 (24/7) or 252 (weekdays only).
     public static func infer(_ ts: [Int64]) -> Sampling {
-        guard ts.count >= 2 else {
+        var acc = SamplingAccumulator()
+        for t in ts { acc.add(t) }
+        return acc.sampling
+    }
+
+    static func infer(count: Int, medianGap median: Double, weekendBars: Int, barsPerDay: [Int]) -> Sampling {
+        guard count >= 2 else {
             return Sampling(medianSpacing: 0, barDescription: "unknown", periodsPerYear: 252, reason: "too few timestamps to tell the bar length; assumed 252 per year")
         }
-        var gaps = (1..<ts.count).map { Double(ts[$0] - ts[$0 - 1]) / 1000 }
-        gaps.sort()
-        let median = gaps[gaps.count / 2]
         let day = 86_400.0
-        let weekendBars = ts.reduce(0) { n, t in
-            let w = Timestamp.weekday(milliseconds: t)
-            return n + (w == 0 || w == 6 ? 1 : 0)
-        }
-        let trades247 = Double(weekendBars) >= 0.05 * Double(ts.count)
+        let trades247 = Double(weekendBars) >= 0.05 * Double(count)
         if median >= 0.9 * day && median <= 1.1 * day {
             return trades247
                 ? Sampling(medianSpacing: median, barDescription: "1 day", periodsPerYear: 365,
@@ -83,14 +82,12 @@ public struct Sampling: Sendable, Equatable {
             return Sampling(medianSpacing: median, barDescription: "1 quarter", periodsPerYear: 4, reason: "quarterly bars: 4 per year")
         }
         if median < 0.9 * day {
-            var perDay: [Int: Int] = [:]
-            for t in ts { perDay[Int(t / 86_400_000), default: 0] += 1 }
-            let counts = perDay.values.sorted()
-            let barsPerDay = Double(counts[counts.count / 2])
+            let counts = barsPerDay.sorted()
+            let perDay = Double(counts[counts.count / 2])
             let days = trades247 ? 365.0 : 252.0
             return Sampling(
-                medianSpacing: median, barDescription: describe(median), periodsPerYear: barsPerDay * days,
-                reason: "\(describe(median)) bars, median \(Int(barsPerDay)) per day, \(trades247 ? "including weekends: 365" : "weekdays only: 252") days per year")
+                medianSpacing: median, barDescription: describe(median), periodsPerYear: perDay * days,
+                reason: "\(describe(median)) bars, median \(Int(perDay)) per day, \(trades247 ? "including weekends: 365" : "weekdays only: 252") days per year")
         }
         let ppy = 365.25 * day / median
         return Sampling(medianSpacing: median, barDescription: describe(median), periodsPerYear: ppy,
@@ -106,5 +103,69 @@ public struct Sampling: Sendable, Equatable {
             return "\(text) \(name)\(r == 1 ? "" : "s")"
         }
         return "\(Int((seconds * 1000).rounded())) ms"
+    }
+}
+
+/// What `Sampling` needs, gathered one timestamp at a time (the streaming reader cannot
+/// keep every timestamp): the gaps as a histogram (runs of equal gaps cost one entry),
+/// bars per calendar day and bars on weekends. Timestamps must be strictly increasing.
+public struct SamplingAccumulator: Sendable {
+    private var gaps: [Int64: Int] = [:]
+    private var runGap: Int64 = 0
+    private var runLength = 0
+    private var last: Int64?
+    private var day = Int64.min
+    private var dayCount = 0
+    private var barsPerDay: [Int] = []
+    private var weekendBars = 0
+    public private(set) var count = 0
+
+    public init() {}
+
+    public mutating func add(_ t: Int64) {
+        count += 1
+        if let last {
+            let gap = t - last
+            if gap == runGap && runLength > 0 {
+                runLength += 1
+            } else {
+                if runLength > 0 { gaps[runGap, default: 0] += runLength }
+                runGap = gap
+                runLength = 1
+            }
+        }
+        last = t
+        let d = t >= 0 ? t / 86_400_000 : (t - 86_399_999) / 86_400_000
+        if d == day {
+            dayCount += 1
+        } else {
+            closeDay()
+            day = d
+            dayCount = 1
+        }
+    }
+
+    private mutating func closeDay() {
+        guard dayCount > 0 else { return }
+        barsPerDay.append(dayCount)
+        let w = Timestamp.weekday(milliseconds: day * 86_400_000)
+        if w == 0 || w == 6 { weekendBars += dayCount }
+    }
+
+    public var sampling: Sampling {
+        var copy = self
+        copy.closeDay()
+        if copy.runLength > 0 { copy.gaps[copy.runGap, default: 0] += copy.runLength }
+        // the median of the sorted gaps, element (n - 1) / 2 ... as gaps[gaps.count / 2]
+        let n = count - 1
+        var median = 0.0
+        if n > 0 {
+            var seen = 0
+            for (gap, c) in copy.gaps.sorted(by: { $0.key < $1.key }) {
+                seen += c
+                if seen > n / 2 { median = Double(gap) / 1000; break }
+            }
+        }
+        return Sampling.infer(count: count, medianGap: median, weekendBars: copy.weekendBars, barsPerDay: copy.barsPerDay)
     }
 }

@@ -101,7 +101,7 @@ extension VolScaleCommand {
             return ([m], nil)
         }
 
-        public func run() throws { print(try render(), terminator: "") }
+        public func run() throws { try StandardOutput.write(try render()) }
 
         public func render() throws -> String {
             let (models, config) = try models()

@@ -43,7 +43,7 @@ extension VolScaleCommand {
             if let w = window, w < 3 { throw ValidationError("--window must be at least 3") }
         }
 
-        public func run() throws { print(try render(), terminator: "") }
+        public func run() throws { try StandardOutput.write(try render()) }
 
         public func render() throws -> String {
             var series: [PriceSeries] = []

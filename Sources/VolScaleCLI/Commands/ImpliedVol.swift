@@ -55,7 +55,7 @@ extension VolScaleCommand {
             if spot != nil && rate == nil { throw ValidationError("--spot needs --rate to form the forward") }
         }
 
-        public func run() throws { print(try render(), terminator: "") }
+        public func run() throws { try StandardOutput.write(try render()) }
 
         public func render() throws -> String {
             if let chain { return try renderChain(chain) }

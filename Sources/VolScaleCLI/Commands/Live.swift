@@ -125,7 +125,7 @@ extension VolScaleCommand {
             }
             let rows = try await store.publications(asset: asset, at: atMs, limit: limit)
             if format == .json {
-                print(JSONValue.array(rows.map { r in
+                try StandardOutput.write(JSONValue.array(rows.map { r in
                     let p = r.publication
                     return .object([("sequence", .integer(Int(p.sequence))), ("asset", .string(p.asset)), ("side", .string(p.side)),
                                     ("time", .string(Timestamp.format(p.timestamp, dateOnly: false))), ("old", .num(p.oldValue)),
@@ -133,7 +133,7 @@ extension VolScaleCommand {
                                     ("setBy", .string(p.binding)), ("modelVersion", .string(p.modelVersion)),
                                     ("inputsFrom", .string(Timestamp.format(p.inputFrom, dateOnly: false))),
                                     ("inputsTo", .string(Timestamp.format(p.inputTo, dateOnly: false))), ("hash", .string(r.hash))])
-                }).rendered())
+                }).rendered() + "\n")
                 return
             }
             var t = TextTable(["seq", "time", "asset", "side", "old", "new", "maintenance", "sigma", "set by"], rightAligned: [0, 4, 5, 6, 7])
@@ -142,7 +142,7 @@ extension VolScaleCommand {
                 t.add(["\(p.sequence)", Timestamp.format(p.timestamp, dateOnly: false), p.asset, p.side, p.oldValue.map { Fmt.percent($0, 3) } ?? "-",
                        Fmt.percent(p.newValue, 3), Fmt.percent(p.maintenance, 3), Fmt.percent(p.sigma, 3), p.binding])
             }
-            print(t.render())
+            try StandardOutput.write(t.render() + "\n")
         }
     }
 
@@ -161,10 +161,10 @@ extension VolScaleCommand {
                 do { store = try await StoreFactory.open(storeOptions.store) } catch { throw CommandFailure("\(error)") }
                 let report = try await store.verifyAudit()
                 if let b = report.firstBroken {
-                    print("audit chain BROKEN at sequence \(b.sequence): \(b.reason) (\(report.checked) publications verified before it)")
+                    try StandardOutput.write("audit chain BROKEN at sequence \(b.sequence): \(b.reason) (\(report.checked) publications verified before it)\n")
                     throw ExitCode(1)
                 }
-                print("audit chain intact: \(report.checked) publications verified")
+                try StandardOutput.write("audit chain intact: \(report.checked) publications verified\n")
             }
         }
     }
@@ -208,7 +208,7 @@ extension VolScaleCommand {
             }
             try await ing.commit(input: (file, line))
             let sigma = ing.engine.volatility[asset]?.variance.map { $0.squareRoot() }
-            print("replayed \(line - skip) bars of \(asset); \(published) publications; sigma per bar \(sigma.map { JSONValue.format($0) } ?? "not yet seeded")")
+            try StandardOutput.write("replayed \(line - skip) bars of \(asset); \(published) publications; sigma per bar \(sigma.map { JSONValue.format($0) } ?? "not yet seeded")\n")
         }
     }
 }

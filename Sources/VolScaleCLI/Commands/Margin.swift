@@ -83,7 +83,7 @@ extension VolScaleCommand {
 
         public func run() throws {
             let (text, failures) = try renderWithFailures()
-            print(text, terminator: "")
+            try StandardOutput.write(text)
             if failures > 0 { throw ExitCode(2) }
         }
 

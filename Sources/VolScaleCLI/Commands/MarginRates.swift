@@ -29,7 +29,7 @@ extension VolScaleCommand {
             if format == .csv { throw ValidationError("margin-rates prints table or json") }
         }
 
-        public func run() throws { print(try render(), terminator: "") }
+        public func run() throws { try StandardOutput.write(try render()) }
 
         struct Row {
             var asset: String, model: String, date: String, side: Side

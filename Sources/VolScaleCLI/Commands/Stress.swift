@@ -35,7 +35,7 @@ extension VolScaleCommand {
             if format == .csv { throw ValidationError("stress prints table or json") }
         }
 
-        public func run() throws { print(try render(), terminator: "") }
+        public func run() throws { try StandardOutput.write(try render()) }
 
         public func render() throws -> String {
             let (book, accounts, fileErrors) = try inputs.load()

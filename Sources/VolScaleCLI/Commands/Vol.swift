@@ -24,6 +24,12 @@ extension VolScaleCommand {
               parkinson, garman-klass, rogers-satchell, yang-zhang
                                range estimators over --window bars (needs open, high, low, close)
 
+            Streaming (--stream): ewma, close-to-close and the rolling range estimators read the file block
+            by block in constant memory (files larger than memory, standard input, .gz, .zip); CSV rows are
+            written as they are computed. Numbers are those of the batch run. The bar length is inferred from
+            every timestamp as in a batch run; dates print without a time when the first block's bars are all at
+            midnight UTC.
+
             Output (--format):
               json   model, observations, parameters, logLikelihood, volatility {last, next, annualized}, forecast
               csv    date,return,volatility: one row per return; volatility = sigma_t (empty while a window fills)
@@ -64,6 +70,9 @@ extension VolScaleCommand {
         @Flag(help: "Range estimators: one estimate over the whole sample instead of a rolling window.")
         public var fullSample = false
 
+        @Flag(help: "Read the file in constant memory (ewma, close-to-close and rolling range estimators).")
+        public var stream = false
+
         @Flag(help: "Close-to-close: zero-mean sqrt(mean(r^2)) instead of the sample standard deviation.")
         public var zeroMean = false
 
@@ -94,12 +103,21 @@ extension VolScaleCommand {
             if zeroMean && model != .closeToClose { throw ValidationError("--zero-mean applies to close-to-close only") }
             if !(1...10_000).contains(horizon) { throw ValidationError("--horizon: expected 1 to 10000 periods, got \(horizon)") }
             if fullSample && format == .csv { throw ValidationError("--full-sample gives one number: use --format table or json") }
+            if stream && (isGARCH || fullSample) {
+                throw ValidationError("--stream applies to ewma, close-to-close and rolling range estimators (\(isGARCH ? "a GARCH fit needs the whole sample" : "--full-sample needs every bar"))")
+            }
         }
 
         var isRange: Bool { [.parkinson, .garmanKlass, .rogersSatchell, .yangZhang].contains(model) }
 
         public func run() throws {
-            print(try render(), terminator: "")
+            if stream {
+                var out = StandardOutput()
+                try renderStreaming { try out.append($0) }
+                try out.flush()
+            } else {
+                try StandardOutput.write(try render())
+            }
         }
 
         /// The command's complete standard output.
@@ -116,6 +134,89 @@ extension VolScaleCommand {
                 for line in loaded.skipped.lines { printError(line) }
             }
             return out
+        }
+
+        /// The one-pass filter of an ewma, close-to-close or range model, its description and parameters.
+        func onePass() throws -> (OnePassVolatility.Kind, String, [(String, Double)]) {
+            do {
+                switch model {
+                case .ewma:
+                    let e = try halflife.map { h throws(VolatilityError) in try EWMA(halfLife: h) } ?? EWMA(lambda: lambda ?? 0.94)
+                    return (.ewma(e), "EWMA (RiskMetrics), zero mean, lambda \(Fmt.sig(e.lambda, 6)), half-life \(Fmt.fixed(e.halfLife, 2)) bars, seeded as arch",
+                            [("lambda", e.lambda)])
+                case .closeToClose:
+                    let w = window ?? 20
+                    return (.rolling(try RollingVolatility(window: w, demean: !zeroMean)),
+                            "close-to-close, rolling \(w) returns, \(zeroMean ? "zero mean" : "sample standard deviation (ddof 1)")", [("window", Double(w))])
+                case .parkinson, .garmanKlass, .rogersSatchell, .yangZhang:
+                    guard let est = RangeEstimator(rawValue: model.rawValue) else { throw CommandFailure("unknown model \(model.rawValue)") }
+                    let w = window ?? 20
+                    return (.range(est, window: w), "\(model.rawValue), rolling \(w) bars", [("window", Double(w))])
+                case .garch, .gjr:
+                    throw CommandFailure("\(model.rawValue) needs the whole sample")
+                }
+            } catch let e as VolatilityError {
+                throw CommandFailure("\(file): \(e.description)")
+            }
+        }
+
+        /// `--stream`: the file block by block in constant memory; `write` gets the output in
+        /// pieces (CSV rows as they are computed).
+        public func renderStreaming(_ write: @escaping (String) throws -> Void) throws {
+            let (kind, description, parameters) = try onePass()
+            var filter = OnePassVolatility(kind)
+            var sampling = SamplingAccumulator()
+            var first: Int64?
+            var last: Int64 = 0
+            var dateOnly: Bool?
+            let csv = format == .csv
+            if csv { try write(VolReport.csvHeader) }
+            let needsBars: Bool
+            if case .range = kind { needsBars = true } else { needsBars = false }
+            let emit: OnePassVolatility.Emit = { time, r, v in
+                if csv { try write(VolReport.csvRow(Timestamp.format(time, dateOnly: dateOnly ?? false), r, v)) }
+            }
+            let skipped: SkipReport
+            do {
+                skipped = try data.reader.stream(path: file) { block in
+                    if dateOnly == nil { dateOnly = block.timestamps.allSatisfy { $0 % 86_400_000 == 0 } }
+                    if needsBars && !block.hasBars {
+                        throw CommandFailure("\(file): \(model.rawValue) needs open, high, low and close columns")
+                    }
+                    let closes = block.barClose
+                    for i in 0..<block.count {
+                        let t = block.timestamps[i]
+                        sampling.add(t)
+                        if first == nil { first = t }
+                        last = t
+                        try filter.add(time: t, price: block.price[i],
+                                       bar: needsBars ? (block.open[i], block.high[i], block.low[i], closes[i]) : nil, emit)
+                    }
+                }
+            } catch let e as DataError {
+                throw CommandFailure(e.description)
+            }
+            let next: Double
+            do { next = try filter.finish(emit) } catch let e as VolatilityError { throw CommandFailure("\(file): \(e.description)") }
+            if csv {
+                for line in skipped.lines { printError(line) }
+                return
+            }
+            let label = { (t: Int64) in Timestamp.format(t, dateOnly: dateOnly ?? false) }
+            var r = VolReport(command: model.rawValue,
+                              data: .init(source: file == "-" ? "<stdin>" : file, prices: sampling.count, first: label(first ?? 0), last: label(last)),
+                              sampling: data.sampling(sampling.sampling))
+            r.description = description
+            r.parameters = parameters
+            r.lastVariance = filter.lastVariance
+            r.nextVariance = next
+            r.forecast = Array(repeating: next, count: horizon)
+            if format == .json {
+                try write(r.json(skipped: skipped).rendered() + "\n")
+                for line in skipped.lines { printError(line) }
+            } else {
+                try write(r.table(skipped: skipped))
+            }
         }
 
         func estimate(_ series: PriceSeries) throws -> VolReport {
@@ -138,11 +239,20 @@ extension VolScaleCommand {
                     r.forecast = fit.forecastVariance(horizon: horizon)
                     if !fit.converged { r.notes.append("warning: optimiser stopped before full convergence after \(fit.iterations) iterations") }
                 case .ewma:
-                    let e = try halflife.map { h throws(VolatilityError) in try EWMA(halfLife: h) } ?? EWMA(lambda: lambda ?? 0.94)
-                    let path = try e.filter(returns)
-                    r.description = "EWMA (RiskMetrics), zero mean, lambda \(Fmt.sig(e.lambda, 6)), half-life \(Fmt.fixed(e.halfLife, 2)) bars, seeded as arch"
-                    r.parameters = [("lambda", e.lambda)]
-                    r.apply(path, constantForecast: horizon)
+                    let (kind, description, parameters) = try onePass()
+                    r.description = description
+                    r.parameters = parameters
+                    if format == .csv, case let .ewma(e) = kind {
+                        r.apply(try e.filter(returns), constantForecast: horizon)
+                    } else {
+                        // json and table print no path: one pass over the prices, no arrays
+                        var filter = OnePassVolatility(kind)
+                        for p in series.close { try filter.add(time: 0, price: p, bar: nil) { _, _, _ in } }
+                        let next = try filter.finish { _, _, _ in }
+                        r.lastVariance = filter.lastVariance
+                        r.nextVariance = next
+                        r.forecast = Array(repeating: next, count: horizon)
+                    }
                 case .closeToClose:
                     let w = window ?? 20
                     let path = try RollingVolatility(window: w, demean: !zeroMean).filter(returns)

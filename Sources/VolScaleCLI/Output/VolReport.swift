@@ -5,9 +5,11 @@ import VolScaleData
 struct VolReport {
     var command: String
     var description = ""
-    var series: PriceSeries
+    var data: DataSummary
     var sampling: Sampling
-    var returns: [Double]
+    /// The whole series and its returns, for the CSV path (empty when streamed).
+    var series: PriceSeries?
+    var returns: [Double] = []
     /// Parameters in decimal units, in display order.
     var parameters: [(String, Double)] = []
     var standardErrors: [String: Double] = [:]
@@ -25,9 +27,36 @@ struct VolReport {
 
     init(command: String, series: PriceSeries, sampling: Sampling, returns: [Double]) {
         self.command = command
+        self.data = DataSummary(series)
         self.series = series
         self.sampling = sampling
         self.returns = returns
+    }
+
+    init(command: String, data: DataSummary, sampling: Sampling) {
+        self.command = command
+        self.data = data
+        self.sampling = sampling
+    }
+
+    /// What the input was: its name, how many prices and returns, its first and last bars.
+    struct DataSummary {
+        var source: String
+        var prices: Int
+        var first: String
+        var last: String
+        var returns: Int { max(prices - 1, 0) }
+
+        init(source: String, prices: Int, first: String, last: String) {
+            self.source = source
+            self.prices = prices
+            self.first = first
+            self.last = last
+        }
+
+        init(_ series: PriceSeries) {
+            self.init(source: series.source, prices: series.count, first: series.label(0), last: series.label(series.count - 1))
+        }
     }
 
     /// A filter's path with a flat forecast (EWMA and rolling estimators forecast the same
@@ -55,10 +84,10 @@ struct VolReport {
         var obj: [(String, JSONValue)] = [
             ("model", .string(command)),
             ("description", .string(description)),
-            ("source", .string(series.source)),
-            ("observations", .integer(returns.count)),
-            ("firstDate", .string(series.label(0))),
-            ("lastDate", .string(series.label(series.count - 1))),
+            ("source", .string(data.source)),
+            ("observations", .integer(data.returns)),
+            ("firstDate", .string(data.first)),
+            ("lastDate", .string(data.last)),
             ("sampling", .object([
                 ("bar", .string(sampling.barDescription)),
                 ("periodsPerYear", .number(sampling.periodsPerYear)),
@@ -92,19 +121,27 @@ struct VolReport {
     }
 
     func csv() -> String {
-        var out = "date,return,volatility\n"
+        var out = Self.csvHeader
+        guard let series else { return out }
         out.reserveCapacity(returns.count * 48)
+        let dateOnly = series.isDateOnly
         for (i, r) in returns.enumerated() {
-            let v = i < variance.count ? variance[i].map { JSONValue.format($0.squareRoot()) } ?? "" : ""
-            out += "\(series.label(i + 1)),\(JSONValue.format(r)),\(v)\n"
+            out += Self.csvRow(Timestamp.format(series.timestamps[i + 1], dateOnly: dateOnly), r, i < variance.count ? variance[i] : nil)
         }
         return out
+    }
+
+    static let csvHeader = "date,return,volatility\n"
+
+    /// One row: the bar the return ends at, the return, sigma_t (empty while a window fills).
+    static func csvRow(_ label: String, _ r: Double, _ variance: Double?) -> String {
+        "\(label),\(JSONValue.format(r)),\(variance.map { JSONValue.format($0.squareRoot()) } ?? "")\n"
     }
 
     func table(skipped: SkipReport) -> String {
         var lines: [String] = []
         lines.append("Model     \(description)")
-        lines.append("Data      \(series.source): \(series.count) prices, \(series.label(0)) to \(series.label(series.count - 1)), \(returns.count) log returns")
+        lines.append("Data      \(data.source): \(data.prices) prices, \(data.first) to \(data.last), \(data.returns) log returns")
         lines.append("Sampling  \(sampling.barDescription) bars; \(Fmt.sig(sampling.periodsPerYear, 6)) periods per year (\(sampling.reason))")
         for line in skipped.lines { lines.append("Skipped   \(line)") }
         if !parameters.isEmpty {

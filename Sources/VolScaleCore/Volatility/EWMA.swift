@@ -52,7 +52,7 @@ public struct EWMA: Sendable, Hashable, Codable {
         guard returns.count >= 2 else {
             throw .tooFewObservations(model: "EWMA", needed: 2, got: returns.count)
         }
-        var state = State(variance: Self.backcast(returns.map { $0 * $0 }))
+        var state = State(variance: Self.backcast(returns.prefix(75).map { $0 * $0 }))
         var variance = [Double](repeating: 0, count: returns.count)
         for (t, r) in returns.enumerated() {
             variance[t] = state.variance

@@ -40,8 +40,19 @@ struct BlockParser {
         var times = TimeParser()
         let priceIsClose = layout.priceIsClose
         return storage.withUnsafeMutableBufferPointer { fields -> Int in
+            let fast = FastRecord(layout: layout)
             while true {
                 let before = scanner.position
+                // the common record first; anything unusual goes through the general scanner,
+                // which also words the error
+                if let row = fast.parse(p, at: before, end: end, final: final, times: &times) {
+                    scanner.position = row.next
+                    scanner.line += 1
+                    b.lines = scanner.line - 1
+                    if !b.append(scanner.line - 1, row.time, price: row.price, open: row.open, high: row.high, low: row.low,
+                                 close: row.close, previous: previous) { return scanner.position }
+                    continue
+                }
                 guard let record = scanner.next(fields) else { return scanner.position }
                 let line = record.line
                 if record.blank {
@@ -156,6 +167,96 @@ struct BlockParser {
             i = next
         }
         return end
+    }
+}
+
+/// One record of the usual shape read in a single pass: no quotes, no spaces, the time and
+/// prices valid, ended by LF or CRLF. nil sends the record to the general scanner (which
+/// reads it again and names what is wrong), so this path only ever accepts.
+struct FastRecord {
+    struct Row {
+        var next: Int
+        var time: Int64
+        var price: Double
+        var open = 0.0, high = 0.0, low = 0.0, close = 0.0
+    }
+
+    /// What each of the first fields is.
+    enum Role { case skip, time, price, open, high, low, close }
+    let roles: [Role]
+    /// Header files have exactly `roles.count` fields; klines at least one more after them.
+    let exact: Bool
+
+    init(layout: PriceLayout) {
+        let n = layout.kind == .kline ? 5 : layout.fieldCount
+        var roles = [Role](repeating: .skip, count: n)
+        if let (o, h, l, c) = layout.ohlc {
+            roles[o] = .open
+            roles[h] = .high
+            roles[l] = .low
+            roles[c] = .close
+        }
+        if !layout.priceIsClose { roles[layout.price] = .price }
+        roles[layout.time] = .time
+        self.roles = roles
+        exact = layout.kind == .header
+    }
+
+    @inline(__always)
+    func parse(_ p: UnsafePointer<UInt8>, at start: Int, end: Int, final: Bool, times: inout TimeParser) -> Row? {
+        var i = start
+        var row = Row(next: 0, time: 0, price: 0)
+        let last = roles.count - 1
+        for k in 0...last {
+            switch roles[k] {
+            case .skip:
+                while i < end {
+                    let c = p[i]
+                    if c == 0x2C || c == 0x0A || c == 0x0D { break }
+                    if c == 0x22 { return nil }
+                    i += 1
+                }
+            case .time:
+                let s = i
+                while i < end && p[i] != 0x2C && p[i] != 0x0A && p[i] != 0x0D { i += 1 }
+                guard i > s, p[s] != 0x22, p[s] != 0x20, p[i - 1] != 0x20, let t = times.parse(p + s, i - s) else { return nil }
+                row.time = t
+            default:
+                guard let (v, n) = DecimalParser.parseLeading(p + i, end - i), v > 0, v.isFinite else { return nil }
+                i += n
+                switch roles[k] {
+                case .open: row.open = v
+                case .high: row.high = v
+                case .low: row.low = v
+                case .close: row.close = v; row.price = v
+                default: row.price = v
+                }
+            }
+            if k < last || !exact {
+                guard i < end, p[i] == 0x2C else { return nil }
+                i += 1
+            }
+        }
+        if !exact {
+            // klines: the rest of the line, which must not hold quotes or a lone CR
+            while i < end {
+                let c = p[i]
+                if c == 0x0A || c == 0x0D { break }
+                if c == 0x22 { return nil }
+                i += 1
+            }
+        }
+        if i == end {
+            guard final else { return nil }
+            row.next = end
+        } else if p[i] == 0x0A {
+            row.next = i + 1
+        } else if i + 1 < end && p[i] == 0x0D && p[i + 1] == 0x0A {
+            row.next = i + 2
+        } else {
+            return nil
+        }
+        return row
     }
 }
 

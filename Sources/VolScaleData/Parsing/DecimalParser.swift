@@ -24,78 +24,113 @@ public enum DecimalParser {
     /// Parses bytes `[p, p + count)`; nil when they are not a number in the grammar above.
     @inlinable
     public static func parse(_ p: UnsafePointer<UInt8>, _ count: Int) -> Double? {
-        var i = 0
         guard count > 0 else { return nil }
+        guard let (v, n) = parseLeading(p, count) else {
+            // not digits: inf, infinity, nan
+            var i = 0
+            var negative = false
+            if p[0] == 0x2D || p[0] == 0x2B { negative = p[0] == 0x2D; i = 1 }
+            guard i >= count || (p[i] &- 0x30 >= 10 && p[i] != 0x2E) else { return nil }
+            return special(p, count, from: i, negative: negative)
+        }
+        return n == count ? v : nil
+    }
+
+    /// The number at the start of `[p, p + count)` and how many bytes it takes (the file
+    /// readers' fast path: the field ends where the number does). nil when the bytes do not
+    /// start with digits, or the exponent has none.
+    @inlinable
+    public static func parseLeading(_ p: UnsafePointer<UInt8>, _ count: Int) -> (Double, Int)? {
+        guard count > 0 else { return nil }
+        var i = 0
         var negative = false
         if p[0] == 0x2D || p[0] == 0x2B { negative = p[0] == 0x2D; i = 1 }
+        // the common case first: all digits fit in 19, so w is exact whatever leading zeros
         var w: UInt64 = 0
-        var significant = 0
-        var exponent = 0
-        var truncated = false
-        var sawDigit = false
+        let intStart = i
         while i < count {
             let d = p[i] &- 0x30
             guard d < 10 else { break }
-            sawDigit = true
-            if significant == 0 && d == 0 {
-                // leading zero
-            } else if significant < 19 {
-                w = w &* 10 &+ UInt64(d)
-                significant += 1
-            } else {
-                exponent += 1
-                if d != 0 { truncated = true }
-            }
+            w = w &* 10 &+ UInt64(d)
             i += 1
         }
+        var digits = i - intStart
+        var exponent = 0
         if i < count && p[i] == 0x2E {
             i += 1
+            let fracStart = i
             while i < count {
                 let d = p[i] &- 0x30
                 guard d < 10 else { break }
-                sawDigit = true
-                if significant == 0 && d == 0 {
-                    exponent -= 1
-                } else if significant < 19 {
-                    w = w &* 10 &+ UInt64(d)
-                    significant += 1
-                    exponent -= 1
-                } else if d != 0 {
-                    truncated = true
-                }
+                w = w &* 10 &+ UInt64(d)
                 i += 1
             }
+            digits += i - fracStart
+            exponent = -(i - fracStart)
         }
-        guard sawDigit else { return special(p, count, from: i, negative: negative) }
+        guard digits > 0 else { return nil }
         if i < count && (p[i] == 0x65 || p[i] == 0x45) {
             i += 1
             var expNegative = false
             if i < count && (p[i] == 0x2D || p[i] == 0x2B) { expNegative = p[i] == 0x2D; i += 1 }
             var e = 0
-            var expDigits = false
+            let expStart = i
             while i < count {
                 let d = p[i] &- 0x30
                 guard d < 10 else { break }
-                expDigits = true
                 if e < 100_000 { e = e * 10 + Int(d) }
                 i += 1
             }
-            guard expDigits else { return nil }
+            guard i > expStart else { return nil }
             exponent += expNegative ? -e : e
         }
-        guard i == count else { return nil }
-        if w == 0 { return negative ? -0.0 : 0.0 }
+        let length = i
+        var truncated = false
+        if digits > 19 {
+            // more digits than a UInt64 holds: keep the first 19 significant ones
+            (w, exponent, truncated) = significant(p, length, exponent: exponent)
+        }
+        if w == 0 { return (negative ? -0.0 : 0.0, length) }
         if !truncated && w <= 1 << 53 && exponent >= -22 && exponent <= 22 {
             let m = Double(w)
             let v = exponent < 0 ? m / exactPowersOfTen[-exponent] : m * exactPowersOfTen[exponent]
-            return negative ? -v : v
+            return (negative ? -v : v, length)
         }
         if let v = eiselLemire(exponent, w, negative: negative) {
-            if !truncated { return v }
+            if !truncated { return (v, length) }
             // the digits lie in [w, w + 1) * 10^exponent: settled when both ends round alike
-            if w < UInt64.max, let upper = eiselLemire(exponent, w + 1, negative: negative), upper == v { return v }
+            if w < UInt64.max, let upper = eiselLemire(exponent, w + 1, negative: negative), upper == v { return (v, length) }
         }
-        return strtodFallback(p, count)
+        return strtodFallback(p, length).map { ($0, length) }
+    }
+
+    /// The first 19 significant digits as an integer, the decimal exponent that goes with
+    /// them (`exponent` is the one for all the digits), and whether non-zero digits were cut.
+    @usableFromInline
+    static func significant(_ p: UnsafePointer<UInt8>, _ count: Int, exponent: Int) -> (UInt64, Int, Bool) {
+        var w: UInt64 = 0
+        var taken = 0
+        var dropped = 0
+        var truncated = false
+        var i = 0
+        if p[0] == 0x2D || p[0] == 0x2B { i = 1 }
+        while i < count {
+            let c = p[i]
+            if c == 0x2E { i += 1; continue }
+            let d = c &- 0x30
+            guard d < 10 else { break }
+            if taken == 0 && d == 0 {
+                // a leading zero
+            } else if taken < 19 {
+                w = w &* 10 &+ UInt64(d)
+                taken += 1
+            } else {
+                dropped += 1
+                if d != 0 { truncated = true }
+            }
+            i += 1
+        }
+        return (w, exponent + dropped, truncated)
     }
 
     /// Parses a string (tests, and text that is already a `String`).

@@ -43,7 +43,8 @@ public struct PriceBlock: Sendable {
 
     let name: String
     let skipBadRows: Bool
-    let hasBars: Bool
+    /// True when the rows have open, high, low and close.
+    public let hasBars: Bool
     let separateClose: Bool
 
     init(name: String, skipBadRows: Bool, layout: PriceLayout, capacity: Int) {
