@@ -68,9 +68,9 @@ enum ByteSource {
             if n == 0 { break }
             pending += buffer[0..<n]
         }
-        var inflater: Inflater? = kind(of: pending) == .gzip ? try Inflater(name: name) : nil
+        let inflater: Inflater? = kind(of: pending) == .gzip ? try Inflater(name: name) : nil
         func deliver(_ bytes: UnsafeRawBufferPointer) throws {
-            if inflater != nil { try inflater?.inflate(bytes, body) } else { try body(bytes) }
+            if let inflater { try inflater.inflate(bytes, body) } else { try body(bytes) }
         }
         try pending.withUnsafeBytes { try deliver($0) }
         while true {
@@ -147,53 +147,63 @@ final class MappedFile {
 }
 
 /// gzip (and zlib) inflation with zlib, concatenated members included (as `gzip -c a b`
-/// writes them).
-struct Inflater {
-    private var stream = z_stream()
+/// writes them). A class with the `z_stream` on the heap: zlib keeps a pointer back to it
+/// and refuses a stream that has moved, which a Swift value may do.
+final class Inflater {
+    private let streamPointer = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
     private var output = [UInt8](repeating: 0, count: 1 << 18)
     private let name: String
     private var ended = false
 
     init(name: String) throws {
         self.name = name
+        streamPointer.initialize(to: z_stream())
         // 15 + 32: a window of 2^15 and automatic gzip/zlib header detection
-        guard volscale_inflate_init(&stream, 15 + 32) == Z_OK else {
+        guard volscale_inflate_init(streamPointer, 15 + 32) == Z_OK else {
+            streamPointer.deallocate()
             throw DataError(file: name, line: 0, kind: .unreadable("zlib could not start"))
         }
+        started = true
     }
 
-    mutating func inflate(_ input: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    private var started = false
+
+    deinit {
+        if started { inflateEnd(streamPointer) }
+        streamPointer.deallocate()
+    }
+
+    func inflate(_ input: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let base = input.baseAddress, input.count > 0 else { return }
-        stream.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
-        stream.avail_in = uInt(input.count)
+        streamPointer.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
+        streamPointer.pointee.avail_in = uInt(input.count)
         var produced = 0
         repeat {
             if ended {
                 // another gzip member follows the one that ended
-                if stream.avail_in == 0 { break }
-                guard inflateReset(&stream) == Z_OK else { throw corrupt("cannot start the next member") }
+                if streamPointer.pointee.avail_in == 0 { break }
+                guard inflateReset(streamPointer) == Z_OK else { throw corrupt("cannot start the next member") }
                 ended = false
             }
             let code: Int32
             (code, produced) = output.withUnsafeMutableBytes { out -> (Int32, Int) in
-                stream.next_out = out.baseAddress?.assumingMemoryBound(to: Bytef.self)
-                stream.avail_out = uInt(out.count)
-                let code = CVolScaleZlib.inflate(&stream, Z_NO_FLUSH)
-                return (code, out.count - Int(stream.avail_out))
+                streamPointer.pointee.next_out = out.baseAddress?.assumingMemoryBound(to: Bytef.self)
+                streamPointer.pointee.avail_out = uInt(out.count)
+                let code = CVolScaleZlib.inflate(streamPointer, Z_NO_FLUSH)
+                return (code, out.count - Int(streamPointer.pointee.avail_out))
             }
             if produced > 0 { try output.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
             switch code {
             case Z_OK, Z_BUF_ERROR: break
             case Z_STREAM_END: ended = true
-            default: throw corrupt(stream.msg.map { String(cString: $0) } ?? "error \(code)")
+            default: throw corrupt(streamPointer.pointee.msg.map { String(cString: $0) } ?? "error \(code)")
             }
             // a full output buffer may leave output inside zlib even when the input is used up
-        } while stream.avail_in > 0 || produced == output.count
+        } while streamPointer.pointee.avail_in > 0 || produced == output.count
     }
 
     /// Checks that the data ended where gzip says it ends.
-    mutating func finish() throws {
-        defer { inflateEnd(&stream) }
+    func finish() throws {
         guard ended else { throw corrupt("the compressed data ends early (truncated file?)") }
     }
 
