@@ -104,7 +104,7 @@ public enum Timestamp {
         guard var ms = parseDate(b) else { return nil }
         guard let time = parseTimeOfDay(b, count) else { return nil }
         ms += time
-        return ms
+        return EpochMillis.range.contains(ms) ? ms : nil
     }
 
     /// The part after the date (`""`, `T09:30`, ` 09:30:00.250Z`, `...+02:00`) of an ISO
