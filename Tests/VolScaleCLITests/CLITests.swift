@@ -180,4 +180,54 @@ import ArgumentParser
         #expect(VolScaleCommand.helpMessage(for: VolScaleCommand.ImpliedVol.self).contains("continuously compounded"))
         #expect(VolScaleCommand.helpMessage(for: VolScaleCommand.Corr.self).contains("per period"))
     }
+
+    /// `--stream` (constant memory, block by block) prints what the batch run prints, for each
+    /// one-pass model, as JSON and as CSV, on a plain file and on the zip archive of klines.
+    @Test(arguments: ["ewma", "close-to-close", "parkinson", "yang-zhang"])
+    func streamingEqualsBatch(_ model: String) throws {
+        for file in [Self.data("sp500-daily.csv"), Self.root.appendingPathComponent("Tests/Fixtures/archives/BTCUSD-1d-klines.zip").path] {
+            for format in ["json", "csv", "table"] {
+                let args = ["vol", file, "--model", model, "--format", format]
+                let batch = try output(args)
+                guard let c = try VolScaleCommand.parseAsRoot(args + ["--stream"]) as? VolScaleCommand.Vol else {
+                    Issue.record("not vol"); return
+                }
+                var streamed = ""
+                try c.renderStreaming { streamed += $0 }
+                #expect(streamed == batch, "\(model) \(format) \(file)")
+                #expect(batch.count > 100)
+            }
+        }
+    }
+
+    @Test func streamRefusesWholeSampleModels() {
+        #expect(throws: (any Error).self) { _ = try VolScaleCommand.parseAsRoot(["vol", Self.data("sp500-daily.csv"), "--model", "garch", "--stream"]) }
+    }
+
+    /// A write that fails (a full disk, here /dev/full) is an error: exit 1 with the reason,
+    /// not exit 0 with a truncated file.
+    @Test func failedWriteToStandardOutputIsAnError() throws {
+        let fd = open("/dev/full", O_WRONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var out = StandardOutput(fd: fd)
+        try out.append("date,return,volatility\n")
+        #expect(throws: CommandFailure.self) { try out.flush() }
+        let candidates = [".build/debug/volscale", ".build/x86_64-unknown-linux-gnu/debug/volscale", ".build/aarch64-unknown-linux-gnu/debug/volscale"]
+        let binary = try #require(candidates.map { Self.root.appendingPathComponent($0).path }.first { FileManager.default.isExecutableFile(atPath: $0) },
+                                  "build the volscale executable first (swift build)")
+        for extra in [[], ["--stream"]] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["vol", Self.data("sp500-daily.csv"), "--format", "csv"] + extra
+            p.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            p.waitUntilExit()
+            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(p.terminationStatus == 1, "\(extra)")
+            #expect(message.contains("cannot write to standard output: No space left on device"), "\(message)")
+        }
+    }
 }
