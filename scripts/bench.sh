@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${1:-data/sp500-daily.csv}"
 python3 -c "import arch" 2>/dev/null || pip install --quiet "arch==8.0.0"
-swift build -c release --product volscale-bench >&2
+swift build -c release --static-swift-stdlib --product volscale-bench >&2
 SWIFT_JSON="$(.build/release/volscale-bench "$DATA")"
 PY_JSON="$(python3 scripts/bench.py "$DATA")"
 PM_JSON="$(python3 scripts/bench_portfolio.py bench-results/pm)"

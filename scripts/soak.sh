@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SECONDS_TO_RUN="${1:-300}"
 RATE="${2:-2}"
 BIN="${3:-.build/release/volscale}"
-[[ -x "$BIN" ]] || swift build -c release --product volscale >&2
+[[ -x "$BIN" ]] || swift build -c release --static-swift-stdlib --product volscale >&2
 PORT=$((20000 + RANDOM % 20000))
 DATA="$(mktemp -d)"
 LOG="$DATA/serve.log"

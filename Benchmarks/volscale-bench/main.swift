@@ -26,6 +26,73 @@ func now() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
+func flushOut(_ out: inout [UInt8]) {
+    var offset = 0
+    while offset < out.count {
+        let n = out.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+        if n <= 0 { exit(1) }
+        offset += n
+    }
+    out.removeAll(keepingCapacity: true)
+}
+
+// `volscale-bench generate N [seconds|minutes]`: N one-second (or one-minute) OHLC bars from
+// 2000-01-01 as CSV on standard output, a random walk in cents, for the constant-memory
+// streaming benchmark (100 million rows do not fit in a file here; they go through a pipe).
+if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "generate" {
+    guard let n = Int(CommandLine.arguments[2]), n > 0 else { fatalError("generate N: N a positive integer") }
+    let step = CommandLine.arguments.count > 3 && CommandLine.arguments[3] == "minutes" ? 60 : 1
+    var out = [UInt8]()
+    out.reserveCapacity(1 << 20)
+    out += Array("date,open,high,low,close\n".utf8)
+    var t = 946_684_800 // 2000-01-01 UTC, seconds
+    var cents: Int64 = 3_000_000
+    var state: UInt64 = 42
+    func rand() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    let powers = [1, 10, 100, 1000]
+    func digits(_ v: Int, _ width: Int) {
+        for i in stride(from: width - 1, through: 0, by: -1) { out.append(UInt8(48 + v / powers[i] % 10)) }
+    }
+    func integer(_ v: Int64) {
+        if v >= 10 { integer(v / 10) }
+        out.append(UInt8(48 + v % 10))
+    }
+    func price(_ c: Int64) {
+        integer(c / 100)
+        out.append(46)
+        digits(Int(c % 100), 2)
+    }
+    var day = -1
+    var date = [UInt8]()
+    for _ in 0..<n {
+        let d = t / 86_400
+        if d != day {
+            day = d
+            let (y, m, dd) = Timestamp.civil(days: d)
+            date = Array(String(format: "%04d-%02d-%02d ", y, m, dd).utf8)
+        }
+        out += date
+        let s = t % 86_400
+        digits(s / 3600, 2); out.append(58); digits(s / 60 % 60, 2); out.append(58); digits(s % 60, 2)
+        let open = cents
+        let move = Int64(rand() % 201) - 100
+        cents = max(100, cents + move)
+        let high = max(open, cents) + Int64(rand() % 50), low = max(1, min(open, cents) - Int64(rand() % 50))
+        out.append(44); price(open); out.append(44); price(high); out.append(44); price(low); out.append(44); price(cents)
+        out.append(10)
+        t += step
+        if out.count >= 1 << 20 { flushOut(&out) }
+    }
+    flushOut(&out)
+    exit(0)
+}
+
 // `volscale-bench read FILE`: where the time of `volscale vol FILE --model ewma` goes, phase by phase.
 if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "read" {
     var t0 = now()

@@ -77,11 +77,8 @@ public struct PriceFileReader: Sendable {
 
     static func output(_ block: PriceBlock, name: String) throws(DataError) -> Output {
         guard block.count >= 2 else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: block.count)) }
-        var bars: OHLCBars?
-        if block.hasBars {
-            // every bar was checked on the way in, so this cannot fail
-            bars = try? OHLCBars(open: block.open, high: block.high, low: block.low, close: block.barClose)
-        }
+        // every bar was checked on the way in (PriceBlock.append), with the same rules
+        let bars = block.hasBars ? OHLCBars(checkedOpen: block.open, high: block.high, low: block.low, close: block.barClose) : nil
         return Output(series: PriceSeries(source: name, timestamps: block.timestamps, close: block.price, bars: bars),
                       skipped: block.skipped)
     }
@@ -106,8 +103,11 @@ public struct PriceFileReader: Sendable {
                               skipBadRows: Bool, lineOffset: Int) -> PriceBlock {
         let parser = BlockParser(layout: layout, name: name, skipBadRows: skipBadRows)
         let size = end - start
-        let cores = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 16))
-        var parts = max(1, min(cores, size / (2 << 20)))
+        var parts = 1
+        if size >= 4 << 20 {
+            let cores = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 16))
+            parts = max(1, min(cores, size / (2 << 20)))
+        }
         if parts > 1 && layout.kind == .header && memchr(p + start, 0x22, size) != nil { parts = 1 }
         var bounds = [start]
         for k in 1..<max(parts, 1) {

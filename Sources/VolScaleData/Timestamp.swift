@@ -14,7 +14,8 @@ public enum Timestamp {
         return era * 146097 + doe - 719468
     }
 
-    static func civil(days z0: Int) -> (year: Int, month: Int, day: Int) {
+    /// The proleptic Gregorian date of a day number (days since 1970-01-01).
+    public static func civil(days z0: Int) -> (year: Int, month: Int, day: Int) {
         let z = z0 + 719468
         let era = (z >= 0 ? z : z - 146096) / 146097
         let doe = z - era * 146097
@@ -56,14 +57,12 @@ public enum Timestamp {
         // an integer (the common case: epoch ms or us) without going through Double
         var i = first == UInt8(ascii: "-") ? 1 : 0
         var v: Int64 = 0
-        var integral = i < count
-        while i < count {
+        // up to 18 digits cannot overflow; longer numbers take the Double path
+        var integral = i < count && count - i <= 18
+        while integral && i < count {
             let d = p[i] &- 48
             guard d < 10 else { integral = false; break }
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(Int64(d))
-            guard !o1 && !o2 else { integral = false; break }
-            v = a
+            v = v &* 10 &+ Int64(d)
             i += 1
         }
         if integral {

@@ -7,6 +7,7 @@ extension VolScaleCommand {
     /// `volscale corr FILE...`
     public struct Corr: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "corr",
             abstract: "Correlation of several price series on their common timestamps.",
             discussion: """
             Returns are decimal log returns between consecutive timestamps present in every file; rows of a

@@ -14,6 +14,7 @@ extension VolScaleCommand {
     /// `volscale ingest`
     public struct Ingest: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "ingest",
             abstract: "Feed quotes into the live engine and its store (files or standard input).",
             discussion: """
             Input: JSON lines {"asset": "BTC", "source": "binance", "ts": 1700000000000, "price": 60000.5,
@@ -106,6 +107,7 @@ extension VolScaleCommand {
     /// `volscale params`
     public struct Params: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "params",
             abstract: "What the engine published, and when.",
             discussion: "Rates are decimal fractions of notional; sigma per bar, decimal. --at TIME shows the rates in force then.")
         @OptionGroup var storeOptions: StoreOptions
@@ -148,11 +150,12 @@ extension VolScaleCommand {
 
     /// `volscale audit verify`
     public struct Audit: AsyncParsableCommand {
-        public static let configuration = CommandConfiguration(abstract: "Audit-trail tools.", subcommands: [Verify.self])
+        public static let configuration = CommandConfiguration(commandName: "audit", abstract: "Audit-trail tools.", subcommands: [Verify.self])
         public init() {}
 
         public struct Verify: AsyncParsableCommand {
             public static let configuration = CommandConfiguration(
+                commandName: "verify",
                 abstract: "Recompute the publication hash chain and report the first broken link.")
             @OptionGroup var storeOptions: StoreOptions
             public init() {}
@@ -172,6 +175,7 @@ extension VolScaleCommand {
     /// `volscale replay`
     public struct Replay: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "replay",
             abstract: "Drive the engine from a price history at a chosen speed, committing to the store.",
             discussion: "--speed 0 runs as fast as possible; --speed N plays N bars per second.")
         @OptionGroup var storeOptions: StoreOptions

@@ -9,6 +9,7 @@ extension VolScaleCommand {
     /// `volscale serve`
     public struct Serve: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "serve",
             abstract: "Run the risk service: HTTP API, live stream and dashboard.",
             discussion: """
             With no arguments: the example venue (examples/venue.toml: real BTC, ETH, S&P 500 and EUR/USD prices from data/,

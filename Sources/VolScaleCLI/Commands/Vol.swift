@@ -7,6 +7,7 @@ extension VolScaleCommand {
     /// `volscale vol FILE --model ...`
     public struct Vol: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "vol",
             abstract: "Estimate a volatility model on a price file.",
             discussion: """
             Units and conventions:

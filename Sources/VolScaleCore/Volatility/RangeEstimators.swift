@@ -30,6 +30,15 @@ public struct OHLCBars: Sendable, Equatable {
     }
 
     public var count: Int { close.count }
+
+    /// Bars the caller has already checked bar by bar with the same rules (the price-file
+    /// readers do as they read, with the file's line in the message): not checked again.
+    package init(checkedOpen open: [Double], high: [Double], low: [Double], close: [Double]) {
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+    }
 }
 
 /// Range-based variance estimators over a window of n bars (per-bar variance, decimal).
