@@ -222,7 +222,8 @@ extension VolScaleCommand {
 
         func estimate(_ series: PriceSeries) throws -> VolReport {
             let sampling = data.sampling(for: series)
-            let returns = series.returns
+            // json and table for ewma print no path: no returns array either
+            let returns = model == .ewma && format != .csv ? [] : series.returns
             var r = VolReport(command: model.rawValue, series: series, sampling: sampling, returns: returns)
             do {
                 switch model {

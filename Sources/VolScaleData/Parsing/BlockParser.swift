@@ -39,8 +39,11 @@ struct BlockParser {
         var storage = [FieldRange](repeating: FieldRange(), count: max(stored, 1))
         var times = TimeParser()
         let priceIsClose = layout.priceIsClose
+        var stage = RowStage()
+        defer { stage.deallocate() }
         return storage.withUnsafeMutableBufferPointer { fields -> Int in
             let fast = FastRecord(layout: layout)
+            defer { b.append(staged: &stage) }
             while true {
                 let before = scanner.position
                 // the common record first; anything unusual goes through the general scanner,
@@ -49,10 +52,22 @@ struct BlockParser {
                     scanner.position = row.next
                     scanner.line += 1
                     b.lines = scanner.line - 1
+                    // a good row is staged and appended in bulk; a bad one goes through
+                    // `append`, which names the reason
+                    let last = stage.count > 0 ? stage.time[stage.count - 1] : b.lastTime ?? previous
+                    let barOK = !b.hasBars || (row.high >= row.low && row.close >= row.low && row.close <= row.high
+                                               && row.open >= row.low && row.open <= row.high)
+                    if barOK && (last.map { row.time > $0 } ?? true) {
+                        stage.add(row)
+                        if stage.count == RowStage.capacity { b.append(staged: &stage) }
+                        continue
+                    }
+                    b.append(staged: &stage)
                     if !b.append(scanner.line - 1, row.time, price: row.price, open: row.open, high: row.high, low: row.low,
                                  close: row.close, previous: previous) { return scanner.position }
                     continue
                 }
+                b.append(staged: &stage)
                 guard let record = scanner.next(fields) else { return scanner.position }
                 let line = record.line
                 if record.blank {

@@ -102,6 +102,21 @@ public struct PriceBlock: Sendable {
         return true
     }
 
+    /// Appends the staged rows (already checked) in bulk and empties the stage.
+    mutating func append(staged s: inout RowStage) {
+        guard s.count > 0 else { return }
+        let n = s.count
+        timestamps.append(contentsOf: UnsafeBufferPointer(start: s.time, count: n))
+        price.append(contentsOf: UnsafeBufferPointer(start: s.price, count: n))
+        if hasBars {
+            open.append(contentsOf: UnsafeBufferPointer(start: s.open, count: n))
+            high.append(contentsOf: UnsafeBufferPointer(start: s.high, count: n))
+            low.append(contentsOf: UnsafeBufferPointer(start: s.low, count: n))
+            if separateClose { close.append(contentsOf: UnsafeBufferPointer(start: s.close, count: n)) }
+        }
+        s.count = 0
+    }
+
     /// Moves line numbers from block-relative to file lines.
     mutating func offsetLines(by n: Int) {
         guard n != 0 else { return }
@@ -143,5 +158,33 @@ extension SkipReport {
     mutating func merge(_ other: SkipReport) {
         for (k, v) in other.counts { counts[k, default: 0] += v }
         for e in other.examples where examples.count < 5 { examples.append(e) }
+    }
+}
+
+/// Rows of the fast path gathered in fixed buffers, so that the columns grow by bulk copies
+/// instead of one checked append per value.
+struct RowStage {
+    static let capacity = 1024
+    let time = UnsafeMutablePointer<Int64>.allocate(capacity: capacity)
+    let price = UnsafeMutablePointer<Double>.allocate(capacity: capacity)
+    let open = UnsafeMutablePointer<Double>.allocate(capacity: capacity)
+    let high = UnsafeMutablePointer<Double>.allocate(capacity: capacity)
+    let low = UnsafeMutablePointer<Double>.allocate(capacity: capacity)
+    let close = UnsafeMutablePointer<Double>.allocate(capacity: capacity)
+    var count = 0
+
+    @inline(__always)
+    mutating func add(_ row: FastRecord.Row) {
+        time[count] = row.time
+        price[count] = row.price
+        open[count] = row.open
+        high[count] = row.high
+        low[count] = row.low
+        close[count] = row.close
+        count += 1
+    }
+
+    func deallocate() {
+        time.deallocate(); price.deallocate(); open.deallocate(); high.deallocate(); low.deallocate(); close.deallocate()
     }
 }
