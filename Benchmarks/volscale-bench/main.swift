@@ -93,6 +93,25 @@ if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "generate" {
     exit(0)
 }
 
+// `volscale-bench floatcheck N`: the float parser against strtod on N random strings
+// (DecimalSamples, the tests' generator), bit for bit; prints the count of disagreements.
+if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "floatcheck" {
+    guard let n = Int(CommandLine.arguments[2]), n > 0 else { fatalError("floatcheck N: N a positive integer") }
+    var samples = DecimalSamples(seed: 11)
+    var mismatches = 0
+    var first: [String] = []
+    let t0 = now()
+    for _ in 0..<n {
+        let s = samples.number()
+        if !DecimalSamples.same(DecimalParser.parse(s), DecimalSamples.strtodValue(s)) {
+            mismatches += 1
+            if first.count < 5 { first.append(s) }
+        }
+    }
+    print("{\"strings\": \(n), \"mismatches\": \(mismatches), \"seconds\": \(now() - t0), \"first\": \(first)}")
+    exit(mismatches == 0 ? 0 : 1)
+}
+
 // `volscale-bench read FILE`: where the time of `volscale vol FILE --model ewma` goes, phase by phase.
 if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "read" {
     var t0 = now()

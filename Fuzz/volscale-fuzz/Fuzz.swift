@@ -2,15 +2,19 @@ import Foundation
 import VolScaleConfig
 import VolScaleData
 
-/// One input through the decoders that take outside bytes. The first byte picks the decoder,
-/// the rest is the input: 0 the price-ingestion body, 1 the what-if body (as the service's
-/// hot path reads it, `AccountDocument`, and as the accounts file does), 2 a price file
-/// (CSV, klines or ticks, format detected as `volscale vol` does), 3 an option-chain file.
-/// Refusals are fine (errors are values); a trap, a hang or an overflow is a finding.
+/// One input through the decoders that take outside bytes. The first byte picks the decoder
+/// (modulo 8), the rest is the input: 0 the price-ingestion body, 1 the what-if body (as the
+/// service's hot path reads it, `AccountDocument`, and as the accounts file does), 2 and 5-7 a
+/// price file (CSV, klines or ticks, format detected as `volscale vol` does; gzip inflated),
+/// 3 an option-chain file, 4 a number for the float parser.
+/// Refusals are fine (errors are values); a trap, a hang or an overflow is a finding, and so
+/// is a disagreement: the whole-file and the streamed price readers must give the same rows
+/// and the same error, and the float parser must give strtod's double bit for bit.
 func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     guard let selector = bytes.first else { return }
-    let data = Data(bytes.dropFirst())
-    switch selector % 4 {
+    let body = UnsafeRawBufferPointer(rebasing: bytes.dropFirst())
+    let data = Data(body)
+    switch selector % 8 {
     case 0:
         if let json = try? Requests.json(data) { _ = try? Requests.quotes(json) }
     case 1:
@@ -19,12 +23,62 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
             _ = try? AccountDocument(json: json)
             _ = try? Requests.whatIf(json)
         }
-    case 2:
-        let text = String(decoding: data, as: UTF8.self)
-        _ = try? PriceFileReader().parse(text, name: "fuzz")
-        _ = try? PriceFileReader(skipBadRows: true).parse(text, name: "fuzz")
-    default:
+    case 3:
         _ = try? OptionChainReader().parse(String(decoding: data, as: UTF8.self), name: "fuzz")
+    case 4:
+        floatAgreesWithStrtod(body)
+    default:
+        readersAgree(body, skipBadRows: false)
+        readersAgree(body, skipBadRows: true)
+    }
+}
+
+/// The whole-buffer parse and the streamed one (blocks of a few bytes, so that records are
+/// cut everywhere) give the same rows and skip counts, or the same error.
+func readersAgree(_ body: UnsafeRawBufferPointer, skipBadRows: Bool) {
+    let reader = PriceFileReader(skipBadRows: skipBadRows)
+    var times: [Int64] = []
+    var prices: [Double] = []
+    let streamed = Result { try reader.stream(bytes: body, name: "fuzz", blockBytes: 7, chunkSize: 5) { times += $0.timestamps; prices += $0.price } }
+    if body.count >= 2 && body[0] == 0x1F && body[1] == 0x8B { return } // gzip: only the streamed reader inflates from memory
+    let whole = Result { () throws(DataError) in try reader.parse(bytes: body, name: "fuzz") }
+    switch (whole, streamed) {
+    case let (.success(out), .success(skipped)):
+        guard out.series.timestamps == times, out.series.close == prices, out.skipped.counts == skipped.counts else {
+            fatalError("readers disagree: \(out.series.count) rows whole, \(times.count) streamed")
+        }
+    case let (.failure(a), .failure(b)):
+        guard let b = b as? DataError, a == b else { fatalError("readers disagree: \(a) / \(b)") }
+    case let (.success(out), .failure(e)):
+        fatalError("whole read \(out.series.count) rows, streamed failed: \(e)")
+    case let (.failure(e), .success):
+        fatalError("streamed read \(times.count) rows, whole failed: \(e)")
+    }
+}
+
+/// A number the parser takes must be strtod's, bit for bit; one it refuses must be one
+/// strtod refuses too, or a form the parser leaves out on purpose (hexadecimal, nan(...),
+/// leading white space).
+func floatAgreesWithStrtod(_ body: UnsafeRawBufferPointer) {
+    let bytes = Array(body.prefix(64))
+    guard !bytes.contains(0) else { return }
+    let ours = bytes.withUnsafeBufferPointer { b in b.baseAddress.flatMap { DecimalParser.parse($0, b.count) } }
+    let theirs: Double? = (bytes + [0]).withUnsafeBufferPointer { b in
+        b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { p in
+            var end: UnsafeMutablePointer<CChar>?
+            let v = strtod(p, &end)
+            guard let end, end - UnsafeMutablePointer(mutating: p) == bytes.count, !bytes.isEmpty else { return nil }
+            return v
+        }
+    }
+    if let ours {
+        guard let theirs, ours.bitPattern == theirs.bitPattern || (ours.isNaN && theirs.isNaN) else {
+            fatalError("float parser: \(String(decoding: bytes, as: UTF8.self)) gave \(ours), strtod \(String(describing: theirs))")
+        }
+    } else if theirs != nil {
+        let text = String(decoding: bytes, as: UTF8.self).lowercased()
+        let leftOut = text.contains("x") || text.contains("(") || bytes.first.map { [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D].contains($0) } == true
+        guard leftOut else { fatalError("float parser refused \(text), strtod read it") }
     }
 }
 

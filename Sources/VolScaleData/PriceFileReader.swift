@@ -94,6 +94,23 @@ public struct PriceFileReader: Sendable {
         return parser.skipped
     }
 
+    /// The streaming reader over bytes in memory (gzip data is inflated), cut into chunks
+    /// of `chunkSize`: the same path as a file or a pipe, for tests and the fuzz target.
+    public func stream(bytes: UnsafeRawBufferPointer, name: String, blockBytes: Int = 4 << 20, chunkSize: Int = 1 << 20,
+                       _ body: (PriceBlock) throws -> Void) throws -> SkipReport {
+        var parser = StreamParser(reader: self, name: name, blockBytes: blockBytes)
+        let inflater = ByteSource.kind(of: Array(bytes.prefix(2))) == .gzip ? try Inflater(name: name) : nil
+        var offset = 0
+        while offset < bytes.count {
+            let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + max(chunkSize, 1), bytes.count)])
+            if let inflater { try inflater.inflate(chunk) { try parser.feed($0, body) } } else { try parser.feed(chunk, body) }
+            offset += chunk.count
+        }
+        try inflater?.finish()
+        try parser.finish(body)
+        return parser.skipped
+    }
+
     static let timeColumns = ["date", "timestamp", "time", "datetime", "open_time", "ts"]
 
     /// The parts split at line breaks for parsing on several cores: 2 MiB at least each, one

@@ -1,4 +1,15 @@
+import Dispatch
 import VolScaleCore
+
+/// Log returns of one range of a series, written into their slots (each range by one worker).
+private struct ReturnsJob: @unchecked Sendable {
+    let close: UnsafeBufferPointer<Double>
+    let out: UnsafeMutableBufferPointer<Double>
+
+    func run(_ range: Range<Int>) {
+        for i in range { out[i] = Double.log(close[i + 1] / close[i]) }
+    }
+}
 
 /// A validated price series: strictly increasing UTC timestamps with positive closes,
 /// and open/high/low when the source has them.
@@ -23,9 +34,22 @@ public struct PriceSeries: Sendable, Equatable {
 
     /// Log returns `ln(P_t / P_{t-1})`, decimal; `returns[i]` ends at bar `i + 1`. A gap
     /// in time (weekend, outage) is one return: nothing is filled in.
+    /// Long series are split between the cores (the logarithms are most of the cost).
     public var returns: [Double] {
-        guard close.count > 1 else { return [] }
-        return (1..<close.count).map { Double.log(close[$0] / close[$0 - 1]) }
+        let n = close.count - 1
+        guard n > 0 else { return [] }
+        return close.withUnsafeBufferPointer { c in
+            [Double](unsafeUninitializedCapacity: n) { out, count in
+                let job = ReturnsJob(close: c, out: out)
+                let parts = n >= 1 << 18 ? 2 : 1
+                if parts == 1 {
+                    job.run(0..<n)
+                } else {
+                    DispatchQueue.concurrentPerform(iterations: parts) { k in job.run((n * k / parts)..<(n * (k + 1) / parts)) }
+                }
+                count = n
+            }
+        }
     }
 
     /// True when every timestamp is at midnight UTC (daily or coarser data).

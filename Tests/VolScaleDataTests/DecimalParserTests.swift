@@ -6,23 +6,8 @@ import Foundation
 /// bit. Here a few hundred thousand strings in a debug build; `scripts/check-floats.sh` runs
 /// the same comparison on ten million in a release build.
 @Suite struct DecimalParserTests {
-    static func strtodValue(_ s: String) -> Double? {
-        s.withCString { p -> Double? in
-            var end: UnsafeMutablePointer<CChar>?
-            let v = strtod(p, &end)
-            guard let end, end - UnsafeMutablePointer(mutating: p) == s.utf8.count, !s.isEmpty else { return nil }
-            return v
-        }
-    }
-
-    static func same(_ a: Double?, _ b: Double?) -> Bool {
-        switch (a, b) {
-        case (nil, nil): return true
-        case let (x?, y?): return x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN)
-        default: return false
-        }
-    }
-
+    static func strtodValue(_ s: String) -> Double? { DecimalSamples.strtodValue(s) }
+    static func same(_ a: Double?, _ b: Double?) -> Bool { DecimalSamples.same(a, b) }
     /// Hard cases: halfway points, the largest and smallest doubles, subnormals, more digits
     /// than a UInt64 holds, exponents beyond the table, the Clinger boundary.
     static let edges = [
@@ -48,45 +33,14 @@ import Foundation
         }
     }
 
-    /// Random decimal strings of every shape: 1 to 25 significant digits, a decimal point
-    /// anywhere, exponents from -330 to 310, signs.
+    /// Random decimal strings of every shape (`DecimalSamples`).
     @Test func randomStringsAgreeWithStrtod() {
-        var rng = SplitMix(seed: 20261127)
+        var samples = DecimalSamples(seed: 20261127)
         var mismatches: [String] = []
         for _ in 0..<300_000 {
-            let s = Self.randomNumber(&rng)
+            let s = samples.number()
             if !Self.same(DecimalParser.parse(s), Self.strtodValue(s)) { mismatches.append(s) }
         }
         #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
-    }
-
-    static func randomNumber(_ rng: inout SplitMix) -> String {
-        var s = ""
-        if rng.next() % 4 == 0 { s += "-" }
-        let digits = 1 + Int(rng.next() % 25)
-        let point = Int(rng.next() % UInt64(digits + 2)) - 1
-        for i in 0..<digits {
-            if i == point { s += "." }
-            s += String(rng.next() % 10)
-        }
-        switch rng.next() % 3 {
-        case 0: s += "e\(Int(rng.next() % 641) - 330)"
-        case 1: s += "e\(Int(rng.next() % 45) - 22)"
-        default: break
-        }
-        return s
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so that a failure reproduces.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -222,8 +222,7 @@ extension VolScaleCommand {
 
         func estimate(_ series: PriceSeries) throws -> VolReport {
             let sampling = data.sampling(for: series)
-            // json and table for ewma print no path: no returns array either
-            let returns = model == .ewma && format != .csv ? [] : series.returns
+            let returns = series.returns
             var r = VolReport(command: model.rawValue, series: series, sampling: sampling, returns: returns)
             do {
                 switch model {
@@ -244,14 +243,13 @@ extension VolScaleCommand {
                     let (kind, description, parameters) = try onePass()
                     r.description = description
                     r.parameters = parameters
-                    if format == .csv, case let .ewma(e) = kind {
+                    guard case let .ewma(e) = kind else { break }
+                    if format == .csv {
                         r.apply(try e.filter(returns), constantForecast: horizon)
                     } else {
-                        // json and table print no path: one pass over the prices, no arrays
-                        var filter = OnePassVolatility(kind)
-                        for p in series.close { try filter.add(time: 0, price: p, bar: nil) { _, _, _ in } }
-                        let next = try filter.finish { _, _, _ in }
-                        r.lastVariance = filter.lastVariance
+                        // json and table print no path
+                        let (last, next) = try e.lastAndNext(returns)
+                        r.lastVariance = last
                         r.nextVariance = next
                         r.forecast = Array(repeating: next, count: horizon)
                     }

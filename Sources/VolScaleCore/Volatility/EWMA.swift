@@ -61,6 +61,22 @@ public struct EWMA: Sendable, Hashable, Codable {
         return VolatilityPath(variance: variance, nextVariance: state.variance)
     }
 
+    /// The last value of the path (sigma2 of the last return) and the forecast after it,
+    /// without the path: what `filter` gives as `variance.last` and `nextVariance`.
+    public func lastAndNext(_ returns: [Double]) throws(VolatilityError) -> (last: Double, next: Double) {
+        try checkFinite(returns)
+        guard returns.count >= 2 else {
+            throw .tooFewObservations(model: "EWMA", needed: 2, got: returns.count)
+        }
+        var state = State(variance: Self.backcast(returns.prefix(75).map { $0 * $0 }))
+        var last = state.variance
+        for r in returns {
+            last = state.variance
+            state.update(r, lambda: lambda)
+        }
+        return (last, state.variance)
+    }
+
     /// The O(1) streaming state.
     public struct State: Sendable, Hashable, Codable {
         /// sigma2 for the next return, decimal per period.

@@ -126,13 +126,13 @@ final class MappedFile {
         if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError(file: name, line: 0, kind: .unreadable("is a directory")) }
         guard (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0, let size = Int(exactly: st.st_size) else { return nil }
         // MAP_POPULATE: the pages are mapped in one call instead of one fault each
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), base != MAP_FAILED else { return nil }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
         let view = UnsafeRawBufferPointer(start: base, count: size)
         if ByteSource.kind(of: Array(view.prefix(4))) != .plain {
             munmap(base, size)
             return nil
         }
-        madvise(base, size, MADV_SEQUENTIAL)
+        madvise(base, size, MADV_WILLNEED)
         bytes = view
         mapped = true
     }

@@ -225,3 +225,57 @@ public enum DecimalParser {
         return Double(bitPattern: sign | UInt64(power2) << 52 | mantissa)
     }
 }
+
+/// Random decimal strings of every shape for checking the parser against `strtod`: 1 to 25
+/// significant digits, a decimal point anywhere (or none), exponents from -330 to 310 or
+/// within Clinger's ±22, signs. Deterministic (SplitMix64) so that a failure reproduces;
+/// used by the tests and by `volscale-bench floatcheck`.
+package struct DecimalSamples {
+    private var state: UInt64
+
+    package init(seed: UInt64) { state = seed }
+
+    package mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    package mutating func number() -> String {
+        var s = ""
+        if next() % 4 == 0 { s += "-" }
+        let digits = 1 + Int(next() % 25)
+        let point = Int(next() % UInt64(digits + 2)) - 1
+        for i in 0..<digits {
+            if i == point { s += "." }
+            s += String(next() % 10)
+        }
+        switch next() % 3 {
+        case 0: s += "e\(Int(next() % 641) - 330)"
+        case 1: s += "e\(Int(next() % 45) - 22)"
+        default: break
+        }
+        return s
+    }
+
+    /// `strtod`'s reading of the whole string, nil when it stops early or reads nothing.
+    package static func strtodValue(_ s: String) -> Double? {
+        s.withCString { p -> Double? in
+            var end: UnsafeMutablePointer<CChar>?
+            let v = strtod(p, &end)
+            guard let end, end - UnsafeMutablePointer(mutating: p) == s.utf8.count, !s.isEmpty else { return nil }
+            return v
+        }
+    }
+
+    /// Equal bit for bit (any NaN equals any NaN), or both nil.
+    package static func same(_ a: Double?, _ b: Double?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case let (x?, y?): return x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN)
+        default: return false
+        }
+    }
+}
