@@ -10,6 +10,11 @@ log="$(mktemp)"
 export VOLSCALE_PG_PORT="${VOLSCALE_PG_PORT:-$((20000 + RANDOM % 20000))}"
 export VOLSCALE_PG_DIR="${VOLSCALE_PG_DIR:-/tmp/volscale-pg-$$}"
 eval "$(scripts/postgres.sh start)"
+# zlib's header for the gzip reader (the library itself is on every Debian system).
+if [[ ! -f /usr/include/zlib.h ]]; then
+  echo "installing zlib1g-dev from the system packages" >&2
+  apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y zlib1g-dev >&2
+fi
 # A headless browser for the dashboard test.
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing chromium from the system packages" >&2
