@@ -81,17 +81,22 @@ public enum Timestamp {
         return Checked.integer64(ms.rounded(), in: EpochMillis.range)
     }
 
+    /// The decimal number in `p[from..<from + len]` (all digits, within `count`), or nil.
+    @inline(__always)
+    static func digits(_ p: UnsafePointer<UInt8>, _ from: Int, _ len: Int, count: Int) -> Int? {
+        guard from + len <= count else { return nil }
+        var v = 0
+        for i in from..<(from + len) {
+            let c = p[i] &- 48
+            guard c < 10 else { return nil }
+            v = v * 10 + Int(c)
+        }
+        return v
+    }
+
     /// Midnight UTC of `YYYY-MM-DD` in `p[0..<10]`, in milliseconds; nil when not a valid date.
     static func parseDate(_ p: UnsafePointer<UInt8>) -> Int64? {
-        func num(_ from: Int, _ len: Int) -> Int? {
-            var v = 0
-            for k in from..<(from + len) {
-                let c = p[k] &- 48
-                guard c < 10 else { return nil }
-                v = v * 10 + Int(c)
-            }
-            return v
-        }
+        func num(_ from: Int, _ len: Int) -> Int? { digits(p, from, len, count: 10) }
         guard let y = num(0, 4), p[4] == UInt8(ascii: "-"), let mo = num(5, 2), p[7] == UInt8(ascii: "-"),
               let d = num(8, 2), (1...12).contains(mo), (1...31).contains(d) else { return nil }
         let dn = days(year: y, month: mo, day: d)
@@ -110,16 +115,7 @@ public enum Timestamp {
     /// date-time in `b[0..<count]`, as milliseconds to add to midnight (the offset
     /// subtracted); nil when malformed.
     static func parseTimeOfDay(_ b: UnsafePointer<UInt8>, _ count: Int) -> Int64? {
-        func num(_ from: Int, _ len: Int) -> Int? {
-            guard from + len <= count else { return nil }
-            var v = 0
-            for i in from..<(from + len) {
-                let c = b[i] &- 48
-                guard c < 10 else { return nil }
-                v = v * 10 + Int(c)
-            }
-            return v
-        }
+        func num(_ from: Int, _ len: Int) -> Int? { digits(b, from, len, count: count) }
         if count == 10 { return 0 }
         guard b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "),
               let hh = num(11, 2), count > 13, b[13] == UInt8(ascii: ":"), let mm = num(14, 2),

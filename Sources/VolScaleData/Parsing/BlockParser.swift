@@ -5,13 +5,8 @@ struct BlockParser {
     let name: String
     let skipBadRows: Bool
 
-    struct Result {
-        var block: PriceBlock
-        /// Where parsing stopped: the start of an incomplete record, or the range's end.
-        var consumed: Int
-    }
-
-    /// Parses the records in `p[start..<end]`, whose first line is line 1 of the block.
+    /// Parses the records in `p[start..<end]`, whose first line is line 1 of the block, and
+    /// returns where it stopped: the start of an incomplete record, or `end`.
     /// - Parameters:
     ///   - final: no more bytes follow `end` for this range (a cut record is complete).
     ///   - endsFile: `end` is the end of the file, so blank lines there are not rows.

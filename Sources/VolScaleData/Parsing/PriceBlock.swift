@@ -146,11 +146,6 @@ public struct PriceBlock: Sendable {
         low.removeAll(keepingCapacity: true)
         close.removeAll(keepingCapacity: true)
     }
-
-    /// Bars of row i (the block must have bars).
-    public func bar(_ i: Int) -> (open: Double, high: Double, low: Double, close: Double) {
-        (open[i], high[i], low[i], separateClose ? close[i] : price[i])
-    }
 }
 
 extension SkipReport {
