@@ -16,6 +16,9 @@ mkdir -p fuzz-findings
 trap 'rm -rf "$WORK"' EXIT
 cp Fuzz/corpus/* "$WORK/"
 start=$(date +%s)
+# Swift's own crash backtracer would take the signal before libFuzzer's handler, which then
+# writes no crash file
+export SWIFT_BACKTRACE=enable=no
 set +e
 "$BIN" -runs="$RUNS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix=fuzz-findings/ "$@" "$WORK" 2>&1 | tee "$WORK.log" | grep -E "^(#[0-9]+[[:space:]]+(pulse|DONE)|INFO: Seed|stat::|==|SUMMARY|.*(crash|timeout|leak)-)" 
