@@ -7,9 +7,13 @@ import VolScaleCore
 ///   `open_time` or `ts`) and `close` (or `price`, or the column named by `column`);
 ///   with `open`, `high`, `low`, `close` the bars are kept for range estimators.
 /// - Headerless exchange kline CSV (the Binance public archive layout): open time in
-///   epoch ms or us, open, high, low, close, volume, then anything.
+///   epoch s, ms, us or ns, open, high, low, close, volume, then anything.
 /// - JSON lines of ticks: `{"ts": ..., "price": ...}` (`timestamp`/`time` and `close`
 ///   are accepted too; ts as epoch number or ISO string).
+///
+/// CSV as RFC 4180 defines it (quotes, CRLF, a byte-order mark), read as bytes; a file may
+/// be gzip-compressed or a zip archive holding one file. `read` gives the whole series in
+/// columns (parsed on every core), `stream` gives it block by block in constant memory.
 ///
 /// A bad row (empty, a field empty or not a number, non-positive price, high < low, close
 /// or open outside [low, high], time going backwards, duplicate timestamp) is an error
