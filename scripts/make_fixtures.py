@@ -16,6 +16,12 @@ Sources, per fixture:
 - black76-mpmath.json: Black-76 prices at 50 significant digits (mpmath) for
   deep in/out-of-the-money points, to check the forward formula's accuracy.
 - ewma-cov.json, ledoit-wolf.json: numpy, on aligned returns.
+- liquidity-*.json: rolling dollar volume, Amihud illiquidity and the Corwin-Schultz
+  spread written in numpy from the papers' formulas (sliding windows, no running sums).
+- regimes-sp500.json: statsmodels' MarkovRegression (switching mean and variance), fitted
+  on percent returns with search_reps, mapped to decimal units.
+
+    python3 scripts/make_fixtures.py liquidity regimes   # only those
 All numbers are stored in decimal units unless the key says otherwise.
 """
 import json
@@ -31,9 +37,9 @@ OUT = os.path.join(ROOT, "Tests", "Fixtures")
 os.makedirs(OUT, exist_ok=True)
 
 
-def dump(name, obj):
+def dump(name, obj, compact=False):
     with open(os.path.join(OUT, name), "w") as f:
-        json.dump(obj, f, indent=1)
+        json.dump(obj, f, indent=None if compact else 1)
         f.write("\n")
 
 
@@ -376,12 +382,90 @@ def coverage_fixtures():
     })
 
 
+def liquidity_case(file, window, volume_unit, overnight):
+    df = pd.read_csv(os.path.join(ROOT, "data", file))
+    h, l, c, v = (df[k].to_numpy(float) for k in ("high", "low", "close", "volume"))
+    dv = v * c if volume_unit == "base" else v
+    n = len(c)
+    from numpy.lib.stride_tricks import sliding_window_view as win
+    r = np.zeros(n)
+    r[1:] = np.log(c[1:] / c[:-1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(dv > 0, np.abs(r) / np.where(dv > 0, dv, 1), np.nan)
+    # Corwin-Schultz two-bar estimates for bars 1..n-1 (pair t-1, t)
+    h2, l2 = h[1:].copy(), l[1:].copy()
+    if overnight:
+        prev_close = c[:-1]
+        up = l2 > prev_close
+        down = h2 < prev_close
+        gap_up = np.where(up, l2 - prev_close, 0.0)
+        gap_down = np.where(down, prev_close - h2, 0.0)
+        h2, l2 = h2 - gap_up + gap_down, l2 - gap_up + gap_down
+    beta = np.log(h[:-1] / l[:-1]) ** 2 + np.log(h2 / l2) ** 2
+    gamma = np.log(np.maximum(h[:-1], h2) / np.minimum(l[:-1], l2)) ** 2
+    k = 3 - 2 * math.sqrt(2)
+    alpha = (np.sqrt(2 * beta) - np.sqrt(beta)) / k - np.sqrt(gamma / k)
+    s2 = np.maximum(0.0, 2 * (np.exp(alpha) - 1) / (1 + np.exp(alpha)))
+    s = np.concatenate([[np.nan], s2])
+    idx = np.arange(window, n)
+    adv = win(dv[1:], window).mean(axis=1)            # windows ending at bars window..n-1
+    ami = win(ratio[1:], window)
+    traded = (~np.isnan(ami)).sum(axis=1)
+    ami_mean = np.where(traded > 0, np.nansum(ami, axis=1) / np.maximum(traded, 1), np.nan)
+    spread = win(s[1:], window).mean(axis=1)
+    return {
+        "file": file, "window": window, "volumeUnit": volume_unit, "overnightAdjusted": overnight,
+        "index": idx.tolist(), "date": df["date"].iloc[idx].tolist(),
+        "adv": adv.tolist(), "amihud": [None if np.isnan(x) else float(x) for x in ami_mean], "spread": spread.tolist(),
+    }
+
+
+def liquidity_fixtures():
+    dump("liquidity-btc.json", dict(source="numpy sliding windows, formulas of Amihud (2002) and Corwin-Schultz (2012)",
+                                    **liquidity_case("btcusd-daily.csv", 20, "quote", False)), compact=True)
+    dump("liquidity-sp500.json", dict(source="numpy sliding windows, formulas of Amihud (2002) and Corwin-Schultz (2012)",
+                                      **liquidity_case("sp500-daily.csv", 21, "base", True)), compact=True)
+
+
+def regime_fixtures():
+    import warnings
+    import statsmodels
+    import statsmodels.api as sm
+    warnings.simplefilter("ignore")
+    r = np.diff(np.log(sp500()["close"].to_numpy(float)))
+    n = len(r)
+    cases = []
+    for k in (2, 3):
+        np.random.seed(12345)
+        res = sm.tsa.MarkovRegression(r * 100, k_regimes=k, trend="c", switching_variance=True).fit(search_reps=50, disp=False)
+        P = res.regime_transition[:, :, 0].T          # row i: next state given state i
+        named = dict(zip(res.model.param_names, res.params))
+        means = np.array([named[f"const[{i}]"] for i in range(k)]) / 100
+        variances = np.array([named[f"sigma2[{i}]"] for i in range(k)]) / 1e4
+        order = np.argsort(variances)
+        filt = res.filtered_marginal_probabilities
+        filt = np.asarray(filt)[:, order]
+        cases.append({
+            "states": k,
+            "logLikelihood": float(res.llf + n * math.log(100)),
+            "means": means[order].tolist(), "variances": variances[order].tolist(),
+            "transition": P[np.ix_(order, order)].tolist(),
+            "pHigh": filt[:, -1].tolist(),
+        })
+    dump("regimes-sp500.json", {
+        "source": f"statsmodels {statsmodels.__version__} MarkovRegression(k_regimes=k, trend='c', switching_variance=True)"
+                  " on 100 x log returns of data/sp500-daily.csv close, fit(search_reps=50), seed 12345; means / 100,"
+                  " variances / 1e4, logLikelihood + n ln 100 (decimal returns); transition row i = next state given i;"
+                  " pHigh = filtered probability of the highest-variance state",
+        "observations": n, "cases": cases,
+    }, compact=True)
+
+
 if __name__ == "__main__":
-    coverage_fixtures()
-    student_t_fixtures()
-    arch_fixtures()
-    range_fixtures()
-    vix_fixtures()
-    black_fixtures()
-    covariance_fixtures()
+    import sys
+    jobs = {"coverage": coverage_fixtures, "student_t": student_t_fixtures, "arch": arch_fixtures,
+            "range": range_fixtures, "vix": vix_fixtures, "black": black_fixtures,
+            "covariance": covariance_fixtures, "liquidity": liquidity_fixtures, "regimes": regime_fixtures}
+    for name in sys.argv[1:] or list(jobs):
+        jobs[name]()
     print("fixtures written to", OUT)

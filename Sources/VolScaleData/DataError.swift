@@ -7,6 +7,7 @@ public enum BadRowReason: Error, Hashable, Sendable, CustomStringConvertible, Co
     case nonNumeric(field: String, value: String)
     case nonFinite(field: String)
     case nonPositivePrice(field: String)
+    case negativeQuantity(field: String)
     case badTimestamp(String)
     case highBelowLow
     case closeOutsideRange
@@ -25,6 +26,7 @@ public enum BadRowReason: Error, Hashable, Sendable, CustomStringConvertible, Co
         case let .nonNumeric(f, v): return "field '\(f)' is not a number: '\(v)'"
         case let .nonFinite(f): return "field '\(f)' is not finite"
         case let .nonPositivePrice(f): return "field '\(f)' is not a positive price"
+        case let .negativeQuantity(f): return "field '\(f)' is negative"
         case let .badTimestamp(v): return "unreadable timestamp '\(v)' (expected ISO 8601 date or date-time, or epoch seconds/ms/us)"
         case .highBelowLow: return "high below low"
         case .closeOutsideRange: return "close outside [low, high]"
@@ -46,6 +48,7 @@ public enum BadRowReason: Error, Hashable, Sendable, CustomStringConvertible, Co
         case let .nonNumeric(f, _): return "non-numeric field '\(f)'"
         case let .nonFinite(f): return "non-finite field '\(f)'"
         case let .nonPositivePrice(f): return "non-positive price in '\(f)'"
+        case let .negativeQuantity(f): return "negative quantity in '\(f)'"
         case .badTimestamp: return "unreadable timestamp"
         case .highBelowLow: return "high below low"
         case .closeOutsideRange: return "close outside [low, high]"

@@ -27,11 +27,16 @@ public struct PriceFileReader: Sendable {
     /// Price column to use instead of `close` (CSV with header only).
     public var column: String?
     public var skipBadRows: Bool
+    /// Read the traded volume too (`volume` column; the sixth kline field; `volume`, `qty` or
+    /// `size` in JSON lines). A file without one is an error; a negative volume is a bad row,
+    /// zero is accepted.
+    public var volume: Bool
 
-    public init(format: Format = .auto, column: String? = nil, skipBadRows: Bool = false) {
+    public init(format: Format = .auto, column: String? = nil, skipBadRows: Bool = false, volume: Bool = false) {
         self.format = format
         self.column = column
         self.skipBadRows = skipBadRows
+        self.volume = volume
     }
 
     public struct Output: Sendable {
@@ -72,7 +77,7 @@ public struct PriceFileReader: Sendable {
             throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: 0))
         }
         let p = raw.assumingMemoryBound(to: UInt8.self)
-        let head = try Head(p, count: bytes.count, format: format, column: column, name: name, final: true)
+        let head = try Head(p, count: bytes.count, reader: self, name: name, final: true)
         let block = Self.parseParallel(p, from: head.bodyStart, to: bytes.count, layout: head.layout, name: name,
                                        skipBadRows: skipBadRows, lineOffset: head.lines)
         if let e = block.error { throw e }
@@ -83,7 +88,8 @@ public struct PriceFileReader: Sendable {
         guard block.count >= 2 else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: block.count)) }
         // every bar was checked on the way in (PriceBlock.append), with the same rules
         let bars = block.hasBars ? OHLCBars(checkedOpen: block.open, high: block.high, low: block.low, close: block.barClose) : nil
-        return Output(series: PriceSeries(source: name, timestamps: block.timestamps, close: block.price, bars: bars),
+        return Output(series: PriceSeries(source: name, timestamps: block.timestamps, close: block.price, bars: bars,
+                                          volume: block.hasVolume ? block.volume : nil),
                       skipped: block.skipped)
     }
 
@@ -207,8 +213,8 @@ struct Head {
     var lines: Int
 
     /// nil from the streaming reader when the first record is not complete yet (`final` false).
-    init(_ p: UnsafePointer<UInt8>, count: Int, format: PriceFileReader.Format, column: String?, name: String, final: Bool) throws(DataError) {
-        guard let head = try Self.find(p, count: count, format: format, column: column, name: name, final: final) else {
+    init(_ p: UnsafePointer<UInt8>, count: Int, reader: PriceFileReader, name: String, final: Bool) throws(DataError) {
+        guard let head = try Self.find(p, count: count, reader: reader, name: name, final: final) else {
             throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: 0))
         }
         self = head
@@ -221,8 +227,9 @@ struct Head {
     }
 
     /// The head, nil when there is no complete first record yet (or no record at all when final).
-    static func find(_ p: UnsafePointer<UInt8>, count: Int, format: PriceFileReader.Format, column: String?, name: String,
+    static func find(_ p: UnsafePointer<UInt8>, count: Int, reader: PriceFileReader, name: String,
                      final: Bool) throws(DataError) -> Head? {
+        let column = reader.column
         var start = 0
         if count >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { start = 3 }
         if count >= 2 && ((p[0] == 0xFF && p[1] == 0xFE) || (p[0] == 0xFE && p[1] == 0xFF)) {
@@ -239,7 +246,7 @@ struct Head {
         }
         guard let record else { return nil }
         let lineBefore = record.line - 1
-        var kind = format
+        var kind = reader.format
         let first = fields[0]
         if kind == .auto {
             var s = recordStart
@@ -255,12 +262,14 @@ struct Head {
         switch kind {
         case .jsonl:
             let price = column ?? "price"
-            let layout = PriceLayout(kind: .jsonl, fieldCount: 0, time: 0, timeName: "ts", price: 0, priceName: price, ohlc: nil,
-                                     timeKeys: ["ts", "timestamp", "time"], priceKeys: [price, "close"])
+            var layout = PriceLayout(kind: .jsonl, fieldCount: 0, time: 0, timeName: "ts", price: 0, priceName: price, ohlc: nil,
+                                     timeKeys: ["ts", "timestamp", "time"], priceKeys: [price, "close"],
+                                     volumeKeys: reader.volume ? ["volume", "qty", "size"] : [])
+            layout.volume = reader.volume ? 0 : nil
             return Head(layout: layout, bodyStart: recordStart, lines: lineBefore)
         case .kline:
             let layout = PriceLayout(kind: .kline, fieldCount: 6, time: 0, timeName: "open_time", price: 4, priceName: "close",
-                                     ohlc: (1, 2, 3, 4))
+                                     ohlc: (1, 2, 3, 4), volume: reader.volume ? 5 : nil)
             return Head(layout: layout, bodyStart: recordStart, lines: lineBefore)
         case .csv, .auto:
             guard record.fieldCount <= fields.count else {
@@ -279,8 +288,15 @@ struct Head {
                let l = header.firstIndex(of: "low"), let c = header.firstIndex(of: "close") {
                 ohlc = (o, h, l, c)
             }
+            var volume: Int?
+            if reader.volume {
+                guard let v = header.firstIndex(of: "volume") else {
+                    throw DataError(file: name, line: record.line, kind: .missingColumn("volume", available: header))
+                }
+                volume = v
+            }
             let layout = PriceLayout(kind: .header, fieldCount: record.fieldCount, time: tCol, timeName: header[tCol],
-                                     price: pCol, priceName: priceName, ohlc: ohlc)
+                                     price: pCol, priceName: priceName, ohlc: ohlc, volume: volume)
             return Head(layout: layout, bodyStart: scanner.position, lines: scanner.line - 1)
         }
     }
@@ -327,7 +343,7 @@ struct StreamParser {
             }
             var start = 0
             if head == nil {
-                guard let h = try Head.find(base, count: raw.count, format: reader.format, column: reader.column, name: name, final: final) else {
+                guard let h = try Head.find(base, count: raw.count, reader: reader, name: name, final: final) else {
                     if final { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: 0)) }
                     if raw.count > Self.longestRecord { throw DataError(file: name, line: 1, kind: .unknownFormat("no line break in the first 64 MiB")) }
                     return 0

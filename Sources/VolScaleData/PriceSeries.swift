@@ -22,12 +22,16 @@ public struct PriceSeries: Sendable, Equatable {
     public var close: [Double]
     /// OHLC bars when the source has open, high, low and close.
     public var bars: OHLCBars?
+    /// Traded volume per bar (non-negative, in the file's unit: base currency for exchange
+    /// klines, quote currency for some vendors), when it was read.
+    public var volume: [Double]?
 
-    public init(source: String, timestamps: [Int64], close: [Double], bars: OHLCBars? = nil) {
+    public init(source: String, timestamps: [Int64], close: [Double], bars: OHLCBars? = nil, volume: [Double]? = nil) {
         self.source = source
         self.timestamps = timestamps
         self.close = close
         self.bars = bars
+        self.volume = volume
     }
 
     public var count: Int { close.count }

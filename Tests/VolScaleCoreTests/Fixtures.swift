@@ -31,6 +31,22 @@ enum Fixture {
         return (o, h, l, c)
     }
 
+    /// The numeric columns of a CSV file in data/, by header name (the first column, the
+    /// date, is skipped).
+    static func columns(_ file: String) throws -> [String: [Double]] {
+        let text = try String(contentsOf: dataDirectory.appendingPathComponent(file), encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        let names = lines[0].split(separator: ",").map(String.init)
+        var out = [String: [Double]]()
+        for line in lines.dropFirst() {
+            for (name, field) in zip(names, line.split(separator: ",")).dropFirst() {
+                guard let v = Double(field) else { throw CocoaError(.fileReadCorruptFile) }
+                out[name, default: []].append(v)
+            }
+        }
+        return out
+    }
+
     static func sp500Returns() throws -> [Double] {
         let c = try sp500().close
         return (1..<c.count).map { Foundation.log(c[$0] / c[$0 - 1]) }

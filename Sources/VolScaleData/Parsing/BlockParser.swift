@@ -30,7 +30,7 @@ struct BlockParser {
     private func parseCSV(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
                           previous: Int64?, into b: inout PriceBlock) -> Int {
         var scanner = RecordScanner(p: p, end: end, final: final, position: start, line: 1)
-        let stored = layout.kind == .kline ? 5 : layout.fieldCount
+        let stored = FastRecord.storedFields(layout)
         var storage = [FieldRange](repeating: FieldRange(), count: max(stored, 1))
         var times = TimeParser()
         let priceIsClose = layout.priceIsClose
@@ -59,7 +59,7 @@ struct BlockParser {
                     }
                     b.append(staged: &stage)
                     if !b.append(scanner.line - 1, row.time, price: row.price, open: row.open, high: row.high, low: row.low,
-                                 close: row.close, previous: previous) { return scanner.position }
+                                 close: row.close, volume: row.volume, previous: previous) { return scanner.position }
                     continue
                 }
                 b.append(staged: &stage)
@@ -92,14 +92,16 @@ struct BlockParser {
                         throw .badTimestamp(RecordScanner.text(p, tf))
                     }
                     var ok: Bool
+                    let volume = try layout.volume.map { v throws(BadRowReason) in try number(p, fields[v], "volume", zero: true) } ?? 0
                     if let (o, h, l, c) = layout.ohlc {
                         let open = try number(p, fields[o], "open"), high = try number(p, fields[h], "high")
                         let low = try number(p, fields[l], "low"), close = try number(p, fields[c], "close")
                         let price = priceIsClose ? close : try number(p, fields[layout.price], layout.priceName)
-                        ok = b.append(line, t, price: price, open: open, high: high, low: low, close: close, previous: previous)
+                        ok = b.append(line, t, price: price, open: open, high: high, low: low, close: close, volume: volume,
+                                      previous: previous)
                     } else {
                         let price = try number(p, fields[layout.price], layout.priceName)
-                        ok = b.append(line, t, price: price, open: 0, high: 0, low: 0, close: 0, previous: previous)
+                        ok = b.append(line, t, price: price, open: 0, high: 0, low: 0, close: 0, volume: volume, previous: previous)
                     }
                     if !ok { return scanner.position }
                 } catch {
@@ -109,9 +111,9 @@ struct BlockParser {
         }
     }
 
-    /// A positive, finite price from a field.
+    /// A positive, finite price from a field (or, with `zero`, a non-negative quantity).
     @inline(__always)
-    private func number(_ p: UnsafePointer<UInt8>, _ f: FieldRange, _ name: String) throws(BadRowReason) -> Double {
+    private func number(_ p: UnsafePointer<UInt8>, _ f: FieldRange, _ name: String, zero: Bool = false) throws(BadRowReason) -> Double {
         if f.isEmpty { throw .emptyField(name) }
         var s = f.start, e = f.end
         if f.quoted {
@@ -122,7 +124,11 @@ struct BlockParser {
             throw .nonNumeric(field: name, value: RecordScanner.text(p, f))
         }
         guard v.isFinite else { throw .nonFinite(field: name) }
-        guard v > 0 else { throw .nonPositivePrice(field: name) }
+        if zero {
+            guard v >= 0 else { throw .negativeQuantity(field: name) }
+        } else {
+            guard v > 0 else { throw .nonPositivePrice(field: name) }
+        }
         return v
     }
 
@@ -156,21 +162,29 @@ struct BlockParser {
                 continue
             }
             do throws(BadRowReason) {
-                guard let object = JSONLineScanner(p: p, start: s, end: e).fields(layout.timeKeys + layout.priceKeys) else {
+                guard let object = JSONLineScanner(p: p, start: s, end: e).fields(layout.timeKeys + layout.priceKeys + layout.volumeKeys) else {
                     throw .invalidJSON("cannot parse")
                 }
                 let nt = layout.timeKeys.count
                 guard let tIndex = (0..<nt).first(where: { object[$0] != nil }), let tv = object[tIndex] else {
                     throw .emptyField(layout.timeKeys[0])
                 }
-                guard let pIndex = (nt..<object.count).first(where: { object[$0] != nil }), let pv = object[pIndex] else {
+                let np = nt + layout.priceKeys.count
+                guard let pIndex = (nt..<np).first(where: { object[$0] != nil }), let pv = object[pIndex] else {
                     throw .emptyField(layout.priceKeys[0])
                 }
                 let tName = layout.timeKeys[tIndex], pName = layout.priceKeys[pIndex - nt]
                 if tv.isEmpty { throw .emptyField(tName) }
                 guard let t = times.parse(p + tv.start, tv.end - tv.start) else { throw .badTimestamp(RecordScanner.text(p, tv)) }
                 let price = try number(p, pv, pName)
-                if !b.append(line, t, price: price, open: 0, high: 0, low: 0, close: 0, previous: previous) { return next }
+                var volume = 0.0
+                if b.hasVolume {
+                    guard let vIndex = (np..<object.count).first(where: { object[$0] != nil }), let vv = object[vIndex] else {
+                        throw .emptyField(layout.volumeKeys[0])
+                    }
+                    volume = try number(p, vv, layout.volumeKeys[vIndex - np], zero: true)
+                }
+                if !b.append(line, t, price: price, open: 0, high: 0, low: 0, close: 0, volume: volume, previous: previous) { return next }
             } catch {
                 if !b.reject(line, error) { return next }
             }
@@ -188,24 +202,30 @@ struct FastRecord {
         var next: Int
         var time: Int64
         var price: Double
-        var open = 0.0, high = 0.0, low = 0.0, close = 0.0
+        var open = 0.0, high = 0.0, low = 0.0, close = 0.0, volume = 0.0
     }
 
     /// What each of the first fields is.
-    enum Role { case skip, time, price, open, high, low, close }
+    enum Role { case skip, time, price, open, high, low, close, volume }
     let roles: [Role]
     /// Header files have exactly `roles.count` fields; klines at least one more after them.
     let exact: Bool
 
+    /// Fields read from each record: all of them with a header; for klines up to the close,
+    /// or the volume when it is wanted.
+    static func storedFields(_ layout: PriceLayout) -> Int {
+        layout.kind == .kline ? (layout.volume == nil ? 5 : 6) : layout.fieldCount
+    }
+
     init(layout: PriceLayout) {
-        let n = layout.kind == .kline ? 5 : layout.fieldCount
-        var roles = [Role](repeating: .skip, count: n)
+        var roles = [Role](repeating: .skip, count: Self.storedFields(layout))
         if let (o, h, l, c) = layout.ohlc {
             roles[o] = .open
             roles[h] = .high
             roles[l] = .low
             roles[c] = .close
         }
+        if let v = layout.volume { roles[v] = .volume }
         if !layout.priceIsClose { roles[layout.price] = .price }
         roles[layout.time] = .time
         self.roles = roles
@@ -239,6 +259,10 @@ struct FastRecord {
                 while i < end && p[i] != 0x2C && p[i] != 0x0A && p[i] != 0x0D { i += 1 }
                 guard i > s, p[s] != 0x22, p[s] != 0x20, p[i - 1] != 0x20, let t = times.parse(p + s, i - s) else { return nil }
                 row.time = t
+            case .volume:
+                guard let (v, n) = DecimalParser.parseLeading(p + i, end - i), v >= 0, v.isFinite else { return nil }
+                i += n
+                row.volume = v
             default:
                 guard let (v, n) = DecimalParser.parseLeading(p + i, end - i), v > 0, v.isFinite else { return nil }
                 i += n

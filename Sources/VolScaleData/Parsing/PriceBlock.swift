@@ -12,9 +12,12 @@ struct PriceLayout: Sendable {
     var priceName: String
     /// open, high, low, close field indices when the file has bars.
     var ohlc: (open: Int, high: Int, low: Int, close: Int)?
+    /// The volume field, read only when the caller asks for volumes.
+    var volume: Int?
     /// JSON lines: the keys tried for the time and for the price, in order.
     var timeKeys: [String] = []
     var priceKeys: [String] = []
+    var volumeKeys: [String] = []
 
     /// True when the price column is the bar's close, so one column serves both.
     var priceIsClose: Bool { ohlc.map { $0.close == price } ?? false }
@@ -35,6 +38,8 @@ public struct PriceBlock: Sendable {
     public internal(set) var high: [Double] = []
     public internal(set) var low: [Double] = []
     var close: [Double] = []
+    /// Traded volume per row (non-negative, in the file's unit), when the reader was asked for it.
+    public internal(set) var volume: [Double] = []
     public internal(set) var skipped = SkipReport()
     /// The first bad row when rows are not skipped (parsing stopped there).
     var error: DataError?
@@ -45,12 +50,15 @@ public struct PriceBlock: Sendable {
     let skipBadRows: Bool
     /// True when the rows have open, high, low and close.
     public let hasBars: Bool
+    /// True when the rows carry a volume.
+    public let hasVolume: Bool
     let separateClose: Bool
 
     init(name: String, skipBadRows: Bool, layout: PriceLayout, capacity: Int) {
         self.name = name
         self.skipBadRows = skipBadRows
         self.hasBars = layout.hasBars
+        self.hasVolume = layout.volume != nil
         self.separateClose = layout.hasBars && !layout.priceIsClose
         timestamps.reserveCapacity(capacity)
         price.reserveCapacity(capacity)
@@ -60,6 +68,7 @@ public struct PriceBlock: Sendable {
             low.reserveCapacity(capacity)
             if separateClose { close.reserveCapacity(capacity) }
         }
+        if hasVolume { volume.reserveCapacity(capacity) }
     }
 
     public var count: Int { timestamps.count }
@@ -81,7 +90,7 @@ public struct PriceBlock: Sendable {
 
     /// Appends a row after the bar and time-order checks; false when parsing must stop.
     mutating func append(_ line: Int, _ t: Int64, price p: Double, open o: Double, high h: Double, low l: Double, close c: Double,
-                         previous: Int64?) -> Bool {
+                         volume v: Double = 0, previous: Int64?) -> Bool {
         if hasBars {
             if h < l { return reject(line, .highBelowLow) }
             if c < l || c > h { return reject(line, .closeOutsideRange) }
@@ -99,6 +108,7 @@ public struct PriceBlock: Sendable {
             low.append(l)
             if separateClose { close.append(c) }
         }
+        if hasVolume { volume.append(v) }
         return true
     }
 
@@ -114,6 +124,7 @@ public struct PriceBlock: Sendable {
             low.append(contentsOf: UnsafeBufferPointer(start: s.low, count: n))
             if separateClose { close.append(contentsOf: UnsafeBufferPointer(start: s.close, count: n)) }
         }
+        if hasVolume { volume.append(contentsOf: UnsafeBufferPointer(start: s.volume, count: n)) }
         s.count = 0
     }
 
@@ -132,6 +143,7 @@ public struct PriceBlock: Sendable {
         high += b.high
         low += b.low
         close += b.close
+        volume += b.volume
         skipped.merge(b.skipped)
         lines += b.lines
         if error == nil { error = b.error }
@@ -145,6 +157,7 @@ public struct PriceBlock: Sendable {
         high.removeAll(keepingCapacity: true)
         low.removeAll(keepingCapacity: true)
         close.removeAll(keepingCapacity: true)
+        volume.removeAll(keepingCapacity: true)
     }
 }
 
@@ -166,6 +179,7 @@ struct RowStage {
     let high = UnsafeMutablePointer<Double>.allocate(capacity: capacity)
     let low = UnsafeMutablePointer<Double>.allocate(capacity: capacity)
     let close = UnsafeMutablePointer<Double>.allocate(capacity: capacity)
+    let volume = UnsafeMutablePointer<Double>.allocate(capacity: capacity)
     var count = 0
 
     @inline(__always)
@@ -176,10 +190,11 @@ struct RowStage {
         high[count] = row.high
         low[count] = row.low
         close[count] = row.close
+        volume[count] = row.volume
         count += 1
     }
 
     func deallocate() {
-        time.deallocate(); price.deallocate(); open.deallocate(); high.deallocate(); low.deallocate(); close.deallocate()
+        time.deallocate(); price.deallocate(); open.deallocate(); high.deallocate(); low.deallocate(); close.deallocate(); volume.deallocate()
     }
 }
