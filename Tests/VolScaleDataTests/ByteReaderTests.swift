@@ -134,6 +134,14 @@ import Foundation
         #expect(streamed == expected)
         #expect(skipped.counts == whole.skipped.counts)
         #expect(skipped.examples.map(\.line) == whole.skipped.examples.map(\.line))
+        // volumes (here the close again, in a sixth column) follow their rows through the parts
+        let withVolume = text.replacingOccurrences(of: "timestamp,open,high,low,close\r\n", with: "timestamp,open,high,low,close,volume\r\n")
+            .split(separator: "\r\n", omittingEmptySubsequences: false).enumerated()
+            .map { i, line in i == 0 || line.isEmpty ? String(line) : line + "," + (line.split(separator: ",").last ?? "") }
+            .joined(separator: "\r\n")
+        var volumeReader = skipping
+        volumeReader.volume = true
+        #expect(try volumeReader.parse(withVolume, name: "big-volume.csv").series.volume == expected)
         // without skipping, all three name the same first bad row
         let firstBad = 2 + (0..<n).first { $0 % 9_973 == 17 }!
         for attempt in 0..<2 {

@@ -59,6 +59,31 @@ import Foundation
         #expect(b.timestamps == a.timestamps)
     }
 
+    /// Volumes on request: the `volume` column, the sixth kline field, `volume`/`qty`/`size`
+    /// in JSON lines; zero is a volume, a negative one is a bad row, no column is an error.
+    @Test func volumesWhenAsked() throws {
+        let withVolume = PriceFileReader(volume: true)
+        let csv = "date,open,high,low,close,volume\n2024-01-01,1,2,1,1.5,10\n2024-01-02,1.5,2,1,1.2,0\n"
+        #expect(try withVolume.parse(csv, name: "v.csv").series.volume == [10, 0])
+        #expect(try reader.parse(csv, name: "v.csv").series.volume == nil)
+        let kline = "1704067200000,1,2,1,1.5,1271.68,x\n1704070800000,1.5,2,1,1.2,685.19,y\n"
+        #expect(try withVolume.parse(kline, name: "k.csv").series.volume == [1271.68, 685.19])
+        let jsonl = "{\"ts\": 1, \"price\": 2, \"qty\": 0.5}\n{\"ts\": 2, \"price\": 3, \"qty\": 1.5}\n"
+        #expect(try withVolume.parse(jsonl, name: "t.jsonl").series.volume == [0.5, 1.5])
+        do {
+            _ = try withVolume.parse("date,close\n2024-01-01,1\n2024-01-02,2\n", name: "nv.csv")
+            Issue.record("accepted a file without volume")
+        } catch {
+            #expect(error.description.contains("no column 'volume'"), "\(error)")
+        }
+        do {
+            _ = try withVolume.parse(csv.replacingOccurrences(of: ",0\n", with: ",-3\n"), name: "neg.csv")
+            Issue.record("accepted a negative volume")
+        } catch {
+            #expect(error.description == "neg.csv:3: field 'volume' is negative (use --skip-bad-rows to skip such rows)", "\(error)")
+        }
+    }
+
     @Test func jsonLinesOfTicks() throws {
         let text = """
         {"ts": 1704067200000, "price": 100.5}

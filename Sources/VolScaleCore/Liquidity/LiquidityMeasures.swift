@@ -49,12 +49,14 @@ public enum LiquidityError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidWindow(Int)
     case lengthMismatch(String)
     case invalidBar(index: Int, reason: String)
+    case missingInput(String)
 
     public var description: String {
         switch self {
         case let .invalidWindow(w): return "the liquidity window must be at least 2 bars, got \(w)"
         case let .lengthMismatch(why): return "liquidity inputs differ in length: \(why)"
         case let .invalidBar(i, why): return "bar \(i): \(why)"
+        case let .missingInput(why): return why
         }
     }
 }

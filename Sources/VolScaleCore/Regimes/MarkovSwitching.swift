@@ -80,9 +80,10 @@ public struct MarkovSwitchingFit: Sendable {
     /// Log-likelihood of the decimal returns, the chain started from its stationary distribution.
     public let logLikelihood: Double
     public let observations: Int
-    /// Starting points tried, and how many of them reached the best likelihood (within 1e-6).
+    /// Starting points tried, and how many of them climbed (by EM) to within 0.5 of the best
+    /// log-likelihood: one means the maximum was hard to find, most means the surface is benign.
     public let starts: Int
-    public let startsAtBest: Int
+    public let startsNearBest: Int
 }
 
 /// Maximum likelihood for `MarkovSwitchingModel`.
@@ -119,7 +120,7 @@ public enum MarkovSwitching {
             let polished = polish(z, c.p)
             if polished.ll > best.ll { best = polished }
         }
-        let atBest = candidates.filter { $0.ll >= best.ll - 1e-6 * Swift.abs(best.ll) }.count
+        let nearBest = candidates.filter { $0.ll >= best.ll - 0.5 }.count
 
         // back to decimal returns, states by ascending variance
         let order = (0..<k).sorted { best.p.variances[$0] < best.p.variances[$1] }
@@ -129,7 +130,7 @@ public enum MarkovSwitching {
         let model = try MarkovSwitchingModel(means: means, variances: variances, transition: transition.map(normalised))
         let ll = best.ll - n * Double.log(sd)
         return MarkovSwitchingFit(model: model, logLikelihood: ll, observations: returns.count, starts: max(1, starts),
-                                  startsAtBest: max(1, atBest))
+                                  startsNearBest: max(1, nearBest))
     }
 
     private static func normalised(_ row: [Double]) -> [Double] {
