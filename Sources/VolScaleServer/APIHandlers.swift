@@ -248,7 +248,16 @@ extension ServiceAPI: APIProtocol {
         guard rho >= -1 && rho <= 1 else { throw HTTPError(.badRequest, message: "correlation: expected a number in [-1, 1]") }
         let mode = body.mode.flatMap { MarginMode(rawValue: $0.rawValue) } ?? .standard
         let accounts = await state.accounts
-        let report = StressTest.run(book: book, accounts: accounts, mode: mode, shock: StressShock.withCorrelation(given, rho: rho, book: book))
+        // the cascade as `volscale stress` runs it by default: the same stressed correlation
+        // carries liquidation impact to the other assets, volatility re-estimated between rounds
+        let cascade: CascadeSettings
+        do {
+            cascade = try CascadeSettings(correlation: StressCorrelation.uniform(rho, assets: book.assets.keys.sorted()), lambda: 0.94)
+        } catch {
+            throw HTTPError(.badRequest, message: "correlation: \(error)")
+        }
+        let report = StressTest.run(book: book, accounts: accounts, mode: mode, shock: StressShock.withCorrelation(given, rho: rho, book: book),
+                                    cascade: cascade)
         return .ok(.init(body: .json(.init(
             shock: report.shock.label, accounts: report.accounts, liquidatable: report.liquidatable, shortfall: Self.finite(report.shortfall),
             rounds: report.rounds.map { .init(round: $0.round, newlyLiquidatable: $0.newlyLiquidatable, shortfall: Self.finite($0.shortfall),

@@ -50,6 +50,20 @@ import ArgumentParser
         #expect((j["liquidatable"] as? Int ?? 0) >= 1)
         let moves = try #require(j["moves"] as? [String: Double])
         #expect(abs(moves["BTC"]! - log(0.7)) < 1e-12)
+        // the losses are paid by the fund, then by deleveraging, and what is left is reported
+        let fund = try json(["stress", "--config", Self.book, "--accounts", Self.accounts, "--shock", "BTC=-30%", "--insurance-fund", "5000",
+                             "--format", "json"])
+        let paid = try #require(fund["insurancePaid"] as? Double), adl = try #require(fund["deleveraged"] as? Double)
+        let uncovered = try #require(fund["uncovered"] as? Double), shortfall = try #require(fund["shortfall"] as? Double)
+        #expect(shortfall > 5000 && paid == 5000)
+        #expect(abs(paid + adl + uncovered - shortfall) < 1e-6 * shortfall)
+        let r1 = try #require((fund["rounds"] as? [[String: Any]])?.first)
+        #expect(r1["insuranceFund"] as? Double == 0)
+        #expect((r1["volatility"] as? [String: Double])?["BTC"] == 0.03)
+        // round 2 sees BTC's volatility re-estimated from the 30% fall
+        let r2 = try #require((fund["rounds"] as? [[String: Any]])?.dropFirst().first)
+        let v2 = try #require((r2["volatility"] as? [String: Double])?["BTC"])
+        #expect(abs(v2 - (0.94 * 0.03 * 0.03 + 0.06 * log(0.7) * log(0.7)).squareRoot()) < 1e-12)
         let hist = try json(["stress", "--config", Self.book, "--accounts", Self.accounts, "--shock-date", "2008-10-15", "--format", "json"])
         let hm = try #require(hist["moves"] as? [String: Double])
         #expect(hm.keys.sorted() == ["SPX"] && hm["SPX"]! < -0.09) // the S&P fell 9.0% on 15 Oct 2008

@@ -18,24 +18,44 @@ extension VolScaleCommand {
             Round 1 evaluates all accounts at the shocked prices; liquidatable accounts are closed, their sales move
             each price by kappa sigma sqrt(sold value / ADV) (square-root impact), and the next round is evaluated,
             until a round liquidates nobody. Shortfall = sum of max(0, -equity) of liquidated accounts.
+            Contagion: the impact on the assets sold spreads to the others through a correlation, as the conditional
+            mean of their log moves (one asset sold: rho sigma_b / sigma_a times its move):
+              --contagion stressed   the --correlation rho between every pair (default)
+              --contagion ewma       the EWMA correlation (lambda 0.94) of the book's history files
+              --contagion none       no spill-over
+            Between rounds each asset's daily volatility is re-estimated from its move by one EWMA step with
+            --lambda (1 keeps it fixed), so haircuts, rates and the next impacts follow; option implied
+            volatilities scale with it. A round's shortfall is paid by the --insurance-fund while it lasts, the
+            rest by auto-deleveraging: profit (equity gained since before the shock) taken from the surviving
+            accounts, highest gain over starting equity first, as a settlement-currency debit later rounds see.
             """
         )
 
         @OptionGroup var inputs: BookInputs
         @Option(help: "Moves per asset, e.g. \"BTC=-30%,ETH=-0.35\".") var shock: String?
         @Option(help: "Historical date whose returns are applied (assets with history).") var shockDate: String?
-        @Option(help: "Stressed correlation for assets not named in --shock, in [-1, 1].") var correlation: Double = 0.9
+        @Option(name: .customLong("correlation"), help: "Stressed correlation, in [-1, 1]: moves the assets not named in --shock, and carries the cascade with --contagion stressed.")
+        var correlation_: Double = 0.9
+        @Option(help: "How the impact spreads: stressed (--correlation), ewma (history files) or none.") var contagion: Contagion = .stressed
+        @Option(help: "Insurance fund at the start, settlement currency.") var insuranceFund: Double = 0
+        @Option(help: "EWMA decay for re-estimating volatility between rounds, in (0, 1]; 1 keeps it fixed.") var lambda: Double = 0.94
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
+
+        public enum Contagion: String, ExpressibleByArgument, CaseIterable, Sendable { case stressed, ewma, none }
 
         public init() {}
 
         public func validate() throws {
             if (shock == nil) == (shockDate == nil) { throw ValidationError("give --shock or --shock-date") }
-            if !(correlation >= -1 && correlation <= 1) { throw ValidationError("--correlation must be in [-1, 1]") }
+            if !(correlation_ >= -1 && correlation_ <= 1) { throw ValidationError("--correlation must be in [-1, 1]") }
             if format == .csv { throw ValidationError("stress prints table or json") }
+            if !(insuranceFund >= 0 && insuranceFund.isFinite) { throw ValidationError("--insurance-fund must be a non-negative amount") }
+            if !(lambda > 0 && lambda <= 1) { throw ValidationError("--lambda must be in (0, 1], got \(lambda)") }
         }
 
         public func run() throws { try StandardOutput.write(try render()) }
+
+        static func sorted(_ d: [String: Double]) -> JSONValue { .object(d.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) }) }
 
         public func render() throws -> String {
             let (book, accounts, fileErrors) = try inputs.load()
@@ -53,7 +73,7 @@ extension VolScaleCommand {
                     }
                     given[kv[0]] = Foundation.log(1 + v * scale)
                 }
-                s = StressShock.withCorrelation(given, rho: correlation, book: book)
+                s = StressShock.withCorrelation(given, rho: correlation_, book: book)
             } else {
                 let cfg: BookConfig
                 do { cfg = try BookConfig.load(path: inputs.config) } catch { throw CommandFailure(error.description) }
@@ -66,7 +86,23 @@ extension VolScaleCommand {
                 guard !moves.isEmpty else { throw CommandFailure("--shock-date \(date): no asset history has a return on that date") }
                 s = StressShock(label: "historical returns of \(date)", moves: moves)
             }
-            let report = StressTest.run(book: book, accounts: accounts, mode: inputs.mode.mode, shock: s)
+            let correlation: StressCorrelation?
+            do {
+                switch contagion {
+                case .none: correlation = nil
+                case .stressed: correlation = try StressCorrelation.uniform(correlation_, assets: book.assets.keys.sorted())
+                case .ewma:
+                    guard let c = try BookConfig.load(path: inputs.config).ewmaCorrelation() else {
+                        throw CommandFailure("--contagion ewma needs at least two assets with a history file in \(inputs.config)")
+                    }
+                    correlation = c
+                }
+            } catch let e as CommandFailure { throw e } catch { throw CommandFailure("\(error)") }
+            let cascade: CascadeSettings
+            do { cascade = try CascadeSettings(correlation: correlation, lambda: lambda, insuranceFund: insuranceFund) } catch {
+                throw CommandFailure(error.description)
+            }
+            let report = StressTest.run(book: book, accounts: accounts, mode: inputs.mode.mode, shock: s, cascade: cascade)
             let failed = fileErrors + report.failed
             if format == .json {
                 return JSONValue.object([
@@ -75,23 +111,40 @@ extension VolScaleCommand {
                     ("accounts", .integer(report.accounts)),
                     ("liquidatable", .integer(report.liquidatable)),
                     ("shortfall", .number(report.shortfall)),
+                    ("insurancePaid", .number(report.insurancePaid)),
+                    ("deleveraged", .number(report.deleveraged)),
+                    ("uncovered", .number(report.uncovered)),
+                    ("contagion", .string(contagion.rawValue)),
+                    ("lambda", .number(lambda)),
                     ("rounds", .array(report.rounds.map { r in .object([
                         ("round", .integer(r.round)),
-                        ("prices", .object(r.prices.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })),
+                        ("moves", Self.sorted(r.moves)),
+                        ("prices", Self.sorted(r.prices)),
+                        ("volatility", Self.sorted(r.volatility)),
                         ("newlyLiquidatable", .array(r.newlyLiquidatable.map { .string($0) })),
                         ("shortfall", .number(r.shortfall)),
-                        ("impact", .object(r.impact.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })),
+                        ("insurancePaid", .number(r.insurancePaid)),
+                        ("insuranceFund", .number(r.insuranceFund)),
+                        ("deleveraged", .array(r.deleveraged.map { .object([("account", .string($0.account)), ("amount", .number($0.amount))]) })),
+                        ("uncovered", .number(r.uncovered)),
+                        ("impact", Self.sorted(r.impact)),
+                        ("spillover", Self.sorted(r.spillover)),
                     ]) })),
                     ("failed", .array(failed.map { .string($0.description) })),
                 ]).rendered() + "\n"
             }
-            var t = TextTable(["round", "liquidated", "shortfall", "prices after impact"], rightAligned: [0, 1, 2])
+            var t = TextTable(["round", "liquidated", "shortfall", "fund paid", "deleveraged", "uncovered", "prices (daily vol)"],
+                              rightAligned: [0, 1, 2, 3, 4, 5])
             for r in report.rounds {
-                let next = r.prices.merging(r.impact.mapValues { $0 }) { p, m in p * Foundation.exp(m) }
-                t.add(["\(r.round)", "\(r.newlyLiquidatable.count)", Fmt.fixed(r.shortfall, 2),
-                       next.sorted { $0.key < $1.key }.filter { book.assets[$0.key]?.volatility ?? 0 > 0 }.map { "\($0.key) \(Fmt.sig($0.value, 6))" }.joined(separator: ", ")])
+                t.add(["\(r.round)", "\(r.newlyLiquidatable.count)", Fmt.fixed(r.shortfall, 2), Fmt.fixed(r.insurancePaid, 2),
+                       Fmt.fixed(r.deleveraged.reduce(0) { $0 + $1.amount }, 2), Fmt.fixed(r.uncovered, 2),
+                       r.prices.sorted { $0.key < $1.key }.filter { book.assets[$0.key]?.volatility ?? 0 > 0 }
+                           .map { "\($0.key) \(Fmt.sig($0.value, 6)) (\(Fmt.percent(r.volatility[$0.key] ?? 0, 2)))" }.joined(separator: ", ")])
             }
-            var out = "Stress: \(s.label)\n\(report.accounts) accounts: \(report.liquidatable) liquidatable, shortfall beyond collateral \(Fmt.fixed(report.shortfall, 2)) \(book.settings.settlement); cascade stopped after \(report.rounds.count) round\(report.rounds.count == 1 ? "" : "s")\n\n"
+            let ccy = book.settings.settlement
+            var out = "Stress: \(s.label)\n\(report.accounts) accounts: \(report.liquidatable) liquidatable, shortfall beyond collateral \(Fmt.fixed(report.shortfall, 2)) \(ccy); cascade stopped after \(report.rounds.count) round\(report.rounds.count == 1 ? "" : "s")\n"
+            out += "contagion \(contagion.rawValue)\(contagion == .stressed ? " (correlation \(Fmt.sig(correlation_, 3)))" : ""), volatility re-estimated with lambda \(Fmt.sig(lambda, 3)); "
+            out += "insurance fund paid \(Fmt.fixed(report.insurancePaid, 2)) of \(Fmt.fixed(insuranceFund, 2)), deleveraged \(Fmt.fixed(report.deleveraged, 2)), uncovered \(Fmt.fixed(report.uncovered, 2)) \(ccy)\n\n"
             out += t.render() + "\n"
             if !failed.isEmpty { out += "\nFailed:\n" + failed.map { "  \($0.description)" }.joined(separator: "\n") + "\n" }
             return out
