@@ -16,6 +16,10 @@ import VolScaleRisk
 /// kappa = 1.0                 # square-root impact coefficient
 /// max_offset = 0.5            # portfolio margin >= (1 - max_offset) x stand-alone sum
 /// scenario_lookback = 1000    # joint historical scenarios (assets with `history`)
+/// participation = 0.1         # share of ADV sold per day: longer horizons for larger holdings
+/// stressed_liquidity_multiplier = 2  # liquidity cost in the high-variance regime (1: off)
+/// liquidity_window = 20       # bars, for ADV and spread measured from `history`
+/// regime_lookback = 1000      # returns of `history` for the regime filter
 ///
 /// [[asset]]
 /// name = "BTC"
@@ -24,6 +28,9 @@ import VolScaleRisk
 /// history = "btc-daily.csv"   # optional: prices for volatility and joint scenarios
 /// adv = 2e10                  # average daily volume, settlement currency
 /// spread = 0.0002
+/// volume_unit = "quote"       # measure adv and spread from `history` (bars with volume;
+///                             #   "base": volume x close) when adv / spread are not given
+/// depth = [[0.001, 5e6], [0.005, 3e7]]   # order book: [distance from mid, cumulative size]
 /// initial_rate = 0.05         # optional fixed rates for linear positions
 /// maintenance_rate = 0.03
 /// size_rule = { base = 0.05, f = 1e-4 }            # or tiers = [[0, 0.05], [1e6, 0.1]]
@@ -70,11 +77,14 @@ public struct BookConfig: Sendable {
 
         var s = MarginSettings()
         var scenarioLookback = 1000
+        var liquidityWindow = 20
+        var regimeLookback = 1000
         if let st = root["settings"]?.table {
             let loc = "[settings]"
             try MarginConfig.checkKeys(st, allowed: ["settlement", "confidence", "mpor", "liquidation_horizon", "kappa", "max_offset",
                                                      "maintenance_fraction", "scenario_lookback", "grid_moves", "vol_shocks",
-                                                     "extended_move", "extended_weight"], file: path, location: loc)
+                                                     "extended_move", "extended_weight", "participation", "stressed_liquidity_multiplier",
+                                                     "liquidity_window", "regime_lookback"], file: path, location: loc)
             s.settlement = st["settlement"]?.string ?? s.settlement
             func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(st, k, file: path, location: loc) }
             s.confidence = try num("confidence") ?? s.confidence
@@ -93,6 +103,16 @@ public struct BookConfig: Sendable {
             scenarioLookback = try int("scenario_lookback", 10...1_000_000) ?? 1000
             s.extendedMove = try num("extended_move") ?? s.extendedMove
             s.extendedWeight = try num("extended_weight") ?? s.extendedWeight
+            s.participation = try num("participation") ?? s.participation
+            guard s.participation > 0, s.participation <= 1 else {
+                throw ConfigError(file: path, location: loc, reason: "participation = \(s.participation): must be in (0, 1]")
+            }
+            s.stressedLiquidityMultiplier = try num("stressed_liquidity_multiplier") ?? s.stressedLiquidityMultiplier
+            guard s.stressedLiquidityMultiplier >= 1, s.stressedLiquidityMultiplier <= 100 else {
+                throw ConfigError(file: path, location: loc, reason: "stressed_liquidity_multiplier = \(s.stressedLiquidityMultiplier): must be in [1, 100]")
+            }
+            liquidityWindow = try int("liquidity_window", 2...100_000) ?? liquidityWindow
+            regimeLookback = try int("regime_lookback", 100...1_000_000) ?? regimeLookback
             if let g = st["grid_moves"]?.array { s.gridMoves = g.compactMap { $0.double ?? $0.int.map(Double.init) } }
             if let v = st["vol_shocks"]?.array { s.volShocks = v.compactMap { $0.double ?? $0.int.map(Double.init) } }
             guard s.confidence > 0.5 && s.confidence < 1 else { throw ConfigError(file: path, location: loc, reason: "confidence = \(s.confidence): must be in (0.5, 1)") }
@@ -110,20 +130,33 @@ public struct BookConfig: Sendable {
             try MarginConfig.checkKeys(t, allowed: ["name", "price", "volatility", "history", "column", "lambda", "adv", "spread",
                                                     "initial_rate", "maintenance_rate", "size_rule", "tiers", "open_interest",
                                                     "haircut_floor", "haircut_cap", "haircut_tiers", "impact_threshold",
-                                                    "source", "aggregation", "bars_per_day", "bar_seconds", "scenarios", "policy"], file: path, location: loc)
+                                                    "source", "aggregation", "bars_per_day", "bar_seconds", "scenarios", "policy",
+                                                    "volume_unit", "depth"], file: path, location: loc)
             func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(t, k, file: path, location: loc) }
             var price = try num("price")
             var vol = try num("volatility")
+            var adv = try num("adv"), spread = try num("spread")
+            var stressed = 0.0
+            var volumeUnit: VolumeUnit?
+            if let u = t["volume_unit"] {
+                guard let text = u.string, let unit = VolumeUnit(rawValue: text) else {
+                    throw ConfigError(file: path, location: loc, reason: "volume_unit: expected \"base\" or \"quote\"")
+                }
+                guard t["history"] != nil else { throw ConfigError(file: path, location: loc, reason: "volume_unit: needs a history file to measure from") }
+                volumeUnit = unit
+            }
             // an asset fed live without a history of its own: its first source's file
             let firstSource = t["source"]?.array?.first?.table?["file"]?.string
             if let h = t["history"]?.string ?? (price == nil || vol == nil ? firstSource : nil) {
                 var series: PriceSeries
-                do { series = try PriceFileReader(column: t["column"]?.string, skipBadRows: true).read(path: resolve(h)).series } catch {
+                do {
+                    series = try PriceFileReader(column: t["column"]?.string, skipBadRows: true, volume: volumeUnit != nil).read(path: resolve(h)).series
+                } catch {
                     throw ConfigError(file: path, location: loc, reason: "history: \(error.description)")
                 }
                 if holdBack > 0 {
                     let keep = max(series.count - holdBack, min(series.count, 2))
-                    series = PriceSeries(source: series.source, timestamps: Array(series.timestamps.prefix(keep)), close: Array(series.close.prefix(keep)))
+                    series = series.prefix(keep)
                 }
                 // `scenarios = false`: the history gives price and volatility only, not joint
                 // scenarios (its dates do not overlap the others', or its bars are not daily)
@@ -132,6 +165,29 @@ public struct BookConfig: Sendable {
                     if flag { histories[name] = series }
                 } else {
                     histories[name] = series
+                }
+                if let unit = volumeUnit, adv == nil || spread == nil {
+                    // the latest window's measures (LiquidityTracker), from the history's bars
+                    let window: LiquidityWindow
+                    do { window = try LiquidityWindow(window: liquidityWindow) } catch { throw ConfigError(file: path, location: loc, reason: "\(error)") }
+                    let last: LiquidityPoint?
+                    do { last = try series.liquidity(window, unit: unit).last } catch {
+                        throw ConfigError(file: path, location: loc, reason: "history: \(error)")
+                    }
+                    guard let last else {
+                        throw ConfigError(file: path, location: loc, reason: "history: fewer than \(liquidityWindow + 1) bars to measure liquidity from")
+                    }
+                    adv = adv ?? last.adv
+                    spread = spread ?? last.spread
+                }
+                if s.stressedLiquidityMultiplier > 1 {
+                    let returns = Array(series.returns.suffix(regimeLookback))
+                    do {
+                        let fit = try MarkovSwitching.fit(returns, states: 2, starts: 5)
+                        stressed = fit.model.filter(returns).filtered.last ?? 0
+                    } catch {
+                        throw ConfigError(file: path, location: loc, reason: "history: regime filter: \(error)")
+                    }
                 }
                 if price == nil { price = series.close.last }
                 if vol == nil {
@@ -159,11 +215,29 @@ public struct BookConfig: Sendable {
                 }
                 rule = .openInterest(base: b, lower: lo, upper: hi, current: cur)
             }
-            assets.append(AssetRisk(name: name, price: p, volatility: v, averageDailyVolume: try num("adv") ?? .infinity, spread: try num("spread") ?? 0,
+            var depth: [DepthLevel] = []
+            if let d = t["depth"] {
+                guard let rows = d.array else { throw ConfigError(file: path, location: loc, reason: "depth: expected [[distance, size], ...]") }
+                for row in rows {
+                    guard let pair = row.array, pair.count == 2,
+                          let dist = pair[0].double ?? pair[0].int.map(Double.init), let size = pair[1].double ?? pair[1].int.map(Double.init) else {
+                        throw ConfigError(file: path, location: loc, reason: "depth: each level is [distance from mid (decimal), cumulative size]")
+                    }
+                    depth.append(DepthLevel(distance: dist, size: size))
+                }
+                if let why = DepthLevel.curve(depth) { throw ConfigError(file: path, location: loc, reason: "depth: \(why)") }
+            }
+            guard (adv ?? 1) > 0, spread.map({ $0 >= 0 && $0 < 1 }) ?? true else {
+                throw ConfigError(file: path, location: loc, reason: "adv must be positive and spread in [0, 1)")
+            }
+            var risk = AssetRisk(name: name, price: p, volatility: v, averageDailyVolume: adv ?? .infinity, spread: spread ?? 0,
                                     initialRate: try num("initial_rate"), maintenanceRate: try num("maintenance_rate"), sizeRule: rule,
                                     haircutFloor: try num("haircut_floor") ?? 0, haircutCap: try num("haircut_cap") ?? 1,
                                     haircutTiers: try t["haircut_tiers"]?.array.map { a throws(ConfigError) in try parseTiers(a, file: path, location: loc + " haircut_tiers") } ?? [],
-                                    impactThreshold: impactThreshold))
+                                    impactThreshold: impactThreshold)
+            risk.stressedProbability = stressed
+            risk.depth = depth
+            assets.append(risk)
         }
         var instruments: [Instrument] = []
         for (i, entry) in (root["instrument"]?.array.map(Array.init) ?? []).enumerated() {

@@ -36,6 +36,15 @@ public struct PriceSeries: Sendable, Equatable {
 
     public var count: Int { close.count }
 
+    /// The first `n` bars (all of them when `n >= count`), with their OHLC bars and volumes.
+    public func prefix(_ n: Int) -> PriceSeries {
+        let k = max(0, min(n, count))
+        let b = bars.map { OHLCBars(checkedOpen: Array($0.open.prefix(k)), high: Array($0.high.prefix(k)), low: Array($0.low.prefix(k)),
+                                    close: Array($0.close.prefix(k))) }
+        return PriceSeries(source: source, timestamps: Array(timestamps.prefix(k)), close: Array(close.prefix(k)), bars: b,
+                           volume: volume.map { Array($0.prefix(k)) })
+    }
+
     /// Log returns `ln(P_t / P_{t-1})`, decimal; `returns[i]` ends at bar `i + 1`. A gap
     /// in time (weekend, outage) is one return: nothing is filled in.
     /// Long series are split between the cores (the logarithms are most of the cost).

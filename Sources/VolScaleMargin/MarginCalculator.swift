@@ -205,15 +205,19 @@ public struct MarginCalculator: Sendable {
     /// Haircut of a collateral holding: the size-independent base (the published one when
     /// the asset has a parameter set, else the side's tail loss over the liquidation horizon
     /// plus half the spread, within floor and cap; long for assets, short for liabilities),
-    /// plus the impact add-on `kappa sigma sqrt(max(0, V - threshold)/ADV)`, at least the
-    /// tier rate, at most the cap.
-    /// - Returns: the rate, its volatility part, its liquidity part (half spread + impact)
-    ///   and what bound it.
-    public func haircut(_ asset: AssetRisk, holdingValue v: Double, borrowed: Bool) -> (rate: Double, volatility: Double, liquidity: Double, bound: String) {
-        let b = haircutBase(asset, side: borrowed ? .short : .long)
-        let h = Self.holdingHaircut(base: b.rate, volatility: asset.volatility, threshold: asset.impactThreshold, adv: asset.averageDailyVolume,
-                                    cap: asset.haircutCap, tiers: asset.haircutTiers, kappa: book.settings.kappa, value: v)
-        return (h.rate, b.volatility, h.rate - b.volatility, h.bound ?? b.bound)
+    /// plus the liquidity add-on of `HoldingLiquidity` (impact, regime-stressed spread, a
+    /// longer horizon for holdings too large to sell in it), at least the tier rate, at most
+    /// the cap.
+    /// - Returns: the rate, its volatility part (the longer horizon included), its liquidity
+    ///   part, what bound it, and the add-on's parts.
+    public func haircut(_ asset: AssetRisk, holdingValue v: Double, borrowed: Bool)
+        -> (rate: Double, volatility: Double, liquidity: Double, bound: String, addOn: HoldingLiquidity.AddOn) {
+        let side: Side = borrowed ? .short : .long
+        let b = haircutBase(asset, side: side)
+        let liquidity = HoldingLiquidity(asset: asset, settings: book.settings, esFactor: tailFactors.es)
+        let h = Self.holdingHaircut(base: b.rate, liquidity: liquidity, side: side, cap: asset.haircutCap, tiers: asset.haircutTiers, value: v)
+        let volatility = b.volatility + h.addOn.horizon
+        return (h.rate, volatility, h.rate - volatility, h.bound ?? b.bound, h.addOn)
     }
 
     /// The size-independent part of a haircut: published, or computed from the volatility.
@@ -228,21 +232,20 @@ public struct MarginCalculator: Sendable {
         return (b.rate, b.volatility, bound)
     }
 
-    /// A holding's haircut from its base: plus the impact add-on above the threshold, at
-    /// least the tier rate, at most the cap; the bound when a tier or the cap set it.
+    /// A holding's haircut from its base: plus the liquidity add-on, at least the tier rate,
+    /// at most the cap; the bound when a tier or the cap set it.
     @inline(__always)
-    static func holdingHaircut(base: Double, volatility: Double, threshold: Double, adv: Double, cap: Double, tiers: [Tier],
-                               kappa: Double, value v: Double) -> (rate: Double, bound: String?) {
-        let excess = max(0, Swift.abs(v) - threshold)
-        let impact = volatility > 0 && excess > 0 ? kappa * volatility * (excess / adv).squareRoot() : 0
-        var rate = base + impact
+    static func holdingHaircut(base: Double, liquidity: HoldingLiquidity, side: Side, cap: Double, tiers: [Tier],
+                               value v: Double) -> (rate: Double, bound: String?, addOn: HoldingLiquidity.AddOn) {
+        let addOn = liquidity.addOn(value: v, side: side)
+        var rate = base + addOn.total
         var bound: String?
         if !tiers.isEmpty {
             let t = SizeRule.tiers(tiers).rate(notional: Swift.abs(v))
             if t > rate { rate = t; bound = "tier table" }
         }
         if rate > cap { rate = cap; bound = "cap" }
-        return (rate, bound)
+        return (rate, bound, addOn)
     }
 
     /// Initial and maintenance rates of a linear or inverse position before its size rule:
@@ -332,9 +335,14 @@ public struct MarginCalculator: Sendable {
         for leg in legs {
             let price = prices[leg.asset.name] ?? leg.asset.price
             let n = leg.notional(price: price)
-            let add = n * (0.5 * leg.asset.spread + s.kappa * leg.asset.volatility * (max(0, n - leg.asset.impactThreshold) / leg.asset.averageDailyVolume).squareRoot())
+            let l = HoldingLiquidity(asset: leg.asset, settings: s, esFactor: tailFactors.es)
+            let impact = n > leg.asset.impactThreshold && leg.asset.volatility > 0
+                ? s.kappa * leg.asset.volatility * ((n - leg.asset.impactThreshold) / leg.asset.averageDailyVolume).squareRoot() : 0
+            let add = n * l.multiplier * (0.5 * leg.asset.spread + impact)
             liquidity += add
-            liqChildren.append(Explanation(leg.instrument.symbol, add, detail: text("notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))")))
+            var detail = "notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))"
+            if l.multiplier != 1 { detail += "; liquidity x\((l.multiplier * 1000).rounded() / 1000) (stressed regime probability \(Self.pct(leg.asset.stressedProbability)))" }
+            liqChildren.append(Explanation(leg.instrument.symbol, add, detail: text(detail)))
         }
         children.append(Explanation("liquidity add-ons", liquidity, children: liqChildren))
         let risk = max(gridReq, fhsReq) + liquidity
@@ -361,8 +369,11 @@ public struct MarginCalculator: Sendable {
             let h = haircut(asset, holdingValue: v, borrowed: q < 0)
             let counted = q >= 0 ? v * (1 - h.rate) : v * (1 + h.rate)
             equity += counted
-            if explaining { eqChildren.append(Explanation("\(asset.name) \(q >= 0 ? "balance" : "borrowed")", counted,
-                                          detail: text("\(q) at \(Self.money(p)) = \(Self.money(v)); haircut \(Self.pct(h.rate)) (volatility \(Self.pct(h.volatility)) + liquidity \(Self.pct(h.liquidity)); \(h.bound))"))) }
+            if explaining {
+                var detail = "\(q) at \(Self.money(p)) = \(Self.money(v)); haircut \(Self.pct(h.rate)) (volatility \(Self.pct(h.volatility)) + liquidity \(Self.pct(h.liquidity)); \(h.bound))"
+                detail += Self.liquidityNote(asset, h.addOn, settings: book.settings)
+                eqChildren.append(Explanation("\(asset.name) \(q >= 0 ? "balance" : "borrowed")", counted, detail: text(detail)))
+            }
         }
         for leg in legs {
             let p = prices[leg.asset.name] ?? leg.asset.price
@@ -464,4 +475,16 @@ public struct MarginCalculator: Sendable {
     }
 
     static func pct(_ v: Double) -> String { String((v * 10000).rounded() / 100) + "%" }
+
+    /// The liquidity add-on's parts in words, for a holding's explanation ("" when it has none).
+    static func liquidityNote(_ asset: AssetRisk, _ a: HoldingLiquidity.AddOn, settings: MarginSettings) -> String {
+        var parts: [String] = []
+        if a.impact > 0 { parts.append("impact \(pct(a.impact))") }
+        if a.days > Double(settings.liquidationHorizon) {
+            parts.append("\((a.days * 10).rounded() / 10) days to sell at \(pct(settings.participation)) of ADV \(money(asset.averageDailyVolume)): +\(pct(a.horizon)) volatility")
+        }
+        let m = 1 + (settings.stressedLiquidityMultiplier - 1) * min(1, max(0, asset.stressedProbability))
+        if m != 1 { parts.append("liquidity x\((m * 1000).rounded() / 1000) for a \(pct(asset.stressedProbability)) stressed-regime probability (+\(pct(a.spread)) spread)") }
+        return parts.isEmpty ? "" : "; " + parts.joined(separator: ", ")
+    }
 }

@@ -123,6 +123,12 @@ public struct AssetRisk: Sendable, Equatable {
     /// The live engine's latest parameter set for this asset: when present, its rates and
     /// haircuts replace the ones computed from `volatility` (and any fixed rates).
     public var published: PublishedParameters?
+    /// Probability (0...1) that the asset's market is in its high-variance regime (the
+    /// Markov-switching filter on its history); scales the liquidity cost by
+    /// `1 + (stressedLiquidityMultiplier - 1) p`. 0 when not measured.
+    public var stressedProbability: Double = 0
+    /// Order-book depth on the side a liquidation hits (venue file), empty when not given.
+    public var depth: [DepthLevel] = []
 
     public init(name: String, price: Double, volatility: Double, averageDailyVolume: Double = .infinity, spread: Double = 0,
                 initialRate: Double? = nil, maintenanceRate: Double? = nil, sizeRule: SizeRule? = nil,
@@ -154,6 +160,13 @@ public struct MarginSettings: Sendable, Equatable {
     public var liquidationHorizon: Int = 2
     /// Square-root impact coefficient kappa in `spread/2 + kappa sigma sqrt(Q/ADV)`.
     public var kappa: Double = 1
+    /// Share of ADV a liquidation may sell per day: a holding larger than
+    /// `participation * ADV * liquidationHorizon` takes longer to sell, and its haircut's
+    /// volatility part covers the longer horizon.
+    public var participation: Double = 0.1
+    /// Multiplier on liquidity costs (spread, impact) in the high-variance regime, blended by
+    /// the regime probability (1: liquidity costs do not depend on the regime).
+    public var stressedLiquidityMultiplier: Double = 1
     /// Largest diversification credit: portfolio margin >= (1 - maxOffset) * sum of
     /// stand-alone requirements.
     public var maxOffset: Double = 0.5

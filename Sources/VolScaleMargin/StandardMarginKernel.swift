@@ -102,7 +102,7 @@ public struct StandardMarginKernel: Sendable {
     // Per asset (catalogue order), plain numbers: no reference is touched per account
     // except an asset's haircut tiers and an instrument's grid row or size-rule tiers.
     let price: [Double], haircutLong: [Double], haircutShort: [Double]
-    let volatility: [Double], threshold: [Double], adv: [Double], haircutCap: [Double]
+    let liquidity: [HoldingLiquidity], haircutCap: [Double]
     let haircutTiers: [[Tier]]
     // Per instrument: 0 linear, 1 inverse, 2 option; its asset; rates; size rule as numbers
     // (0 none, 1 square root, 2 a constant rate, 3 a tier table); option grid row and price.
@@ -120,9 +120,7 @@ public struct StandardMarginKernel: Sendable {
         price = catalogue.assets.map { c.bookPrices[$0] ?? book.assets[$0]!.price }
         haircutLong = risks.map { c.haircutBase($0, side: .long).rate }
         haircutShort = risks.map { c.haircutBase($0, side: .short).rate }
-        volatility = risks.map(\.volatility)
-        threshold = risks.map(\.impactThreshold)
-        adv = risks.map(\.averageDailyVolume)
+        liquidity = risks.map { HoldingLiquidity(asset: $0, settings: book.settings, esFactor: c.tailFactors.es) }
         haircutCap = risks.map(\.haircutCap)
         haircutTiers = risks.map(\.haircutTiers)
         var kind: [UInt8] = [], asset: [Int32] = [], multiplier: [Double] = []
@@ -177,8 +175,8 @@ public struct StandardMarginKernel: Sendable {
             let q = a.collateralQuantity[k], p = price[i]
             guard p > 0, p.isFinite else { return nil }
             let v = q * p
-            let h = MarginCalculator.holdingHaircut(base: q < 0 ? haircutShort[i] : haircutLong[i], volatility: volatility[i], threshold: threshold[i],
-                                                    adv: adv[i], cap: haircutCap[i], tiers: haircutTiers[i], kappa: kappa, value: v).rate
+            let h = MarginCalculator.holdingHaircut(base: q < 0 ? haircutShort[i] : haircutLong[i], liquidity: liquidity[i], side: q < 0 ? .short : .long,
+                                                    cap: haircutCap[i], tiers: haircutTiers[i], value: v).rate
             equity += q >= 0 ? v * (1 - h) : v * (1 + h)
         }
         var start = 0

@@ -130,11 +130,44 @@ import Foundation
         let btc = calc.book.assets["BTC"]!
         let small = calc.haircut(btc, holdingValue: 1e4, borrowed: false)
         let large = calc.haircut(btc, holdingValue: 1e10, borrowed: false)
-        #expect(large.rate > small.rate && large.liquidity > small.liquidity && large.volatility == small.volatility)
+        #expect(large.rate > small.rate && large.liquidity > small.liquidity)
         #expect(abs(small.liquidity - (0.0001 + 0.03 * (1e4 / 2e10).squareRoot())) < 1e-15)
+        // 1e10 at 10% of an ADV of 2e10 a day takes 5 days to sell, not the book's 2: the
+        // volatility part covers 5 days. By hand (scipy: ES factor at 99% = 2.665214220345808):
+        // (1 - exp(-f 0.03 sqrt 5)) - (1 - exp(-f 0.03 sqrt 2)) = 0.05680009456947743
+        #expect(abs(large.addOn.days - 5) < 1e-12 && small.addOn.days == 2)
+        #expect(abs(large.addOn.horizon - 0.05680009456947743) < 1e-12)
+        #expect(abs((large.volatility - small.volatility) - 0.05680009456947743) < 1e-12)
         let a = try result(Account(id: "b", collateral: [("BTC", -1), ("USD", 100_000)], positions: []), .standard)
         let h = calc.haircut(btc, holdingValue: -60_000, borrowed: true)
         #expect(abs(a.equity - (100_000 - 60_000 * (1 + h.rate))) < 1e-6)
+    }
+
+    /// The regime blend and the depth curve by hand: a 50% stressed probability with a
+    /// multiplier of 3 doubles the liquidity cost; a book of 1e6 within 10 bp and 3e6 within
+    /// 30 bp charges, for a 2e6 day's slice, the mean distance
+    /// (0.5 * 0.001 * 1e6 + 0.5 * (0.001 + 0.002) * 1e6) / 2e6 = 0.001.
+    @Test func regimeMultiplierAndDepthCurve() throws {
+        var book = Self.book()
+        book.settings.stressedLiquidityMultiplier = 3
+        book.assets["BTC"]!.stressedProbability = 0.5
+        let calm = MarginCalculator(book: Self.book()).haircut(Self.book().assets["BTC"]!, holdingValue: 1e6, borrowed: false)
+        let stressed = MarginCalculator(book: book).haircut(book.assets["BTC"]!, holdingValue: 1e6, borrowed: false)
+        #expect(abs(stressed.addOn.impact - 2 * calm.addOn.impact) < 1e-15)
+        #expect(abs(stressed.addOn.spread - 0.5 * 0.0002) < 1e-15)    // (m - 1) x half spread, m = 2
+        #expect(abs(stressed.rate - calm.rate - calm.addOn.impact - 0.0001) < 1e-14)
+        let levels = [DepthLevel(distance: 0.001, size: 1e6), DepthLevel(distance: 0.003, size: 3e6)]
+        #expect(DepthLevel.curve(levels) == nil)
+        #expect(abs(DepthLevel.concession(levels, selling: 2e6) - 0.001) < 1e-15)
+        #expect(abs(DepthLevel.concession(levels, selling: 5e5) - 0.00025) < 1e-15)
+        // beyond the last level the last slope continues: at 4e6 the distance is 0.004
+        #expect(abs(DepthLevel.concession(levels, selling: 4e6) - (0.5 * 0.001 * 1e6 + 0.5 * 0.004 * 2e6 + 0.5 * 0.007 * 1e6) / 4e6) < 1e-15)
+        #expect(DepthLevel.curve([DepthLevel(distance: 0.002, size: 1e6), DepthLevel(distance: 0.001, size: 2e6)]) != nil)
+        // a thin book costs more than the square-root rule: the depth curve sets the impact
+        var thin = Self.book()
+        thin.assets["BTC"]!.depth = levels
+        let deep = MarginCalculator(book: thin).haircut(thin.assets["BTC"]!, holdingValue: 4e6, borrowed: false)
+        #expect(abs(deep.addOn.impact - DepthLevel.concession(levels, selling: 2e6)) < 1e-15)   // 4e6 over 2 days
     }
 
     @Test func statusAndLiquidationPrice() throws {

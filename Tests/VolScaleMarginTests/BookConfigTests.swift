@@ -117,3 +117,73 @@ import Foundation
         ])
     }
 }
+
+/// Liquidity measured from a history file, the regime filter and the depth curve in a book.
+@Suite struct BookLiquidityTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func fixture(_ name: String) throws -> [String: Any] {
+        let d = try Data(contentsOf: Self.root.appendingPathComponent("Tests/Fixtures/\(name)"))
+        return try #require(try JSONSerialization.jsonObject(with: d) as? [String: Any])
+    }
+
+    func book(_ extra: String, settings: String = "", unit: String = "quote") throws(ConfigError) -> BookConfig {
+        let text = """
+        [settings]
+        liquidity_window = 20
+        \(settings)
+        [[asset]]
+        name = "BTC"
+        history = "\(Self.root.appendingPathComponent("data/btcusd-daily.csv").path)"
+        volume_unit = "\(unit)"
+        \(extra)
+        """
+        return try BookConfig.parse(text, path: "b.toml")
+    }
+
+    /// ADV and spread are the latest 20-bar window's, as numpy computes them
+    /// (liquidity-btc.json, independent of the Swift code).
+    @Test func advAndSpreadMeasuredFromHistory() throws {
+        let f = try fixture("liquidity-btc.json")
+        let adv = try #require((f["adv"] as? [Double])?.last), spread = try #require((f["spread"] as? [Double])?.last)
+        let btc = try #require(try book("").book.assets["BTC"])
+        #expect(abs(btc.averageDailyVolume - adv) <= 1e-9 * adv)
+        #expect(abs(btc.spread - spread) <= 1e-9 * spread)
+        #expect(btc.stressedProbability == 0)     // multiplier 1: no regime filter
+        // typed values win over measured ones
+        let typed = try #require(try book("adv = 5e9\nspread = 0.001").book.assets["BTC"])
+        #expect(typed.averageDailyVolume == 5e9 && typed.spread == 0.001)
+    }
+
+    /// With a stressed multiplier the last 1000 returns go through the regime filter: the
+    /// stressed-state probability at the last bar as statsmodels finds it (regimes-btc-last1000.json).
+    @Test func regimeProbabilityFromHistory() throws {
+        let f = try fixture("regimes-btc-last1000.json")
+        let expected = try #require(f["pHighLast"] as? Double)
+        let cfg = try book("", settings: "stressed_liquidity_multiplier = 2\nregime_lookback = 1000")
+        let btc = try #require(cfg.book.assets["BTC"])
+        #expect(abs(btc.stressedProbability - expected) < 0.02, "\(btc.stressedProbability) vs statsmodels \(expected)")
+        // and the haircut's explanation says so
+        let calc = MarginCalculator(book: cfg.book)
+        let r = try calc.evaluate(Account(id: "x", collateral: [("BTC", 10)], positions: []), mode: .standard)
+        let text = r.explanation.children.flatMap { [$0.detail] + $0.children.map(\.detail) }.joined(separator: "\n")
+        #expect(text.contains("stressed-regime probability"), "\(text)")
+    }
+
+    @Test func badLiquidityKeysAreNamed() {
+        do { _ = try book("", unit: "coins"); Issue.record("accepted volume_unit coins") } catch {
+            #expect("\(error)".contains("volume_unit: expected \"base\" or \"quote\""), "got: \(error)")
+        }
+        let cases: [(String, String, String)] = [
+            ("depth = [[0.002, 1e6], [0.001, 2e6]]", "", "depth: level 2: distances and sizes must both increase"),
+            ("depth = [[0.002]]", "", "depth: each level is [distance from mid (decimal), cumulative size]"),
+            ("", "participation = 0", "participation = 0.0: must be in (0, 1]"),
+            ("", "stressed_liquidity_multiplier = 0.5", "stressed_liquidity_multiplier = 0.5: must be in [1, 100]"),
+        ]
+        for (extra, settings, message) in cases {
+            do { _ = try book(extra, settings: settings); Issue.record("accepted: \(message)") } catch {
+                #expect("\(error)".contains(message), "got: \(error)")
+            }
+        }
+    }
+}
