@@ -134,11 +134,17 @@ enum ReportHTML {
             svg += "<line x1=\(f(left)) x2=\(f(w - right)) y1=\(f(y(v))) y2=\(f(y(v))) stroke=#eceef2 />"
             svg += "<text x=\(f(left - 6)) y=\(f(y(v) + 3)) text-anchor=end>\(Fmt.sig(v * 100, 3))%</text>"
         }
-        // year ticks
+        // year ticks, or quarter ticks ("2020-04") when the dates span three years or less
+        let quarters = Set(dates.map { $0.prefix(4) }).count <= 3
+        func tick(_ d: String) -> String {
+            guard quarters, d.count >= 7, let month = Int(d.dropFirst(5).prefix(2)) else { return String(d.prefix(4)) }
+            let first = (month - 1) / 3 * 3 + 1
+            return "\(d.prefix(4))-\(first < 10 ? "0" : "")\(first)"
+        }
         var lastYear = ""
         var step = 0
         for (i, d) in dates.enumerated() {
-            let year = String(d.prefix(4))
+            let year = tick(d)
             if year != lastYear {
                 if step % max(1, n / 2500 + (dates.count > 3000 ? 2 : 1)) == 0 {
                     svg += "<line x1=\(f(x(i))) x2=\(f(x(i))) y1=\(f(top)) y2=\(f(h - bottom)) stroke=#f3f4f7 />"

@@ -51,6 +51,35 @@ public struct MarkovSwitchingModel: Sendable, Equatable {
         return (ll, filtered)
     }
 
+    /// The Hamilton filter one return at a time (the live engine's and the history walk's
+    /// form of `filter`; the same recursion).
+    public struct FilterState: Sendable {
+        public let model: MarkovSwitchingModel
+        /// P(s_t = k | r_1..r_t) after the last step (the stationary distribution before any).
+        public private(set) var filtered: [Double]
+        private var predicted: [Double]
+        private let logVar: [Double]
+
+        public init(_ model: MarkovSwitchingModel) {
+            self.model = model
+            predicted = model.stationary
+            filtered = predicted
+            logVar = model.variances.map { Double.log($0) }
+            transition = model.transition.flatMap { $0 }
+            scaled = [Double](repeating: 0, count: model.states)
+        }
+
+        private let transition: [Double]
+        private var scaled: [Double]
+
+        /// Adds a return; its log predictive density (nil when it is not finite).
+        @discardableResult
+        public mutating func step(_ r: Double) -> Double? {
+            Regimes.step(r, means: model.means, variances: model.variances, logVar: logVar, transition: transition,
+                         predicted: &predicted, filtered: &filtered, scaled: &scaled).map { Double.log($0.c) + $0.top }
+        }
+    }
+
     /// The state with the highest filtered probability at the last bar.
     public func lastState(_ returns: [Double]) -> Int? {
         let (_, f) = filter(returns)
@@ -311,34 +340,48 @@ enum Regimes {
         var predicted = stationary(transition, k: k)
         let logVar = variances.map { Double.log($0) }
         var ll = 0.0
-        var logd = [Double](repeating: 0, count: k)
+        var f = [Double](repeating: 0, count: k)
         var b = [Double](repeating: 0, count: k)
         for t in r.indices {
-            var top = -Double.infinity
-            for i in 0..<k {
-                let d = r[t] - means[i]
-                logd[i] = -0.5 * (logTwoPi + logVar[i] + d * d / variances[i])
-                top = max(top, logd[i])
-            }
-            var c = 0.0
-            for i in 0..<k {
-                b[i] = Double.exp(logd[i] - top)
-                c += predicted[i] * b[i]
-            }
-            guard c > 0, c.isFinite else { return -.infinity }
+            guard let (c, top) = step(r[t], means: means, variances: variances, logVar: logVar, transition: transition,
+                                      predicted: &predicted, filtered: &f, scaled: &b) else { return -.infinity }
             ll += Double.log(c) + top
-            for i in 0..<k { filtered[t * k + i] = predicted[i] * b[i] / c }
+            for i in 0..<k { filtered[t * k + i] = f[i] }
             if keep {
                 for i in 0..<k { densities[t * k + i] = b[i] }
                 scale[t] = c
             }
-            for j in 0..<k {
-                var s = 0.0
-                for i in 0..<k { s += filtered[t * k + i] * transition[i * k + j] }
-                predicted[j] = s
-            }
         }
         return ll
+    }
+
+    /// One step of the Hamilton filter, the one recursion behind the likelihood, EM and
+    /// `FilterState`: from `predicted` = P(s_t | r_..t-1), writes the filtered probabilities,
+    /// the densities scaled by `e^-top` into `scaled`, and the next `predicted`; returns the
+    /// scaled predictive density `c` and `top` (the log density is `ln c + top`).
+    @inline(__always)
+    static func step(_ r: Double, means: [Double], variances: [Double], logVar: [Double], transition: [Double],
+                     predicted: inout [Double], filtered: inout [Double], scaled: inout [Double]) -> (c: Double, top: Double)? {
+        let k = means.count
+        var top = -Double.infinity
+        for i in 0..<k {
+            let d = r - means[i]
+            scaled[i] = -0.5 * (logTwoPi + logVar[i] + d * d / variances[i])
+            top = max(top, scaled[i])
+        }
+        var c = 0.0
+        for i in 0..<k {
+            scaled[i] = Double.exp(scaled[i] - top)
+            c += predicted[i] * scaled[i]
+        }
+        guard c > 0, c.isFinite else { return nil }
+        for i in 0..<k { filtered[i] = predicted[i] * scaled[i] / c }
+        for j in 0..<k {
+            var s = 0.0
+            for i in 0..<k { s += filtered[i] * transition[i * k + j] }
+            predicted[j] = s
+        }
+        return (c, top)
     }
 
     /// Solves pi P = pi, sum pi = 1 (row-major P) by Gaussian elimination with pivoting.
