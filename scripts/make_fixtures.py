@@ -461,12 +461,16 @@ def regime_fixtures():
     res = sm.tsa.MarkovRegression(rb * 100, k_regimes=2, trend="c", switching_variance=True).fit(search_reps=50, disp=False)
     named = dict(zip(res.model.param_names, res.params))
     hi = int(np.argmax([named["sigma2[0]"], named["sigma2[1]"]]))
+    order = [1 - hi, hi]
+    P = res.regime_transition[:, :, 0].T
     dump("regimes-btc-last1000.json", {
         "source": f"statsmodels {statsmodels.__version__} MarkovRegression as regimes-sp500.json, on the last 1000 log returns"
                   " of data/btcusd-daily.csv (x 100)",
         "logLikelihood": float(res.llf + len(rb) * math.log(100)),
         "pHighLast": float(np.asarray(res.filtered_marginal_probabilities)[-1, hi]),
         "variances": sorted([named["sigma2[0]"] / 1e4, named["sigma2[1]"] / 1e4]),
+        "transition": P[np.ix_(order, order)].tolist(),
+        "filteredLast": np.asarray(res.filtered_marginal_probabilities)[-1, order].tolist(),
     })
     dump("regimes-sp500.json", {
         "source": f"statsmodels {statsmodels.__version__} MarkovRegression(k_regimes=k, trend='c', switching_variance=True)"

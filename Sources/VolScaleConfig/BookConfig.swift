@@ -184,7 +184,9 @@ public struct BookConfig: Sendable {
                     let returns = Array(series.returns.suffix(regimeLookback))
                     do {
                         let fit = try MarkovSwitching.fit(returns, states: 2, starts: 5)
-                        stressed = fit.model.filter(returns).filtered.last ?? 0
+                        var state = MarkovSwitchingModel.FilterState(fit.model)
+                        for r in returns { state.step(r) }
+                        stressed = state.expectedShare(of: 1, steps: s.liquidationHorizon)
                     } catch {
                         throw ConfigError(file: path, location: loc, reason: "history: regime filter: \(error)")
                     }

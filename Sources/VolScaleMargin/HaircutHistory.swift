@@ -8,7 +8,8 @@ import VolScaleRisk
 ///
 /// At bar t: the daily volatility is the EWMA forecast made after bar t (arch's seeding);
 /// ADV and spread are the `LiquidityTracker` measures of the window ending at t; the
-/// stressed-regime probability is the Hamilton filter, run from the start of the latest
+/// stressed share is the expected share of the liquidation horizon in the high-variance
+/// regime (`FilterState.expectedShare`) by the Hamilton filter, run from the start of the latest
 /// fit's window up to t, of the two-state model fitted on the `regimeLookback` returns
 /// before the latest scheduled refit (every `refitEvery` bars from bar
 /// `minimumRegimeReturns`, whatever the first reported bar, so a bar's value does not
@@ -24,7 +25,7 @@ public struct HaircutHistory: Sendable {
         public let adv: Double
         public let spread: Double
         public let amihud: Double?
-        /// Probability of the high-variance regime, 0...1.
+        /// Expected share of the liquidation horizon in the high-variance regime, 0...1.
         public let stressedProbability: Double
         /// Haircut with the regime multiplier, and with liquidity costs as in calm markets.
         public let haircut: Double
@@ -85,7 +86,7 @@ public struct HaircutHistory: Sendable {
                 filteredUpTo += 1
             }
             state = s
-            let p = s.filtered.last ?? 0
+            let p = s.expectedShare(of: 1, steps: settings.liquidationHorizon)
             let variance = t < returns.count ? (path.variance[t] ?? path.nextVariance) : path.nextVariance
             var a = asset
             a.price = close[t]

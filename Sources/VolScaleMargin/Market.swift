@@ -123,8 +123,9 @@ public struct AssetRisk: Sendable, Equatable {
     /// The live engine's latest parameter set for this asset: when present, its rates and
     /// haircuts replace the ones computed from `volatility` (and any fixed rates).
     public var published: PublishedParameters?
-    /// Probability (0...1) that the asset's market is in its high-variance regime (the
-    /// Markov-switching filter on its history); scales the liquidity cost by
+    /// Expected share (0...1) of the liquidation horizon that the asset's market spends in its
+    /// high-variance regime, from the Markov-switching filter on its history
+    /// (`FilterState.expectedShare`); scales the liquidity cost by
     /// `1 + (stressedLiquidityMultiplier - 1) p`. 0 when not measured.
     public var stressedProbability: Double = 0
     /// Order-book depth on the side a liquidation hits (venue file), empty when not given.

@@ -9,6 +9,7 @@ import Testing
         switch try VolScaleCommand.parseAsRoot(args) {
         case let c as VolScaleCommand.Liquidity: return try c.render()
         case let c as VolScaleCommand.RegimesCommand: return try c.render()
+        case let c as VolScaleCommand.Haircuts: return try c.render()
         default: Issue.record("unexpected command"); return ""
         }
     }
@@ -94,6 +95,27 @@ import Testing
         #expect(j["logLikelihood"] is Double && (j["means"] as? [Double])?.count == 2)
         do { _ = try VolScaleCommand.parseAsRoot(["regimes", "x.csv", "--states", "9"]); Issue.record("accepted 9 states") } catch {
             #expect(VolScaleCommand.message(for: error).contains("--states must be between 2 and 6"))
+        }
+    }
+
+    /// `volscale haircuts`: one row per bar in the range, the same numbers whatever the
+    /// range starts at, the regime never lowering a haircut.
+    @Test func haircutPathOverARange() throws {
+        let args = ["haircuts", CLITests.data("btcusd-daily.csv"), "--volume-unit", "quote", "--holding", "5e8", "--format", "csv"]
+        let text = try output(args + ["--from", "2024-04-20"])
+        #expect(text.hasPrefix("date,volatility,adv,spread,amihud,p_high,haircut,haircut_calm\n"))
+        let rows = csvRows(text)
+        #expect(rows.count == 37 && rows.first?[0] == "2024-04-20" && rows.last?[0] == "2024-05-26")
+        for r in rows { #expect(Double(r[6])! >= Double(r[7])!, "\(r[0])") }
+        let later = csvRows(try output(args + ["--from", "2024-05-10", "--to", "2024-05-20"]))
+        #expect(later.count == 11)
+        for r in later { #expect(rows.contains(r), "\(r[0]) differs when the range starts later") }
+        let json = try output(["haircuts", CLITests.data("btcusd-daily.csv"), "--volume-unit", "quote", "--from", "2024-05-20", "--format", "json"])
+        let j = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let series = try #require(j["series"] as? [[String: Any]])
+        #expect(series.count == 7 && Set(series[0].keys) == ["date", "volatility", "adv", "spread", "amihud", "pHigh", "haircut", "haircutCalm"])
+        do { _ = try VolScaleCommand.parseAsRoot(["haircuts", "x.csv", "--stressed-multiplier", "0.5"]); Issue.record("accepted") } catch {
+            #expect(VolScaleCommand.message(for: error).contains("--stressed-multiplier must be in [1, 100]"))
         }
     }
 }

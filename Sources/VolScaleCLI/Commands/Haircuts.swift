@@ -11,13 +11,14 @@ extension VolScaleCommand {
             abstract: "The haircut a venue would have charged on a holding, bar by bar, with and without the liquidity regime.",
             discussion: """
             At each bar, from the bars up to it only: daily volatility (EWMA forecast, --lambda), ADV and
-            Corwin-Schultz spread over --window bars, the probability of the high-variance regime (two-state
-            Markov-switching filter over the last 1,000 returns, the model refitted every 63 bars), and the haircut
+            Corwin-Schultz spread over --window bars, p = the expected share of the liquidation horizon in the
+            high-variance regime (two-state Markov-switching filter; the model fitted on the last 1,000 returns,
+            refitted every 63 bars), and the haircut
             of a long holding of --holding (quote currency): expected shortfall over the liquidation horizon plus half
             the spread, the impact add-on, a longer horizon when the holding exceeds --participation x ADV x horizon,
             and liquidity costs x (1 + (M - 1) p) with M = --stressed-multiplier. haircut_calm is the same with M = 1.
             The first value needs 250 returns. Volatilities, spreads, probabilities and haircuts are decimal.
-            csv: date,volatility,adv,spread,amihud,p_high,haircut,haircut_calm. html: the charts.
+            csv: date,volatility,adv,spread,amihud,p_high,haircut,haircut_calm (p_high: that share). html: the charts.
             """
         )
 
@@ -129,10 +130,11 @@ extension VolScaleCommand {
             body += chart("Haircut (expected shortfall \(Fmt.fixed(confidence * 100, 1))% over \(horizon) days + liquidity)",
                           [("with the liquidity regime (x\(Fmt.sig(stressedMultiplier, 3)) when stressed)", points.map(\.haircut), "#d92d20"),
                            ("liquidity as in calm markets", points.map(\.calmHaircut), "#2563eb")])
-            body += chart("Probability of the high-variance regime (Hamilton filter)", [("p", points.map(\.stressedProbability), "#6b4fbb")])
+            body += chart("Expected share of the \(horizon)-day horizon in the high-variance regime (Hamilton filter)",
+                          [("p", points.map(\.stressedProbability), "#6b4fbb")])
             body += chart("Corwin-Schultz spread, \(window)-bar mean", [("spread", points.map(\.spread), "#0e7490")])
-            body += chart("Amihud illiquidity: price move per 1M of quote currency traded, \(window)-bar mean",
-                          [("amihud", points.map { ($0.amihud ?? .nan) * 1e6 }, "#a16207")])
+            body += chart("Amihud illiquidity: price move per 1B of quote currency traded, \(window)-bar mean",
+                          [("amihud", points.map { ($0.amihud ?? .nan) * 1e9 }, "#a16207")])
             body += chart("Daily volatility (EWMA \(Fmt.sig(lambda, 3)))", [("volatility", points.map(\.volatility), "#475066")])
             body += "</section>"
             return """

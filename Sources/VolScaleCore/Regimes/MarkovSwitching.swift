@@ -72,6 +72,26 @@ public struct MarkovSwitchingModel: Sendable, Equatable {
         private let transition: [Double]
         private var scaled: [Double]
 
+        /// The expected share of the next `steps` bars spent in `state`, given the returns so
+        /// far: the mean over h = 1...steps of P(s_{t+h} = state | r_1..r_t). For a persistent
+        /// regime it is close to the filtered probability; for one that rarely lasts it is
+        /// pulled towards the long-run share, so a single violent bar does not swing it.
+        public func expectedShare(of state: Int, steps: Int) -> Double {
+            let k = model.states
+            guard state >= 0, state < k, steps >= 1 else { return 0 }
+            var p = predicted
+            var sum = 0.0
+            for h in 1...steps {
+                if h > 1 {
+                    var next = [Double](repeating: 0, count: k)
+                    for j in 0..<k { for i in 0..<k { next[j] += p[i] * transition[i * k + j] } }
+                    p = next
+                }
+                sum += p[state]
+            }
+            return sum / Double(steps)
+        }
+
         /// Adds a return; its log predictive density (nil when it is not finite).
         @discardableResult
         public mutating func step(_ r: Double) -> Double? {
