@@ -200,7 +200,7 @@ extension MarginPath {
         var shares: [BindingControl: Double] = [:]
         for b in sidePath.binding[first..<(first + m.count)] { shares[b, default: 0] += 1 }
         var notes = self.notes
-        if h > 1 { notes.append("coverage tests on \(sample.count) non-overlapping \(h)-bar windows (every \(h)th publication)") }
+        if h > 1 { notes.append("coverage tests on \(sample.count) non-overlapping \(h)-bar windows (every \(English.ordinal(h)) publication)") }
         for key in shares.keys { shares[key]! /= Double(max(m.count, 1)) }
         return BacktestResult(
             model: model, side: side, indices: idx, margins: m, losses: l, exceeded: e, sigma: sg,
@@ -209,5 +209,20 @@ extension MarginPath {
             trafficLight: CoverageTests.trafficLight(e, confidence: alpha),
             procyclicality: Procyclicality(margins: m), bindingShares: shares,
             testObservations: sample.count, testExceedances: x, notes: notes)
+    }
+}
+
+/// Words for numbers in notes and tables.
+public enum English {
+    /// 1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st, 22nd, 101st, 111th.
+    public static func ordinal(_ n: Int) -> String {
+        let tens = (n % 100 + 100) % 100, ones = (n % 10 + 10) % 10
+        if (11...13).contains(tens) { return "\(n)th" }
+        switch ones {
+        case 1: return "\(n)st"
+        case 2: return "\(n)nd"
+        case 3: return "\(n)rd"
+        default: return "\(n)th"
+        }
     }
 }

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import ArgumentParser
 @testable import VolScaleCLI
+import VolScaleRisk
 
 @Suite struct BacktestCLITests {
     static let root = CLITests.root
@@ -52,8 +53,27 @@ import ArgumentParser
         let j = try JSONSerialization.jsonObject(with: Data(try render(["backtest", Self.data("sp500-daily.csv"), "--config", cfg, "--format", "json"]).utf8)) as! [String: Any]
         let models = try #require(j["models"] as? [[String: Any]])
         #expect(models.count == 3)
-        let obs = Set(models.map { $0["observations"] as! Int })
-        #expect(obs.count == 1) // one common evaluation window
+        // each model from its own first bar: warm-ups differ, so do the samples
+        #expect(Set(models.map { $0["observations"] as! Int }).count > 1)
+        let aligned = try JSONSerialization.jsonObject(with: Data(try render(["backtest", Self.data("sp500-daily.csv"), "--config", cfg,
+                                                                                  "--format", "json", "--same-bars"]).utf8)) as! [String: Any]
+        let same = try #require(aligned["models"] as? [[String: Any]])
+        #expect(Set(same.map { $0["observations"] as! Int }).count == 1) // one common evaluation window
+        #expect(Set(same.map { $0["firstDate"] as! String }).count == 1)
+        // a model's own results do not depend on the others in the file
+        let latest = models.map { $0["firstDate"] as! String }.max()!
+        #expect(same[0]["firstDate"] as? String == latest)
+    }
+
+    /// Display: a p-value just below 0.05 is not rounded up to one that reads as a pass,
+    /// and ordinals are English.
+    @Test func pValuesAndOrdinalsReadRight() {
+        #expect(Fmt.pValue(0.04992) == "0.0499")
+        #expect(Fmt.pValue(0.0504) == "0.050")
+        #expect(Fmt.pValue(0.0499999) == "0.0499999")
+        #expect(Fmt.pValue(0.5) == "0.500")
+        #expect([1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111, 112].map(English.ordinal)
+                == ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th", "112th"])
     }
 
     @Test func reportIsSelfContainedHTMLWithCharts() throws {

@@ -24,7 +24,9 @@ extension VolScaleCommand {
             procyclicality (Murphy, Vasios and Vause 2014): peak-to-trough max/min, largest 1-, 5-, 30-bar
             relative increase, average margin. With h > 1 losses overlap and exceedances cluster by construction.
 
-            One model from the flags, or several from --config (TOML, see examples/sp500-margin.toml).
+            One model from the flags, or several from --config (TOML, see examples/sp500-margin.toml). Each model is
+            evaluated from its own first bar (its warm-up: EWMA seed, lookback, first GARCH fit); --same-bars
+            evaluates all of them on the same bars, from the latest first bar, for a side-by-side comparison.
             JSON: one object for one model, {"models": [...]} for several, each with observations, exceedances,
             exceedanceRate, kupiec, christoffersen, trafficLight, procyclicality.
             CSV: date,margin,loss,exceeded (a leading model column when several models run).
@@ -50,6 +52,7 @@ extension VolScaleCommand {
         @Option(help: "Which position to test: long or short.") public var side: Side = .long
         @Option(help: "Output format: table, json or csv.") public var format: OutputFormat = .table
         @Option(help: "Write a self-contained HTML report to this path.") public var report: String?
+        @Flag(help: "Evaluate every model of --config on the same bars (from the latest first bar).") public var sameBars = false
         @OptionGroup public var data: DataOptions
 
         public init() {}
@@ -120,8 +123,9 @@ extension VolScaleCommand {
                     throw CommandFailure("\(file): \(error.description)")
                 }
             }
-            // Models side by side are evaluated on the same bars: from the latest start.
-            let from = paths.map(\.startIndex).max() ?? 0
+            // Each model is evaluated from its own first bar, so that its statistics do not
+            // depend on which other models share the file; --same-bars aligns them.
+            let from = sameBars ? paths.map(\.startIndex).max() : nil
             let results = paths.map { $0.backtest(returns: returns, side: side, from: from) }
             let view = BacktestView(series: series, sampling: sampling, results: results, paths: paths, side: side,
                                     configPath: config?.path)

@@ -31,7 +31,7 @@ struct BacktestView {
             ("exceedances", .integer(r.exceedances)),
             ("exceedanceRate", .number(r.exceedanceRate)),
             ("testSample", .object([("observations", .integer(r.testObservations)), ("exceedances", .integer(r.testExceedances)),
-                                    ("rule", .string(r.model.mpor > 1 ? "every \(r.model.mpor)th publication (non-overlapping loss windows)" : "every publication"))])),
+                                    ("rule", .string(r.model.mpor > 1 ? "every \(English.ordinal(r.model.mpor)) publication (non-overlapping loss windows)" : "every publication"))])),
             ("kupiec", stat(r.kupiec)),
             ("christoffersen", .object([("independence", stat(r.independence)), ("conditionalCoverage", stat(r.conditionalCoverage))])),
             ("trafficLight", .object([
@@ -109,5 +109,5 @@ struct BacktestView {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    func pv(_ s: TestStatistic) -> String { Fmt.fixed(s.pValue, 3) + (s.rejects() ? "*" : "") }
+    func pv(_ s: TestStatistic) -> String { Fmt.pValue(s.pValue) + (s.rejects() ? "*" : "") }
 }

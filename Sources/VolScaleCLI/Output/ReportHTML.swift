@@ -77,13 +77,13 @@ enum ReportHTML {
     }
 
     static func cell(_ t: TestStatistic) -> String {
-        "<td class=\(t.rejects() ? "fail" : "pass")>\(Fmt.fixed(t.pValue, 3)) \(t.rejects() ? "fail" : "pass")</td>"
+        "<td class=\(t.rejects() ? "fail" : "pass")>\(Fmt.pValue(t.pValue)) \(t.rejects() ? "fail" : "pass")</td>"
     }
 
     static func testsTable(_ r: BacktestResult) -> String {
         var s = "<h3>Coverage tests</h3><table><tr><th>test</th><th>statistic</th><th>p-value</th><th></th></tr>"
         for (name, t) in [("Kupiec POF", r.kupiec), ("Christoffersen independence", r.independence), ("Christoffersen conditional coverage", r.conditionalCoverage)] {
-            s += "<tr><td>\(name)</td><td>\(Fmt.fixed(t.statistic, 3))</td><td>\(Fmt.fixed(t.pValue, 4))</td><td class=\(t.rejects() ? "fail" : "pass")>\(t.rejects() ? "fail" : "pass")</td></tr>"
+            s += "<tr><td>\(name)</td><td>\(Fmt.fixed(t.statistic, 3))</td><td>\(Fmt.pValue(t.pValue, decimals: 4))</td><td class=\(t.rejects() ? "fail" : "pass")>\(t.rejects() ? "fail" : "pass")</td></tr>"
         }
         s += "<tr><td>exceedances</td><td>\(r.exceedances) / \(r.observations)</td><td>\(Fmt.percent(r.exceedanceRate, 2))</td><td>expected \(Fmt.percent(1 - (r.model.testConfidence ?? r.model.confidence), 2))</td></tr>"
         let tl = r.trafficLight

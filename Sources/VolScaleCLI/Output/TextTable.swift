@@ -80,6 +80,18 @@ enum Fmt {
     /// A decimal fraction as percent: 0.0123 -> "1.2300%".
     static func percent(_ v: Double, _ decimals: Int = 4) -> String { fixed(v * 100, decimals) + "%" }
 
+    /// A p-value with `decimals` places, or more where rounding would put it on the other
+    /// side of the test size (0.04992 is "0.0499", not "0.050", which reads as a pass).
+    static func pValue(_ p: Double, decimals: Int = 3, size: Double = 0.05) -> String {
+        var d = decimals
+        var text = fixed(p, d)
+        while d < 10, let shown = Double(text), (shown < size) != (p < size) {
+            d += 1
+            text = fixed(p, d)
+        }
+        return text
+    }
+
     static func pow10(_ e: Int) -> Double {
         var r = 1.0
         for _ in 0..<Swift.abs(e) { r *= 10 }
