@@ -54,6 +54,17 @@ public struct DataOptions: ParsableArguments {
         do { return try reader.read(path: path) } catch { throw CommandFailure(error.description) }
     }
 
+    /// Reads a file (with its volumes when asked), reports skipped rows on standard error,
+    /// and returns the series.
+    func series(_ path: String, volume: Bool = false) throws -> PriceSeries {
+        var r = reader
+        r.volume = volume
+        let out: PriceFileReader.Output
+        do { out = try r.read(path: path) } catch { throw CommandFailure(error.description) }
+        for line in out.skipped.lines { printError("\(path): \(line)") }
+        return out.series
+    }
+
     func sampling(for series: PriceSeries) -> Sampling { sampling(series.sampling) }
 
     /// The inferred sampling, or --periods-per-year when given.

@@ -57,12 +57,7 @@ extension VolScaleCommand {
         public func run() throws { try StandardOutput.write(try render()) }
 
         public func render() throws -> String {
-            var reader = data.reader
-            reader.volume = true
-            let out: PriceFileReader.Output
-            do { out = try reader.read(path: file) } catch { throw CommandFailure(error.description) }
-            for line in out.skipped.lines { printError("\(file): \(line)") }
-            let series = out.series
+            let series = try data.series(file, volume: true)
             guard let bars = series.bars, let dv = series.dollarVolume(volumeUnit) else {
                 throw CommandFailure("\(file): needs open, high, low, close and volume columns")
             }

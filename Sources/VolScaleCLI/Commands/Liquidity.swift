@@ -43,12 +43,7 @@ extension VolScaleCommand {
         public func run() throws { try StandardOutput.write(try render()) }
 
         public func render() throws -> String {
-            var reader = data.reader
-            reader.volume = true
-            let out: PriceFileReader.Output
-            do { out = try reader.read(path: file) } catch { throw CommandFailure(error.description) }
-            for line in out.skipped.lines { printError("\(file): \(line)") }
-            let series = out.series
+            let series = try data.series(file, volume: true)
             let points: [LiquidityPoint]
             do {
                 points = try series.liquidity(LiquidityWindow(window: window, overnightAdjusted: overnightAdjusted), unit: volumeUnit)

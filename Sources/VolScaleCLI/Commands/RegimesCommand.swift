@@ -37,9 +37,7 @@ extension VolScaleCommand {
         public func run() throws { try StandardOutput.write(try render()) }
 
         public func render() throws -> String {
-            let out = try data.load(file)
-            for line in out.skipped.lines { printError("\(file): \(line)") }
-            let series = out.series
+            let series = try data.series(file)
             let returns = series.returns
             let fit: MarkovSwitchingFit
             do { fit = try MarkovSwitching.fit(returns, states: states, starts: starts) } catch {
