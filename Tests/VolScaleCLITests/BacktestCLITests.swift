@@ -44,8 +44,11 @@ import VolScaleRisk
             #expect(m > 0 && m < 1)
             #expect((r[3] == "1") == (l > m))
         }
-        // first evaluated bar: 75 seed returns + 500 lookback; the margin for return 574 is set at bar 575
-        #expect(rows.first?[0] == "2001-04-16")
+        // first evaluated bar, by hand: 75 seed returns + 500 lookback, so the first margin is
+        // set at bar 575 (after returns 0...574) and dated there; the date read from the file
+        let dates = try String(contentsOfFile: Self.data("sp500-daily.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { String($0.prefix(10)) }
+        #expect(rows.first.map { String($0[0]) } == dates[75 + 500])
     }
 
     @Test func configRunsSeveralModelsSideBySide() throws {

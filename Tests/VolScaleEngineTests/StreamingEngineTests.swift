@@ -68,6 +68,7 @@ import Foundation
         var seed: UInt64 = 1
         func noise() -> Double { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return (Double(seed >> 11) / Double(1 << 53) - 0.5) * 0.002 }
         var price = 60_000.0
+        var stables: [Double] = []
         for second in 0..<(200 * 60) { // 200 minutes, a quote per source per second
             t += 1000
             if second % 60 == 0 && !(140 * 60..<160 * 60).contains(second) { price *= exp(noise() * 5) }
@@ -80,6 +81,7 @@ import Foundation
                 }
             }
             if second >= 149 * 60 && second < 152 * 60, let agg = engine.aggregator.states["BTC"]?.aggregate { prices.append(agg) }
+            if let s = engine.aggregator.states["BTC"]?.stable { stables.append(s) }
         }
         let before = prices[0..<60].reduce(0, +) / 60
         let worst = prices.map { abs($0 / before - 1) }.max()!
@@ -87,8 +89,13 @@ import Foundation
         #expect(!attackRates.isEmpty)
         #expect(attackRates.allSatisfy { $0.1 >= ($0.0 ?? 0) }, "a rate loosened during the attack")
         #expect(engine.rejections[.deviation, default: 0] >= 60)
-        // the stable price never moves faster than its rate limit
-        #expect(engine.aggregator.states["BTC"]!.stable! > 0)
+        // the stable price never moves faster than its rate limit (0.05% a second), and the
+        // limit did bind: the minute jumps of the price are larger than that
+        let limit = engine.config.aggregation.stableRatePerSecond
+        let steps = zip(stables, stables.dropFirst()).map { abs(log($1 / $0)) }
+        #expect(stables.count > 100 * 60)
+        #expect(steps.allSatisfy { $0 <= limit * (1 + 1e-9) }, "largest one-second move \(steps.max() ?? 0)")
+        #expect(steps.contains { $0 >= limit * (1 - 1e-9) }, "the limit never bound")
         #expect(rates.count > 100)
     }
 
