@@ -120,18 +120,20 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "VolScaleCoreTests", dependencies: ["VolScaleCore"]),
-        .testTarget(name: "VolScaleDataTests", dependencies: ["VolScaleData"]),
-        .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData"]),
-        .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig"]),
-        .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk", "VolScaleMargin", "VolScaleData"]),
+        // Paths, fixtures, data loaders and the closeness rule, shared by every test target.
+        .target(name: "VolScaleTestSupport", path: "Tests/VolScaleTestSupport"),
+        .testTarget(name: "VolScaleCoreTests", dependencies: ["VolScaleCore", "VolScaleTestSupport"]),
+        .testTarget(name: "VolScaleDataTests", dependencies: ["VolScaleData", "VolScaleTestSupport"]),
+        .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData", "VolScaleTestSupport"]),
+        .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig", "VolScaleTestSupport"]),
+        .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk", "VolScaleMargin", "VolScaleData", "VolScaleTestSupport"]),
         .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine"]),
         .testTarget(
             name: "VolScaleServerTests",
             dependencies: ["VolScaleServer", "VolScaleStore", "VolScaleEngine", .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket")]
         ),
-        .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI"]),
+        .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI", "VolScaleTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,10 +3,9 @@ import Foundation
 import ArgumentParser
 @testable import VolScaleCLI
 import VolScaleRisk
+import VolScaleTestSupport
 
 @Suite struct BacktestCLITests {
-    static let root = CLITests.root
-    static func data(_ n: String) -> String { CLITests.data(n) }
 
     func render(_ args: [String]) throws -> String {
         switch try VolScaleCommand.parseAsRoot(args) {
@@ -18,7 +17,7 @@ import VolScaleRisk
 
     /// The JSON keys other tools read, and their consistency with the CSV.
     @Test func jsonKeysAndCSVAgree() throws {
-        let args = ["backtest", Self.data("sp500-daily.csv"), "--method", "fhs", "--measure", "var", "--lookback", "500", "--mpor", "2"]
+        let args = ["backtest", TestData.data("sp500-daily.csv"), "--method", "fhs", "--measure", "var", "--lookback", "500", "--mpor", "2"]
         let j = try JSONSerialization.jsonObject(with: Data(try render(args + ["--format", "json"]).utf8)) as! [String: Any]
         for key in ["observations", "exceedances", "exceedanceRate", "kupiec", "christoffersen", "trafficLight", "procyclicality"] {
             #expect(j[key] != nil, "missing \(key)")
@@ -46,19 +45,19 @@ import VolScaleRisk
         }
         // first evaluated bar, by hand: 75 seed returns + 500 lookback, so the first margin is
         // set at bar 575 (after returns 0...574) and dated there; the date read from the file
-        let dates = try String(contentsOfFile: Self.data("sp500-daily.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        let dates = try String(contentsOfFile: TestData.data("sp500-daily.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
             .map { String($0.prefix(10)) }
         #expect(rows.first.map { String($0[0]) } == dates[75 + 500])
     }
 
     @Test func configRunsSeveralModelsSideBySide() throws {
-        let cfg = Self.root.appendingPathComponent("Tests/Fixtures/margin-small.toml").path
-        let j = try JSONSerialization.jsonObject(with: Data(try render(["backtest", Self.data("sp500-daily.csv"), "--config", cfg, "--format", "json"]).utf8)) as! [String: Any]
+        let cfg = TestData.root.appendingPathComponent("Tests/Fixtures/margin-small.toml").path
+        let j = try JSONSerialization.jsonObject(with: Data(try render(["backtest", TestData.data("sp500-daily.csv"), "--config", cfg, "--format", "json"]).utf8)) as! [String: Any]
         let models = try #require(j["models"] as? [[String: Any]])
         #expect(models.count == 3)
         // each model from its own first bar: warm-ups differ, so do the samples
         #expect(Set(models.map { $0["observations"] as! Int }).count > 1)
-        let aligned = try JSONSerialization.jsonObject(with: Data(try render(["backtest", Self.data("sp500-daily.csv"), "--config", cfg,
+        let aligned = try JSONSerialization.jsonObject(with: Data(try render(["backtest", TestData.data("sp500-daily.csv"), "--config", cfg,
                                                                                   "--format", "json", "--same-bars"]).utf8)) as! [String: Any]
         let same = try #require(aligned["models"] as? [[String: Any]])
         #expect(Set(same.map { $0["observations"] as! Int }).count == 1) // one common evaluation window
@@ -81,7 +80,7 @@ import VolScaleRisk
 
     @Test func reportIsSelfContainedHTMLWithCharts() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-report-\(UUID().uuidString).html").path
-        _ = try render(["backtest", Self.data("sp500-daily.csv"), "--lookback", "500", "--report", out])
+        _ = try render(["backtest", TestData.data("sp500-daily.csv"), "--lookback", "500", "--report", out])
         let html = try String(contentsOfFile: out, encoding: .utf8)
         try? FileManager.default.removeItem(atPath: out)
         #expect(html.hasPrefix("<!doctype html>"))
@@ -93,7 +92,7 @@ import VolScaleRisk
     }
 
     @Test func marginRatesNamesTheBindingControl() throws {
-        let cfg = Self.root.appendingPathComponent("Tests/Fixtures/margin-small.toml").path
+        let cfg = TestData.root.appendingPathComponent("Tests/Fixtures/margin-small.toml").path
         let j = try JSONSerialization.jsonObject(with: Data(try render(["margin-rates", "--config", cfg, "--format", "json"]).utf8)) as! [String: Any]
         let rates = try #require(j["rates"] as? [[String: Any]])
         #expect(rates.count == 6)
@@ -108,8 +107,8 @@ import VolScaleRisk
 
     @Test func badInputIsNamed() throws {
         let cases: [([String], String)] = [
-            (["backtest", Self.data("sp500-daily.csv"), "--lookback", "6000"], "lookback = 6000.0: longer than the data (5030 returns)"),
-            (["backtest", Self.data("btcusd-monthly.csv"), "--model", "garch", "--method", "parametric"], "needs at least"),
+            (["backtest", TestData.data("sp500-daily.csv"), "--lookback", "6000"], "lookback = 6000.0: longer than the data (5030 returns)"),
+            (["backtest", TestData.data("btcusd-monthly.csv"), "--model", "garch", "--method", "parametric"], "needs at least"),
         ]
         for (args, message) in cases {
             do { _ = try render(args); Issue.record("accepted \(args)") } catch {

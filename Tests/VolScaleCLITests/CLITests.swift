@@ -2,15 +2,10 @@ import Testing
 import Foundation
 import ArgumentParser
 @testable import VolScaleCLI
+import VolScaleTestSupport
 
 /// The command line as users and other tools see it: output keys, units and messages.
 @Suite struct CLITests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static func data(_ name: String) -> String { root.appendingPathComponent("data").appendingPathComponent(name).path }
-    static func fixture(_ name: String) throws -> [String: Any] {
-        let d = try Data(contentsOf: root.appendingPathComponent("Tests/Fixtures").appendingPathComponent(name))
-        return try JSONSerialization.jsonObject(with: d) as! [String: Any]
-    }
 
     func output(_ args: [String]) throws -> String {
         let command = try VolScaleCommand.parseAsRoot(args)
@@ -29,7 +24,7 @@ import ArgumentParser
 
     /// The methodology page's reference table (arch 8.0.0, normal GARCH on the S&P 500).
     @Test func garchJSONMatchesTheMethodologyTable() throws {
-        let j = try json(["vol", Self.data("sp500-daily.csv"), "--model", "garch", "--format", "json"])
+        let j = try json(["vol", TestData.data("sp500-daily.csv"), "--model", "garch", "--format", "json"])
         #expect(j["model"] as? String == "garch")
         #expect(j["observations"] as? Int == 5030)
         let p = try #require(j["parameters"] as? [String: Double])
@@ -47,7 +42,7 @@ import ArgumentParser
     }
 
     @Test func tDistributionReportsNu() throws {
-        let j = try json(["vol", Self.data("sp500-daily.csv"), "--model", "garch", "--dist", "t", "--format", "json"])
+        let j = try json(["vol", TestData.data("sp500-daily.csv"), "--model", "garch", "--dist", "t", "--format", "json"])
         let p = try #require(j["parameters"] as? [String: Double])
         #expect(abs(p["nu"]! - 6.509363) < 1e-3)
         #expect(abs(p["alpha"]! - 0.099492) < 2e-3)
@@ -56,12 +51,12 @@ import ArgumentParser
 
     /// CSV path: sigma_t per return equals arch's conditional volatility.
     @Test func garchCSVMatchesArchConditionalVolatility() throws {
-        let text = try output(["vol", Self.data("sp500-daily.csv"), "--model", "garch", "--format", "csv"])
+        let text = try output(["vol", TestData.data("sp500-daily.csv"), "--model", "garch", "--format", "csv"])
         let lines = text.split(separator: "\n")
         #expect(lines.first == "date,return,volatility")
         #expect(lines.count == 5031)
         #expect(lines[1].hasPrefix("1999-01-05,"))
-        let ref = try #require(try Self.fixture("garch-normal.json")["conditionalVolatility"] as? [Double])
+        let ref = try #require(try TestData.json("garch-normal.json")["conditionalVolatility"] as? [Double])
         var worst = 0.0
         for (i, line) in lines.dropFirst().enumerated() where i >= 50 {
             let v = Double(line.split(separator: ",")[2])!
@@ -71,8 +66,8 @@ import ArgumentParser
     }
 
     @Test func ewmaCSVMatchesArchToNineDigits() throws {
-        let text = try output(["vol", Self.data("sp500-daily.csv"), "--model", "ewma", "--format", "csv"])
-        let ref = try #require(try Self.fixture("ewma-sp500.json")["conditionalVolatility"] as? [Double])
+        let text = try output(["vol", TestData.data("sp500-daily.csv"), "--model", "ewma", "--format", "csv"])
+        let ref = try #require(try TestData.json("ewma-sp500.json")["conditionalVolatility"] as? [Double])
         for (i, line) in text.split(separator: "\n").dropFirst().enumerated() {
             let v = Double(line.split(separator: ",")[2])!
             #expect(abs(v - ref[i]) <= 1e-9 * ref[i])
@@ -80,7 +75,7 @@ import ArgumentParser
     }
 
     @Test func rollingCSVLeavesVolatilityEmptyWhileTheWindowFills() throws {
-        let text = try output(["vol", Self.data("sp500-daily.csv"), "--model", "parkinson", "--window", "10", "--format", "csv"])
+        let text = try output(["vol", TestData.data("sp500-daily.csv"), "--model", "parkinson", "--window", "10", "--format", "csv"])
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines[1].hasSuffix(","))   // return 0: no full window before it
         #expect(lines[9].hasSuffix(","))   // return 8 (bars 0..8: 9 bars)
@@ -89,7 +84,7 @@ import ArgumentParser
 
     @Test func jsonKeysForEveryModel() throws {
         for model in VolScaleCommand.Vol.Model.allCases {
-            let j = try json(["vol", Self.data("sp500-daily.csv"), "--model", model.rawValue, "--format", "json"])
+            let j = try json(["vol", TestData.data("sp500-daily.csv"), "--model", model.rawValue, "--format", "json"])
             for key in ["model", "observations", "parameters", "volatility", "sampling"] {
                 #expect(j[key] != nil, "\(model.rawValue) lacks \(key)")
             }
@@ -100,10 +95,10 @@ import ArgumentParser
     }
 
     @Test func tableStatesUnitsAndPeriods() throws {
-        let text = try output(["vol", Self.data("btcusd-monthly.csv"), "--model", "ewma", "--lambda", "0.97"])
+        let text = try output(["vol", TestData.data("btcusd-monthly.csv"), "--model", "ewma", "--lambda", "0.97"])
         #expect(text.contains("12 periods per year (monthly bars: 12 per year)"))
         #expect(text.contains("per period") && text.contains("annualised"))
-        let over = try output(["vol", Self.data("btcusd-monthly.csv"), "--periods-per-year", "365"])
+        let over = try output(["vol", TestData.data("btcusd-monthly.csv"), "--periods-per-year", "365"])
         #expect(over.contains("set by --periods-per-year"))
     }
 
@@ -112,13 +107,13 @@ import ArgumentParser
         let iv = try #require(j["impliedVolatility"] as? Double)
         #expect(abs((j["repricedPrice"] as! Double) - 10) < 1e-12)
         #expect(iv > 0.2 && iv < 0.5)
-        let c = try json(["iv", "--chain", Self.data("vix-whitepaper-chain.csv"), "--rate", "0.0038", "--format", "json"])
-        let ref = try Self.fixture("vix-whitepaper.json")["index"] as! Double
+        let c = try json(["iv", "--chain", TestData.data("vix-whitepaper-chain.csv"), "--rate", "0.0038", "--format", "json"])
+        let ref = try TestData.json("vix-whitepaper.json")["index"] as! Double
         #expect(abs((c["index"] as! Double) - ref) < 1e-9)
     }
 
     @Test func correlationOfAlignedFiles() throws {
-        let j = try json(["corr", Self.data("sp500-daily.csv"), Self.data("sp500-daily.csv"), "--format", "json"])
+        let j = try json(["corr", TestData.data("sp500-daily.csv"), TestData.data("sp500-daily.csv"), "--format", "json"])
         let corr = try #require(j["correlation"] as? [[Double]])
         #expect(abs(corr[0][1] - 1) < 1e-12)
         #expect(j["observations"] as? Int == 5030)
@@ -128,10 +123,10 @@ import ArgumentParser
 
     @Test func badInputMessages() throws {
         let cases: [([String], String)] = [
-            (["vol", Self.data("vix-daily.csv"), "--column", "vix"], "vix-daily.csv:13: field 'vix' is empty"),
+            (["vol", TestData.data("vix-daily.csv"), "--column", "vix"], "vix-daily.csv:13: field 'vix' is empty"),
             (["vol", "/no/such/file.csv"], "/no/such/file.csv: cannot read: no such file"),
-            (["vol", Self.data("vix-daily.csv")], "vix-daily.csv:1: no column 'price' in the header (columns: date, vix)"),
-            (["vol", Self.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--model", "parkinson"], "parkinson needs open, high, low and close columns"),
+            (["vol", TestData.data("vix-daily.csv")], "vix-daily.csv:1: no column 'price' in the header (columns: date, vix)"),
+            (["vol", TestData.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--model", "parkinson"], "parkinson needs open, high, low and close columns"),
         ]
         for (args, message) in cases {
             do {
@@ -168,7 +163,7 @@ import ArgumentParser
     }
 
     @Test func skippedRowsAreReportedInJSON() throws {
-        let j = try json(["vol", Self.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--format", "json"])
+        let j = try json(["vol", TestData.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--format", "json"])
         let skipped = try #require(j["skippedRows"] as? [String: Int])
         #expect(skipped["empty field 'vix'"] == 46)
     }
@@ -185,7 +180,7 @@ import ArgumentParser
     /// one-pass model, as JSON and as CSV, on a plain file and on the zip archive of klines.
     @Test(arguments: ["ewma", "close-to-close", "parkinson", "yang-zhang"])
     func streamingEqualsBatch(_ model: String) throws {
-        for file in [Self.data("sp500-daily.csv"), Self.root.appendingPathComponent("Tests/Fixtures/archives/BTCUSD-1d-klines.zip").path] {
+        for file in [TestData.data("sp500-daily.csv"), TestData.root.appendingPathComponent("Tests/Fixtures/archives/BTCUSD-1d-klines.zip").path] {
             for format in ["json", "csv", "table"] {
                 let args = ["vol", file, "--model", model, "--format", format]
                 let batch = try output(args)
@@ -201,7 +196,7 @@ import ArgumentParser
     }
 
     @Test func streamRefusesWholeSampleModels() {
-        #expect(throws: (any Error).self) { _ = try VolScaleCommand.parseAsRoot(["vol", Self.data("sp500-daily.csv"), "--model", "garch", "--stream"]) }
+        #expect(throws: (any Error).self) { _ = try VolScaleCommand.parseAsRoot(["vol", TestData.data("sp500-daily.csv"), "--model", "garch", "--stream"]) }
     }
 
     /// A write that fails (a full disk, here /dev/full) is an error: exit 1 with the reason,
@@ -214,12 +209,12 @@ import ArgumentParser
         try out.append("date,return,volatility\n")
         #expect(throws: CommandFailure.self) { try out.flush() }
         let candidates = [".build/debug/volscale", ".build/x86_64-unknown-linux-gnu/debug/volscale", ".build/aarch64-unknown-linux-gnu/debug/volscale"]
-        let binary = try #require(candidates.map { Self.root.appendingPathComponent($0).path }.first { FileManager.default.isExecutableFile(atPath: $0) },
+        let binary = try #require(candidates.map { TestData.root.appendingPathComponent($0).path }.first { FileManager.default.isExecutableFile(atPath: $0) },
                                   "build the volscale executable first (swift build)")
         for extra in [[], ["--stream"]] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = ["vol", Self.data("sp500-daily.csv"), "--format", "csv"] + extra
+            p.arguments = ["vol", TestData.data("sp500-daily.csv"), "--format", "csv"] + extra
             p.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
             let err = Pipe()
             p.standardError = err

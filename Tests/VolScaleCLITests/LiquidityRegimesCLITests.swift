@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VolScaleCLI
+import VolScaleTestSupport
 
 /// `volscale liquidity` and `volscale regimes` on the bundled files against the independent
 /// fixtures (numpy, statsmodels): the numbers through the whole path, reader included.
@@ -20,8 +21,8 @@ import Testing
 
     @Test(arguments: [("liquidity-btc.json", "btcusd-daily.csv"), ("liquidity-sp500.json", "sp500-daily.csv")])
     func liquidityCSVMatchesNumpy(_ fixture: String, _ file: String) throws {
-        let f = try CLITests.fixture(fixture)
-        var args = ["liquidity", CLITests.data(file), "--window", "\(f["window"] as! Int)",
+        let f = try TestData.json(fixture)
+        var args = ["liquidity", TestData.data(file), "--window", "\(f["window"] as! Int)",
                     "--volume-unit", f["volumeUnit"] as! String, "--format", "csv"]
         if f["overnightAdjusted"] as! Bool { args.append("--overnight-adjusted") }
         let text = try output(args)
@@ -33,17 +34,15 @@ import Testing
         var worst = 0.0
         for (i, r) in rows.enumerated() {
             #expect(String(r[0]) == dates[i])
-            worst = max(worst, relative(Double(r[1])!, adv[i]))
-            if let a = amihud[i] as? Double { worst = max(worst, relative(Double(r[2])!, a)) } else { #expect(r[2].isEmpty) }
-            worst = max(worst, spread[i] == 0 ? Swift.abs(Double(r[3])!) : relative(Double(r[3])!, spread[i]))
+            worst = max(worst, relativeError(Double(r[1])!, adv[i]))
+            if let a = amihud[i] as? Double { worst = max(worst, relativeError(Double(r[2])!, a)) } else { #expect(r[2].isEmpty) }
+            worst = max(worst, spread[i] == 0 ? Swift.abs(Double(r[3])!) : relativeError(Double(r[3])!, spread[i]))
         }
         #expect(worst <= 1e-9, "worst relative error \(worst)")
     }
 
-    func relative(_ a: Double, _ b: Double) -> Double { Swift.abs(a - b) / max(Swift.abs(a), Swift.abs(b)) }
-
     @Test func liquidityJSONAndTable() throws {
-        let text = try output(["liquidity", CLITests.data("btcusd-daily.csv"), "--volume-unit", "quote", "--format", "json"])
+        let text = try output(["liquidity", TestData.data("btcusd-daily.csv"), "--volume-unit", "quote", "--format", "json"])
         let j = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         #expect(j["window"] as? Int == 20 && j["volumeUnit"] as? String == "quote")
         let series = try #require(j["series"] as? [[String: Any]])
@@ -51,14 +50,14 @@ import Testing
         let latest = try #require(j["latest"] as? [String: Any])
         #expect(latest["date"] as? String == "2024-05-26")
         #expect(Set(latest.keys) == ["date", "adv", "amihud", "spread"])
-        let table = try output(["liquidity", CLITests.data("btcusd-daily.csv"), "--volume-unit", "quote"])
+        let table = try output(["liquidity", TestData.data("btcusd-daily.csv"), "--volume-unit", "quote"])
         #expect(table.contains("spread (bp)") && table.contains("Amihud (per 1M)") && table.contains("2024-05-26"))
     }
 
     @Test func liquidityNeedsVolumeAndBars() throws {
         for (args, message) in [
-            (["liquidity", CLITests.data("vix-daily.csv"), "--column", "vix"], "no column 'volume'"),
-            (["liquidity", CLITests.data("btcusd-monthly.csv"), "--window", "200"], "needs at least 201"),
+            (["liquidity", TestData.data("vix-daily.csv"), "--column", "vix"], "no column 'volume'"),
+            (["liquidity", TestData.data("btcusd-monthly.csv"), "--window", "200"], "needs at least 201"),
         ] {
             do { _ = try output(args); Issue.record("accepted \(args)") } catch {
                 #expect("\(error)".contains(message), "got: \(error)")
@@ -72,10 +71,10 @@ import Testing
     /// The S&P 500 through `regimes --format csv`: filtered probabilities of the stressed
     /// state as statsmodels computes them at its own optimum (the optima agree to ~1e-6).
     @Test func regimesCSVMatchesStatsmodels() throws {
-        let f = try CLITests.fixture("regimes-sp500.json")
+        let f = try TestData.json("regimes-sp500.json")
         let two = try #require((f["cases"] as? [[String: Any]])?.first { $0["states"] as? Int == 2 })
         let pHigh = try #require(two["pHigh"] as? [Double])
-        let text = try output(["regimes", CLITests.data("sp500-daily.csv"), "--format", "csv", "--starts", "5"])
+        let text = try output(["regimes", TestData.data("sp500-daily.csv"), "--format", "csv", "--starts", "5"])
         #expect(text.hasPrefix("date,return,p_high\n"))
         let rows = csvRows(text)
         try #require(rows.count == pHigh.count)
@@ -85,7 +84,7 @@ import Testing
     }
 
     @Test func regimesJSONKeys() throws {
-        let text = try output(["regimes", CLITests.data("btcusd-monthly.csv"), "--format", "json", "--starts", "5"])
+        let text = try output(["regimes", TestData.data("btcusd-monthly.csv"), "--format", "json", "--starts", "5"])
         let j = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         let variances = try #require(j["variances"] as? [Double])
         #expect(variances.count == 2 && variances[0] <= variances[1])
@@ -101,7 +100,7 @@ import Testing
     /// `volscale haircuts`: one row per bar in the range, the same numbers whatever the
     /// range starts at, the regime never lowering a haircut.
     @Test func haircutPathOverARange() throws {
-        let args = ["haircuts", CLITests.data("btcusd-daily.csv"), "--volume-unit", "quote", "--holding", "5e8", "--format", "csv"]
+        let args = ["haircuts", TestData.data("btcusd-daily.csv"), "--volume-unit", "quote", "--holding", "5e8", "--format", "csv"]
         let text = try output(args + ["--from", "2024-04-20"])
         #expect(text.hasPrefix("date,volatility,adv,spread,amihud,p_high,haircut,haircut_calm\n"))
         let rows = csvRows(text)
@@ -110,7 +109,7 @@ import Testing
         let later = csvRows(try output(args + ["--from", "2024-05-10", "--to", "2024-05-20"]))
         #expect(later.count == 11)
         for r in later { #expect(rows.contains(r), "\(r[0]) differs when the range starts later") }
-        let json = try output(["haircuts", CLITests.data("btcusd-daily.csv"), "--volume-unit", "quote", "--from", "2024-05-20", "--format", "json"])
+        let json = try output(["haircuts", TestData.data("btcusd-daily.csv"), "--volume-unit", "quote", "--from", "2024-05-20", "--format", "json"])
         let j = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let series = try #require(j["series"] as? [[String: Any]])
         #expect(series.count == 7 && Set(series[0].keys) == ["date", "volatility", "adv", "spread", "amihud", "pHigh", "haircut", "haircutCalm"])

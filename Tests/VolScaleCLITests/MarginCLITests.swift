@@ -2,10 +2,11 @@ import Testing
 import Foundation
 import ArgumentParser
 @testable import VolScaleCLI
+import VolScaleTestSupport
 
 @Suite struct MarginCLITests {
-    static let book = CLITests.root.appendingPathComponent("examples/book.toml").path
-    static let accounts = CLITests.root.appendingPathComponent("examples/accounts.json").path
+    static let book = TestData.root.appendingPathComponent("examples/book.toml").path
+    static let accounts = TestData.root.appendingPathComponent("examples/accounts.json").path
 
     func json(_ args: [String]) throws -> [String: Any] {
         let text: String

@@ -1,10 +1,11 @@
 import Testing
 import Foundation
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 @Suite struct CovarianceTests {
     @Test func ewmaCovarianceMatchesNumpy() throws {
-        let ref = try Fixture.json("ewma-cov.json")
+        let ref = try TestData.json("ewma-cov.json")
         let returns = try #require(ref["returns"] as? [[Double]])
         let expected = try #require(ref["nextCovariance"] as? [[Double]])
         let s = try EWMACovariance(lambda: 0.94).nextCovariance(returns)
@@ -17,7 +18,7 @@ import Foundation
     }
 
     @Test func ledoitWolfMatchesNumpy() throws {
-        let ref = try Fixture.json("ledoit-wolf.json")
+        let ref = try TestData.json("ledoit-wolf.json")
         let returns = try #require(ref["returns"] as? [[Double]])
         let r = try LedoitWolf().estimate(returns)
         #expect(close(r.shrinkage, ref["shrinkage"] as! Double, rel: 1e-10))

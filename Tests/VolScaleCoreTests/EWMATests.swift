@@ -1,12 +1,13 @@
 import Testing
 import Foundation
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 @Suite struct EWMATests {
     @Test func matchesArchEWMAVariance() throws {
-        let ref = try Fixture.json("ewma-sp500.json")
+        let ref = try TestData.json("ewma-sp500.json")
         let refVol = try #require(ref["conditionalVolatility"] as? [Double])
-        let path = try EWMA(lambda: 0.94).filter(try Fixture.sp500Returns())
+        let path = try EWMA(lambda: 0.94).filter(try TestData.sp500Returns())
         #expect(path.variance.count == refVol.count)
         var worst = 0.0
         for (v, r) in zip(path.volatility, refVol) { worst = max(worst, relativeError(v!, r)) }

@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 /// GARCH and GJR against the Python `arch` package on the S&P 500 (fixtures from
 /// scripts/make_fixtures.py). Required: log-likelihood >= arch's - 1e-6 relative,
@@ -17,8 +18,8 @@ import Foundation
     @Test(arguments: 0..<5)
     func matchesArch(_ index: Int) throws {
         let (name, model) = Self.cases[index]
-        let ref = try Fixture.json(name + ".json")
-        let returns = try Fixture.sp500Returns()
+        let ref = try TestData.json(name + ".json")
+        let returns = try TestData.sp500Returns()
         #expect(returns.count == ref["observations"] as? Int)
         let fit = try model.fit(returns)
         let refLL = try #require(ref["logLikelihood"] as? Double)
@@ -73,7 +74,7 @@ import Foundation
     }
 
     @Test func forecastConvergesToUnconditionalVariance() throws {
-        let fit = try GARCHModel().fit(try Fixture.sp500Returns())
+        let fit = try GARCHModel().fit(try TestData.sp500Returns())
         let f = fit.forecastVariance(horizon: 5000)
         #expect(close(f.last!, fit.parameters.unconditionalVariance, rel: 1e-6))
         #expect(f.first == fit.nextVariance)

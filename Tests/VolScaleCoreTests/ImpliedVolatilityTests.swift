@@ -1,13 +1,14 @@
 import Testing
 import Foundation
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 @Suite struct ImpliedVolatilityTests {
     /// The forward formula against 50-digit mpmath prices, including prices of 1e-200.
     /// The tolerance is a few ulps times the condition number |d ln P / d ln K| (the
     /// error that the rounding of ln(F/K) alone must cause), plus 1e-14.
     @Test func blackPricesMatchHighPrecision() throws {
-        let ref = try Fixture.json("black76-mpmath.json")
+        let ref = try TestData.json("black76-mpmath.json")
         let points = try #require(ref["points"] as? [[String: Double]])
         #expect(points.count > 60)
         var worst = 0.0

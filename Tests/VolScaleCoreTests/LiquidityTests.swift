@@ -1,17 +1,18 @@
 import Foundation
 import Testing
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 /// Liquidity measures against an independent numpy computation (scripts/make_fixtures.py,
 /// `liquidity`): sliding windows over the whole file, no running sums.
 @Suite struct LiquidityTests {
     func check(_ fixture: String) throws {
-        let f = try Fixture.json(fixture)
+        let f = try TestData.json(fixture)
         let file = try #require(f["file"] as? String)
         let window = try #require(f["window"] as? Int)
         let quote = try #require(f["volumeUnit"] as? String) == "quote"
         let overnight = try #require(f["overnightAdjusted"] as? Bool)
-        let cols = try Fixture.columns(file)
+        let cols = try TestData.columns(file)
         let close = try #require(cols["close"]), volume = try #require(cols["volume"])
         let dollarVolume = quote ? volume : zip(volume, close).map { $0 * $1 }
         let points = try LiquidityTracker.measures(high: try #require(cols["high"]), low: try #require(cols["low"]), close: close,

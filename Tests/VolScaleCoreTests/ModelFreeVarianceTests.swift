@@ -1,11 +1,12 @@
 import Testing
 import Foundation
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 @Suite struct ModelFreeVarianceTests {
     /// The CBOE white paper's own option chain (data/vix-whitepaper-chain.csv).
     static func whitePaperChains() throws -> [ExpiryQuotes] {
-        let text = try String(contentsOf: Fixture.dataDirectory.appendingPathComponent("vix-whitepaper-chain.csv"), encoding: .utf8)
+        let text = try String(contentsOf: TestData.root.appendingPathComponent("data").appendingPathComponent("vix-whitepaper-chain.csv"), encoding: .utf8)
         var byDays: [Int: [StrikeQuote]] = [:]
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: ",").map { Double($0)! }
@@ -15,7 +16,7 @@ import Foundation
     }
 
     @Test func whitePaperChainMatchesIndependentImplementation() throws {
-        let ref = try Fixture.json("vix-whitepaper.json")
+        let ref = try TestData.json("vix-whitepaper.json")
         let index = try ModelFreeVariance.index(try Self.whitePaperChains())
         #expect(close(index.value, ref["index"] as! Double, rel: 1e-12), "index \(index.value)")
         let expiries = try #require(ref["expiries"] as? [[String: Any]])
@@ -30,7 +31,7 @@ import Foundation
     /// A chain priced with Black-76 at a flat 60% volatility: the index recovers 60 up to
     /// strike discretisation, and agrees with numpy exactly.
     @Test func flatVolatilityChainRecoversTheVolatility() throws {
-        let ref = try Fixture.json("vix-flat.json")
+        let ref = try TestData.json("vix-flat.json")
         let rows = try #require(ref["chain"] as? [[String: Double]])
         let rate = ref["rate"] as! Double
         var chains: [ExpiryQuotes] = []

@@ -1,17 +1,18 @@
 import Testing
 import Foundation
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 /// Range estimators against an independent numpy implementation (range-sp500.json) and a
 /// hand-computed bar.
 @Suite struct RangeEstimatorTests {
     static func bars() throws -> OHLCBars {
-        let d = try Fixture.sp500()
+        let d = try TestData.sp500()
         return try OHLCBars(open: d.open, high: d.high, low: d.low, close: d.close)
     }
 
     @Test func rollingWindowsMatchNumpy() throws {
-        let ref = try Fixture.json("range-sp500.json")
+        let ref = try TestData.json("range-sp500.json")
         let window = try #require(ref["window"] as? Int)
         let bars = try Self.bars()
         let points = try #require(ref["rolling"] as? [[String: Double]])
@@ -26,7 +27,7 @@ import Foundation
     }
 
     @Test func fullSampleMatchesNumpy() throws {
-        let ref = try #require(try Fixture.json("range-sp500.json")["fullSample"] as? [String: Double])
+        let ref = try #require(try TestData.json("range-sp500.json")["fullSample"] as? [String: Double])
         let bars = try Self.bars()
         for (est, key) in [(RangeEstimator.parkinson, "parkinson"), (.garmanKlass, "garmanKlass"),
                            (.rogersSatchell, "rogersSatchell"), (.yangZhang, "yangZhang")] {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 /// Markov-switching regimes against statsmodels' MarkovRegression on the S&P 500
 /// (scripts/make_fixtures.py, `regimes`).
@@ -15,7 +16,7 @@ import Testing
     }
 
     func cases() throws -> [Case] {
-        let f = try Fixture.json("regimes-sp500.json")
+        let f = try TestData.json("regimes-sp500.json")
         return try #require(f["cases"] as? [[String: Any]]).map { c in
             Case(states: try #require(c["states"] as? Int), logLikelihood: try #require(c["logLikelihood"] as? Double),
                  means: try #require(c["means"] as? [Double]), variances: try #require(c["variances"] as? [Double]),
@@ -26,7 +27,7 @@ import Testing
     /// The filter at statsmodels' parameters gives statsmodels' likelihood and filtered
     /// probabilities: the same model, the same stationary start.
     @Test func filterMatchesStatsmodelsAtItsParameters() throws {
-        let r = try Fixture.sp500Returns()
+        let r = try TestData.sp500Returns()
         for c in try cases() {
             let model = try MarkovSwitchingModel(means: c.means, variances: c.variances, transition: c.transition)
             let (ll, filtered) = model.filter(r)
@@ -40,7 +41,7 @@ import Testing
     /// The fit: likelihood at least statsmodels' (1e-6 relative), variances within 2%,
     /// transition probabilities within 0.01.
     @Test(arguments: [2, 3]) func fitReachesStatsmodels(states: Int) throws {
-        let r = try Fixture.sp500Returns()
+        let r = try TestData.sp500Returns()
         let c = try #require(try cases().first { $0.states == states })
         let fit = try MarkovSwitching.fit(r, states: states)
         #expect(fit.logLikelihood >= c.logLikelihood - 1e-6 * Swift.abs(c.logLikelihood),

@@ -1,11 +1,12 @@
 import Testing
 import Foundation
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 /// Student's t against scipy.stats (fixture student-t.json).
 @Suite struct StudentTTests {
     @Test func quantileCDFAndPDFMatchScipy() throws {
-        let ref = try Fixture.json("student-t.json")
+        let ref = try TestData.json("student-t.json")
         let points = try #require(ref["points"] as? [[String: Double]])
         for p in points {
             let t = StudentT(nu: p["nu"]!)
@@ -17,7 +18,7 @@ import Foundation
     }
 
     @Test func standardizedTailMatchesNumericalIntegration() throws {
-        let ref = try Fixture.json("student-t.json")
+        let ref = try TestData.json("student-t.json")
         let rows = try #require(ref["expectedShortfall"] as? [[String: Double]])
         for r in rows {
             let t = StudentT(nu: r["nu"]!)

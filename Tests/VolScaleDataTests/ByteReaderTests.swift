@@ -1,6 +1,7 @@
 import Testing
 import Foundation
 @testable import VolScaleData
+import VolScaleTestSupport
 
 /// The byte readers at the border: RFC 4180 CSV, line endings, byte-order marks, NUL bytes,
 /// compressed files, and the three ways of reading one file (whole on one core, whole on
@@ -8,9 +9,7 @@ import Foundation
 @Suite struct ByteReaderTests {
     let reader = PriceFileReader()
 
-    static var root: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
+    static var root: URL { TestData.root }
     static func archive(_ name: String) -> String { root.appendingPathComponent("Tests/Fixtures/archives/\(name)").path }
 
     static let lf = "date,open,high,low,close\n2024-01-01,100,101,99,100.5\n2024-01-02,100.5,102,100,101.25\n2024-01-03,101.25,101.5,98,99\n"

@@ -1,14 +1,12 @@
 import Testing
 import Foundation
 @testable import VolScaleData
+import VolScaleTestSupport
 
 @Suite struct PriceFileReaderTests {
     let reader = PriceFileReader()
 
-    static var dataDirectory: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("data")
-    }
+    static var dataDirectory: URL { TestData.root.appendingPathComponent("data") }
 
     @Test func readsTheSP500File() throws {
         let out = try reader.read(path: Self.dataDirectory.appendingPathComponent("sp500-daily.csv").path)

@@ -3,13 +3,14 @@ import Testing
 import VolScaleData
 @testable import VolScaleEngine
 @testable import VolScaleRisk
+import VolScaleTestSupport
 
 /// Replay equals batch through the live engine: a GJR FHS-ES policy with a buffer,
 /// stressed weighting and a floor, fed the S&P 500 closes as quotes, publishes at every
 /// bar exactly the rates `MarginEngine.run` (`volscale backtest`) computes on the same
 /// returns; a restart from a snapshot in the middle changes nothing.
 @Suite struct LivePolicyTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = TestData.root
 
     static func policy() -> MarginModel {
         var c = MarginControls()

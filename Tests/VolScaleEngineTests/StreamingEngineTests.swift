@@ -3,17 +3,13 @@ import Foundation
 @testable import VolScaleEngine
 @testable import VolScaleRisk
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 @Suite struct StreamingEngineTests {
     static func sp500() throws -> (closes: [Double], times: [Int64]) {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let text = try String(contentsOf: root.appendingPathComponent("data/sp500-daily.csv"), encoding: .utf8)
-        var c: [Double] = [], t: [Int64] = []
-        for (i, line) in text.split(separator: "\n").dropFirst().enumerated() {
-            c.append(Double(line.split(separator: ",")[4])!)
-            t.append(915_148_800_000 + Int64(i) * 86_400_000) // one bar a day; calendar irrelevant here
-        }
-        return (c, t)
+        let c = try TestData.sp500().close
+        // one bar a day; the calendar is irrelevant here
+        return (c, c.indices.map { 915_148_800_000 + Int64($0) * 86_400_000 })
     }
 
     static func singleSource(_ assets: [String]) -> EngineConfig {

@@ -2,10 +2,11 @@ import Testing
 import Foundation
 @testable import VolScaleConfig
 @testable import VolScaleMargin
+import VolScaleTestSupport
 
 @Suite struct BookConfigTests {
     @Test func exampleBookLoadsWithHistoryScenarios() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = TestData.root
         let cfg = try BookConfig.load(path: root.appendingPathComponent("examples/book.toml").path)
         #expect(cfg.book.assets["USD"]?.price == 1)
         #expect(cfg.book.instruments.count == 6)
@@ -34,7 +35,7 @@ import Foundation
     /// The example venue: its engine is the assets with sources, in file order, with their
     /// own aggregation over the defaults, and the book's settings.
     @Test func exampleVenueLoads() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = TestData.root
         let v = try VenueConfig.load(path: root.appendingPathComponent("examples/venue.toml").path)
         #expect(v.name == "example" && v.maxQuoteAge == 60 && v.liveBars == 300)
         #expect(v.engine.assets == ["BTC", "ETH", "SPX", "EURUSD"])
@@ -120,12 +121,8 @@ import Foundation
 
 /// Liquidity measured from a history file, the regime filter and the depth curve in a book.
 @Suite struct BookLiquidityTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    func fixture(_ name: String) throws -> [String: Any] {
-        let d = try Data(contentsOf: Self.root.appendingPathComponent("Tests/Fixtures/\(name)"))
-        return try #require(try JSONSerialization.jsonObject(with: d) as? [String: Any])
-    }
+    static let root = TestData.root
+    func fixture(_ name: String) throws -> [String: Any] { try TestData.json(name) }
 
     func book(_ extra: String, settings: String = "", unit: String = "quote") throws(ConfigError) -> BookConfig {
         let text = """

@@ -2,22 +2,16 @@ import Foundation
 import Testing
 @testable import VolScaleMargin
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 /// The haircut path over a history: no look-ahead, no dependence on the reported range,
 /// and the regime multiplier only ever adding to the calm haircut.
 @Suite struct HaircutHistoryTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     /// The first `n` rows of data/btcusd-daily.csv (volume in USD), read without the data target.
     static func btc(_ n: Int) throws -> (high: [Double], low: [Double], close: [Double], volume: [Double]) {
-        let text = try String(contentsOf: root.appendingPathComponent("data/btcusd-daily.csv"), encoding: .utf8)
-        var h = [Double](), l = [Double](), c = [Double](), v = [Double]()
-        for line in text.split(separator: "\n").dropFirst().prefix(n) {
-            let f = line.split(separator: ",").map { Double($0) }
-            guard f.count == 6, let hi = f[2], let lo = f[3], let cl = f[4], let vo = f[5] else { throw CocoaError(.fileReadCorruptFile) }
-            h.append(hi); l.append(lo); c.append(cl); v.append(vo)
-        }
-        return (h, l, c, v)
+        let c = try TestData.columns("btcusd-daily.csv")
+        let cols = try ["high", "low", "close", "volume"].map { try #require(c[$0]).prefix(n) }.map(Array.init)
+        return (cols[0], cols[1], cols[2], cols[3])
     }
 
     func walk(_ d: (high: [Double], low: [Double], close: [Double], volume: [Double]), first: Int) throws -> HaircutHistory {

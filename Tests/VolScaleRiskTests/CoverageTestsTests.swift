@@ -1,11 +1,12 @@
 import Testing
 import Foundation
 @testable import VolScaleRisk
+import VolScaleTestSupport
 
 @Suite struct CoverageTestsTests {
     /// Against the statistics written out independently and scipy's chi-square p-values.
     @Test func kupiecAndChristoffersenMatchScipy() throws {
-        let cases = try #require(try Fixture.json("coverage-tests.json")["cases"] as? [[String: Any]])
+        let cases = try #require(try TestData.json("coverage-tests.json")["cases"] as? [[String: Any]])
         for c in cases {
             let hits = (c["hits"] as! [Int]).map { $0 == 1 }
             let alpha = c["confidence"] as! Double

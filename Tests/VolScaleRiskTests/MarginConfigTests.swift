@@ -2,6 +2,7 @@ import Testing
 import Foundation
 @testable import VolScaleConfig
 @testable import VolScaleRisk
+import VolScaleTestSupport
 
 /// A config with a bad field names the file, the model and the field; nothing runs.
 @Suite struct MarginConfigTests {
@@ -36,7 +37,7 @@ import Foundation
     }
 
     @Test func theExampleConfigLoads() throws {
-        let c = try MarginConfig.load(path: Fixture.root.appendingPathComponent("examples/sp500-margin.toml").path)
+        let c = try MarginConfig.load(path: TestData.root.appendingPathComponent("examples/sp500-margin.toml").path)
         #expect(c.models.count >= 7)
         #expect(c.assets.first?.name == "SPX")
         #expect(FileManager.default.fileExists(atPath: c.assets[0].file))

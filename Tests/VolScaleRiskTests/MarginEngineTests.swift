@@ -2,6 +2,7 @@ import Testing
 import Foundation
 @testable import VolScaleRisk
 @testable import VolScaleCore
+import VolScaleTestSupport
 
 @Suite struct MarginEngineTests {
     /// Empirical tail: the quantile rule stated in the docs.
@@ -29,7 +30,7 @@ import Foundation
     }
 
     static func sp500() throws -> (returns: [Double], timestamps: [Int64]) {
-        let text = try String(contentsOfFile: Fixture.data("sp500-daily.csv"), encoding: .utf8)
+        let text = try String(contentsOfFile: TestData.data("sp500-daily.csv"), encoding: .utf8)
         var closes: [Double] = []
         for line in text.split(separator: "\n").dropFirst() { closes.append(Double(line.split(separator: ",")[4])!) }
         let r = (1..<closes.count).map { log(closes[$0] / closes[$0 - 1]) }

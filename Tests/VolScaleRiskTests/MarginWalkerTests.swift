@@ -3,6 +3,7 @@ import Testing
 import VolScaleConfig
 import VolScaleData
 @testable import VolScaleRisk
+import VolScaleTestSupport
 
 /// Replay equals batch: every model of the S&P 500 comparison (GJR FHS-ES with stressed
 /// weighting and floor, buffers, floors, speed limits), stepped one return at a time by
@@ -39,8 +40,8 @@ import VolScaleData
     }
 
     @Test func everyComparisonModelReplaysItsBatchPath() throws {
-        let config = try MarginConfig.load(path: Fixture.root.appendingPathComponent("examples/sp500-margin.toml").path)
-        let series = try PriceFileReader().read(path: Fixture.data("sp500-daily.csv")).series
+        let config = try MarginConfig.load(path: TestData.root.appendingPathComponent("examples/sp500-margin.toml").path)
+        let series = try PriceFileReader().read(path: TestData.data("sp500-daily.csv")).series
         let returns = series.returns, timestamps = Array(series.timestamps.dropFirst())
         let gjr = config.models.filter { if case .garch = $0.volatility { return true } else { return false } }
         #expect(gjr.contains { $0.controls.stressedWeight != nil && $0.controls.floorLookback != nil }, "a GJR FHS-ES with stressed weighting and floor is among them")
@@ -49,7 +50,7 @@ import VolScaleData
 
     /// The batch-only parts: the implied blend (VIX) and close-to-close volatility.
     @Test func batchOnlyModelsMatchTheReference() throws {
-        let series = try PriceFileReader().read(path: Fixture.data("sp500-daily.csv")).series
+        let series = try PriceFileReader().read(path: TestData.data("sp500-daily.csv")).series
         let returns = Array(series.returns.suffix(1_500)), timestamps = Array(series.timestamps.suffix(1_500))
         let implied: [Double?] = returns.indices.map { $0 % 7 == 0 ? nil : 0.012 + 0.004 * sin(Double($0) / 40) }
         var blend = MarginModel(name: "EWMA FHS + implied", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
@@ -66,7 +67,7 @@ import VolScaleData
     /// floor, a named stressed period, a MPOR of 2 bars, and a refit due exactly at the
     /// last return (the batch then refits too, as live).
     @Test func gjrWithBufferNamedPeriodAndRefitAtTheEnd() throws {
-        let series = try PriceFileReader().read(path: Fixture.data("sp500-daily.csv")).series
+        let series = try PriceFileReader().read(path: TestData.data("sp500-daily.csv")).series
         let returns = Array(series.returns.prefix(2_000)), timestamps = Array(series.timestamps.dropFirst().prefix(2_000))
         var c = MarginControls()
         c.buffer = 0.25
