@@ -196,7 +196,7 @@ public struct StreamingEngine: Sendable {
     public private(set) var accepted: Int64 = 0
     let factors: (quantile: Double, es: Double)
 
-    public static let seedWindow = 75
+    public static let seedWindow = EWMA.seedLength
 
     /// An engine whose assets with a model in `policies` are margined by it.
     public init(config: EngineConfig, policies: [String: MarginModel]) throws(MarginModelError) {

@@ -240,7 +240,7 @@ public struct JointScenarios: Sendable, Equatable {
             let path = try EWMA(lambda: lambda).filter(series)
             for t in 0..<n { z[t][a] = series[t] / (path.variance[t] ?? .nan).squareRoot() }
         }
-        let first = max(min(75, n - mpor), n - mpor + 1 - lookback)
+        let first = max(min(EWMA.seedLength, n - mpor), n - mpor + 1 - lookback)
         var out: [Double] = []
         var outLabels: [String] = []
         var k = max(first, 0)

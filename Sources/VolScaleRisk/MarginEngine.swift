@@ -38,7 +38,7 @@ public struct MarginPath: Sendable {
 /// so that the live engine, stepping the same walker bar by bar, publishes the same path.
 public enum MarginEngine {
     /// Returns EWMA's seed window: sigma_t for t below it depends on later returns.
-    static let ewmaWarmUp = 75
+    static let ewmaWarmUp = EWMA.seedLength
 
     /// - Parameters:
     ///   - returns: decimal log returns, oldest first.

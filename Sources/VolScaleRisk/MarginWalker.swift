@@ -119,7 +119,7 @@ public struct MarginWalker: Sendable {
             if t + 1 < firstValid { return }
             if t + 1 == firstValid {
                 // arch's seed over the first 75 returns, then the recursion over them
-                var state = EWMA.State(variance: EWMA.backcast(returns.prefix(75).map { $0 * $0 }))
+                var state = EWMA.State(variance: EWMA.backcast(returns.prefix(EWMA.seedLength).map { $0 * $0 }))
                 variance = []
                 for x in returns {
                     variance.append(state.variance)

@@ -27,7 +27,7 @@ struct OnePassVolatility {
     private var window: [Double] = []
     private var bars: [(open: Double, high: Double, low: Double, close: Double)] = []
 
-    static let seedLength = 75
+    static let seedLength = EWMA.seedLength
 
     init(_ kind: Kind) { self.kind = kind }
 

@@ -78,12 +78,12 @@ public struct EWMACovariance: Sendable, Hashable {
     public func nextCovariance(_ returns: [[Double]]) throws(CovarianceError) -> SymmetricMatrix {
         let k = try validate(returns, minimum: 2)
         var s = [Double](repeating: 0, count: k * k)
-        let tau = min(75, returns.count)
+        let tau = min(EWMA.seedLength, returns.count)
         var w = 1.0, sw = 0.0
         for t in 0..<tau {
             for i in 0..<k { for j in 0..<k { s[i * k + j] += w * returns[t][i] * returns[t][j] } }
             sw += w
-            w *= 0.94
+            w *= EWMA.seedDecay
         }
         for i in s.indices { s[i] /= sw }
         for r in returns {

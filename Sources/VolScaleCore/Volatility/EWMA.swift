@@ -30,15 +30,20 @@ public struct EWMA: Sendable, Hashable, Codable {
     /// The half-life in bars implied by lambda.
     public var halfLife: Double { Double.log(0.5) / Double.log(lambda) }
 
-    /// arch's backcast: 0.94-weighted mean of the first min(75, n) squared residuals.
+    /// Returns in arch's backcast (its `tau`): the seed window every EWMA in the product uses.
+    public static let seedLength = 75
+    /// Decay of the backcast's weights (arch's, whatever lambda is).
+    public static let seedDecay = 0.94
+
+    /// arch's backcast: `seedDecay`-weighted mean of the first min(`seedLength`, n) squared residuals.
     public static func backcast(_ squared: [Double]) -> Double {
-        let tau = min(75, squared.count)
+        let tau = min(seedLength, squared.count)
         guard tau > 0 else { return 0 }
         var w = 1.0, sw = 0.0, s = 0.0
         for i in 0..<tau {
             s += w * squared[i]
             sw += w
-            w *= 0.94
+            w *= seedDecay
         }
         return s / sw
     }
@@ -52,7 +57,7 @@ public struct EWMA: Sendable, Hashable, Codable {
         guard returns.count >= 2 else {
             throw .tooFewObservations(model: "EWMA", needed: 2, got: returns.count)
         }
-        var state = State(variance: Self.backcast(returns.prefix(75).map { $0 * $0 }))
+        var state = State(variance: Self.backcast(returns.prefix(Self.seedLength).map { $0 * $0 }))
         var variance = [Double](repeating: 0, count: returns.count)
         for (t, r) in returns.enumerated() {
             variance[t] = state.variance
@@ -68,7 +73,7 @@ public struct EWMA: Sendable, Hashable, Codable {
         guard returns.count >= 2 else {
             throw .tooFewObservations(model: "EWMA", needed: 2, got: returns.count)
         }
-        var state = State(variance: Self.backcast(returns.prefix(75).map { $0 * $0 }))
+        var state = State(variance: Self.backcast(returns.prefix(Self.seedLength).map { $0 * $0 }))
         var last = state.variance
         for r in returns {
             last = state.variance
