@@ -341,7 +341,9 @@ public struct MarginCalculator: Sendable {
             let add = n * l.multiplier * (0.5 * leg.asset.spread + impact)
             liquidity += add
             var detail = "notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))"
-            if l.multiplier != 1 { detail += "; liquidity x\((l.multiplier * 1000).rounded() / 1000) (stressed regime probability \(Self.pct(leg.asset.stressedProbability)))" }
+            if l.multiplier != 1 {
+                detail += "; liquidity x\((l.multiplier * 1000).rounded() / 1000): the stressed regime expected for \(Self.pct(leg.asset.stressedProbability)) of the horizon"
+            }
             liqChildren.append(Explanation(leg.instrument.symbol, add, detail: text(detail)))
         }
         children.append(Explanation("liquidity add-ons", liquidity, children: liqChildren))
@@ -484,7 +486,9 @@ public struct MarginCalculator: Sendable {
             parts.append("\((a.days * 10).rounded() / 10) days to sell at \(pct(settings.participation)) of ADV \(money(asset.averageDailyVolume)): +\(pct(a.horizon)) volatility")
         }
         let m = 1 + (settings.stressedLiquidityMultiplier - 1) * min(1, max(0, asset.stressedProbability))
-        if m != 1 { parts.append("liquidity x\((m * 1000).rounded() / 1000) for a \(pct(asset.stressedProbability)) stressed-regime probability (+\(pct(a.spread)) spread)") }
+        if m != 1 {
+            parts.append("liquidity x\((m * 1000).rounded() / 1000): the stressed regime expected for \(pct(asset.stressedProbability)) of the \(settings.liquidationHorizon)-day horizon (+\(pct(a.spread)) spread)")
+        }
         return parts.isEmpty ? "" : "; " + parts.joined(separator: ", ")
     }
 }

@@ -169,7 +169,7 @@ import VolScaleTestSupport
         let calc = MarginCalculator(book: cfg.book)
         let r = try calc.evaluate(Account(id: "x", collateral: [("BTC", 10)], positions: []), mode: .standard)
         let text = r.explanation.children.flatMap { [$0.detail] + $0.children.map(\.detail) }.joined(separator: "\n")
-        #expect(text.contains("stressed-regime probability"), "\(text)")
+        #expect(text.contains("the stressed regime expected for"), "\(text)")
     }
 
     @Test func badLiquidityKeysAreNamed() {
