@@ -20,6 +20,23 @@ public struct VolScaleCommand: AsyncParsableCommand {
     public init() {}
 }
 
+/// A batch command whose whole output is one string (`run` writes it to standard output):
+/// what tests and embedding code call instead of `run`.
+public protocol RenderingCommand: ParsableCommand {
+    func render() throws -> String
+}
+
+extension VolScaleCommand.Vol: RenderingCommand {}
+extension VolScaleCommand.ImpliedVol: RenderingCommand {}
+extension VolScaleCommand.Corr: RenderingCommand {}
+extension VolScaleCommand.Liquidity: RenderingCommand {}
+extension VolScaleCommand.RegimesCommand: RenderingCommand {}
+extension VolScaleCommand.Haircuts: RenderingCommand {}
+extension VolScaleCommand.BacktestCommand: RenderingCommand {}
+extension VolScaleCommand.MarginRates: RenderingCommand {}
+extension VolScaleCommand.MarginCommand: RenderingCommand {}
+extension VolScaleCommand.StressCommand: RenderingCommand {}
+
 /// Output formats shared by every command.
 public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case table, json, csv

@@ -98,16 +98,19 @@ public struct HoldingLiquidity: Sendable, Equatable {
         public var total: Double { impact + spread + horizon }
     }
 
+    /// The square-root rule before the multiplier: `kappa sigma sqrt(max(0, size - threshold) / ADV)`
+    /// for a holding or a position of `size` (quote currency).
+    public func squareRootImpact(_ size: Double) -> Double {
+        let excess = max(0, size - threshold)
+        return volatility > 0 && excess > 0 ? kappa * volatility * (excess / adv).squareRoot() : 0
+    }
+
     public func addOn(value v: Double, side: Side) -> AddOn {
         let size = Swift.abs(v)
         let capacity = participation * adv
         let days = capacity > 0 && capacity.isFinite ? max(Double(horizon), size / capacity) : Double(horizon)
-        var impact = 0.0
-        if volatility > 0 {
-            let excess = max(0, size - threshold)
-            if excess > 0 { impact = kappa * volatility * (excess / adv).squareRoot() }
-            if !depth.isEmpty { impact = max(impact, DepthLevel.concession(depth, selling: size / days)) }
-        }
+        var impact = squareRootImpact(size)
+        if volatility > 0, !depth.isEmpty { impact = max(impact, DepthLevel.concession(depth, selling: size / days)) }
         var extra = 0.0
         if days > Double(horizon), volatility > 0 {
             let s0 = volatility * Double(horizon).squareRoot(), s1 = volatility * days.squareRoot()

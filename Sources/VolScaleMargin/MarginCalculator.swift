@@ -336,9 +336,7 @@ public struct MarginCalculator: Sendable {
             let price = prices[leg.asset.name] ?? leg.asset.price
             let n = leg.notional(price: price)
             let l = HoldingLiquidity(asset: leg.asset, settings: s, esFactor: tailFactors.es)
-            let impact = n > leg.asset.impactThreshold && leg.asset.volatility > 0
-                ? s.kappa * leg.asset.volatility * ((n - leg.asset.impactThreshold) / leg.asset.averageDailyVolume).squareRoot() : 0
-            let add = n * l.multiplier * (0.5 * leg.asset.spread + impact)
+            let add = n * l.multiplier * (0.5 * leg.asset.spread + l.squareRootImpact(n))
             liquidity += add
             var detail = "notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))"
             if l.multiplier != 1 {

@@ -111,7 +111,6 @@ public struct StandardMarginKernel: Sendable {
     let ruleKind: [UInt8], ruleBase: [Double], ruleF: [Double], ruleTiers: [SizeRule?]
     let gridRow: [[Double]], optionPrice: [Double]
     let gridWeights: [Double]
-    let kappa: Double
     let maintenanceFraction: Double
 
     public init(calculator c: MarginCalculator, catalogue: MarginCatalogue) {
@@ -161,7 +160,6 @@ public struct StandardMarginKernel: Sendable {
         self.gridRow = gridRow
         self.optionPrice = optionPrice
         gridWeights = c.grid.map(\.weight)
-        kappa = book.settings.kappa
         maintenanceFraction = book.settings.maintenanceFraction
     }
 

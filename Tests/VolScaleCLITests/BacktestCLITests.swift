@@ -7,13 +7,7 @@ import VolScaleTestSupport
 
 @Suite struct BacktestCLITests {
 
-    func render(_ args: [String]) throws -> String {
-        switch try VolScaleCommand.parseAsRoot(args) {
-        case let c as VolScaleCommand.BacktestCommand: return try c.render()
-        case let c as VolScaleCommand.MarginRates: return try c.render()
-        default: Issue.record("unexpected command"); return ""
-        }
-    }
+    func render(_ args: [String]) throws -> String { try renderCommand(args) }
 
     /// The JSON keys other tools read, and their consistency with the CSV.
     @Test func jsonKeysAndCSVAgree() throws {

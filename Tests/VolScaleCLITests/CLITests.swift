@@ -4,18 +4,19 @@ import ArgumentParser
 @testable import VolScaleCLI
 import VolScaleTestSupport
 
+/// What a batch command prints for `args` (parsed as `volscale` parses them).
+func renderCommand(_ args: [String]) throws -> String {
+    guard let c = try VolScaleCommand.parseAsRoot(args) as? any RenderingCommand else {
+        Issue.record("not a batch command: \(args)")
+        return ""
+    }
+    return try c.render()
+}
+
 /// The command line as users and other tools see it: output keys, units and messages.
 @Suite struct CLITests {
 
-    func output(_ args: [String]) throws -> String {
-        let command = try VolScaleCommand.parseAsRoot(args)
-        switch command {
-        case let c as VolScaleCommand.Vol: return try c.render()
-        case let c as VolScaleCommand.ImpliedVol: return try c.render()
-        case let c as VolScaleCommand.Corr: return try c.render()
-        default: Issue.record("unexpected command"); return ""
-        }
-    }
+    func output(_ args: [String]) throws -> String { try renderCommand(args) }
 
     func json(_ args: [String]) throws -> [String: Any] {
         let text = try output(args)

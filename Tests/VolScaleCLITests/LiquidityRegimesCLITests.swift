@@ -6,14 +6,7 @@ import VolScaleTestSupport
 /// `volscale liquidity` and `volscale regimes` on the bundled files against the independent
 /// fixtures (numpy, statsmodels): the numbers through the whole path, reader included.
 @Suite struct LiquidityRegimesCLITests {
-    func output(_ args: [String]) throws -> String {
-        switch try VolScaleCommand.parseAsRoot(args) {
-        case let c as VolScaleCommand.Liquidity: return try c.render()
-        case let c as VolScaleCommand.RegimesCommand: return try c.render()
-        case let c as VolScaleCommand.Haircuts: return try c.render()
-        default: Issue.record("unexpected command"); return ""
-        }
-    }
+    func output(_ args: [String]) throws -> String { try renderCommand(args) }
 
     func csvRows(_ text: String) -> [[Substring]] {
         text.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }

@@ -9,13 +9,7 @@ import VolScaleTestSupport
     static let accounts = TestData.root.appendingPathComponent("examples/accounts.json").path
 
     func json(_ args: [String]) throws -> [String: Any] {
-        let text: String
-        switch try VolScaleCommand.parseAsRoot(args) {
-        case let c as VolScaleCommand.MarginCommand: text = try c.render()
-        case let c as VolScaleCommand.StressCommand: text = try c.render()
-        default: Issue.record("unexpected command"); return [:]
-        }
-        return try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        try JSONSerialization.jsonObject(with: Data(try renderCommand(args).utf8)) as! [String: Any]
     }
 
     @Test func marginJSONPerAccountAndFailures() throws {

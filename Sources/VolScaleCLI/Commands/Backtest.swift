@@ -108,9 +108,7 @@ extension VolScaleCommand {
 
         public func render() throws -> String {
             let (models, config) = try models()
-            let loaded = try data.load(file)
-            for line in loaded.skipped.lines { printError("\(file): \(line)") }
-            let series = loaded.series
+            let series = try data.series(file)
             let returns = series.returns
             let timestamps = Array(series.timestamps.dropFirst())
             let sampling = data.sampling(for: series)

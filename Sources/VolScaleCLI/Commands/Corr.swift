@@ -48,11 +48,7 @@ extension VolScaleCommand {
 
         public func render() throws -> String {
             var series: [PriceSeries] = []
-            for f in files {
-                let out = try data.load(f)
-                for line in out.skipped.lines { printError("\(f): \(line)") }
-                series.append(out.series)
-            }
+            for f in files { series.append(try data.series(f)) }
             let aligned = AlignedReturns(series)
             var returns = aligned.returns
             if let w = window { returns = Array(returns.suffix(w)) }

@@ -99,14 +99,6 @@ public struct MarkovSwitchingModel: Sendable, Equatable {
                          predicted: &predicted, filtered: &filtered, scaled: &scaled).map { Double.log($0.c) + $0.top }
         }
     }
-
-    /// The state with the highest filtered probability at the last bar.
-    public func lastState(_ returns: [Double]) -> Int? {
-        let (_, f) = filter(returns)
-        guard returns.count > 0 else { return nil }
-        let last = Array(f[(returns.count - 1) * states..<returns.count * states])
-        return last.indices.max { last[$0] < last[$1] }
-    }
 }
 
 public enum RegimeError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -404,47 +396,17 @@ enum Regimes {
         return (c, top)
     }
 
-    /// Solves pi P = pi, sum pi = 1 (row-major P) by Gaussian elimination with pivoting.
+    /// Solves pi P = pi, sum pi = 1 (row-major P): `(P^T - I)` with its last equation
+    /// replaced by the sum, inverted; uniform when the chain has no unique stationary law.
     static func stationary(_ p: [Double], k: Int) -> [Double] {
-        // rows: (P^T - I) with the last equation replaced by sum(pi) = 1
-        var a = [Double](repeating: 0, count: k * (k + 1))
+        var a = [Double](repeating: 0, count: k * k)
         for i in 0..<k {
-            for j in 0..<k { a[i * (k + 1) + j] = i == k - 1 ? 1 : p[j * k + i] - (i == j ? 1 : 0) }
-            a[i * (k + 1) + k] = i == k - 1 ? 1 : 0
+            for j in 0..<k { a[i * k + j] = i == k - 1 ? 1 : p[j * k + i] - (i == j ? 1 : 0) }
         }
-        for col in 0..<k {
-            var pivot = col
-            for row in col..<k where Swift.abs(a[row * (k + 1) + col]) > Swift.abs(a[pivot * (k + 1) + col]) { pivot = row }
-            if pivot != col { for c in 0...k { a.swapAt(col * (k + 1) + c, pivot * (k + 1) + c) } }
-            let d = a[col * (k + 1) + col]
-            guard Swift.abs(d) > 1e-300 else { return [Double](repeating: 1 / Double(k), count: k) }
-            for row in 0..<k where row != col {
-                let f = a[row * (k + 1) + col] / d
-                if f != 0 { for c in col...k { a[row * (k + 1) + c] -= f * a[col * (k + 1) + c] } }
-            }
-        }
-        let pi = (0..<k).map { max(0, a[$0 * (k + 1) + k] / a[$0 * (k + 1) + $0]) }
+        // pi = A^-1 e_{k-1}: the last column of the inverse
+        guard let inv = DenseMatrix.inverse(a, n: k) else { return [Double](repeating: 1 / Double(k), count: k) }
+        let pi = (0..<k).map { max(0, inv[$0 * k + k - 1]) }
         let s = pi.reduce(0, +)
-        return s > 0 ? pi.map { $0 / s } : [Double](repeating: 1 / Double(k), count: k)
-    }
-}
-
-/// A small fixed-seed generator (SplitMix64) so that the fit's starting points, and so its
-/// result, are the same on every run.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [a, b).
-    mutating func uniform(_ a: Double, _ b: Double) -> Double {
-        a + (b - a) * Double(next() >> 11) * 0x1p-53
+        return s > 0 && s.isFinite ? pi.map { $0 / s } : [Double](repeating: 1 / Double(k), count: k)
     }
 }

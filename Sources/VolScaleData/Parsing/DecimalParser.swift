@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VolScaleCore
 
 /// Correctly rounded decimal-to-`Double` conversion on bytes, for price files.
 ///
@@ -231,17 +232,11 @@ public enum DecimalParser {
 /// within Clinger's ±22, signs. Deterministic (SplitMix64) so that a failure reproduces;
 /// used by the tests and by `volscale-bench floatcheck`.
 package struct DecimalSamples {
-    private var state: UInt64
+    private var generator: SplitMix64
 
-    package init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
-    package mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    package mutating func next() -> UInt64 { generator.next() }
 
     package mutating func number() -> String {
         var s = ""
