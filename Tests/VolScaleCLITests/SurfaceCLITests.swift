@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+@testable import VolScaleCLI
+import VolScaleTestSupport
+
+/// `volscale surface` on the bundled Deribit chain: the output contract of issue 14 and the
+/// quality bars (90% of two-sided quotes inside bid-ask, no static arbitrage).
+@Suite struct SurfaceCLITests {
+    let chain = TestData.data("deribit-btc-options-20200521.csv")
+
+    @Test func jsonMeetsTheBarsOnTheBundledChain() throws {
+        let out = try renderCommand(["surface", chain, "--format", "json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        #expect(json["arbitrageFree"] as? Bool == true)
+        #expect(json["asOfSource"] as? String == "marks")
+        let expiries = try #require(json["expiries"] as? [[String: Any]])
+        #expect(expiries.count == 7)
+        var twoSided = 0, within = 0.0
+        for e in expiries {
+            let n = try #require(e["twoSided"] as? Int)
+            let share = try #require(e["withinBidAsk"] as? Double)
+            twoSided += n
+            within += share * Double(n)
+            for key in ["expiry", "forward", "points", "rmse", "svi", "markError"] { #expect(e[key] != nil, "\(key)") }
+            #expect(try #require(e["rmse"] as? Double) < 6) // volatility points
+        }
+        #expect(twoSided > 150)
+        #expect(within / Double(twoSided) >= 0.9)
+        #expect(close(try #require(json["withinBidAsk"] as? Double), within / Double(twoSided), rel: 1e-12))
+        // surface prices against the marks: a tenth of the worst is within a few ticks (0.0005 BTC)
+        let marks = try #require(json["markError"] as? [String: Any])
+        #expect(try #require(marks["medianAbs"] as? Double) < 0.001)
+    }
+
+    @Test func csvHasOneRowPerOptionWithDecimalVolatilities() throws {
+        let out = try renderCommand(["surface", chain, "--format", "csv", "--as-of", "2020-05-21T23:21:00Z"])
+        let lines = out.split(separator: "\n").map(String.init)
+        #expect(lines.first == "expiry,strike,type,bid_iv,ask_iv,fitted_iv")
+        #expect(lines.count == 327)
+        // BTC-22MAY20-9000-C: bid_iv 81.03, ask_iv 98.0 percent in the chain
+        let row = try #require(lines.first { $0.hasPrefix("2020-05-22T08:00:00Z,9000,call,") })
+        let f = row.split(separator: ",", omittingEmptySubsequences: false)
+        #expect(f[3] == "0.8103" && f[4] == "0.98")
+        #expect((Double(f[5]) ?? 0) > 0.5 && (Double(f[5]) ?? 9) < 1.5)
+        // the placeholder bid IV of 0 on BTC-22MAY20-6000-C is empty, not 0
+        let placeholder = try #require(lines.first { $0.hasPrefix("2020-05-22T08:00:00Z,6000,call,") })
+        #expect(placeholder.split(separator: ",", omittingEmptySubsequences: false)[3].isEmpty)
+    }
+
+    @Test func unreadableChainIsAnErrorNamingTheFile() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-empty-chain.csv").path
+        try "strike,type\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { try renderCommand(["surface", path]) }
+        do { _ = try renderCommand(["surface", path]) } catch { #expect("\(error)".contains("volscale-empty-chain.csv")) }
+    }
+}
