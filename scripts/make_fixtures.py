@@ -143,7 +143,9 @@ def vix_sigma2(strikes, calls_bid, calls_ask, puts_bid, puts_ask, T, r):
     strikes = np.asarray(strikes, float)
     cm = (np.asarray(calls_bid) + np.asarray(calls_ask)) / 2
     pm = (np.asarray(puts_bid) + np.asarray(puts_ask)) / 2
-    i = int(np.argmin(np.abs(cm - pm)))
+    # at-the-money: the smallest |call - put| among strikes where both have a bid
+    both = np.where((np.asarray(calls_bid) > 0) & (np.asarray(puts_bid) > 0))[0]
+    i = int(both[np.argmin(np.abs(cm[both] - pm[both]))])
     F = strikes[i] + math.exp(r * T) * (cm[i] - pm[i])
     below = strikes[strikes <= F]
     K0 = below.max()
@@ -230,6 +232,49 @@ def vix_fixtures():
         "source": "Black-76 chain with flat volatility 0.6 (scipy norm.cdf), F=30000, r=2%, strikes 3000..150000 step 250; index by the same numpy implementation",
         "sigma": sigma, "forward": F0, "rate": rr, "indexFromNumpy": 100 * math.sqrt(var30),
         "chain": rows,
+    })
+
+
+def dvol_fixtures():
+    """The 30-day model-free index of the bundled Deribit chain by the white-paper method above:
+    bids and asks in USD (BTC price x the expiry's median underlying_price), zero rate, a side
+    without both bid and ask as a zero bid, as of 2020-05-21T23:21:00Z."""
+    chain = pd.read_csv(os.path.join(ROOT, "data", "deribit-btc-options-20200521.csv"))
+    as_of = pd.Timestamp("2020-05-21T23:21:00Z")
+    terms = []
+    for expiry, g in chain.groupby("expiry"):
+        T = (pd.Timestamp(expiry) - as_of).total_seconds() / (365 * 86400)
+        F = float(np.median(g["underlying_price"]))
+        calls = g[g["type"] == "call"].set_index("strike")
+        puts = g[g["type"] == "put"].set_index("strike")
+        ks = sorted(set(calls.index) & set(puts.index))
+        def side(row):
+            b, a = row["bid"], row["ask"]
+            if pd.isna(b) or pd.isna(a) or a < b:
+                return 0.0, 0.0
+            return b * F, a * F
+        cb, ca, pb, pa = [], [], [], []
+        for k in ks:
+            x, y = side(calls.loc[k]); cb.append(x); ca.append(y)
+            x, y = side(puts.loc[k]); pb.append(x); pa.append(y)
+        terms.append((T, expiry, ks, cb, ca, pb, pa))
+    target = 30 / 365
+    near = [t for t in terms if t[0] <= target][-1]
+    nxt = [t for t in terms if t[0] > target][0]
+    out = []
+    var = []
+    for T, expiry, ks, cb, ca, pb, pa in (near, nxt):
+        s2, F, K0, count = vix_sigma2(ks, cb, ca, pb, pa, T, 0.0)
+        var.append((T, s2))
+        out.append({"expiry": expiry, "T": T, "sigma2": s2, "forward": F, "k0": K0, "optionsUsed": count})
+    (T1, s1), (T2, s2) = var
+    w1 = (T2 - target) / (T2 - T1)
+    var30 = (T1 * s1 * w1 + T2 * s2 * (1 - w1)) / target
+    dump("dvol-deribit.json", {
+        "source": "independent numpy implementation (scripts/make_fixtures.py, dvol) of the CBOE white-paper method on"
+                  " data/deribit-btc-options-20200521.csv as of 2020-05-21T23:21:00Z: USD quotes = BTC price x median"
+                  " underlying_price of the expiry, zero rate, a side without bid and ask as a zero bid",
+        "asOf": "2020-05-21T23:21:00Z", "expiries": out, "index": 100 * math.sqrt(var30),
     })
 
 
@@ -484,7 +529,7 @@ def regime_fixtures():
 if __name__ == "__main__":
     import sys
     jobs = {"coverage": coverage_fixtures, "student_t": student_t_fixtures, "arch": arch_fixtures,
-            "range": range_fixtures, "vix": vix_fixtures, "black": black_fixtures,
+            "range": range_fixtures, "vix": vix_fixtures, "dvol": dvol_fixtures, "black": black_fixtures,
             "covariance": covariance_fixtures, "liquidity": liquidity_fixtures, "regimes": regime_fixtures}
     for name in sys.argv[1:] or list(jobs):
         jobs[name]()

@@ -107,6 +107,35 @@ public struct OptionChainSnapshot: Sendable {
     }
 }
 
+extension OptionChainSnapshot {
+    /// The chain as the model-free variance method takes it (the CBOE white paper, as Deribit's
+    /// DVOL): per expiry after `asOf`, per strike with both a call and a put listed, bids and
+    /// asks in USD (coin price x the expiry's forward), zero rate (coin-settled options on the
+    /// forward). A side without both a bid and an ask counts as a zero bid, which the method
+    /// skips (two in a row end the wing).
+    public func modelFreeQuotes(asOf: Int64) -> [ExpiryQuotes] {
+        let fwd = forwards()
+        var out: [ExpiryQuotes] = []
+        for (expiry, rows) in Dictionary(grouping: options, by: \.expiry).sorted(by: { $0.key < $1.key }) {
+            let years = Double(expiry - asOf) / Self.millisecondsPerYear
+            guard years > 0, let f = fwd[expiry] else { continue }
+            var calls: [Double: ListedOption] = [:], puts: [Double: ListedOption] = [:]
+            for o in rows { if o.type == .call { calls[o.strike] = o } else { puts[o.strike] = o } }
+            func usd(_ o: ListedOption) -> (Double, Double) {
+                guard let b = o.bid, let a = o.ask, a >= b else { return (0, 0) }
+                return (b * f, a * f)
+            }
+            let quotes = calls.keys.sorted().compactMap { k -> StrikeQuote? in
+                guard let c = calls[k], let p = puts[k] else { return nil }
+                let (cb, ca) = usd(c), (pb, pa) = usd(p)
+                return StrikeQuote(strike: k, callBid: cb, callAsk: ca, putBid: pb, putAsk: pa)
+            }
+            out.append(ExpiryQuotes(expiry: years, rate: 0, quotes: quotes))
+        }
+        return out
+    }
+}
+
 /// Reads an option chain: the CSV layout of `data/deribit-btc-options-20200521.csv`, or the
 /// JSON that Deribit's public `get_book_summary_by_currency` returns (the whole response or its
 /// `result` array). Plain, .gz or .zip.
@@ -224,7 +253,8 @@ public struct OptionChainFileReader: Sendable {
             func bad(_ r: BadRowReason) -> DataError { DataError(file: name, line: n, kind: .badRow(r)) }
             guard let r = any as? [String: Any] else { throw bad(.invalidJSON("record \(n) is not an object")) }
             guard let instrument = r["instrument_name"] as? String else { throw bad(.emptyField("instrument_name")) }
-            guard let parsed = DeribitInstrument(instrument) else { continue } // futures and perpetuals
+            guard let parsed = DeribitInstrument(instrument), let expiry = parsed.expiry,
+                  case let .option(strike, type) = parsed.kind else { continue } // futures and perpetuals
             func number(_ key: String) throws(DataError) -> Double? {
                 guard let v = r[key], !(v is NSNull) else { return nil }
                 guard let d = (v as? NSNumber)?.doubleValue else { throw bad(.nonNumeric(field: key, value: "\(v)")) }
@@ -234,7 +264,7 @@ public struct OptionChainFileReader: Sendable {
             }
             guard let forward = try number("underlying_price"), forward > 0 else { throw bad(.nonPositivePrice(field: "underlying_price")) }
             if let ts = try number("creation_timestamp"), let t = Int64(exactly: ts.rounded()) { latest = max(latest ?? t, t) }
-            options.append(ListedOption(instrument: instrument, expiry: parsed.expiry, strike: parsed.strike, type: parsed.type,
+            options.append(ListedOption(instrument: instrument, expiry: expiry, strike: strike, type: type,
                                         bid: try number("bid_price").flatMap { $0 > 0 ? $0 : nil },
                                         ask: try number("ask_price").flatMap { $0 > 0 ? $0 : nil },
                                         mark: try number("mark_price"), markIV: try number("mark_iv").flatMap { $0 > 0 ? $0 / 100 : nil },
@@ -257,27 +287,51 @@ enum OptionTypeName {
     }
 }
 
-/// A Deribit option name `BTC-26JUN20-9000-C` (strike decimals written with `d`, as in
-/// `0d625`): expiry at 08:00 UTC of the date, strike, type. Nil for other instruments.
-struct DeribitInstrument {
-    let expiry: Int64
-    let strike: Double
-    let type: OptionType
+/// A Deribit instrument name: an option `BTC-26JUN20-9000-C` (strike decimals written with `d`,
+/// as in `0d625`), a future `BTC-26JUN20`, or a perpetual `BTC-PERPETUAL`. Expiries are at
+/// 08:00 UTC of the date, in epoch milliseconds.
+public struct DeribitInstrument: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case option(strike: Double, type: OptionType)
+        case future
+        case perpetual
+    }
+    public let underlying: String
+    /// nil for a perpetual.
+    public let expiry: Int64?
+    public let kind: Kind
 
-    init?(_ name: String) {
-        let parts = name.split(separator: "-")
-        guard parts.count == 4, let type = OptionTypeName.parse(String(parts[3])),
-              let strike = Double(parts[2].replacingOccurrences(of: "d", with: ".")), strike > 0, strike.isFinite else { return nil }
-        let date = Array(parts[1].uppercased())
+    public init?(_ name: String) {
+        let parts = name.split(separator: "-").map(String.init)
+        guard parts.count >= 2, !parts[0].isEmpty else { return nil }
+        underlying = parts[0]
+        if parts.count == 2 && parts[1].uppercased() == "PERPETUAL" {
+            expiry = nil; kind = .perpetual
+            return
+        }
+        guard let e = Self.date(parts[1]) else { return nil }
+        expiry = e
+        switch parts.count {
+        case 2: kind = .future
+        case 4:
+            guard let type = OptionTypeName.parse(parts[3]),
+                  let strike = Double(parts[2].replacingOccurrences(of: "d", with: ".")), strike > 0, strike.isFinite else { return nil }
+            kind = .option(strike: strike, type: type)
+        default: return nil
+        }
+    }
+
+    /// `26JUN20` or `5JUN20` at 08:00 UTC.
+    static func date(_ text: String) -> Int64? {
+        let date = Array(text.uppercased())
         guard date.count == 6 || date.count == 7 else { return nil }
         let dayDigits = date.count - 5
         guard let day = Int(String(date[0..<dayDigits])), (1...31).contains(day),
-              let yy = Int(String(date[(dayDigits + 3)...])) else { return nil }
+              let yy = Int(String(date[(dayDigits + 3)...])), (0...99).contains(yy) else { return nil }
         let months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
         guard let m = months.firstIndex(of: String(date[dayDigits..<(dayDigits + 3)])) else { return nil }
-        let iso = String(format: "%04d-%02d-%02dT08:00:00Z", 2000 + yy, m + 1, day)
-        guard let e = Timestamp.parse(iso) else { return nil }
-        self.expiry = e; self.strike = strike; self.type = type
+        func pad(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return Timestamp.parse("20\(pad(yy))-\(pad(m + 1))-\(pad(day))T08:00:00Z")
     }
 }
 

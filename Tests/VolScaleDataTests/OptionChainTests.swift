@@ -63,4 +63,22 @@ import VolScaleTestSupport
         #expect(failure("BTC-26JUN20-9000-P,not-a-date,9000,put,,,,,,,9094,1\r\n")?.line == 3)
         #expect(failure("BTC-26JUN20-9000-P,2020-06-26T08:00:00Z,9000,put,,,,,,,9094\r\n")?.line == 3)
     }
+
+    /// The 30-day model-free index (the DVOL method) from the chain's quotes against an independent
+    /// numpy implementation of the white-paper method on the same quotes (scripts/make_fixtures.py dvol).
+    @Test func modelFreeIndexFromTheChainMatchesTheWhitePaperMethod() throws {
+        let f = try TestData.json("dvol-deribit.json")
+        let asOfText = try #require(f["asOf"] as? String)
+        let asOf = try #require(Timestamp.parse(asOfText))
+        let chain = try OptionChainFileReader().read(path: TestData.data("deribit-btc-options-20200521.csv"))
+        let index = try ModelFreeVariance.index(chain.modelFreeQuotes(asOf: asOf), targetDays: 30)
+        #expect(close(index.value, try #require(f["index"] as? Double), rel: 1e-12))
+        let expiries = try #require(f["expiries"] as? [[String: Any]])
+        for (got, want) in zip([index.near, index.next], expiries) {
+            #expect(close(got.variance, try #require(want["sigma2"] as? Double), rel: 1e-12))
+            #expect(close(got.forward, try #require(want["forward"] as? Double), rel: 1e-12))
+            #expect(got.k0 == want["k0"] as? Double)
+            #expect(got.optionsUsed == want["optionsUsed"] as? Int)
+        }
+    }
 }

@@ -97,8 +97,11 @@ public enum ModelFreeVariance {
         }
         guard q.count >= 3 else { throw .tooFewOptions(expiry: t, count: q.count) }
         let growth = Double.exp(chain.rate * t)
-        var atm = 0
-        for i in q.indices where Swift.abs(q[i].callMid - q[i].putMid) < Swift.abs(q[atm].callMid - q[atm].putMid) {
+        // the at-the-money strike: smallest |call mid - put mid| among strikes where both have a bid
+        // (a strike with a missing side would show a spurious zero difference)
+        let twoSided = q.indices.filter { q[$0].callBid > 0 && q[$0].putBid > 0 }
+        guard var atm = twoSided.first else { throw .tooFewOptions(expiry: t, count: 0) }
+        for i in twoSided where Swift.abs(q[i].callMid - q[i].putMid) < Swift.abs(q[atm].callMid - q[atm].putMid) {
             atm = i
         }
         let forward = q[atm].strike + growth * (q[atm].callMid - q[atm].putMid)
