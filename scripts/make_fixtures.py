@@ -278,6 +278,49 @@ def dvol_fixtures():
     })
 
 
+def options_grid_fixtures():
+    """A short strangle with a futures hedge on a flat-volatility market, evaluated by the risk
+    matrix written out with scipy: coin-settled Black-76 (zero rate) per scenario, relative IV
+    shocks times (30/days)^0.30 or ^0.13, extended moves on IV up at weight range/|move|,
+    contingencies 0.01 coin per net short option per strike and 1% of offsetting futures."""
+    from scipy.stats import norm
+    F0, vol, days = 9000.0, 0.8, 20.0
+    T = days / 365
+    positions = [("call", 11000.0, -20.0), ("put", 7500.0, -20.0)]
+    future_usd = -7500.0          # inverse future at the same forward
+    def black(F, K, s, kind):
+        if s <= 0:
+            return max(F - K, 0) if kind == "call" else max(K - F, 0)
+        d1 = (math.log(F / K) + 0.5 * s * s * T) / (s * math.sqrt(T)); d2 = d1 - s * math.sqrt(T)
+        return F * norm.cdf(d1) - K * norm.cdf(d2) if kind == "call" else K * norm.cdf(-d2) - F * norm.cdf(-d1)
+    def pnl(move, shock):
+        F1 = F0 * (1 + move)
+        factor = (30 / days) ** 0.30 if days < 30 else (30 / days) ** 0.13
+        v1 = vol * max(1 + shock * factor, 0.1)
+        total = 0.0
+        for kind, K, q in positions:
+            total += q * (black(F1, K, v1, kind) / F1 - black(F0, K, vol, kind) / F0)
+        total += future_usd * (1 / F0 - 1 / F1)
+        return total
+    rng, up, down = 0.16, 0.45, 0.30
+    scenarios = []
+    for i in range(9):
+        move = rng * (2 * i / 8 - 1)
+        for side, shock in (("up", up), ("unchanged", 0.0), ("down", -down)):
+            scenarios.append({"move": move, "volatility": side, "weight": 1.0, "pnl": pnl(move, shock)})
+    for move in (-0.66, -0.33, 0.5, 1, 2, 3, 4, 5):
+        scenarios.append({"move": move, "volatility": "up", "weight": min(1, rng / abs(move)), "pnl": pnl(move, up)})
+    worst = max(max(0, -x["pnl"]) * x["weight"] for x in scenarios)
+    contingency = 2 * 20 * 0.01   # two strikes, 20 net short each; one future: nothing offsets it
+    marks = {f"{k}-{K:g}": black(F0, K, vol, k) / F0 for k, K, _ in positions}
+    dump("options-grid.json", {
+        "source": "scipy.stats.norm Black-76 written out in scripts/make_fixtures.py (options_grid): coin-settled short"
+                  " strangle (20 x 11000 C, 20 x 7500 P) and a -7500 USD inverse future on F = 9000, flat vol 0.8, 20 days",
+        "forward": F0, "volatility": vol, "days": days, "scenarios": scenarios, "worstWeightedLoss": worst,
+        "contingency": contingency, "maintenance": worst + contingency, "initial": 1.2 * (worst + contingency), "marks": marks,
+    })
+
+
 def black_fixtures():
     import mpmath as mp
     mp.mp.dps = 50
@@ -529,7 +572,7 @@ def regime_fixtures():
 if __name__ == "__main__":
     import sys
     jobs = {"coverage": coverage_fixtures, "student_t": student_t_fixtures, "arch": arch_fixtures,
-            "range": range_fixtures, "vix": vix_fixtures, "dvol": dvol_fixtures, "black": black_fixtures,
+            "range": range_fixtures, "vix": vix_fixtures, "dvol": dvol_fixtures, "options_grid": options_grid_fixtures, "black": black_fixtures,
             "covariance": covariance_fixtures, "liquidity": liquidity_fixtures, "regimes": regime_fixtures}
     for name in sys.argv[1:] or list(jobs):
         jobs[name]()

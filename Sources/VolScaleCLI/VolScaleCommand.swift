@@ -14,7 +14,7 @@ public struct VolScaleCommand: AsyncParsableCommand {
         return t made with information up to t-1.
         """,
         version: "0.1.0",
-        subcommands: [Vol.self, ImpliedVol.self, Surface.self, Corr.self, Liquidity.self, RegimesCommand.self, Haircuts.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self, Ingest.self, Replay.self, Params.self, Audit.self, Serve.self]
+        subcommands: [Vol.self, ImpliedVol.self, Surface.self, OptionsCommand.self, Corr.self, Liquidity.self, RegimesCommand.self, Haircuts.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self, Ingest.self, Replay.self, Params.self, Audit.self, Serve.self]
     )
 
     public init() {}

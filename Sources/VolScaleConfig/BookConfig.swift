@@ -48,6 +48,9 @@ public struct BookConfig: Sendable {
     public var book: MarginBook
     public var histories: [String: PriceSeries]
     public var path: String
+    /// `[options]`: the venue's option-margin parameters (`volscale options --venue`), validated
+    /// here so that a venue file with a bad table is refused wherever it is read.
+    public var options: (policy: OptionsMarginPolicy, scaling: OptionsAccountFile.ScalingSettings)?
 
     public static func load(path: String) throws(ConfigError) -> BookConfig {
         let text: String
@@ -71,7 +74,7 @@ public struct BookConfig: Sendable {
             throw ConfigError(file: path, location: "line \(e.source.begin.line)", reason: "TOML syntax: \(e.description)")
         } catch { throw ConfigError(file: path, location: "", reason: "TOML syntax: \(error)") }
         // a venue file (VenueConfig) is a book with the live service's tables added
-        try MarginConfig.checkKeys(root, allowed: ["settings", "asset", "instrument", "venue", "engine", "aggregation", "storage"], file: path, location: "top level")
+        try MarginConfig.checkKeys(root, allowed: ["settings", "asset", "instrument", "venue", "engine", "aggregation", "storage", "options"], file: path, location: "top level")
         let base = (path as NSString).deletingLastPathComponent
         func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
 
@@ -282,7 +285,11 @@ public struct BookConfig: Sendable {
                                                                   mpor: s.mpor, currentVolatility: vols, lookback: scenarioLookback)
             } catch { throw ConfigError(file: path, location: "[[asset]] histories", reason: "\(error)") }
         }
-        return BookConfig(book: MarginBook(assets: assets, instruments: instruments, settings: s, scenarios: scenarios), histories: histories, path: path)
+        let options = try root["options"]?.table.map { t throws(ConfigError) in
+            try OptionsAccountFile.policy(t, over: (OptionsMarginPolicy(), OptionsAccountFile.ScalingSettings()), path: path)
+        }
+        return BookConfig(book: MarginBook(assets: assets, instruments: instruments, settings: s, scenarios: scenarios), histories: histories,
+                          path: path, options: options.map { (policy: $0.0, scaling: $0.1) })
     }
 
     static func parseTiers(_ a: TOMLArray, file: String, location: String) throws(ConfigError) -> [Tier] {

@@ -53,4 +53,46 @@ import VolScaleTestSupport
         #expect(throws: (any Error).self) { try renderCommand(["surface", path]) }
         do { _ = try renderCommand(["surface", path]) } catch { #expect("\(error)".contains("volscale-empty-chain.csv")) }
     }
+
+    /// `volscale options` on the example account: the scaled matrix equals the fixed one when the
+    /// live volatility is the calibration level; Greeks add up; standard margin is the sum of the
+    /// positions'.
+    @Test func optionsAccountOnTheBundledChain() throws {
+        let account = TestData.path("examples/options-account.toml")
+        let out = try renderCommand(["options", account, "--chain", chain, "--format", "json", "--volatility", "0.8"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+        let fixed = try #require(json["portfolioFixed"] as? [String: Any]), scaled = try #require(json["portfolioScaled"] as? [String: Any])
+        #expect(fixed["maintenance"] as? Double == scaled["maintenance"] as? Double)
+        #expect((try #require(json["scaling"] as? [String: Any]))["ratio"] as? Double == 1)
+        let positions = try #require(json["positions"] as? [[String: Any]])
+        #expect(positions.count == 3)
+        var delta = 0.0, im = 0.0
+        for p in positions {
+            delta += try #require((p["greeksCoin"] as? [String: Any])?["delta"] as? Double)
+            im += try #require(p["standardInitial"] as? Double)
+        }
+        let total = try #require(json["greeksCoin"] as? [String: Any])
+        #expect(close(try #require(total["delta"] as? Double), delta, rel: 1e-12, abs: 1e-12))
+        #expect(close(try #require((json["standard"] as? [String: Any])?["initial"] as? Double), im, rel: 1e-12))
+        // the hedge: the strangle's coin delta is offset to within 0.1 coin
+        #expect(abs(delta) < 0.1)
+        // without --volatility the chain's model-free index drives the scaled matrix
+        let live = try renderCommand(["options", account, "--chain", chain, "--format", "json"])
+        let liveJSON = try #require(try JSONSerialization.jsonObject(with: Data(live.utf8)) as? [String: Any])
+        let scaling = try #require(liveJSON["scaling"] as? [String: Any])
+        #expect(scaling["liveSource"] as? String == "the chain's 30-day model-free index")
+        #expect(close(try #require(scaling["ratio"] as? Double), try #require(scaling["live"] as? Double) / 0.8, rel: 1e-12))
+    }
+
+    @Test func optionsAccountErrorsNameTheEntry() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-options-bad.toml").path
+        try "balance = 1\n[[position]]\ninstrument = \"BTC-26JUN20-9000\"\nquantity = 1\n".write(toFile: path, atomically: true, encoding: .utf8)
+        do { _ = try renderCommand(["options", path, "--chain", chain]); Issue.record("accepted a bad instrument") } catch {
+            #expect("\(error)".contains("[[position]] #1") && "\(error)".contains("BTC-26JUN20-9000"))
+        }
+        try "balance = 1\n[options]\nprice_range = 2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        do { _ = try renderCommand(["options", path, "--chain", chain]); Issue.record("accepted a price range of 200%") } catch {
+            #expect("\(error)".contains("price_range"))
+        }
+    }
 }
