@@ -414,9 +414,51 @@ public struct MarginCalculator: Sendable {
         var children = [f.equityExplanation, f.marginExplanation,
                         Explanation("maintenance margin", f.mm), Explanation("free collateral", f.equity - f.im)]
         if let liq { children.append(Explanation("liquidation price", liq.price, detail: text("\(liq.asset) price at which equity = maintenance"))) }
+        if explaining, !legs.isEmpty { children.append(greeks(legs, prices: prices)) }
         return AccountResult(accountId: account.id, mode: mode, equity: f.equity, initialMargin: f.im, maintenanceMargin: f.mm,
                              status: status, liquidationPrice: liq?.price,
                              explanation: Explanation("account \(account.id)", nil, detail: text("\(mode.rawValue) margin, status \(status.rawValue)"), children: children))
+    }
+
+    /// The positions' Greeks per underlying (Black-76 at each option's IV, the index as forward):
+    /// delta in units of the underlying and in the settlement currency, gamma per unit of price,
+    /// vega per volatility point and theta per calendar day in the settlement currency, with
+    /// each position's part. Futures carry delta only (an inverse one `sum q m / E` coins).
+    func greeks(_ legs: [Leg], prices: [String: Double]) -> Explanation {
+        var byAsset: [String: (total: OptionGreeks, parts: [Explanation])] = [:]
+        var order: [String] = []
+        for leg in legs {
+            let p = prices[leg.asset.name] ?? leg.asset.price
+            let g: OptionGreeks
+            switch leg.instrument.kind {
+            case let .option(type, strike, expiry):
+                g = Black76.greeks(forward: p, strike: strike, volatility: leg.iv ?? 0, expiry: expiry, type: type)
+                    .scaled(leg.quantity * leg.instrument.multiplier)
+            case .spot, .linear, .inverse:
+                g = OptionGreeks(price: 0, delta: leg.coefficient, gamma: 0, vega: 0, theta: 0)
+            }
+            if byAsset[leg.asset.name] == nil { order.append(leg.asset.name) }
+            byAsset[leg.asset.name, default: (.zero, [])].total = (byAsset[leg.asset.name]?.total ?? .zero) + g
+            byAsset[leg.asset.name, default: (.zero, [])].parts.append(Explanation(leg.instrument.symbol, g.delta * p, detail: Self.greekText(g, price: p)))
+        }
+        let children = order.compactMap { name -> Explanation? in
+            guard let a = byAsset[name] else { return nil }
+            let p = prices[name] ?? book.assets[name]?.price ?? 0
+            return Explanation(name, a.total.delta * p, detail: Self.greekText(a.total, price: p), children: a.parts)
+        }
+        return Explanation("greeks", nil, detail: "per underlying: value = delta in the settlement currency (delta x price)", children: children)
+    }
+
+    static func greekText(_ g: OptionGreeks, price p: Double) -> String {
+        func f(_ v: Double) -> String {
+            // four significant digits
+            guard v != 0, v.isFinite else { return String(v) }
+            let scale = Double.pow(10, 3 - Double.log10(Swift.abs(v)).rounded(.down))
+            return String((v * scale).rounded() / scale)
+        }
+        let delta = "delta \(f(g.delta)) units (\(money(g.delta * p)))"
+        if g.gamma == 0 && g.vega == 0 && g.theta == 0 { return delta }
+        return delta + ", gamma \(f(g.gamma)) per unit of price, vega \(money(g.vega)) per vol point, theta \(money(g.theta)) per day"
     }
 
     /// Evaluates many accounts on all cores; each entry is a result or that account's error.

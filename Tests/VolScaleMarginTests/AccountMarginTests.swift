@@ -302,4 +302,26 @@ import Foundation
         #expect(pm.children.map(\.label).contains("joint historical scenarios"))
         #expect(pm.children.map(\.label).contains("grid"))
     }
+
+    /// The explanation's Greeks per underlying: an option leg's delta and vega are the finite
+    /// differences of its value in the account (price and IV bumped), a perpetual's delta its
+    /// quantity, and the underlying's total is the sum of its legs.
+    @Test func explanationCarriesGreeksPerUnderlying() throws {
+        let a = Account(id: "g", collateral: [("USD", 100_000)], positions: [
+            Position(instrument: "BTC-C-70000", quantity: -3), Position(instrument: "BTC-PERP", quantity: 1, entryPrice: 60_000),
+        ])
+        let r = try result(a, .standard)
+        let greeks = try #require(r.explanation.children.first { $0.label == "greeks" })
+        let btc = try #require(greeks.children.first { $0.label == "BTC" })
+        let call = try #require(btc.children.first { $0.label == "BTC-C-70000" })
+        func value(_ f: Double, _ v: Double) -> Double { -3 * Black76.price(forward: f, strike: 70_000, volatility: v, expiry: 30.0 / 365, type: .call) }
+        let h = 1.0
+        let fdDelta = (value(60_000 + h, 0.6) - value(60_000 - h, 0.6)) / (2 * h)
+        #expect(abs(try #require(call.value) - fdDelta * 60_000) < 1e-3 * abs(fdDelta * 60_000))
+        let fdVega = (value(60_000, 0.6 + 1e-5) - value(60_000, 0.6 - 1e-5)) / 2e-5 / 100
+        #expect(call.detail.contains("vega \(MarginCalculator.money(fdVega))"), "\(call.detail) vs \(fdVega)")
+        let perp = try #require(btc.children.first { $0.label == "BTC-PERP" })
+        #expect(perp.value == 60_000)
+        #expect(abs(try #require(btc.value) - (try #require(call.value) + 60_000)) < 1e-6)
+    }
 }
