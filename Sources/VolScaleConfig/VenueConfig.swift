@@ -32,6 +32,8 @@ import VolScaleRisk
 /// speed_limit_down = 0.1
 /// hard_floor = 0.02
 /// hard_cap = 0.5
+/// implied_weight = 1.0         # optional: sigma = max(sigma_EWMA, w x implied), the implied volatility
+/// implied_max_age = 86400      #   from the asset's latest option chain (POST /v1/assets/{asset}/chain), seconds
 ///
 /// [aggregation]                # defaults of every asset's price aggregation
 /// min_sources = 2              # agreeing sources needed for a price
@@ -234,7 +236,7 @@ public struct VenueConfig: Sendable {
         if let e = root["engine"]?.table {
             let loc = "[engine]"
             try MarginConfig.checkKeys(e, allowed: ["model", "lambda", "measure", "publish_every", "buffer", "speed_limit_up", "speed_limit_down",
-                                                    "hard_floor", "hard_cap"], file: path, location: loc)
+                                                    "hard_floor", "hard_cap", "implied_weight", "implied_max_age"], file: path, location: loc)
             if let m = e["model"] {
                 guard m.string == "ewma-parametric" else {
                     throw ConfigError(file: path, location: loc, reason: "model: expected \"ewma-parametric\" (the live engine's model; the batch models run in `volscale backtest`)")
@@ -252,6 +254,8 @@ public struct VenueConfig: Sendable {
             engine.speedLimitDown = try number(e, "speed_limit_down", loc, 0...0.99)
             engine.hardFloor = try number(e, "hard_floor", loc, 0...1)
             engine.hardCap = try number(e, "hard_cap", loc, 0...10)
+            engine.impliedWeight = try number(e, "implied_weight", loc, 0.01...10)
+            engine.impliedMaxAge = try seconds(e, "implied_max_age", loc, 1...(30 * 86_400))
             if let f = engine.hardFloor, let c = engine.hardCap, f > c {
                 throw ConfigError(file: path, location: loc, reason: "hard_floor: \(f) is above hard_cap \(c)")
             }

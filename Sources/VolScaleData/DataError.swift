@@ -85,6 +85,20 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
         self.kind = kind
     }
 
+    /// The reason alone, without file, line or advice.
+    public var reason: String {
+        switch kind {
+        case let .badRow(reason): return reason.description
+        case let .unreadable(why): return "cannot read: \(why)"
+        case let .missingColumn(name, available): return "no column '\(name)' in the header (columns: \(available.joined(separator: ", ")))"
+        case let .tooFewRows(needed, got): return "needs at least \(needed) valid rows, found \(got)"
+        case let .unknownFormat(why): return "unrecognised format: \(why)"
+        }
+    }
+
+    /// `file:line: reason` without the advice of `description` (readers that skip no rows).
+    public var located: String { "\(line > 0 ? "\(file):\(line)" : file): \(reason)" }
+
     public var description: String {
         let location = line > 0 ? "\(file):\(line)" : file
         switch kind {

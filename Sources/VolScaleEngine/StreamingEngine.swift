@@ -81,6 +81,14 @@ public struct EngineConfig: Sendable, Equatable, Codable {
     public var settings: [String: AssetSettings]?
     /// Liquidation horizon of collateral haircuts, days (nil: 2).
     public var liquidationHorizon: Int?
+    /// The implied-volatility blend of the engine's own policy: sigma = max(sigma_EWMA,
+    /// w x sigma_implied) with sigma_implied the asset's latest implied volatility (from an
+    /// option chain, `StreamingEngine.setImplied`) per bar; nil: no blend. Assets with a model
+    /// of their own use the model's `implied_weight` instead.
+    public var impliedWeight: Double?
+    /// An implied volatility older than this (ms, against the bar's time) is not used
+    /// (nil: one day).
+    public var impliedMaxAge: Int64?
 
     public init(assets: [String]) { self.assets = assets }
 
@@ -151,8 +159,45 @@ public struct AssetVolatilityState: Sendable, Equatable, Codable {
     public var policyTimes: [Int64]?
     /// The model's last error (a GARCH fit that failed): no publication at that bar.
     public var policyError: String?
+    /// The latest implied volatility of the asset (from an option chain), and, for an asset
+    /// with a model of its own, the per-bar implied volatility each bar's step used (nil
+    /// where none was fresh), from which the walker is rebuilt on restart.
+    public var implied: ImpliedVolatility?
+    public var policyImplied: [Double?]?
 
     public init() {}
+}
+
+/// An implied volatility of an asset from an option chain: the 30-day model-free index (the
+/// CBOE white-paper method, as Deribit's DVOL), annualised decimal, 365-day year.
+public struct ImpliedVolatility: Sendable, Equatable, Codable {
+    public var annualised: Double
+    /// The chain's moment, UTC ms.
+    public var time: Int64
+    /// Where it came from (e.g. "chain: 2 expiries, 54 options").
+    public var source: String
+
+    public init(annualised: Double, time: Int64, source: String) {
+        self.annualised = annualised; self.time = time; self.source = source
+    }
+
+    /// Per bar: sigma_annual / sqrt(365 x barsPerDay).
+    public func perBar(barsPerDay: Double) -> Double { annualised / (365 * barsPerDay).squareRoot() }
+}
+
+/// Why an implied volatility was refused.
+public enum ImpliedRejection: Error, Equatable, Sendable, CustomStringConvertible {
+    case unknownAsset
+    case outOfRange(Double)
+    case olderThanCurrent(current: Int64)
+
+    public var description: String {
+        switch self {
+        case .unknownAsset: return "unknown asset"
+        case let .outOfRange(v): return "implied volatility \(v) is outside (0, 10] (annualised decimal)"
+        case let .olderThanCurrent(t): return "the chain is older than the asset's current one (taken at \(t) ms)"
+        }
+    }
 }
 
 /// Everything that must survive a restart.
@@ -220,8 +265,7 @@ public struct StreamingEngine: Sendable {
         self.policies = policies
         for (asset, model) in policies where s.config.assets.contains(asset) {
             var w = try MarginWalker(model: model)
-            let st = s.volatility[asset]
-            for (r, t) in zip(st?.policyReturns ?? [], st?.policyTimes ?? []) { _ = try? w.step(r, timestamp: t) }
+            if let st = s.volatility[asset] { Self.replay(&w, st) }
             walkers[asset] = w
         }
     }
@@ -269,8 +313,34 @@ public struct StreamingEngine: Sendable {
     /// The walker of an asset's own model after the stored state's bars (nil without a model).
     public static func walker(for model: MarginModel?, _ s: AssetSnapshot) -> MarginWalker? {
         guard let model, var w = try? MarginWalker(model: model) else { return nil }
-        for (r, t) in zip(s.volatility.policyReturns ?? [], s.volatility.policyTimes ?? []) { _ = try? w.step(r, timestamp: t) }
+        replay(&w, s.volatility)
         return w
+    }
+
+    /// Steps a new walker through an asset's stored bars, with the implied volatility each used.
+    static func replay(_ w: inout MarginWalker, _ st: AssetVolatilityState) {
+        let implied = st.policyImplied ?? []
+        for (i, (r, t)) in zip(st.policyReturns ?? [], st.policyTimes ?? []).enumerated() {
+            _ = try? w.step(r, timestamp: t, implied: i < implied.count ? implied[i] : nil)
+        }
+    }
+
+    /// A new implied volatility for an asset (annualised decimal, from an option chain taken at
+    /// `time`, UTC ms). Refused for an unknown asset, a value outside (0, 10], or a chain older
+    /// than the asset's current one.
+    public mutating func setImplied(_ asset: String, _ value: ImpliedVolatility) -> ImpliedRejection? {
+        guard var st = volatility[asset] else { return .unknownAsset }
+        guard value.annualised > 0, value.annualised <= 10, value.annualised.isFinite else { return .outOfRange(value.annualised) }
+        if let old = st.implied, value.time < old.time { return .olderThanCurrent(current: old.time) }
+        st.implied = value
+        volatility[asset] = st
+        return nil
+    }
+
+    /// The asset's implied volatility per bar at `time` (nil when none, or older than the limit).
+    func impliedPerBar(_ asset: String, _ st: AssetVolatilityState, at time: Int64) -> Double? {
+        guard let iv = st.implied, time - iv.time <= (config.impliedMaxAge ?? 86_400_000), iv.time <= time + 60_000 else { return nil }
+        return iv.perBar(barsPerDay: config.settings(asset).barsPerDay ?? 1)
     }
 
     /// Feeds one quote. Returns the publications it triggered (possibly none) or the
@@ -359,8 +429,16 @@ public struct StreamingEngine: Sendable {
             ts.append(barTime)
             st.policyReturns = rs
             st.policyTimes = ts
+            let implied = w.model.impliedWeight != nil ? impliedPerBar(asset, st, at: barTime) : nil
+            if implied != nil || st.policyImplied != nil {
+                var ivs = st.policyImplied ?? []
+                st.policyImplied = nil
+                while ivs.count < rs.count - 1 { ivs.append(nil) }
+                ivs.append(implied)
+                st.policyImplied = ivs
+            }
             do {
-                steps[asset] = try w.step(r, timestamp: barTime)
+                steps[asset] = try w.step(r, timestamp: barTime, implied: implied)
                 st.policyError = nil
             } catch {
                 steps[asset] = nil
@@ -392,7 +470,12 @@ public struct StreamingEngine: Sendable {
             guard st.variance != nil, st.barsSincePublication >= config.publishEvery else { return [] }
         }
         st.barsSincePublication = 0
-        let sigma = step?.sigma ?? (st.variance ?? 0).squareRoot()
+        var sigma = step?.sigma ?? (st.variance ?? 0).squareRoot()
+        var impliedBound = step?.impliedBound ?? false
+        if step == nil, let w = config.impliedWeight, let iv = impliedPerBar(asset, st, at: time), w * iv > sigma {
+            sigma = w * iv
+            impliedBound = true
+        }
         let settings = config.settings(asset)
         let sigmaDaily = sigma * (settings.barsPerDay ?? 1).squareRoot()
         let price = aggregator.states[asset]
@@ -413,6 +496,7 @@ public struct StreamingEngine: Sendable {
                 maintenance = config.maintenanceFraction * rate
                 bindingText = controlled.binding.rawValue
             }
+            if impliedBound && bindingText == BindingControl.model.rawValue { bindingText = "implied volatility" }
             if unstable, let p = previous, rate < p {
                 maintenance = rate > 0 ? maintenance * (p / rate) : maintenance
                 rate = p

@@ -8,9 +8,9 @@ import VolScaleCore
 /// GARCH/GJR refitted on all returns so far on the model's schedule), the same scenario
 /// windows, stressed periods, floor and controls.
 ///
-/// `MarginEngine.run` is this walker fed a whole history. Live (`live: true`), the
-/// implied-volatility blend (it needs an implied series) and close-to-close volatility are
-/// refused. Memory grows with the history (GARCH refits, the floor and the stressed periods
+/// `MarginEngine.run` is this walker fed a whole history. Live (`live: true`), close-to-close
+/// volatility is refused; the implied-volatility blend takes the implied volatility known at
+/// each bar (the live engine's latest from an option chain). Memory grows with the history (GARCH refits, the floor and the stressed periods
 /// need it): one bar a day for 20 years is 5,000 returns.
 public struct MarginWalker: Sendable {
     public let model: MarginModel
@@ -60,9 +60,6 @@ public struct MarginWalker: Sendable {
 
     public init(model: MarginModel, live: Bool = true) throws(MarginModelError) {
         try model.validate()
-        if live, model.impliedWeight != nil {
-            throw .invalidField(model: model.name, field: "implied_weight", value: model.impliedWeight ?? 0, reason: "the implied blend is not available live")
-        }
         switch model.volatility {
         case .ewma: firstValid = MarginEngine.ewmaWarmUp
         case let .garch(_, _, _, minimumFit): firstValid = minimumFit
@@ -89,7 +86,7 @@ public struct MarginWalker: Sendable {
 
     /// Absorbs return `r` (decimal log return) of the bar ending at `timestamp` (UTC ms);
     /// returns the rates set at its close, or nil while the model is warming up.
-    /// - Parameter implied: per-period implied volatility known at that close (batch only).
+    /// - Parameter implied: per-period implied volatility known at that close.
     public mutating func step(_ r: Double, timestamp: Int64, implied: Double? = nil) throws(MarginModelError) -> Step? {
         guard r.isFinite else { throw .invalidField(model: model.name, field: "return", value: r, reason: "not finite") }
         returns.append(r)

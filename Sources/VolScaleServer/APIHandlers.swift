@@ -82,6 +82,7 @@ extension ServiceAPI: APIProtocol {
                      status: st.aggregate == nil ? .noValidPrice : (Schemas.Asset.StatusPayload(rawValue: status) ?? .unstable),
                      sources: .init(additionalProperties: st.latest.mapValues(\.price)),
                      volatility: policySigma ?? vol?.variance.map { $0.squareRoot() }, volatilityUnits: "per bar, decimal",
+                     impliedVolatility: vol?.implied?.annualised, impliedAsOf: vol?.implied?.time,
                      model: modelText,
                      bars: vol?.returns ?? 0, rates: rates)
     }

@@ -119,6 +119,9 @@ extension ServiceState {
             touched.insert(asset)
         }
         touched.formUnion(inbox.map(\.asset))
+        let implied = impliedChanged.filter { role.fences[$0] != nil }
+        touched.formUnion(implied)
+        impliedChanged.subtract(implied)
         let lostBefore = touched.filter { role.fences[$0] == nil }
         if !lostBefore.isEmpty {
             discard(lostBefore, quotes: &quotes, publications: &publications)
@@ -160,6 +163,7 @@ extension ServiceState {
             throw lost
         } catch {
             requeue(quotes: quotes, publications: publications, statusEvents: statusEvents, inbox: inbox)
+            impliedChanged.formUnion(implied)
             storeFailure = "\(error)"
             throw error
         }

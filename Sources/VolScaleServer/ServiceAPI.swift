@@ -49,6 +49,8 @@ struct ServiceAPI: Sendable {
         .init(method: .get, path: "/v1/assets", role: .read),
         .init(method: .get, path: "/v1/assets/{asset}", role: .read),
         .init(method: .get, path: "/v1/assets/{asset}/history", role: .read),
+        .init(method: .post, path: "/v1/assets/{asset}/chain", role: .ingest),
+        .init(method: .get, path: "/v1/assets/{asset}/surface", role: .read),
         .init(method: .get, path: "/v1/rates", role: .read),
         .init(method: .get, path: "/v1/rates/{asset}/history", role: .read),
         .init(method: .post, path: "/v1/prices", role: .ingest),

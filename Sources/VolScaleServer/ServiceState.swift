@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import VolScaleCore
 import VolScaleEngine
 import VolScaleMargin
 import VolScaleStore
@@ -82,6 +83,12 @@ public actor ServiceState {
     nonisolated public var accountStore: (any EngineStore)? { store }
     /// Lines of named inputs consumed (committed with the next flush).
     var inputPositions: [String: Int64] = [:]
+    /// Assets whose implied volatility changed since the last commit (several processes: their
+    /// states go into the next commit).
+    var impliedChanged: Set<String> = []
+    /// The latest surface fitted to each asset's option chain (for the API and the dashboard;
+    /// not durable: the next chain refits it).
+    public private(set) var surfaces: [String: ChainSurface] = [:]
     var lastStatus: [String: Bool] = [:]
 
     // MARK: Staleness (wall clock: when quotes last arrived, whatever their timestamps)
@@ -376,6 +383,7 @@ public actor ServiceState {
             try await commitCluster(quotes: quotes, publications: publications, statusEvents: statusEvents, target: target)
             return
         }
+        impliedChanged = []  // the snapshot below carries every asset's implied volatility
         var batch = CommitBatch(quotes: quotes, publications: publications, snapshot: engine.snapshot, inputs: inputPositions)
         batch.statusEvents = statusEvents
         do {
@@ -540,6 +548,20 @@ public actor ServiceState {
 
     public func history(_ asset: String) -> [HistoryPoint] { history[asset] ?? [] }
 
+    /// A new option chain for an asset: its 30-day model-free index becomes the asset's implied
+    /// volatility in the engine (committed with the engine's state; answered once durable), and
+    /// its fitted surface is kept for the API and the dashboard. Several processes: only the
+    /// asset's owner takes it (`ClusterRole.notOwned` otherwise).
+    public func setImplied(_ asset: String, _ value: ImpliedVolatility, surface: ChainSurface?) async throws -> ImpliedRejection? {
+        if let c = cluster, !c.owns(asset), engine.config.assets.contains(asset) { throw NotOwnedError(asset: asset) }
+        if let r = engine.setImplied(asset, value) { return r }
+        if let surface { surfaces[asset] = surface }
+        impliedChanged.insert(asset)
+        queueChanged()
+        try await waitDurable(appended)
+        return nil
+    }
+
     /// Applies a policy change and appends it to the audit chain; returns once it is durable.
     public func updatePolicy(buffer: Double??, speedLimitUp: Double??, speedLimitDown: Double??, hardFloor: Double??,
                              hardCap: Double??, maintenanceFraction: Double?, by who: String) async throws -> Publication {
@@ -574,6 +596,21 @@ public actor ServiceState {
 
 /// An acknowledgement could not be given: the quotes were applied but are not yet durable.
 /// Resending them is safe: once stored, they are answered as duplicates.
+/// A chain for an asset another process owns (several processes on one PostgreSQL).
+public struct NotOwnedError: Error, Sendable, CustomStringConvertible {
+    public let asset: String
+    public var description: String { "asset \(asset) is margined by another process: send its chain there" }
+}
+
+/// A fitted surface and its index, as the API shows them.
+public struct ChainSurface: Sendable {
+    public let asOf: Int64
+    public let index: Double
+    public let fit: SurfaceFit
+    /// Per fitted expiry (in `fit.surface.slices` order): expiry time (UTC ms) and the quotes.
+    public let expiries: [(expiry: Int64, quotes: [SmileQuote])]
+}
+
 public struct NotDurable: Error, Sendable, CustomStringConvertible {
     public var reason: String
     public var description: String { "not yet durable: \(reason); resending is safe (stored quotes are counted as duplicates)" }

@@ -65,7 +65,7 @@ struct SurfaceReport {
     let inputs: [Int64: SmileInput]
 
     init(file: String, asOf given: String?) throws {
-        do { chain = try OptionChainFileReader().read(path: file) } catch { throw CommandFailure(error.description) }
+        do { chain = try OptionChainFileReader().read(path: file) } catch { throw CommandFailure(error.located) }
         if let g = given, let t = Timestamp.parse(g) {
             (asOf, asOfSource) = (t, "option")
         } else if let t = chain.timestamp {

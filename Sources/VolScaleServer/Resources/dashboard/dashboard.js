@@ -23,6 +23,29 @@ function chart(points, color, fmt) {
   const pts = points.filter((_, i) => i % step === 0 || i === points.length - 1).map(p => X(p[0]).toFixed(1) + ',' + Y(p[1]).toFixed(1)).join(' ');
   return s + `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${pts}"/></svg>`;
 }
+// one expiry's fitted SVI smile (implied volatility against log-moneyness k = ln(K/F)) over its quotes' bid-ask bars
+function smile(e) {
+  const w = 300, h = 150, l = 40, r = 6, t = 8, b = 18;
+  const ks = (e.quotes || []).map(q => Math.log(q.strike / e.forward));
+  const k0 = Math.min(...ks, -0.1) - 0.03, k1 = Math.max(...ks, 0.1) + 0.03;
+  const iv = k => { const d = k - e.svi.m; const wv = e.svi.a + e.svi.b * (e.svi.rho * d + Math.sqrt(d * d + e.svi.sigma * e.svi.sigma)); return Math.sqrt(Math.max(wv, 0) / e.years); };
+  const curve = Array.from({length: 81}, (_, i) => { const k = k0 + (k1 - k0) * i / 80; return [k, iv(k)]; });
+  const two = (e.quotes || []).filter(q => q.bid != null && q.ask != null);
+  const vals = curve.map(c => c[1]).concat(two.flatMap(q => [q.bid, q.ask]));
+  const y0 = Math.max(0, Math.min(...vals) * 0.9), y1 = Math.max(...vals) * 1.05;
+  const X = k => l + (w - l - r) * (k - k0) / (k1 - k0), Y = v => t + (h - t - b) * (1 - (v - y0) / (y1 - y0));
+  let s = `<svg viewBox="0 0 ${w} ${h}" width="100%">`;
+  for (let j = 0; j <= 3; j++) { const v = y0 + (y1 - y0) * j / 3; s += `<line x1="${l}" x2="${w - r}" y1="${Y(v)}" y2="${Y(v)}" stroke="#eceef2"/><text x="${l - 4}" y="${Y(v) + 3}" text-anchor="end">${(100 * v).toFixed(0)}%</text>`; }
+  s += `<text x="${l}" y="${h - 4}">k ${k0.toFixed(2)}</text><text x="${w - r}" y="${h - 4}" text-anchor="end">${k1.toFixed(2)}</text>`;
+  for (const q of two) { const k = Math.log(q.strike / e.forward); s += `<line x1="${X(k)}" x2="${X(k)}" y1="${Y(q.bid)}" y2="${Y(q.ask)}" stroke="#9aa3b5" stroke-width="3"/>`; }
+  s += `<polyline fill="none" stroke="#2563eb" stroke-width="1.6" points="${curve.map(c => X(c[0]).toFixed(1) + ',' + Y(c[1]).toFixed(1)).join(' ')}"/></svg>`;
+  return `<div><h3>${e.expiry.slice(0, 10)} · ${(e.years * 365).toFixed(1)} days</h3>${s}<p class="muted">${e.twoSided} two-sided quotes, ${e.withinBidAsk == null ? '–' : (100 * e.withinBidAsk).toFixed(0) + '%'} fitted inside bid-ask</p></div>`;
+}
+function surfaceCard(sf) {
+  if (!sf) return '';
+  return `<div class="card"><h3>Implied volatility surface (latest chain, ${new Date(sf.asOf).toISOString().slice(0, 16)}Z): 30-day model-free index ${pct(sf.impliedVolatility, 1)}, ${sf.arbitrageFree ? 'no static arbitrage' : 'ARBITRAGE in the fit'}</h3>
+   <div class="grid">${sf.expiries.map(smile).join('')}</div></div>`;
+}
 function nav() {
   document.getElementById('nav').innerHTML = assets.map(a => `<a class="${!whatIf && !accountsPage && a.asset === current ? 'on' : ''}" onclick="show('${a.asset}')">${a.asset}</a>`).join('') +
     `<a class="${accountsPage ? 'on' : ''}" onclick="showAccounts()">Accounts</a>` +
@@ -37,8 +60,8 @@ async function render() {
   const rates = s.rates || [];
   document.getElementById('main').innerHTML = `
   <div class="card"><h2>${a.asset} <span class="${a.status === 'stable' ? 'stable' : 'unstable'}">${a.status}</span>${a.owner ? ` <span class="muted">owned by ${esc(a.owner)}${a.ownerAddress ? ' at ' + esc(a.ownerAddress) : ''}</span>` : ''}</h2>
-   <table><tr><th>price</th><th>stable price</th><th>asset / liability valuation</th><th>volatility (per bar)</th><th>bars</th><th>model</th></tr>
-   <tr><td>${a.price?.toFixed(5) ?? '–'}</td><td>${a.stablePrice?.toFixed(5) ?? '–'}</td><td>${a.assetPrice?.toFixed(5) ?? '–'} / ${a.liabilityPrice?.toFixed(5) ?? '–'}</td><td>${pct(a.volatility)}</td><td>${a.bars}</td><td class="muted">${a.model}</td></tr></table></div>
+   <table><tr><th>price</th><th>stable price</th><th>asset / liability valuation</th><th>volatility (per bar)</th><th>implied (annualised)</th><th>bars</th><th>model</th></tr>
+   <tr><td>${a.price?.toFixed(5) ?? '–'}</td><td>${a.stablePrice?.toFixed(5) ?? '–'}</td><td>${a.assetPrice?.toFixed(5) ?? '–'} / ${a.liabilityPrice?.toFixed(5) ?? '–'}</td><td>${pct(a.volatility)}</td><td title="${a.impliedAsOf ? 'chain of ' + new Date(a.impliedAsOf).toISOString() : 'no option chain'}">${pct(a.impliedVolatility, 1)}</td><td>${a.bars}</td><td class="muted">${a.model}</td></tr></table></div>
   <div class="grid">
    <div class="card"><h3>Price</h3>${chart(s.prices || [], '#2563eb', v => v.toPrecision(5))}</div>
    <div class="card"><h3>Volatility per bar</h3>${chart(s.vol || [], '#6b4fbb', v => pct(v, 2))}</div>
@@ -51,7 +74,7 @@ async function render() {
    <div class="card"><h3>Price sources</h3><table><tr><th>source</th><th>last price</th></tr>
     ${Object.entries(a.sources).map(([k, v]) => `<tr><td>${k}</td><td>${v.toPrecision(7)}</td></tr>`).join('')}</table></div>
    <div class="card"><h3>Live events</h3>${feedHTML()}</div>
-  </div>`;
+  </div>${surfaceCard(s.surface)}`;
 }
 // the last events of the stream: parameter sets, price status, account status changes
 const feed = [];
@@ -130,7 +153,8 @@ async function load(asset) {
   const r = await api('/v1/rates/' + asset + '/history?limit=4000');
   series[asset] = {prices: h.map(p => [p.t, p.price]), vol: h.filter(p => p.sigma != null).map(p => [p.t, p.sigma]),
                    rates: r.filter(p => p.side === 'long').map(p => [p.time, p.new]),
-                   haircuts: r.filter(p => p.side === 'long' && p.haircut != null).map(p => [p.time, p.haircut])};
+                   haircuts: r.filter(p => p.side === 'long' && p.haircut != null).map(p => [p.time, p.haircut]),
+                   surface: await api('/v1/assets/' + asset + '/surface').catch(() => null)};
 }
 window.show = async a => { current = a; whatIf = false; accountsPage = false; if (!series[a]) await load(a); render(); };
 window.showWhatIf = () => { whatIf = true; accountsPage = false; render(); };
