@@ -287,18 +287,23 @@ func bearer(_ role: String?) -> HTTPFields {
     }
 
     @Test func rateLimitAnswers429WithRetryAfter() async throws {
-        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config(rate: 2))
+        // one token a second, a burst of two: the third request within a second is refused (under
+        // the load of the parallel suites a few requests may take longer, so several are sent)
+        var config = Fixture.config(rate: 1)
+        config.burst = 2
+        let app = buildApplication(state: try await Fixture.state(), config: config)
         try await app.test(.router) { client in
             var statuses: [HTTPResponse.Status] = []
             var retryAfter: String?
-            for _ in 0..<4 {
+            for _ in 0..<6 {
                 try await client.execute(uri: "/v1/rates", method: .get, headers: bearer("read")) { r in
                     statuses.append(r.status)
                     if r.status == .tooManyRequests { retryAfter = r.headers[.retryAfter] }
                 }
             }
             #expect(statuses.prefix(2).allSatisfy { $0 == .ok })
-            #expect(statuses.last == .tooManyRequests)
+            #expect(statuses.contains(.tooManyRequests))
+            #expect(statuses.allSatisfy { $0 == .ok || $0 == .tooManyRequests })
             #expect(retryAfter == "1")
         }
     }
