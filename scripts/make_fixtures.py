@@ -281,7 +281,7 @@ def dvol_fixtures():
 def options_grid_fixtures():
     """A short strangle with a futures hedge on a flat-volatility market, evaluated by the risk
     matrix written out with scipy: coin-settled Black-76 (zero rate) per scenario, relative IV
-    shocks times (30/days)^0.30 or ^0.13, extended moves on IV up at weight range/|move|,
+    shocks times (30/days)^0.30 or ^0.13, extended moves on IV up at weight (range/move)^2,
     contingencies 0.01 coin per net short option per strike and 1% of offsetting futures."""
     from scipy.stats import norm
     F0, vol, days = 9000.0, 0.8, 20.0
@@ -309,7 +309,7 @@ def options_grid_fixtures():
         for side, shock in (("up", up), ("unchanged", 0.0), ("down", -down)):
             scenarios.append({"move": move, "volatility": side, "weight": 1.0, "pnl": pnl(move, shock)})
     for move in (-0.66, -0.33, 0.5, 1, 2, 3, 4, 5):
-        scenarios.append({"move": move, "volatility": "up", "weight": min(1, rng / abs(move)), "pnl": pnl(move, up)})
+        scenarios.append({"move": move, "volatility": "up", "weight": min(1, (rng / move) ** 2), "pnl": pnl(move, up)})
     worst = max(max(0, -x["pnl"]) * x["weight"] for x in scenarios)
     contingency = 2 * 20 * 0.01   # two strikes, 20 net short each; one future: nothing offsets it
     marks = {f"{k}-{K:g}": black(F0, K, vol, k) / F0 for k, K, _ in positions}

@@ -86,7 +86,9 @@ public struct OptionsMarginPolicy: Sendable, Equatable {
     /// A shocked volatility is at least this share of the unshocked one.
     public var minimumVolatilityFactor = 0.1
     /// Extended moves, on the volatility-up scenario, each loss counted at its weight
-    /// (default `priceRange / |move|`: a move k times the range counts 1/k).
+    /// (default `(priceRange / move)^2`: a move k times the range counts 1/k^2, so the table
+    /// binds where a loss grows faster than the square of the move, as for deep out-of-the-money
+    /// shorts and coin-settled puts near a crash, not for every short option).
     public var extendedMoves: [Double] = [-0.66, -0.33, 0.5, 1, 2, 3, 4, 5]
     public var extendedWeights: [Double]? = nil
     /// Contingency: coins per net short option per (expiry, strike).
@@ -124,9 +126,17 @@ public struct OptionsMarginPolicy: Sendable, Equatable {
         return days < 30 ? Double.pow(30 / days, shortPower) : Double.pow(30 / days, longPower)
     }
 
-    /// The matrix scaled by the underlying's live volatility (see `VolatilityScaling`).
+    /// The weight of each extended move (given, or `(priceRange / move)^2` capped at 1).
+    public var extendedMoveWeights: [Double] {
+        extendedWeights ?? extendedMoves.map { min(1, (priceRange / $0) * (priceRange / $0)) }
+    }
+
+    /// The matrix scaled by the underlying's live volatility (see `VolatilityScaling`): the
+    /// price range and the volatility shocks; the extended moves keep the fixed matrix's
+    /// weights (the catastrophe table does not relax in a calm market).
     public func scaled(by s: VolatilityScaling) -> OptionsMarginPolicy {
         var p = self
+        p.extendedWeights = extendedMoveWeights
         let r = s.ratio
         p.priceRange = min(priceRange * r, 0.95)
         p.volatilityUp = volatilityUp * r
@@ -312,8 +322,9 @@ public enum OptionsMargin {
                                                  pnl: pnl(positions, market: market, move: move, shock: shock, policy: policy)))
             }
         }
+        let weights = policy.extendedMoveWeights
         for (j, move) in policy.extendedMoves.enumerated() {
-            let weight = policy.extendedWeights?[j] ?? min(1, policy.priceRange / abs(move))
+            let weight = weights[j]
             scenarios.append(OptionsScenario(move: move, volatility: .up, weight: weight, extended: true,
                                              pnl: pnl(positions, market: market, move: move, shock: policy.volatilityUp, policy: policy)))
         }

@@ -97,12 +97,14 @@ import VolScaleTestSupport
         let positions = [try option(.call, 11000, -20, days: 20), try option(.put, 7500, -20, days: 20)]
         let fixed = OptionsMarginPolicy()
         let same = fixed.scaled(by: try VolatilityScaling(live: 0.8, calibration: 0.8))
-        #expect(same == fixed)
+        #expect(same.priceRange == fixed.priceRange && same.volatilityUp == fixed.volatilityUp && same.volatilityDown == fixed.volatilityDown)
+        #expect(same.extendedMoveWeights == fixed.extendedMoveWeights)
         let a = OptionsMargin.portfolioMargin(positions, market: market, policy: fixed)
         let b = OptionsMargin.portfolioMargin(positions, market: market, policy: same)
         #expect(a.scenarios == b.scenarios && a.maintenance == b.maintenance)
         let doubled = fixed.scaled(by: try VolatilityScaling(live: 1.6, calibration: 0.8))
         #expect(close(doubled.priceRange, 0.32, rel: 1e-15) && close(doubled.volatilityUp, 0.9, rel: 1e-15))
+        #expect(doubled.extendedMoveWeights == fixed.extendedMoveWeights) // the catastrophe table keeps its weights
         #expect(OptionsMargin.portfolioMargin(positions, market: market, policy: doubled).maintenance > a.maintenance)
         #expect(close(fixed.scaled(by: try VolatilityScaling(live: 8, calibration: 0.8)).priceRange, 0.4, rel: 1e-15))
         #expect(close(fixed.scaled(by: try VolatilityScaling(live: 0.1, calibration: 0.8)).priceRange, 0.08, rel: 1e-15))

@@ -18,9 +18,9 @@ extension VolScaleCommand {
             Standard margin per short option: max(0.15 - OTM/F, 0.10) + mark (initial), 0.075 + mark (maintenance), coins.
             Portfolio margin: the largest loss over moves of +-16% (9 points) x IV up/unchanged/down, the IV shock
             growing for short expiries as (30/days)^0.30 (^0.13 beyond 30 days), extended moves on IV up at weight
-            range/|move|, plus 0.01 coin per net short option per strike and 1% of offsetting futures; initial = 1.2 x.
-            The volatility-scaled matrix multiplies the range and the IV shocks by clamp(live / calibration, 0.5, 2.5);
-            live volatility: --volatility, else the chain's 30-day model-free index (the DVOL method).
+            (range/move)^2, plus 0.01 coin per net short option per strike and 1% of offsetting futures; initial = 1.2 x.
+            The volatility-scaled matrix multiplies the range and the IV shocks by clamp(live / calibration, 0.5, 2.5)
+            (the extended moves keep the fixed matrix's weights); live volatility: --volatility, else the chain's 30-day model-free index (the DVOL method).
             Units: coins unless the column says USD; delta in coins (coin-settled: premium-adjusted, delta - price);
             gamma per USD; vega per volatility point; theta per day.
             """
