@@ -1,12 +1,13 @@
 import Foundation
 import VolScaleConfig
+import VolScaleCore
 import VolScaleData
 
 /// One input through the decoders that take outside bytes. The first byte picks the decoder
 /// (modulo 8), the rest is the input: 0 the price-ingestion body, 1 the what-if body (as the
 /// service's hot path reads it, `AccountDocument`, and as the accounts file does), 2 and 5-7 a
 /// price file (CSV, klines or ticks, format detected as `volscale vol` does; gzip inflated),
-/// 3 an option-chain file, 4 a number for the float parser.
+/// 3 an option-chain file (the VIX layout, and Deribit's CSV or JSON), 4 a number for the float parser.
 /// Refusals are fine (errors are values); a trap, a hang or an overflow is a finding, and so
 /// is a disagreement: the whole-file and the streamed price readers must give the same rows
 /// and the same error, and the float parser must give strtod's double bit for bit.
@@ -25,6 +26,13 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
         }
     case 3:
         _ = try? OptionChainReader().parse(String(decoding: data, as: UTF8.self), name: "fuzz")
+        // the Deribit chain reader (CSV or book-summary JSON) and what `volscale surface` and the
+        // chain endpoint derive from a chain before fitting: the moment, the smiles, the index
+        if let chain = try? OptionChainFileReader().parse(Array(body), name: "fuzz") {
+            let asOf = chain.timestamp ?? chain.inferredTimestamp() ?? 0
+            _ = try? chain.smileInputs(asOf: asOf)
+            _ = try? ModelFreeVariance.index(chain.modelFreeQuotes(asOf: asOf), targetDays: 30)
+        }
     case 4:
         floatAgreesWithStrtod(body)
     default:
