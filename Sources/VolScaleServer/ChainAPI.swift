@@ -12,6 +12,9 @@ extension ServiceAPI {
         let asset = input.path.asset
         try await requireAsset(asset)
         guard case let .json(body) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        guard body.result.count <= Self.maxChainRecords else {
+            throw HTTPError(.badRequest, message: "result: at most \(Self.maxChainRecords) records per chain")
+        }
         // One reader for files and requests: the decoded records, written back as JSON, go
         // through OptionChainFileReader (the same checks and errors as `volscale surface`).
         let chain: OptionChainSnapshot
@@ -23,6 +26,9 @@ extension ServiceAPI {
         }
         if let other = chain.options.first(where: { !$0.instrument.uppercased().hasPrefix(asset.uppercased() + "-") }) {
             throw HTTPError(.unprocessableContent, message: "result[\(other.line - 1)].instrument_name: '\(other.instrument.prefix(64))' is not an option on \(asset.prefix(64))")
+        }
+        guard Set(chain.options.map(\.expiry)).count <= Self.maxChainExpiries else {
+            throw HTTPError(.unprocessableContent, message: "result: more than \(Self.maxChainExpiries) expiries (each one is a fit)")
         }
         let now = ServiceState.wallClock()
         let asOf = chain.timestamp ?? now
@@ -63,6 +69,11 @@ extension ServiceAPI {
         }
         return .ok(.init(body: .json(Self.view(asset: asset, s.index, s, asOf: s.asOf))))
     }
+
+    /// Bounds on a chain (Deribit lists about 800 BTC options over about 12 expiries): the
+    /// surface is fitted while the request waits, one fit per expiry.
+    static let maxChainRecords = 5000
+    static let maxChainExpiries = 64
 
     /// The surface of a chain, or nil when no expiry can be fitted (the index is still used).
     static func fitSurface(_ chain: OptionChainSnapshot, asOf: Int64, index: Double) -> ChainSurface? {
