@@ -456,7 +456,9 @@ struct BodyLimitMiddleware: RouterMiddleware {
         do { buffer = try await request.collectBody(upTo: maxBytes) } catch {
             throw HTTPError(.contentTooLarge, message: "request body larger than \(maxBytes) bytes")
         }
-        if let field = NullCheck.forbiddenNull(in: buffer) {
+        // an option chain comes as the venue sends it, nulls and all (Deribit writes null for a
+        // missing bid, a price change without trades, ...): its reader treats null as absent
+        if !NullCheck.acceptsNull(request.uri.path), let field = NullCheck.forbiddenNull(in: buffer) {
             throw HTTPError(.badRequest, message: "\(field): null is not allowed here (omit the field instead)")
         }
         return try await RawBody.$current.withValue(buffer) { try await next(request, context) }
@@ -467,6 +469,9 @@ struct BodyLimitMiddleware: RouterMiddleware {
 /// only where it says `nullable` (the policy controls, where null switches a control off).
 /// The body is parsed again only when the bytes `null` occur in it at all.
 enum NullCheck {
+    /// Routes whose bodies are a venue's documents, taken as they come.
+    static func acceptsNull(_ path: String) -> Bool { path.hasPrefix("/v1/assets/") && path.hasSuffix("/chain") }
+
     static func forbiddenNull(in buffer: ByteBuffer) -> String? {
         let hasNull = buffer.withUnsafeReadableBytes { raw -> Bool in
             let b = raw.bindMemory(to: UInt8.self)
