@@ -1,5 +1,6 @@
 import RealModule
 import VolScaleCore
+import VolScaleRisk
 
 /// A derivative on one underlying as an options venue lists it; times in years from the
 /// valuation moment.
@@ -212,20 +213,63 @@ public struct OptionsAccountReport: Sendable {
     public let portfolio: PortfolioMarginResult
 }
 
-/// Portfolio margin under one risk matrix, coins.
+/// Historical scenarios for the options matrix: relative one-day moves of the underlying
+/// (filtered historical simulation: each past return devolatilised by its EWMA sigma and
+/// rescaled to the current one, `JointScenarios.filteredHistorical`), applied to every forward
+/// with implied volatilities unchanged (sticky moneyness); their loss counts as its expected
+/// shortfall at `confidence`.
+public struct HistoricalMoves: Sendable, Equatable {
+    public let moves: [Double]
+    public let labels: [String]
+    public let confidence: Double
+
+    public init(moves: [Double], labels: [String], confidence: Double = 0.99) throws(OptionsAccountError) {
+        guard !moves.isEmpty, moves.count == labels.count else {
+            throw OptionsAccountError(field: "history", reason: "needs at least one scenario, with a label each")
+        }
+        guard moves.allSatisfy({ $0.isFinite && $0 > -1 }) else {
+            throw OptionsAccountError(field: "history", reason: "a move is not a finite relative move above -100%")
+        }
+        guard confidence > 0.5, confidence < 1 else { throw OptionsAccountError(field: "confidence", reason: "\(confidence) is not in (0.5, 1)") }
+        self.moves = moves; self.labels = labels; self.confidence = confidence
+    }
+
+    /// From MPOR log returns (`JointScenarios` rows of one asset).
+    public init(logReturns: [Double], labels: [String], confidence: Double = 0.99) throws(OptionsAccountError) {
+        try self.init(moves: logReturns.map { Double.expMinusOne($0) }, labels: labels, confidence: confidence)
+    }
+}
+
+/// The historical part of a portfolio margin, coins.
+public struct HistoricalPart: Sendable, Equatable {
+    public let count: Int
+    public let expectedShortfall: Double
+    public let worstLabel: String
+    public let worstLoss: Double
+}
+
+/// Portfolio margin under one risk matrix (and historical scenarios, when given), coins.
 public struct PortfolioMarginResult: Sendable {
     public let policy: OptionsMarginPolicy
     public let scenarios: [OptionsScenario]
     /// The largest weighted loss and its scenario.
     public let worst: OptionsScenario?
+    public let historical: HistoricalPart?
     public let shortOptionContingency: Double
     public let futuresContingency: Double
-    public var maintenance: Double { max(worst?.weightedLoss ?? 0, 0) + shortOptionContingency + futuresContingency }
+    /// The larger of the matrix's worst weighted loss and the historical expected shortfall,
+    /// plus the contingencies.
+    public var maintenance: Double {
+        max(worst?.weightedLoss ?? 0, historical?.expectedShortfall ?? 0, 0) + shortOptionContingency + futuresContingency
+    }
+    /// Which part set the maintenance: "matrix" or "historical".
+    public var setBy: String { (historical?.expectedShortfall ?? 0) > (worst?.weightedLoss ?? 0) ? "historical" : "matrix" }
     public var initial: Double { maintenance * policy.initialMultiplier }
 }
 
 /// Options margin in the Deribit form, in coins: standard margin per position, portfolio margin
-/// from a risk matrix of price moves and implied-volatility shocks, and Greeks.
+/// from a risk matrix of price moves and implied-volatility shocks (and the expected shortfall
+/// over filtered historical moves, when given), and Greeks.
 ///
 /// Under a move x every forward and the index are multiplied by (1 + x); each option's volatility
 /// is read off the surface at its strike with the moved forward (sticky moneyness, see
@@ -234,7 +278,7 @@ public struct PortfolioMarginResult: Sendable {
 /// converted at the moved forward.
 public enum OptionsMargin {
     public static func evaluate(balance: Double, positions: [ContractPosition], market: OptionsMarket,
-                                policy: OptionsMarginPolicy) throws(OptionsAccountError) -> OptionsAccountReport {
+                                policy: OptionsMarginPolicy, historical: HistoricalMoves? = nil) throws(OptionsAccountError) -> OptionsAccountReport {
         guard balance.isFinite, abs(balance) <= AccountLimits.maxCollateral else {
             throw OptionsAccountError(field: "balance", reason: "\(balance) is not a number in [-1e15, 1e15]")
         }
@@ -253,7 +297,7 @@ public enum OptionsMargin {
         }
         return OptionsAccountReport(balance: balance, equity: balance + value, positions: reports, greeksUSD: usd, greeksCoin: coin,
                                     standardInitial: im, standardMaintenance: mm,
-                                    portfolio: portfolioMargin(positions, market: market, policy: policy))
+                                    portfolio: portfolioMargin(positions, market: market, policy: policy, historical: historical))
     }
 
     static func report(_ p: ContractPosition, _ market: OptionsMarket, _ policy: OptionsMarginPolicy) -> PositionReport {
@@ -312,7 +356,8 @@ public enum OptionsMargin {
     /// The risk matrix: `priceSteps` moves over +-priceRange times volatility up, unchanged and
     /// down (weight 1), and the extended moves on volatility up at their weights; plus the
     /// contingencies.
-    public static func portfolioMargin(_ positions: [ContractPosition], market: OptionsMarket, policy: OptionsMarginPolicy) -> PortfolioMarginResult {
+    public static func portfolioMargin(_ positions: [ContractPosition], market: OptionsMarket, policy: OptionsMarginPolicy,
+                                       historical: HistoricalMoves? = nil) -> PortfolioMarginResult {
         var scenarios: [OptionsScenario] = []
         let n = policy.priceSteps
         for i in 0..<n {
@@ -329,6 +374,14 @@ public enum OptionsMargin {
                                              pnl: pnl(positions, market: market, move: move, shock: policy.volatilityUp, policy: policy)))
         }
         let worst = scenarios.max { $0.weightedLoss < $1.weightedLoss }
+        var historicalPart: HistoricalPart?
+        if let h = historical {
+            var candidates: [(loss: Double, weight: Double)] = h.moves.map { (-pnl(positions, market: market, move: $0, shock: 0, policy: policy), 1.0) }
+            let worstIndex = candidates.indices.max { candidates[$0].loss < candidates[$1].loss } ?? 0
+            let worstLoss = candidates[worstIndex].loss
+            let es = EmpiricalTail.estimate(candidates: &candidates, totalWeight: Double(h.moves.count), confidence: h.confidence).expectedShortfall
+            historicalPart = HistoricalPart(count: h.moves.count, expectedShortfall: max(es, 0), worstLabel: h.labels[worstIndex], worstLoss: worstLoss)
+        }
         // net short options per (expiry, strike), calls and puts together
         var net: [Double: [Double: Double]] = [:]
         var longFutures = 0.0, shortFutures = 0.0
@@ -341,7 +394,7 @@ public enum OptionsMargin {
             }
         }
         let shortOptions = net.values.reduce(0.0) { $0 + $1.values.reduce(0.0) { $0 + max(0, -$1) } }
-        return PortfolioMarginResult(policy: policy, scenarios: scenarios, worst: worst,
+        return PortfolioMarginResult(policy: policy, scenarios: scenarios, worst: worst, historical: historicalPart,
                                      shortOptionContingency: shortOptions * policy.shortOptionContingency,
                                      futuresContingency: min(longFutures, shortFutures) * policy.futuresContingency)
     }

@@ -95,4 +95,27 @@ import VolScaleTestSupport
             #expect("\(error)".contains("price_range"))
         }
     }
+
+    /// Historical moves use only bars that ended by the chain's moment: the history rewritten
+    /// after 2020-05-21 (prices doubled) gives the same margin; the history cut before it does not.
+    @Test func historicalMovesUseNoBarAfterTheChain() throws {
+        let account = TestData.path("examples/options-account.toml")
+        let original = try String(contentsOfFile: TestData.data("btcusd-daily.csv"), encoding: .utf8)
+        var lines = original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for i in 1..<lines.count where lines[i] >= "2020-05-21" && !lines[i].isEmpty {
+            var f = lines[i].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            for j in 1..<f.count { if let v = Double(f[j]) { f[j] = String(v * 2) } }
+            lines[i] = f.joined(separator: ",")
+        }
+        let changed = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-btc-future-changed.csv").path
+        try lines.joined(separator: "\n").write(toFile: changed, atomically: true, encoding: .utf8)
+        func historical(_ file: String) throws -> [String: Any] {
+            let out = try renderCommand(["options", account, "--chain", chain, "--format", "json", "--volatility", "0.8", "--history", file])
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+            return try #require((json["portfolioFixed"] as? [String: Any])?["historical"] as? [String: Any])
+        }
+        let a = try historical(TestData.data("btcusd-daily.csv")), b = try historical(changed)
+        #expect(a["expectedShortfall"] as? Double == b["expectedShortfall"] as? Double)
+        #expect(a["worst"] as? String == "2020-03-12" && a["scenarios"] as? Int == 1000)
+    }
 }

@@ -121,4 +121,26 @@ import VolScaleTestSupport
         p.extendedWeights = [1]
         #expect(throws: OptionsAccountError.self) { try p.validate() }
     }
+
+    /// Historical moves count as their expected shortfall: with 1,000 scenarios at 99% the mean of
+    /// the ten largest losses, each the account's P&L at that move with IVs unchanged; the margin
+    /// is the larger of it and the matrix's worst weighted loss.
+    @Test func historicalMovesCountAsTheirExpectedShortfall() throws {
+        let market = try flatMarket(forward: 9000, volatility: 0.8, days: 20)
+        let positions = [try option(.call, 11000, -20, days: 20), try option(.put, 7500, -20, days: 20)]
+        let moves = (0..<1000).map { 0.06 * sin(Double($0) * 1.7) * cos(Double($0) * 0.31) }
+        let h = try HistoricalMoves(moves: moves, labels: moves.indices.map { "d\($0)" })
+        let policy = OptionsMarginPolicy()
+        let result = OptionsMargin.portfolioMargin(positions, market: market, policy: policy, historical: h)
+        let losses = moves.map { -OptionsMargin.pnl(positions, market: market, move: $0, shock: 0, policy: policy) }.sorted(by: >)
+        let expected = losses.prefix(10).reduce(0, +) / 10
+        let part = try #require(result.historical)
+        #expect(close(part.expectedShortfall, expected, rel: 1e-12))
+        #expect(part.worstLoss == losses[0] && part.count == 1000)
+        let matrix = try #require(result.worst).weightedLoss
+        #expect(close(result.maintenance, max(matrix, expected) + result.shortOptionContingency, rel: 1e-14))
+        // moves that cannot be: refused
+        #expect(throws: OptionsAccountError.self) { try HistoricalMoves(moves: [-1.5], labels: ["x"]) }
+        #expect(throws: OptionsAccountError.self) { try HistoricalMoves(moves: [0.1, 0.2], labels: ["x"]) }
+    }
 }

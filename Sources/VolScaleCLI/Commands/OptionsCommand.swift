@@ -3,6 +3,7 @@ import VolScaleConfig
 import VolScaleCore
 import VolScaleData
 import VolScaleMargin
+import VolScaleRisk
 
 extension VolScaleCommand {
     /// `volscale options ACCOUNT --chain CHAIN`
@@ -33,6 +34,9 @@ extension VolScaleCommand {
         @Option(help: "Live annualised volatility of the underlying, decimal (default: the chain's 30-day model-free index).")
         public var volatility: Double?
         @Option(help: "Index price for perpetuals, USD (default: the forward of the nearest expiry).") public var index: Double?
+        @Option(help: "Daily prices of the underlying: adds filtered historical one-day moves (IV unchanged) to the portfolio margin, their ES at 99%. Only bars ended by the chain's moment are used.")
+        public var history: String?
+        @Option(help: "Historical moves: the last N days before the chain's moment.") public var lookback: Int = 1000
         @Option(help: "Output format: table or json.") public var format: OutputFormat = .table
 
         public init() {}
@@ -41,6 +45,7 @@ extension VolScaleCommand {
             if let v = volatility, !(v > 0 && v.isFinite && v <= 10) { throw ValidationError("--volatility must be an annualised decimal in (0, 10], got \(v)") }
             if let i = index, !(i > 0 && i.isFinite) { throw ValidationError("--index must be a positive price, got \(i)") }
             if format == .csv { throw ValidationError("--format csv is not offered for options accounts: use table or json") }
+            if !(20...100_000).contains(lookback) { throw ValidationError("--lookback must be between 20 and 100000 days, got \(lookback)") }
         }
 
         public func run() throws { try StandardOutput.write(try render()) }
@@ -73,15 +78,41 @@ extension VolScaleCommand {
                     (live, liveSource) = (idx.value / 100, "the chain's 30-day model-free index")
                 }
             } catch { throw CommandFailure("\(account): \(error)") }
+            let moves = try history.map { try Self.historicalMoves($0, before: asOfMs, lookback: lookback) }
             let fixed: OptionsAccountReport, scaled: PortfolioMarginResult, scaling: VolatilityScaling
             do {
-                fixed = try OptionsMargin.evaluate(balance: file.balance, positions: positions, market: market, policy: file.policy)
+                fixed = try OptionsMargin.evaluate(balance: file.balance, positions: positions, market: market, policy: file.policy, historical: moves)
                 scaling = try VolatilityScaling(live: live, calibration: file.scaling.calibration, floor: file.scaling.floor, cap: file.scaling.cap)
-                scaled = OptionsMargin.portfolioMargin(positions, market: market, policy: file.policy.scaled(by: scaling))
+                scaled = OptionsMargin.portfolioMargin(positions, market: market, policy: file.policy.scaled(by: scaling), historical: moves)
             } catch { throw CommandFailure("\(account): \(error)") }
             let view = OptionsView(file: file, surface: surface, report: fixed, scaled: scaled, scaling: scaling, liveSource: liveSource)
             return format == .json ? view.json().rendered() + "\n" : view.table()
         }
+    }
+}
+
+extension VolScaleCommand.OptionsCommand {
+    /// Filtered historical one-day moves from a price file: the bars that ended by `before`
+    /// (a bar ends one median spacing after its time stamp: a daily bar at the end of its
+    /// day), their log returns devolatilised by EWMA(0.94) sigma (seeded as arch) and
+    /// rescaled to the latest forecast, the last `lookback` of them.
+    static func historicalMoves(_ path: String, before: Int64, lookback: Int) throws -> HistoricalMoves {
+        let full: PriceSeries
+        do { full = try PriceFileReader().read(path: path).series } catch { throw CommandFailure(error.description) }
+        let spacing = Int64((full.sampling.medianSpacing * 1000).rounded())
+        let n = full.timestamps.prefix { $0 &+ spacing <= before }.count
+        let series = full.prefix(n)
+        let returns = series.returns
+        guard returns.count > EWMA.seedLength + 20 else {
+            throw CommandFailure("\(path): \(returns.count) returns end before the chain's moment; at least \(EWMA.seedLength + 21) are needed")
+        }
+        do {
+            let sigma = try EWMA(lambda: 0.94).filter(returns).nextVariance.squareRoot()
+            let labels = (1..<series.count).map { series.label($0) }
+            let sc = try JointScenarios.filteredHistorical(assets: ["u"], alignedReturns: returns.map { [$0] }, labels: labels,
+                                                           lambda: 0.94, mpor: 1, currentVolatility: [sigma], lookback: lookback)
+            return try HistoricalMoves(logReturns: sc.returns, labels: sc.labels)
+        } catch { throw CommandFailure("\(path): \(error)") }
     }
 }
 
@@ -105,7 +136,12 @@ struct OptionsView {
     }
 
     static func portfolio(_ p: PortfolioMarginResult) -> JSONValue {
-        .object([("initial", .number(p.initial)), ("maintenance", .number(p.maintenance)), ("priceRange", .number(p.policy.priceRange)),
+        .object([("initial", .number(p.initial)), ("maintenance", .number(p.maintenance)), ("setBy", .string(p.setBy)),
+                 ("historical", p.historical.map { h in
+                     .object([("scenarios", .integer(h.count)), ("expectedShortfall", .number(h.expectedShortfall)),
+                              ("worst", .string(h.worstLabel)), ("worstLoss", .number(h.worstLoss))])
+                 } ?? .null),
+                 ("priceRange", .number(p.policy.priceRange)),
                  ("volatilityUp", .number(p.policy.volatilityUp)), ("volatilityDown", .number(p.policy.volatilityDown)),
                  ("worst", scenario(p.worst)), ("shortOptionContingency", .number(p.shortOptionContingency)),
                  ("futuresContingency", .number(p.futuresContingency)),
@@ -145,6 +181,9 @@ struct OptionsView {
                Fmt.fixed(g.theta, 4), Fmt.fixed(report.positions.reduce(0.0) { $0 + $1.greeksUSD.delta * $1.forward }, 0),
                Fmt.fixed(report.standardInitial, 4), Fmt.fixed(report.standardMaintenance, 4)])
         func worst(_ p: PortfolioMarginResult) -> String {
+            if p.setBy == "historical", let h = p.historical {
+                return "historical ES 99% of \(h.count) days (worst \(h.worstLabel))"
+            }
             guard let w = p.worst else { return "none" }
             return "\(w.move >= 0 ? "+" : "")\(Fmt.fixed(w.move * 100, 1))% with IV \(w.volatility.rawValue)\(w.extended ? " (extended, weight \(Fmt.fixed(w.weight, 3)))" : "")"
         }
