@@ -555,7 +555,7 @@ public actor ServiceState {
     public func setImplied(_ asset: String, _ value: ImpliedVolatility, surface: ChainSurface?) async throws -> ImpliedRejection? {
         if let c = cluster, !c.owns(asset), engine.config.assets.contains(asset) { throw NotOwnedError(asset: asset) }
         if let r = engine.setImplied(asset, value) { return r }
-        if let surface { surfaces[asset] = surface }
+        surfaces[asset] = surface  // nil when no expiry could be fitted: no stale surface is shown
         impliedChanged.insert(asset)
         queueChanged()
         try await waitDurable(appended)
