@@ -69,7 +69,17 @@ public struct OptionsAccountFile: Sendable {
             }
         }
         var file = try parse(read(path), path: path)
-        if let v = venue, let options = try BookConfig.load(path: v).options { (file.policy, file.scaling) = options }
+        // only the venue's [options] table: its price histories are not needed here
+        if let v = venue {
+            let text = try read(v)
+            let root: TOMLTable
+            do { root = try TOMLTable(string: text) } catch { throw ConfigError(file: v, location: "", reason: "TOML syntax: \(error)") }
+            if let t = root["options"]?.table {
+                do { (file.policy, file.scaling) = try policy(t, over: (OptionsMarginPolicy(), ScalingSettings()), path: v) } catch {
+                    throw TOMLLines(text).locate(error)
+                }
+            }
+        }
         return file
     }
 

@@ -57,7 +57,7 @@ public struct OptionChainSnapshot: Sendable {
         for o in options {
             guard let mark = o.mark, let iv = o.markIV, iv > 0 else { continue }
             let f = o.underlyingPrice
-            let intrinsic = (o.type == .call ? max(f - o.strike, 0) : max(o.strike - f, 0)) / f
+            let intrinsic = Black76.intrinsic(forward: f, strike: o.strike, type: o.type) / f
             guard mark - intrinsic >= 0.005 else { continue }
             var lo = 1e-9, hi = 20.0
             for _ in 0..<200 {
@@ -330,8 +330,9 @@ public struct DeribitInstrument: Sendable, Equatable {
               let yy = Int(String(date[(dayDigits + 3)...])), (0...99).contains(yy) else { return nil }
         let months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
         guard let m = months.firstIndex(of: String(date[dayDigits..<(dayDigits + 3)])) else { return nil }
-        func pad(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return Timestamp.parse("20\(pad(yy))-\(pad(m + 1))-\(pad(day))T08:00:00Z")
+        let n = Timestamp.days(year: 2000 + yy, month: m + 1, day: day)
+        guard Timestamp.civil(days: n) == (2000 + yy, m + 1, day) else { return nil } // 31FEB20
+        return Int64(n) * 86_400_000 + 8 * 3_600_000
     }
 }
 

@@ -310,7 +310,8 @@ public enum OptionsMargin {
             let markCoin = g.price / f
             var im = 0.0, mm = 0.0
             if q < 0 {
-                let otm = (type == .call ? max(strike - f, 0) : max(f - strike, 0)) / f
+                // out of the money by the intrinsic value of the opposite option
+                let otm = Black76.intrinsic(forward: f, strike: strike, type: type == .call ? .put : .call) / f
                 im = -q * (max(policy.initialBase - otm, policy.initialMinimum) + markCoin)
                 mm = -q * (policy.maintenanceBase + markCoin)
             }

@@ -15,13 +15,14 @@ extension ServiceAPI {
         guard body.result.count <= Self.maxChainRecords else {
             throw HTTPError(.badRequest, message: "result: at most \(Self.maxChainRecords) records per chain")
         }
-        // One reader for files and requests: the decoded records, written back as JSON, go
-        // through OptionChainFileReader (the same checks and errors as `volscale surface`).
+        // One reader for files and requests: the body's bytes (kept by BodyLimitMiddleware; the
+        // generated decoder has checked their shape) go through OptionChainFileReader, with the
+        // same checks and errors as `volscale surface`.
+        let bytes = RawBody.current.map { Array($0.readableBytesView) } ?? []
         let chain: OptionChainSnapshot
-        do {
-            let data = try JSONEncoder().encode(body)
-            chain = try OptionChainFileReader().parse(Array(data), name: "result")
-        } catch let e as DataError {
+        switch Result(catching: { () throws(DataError) in try OptionChainFileReader().parse(bytes, name: "result") }) {
+        case let .success(c): chain = c
+        case let .failure(e):
             throw HTTPError(.unprocessableContent, message: e.line > 0 ? "result[\(e.line - 1)]: \(e.reason)" : "result: \(e.reason)")
         }
         if let other = chain.options.first(where: { !$0.instrument.uppercased().hasPrefix(asset.uppercased() + "-") }) {
@@ -79,8 +80,7 @@ extension ServiceAPI {
     static func fitSurface(_ chain: OptionChainSnapshot, asOf: Int64, index: Double) -> ChainSurface? {
         guard let smiles = try? chain.smileInputs(asOf: asOf), !smiles.isEmpty,
               let fit = try? SurfaceFitter.fit(smiles.map(\.input)) else { return nil }
-        let fitted = Set(fit.surface.slices.map(\.expiry))
-        let expiries = smiles.filter { fitted.contains($0.input.expiry) }.map { ($0.expiry, $0.input.quotes) }
+        let expiries = fit.sliceInputs.map { (smiles[$0].expiry, smiles[$0].input.quotes) }
         return ChainSurface(asOf: asOf, index: index, fit: fit, expiries: expiries)
     }
 

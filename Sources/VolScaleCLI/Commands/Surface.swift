@@ -61,8 +61,12 @@ struct SurfaceReport {
     let expiries: [Int64]
     let fit: SurfaceFit
     let arbitrage: SurfaceArbitrage
-    /// Per expiry (all of `expiries`): the smile input, nil when skipped.
+    /// Per expiry (all of `expiries`): the smile input.
     let inputs: [Int64: SmileInput]
+    /// The slice of each expiry that was fitted (index in `fit.surface.slices`).
+    let sliceOf: [Int64: Int]
+    /// Surface price minus mark (coin) and surface IV minus mark IV (vol points), per expiry.
+    let markErrors: [Int64: (price: [Double], iv: [Double])]
 
     init(file: String, asOf given: String?) throws {
         do { chain = try OptionChainFileReader().read(path: file) } catch { throw CommandFailure(error.located) }
@@ -83,11 +87,21 @@ struct SurfaceReport {
         } catch { throw CommandFailure("\(file): \(error)") }
         expiries = smiles.map(\.expiry)
         inputs = Dictionary(uniqueKeysWithValues: smiles.map { ($0.expiry, $0.input) })
+        sliceOf = Dictionary(uniqueKeysWithValues: fit.sliceInputs.enumerated().map { (smiles[$1].expiry, $0) })
         arbitrage = fit.surface.arbitrage(over: fit.checkRange)
+        var errors: [Int64: (price: [Double], iv: [Double])] = [:]
+        for o in chain.options {
+            guard let e = Self.markError(o, surface: fit.surface, years: Double(o.expiry - asOf) / OptionChainSnapshot.millisecondsPerYear),
+                  inputs[o.expiry] != nil else { continue }
+            errors[o.expiry, default: ([], [])].price.append(e.price)
+            if let iv = e.iv { errors[o.expiry, default: ([], [])].iv.append(iv) }
+        }
+        markErrors = errors
     }
 
     func years(_ expiry: Int64) -> Double { Double(expiry - asOf) / OptionChainSnapshot.millisecondsPerYear }
-    func expiry(years t: Double) -> Int64 { expiries.first { years($0) == t } ?? asOf }
+    /// The expiry time (UTC ms) of a slice.
+    func expiry(slice i: Int) -> Int64 { expiries[fit.sliceInputs[i]] }
 
     func fittedIV(_ o: ListedOption) -> Double? {
         let t = years(o.expiry)
@@ -100,28 +114,31 @@ struct SurfaceReport {
         return chain.smileQuote(o, forward: f, years: years(o.expiry))
     }
 
-    /// Surface price minus mark, in coin, for the options with a mark; each priced on its own
-    /// row's underlying price (the mark's), so the figure measures the volatility, not the
-    /// forward's drift over the minutes the chain took to read. The IV error (vol points) only
-    /// where the mark holds at least one tick (0.0005 coin) of time value: below that, the
-    /// mark IV is not pinned by the mark price (Deribit marks far wings at 0 with an IV).
-    func markErrors(_ options: [ListedOption]) -> (price: [Double], iv: [Double]) {
-        var price: [Double] = [], iv: [Double] = []
-        for o in options {
-            let t = years(o.expiry)
-            guard t > 0, let mark = o.mark, inputs[o.expiry] != nil else { continue }
-            let v = fit.surface.impliedVolatility(strike: o.strike, expiry: t, forward: o.underlyingPrice)
-            price.append(Black76.price(forward: o.underlyingPrice, strike: o.strike, volatility: v, expiry: t, type: o.type) / o.underlyingPrice - mark)
-            let intrinsic = (o.type == .call ? max(o.underlyingPrice - o.strike, 0) : max(o.strike - o.underlyingPrice, 0)) / o.underlyingPrice
-            if let m = o.markIV, mark - intrinsic >= Self.tick { iv.append(100 * (v - m)) }
-        }
-        return (price, iv)
+    /// Surface price minus mark, in coin, of an option with a mark; priced on its own row's
+    /// underlying price (the mark's), so the figure measures the volatility, not the forward's
+    /// drift over the minutes the chain took to read. The IV error (vol points) only where the
+    /// mark holds at least one tick (0.0005 coin) of time value: below that, the mark IV is not
+    /// pinned by the mark price (Deribit marks far wings at 0 with an IV).
+    static func markError(_ o: ListedOption, surface: VolatilitySurface, years t: Double) -> (price: Double, iv: Double?)? {
+        guard t > 0, let mark = o.mark else { return nil }
+        let f = o.underlyingPrice
+        let v = surface.impliedVolatility(strike: o.strike, expiry: t, forward: f)
+        let price = Black76.price(forward: f, strike: o.strike, volatility: v, expiry: t, type: o.type) / f - mark
+        guard let m = o.markIV, mark - Black76.intrinsic(forward: f, strike: o.strike, type: o.type) / f >= tick else { return (price, nil) }
+        return (price, 100 * (v - m))
+    }
+
+    /// Absolute-error quantiles (nearest rank) of a sample, nil when empty.
+    static func quantiles(_ errors: [Double]) -> (median: Double, p90: Double, max: Double)? {
+        let a = errors.map(abs).sorted()
+        guard let last = a.last else { return nil }
+        func q(_ p: Double) -> Double { a[min(a.count - 1, Int((p * Double(a.count - 1)).rounded()))] }
+        return (q(0.5), q(0.9), last)
     }
 
     static func distribution(_ errors: [Double]) -> JSONValue {
-        let a = errors.map(abs).sorted()
-        func q(_ p: Double) -> Double? { a.isEmpty ? nil : a[min(a.count - 1, Int((p * Double(a.count - 1)).rounded()))] }
-        return .object([("count", .integer(a.count)), ("medianAbs", .num(q(0.5))), ("p90Abs", .num(q(0.9))), ("maxAbs", .num(a.last)),
+        let q = quantiles(errors)
+        return .object([("count", .integer(errors.count)), ("medianAbs", .num(q?.median)), ("p90Abs", .num(q?.p90)), ("maxAbs", .num(q?.max)),
                          ("mean", .num(errors.isEmpty ? nil : errors.reduce(0, +) / Double(errors.count)))])
     }
 
@@ -138,20 +155,9 @@ struct SurfaceReport {
     }
 
     /// (expiry, slice index or nil when skipped)
-    var rows: [(Int64, Int?)] {
-        var sliceIndex = 0
-        return expiries.map { e in
-            let t = years(e)
-            if sliceIndex < fit.surface.slices.count, fit.surface.slices[sliceIndex].expiry == t {
-                defer { sliceIndex += 1 }
-                return (e, sliceIndex)
-            }
-            return (e, nil)
-        }
-    }
+    var rows: [(Int64, Int?)] { expiries.map { ($0, sliceOf[$0]) } }
 
     func json() -> JSONValue {
-        let byExpiry = Dictionary(grouping: chain.options, by: \.expiry)
         var items: [JSONValue] = []
         for (e, index) in rows {
             var pairs: [(String, JSONValue)] = [("expiry", .string(label(e))), ("years", .number(years(e))),
@@ -162,7 +168,7 @@ struct SurfaceReport {
                           ("withinBidAsk", .number(st.withinBidAsk)), ("oneSidedCrossed", .integer(st.oneSidedCrossed)),
                           ("svi", .object([("a", .number(s.a)), ("b", .number(s.b)), ("rho", .number(s.rho)), ("m", .number(s.m)), ("sigma", .number(s.sigma))])),
                           ("butterflyMinimum", .object([("k", .number(b.k)), ("g", .number(b.g))]))]
-                let m = markErrors(byExpiry[e] ?? [])
+                let m = markErrors[e] ?? ([], [])
                 pairs += [("markError", Self.distribution(m.price)), ("markIVError", Self.distribution(m.iv))]
             } else {
                 let reason = fit.skipped.first { $0.expiry == years(e) }?.reason.description ?? "not fitted"
@@ -170,7 +176,7 @@ struct SurfaceReport {
             }
             items.append(.object(pairs))
         }
-        let all = markErrors(chain.options)
+        let all = expiries.compactMap { markErrors[$0] }
         let twoSided = fit.statistics.reduce(0) { $0 + $1.twoSided }
         let within = fit.statistics.reduce(0.0) { $0 + ($1.withinBidAsk.isNaN ? 0 : $1.withinBidAsk * Double($1.twoSided)) }
         return .object([
@@ -180,9 +186,10 @@ struct SurfaceReport {
             ("calendarFree", .bool(arbitrage.calendarFree)),
             ("checkRange", .array([.number(fit.checkRange.lowerBound), .number(fit.checkRange.upperBound)])),
             ("withinBidAsk", .num(twoSided > 0 ? within / Double(twoSided) : nil)),
-            ("markError", Self.distribution(all.price)), ("markIVError", Self.distribution(all.iv)),
-            ("calendar", .array(arbitrage.calendar.map { c in
-                .object([("earlier", .string(label(expiry(years: c.earlier)))), ("later", .string(label(expiry(years: c.later)))),
+            ("markError", Self.distribution(all.flatMap(\.price))), ("markIVError", Self.distribution(all.flatMap(\.iv))),
+            // calendar[j] compares slices j and j + 1
+            ("calendar", .array(arbitrage.calendar.enumerated().map { j, c in
+                .object([("earlier", .string(label(expiry(slice: j)))), ("later", .string(label(expiry(slice: j + 1)))),
                          ("k", .number(c.k)), ("gap", .number(c.gap))])
             })),
             ("expiries", .array(items)),
@@ -192,7 +199,6 @@ struct SurfaceReport {
     func table() -> String {
         var t = TextTable(["expiry", "days", "forward", "quotes", "two-sided", "rmse (vol pts)", "within bid-ask", "min g", "mark err p90 (coin)"],
                           rightAligned: Set(1...8))
-        let byExpiry = Dictionary(grouping: chain.options, by: \.expiry)
         for (e, index) in rows {
             let days = Fmt.fixed(years(e) * 365, 2)
             guard let i = index else {
@@ -200,8 +206,7 @@ struct SurfaceReport {
                 continue
             }
             let st = fit.statistics[i]
-            let m = markErrors(byExpiry[e] ?? []).price.map(abs).sorted()
-            let p90 = m.isEmpty ? Double.nan : m[min(m.count - 1, Int((0.9 * Double(m.count - 1)).rounded()))]
+            let p90 = Self.quantiles(markErrors[e]?.price ?? [])?.p90 ?? .nan
             t.add([label(e), days, Fmt.fixed(inputs[e]?.forward ?? .nan, 2), "\(st.points)", "\(st.twoSided)", Fmt.fixed(st.rmse, 2),
                    Fmt.percent(st.withinBidAsk, 1), Fmt.sig(arbitrage.butterfly[i].g, 3), Fmt.sig(p90, 2)])
         }
@@ -215,14 +220,11 @@ struct SurfaceReport {
     }
 
     func html() -> String {
-        let byExpiry = Dictionary(grouping: chain.options, by: \.expiry)
         var panels = ""
         for (e, index) in rows {
             guard let i = index, let input = inputs[e] else { continue }
             let slice = fit.surface.slices[i]
-            let options = (byExpiry[e] ?? []).sorted { $0.strike < $1.strike }
-            var marks: [(k: Double, bid: Double?, ask: Double?)] = []
-            for o in options { if let q = quote(o) { marks.append((Double.log(q.strike / input.forward), q.bid, q.ask)) } }
+            let marks = input.quotes.map { (k: Double.log($0.strike / input.forward), bid: $0.bid, ask: $0.ask) }
             let st = fit.statistics[i]
             panels += "<div class=panel><h3>\(label(e).prefix(10)) · \(Fmt.fixed(years(e) * 365, 1)) days</h3>"
             panels += smileChart(slice, marks)

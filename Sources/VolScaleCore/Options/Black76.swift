@@ -115,13 +115,19 @@ public enum Black76 {
         return Special.invSqrt2Pi * Double.exp(-0.5 * (h * h + t * t))
     }
 
+    /// Intrinsic value `max(F - K, 0)` (call) or `max(K - F, 0)` (put), undiscounted.
+    @inlinable
+    public static func intrinsic(forward: Double, strike: Double, type: OptionType) -> Double {
+        type == .call ? max(forward - strike, 0) : max(strike - forward, 0)
+    }
+
     /// Black-76 price.
     /// - Parameters:
     ///   - volatility: annualised decimal volatility, >= 0.
     ///   - expiry: years, >= 0.
     public static func price(forward: Double, strike: Double, volatility: Double, expiry: Double,
                              discountFactor: Double = 1, type: OptionType) -> Double {
-        let intrinsic = type == .call ? max(forward - strike, 0) : max(strike - forward, 0)
+        let intrinsic = self.intrinsic(forward: forward, strike: strike, type: type)
         let s = volatility * expiry.squareRoot()
         guard s > 0 else { return discountFactor * intrinsic }
         let x = Double.log(forward / strike)
@@ -148,7 +154,7 @@ public enum Black76 {
         guard discountFactor > 0, discountFactor.isFinite else { throw .invalidInput(field: "discountFactor", value: discountFactor) }
         guard price.isFinite else { throw .invalidInput(field: "price", value: price) }
         let undiscounted = price / discountFactor
-        let intrinsic = type == .call ? max(forward - strike, 0) : max(strike - forward, 0)
+        let intrinsic = self.intrinsic(forward: forward, strike: strike, type: type)
         let maximum = type == .call ? forward : strike
         if undiscounted < intrinsic { throw .belowIntrinsic(price: price, intrinsic: discountFactor * intrinsic) }
         if undiscounted >= maximum { throw .atOrAboveMaximum(price: price, maximum: discountFactor * maximum) }

@@ -21,6 +21,8 @@ public struct SurfaceFit: Sendable {
     public let surface: VolatilitySurface
     /// In the order of `surface.slices`.
     public let statistics: [SmileFitStatistics]
+    /// For each slice, the index of its input in the array given to `SurfaceFitter.fit`.
+    public let sliceInputs: [Int]
     /// Expiries (years) left out, each with the reason.
     public let skipped: [(expiry: Double, reason: SurfaceError)]
     /// The log-moneyness range of the quotes, widened by 1 on each side: where the arbitrage
@@ -50,7 +52,8 @@ public enum SurfaceFitter {
     public static let minimumTwoSided = 2
 
     public static func fit(_ inputs: [SmileInput]) throws(SurfaceError) -> SurfaceFit {
-        let sorted = inputs.sorted { $0.expiry < $1.expiry }
+        let order = inputs.indices.sorted { inputs[$0].expiry < inputs[$1].expiry }
+        let sorted = order.map { inputs[$0] }
         for i in sorted.indices.dropFirst() where sorted[i].expiry == sorted[i - 1].expiry { throw .unsortedExpiries }
         var ks: [Double] = []
         for input in sorted { for q in input.quotes { ks.append(Double.log(q.strike / input.forward)) } }
@@ -59,7 +62,8 @@ public enum SurfaceFitter {
         var slices: [SurfaceSlice] = []
         var stats: [SmileFitStatistics] = []
         var skipped: [(Double, SurfaceError)] = []
-        for input in sorted {
+        var sliceInputs: [Int] = []
+        for (position, input) in sorted.enumerated() {
             let usable = input.quotes.count
             let twoSided = input.quotes.filter(\.isTwoSided).count
             guard usable >= minimumQuotes, twoSided >= minimumTwoSided else {
@@ -69,10 +73,11 @@ public enum SurfaceFitter {
             }
             let smile = fitSmile(input, previous: slices.last?.smile, grid: penaltyGrid)
             slices.append(try SurfaceSlice(expiry: input.expiry, forward: input.forward, smile: smile))
+            sliceInputs.append(order[position])
             stats.append(statistics(of: smile, input))
         }
         let surface = try VolatilitySurface(slices: slices)
-        return SurfaceFit(surface: surface, statistics: stats, skipped: skipped, checkRange: (kMin - 1)...(kMax + 1))
+        return SurfaceFit(surface: surface, statistics: stats, sliceInputs: sliceInputs, skipped: skipped, checkRange: (kMin - 1)...(kMax + 1))
     }
 
     /// Fit statistics of a smile against an expiry's quotes.
