@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "VolScaleRisk", targets: ["VolScaleRisk"]),
         .library(name: "VolScaleMargin", targets: ["VolScaleMargin"]),
         .executable(name: "volscale", targets: ["volscale"]),
+        .executable(name: "volscale-service", targets: ["volscale-service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -104,12 +105,23 @@ let package = Package(
         .target(
             name: "VolScaleCLI",
             dependencies: [
-                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleConfig", "VolScaleEngine", "VolScaleStore", "VolScaleServer",
+                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleConfig", "VolScaleEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The batch commands; the service commands hand over to `volscale-service`, so that
+        // this binary carries no server and no database driver (see ServiceCommands).
+        .executableTarget(name: "volscale", dependencies: ["VolScaleCLI"]),
+        // The commands that run or read the live service (serve, ingest, replay, params, audit).
+        .target(
+            name: "VolScaleServiceCLI",
+            dependencies: [
+                "VolScaleCLI", "VolScaleData", "VolScaleEngine", "VolScaleStore", "VolScaleServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "volscale", dependencies: ["VolScaleCLI"]),
+        .executableTarget(name: "volscale-service", dependencies: ["VolScaleServiceCLI"]),
 
         // MARK: - Benchmarks (release builds only; never a dependency of the library)
         .executableTarget(

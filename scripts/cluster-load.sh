@@ -10,12 +10,12 @@ cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 CONNS="${2:-32}"
 BIN="${3:-.build/release/volscale}"
-[[ -x "$BIN" ]] || swift build -c release --static-swift-stdlib --product volscale >&2
+[[ -x "$BIN" && -x "$(dirname "$BIN")/volscale-service" ]] || { swift build -c release --static-swift-stdlib --product volscale >&2 && swift build -c release --static-swift-stdlib --product volscale-service >&2; }
 for tool in nginx wrk; do
   command -v "$tool" >/dev/null 2>&1 || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx wrk >&2; }
 done
 if [[ -z "${VOLSCALE_PG_URL:-}" ]]; then
-  export VOLSCALE_PG_PORT="${VOLSCALE_PG_PORT:-$((20000 + RANDOM % 20000))}" VOLSCALE_PG_DIR="/tmp/volscale-pg-load-$$"
+  export VOLSCALE_PG_PORT="${VOLSCALE_PG_PORT:-$(scripts/free-port.sh)}" VOLSCALE_PG_DIR="/tmp/volscale-pg-load-$$"
   eval "$(scripts/postgres.sh start)"
   STOP_PG=1
 fi
@@ -40,7 +40,7 @@ wrk.body = '{"collateral":{"USD":50000,"BTC":0.2},"positions":[{"instrument":"BT
 EOF
 rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 p99() { awk '/ 99%/ {print $2}' "$1"; }
-PORT0=$((41000 + RANDOM % 9000))  # above the test PostgreSQL port range (20000-40000)
+PORT0=$(scripts/free-port.sh 3)  # three free ports below the ephemeral range
 for n in 1 2; do
   psql "$BASE/postgres" -q -c "CREATE DATABASE volscale_load$n" >/dev/null
   upstream=""

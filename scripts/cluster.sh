@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-.build/release/volscale}"
-[[ -x "$BIN" ]] || swift build -c release --static-swift-stdlib --product volscale >&2
+[[ -x "$BIN" && -x "$(dirname "$BIN")/volscale-service" ]] || { swift build -c release --static-swift-stdlib --product volscale >&2 && swift build -c release --static-swift-stdlib --product volscale-service >&2; }
 [[ -n "${VOLSCALE_PG_URL:-}" ]] || { echo "cluster: FAIL: VOLSCALE_PG_URL is not set (scripts/postgres.sh start)"; exit 1; }
 LEASE="${VOLSCALE_LEASE_SECONDS:-5}"
 RATE="${VOLSCALE_CLUSTER_RATE:-2}"
@@ -36,12 +36,17 @@ READ=read-$RANDOM$RANDOM; INGEST=ingest-$RANDOM$RANDOM; ADMIN=admin-$RANDOM$RAND
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 printf '[{"name":"r","role":"read","sha256":"%s"},{"name":"i","role":"ingest","sha256":"%s"},{"name":"a","role":"admin","sha256":"%s"}]' \
   "$(sha "$READ")" "$(sha "$INGEST")" "$(sha "$ADMIN")" > "$WORK/keys.json"
-PORT0=$((41000 + RANDOM % 9000))  # above the test PostgreSQL port range (20000-40000)
+PORT0=$(scripts/free-port.sh 3)  # three free ports below the ephemeral range
 start() { # name port
   "$BIN" serve --store "$URL" --name "$1" --port "$2" --keys "$WORK/keys.json" --live-rate "$RATE" --lease-seconds "$LEASE" > "$WORK/$1.log" 2>&1 &
   PIDS+=($!)
   eval "PID_$1=$!"
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$2/ready" >/dev/null && return 0; sleep 0.2; done
+  local pid=$!
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$2/ready" >/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || fail "$1 exited before it became ready"
+    sleep 0.2
+  done
   fail "$1 did not become ready"
 }
 get() { curl -sf -H "Authorization: Bearer $READ" "http://127.0.0.1:$1$2"; }

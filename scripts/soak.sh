@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 SECONDS_TO_RUN="${1:-300}"
 RATE="${2:-2}"
 BIN="${3:-.build/release/volscale}"
-[[ -x "$BIN" ]] || swift build -c release --static-swift-stdlib --product volscale >&2
-PORT=$((20000 + RANDOM % 20000))
+[[ -x "$BIN" && -x "$(dirname "$BIN")/volscale-service" ]] || { swift build -c release --static-swift-stdlib --product volscale >&2 && swift build -c release --static-swift-stdlib --product volscale-service >&2; }
+PORT=$(scripts/free-port.sh)
 DATA="$(mktemp -d)"
 LOG="$DATA/serve.log"
 "$BIN" serve --data "$DATA/store" --port "$PORT" --live-rate "$RATE" > "$LOG" 2>&1 &

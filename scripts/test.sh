@@ -7,7 +7,7 @@ log="$(mktemp)"
 # PostgreSQL for the shared-store tests: installed if missing, started on loopback,
 # stopped on exit. VOLSCALE_REQUIRE_PG makes a missing server a failure, not a skip.
 # a port and folder of its own, so concurrent runs (two clones) cannot stop each other's server
-export VOLSCALE_PG_PORT="${VOLSCALE_PG_PORT:-$((20000 + RANDOM % 20000))}"
+export VOLSCALE_PG_PORT="${VOLSCALE_PG_PORT:-$(scripts/free-port.sh)}"
 export VOLSCALE_PG_DIR="${VOLSCALE_PG_DIR:-/tmp/volscale-pg-$$}"
 eval "$(scripts/postgres.sh start)"
 # zlib's header for the gzip reader (the library itself is on every Debian system).
@@ -35,7 +35,7 @@ if [[ -n "$total" ]]; then
   if scripts/soak.sh "${VOLSCALE_SOAK_SECONDS:-20}" 1000 .build/debug/volscale; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi
   # API conformance: schemathesis (PyPI) with --checks all against the live server's document,
   # on a release build (a debug server times out on the larger backtests schemathesis asks for)
-  if swift build -c release --static-swift-stdlib --product volscale >&2 && scripts/schemathesis.sh 25 .build/release/volscale; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi
+  if { swift build -c release --static-swift-stdlib --product volscale >&2 && swift build -c release --static-swift-stdlib --product volscale-service >&2; } && scripts/schemathesis.sh 25 .build/release/volscale; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi
   # Several processes on one PostgreSQL (issue 15): split, failover after kill -9, fencing
   # after SIGSTOP/SIGCONT, no gap or duplicate per asset, audit chain intact
   if scripts/cluster.sh .build/release/volscale; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi

@@ -14,7 +14,7 @@ public struct VolScaleCommand: AsyncParsableCommand {
         return t made with information up to t-1.
         """,
         version: "0.1.0",
-        subcommands: [Vol.self, ImpliedVol.self, Surface.self, OptionsCommand.self, Corr.self, Liquidity.self, RegimesCommand.self, Haircuts.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self, Ingest.self, Replay.self, Params.self, Audit.self, Serve.self]
+        subcommands: [Vol.self, ImpliedVol.self, Surface.self, OptionsCommand.self, Corr.self, Liquidity.self, RegimesCommand.self, Haircuts.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self, Forwarded<IngestName>.self, Forwarded<ReplayName>.self, Forwarded<ParamsName>.self, Forwarded<AuditName>.self, Forwarded<ServeName>.self]
     )
 
     public init() {}
@@ -99,7 +99,7 @@ extension PriceFileReader.Format: ExpressibleByArgument {}
 
 /// A failure with a message for the user; argument-parser prints it to standard error
 /// and exits with status 1.
-struct CommandFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+package struct CommandFailure: Error, CustomStringConvertible {
+    package var description: String
+    package init(_ description: String) { self.description = description }
 }

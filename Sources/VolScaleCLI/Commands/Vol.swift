@@ -288,7 +288,7 @@ extension VolScaleCommand {
 }
 
 /// Writes a line to standard error.
-func printError(_ s: String) {
+package func printError(_ s: String) {
     FileHandle.standardError.write(Data((s + "\n").utf8))
 }
 

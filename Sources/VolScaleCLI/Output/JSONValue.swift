@@ -12,7 +12,7 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     public static func == (a: JSONValue, b: JSONValue) -> Bool { a.rendered() == b.rendered() }
 
-    static func num(_ v: Double?) -> JSONValue { v.map { .number($0) } ?? .null }
+    package static func num(_ v: Double?) -> JSONValue { v.map { .number($0) } ?? .null }
 
     public func rendered(indent: Int = 0) -> String {
         let pad = String(repeating: "  ", count: indent)
@@ -36,7 +36,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 
     /// Shortest representation that reads back to the same Double.
-    static func format(_ d: Double) -> String {
+    package static func format(_ d: Double) -> String {
         if d == d.rounded() && Swift.abs(d) < 1e15 { return String(Int(d)) }
         return "\(d)"
     }

@@ -9,29 +9,29 @@ import Darwin
 /// command writes through this; a failed write is a `CommandFailure` (exit 1 with the reason).
 /// Buffered: rows are gathered up to 64 KiB and written with write(2), retried on EINTR and
 /// on short writes.
-struct StandardOutput {
+package struct StandardOutput {
     private var buffer: [UInt8] = []
     private let fd: Int32
     static let capacity = 1 << 16
 
-    init(fd: Int32 = 1) {
+    package init(fd: Int32 = 1) {
         self.fd = fd
         buffer.reserveCapacity(Self.capacity)
     }
 
     /// Writes `text` (a whole output) and flushes.
-    static func write(_ text: String) throws {
+    package static func write(_ text: String) throws {
         var out = StandardOutput()
         try out.append(text)
         try out.flush()
     }
 
-    mutating func append(_ text: String) throws {
+    package mutating func append(_ text: String) throws {
         buffer.append(contentsOf: text.utf8)
         if buffer.count >= Self.capacity { try flush() }
     }
 
-    mutating func flush() throws {
+    package mutating func flush() throws {
         var offset = 0
         while offset < buffer.count {
             let n = buffer.withUnsafeBytes { b -> Int in

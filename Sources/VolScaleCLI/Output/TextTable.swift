@@ -1,18 +1,18 @@
 /// Plain aligned text tables for people: numbers right-aligned, text left-aligned.
-struct TextTable {
+package struct TextTable {
     var header: [String]
     var rows: [[String]] = []
     /// Columns to right-align (numbers).
     var rightAligned: Set<Int> = []
 
-    init(_ header: [String], rightAligned: Set<Int> = []) {
+    package init(_ header: [String], rightAligned: Set<Int> = []) {
         self.header = header
         self.rightAligned = rightAligned
     }
 
-    mutating func add(_ row: [String]) { rows.append(row) }
+    package mutating func add(_ row: [String]) { rows.append(row) }
 
-    func render(indent: String = "  ") -> String {
+    package func render(indent: String = "  ") -> String {
         let all = [header] + rows
         let widths = (0..<header.count).map { c in all.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0 }
         func line(_ r: [String]) -> String {
@@ -40,9 +40,9 @@ extension String {
 }
 
 /// Number formatting for tables (JSON and CSV always carry full precision).
-enum Fmt {
+package enum Fmt {
     /// `significant` significant digits, switching to exponent form for tiny/huge values.
-    static func sig(_ v: Double, _ significant: Int = 6) -> String {
+    package static func sig(_ v: Double, _ significant: Int = 6) -> String {
         guard v.isFinite else { return v.isNaN ? "n/a" : (v > 0 ? "inf" : "-inf") }
         if v == 0 { return "0" }
         let a = Swift.abs(v)
@@ -56,7 +56,7 @@ enum Fmt {
         return trimZeros(fixed(m, significant - 1)) + "e" + (e < 0 ? "-" : "+") + (Swift.abs(e) < 10 ? "0" : "") + String(Swift.abs(e))
     }
 
-    static func trimZeros(_ s: String) -> String {
+    package static func trimZeros(_ s: String) -> String {
         guard s.contains(".") else { return s }
         var t = s
         while t.hasSuffix("0") { t.removeLast() }
@@ -65,7 +65,7 @@ enum Fmt {
     }
 
     /// Fixed decimals, rounding half away from zero.
-    static func fixed(_ v: Double, _ decimals: Int) -> String {
+    package static func fixed(_ v: Double, _ decimals: Int) -> String {
         guard v.isFinite else { return "n/a" }
         let scale = pow10(decimals)
         let r = (Swift.abs(v) * scale).rounded()
@@ -78,11 +78,11 @@ enum Fmt {
     }
 
     /// A decimal fraction as percent: 0.0123 -> "1.2300%".
-    static func percent(_ v: Double, _ decimals: Int = 4) -> String { fixed(v * 100, decimals) + "%" }
+    package static func percent(_ v: Double, _ decimals: Int = 4) -> String { fixed(v * 100, decimals) + "%" }
 
     /// A p-value with `decimals` places, or more where rounding would put it on the other
     /// side of the test size (0.04992 is "0.0499", not "0.050", which reads as a pass).
-    static func pValue(_ p: Double, decimals: Int = 3, size: Double = 0.05) -> String {
+    package static func pValue(_ p: Double, decimals: Int = 3, size: Double = 0.05) -> String {
         var d = decimals
         var text = fixed(p, d)
         while d < 10, let shown = Double(text), (shown < size) != (p < size) {

@@ -3,14 +3,15 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import VolScaleCLI
 import VolScaleServer
 
-extension VolScaleCommand {
+extension VolScaleServiceCommand {
     /// `volscale serve`
     public struct Serve: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "serve",
-            abstract: "Run the risk service: HTTP API, live stream and dashboard.",
+            abstract: ServiceCommands.abstract("serve"),
             discussion: """
             With no arguments: the example venue (examples/venue.toml: real BTC, ETH, S&P 500 and EUR/USD prices from data/,
             replayed into the engine, their last bars then fed live; aggregation, staleness and circuit breaker on; the

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import VolScaleCLI
 import VolScaleData
 import VolScaleEngine
 import VolScaleStore
 
-extension VolScaleCommand {
+extension VolScaleServiceCommand {
     /// Options shared by the live-engine commands.
     struct StoreOptions: ParsableArguments {
         @Option(help: "Store URL: a SQLite path (sqlite:PATH or PATH, WAL) or postgres://user:password@host:port/db[?owner=NAME].")
@@ -15,7 +16,7 @@ extension VolScaleCommand {
     public struct Ingest: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "ingest",
-            abstract: "Feed quotes into the live engine and its store (files or standard input).",
+            abstract: ServiceCommands.abstract("ingest"),
             discussion: """
             Input: JSON lines {"asset": "BTC", "source": "binance", "ts": 1700000000000, "price": 60000.5,
             "confidence": 3.2} (ts epoch s/ms/us or ISO 8601), or with --asset and --source any price file
@@ -108,7 +109,7 @@ extension VolScaleCommand {
     public struct Params: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "params",
-            abstract: "What the engine published, and when.",
+            abstract: ServiceCommands.abstract("params"),
             discussion: "Rates are decimal fractions of notional; sigma per bar, decimal. --at TIME shows the rates in force then.")
         @OptionGroup var storeOptions: StoreOptions
         @Option(help: "Only this asset.") var asset: String?
@@ -150,7 +151,7 @@ extension VolScaleCommand {
 
     /// `volscale audit verify`
     public struct Audit: AsyncParsableCommand {
-        public static let configuration = CommandConfiguration(commandName: "audit", abstract: "Audit-trail tools.", subcommands: [Verify.self])
+        public static let configuration = CommandConfiguration(commandName: "audit", abstract: ServiceCommands.abstract("audit"), subcommands: [Verify.self])
         public init() {}
 
         public struct Verify: AsyncParsableCommand {
@@ -176,7 +177,7 @@ extension VolScaleCommand {
     public struct Replay: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "replay",
-            abstract: "Drive the engine from a price history at a chosen speed, committing to the store.",
+            abstract: ServiceCommands.abstract("replay"),
             discussion: "--speed 0 runs as fast as possible; --speed N plays N bars per second.")
         @OptionGroup var storeOptions: StoreOptions
         @Argument(help: "Price file (CSV, klines or ticks).") var file: String

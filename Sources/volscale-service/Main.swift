@@ -1,0 +1,8 @@
+import VolScaleServiceCLI
+
+@main
+struct Main {
+    static func main() async {
+        await VolScaleServiceCommand.main()
+    }
+}
