@@ -149,7 +149,8 @@ public struct MarginConfig: Sendable {
     static let controlKeys: Set<String> = [
         "buffer", "buffer_rebuild_rate", "stressed_weight", "stressed_period", "stressed_window", "floor_lookback",
         "speed_limit_up", "speed_limit_down", "smoothing", "hard_floor", "hard_cap",
-        "maintenance_fraction", "maintenance_confidence",
+        "maintenance_fraction", "maintenance_confidence", "floor_fraction", "rise_limit", "rise_bars", "corridor",
+        "calibration_target", "calibration_half_life", "calibration_gain", "calibration_min", "calibration_max",
     ]
 
     static func parseModel(_ t: TOMLTable, defaults: TOMLTable?, index: Int, file: String) throws(ConfigError) -> MarginModel {
@@ -247,6 +248,18 @@ public struct MarginConfig: Sendable {
             ctl.smoothing = try cnum("smoothing")
             ctl.hardFloor = try cnum("hard_floor")
             ctl.hardCap = try cnum("hard_cap")
+            ctl.floorFraction = try cnum("floor_fraction") ?? 1
+            ctl.riseLimit = try cnum("rise_limit")
+            ctl.riseBars = try cint("rise_bars") ?? 5
+            ctl.corridor = try cnum("corridor")
+            let calibrationKeys = ["calibration_half_life", "calibration_gain", "calibration_min", "calibration_max"]
+            if let target = try cnum("calibration_target") {
+                ctl.calibration = CoverageCalibration(target: target, halfLife: try cnum("calibration_half_life") ?? 70,
+                                                      gain: try cnum("calibration_gain") ?? 0.5,
+                                                      minimum: try cnum("calibration_min") ?? 0.8, maximum: try cnum("calibration_max") ?? 1.5)
+            } else if let stray = calibrationKeys.first(where: { c[$0] != nil }) {
+                throw ConfigError(file: file, location: loc + " controls", reason: "\(stray) needs calibration_target (the exceedance rate aimed at)")
+            }
             let mf = try cnum("maintenance_fraction"), mc = try cnum("maintenance_confidence")
             if mf != nil && mc != nil {
                 throw ConfigError(file: file, location: loc + " controls", reason: "give maintenance_fraction or maintenance_confidence, not both")

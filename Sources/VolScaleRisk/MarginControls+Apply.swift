@@ -2,8 +2,8 @@
 public enum BindingControl: String, Sendable, CaseIterable, Codable {
     /// The risk measure itself (after stressed weighting when configured).
     case model
-    /// The 10-year-lookback floor.
-    case floor = "10-year floor"
+    /// The floor from an unfiltered historical simulation (`floor_lookback`, 10 years by default in EMIR practice).
+    case floor = "historical floor"
     /// Full buffer charged: (1 + b) m.
     case bufferFull = "buffer (full)"
     /// Buffer partly drawn down: held at the previous publication.
@@ -13,8 +13,37 @@ public enum BindingControl: String, Sendable, CaseIterable, Codable {
     case smoothing
     case speedLimitUp = "speed limit (rise)"
     case speedLimitDown = "speed limit (fall)"
+    case riseLimit = "rise limit"
+    case corridorFloor = "corridor (floor)"
+    case corridorCap = "corridor (cap)"
     case hardFloor = "hard floor"
     case hardCap = "hard cap"
+}
+
+/// One side's past publications, as the path controls need them: the last few (newest
+/// last), the highest and the lowest so far.
+public struct PublicationHistory: Sendable, Equatable {
+    public private(set) var recent: [Double] = []
+    public private(set) var highest = -Double.infinity
+    public private(set) var lowest = Double.infinity
+    let keep: Int
+
+    /// Keeps the last `keep` publications (at least 1).
+    public init(keep: Int = 1) { self.keep = max(keep, 1) }
+
+    public var previous: Double? { recent.last }
+
+    /// The publication `bars` bars ago (1: the previous one), if kept.
+    public func published(barsAgo bars: Int) -> Double? {
+        bars >= 1 && bars <= recent.count ? recent[recent.count - bars] : nil
+    }
+
+    public mutating func record(_ v: Double) {
+        if recent.count == keep { recent.removeFirst() }
+        recent.append(v)
+        highest = max(highest, v)
+        lowest = min(lowest, v)
+    }
 }
 
 extension MarginControls {
@@ -24,9 +53,20 @@ extension MarginControls {
     /// hard floor/cap. `previous` is the last published rate (nil at the first bar).
     /// Returns the published rate and the last step that changed it.
     public func apply(model m: Double, floorValue: Double?, previous: Double?) -> (rate: Double, binding: BindingControl) {
+        var history = PublicationHistory()
+        if let previous { history.record(previous) }
+        return apply(model: m, floorValue: floorValue, history: history)
+    }
+
+    /// The pipeline with the path controls: model margin m (times the calibration multiplier,
+    /// applied by the caller) -> floor (at `floorFraction`) -> buffer -> smoothing -> speed
+    /// limits -> rise limit over `riseBars` -> corridor -> hard floor/cap. `history` holds
+    /// this side's earlier publications (kept for at least `riseBars`).
+    public func apply(model m: Double, floorValue: Double?, history: PublicationHistory) -> (rate: Double, binding: BindingControl) {
+        let previous = history.previous
         var v = m
         var binding = BindingControl.model
-        if let f = floorValue, f > v {
+        if let full = floorValue, case let f = floorFraction * full, f > v {
             v = f
             binding = .floor
         }
@@ -62,6 +102,23 @@ extension MarginControls {
             if let down = speedLimitDown, v < p * (1 - down) {
                 v = p * (1 - down)
                 binding = .speedLimitDown
+            }
+        }
+        if let rise = riseLimit, !history.recent.isEmpty {
+            let lowest = history.recent.suffix(riseBars).min() ?? v
+            if v > (1 + rise) * lowest {
+                v = (1 + rise) * lowest
+                binding = .riseLimit
+            }
+        }
+        if let k = corridor, !history.recent.isEmpty {
+            if v > k * history.lowest {
+                v = k * history.lowest
+                binding = .corridorCap
+            }
+            if v < history.highest / k {
+                v = history.highest / k
+                binding = .corridorFloor
             }
         }
         if let f = hardFloor, v < f {

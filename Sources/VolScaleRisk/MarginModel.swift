@@ -1,3 +1,4 @@
+import RealModule
 import VolScaleCore
 
 /// The volatility model behind a margin model.
@@ -58,12 +59,68 @@ public struct MarginControls: Sendable, Equatable {
     public var speedLimitDown: Double?
     /// Exponential smoothing weight on the previous publication, in [0, 1).
     public var smoothing: Double?
+    /// The floor binds at this fraction of the unfiltered historical-simulation margin
+    /// (1: the Art. 28 c floor itself; 0.5: half the through-the-cycle margin, a backstop
+    /// against a filter that reads a calm spell as the norm). In (0, 1].
+    public var floorFraction: Double = 1
+    /// Scales the model margin by a multiplier steered by the model's own past exceedances
+    /// (see `CoverageCalibration`). Off when nil.
+    public var calibration: CoverageCalibration?
+    /// Rise limit over a window: a publication is at most (1 + `riseLimit`) times the lowest
+    /// of the previous `riseBars` publications, so no `riseBars`-bar rise exceeds
+    /// `riseLimit` (0.5 over 5 bars: at most +50% in any five bars), however the model jumps.
+    public var riseLimit: Double?
+    public var riseBars: Int = 5
+    /// Corridor: every publication within a factor `corridor` of every earlier one (each is
+    /// at most `corridor` times the lowest so far and at least the highest so far divided by
+    /// it), so the peak-to-trough ratio of the whole path never exceeds `corridor`.
+    public var corridor: Double?
     /// Absolute floor and cap on the rate (decimal fraction of notional).
     public var hardFloor: Double?
     public var hardCap: Double?
     public var maintenance: MaintenanceRule = .fractionOfInitial(0.8)
 
     public init() {}
+}
+
+/// Calibration from trailing coverage, as Basel's backtesting multiplier but smooth and in
+/// both directions: the margin is the model margin times k_t. After each publication's
+/// horizon has passed, its exceedance e (1 when the realised loss exceeded it, else 0) is
+/// known; the trailing rate q <- (1 - a) q + a e with a = 1 - 2^(-1/halfLife), and
+/// k <- clamp(k exp(gain (q - target)), minimum, maximum). k starts at 1 and q at the
+/// target. Only losses already realised enter: k at bar t uses publications up to t - h.
+public struct CoverageCalibration: Sendable, Equatable {
+    /// Exceedance rate aimed at, as a fraction (0.009 = 0.9% of publications).
+    public var target: Double
+    /// Half-life of the trailing exceedance rate, in publications.
+    public var halfLife: Double
+    /// Log-change of k per publication per unit of (trailing rate - target).
+    public var gain: Double
+    public var minimum: Double
+    public var maximum: Double
+
+    public init(target: Double, halfLife: Double, gain: Double, minimum: Double, maximum: Double) {
+        self.target = target
+        self.halfLife = halfLife
+        self.gain = gain
+        self.minimum = minimum
+        self.maximum = maximum
+    }
+
+    /// The running state: the trailing exceedance rate and the multiplier.
+    public struct State: Sendable, Equatable {
+        public private(set) var rate: Double
+        public private(set) var multiplier = 1.0
+
+        public init(_ c: CoverageCalibration) { rate = c.target }
+
+        /// Absorbs one publication's outcome, once its horizon has passed.
+        public mutating func observe(exceeded: Bool, _ c: CoverageCalibration) {
+            let a = 1 - Double.exp2(-1 / c.halfLife)
+            rate = (1 - a) * rate + a * (exceeded ? 1 : 0)
+            multiplier = min(max(multiplier * Double.exp(c.gain * (rate - c.target)), c.minimum), c.maximum)
+        }
+    }
 }
 
 /// A complete margin model: volatility model + risk measure + confidence + MPOR +
@@ -152,6 +209,17 @@ public struct MarginModel: Sendable, Equatable {
         if let s = c.smoothing { guard s >= 0 && s < 1 else { throw bad("smoothing", s, "must be in [0, 1)") } }
         if let f = c.hardFloor { guard f >= 0 else { throw bad("hard_floor", f, "must be >= 0") } }
         if let cap = c.hardCap { guard cap > 0 && cap > (c.hardFloor ?? 0) else { throw bad("hard_cap", cap, "must be positive and above hard_floor") } }
+        guard c.floorFraction > 0 && c.floorFraction <= 1 else { throw bad("floor_fraction", c.floorFraction, "must be in (0, 1]") }
+        if let k = c.calibration {
+            guard k.target > 0 && k.target < 1 else { throw bad("calibration_target", k.target, "must be an exceedance rate in (0, 1)") }
+            guard k.halfLife >= 1 && k.halfLife <= 1_000_000 else { throw bad("calibration_half_life", k.halfLife, "must be 1 to 1000000 publications") }
+            guard k.gain > 0 && k.gain <= 100 else { throw bad("calibration_gain", k.gain, "must be in (0, 100]") }
+            guard k.minimum > 0 && k.minimum <= 1 else { throw bad("calibration_min", k.minimum, "must be in (0, 1]") }
+            guard k.maximum >= 1 && k.maximum <= 100 else { throw bad("calibration_max", k.maximum, "must be in [1, 100]") }
+        }
+        if let r = c.riseLimit { guard r > 0 && r.isFinite else { throw bad("rise_limit", r, "must be positive") } }
+        guard c.riseBars >= 1 && c.riseBars <= Self.maxWindow else { throw bad("rise_bars", Double(c.riseBars), "must be 1 to \(Self.maxWindow)") }
+        if let k = c.corridor { guard k > 1 && k.isFinite else { throw bad("corridor", k, "must exceed 1") } }
         switch c.maintenance {
         case let .fractionOfInitial(f): guard f > 0 && f <= 1 else { throw bad("maintenance_fraction", f, "must be in (0, 1]") }
         case let .confidence(a): guard a > 0.5 && a < confidence else { throw bad("maintenance_confidence", a, "must be in (0.5, confidence)") }

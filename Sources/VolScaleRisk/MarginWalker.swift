@@ -30,6 +30,8 @@ public struct MarginWalker: Sendable {
         public var margin: Double
         public var maintenance: Double
         public var binding: BindingControl
+        /// The coverage-calibration multiplier the model margin was scaled by (1 when off).
+        public var calibration: Double = 1
     }
 
     var returns: [Double] = []
@@ -43,7 +45,8 @@ public struct MarginWalker: Sendable {
     // GARCH state
     var garch: (params: GARCHParameters, s2: Double, fittedAt: Int)?
     // walk state
-    var prevLong: Double?, prevShort: Double?
+    var histories: [Side: PublicationHistory]
+    var calibrations: [Side: CoverageCalibration.State] = [:]
     var window = SortedWindow(), floorWindow = SortedWindow()
     var floorRange: ClosedRange<Int>?
     var stressedCache: (range: Range<Int>, k: Int, low: [Double], high: [Double])?
@@ -68,6 +71,9 @@ public struct MarginWalker: Sendable {
             firstValid = window
         }
         self.model = model
+        let keep = max(model.controls.riseBars, model.mpor)
+        histories = [.long: PublicationHistory(keep: keep), .short: PublicationHistory(keep: keep)]
+        if let c = model.controls.calibration { calibrations = [.long: .init(c), .short: .init(c)] }
         start = model.method != .parametric ? firstValid + model.lookback - 1 : firstValid
         fixedFactors = ParametricTail.factors(confidence: model.confidence, nu: model.nu)
         if case let .confidence(a) = model.controls.maintenance { maintenanceAlpha = a } else { maintenanceAlpha = nil }
@@ -288,17 +294,25 @@ public struct MarginWalker: Sendable {
 
         var out: [Side: SideRate] = [:]
         for side in Side.allCases {
-            guard let (tail, mTail) = tails[side] else { return nil }
+            guard let (tail, mTail) = tails[side], let history = histories[side] else { return nil }
             let m = max(tail.value(model.measure), 0)
-            let previous = side == .long ? prevLong : prevShort
-            let (rate, binding) = model.controls.apply(model: m, floorValue: floors[side], previous: previous)
+            var k = 1.0
+            if let c = model.controls.calibration, var state = calibrations[side] {
+                // the publication h bars ago covered the h-bar loss that ended now
+                if let covered = history.published(barsAgo: h) {
+                    state.observe(exceeded: side.loss(logReturn: rh[t - h + 1]) > covered, c)
+                    calibrations[side] = state
+                }
+                k = state.multiplier
+            }
+            let (rate, binding) = model.controls.apply(model: k * m, floorValue: floors[side], history: history)
             let maintenance: Double
             switch model.controls.maintenance {
             case let .fractionOfInitial(f): maintenance = f * rate
             case .confidence: maintenance = min(max(mTail?.value(model.measure) ?? rate, 0), rate)
             }
-            if side == .long { prevLong = rate } else { prevShort = rate }
-            out[side] = SideRate(model: m, margin: rate, maintenance: maintenance, binding: binding)
+            histories[side]?.record(rate)
+            out[side] = SideRate(model: m, margin: rate, maintenance: maintenance, binding: binding, calibration: k)
         }
         guard let long = out[.long], let short = out[.short] else { return nil }
         return Step(sigma: sigma, impliedBound: bound, long: long, short: short)

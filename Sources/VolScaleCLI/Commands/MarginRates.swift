@@ -15,7 +15,7 @@ extension VolScaleCommand {
             Runs each [[asset]] of the config through its models up to the last bar of its price file and
             prints the rates published at that close: decimal fractions of notional (0.05 = 5%) for a unit long
             and a unit short position, covering the next MPOR. 'set by' names the control that bound: model,
-            10-year floor, buffer (full / drawn down / exhausted), smoothing, speed limit, hard floor or cap.
+            historical floor, buffer (full / drawn down / exhausted), smoothing, speed limit, rise limit, corridor, hard floor or cap.
             """
         )
 

@@ -60,6 +60,12 @@ enum ReportHTML {
         if let u = c.speedLimitUp { parts.append("speed limit up \(Fmt.percent(u, 0))") }
         if let d = c.speedLimitDown { parts.append("speed limit down \(Fmt.percent(d, 0))") }
         if let s = c.smoothing { parts.append("smoothing \(Fmt.sig(s, 3))") }
+        if c.floorFraction != 1, c.floorLookback != nil { parts.append("floor at \(Fmt.percent(c.floorFraction, 0)) of it") }
+        if let k = c.calibration {
+            parts.append("coverage calibration to \(Fmt.percent(k.target, 2)) (half-life \(Fmt.sig(k.halfLife, 3)), gain \(Fmt.sig(k.gain, 3)), k in [\(Fmt.sig(k.minimum, 3)), \(Fmt.sig(k.maximum, 3))])")
+        }
+        if let r = c.riseLimit { parts.append("rise at most \(Fmt.percent(r, 0)) over \(c.riseBars) bars") }
+        if let k = c.corridor { parts.append("corridor \(Fmt.sig(k, 3))x") }
         if let f = c.hardFloor { parts.append("hard floor \(Fmt.percent(f, 2))") }
         if let cap = c.hardCap { parts.append("hard cap \(Fmt.percent(cap, 2))") }
         return parts.isEmpty ? "; no controls" : "; " + parts.joined(separator: ", ")
