@@ -12,7 +12,7 @@ enum ReportHTML {
         body += summaryTable(v)
         for (i, r) in v.results.enumerated() {
             body += "<section><h2>\(esc(r.model.name))</h2>\n"
-            body += "<p class=sub>\(esc(r.model.volatility.label)), \(r.model.method.rawValue.uppercased()) \(r.model.measure == .expectedShortfall ? "expected shortfall" : "value-at-risk") at \(Fmt.fixed(r.model.confidence * 100, 1))%, MPOR \(r.model.mpor) bars, lookback \(r.model.lookback) bars\(controlsText(r.model.controls))</p>\n"
+            body += "<p class=sub>\(esc(r.model.volatility.label)), \(r.model.method.rawValue.uppercased()) \(r.model.measure == .expectedShortfall ? "expected shortfall" : "value-at-risk") at \(Fmt.fixed(r.model.confidence * 100, 1))%, MPOR \(r.model.mpor) bar\(r.model.mpor == 1 ? "" : "s"), lookback \(r.model.lookback) bars\(controlsText(r.model.controls))</p>\n"
             body += "<div class=grid><div>"
             body += "<h3>Margin against realised loss</h3>"
             body += marginChart(r, v)
@@ -56,11 +56,12 @@ enum ReportHTML {
             case let .dates(s, e): parts.append("stressed weight \(Fmt.percent(w, 0)) (\(Timestamp.format(s, dateOnly: true))..\(Timestamp.format(e, dateOnly: true)))")
             }
         }
-        if let f = c.floorLookback { parts.append("floor at \(f)-bar historical margin") }
+        if let f = c.floorLookback {
+            parts.append(c.floorFraction == 1 ? "floor at \(f)-bar historical margin" : "floor at \(Fmt.percent(c.floorFraction, 0)) of the \(f)-bar historical margin")
+        }
         if let u = c.speedLimitUp { parts.append("speed limit up \(Fmt.percent(u, 0))") }
         if let d = c.speedLimitDown { parts.append("speed limit down \(Fmt.percent(d, 0))") }
         if let s = c.smoothing { parts.append("smoothing \(Fmt.sig(s, 3))") }
-        if c.floorFraction != 1, c.floorLookback != nil { parts.append("floor at \(Fmt.percent(c.floorFraction, 0)) of it") }
         if let k = c.calibration {
             parts.append("coverage calibration to \(Fmt.percent(k.target, 2)) (half-life \(Fmt.sig(k.halfLife, 3)), gain \(Fmt.sig(k.gain, 3)), k in [\(Fmt.sig(k.minimum, 3)), \(Fmt.sig(k.maximum, 3))])")
         }
