@@ -3,7 +3,7 @@ import VolScaleCore
 import VolScaleData
 
 /// The `volscale` command line.
-public struct VolScaleCommand: AsyncParsableCommand {
+public struct VolScaleCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "volscale",
         abstract: "Volatility models, implied volatility and correlations for volatility-scaled margins.",

@@ -1,13 +1,15 @@
 import VolScaleCLI
 
+/// Synchronous: every batch command runs on the main thread (no concurrency runtime to
+/// start); the service commands hand over to volscale-service before any parsing.
 @main
 struct Main {
-    static func main() async {
+    static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if ServiceCommands.isServiceCommand(arguments) {
             // returns only when volscale-service cannot be run
             VolScaleCommand.exit(withError: CommandFailure(ServiceCommands.exec(arguments)))
         }
-        await VolScaleCommand.main()
+        VolScaleCommand.main()
     }
 }
