@@ -226,4 +226,49 @@ func renderCommand(_ args: [String]) throws -> String {
             #expect(message.contains("cannot write to standard output: No space left on device"), "\(message)")
         }
     }
+
+    /// `volscale serve` (and the other service commands) run in volscale-service, the
+    /// executable next to volscale: its help carries the service's options; without it the
+    /// reason is given and the exit status is 1.
+    @Test func serviceCommandsHandOverToTheServiceExecutable() throws {
+        let candidates = [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
+        let directory = try #require(candidates.map { TestData.root.appendingPathComponent($0).path }.first {
+            FileManager.default.isExecutableFile(atPath: $0 + "/volscale") && FileManager.default.isExecutableFile(atPath: $0 + "/volscale-service")
+        }, "build both executables first (swift build)")
+        func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = arguments
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, o, e)
+        }
+        let help = try run(directory + "/volscale", ["serve", "--help"])
+        #expect(help.status == 0)
+        #expect(help.out.contains("--lease-seconds") && help.out.contains("--rate-limit"), "\(help.out)")
+        let top = try run(directory + "/volscale", ["--help"])
+        for name in ["serve", "ingest", "replay", "params", "audit", "vol", "backtest"] { #expect(top.out.contains("  \(name) "), "\(name)") }
+        // a copy of volscale alone, with no volscale-service beside it or on PATH
+        let lonely = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-lonely-\(getpid())")
+        try FileManager.default.createDirectory(at: lonely, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: lonely) }
+        try FileManager.default.copyItem(atPath: directory + "/volscale", toPath: lonely.path + "/volscale")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: lonely.path + "/volscale")
+        p.arguments = ["serve", "--port", "1"]
+        p.environment = ["PATH": lonely.path]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1)
+        #expect(message.contains("cannot run volscale-service"), "\(message)")
+    }
 }
