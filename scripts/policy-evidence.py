@@ -15,6 +15,8 @@ SERIES = [  # file, label
     ("data/sp500-daily.csv", "S&P 500 daily 1999-2018"),
     ("data/btcusd-daily.csv", "BTC-USD daily 2014-2024"),
     ("data/ethusd-daily.csv", "ETH-USD daily 2017-2024"),
+    ("data/nasdaq-daily.csv", "NASDAQ daily 1999-2018"),
+    ("data/wti-daily.csv", "WTI crude daily 1986-2019"),
     ("data/eurusd-hourly.csv", "EUR/USD hourly 2017-2018"),
     ("data/btcusdt-hourly.csv", "BTC/USDT hourly 2019-2020"),
 ]
