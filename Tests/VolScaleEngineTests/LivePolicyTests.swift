@@ -23,6 +23,20 @@ import VolScaleTestSupport
                            measure: .expectedShortfall, method: .fhs, confidence: 0.90, mpor: 1, lookback: 500, controls: c)
     }
 
+    /// examples/policies/recommended.toml's model (issue 12), with a shorter lookback so the
+    /// path controls and the calibration act within the bars the test replays.
+    static func recommended() -> MarginModel {
+        var c = MarginControls()
+        c.floorLookback = 10_000
+        c.floorFraction = 0.5
+        c.calibration = CoverageCalibration(target: 0.009, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 1.5)
+        c.riseLimit = 0.5
+        c.riseBars = 5
+        c.corridor = 4
+        return MarginModel(name: "recommended", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+                           confidence: 0.975, mpor: 1, lookback: 500, controls: c)
+    }
+
     static func config() -> EngineConfig {
         var c = EngineConfig(assets: ["SPX"])
         c.aggregation.minSources = 1
@@ -31,19 +45,23 @@ import VolScaleTestSupport
         return c
     }
 
-    @Test func gjrFhsPolicyPublishesTheBatchPathAcrossARestart() throws {
+    /// The GJR policy, and the recommended one: its calibration multiplier, rise limit and
+    /// corridor carry state from bar to bar, which a restart must rebuild exactly.
+    @Test(arguments: ["gjr", "recommended"])
+    func policyPublishesTheBatchPathAcrossARestart(_ which: String) throws {
+        let policy = which == "gjr" ? Self.policy() : Self.recommended()
         let series = try PriceFileReader().read(path: Self.root.appendingPathComponent("data/sp500-daily.csv").path).series
-        let n = 1_800
+        let n = which == "gjr" ? 1_800 : 3_000  // the recommended one through 2008
         let closes = Array(series.close.prefix(n)), times = Array(series.timestamps.prefix(n))
-        let batch = try MarginEngine.run(Self.policy(), returns: PriceSeries(source: "", timestamps: times, close: closes).returns,
+        let batch = try MarginEngine.run(policy, returns: PriceSeries(source: "", timestamps: times, close: closes).returns,
                                          timestamps: Array(times.dropFirst()))
-        var engine = try StreamingEngine(config: Self.config(), policies: ["SPX": Self.policy()])
+        var engine = try StreamingEngine(config: Self.config(), policies: ["SPX": policy])
         var published: [Publication] = []
         for i in 0..<n {
             if i == 1_400 {
                 // restart: the snapshot as the store keeps it (JSON), the policy from the venue
                 let data = try JSONEncoder().encode(engine.snapshot)
-                engine = try StreamingEngine(snapshot: try JSONDecoder().decode(EngineSnapshot.self, from: data), policies: ["SPX": Self.policy()])
+                engine = try StreamingEngine(snapshot: try JSONDecoder().decode(EngineSnapshot.self, from: data), policies: ["SPX": policy])
             }
             if case let .success(p) = engine.ingest(Quote(asset: "SPX", source: "arch", timestamp: times[i], price: closes[i])) { published += p }
         }
@@ -60,6 +78,9 @@ import VolScaleTestSupport
         // the path exercised the controls: more than one of them set the rate at some bar
         let bindings = Set(batch.long.binding + batch.short.binding)
         #expect(bindings.count >= 2, "\(bindings)")
-        #expect(long.first?.modelVersion == Self.policy().name)
+        if which == "recommended" {
+            #expect(bindings.contains(.riseLimit) && (bindings.contains(.corridorCap) || bindings.contains(.corridorFloor)), "\(bindings)")
+        }
+        #expect(long.first?.modelVersion == policy.name)
     }
 }
