@@ -120,6 +120,20 @@ for _ in range(7):
     garch_walls.append(w)
 ours_llf = json.loads(o)["logLikelihood"] - 5030 * __import__("math").log(100)
 
+# start-up: `volscale --version` as a whole process, the binary's size and how many protocol
+# conformance records it holds (the Swift runtime scans them all on each first cast)
+version_walls = []
+for _ in range(21):
+    w, _ = run([volscale, "--version"])
+    version_walls.append(w)
+def conformances(path):
+    out = subprocess.run(["readelf", "-SW", path], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "swift5_protocol_conformances" in line:
+            return int(line.split("swift5_protocol_conformances")[1].split()[3], 16) // 4
+    return None
+service = os.path.join(os.path.dirname(volscale), "volscale-service")
+
 # 100 million rows through a pipe, constant memory
 gen = subprocess.Popen([bench, "generate", str(stream_rows)], stdout=subprocess.PIPE)
 w, rss, o = run_rss([volscale, "vol", "-", "--model", "ewma", "--stream", "--format", "json"], stdin=gen.stdout)
@@ -133,5 +147,8 @@ for label, (v, p, r, diff) in results.items():
 g = statistics.median(garch_walls)
 print(f"{'vol sp500 --model garch vs arch fit alone':44} {g*1e3:7.1f} ms {arch['fit']*1e3:7.1f} ms {g/arch['fit']:7.3f}  <= 0.5 of arch's fit "
       f"({'met' if g/arch['fit'] <= 0.5 else 'MISSED'}); log-likelihood {ours_llf:.4f} vs arch {arch['llf']:.4f} (percent units)")
+print(f"{'volscale --version (start-up), median of 21':44} {statistics.median(version_walls)*1e3:7.1f} ms {'':>10} {'':>7}  "
+      f"binary {os.path.getsize(volscale)/1e6:.0f} MB, {conformances(volscale):,} conformance records"
+      + (f" (volscale-service: {os.path.getsize(service)/1e6:.0f} MB, {conformances(service):,})" if os.path.exists(service) else ""))
 print(f"{'vol - --stream, ' + format(stream_rows, ',') + ' generated rows':44} {w:7.1f} s  {'':>10} {'':>7}  peak RSS {rss/1024:.1f} MiB "
       f"({streamed['observations']:,} returns, {streamed['sampling']['bar']} bars)")

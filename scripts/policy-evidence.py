@@ -30,7 +30,7 @@ def run(args):
     return json.loads(out.stdout)
 
 print(f"{'series':27} {'side':5} {'bars':>5} {'exc':>4} {'rate':>6} {'Kupiec p':>8} {'Ind p':>6} {'peak/trough':>11} {'max 5-bar rise':>14} {'avg / bare FHS VaR99':>20}  lines met")
-met_all = 0; total = 0
+met_all = 0; total = 0; details = []
 for path, label in SERIES:
     for side in ("long", "short"):
         p = run([path, "--config", policy, "--side", side])
@@ -48,7 +48,16 @@ for path, label in SERIES:
         ]
         marks = "".join("+" if ok else "-" for ok in lines)
         total += 1; met_all += all(lines)
+        corridor_floor = p["binding"].get("corridor (floor)", 0)
+        csv = subprocess.run([volscale, "backtest", path, "--config", policy, "--side", side, "--format", "csv"],
+                             cwd=root, capture_output=True, text=True).stdout.splitlines()[1:]
+        dates = [row.split(",")[0] for row in csv]
+        hit = [row.endswith(",1") for row in csv]
+        back_to_back = [dates[i] for i in range(len(hit) - 1) if hit[i] and hit[i + 1]]
+        details.append(f"{label:27} {side:5} corridor floor binds {100*corridor_floor:4.1f}% of bars; "
+                       f"back-to-back exceedances starting {', '.join(back_to_back) if back_to_back else 'none'}")
         print(f"{label:27} {side:5} {p['observations']:5d} {p['exceedances']:4d} {100*p['exceedanceRate']:5.2f}% {p['kupiec']['pValue']:8.3f} "
               f"{p['christoffersen']['independence']['pValue']:6.3f} {pc['peakToTrough']:11.2f} {100*pc['maxIncrease5']:13.1f}% {ratio:20.2f}  {marks}")
 print(f"\nlines: coverage (rate <= 1% and Kupiec p >= 0.05), independence (p >= 0.05), peak/trough <= 4, 5-bar rise <= 50%, average <= 1.3x bare")
-print(f"all five met on {met_all} of {total} series-sides")
+print(f"all five met on {met_all} of {total} series-sides\n")
+print("\n".join(details))

@@ -39,15 +39,10 @@ public enum ServiceCommands {
     /// Replaces this process with `volscale-service` run on `arguments`: the one next to this
     /// executable, else the first on PATH. Returns the reason only when that fails.
     public static func exec(_ arguments: [String]) -> String {
-        var candidates: [String] = []
-        if let directory = Self.ownDirectory() { candidates.append(directory + "/" + executable) }
-        let argv = [executable] + arguments
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+        var cArgs: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) }
         cArgs.append(nil)
         defer { for p in cArgs { free(p) } }
-        for path in candidates where access(path, X_OK) == 0 {
-            execv(path, cArgs)
-        }
+        if let directory = Self.ownDirectory() { execv(directory + "/" + executable, cArgs) }  // returns only on failure
         execvp(executable, cArgs)
         let reason = String(cString: strerror(errno))
         return "volscale \(arguments.first ?? ""): cannot run \(executable) (\(reason)); it is built with "

@@ -30,8 +30,6 @@ public struct MarginWalker: Sendable {
         public var margin: Double
         public var maintenance: Double
         public var binding: BindingControl
-        /// The coverage-calibration multiplier the model margin was scaled by (1 when off).
-        public var calibration: Double = 1
     }
 
     var returns: [Double] = []
@@ -45,8 +43,12 @@ public struct MarginWalker: Sendable {
     // GARCH state
     var garch: (params: GARCHParameters, s2: Double, fittedAt: Int)?
     // walk state
-    var histories: [Side: PublicationHistory]
-    var calibrations: [Side: CoverageCalibration.State] = [:]
+    /// Per side: its earlier publications (for the path controls) and the calibration state.
+    struct SideState: Sendable {
+        var history: PublicationHistory
+        var calibration: CoverageCalibration.State?
+    }
+    var sides: [Side: SideState]
     var window = SortedWindow(), floorWindow = SortedWindow()
     var floorRange: ClosedRange<Int>?
     var stressedCache: (range: Range<Int>, k: Int, low: [Double], high: [Double])?
@@ -71,9 +73,9 @@ public struct MarginWalker: Sendable {
             firstValid = window
         }
         self.model = model
-        let keep = max(model.controls.riseBars, model.mpor)
-        histories = [.long: PublicationHistory(keep: keep), .short: PublicationHistory(keep: keep)]
-        if let c = model.controls.calibration { calibrations = [.long: .init(c), .short: .init(c)] }
+        let side = SideState(history: PublicationHistory(keep: max(model.controls.riseBars, model.mpor)),
+                             calibration: model.controls.calibration.map { CoverageCalibration.State($0) })
+        sides = [.long: side, .short: side]
         start = model.method != .parametric ? firstValid + model.lookback - 1 : firstValid
         fixedFactors = ParametricTail.factors(confidence: model.confidence, nu: model.nu)
         if case let .confidence(a) = model.controls.maintenance { maintenanceAlpha = a } else { maintenanceAlpha = nil }
@@ -294,25 +296,22 @@ public struct MarginWalker: Sendable {
 
         var out: [Side: SideRate] = [:]
         for side in Side.allCases {
-            guard let (tail, mTail) = tails[side], let history = histories[side] else { return nil }
+            guard let (tail, mTail) = tails[side], var state = sides[side] else { return nil }
             let m = max(tail.value(model.measure), 0)
-            var k = 1.0
-            if let c = model.controls.calibration, var state = calibrations[side] {
-                // the publication h bars ago covered the h-bar loss that ended now
-                if let covered = history.published(barsAgo: h) {
-                    state.observe(exceeded: side.loss(logReturn: rh[t - h + 1]) > covered, c)
-                    calibrations[side] = state
-                }
-                k = state.multiplier
+            // the publication h bars ago covered the h-bar loss that ended now
+            if let c = model.controls.calibration, let covered = state.history.published(barsAgo: h) {
+                state.calibration?.observe(exceeded: side.loss(logReturn: rh[t - h + 1]) > covered, c)
             }
-            let (rate, binding) = model.controls.apply(model: k * m, floorValue: floors[side], history: history)
+            let k = state.calibration?.multiplier ?? 1
+            let (rate, binding) = model.controls.apply(model: k * m, floorValue: floors[side], history: state.history)
             let maintenance: Double
             switch model.controls.maintenance {
             case let .fractionOfInitial(f): maintenance = f * rate
             case .confidence: maintenance = min(max(mTail?.value(model.measure) ?? rate, 0), rate)
             }
-            histories[side]?.record(rate)
-            out[side] = SideRate(model: m, margin: rate, maintenance: maintenance, binding: binding, calibration: k)
+            state.history.record(rate)
+            sides[side] = state
+            out[side] = SideRate(model: m, margin: rate, maintenance: maintenance, binding: binding)
         }
         guard let long = out[.long], let short = out[.short] else { return nil }
         return Step(sigma: sigma, impliedBound: bound, long: long, short: short)
