@@ -65,20 +65,25 @@ public enum Timestamp {
             v = v &* 10 &+ Int64(d)
             i += 1
         }
-        if integral {
-            let signed = first == UInt8(ascii: "-") ? -v : v
-            let a = v
-            if a < 100_000_000_000 { return Checked.integer64(Double(signed) * 1000, in: EpochMillis.range) }
-            if a < 100_000_000_000_000 { return EpochMillis.range.contains(signed) ? signed : nil }
-            if a < 100_000_000_000_000_000 { return Checked.integer64((Double(signed) / 1000).rounded(), in: EpochMillis.range) }
-            return Checked.integer64((Double(signed) / 1e6).rounded(), in: EpochMillis.range)
-        }
+        if integral { return epochMillis(magnitude: v, negative: first == UInt8(ascii: "-")) }
         guard let value = DecimalParser.parse(p, count), value.isFinite else { return nil }
         let a = Swift.abs(value)
         let ms: Double
         if a < 1e11 { ms = value * 1000 } else if a < 1e14 { ms = value } else if a < 1e17 { ms = value / 1000 } else { ms = value / 1e6 }
         // beyond the Int64 range (e.g. 1e300): not a timestamp, never a trap
         return Checked.integer64(ms.rounded(), in: EpochMillis.range)
+    }
+
+    /// An integer epoch time in milliseconds, its unit told by its size: below 10^11 seconds,
+    /// below 10^14 milliseconds, below 10^17 microseconds, else nanoseconds; nil outside
+    /// `EpochMillis.range`. `magnitude` has at most 18 digits.
+    @inline(__always)
+    static func epochMillis(magnitude a: Int64, negative: Bool) -> Int64? {
+        let signed = negative ? -a : a
+        if a < 100_000_000_000 { return Checked.integer64(Double(signed) * 1000, in: EpochMillis.range) }
+        if a < 100_000_000_000_000 { return EpochMillis.range.contains(signed) ? signed : nil }
+        if a < 100_000_000_000_000_000 { return Checked.integer64((Double(signed) / 1000).rounded(), in: EpochMillis.range) }
+        return Checked.integer64((Double(signed) / 1e6).rounded(), in: EpochMillis.range)
     }
 
     /// The decimal number in `p[from..<from + len]` (all digits, within `count`), or nil.

@@ -43,4 +43,52 @@ import Foundation
         }
         #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
     }
+
+    /// The readers' eight-bytes-at-a-time path for short prices (`parseShortDecimal`): for
+    /// every count of integer digits (0 to 8) and fraction digits (none, 0 to 8), followed by
+    /// each kind of byte a record can hold, it either declines or gives `strtod`'s value of
+    /// the number it read, bit for bit, and the length `parseLeading` gives.
+    @Test func shortDecimalsAgreeWithStrtod() {
+        var rng = DecimalSamples(seed: 7)
+        var checked = 0, taken = 0
+        var mismatches: [String] = []
+        for whole in 0...8 {
+            for fraction in -1...8 {
+                for follow in [",", "\n", "\r\n", "e5", ".5", "0", "\"", "-", "\u{0}", "\u{FF}"] {
+                    for _ in 0..<300 {
+                        var number = String((0..<whole).map { _ in Character(String(rng.next() % 10)) })
+                        if fraction >= 0 { number += "." + String((0..<fraction).map { _ in Character(String(rng.next() % 10)) }) }
+                        let text = number + follow + ",1234567890123456789,"
+                        var bytes = Array(text.utf8)
+                        let short = bytes.withUnsafeMutableBufferPointer { b in DecimalParser.parseShortDecimal(b.baseAddress!, b.count) }
+                        // taken exactly when the runs of digits are 1-7 before the point and 0-7 after it
+                        let extra = follow == "0" ? 1 : 0
+                        let integerRun = whole + (fraction < 0 ? extra : 0), fractionRun = fraction + extra
+                        let expectTaken = (1...7).contains(integerRun) && (fraction < 0 || fractionRun <= 7)
+                        checked += 1
+                        if (short != nil) != expectTaken { mismatches.append("taken: " + text) }
+                        guard let (v, n) = short else { continue }
+                        taken += 1
+                        let read = String(decoding: bytes[0..<n], as: UTF8.self)
+                        let leading = bytes.withUnsafeMutableBufferPointer { b in DecimalParser.parseLeading(b.baseAddress!, b.count) }
+                        let agrees = Self.same(v, Self.strtodValue(read))
+                            && (follow == "e5" || leading.map { $0.1 == n && Self.same($0.0, v) } ?? false)
+                        if !agrees { mismatches.append(text) }
+                    }
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
+        #expect(taken > checked / 2, "\(taken) of \(checked) taken")
+    }
+
+    /// Fewer than 17 readable bytes: declined, never read past the end.
+    @Test func shortDecimalNeedsSeventeenBytes() {
+        var bytes = Array("30000.12,30000.1".utf8)
+        let r = bytes.withUnsafeMutableBufferPointer { b in DecimalParser.parseShortDecimal(b.baseAddress!, b.count) }
+        #expect(r == nil)
+        bytes.append(0x2C)
+        let s = bytes.withUnsafeMutableBufferPointer { b in DecimalParser.parseShortDecimal(b.baseAddress!, b.count) }
+        #expect(s?.0 == 30000.12 && s?.1 == 8)
+    }
 }

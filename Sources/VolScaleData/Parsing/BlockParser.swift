@@ -19,12 +19,20 @@ struct BlockParser {
         }
     }
 
-    /// A row estimate for reserving columns: bytes over the length of the first line.
+    /// A row estimate for reserving columns: bytes over the shortest of the first 64 lines,
+    /// plus an eighth. Generous on purpose: a column that outgrows its reservation is copied
+    /// whole (and its pages touched twice), while reserved pages never written cost nothing.
     static func capacity(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int) -> Int {
         var i = start
-        while i < end && i - start < 4096 && p[i] != RecordScanner.lf { i += 1 }
-        let lineLength = max(8, i - start + 1)
-        return (end - start) / lineLength + 16
+        var shortest = Int.max
+        for _ in 0..<64 where i < end {
+            let lineStart = i
+            while i < end && i - lineStart < 4096 && p[i] != RecordScanner.lf { i += 1 }
+            i += 1
+            shortest = min(shortest, i - lineStart)
+        }
+        let rows = (end - start) / max(8, shortest == Int.max ? 8 : shortest)
+        return rows + rows / 8 + 16
     }
 
     private func parseCSV(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
@@ -255,16 +263,33 @@ struct FastRecord {
                     i += 1
                 }
             case .time:
+                // epoch milliseconds (klines): 12 to 15 digits, two loads
+                if i + 16 <= end {
+                    let a = SWAR.load(p + i)
+                    if SWAR.digitCount(a) == 8 {
+                        let b = SWAR.load(p + i + 8)
+                        let n = SWAR.digitCount(b)
+                        if n >= 4 && n < 8 && p[i + 8 + n] == 0x2C {
+                            let v = SWAR.value(a, digits: 8) &* SWAR.powersOfTen[n] &+ SWAR.value(b, digits: n)
+                            guard let t = Timestamp.epochMillis(magnitude: Int64(v), negative: false) else { return nil }
+                            row.time = t
+                            i += 8 + n
+                            break
+                        }
+                    }
+                }
                 let s = i
                 while i < end && p[i] != 0x2C && p[i] != 0x0A && p[i] != 0x0D { i += 1 }
                 guard i > s, p[s] != 0x22, p[s] != 0x20, p[i - 1] != 0x20, let t = times.parse(p + s, i - s) else { return nil }
                 row.time = t
             case .volume:
-                guard let (v, n) = DecimalParser.parseLeading(p + i, end - i), v >= 0, v.isFinite else { return nil }
+                guard let (v, n) = DecimalParser.parseShortDecimal(p + i, end - i) ?? DecimalParser.parseLeading(p + i, end - i),
+                      v >= 0, v.isFinite else { return nil }
                 i += n
                 row.volume = v
             default:
-                guard let (v, n) = DecimalParser.parseLeading(p + i, end - i), v > 0, v.isFinite else { return nil }
+                guard let (v, n) = DecimalParser.parseShortDecimal(p + i, end - i) ?? DecimalParser.parseLeading(p + i, end - i),
+                      v > 0, v.isFinite else { return nil }
                 i += n
                 switch roles[k] {
                 case .open: row.open = v
