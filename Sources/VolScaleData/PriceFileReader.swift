@@ -160,18 +160,24 @@ public struct PriceFileReader: Sendable {
         results[0] = nil
         merged.offsetLines(by: lineOffset)
         var lineBase = lineOffset + merged.lines
-        for k in 1..<parts where merged.error == nil {
+        var following: [PriceBlock] = []
+        var last = merged.lastTime
+        var failed = merged.error != nil
+        for k in 1..<parts where !failed {
             guard var part = results[k] else { continue }
             // a part's first row was checked against nothing: when it does not follow the rows
             // before, parse the part again knowing them (only with rows out of order)
-            if let last = merged.lastTime, let first = part.timestamps.first, first <= last {
+            if let last, let first = part.timestamps.first, first <= last {
                 part = job.part(k, previous: last)
             }
             part.offsetLines(by: lineBase)
             lineBase += part.lines
-            merged.append(contentsOf: part)
+            last = part.lastTime ?? last
+            failed = part.error != nil
+            following.append(part)
             results[k] = nil
         }
+        merged.append(contentsOf: following)
         return merged
     }
 }
