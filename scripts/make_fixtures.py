@@ -99,6 +99,57 @@ def arch_fixtures():
     })
 
 
+def arch_composed_fixtures():
+    """EGARCH(1,1,1) and Hansen's skewed t (arch's EGARCH and SkewStudent), composed with the
+    constant mean as arch composes them. EGARCH's omega is the intercept of ln sigma2: on the
+    decimal scale omega - (1 - beta) ln 1e4. Skewed t: arch's eta -> nu, lambda -> skew."""
+    import arch
+    from arch import arch_model
+
+    df = sp500()
+    r = np.diff(np.log(df["close"].values))
+    n = len(r)
+    cases = [
+        ("egarch-normal", "EGARCH", 1, "normal"),
+        ("egarch-t", "EGARCH", 1, "t"),
+        ("egarch-skewt", "EGARCH", 1, "skewt"),
+        ("garch-skewt", "GARCH", 0, "skewt"),
+        ("gjr-skewt", "GARCH", 1, "skewt"),
+    ]
+    names = {"mu": "mu", "omega": "omega", "alpha[1]": "alpha", "gamma[1]": "gamma", "beta[1]": "beta", "nu": "nu",
+             "eta": "nu", "lambda": "skew"}
+    for name, vol, o, dist in cases:
+        res = arch_model(100 * r, mean="Constant", vol=vol, p=1, o=o, q=1, dist=dist).fit(disp="off")
+        p = dict(res.params)
+        se = dict(res.std_err)
+        params, stderr = {}, {}
+        for k, v in p.items():
+            key = names[k]
+            params[key] = float(v)
+            stderr[key] = float(se[k])
+        params["mu"] /= 100
+        stderr["mu"] /= 100
+        if vol == "EGARCH":
+            params["omega"] = params["omega"] - (1 - params["beta"]) * math.log(1e4)
+        else:
+            params["omega"] /= 1e4
+            stderr["omega"] /= 1e4
+        f = res.forecast(horizon=1, reindex=False)
+        dump(name + ".json", {
+            "source": f"arch {arch.__version__}: arch_model(100*r, mean='Constant', vol='{vol}', p=1, o={o}, q=1, dist='{dist}').fit();"
+                      " r = diff(log(close)) of data/sp500-daily.csv; converted to decimal units (EGARCH omega: minus (1-beta) ln 1e4;"
+                      " its standard error is unchanged); skewed t: eta -> nu, lambda -> skew",
+            "observations": n,
+            "parameters": params,
+            "standardErrors": stderr,
+            "standardErrorsType": "robust (Bollerslev-Wooldridge), arch default",
+            "logLikelihood": float(res.loglikelihood) + n * math.log(100.0),
+            "logLikelihoodPercent": float(res.loglikelihood),
+            "conditionalVolatility": [float(x) / 100 for x in res.conditional_volatility],
+            "varianceForecast": [float(x) / 1e4 for x in f.variance.values[-1]],
+        })
+
+
 def range_fixtures():
     df = sp500()
     o, h, l, c = (np.log(df[k].values) for k in ("open", "high", "low", "close"))
@@ -571,7 +622,7 @@ def regime_fixtures():
 
 if __name__ == "__main__":
     import sys
-    jobs = {"coverage": coverage_fixtures, "student_t": student_t_fixtures, "arch": arch_fixtures,
+    jobs = {"coverage": coverage_fixtures, "student_t": student_t_fixtures, "arch": arch_fixtures, "arch_composed": arch_composed_fixtures,
             "range": range_fixtures, "vix": vix_fixtures, "dvol": dvol_fixtures, "options_grid": options_grid_fixtures, "black": black_fixtures,
             "covariance": covariance_fixtures, "liquidity": liquidity_fixtures, "regimes": regime_fixtures}
     for name in sys.argv[1:] or list(jobs):

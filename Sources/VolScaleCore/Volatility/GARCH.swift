@@ -28,6 +28,98 @@ public struct GARCHProcess: Sendable, Hashable, Codable {
     public var asymmetric: Bool
     public init(asymmetric: Bool = false) { self.asymmetric = asymmetric }
     public var name: String { asymmetric ? "GJR-GARCH(1,1,1)" : "GARCH(1,1)" }
+
+    /// The recursion, written once: `sigma2_{t+1}` from `sigma2_t` and `e_t`. The analytic
+    /// kernel (`GARCHKernel`) and the composite (`ARCHModel`) both step with it.
+    @inlinable @inline(__always)
+    public static func step(omega: Double, alpha: Double, gamma: Double, beta: Double, variance s2: Double, residual e: Double) -> Double {
+        omega + (alpha + (e < 0 ? gamma : 0)) * e * e + beta * s2
+    }
+
+    /// `sigma2_1 = omega + (alpha + gamma/2 + beta) backcast`, as arch starts the recursion.
+    @inlinable @inline(__always)
+    public static func first(omega: Double, alpha: Double, gamma: Double, beta: Double, backcast: Double) -> Double {
+        omega + (alpha + 0.5 * gamma + beta) * backcast
+    }
+
+    /// `sbar + persistence^(k-1) (sigma2_{n+1} - sbar)` for k = 1...horizon.
+    public static func forecast(persistence: Double, unconditional sbar: Double, next: Double, horizon: Int) -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(max(horizon, 0))
+        var decay = 1.0
+        for _ in 0..<max(horizon, 0) {
+            out.append(sbar + decay * (next - sbar))
+            decay *= persistence
+        }
+        return out
+    }
+}
+
+/// GARCH(1,1) and GJR-GARCH(1,1,1) as a role of the composite `ARCHModel` (used with the
+/// skewed t; with the normal and Student's t distributions `GARCHModel` fits the same model
+/// with analytic derivatives). Parameters `omega, alpha, [gamma,] beta`; coordinates as
+/// `GARCHTransform`: omega = exp(u), alpha = u^2, alpha + gamma = v^2, beta = w^2.
+extension GARCHProcess: VolatilityProcess {
+    public var parameterNames: [String] { asymmetric ? ["omega", "alpha", "gamma", "beta"] : ["omega", "alpha", "beta"] }
+
+    /// The parts of a parameter vector, gamma 0 when symmetric.
+    @inline(__always)
+    func parts(_ p: [Double]) -> (omega: Double, alpha: Double, gamma: Double, beta: Double) {
+        asymmetric ? (p[0], p[1], p[2], p[3]) : (p[0], p[1], 0, p[2])
+    }
+    func vector(omega: Double, alpha: Double, gamma: Double, beta: Double) -> [Double] {
+        asymmetric ? [omega, alpha, gamma, beta] : [omega, alpha, beta]
+    }
+
+    /// The grid `GARCHModel` starts from: alpha in {0.03, 0.07, 0.12}, persistence in {0.9,
+    /// 0.96, 0.99}, gamma in {0, 0.08, 0.16} when asymmetric; omega `(1 - persistence) variance`.
+    public func startingValues(variance: Double) -> [[Double]] {
+        var out: [[Double]] = []
+        for a in [0.03, 0.07, 0.12] {
+            for persistence in [0.9, 0.96, 0.99] {
+                for g in asymmetric ? [0.0, 0.08, 0.16] : [0.0] {
+                    let b = persistence - a - 0.5 * g
+                    if b > 0 { out.append(vector(omega: (1 - persistence) * variance, alpha: a, gamma: g, beta: b)) }
+                }
+            }
+        }
+        return out
+    }
+    public func unconstrained(_ p: [Double]) -> [Double] {
+        let (omega, alpha, gamma, beta) = parts(p)
+        return asymmetric
+            ? [Double.log(omega), alpha.squareRoot(), max(alpha + gamma, 0).squareRoot(), beta.squareRoot()]
+            : [Double.log(omega), alpha.squareRoot(), beta.squareRoot()]
+    }
+    public func natural(_ u: [Double]) -> [Double] {
+        asymmetric
+            ? [Double.exp(u[0]), u[1] * u[1], u[2] * u[2] - u[1] * u[1], u[3] * u[3]]
+            : [Double.exp(u[0]), u[1] * u[1], u[2] * u[2]]
+    }
+    public func admits(_ p: [Double]) -> Bool {
+        let (omega, alpha, gamma, beta) = parts(p)
+        return omega > 0 && alpha + 0.5 * gamma + beta < 1
+    }
+    public func firstVariance(_ p: [Double], backcast: Double) -> Double {
+        let (omega, alpha, gamma, beta) = parts(p)
+        return Self.first(omega: omega, alpha: alpha, gamma: gamma, beta: beta, backcast: backcast)
+    }
+    @inlinable
+    public func nextVariance(_ p: [Double], variance: Double, residual: Double) -> Double {
+        asymmetric
+            ? Self.step(omega: p[0], alpha: p[1], gamma: p[2], beta: p[3], variance: variance, residual: residual)
+            : Self.step(omega: p[0], alpha: p[1], gamma: 0, beta: p[2], variance: variance, residual: residual)
+    }
+    public func unscaled(_ p: [Double], scale: Double) -> [Double] {
+        var q = p
+        q[0] = p[0] / (scale * scale)
+        return q
+    }
+    public func forecast(_ p: [Double], next: Double, horizon: Int) -> [Double]? {
+        let (omega, alpha, gamma, beta) = parts(p)
+        let persistence = alpha + 0.5 * gamma + beta
+        return Self.forecast(persistence: persistence, unconditional: omega / (1 - persistence), next: next, horizon: horizon)
+    }
 }
 
 /// Parameters of a fitted GARCH-family model, in decimal units of the returns.
@@ -229,16 +321,8 @@ public struct GARCHFit: Sendable {
     /// Variance forecasts `E[sigma2_{n+k}]` for k = 1...horizon (decimal, per period):
     /// `sbar + persistence^(k-1) (sigma2_{n+1} - sbar)`.
     public func forecastVariance(horizon: Int) -> [Double] {
-        let p = parameters.persistence
-        let sbar = parameters.unconditionalVariance
-        var out: [Double] = []
-        out.reserveCapacity(max(horizon, 0))
-        var decay = 1.0
-        for _ in 0..<max(horizon, 0) {
-            out.append(sbar + decay * (nextVariance - sbar))
-            decay *= p
-        }
-        return out
+        GARCHProcess.forecast(persistence: parameters.persistence, unconditional: parameters.unconditionalVariance,
+                              next: nextVariance, horizon: horizon)
     }
 
     /// Parameter vector in `model.parameterNames` order (decimal units).
@@ -313,7 +397,7 @@ struct GARCHKernel: Sendable {
         if isT && !(th.nu > 2) { return nil }
         let mu = mean == .constant ? th.mu : 0
         let gamma = asymmetric ? th.gamma : 0
-        var s2 = th.omega + (th.alpha + 0.5 * gamma + th.beta) * backcast
+        var s2 = GARCHProcess.first(omega: th.omega, alpha: th.alpha, gamma: gamma, beta: th.beta, backcast: backcast)
         var sumLog = 0.0, sumQuad = 0.0
         let k = isT ? 1 / (th.nu - 2) : 0
         for r in y {
@@ -321,7 +405,7 @@ struct GARCHKernel: Sendable {
             let e = r - mu
             sumLog += Double.log(s2)
             sumQuad += isT ? Double.log(1 + e * e / s2 * k) : e * e / s2
-            s2 = th.omega + (th.alpha + (e < 0 ? gamma : 0)) * e * e + th.beta * s2
+            s2 = GARCHProcess.step(omega: th.omega, alpha: th.alpha, gamma: gamma, beta: th.beta, variance: s2, residual: e)
         }
         let dn = Double(y.count)
         if isT {
@@ -343,7 +427,7 @@ struct GARCHKernel: Sendable {
         let isT = distribution == .studentT
         if isT && !(nu > 2) { return nil }
         let bc = backcast
-        var s2 = omega + (alpha + 0.5 * gamma + beta) * bc
+        var s2 = GARCHProcess.first(omega: omega, alpha: alpha, gamma: gamma, beta: beta, backcast: bc)
         var dMu = 0.0, dOmega = 1.0, dAlpha = bc, dGamma = 0.5 * bc, dBeta = bc
         var gMu = 0.0, gOmega = 0.0, gAlpha = 0.0, gGamma = 0.0, gBeta = 0.0, gNu = 0.0
         var sumLog = 0.0, sumQuad = 0.0
@@ -399,7 +483,7 @@ struct GARCHKernel: Sendable {
                 }
                 let neg: Double = e < 0 ? 1 : 0
                 let a = alpha + gamma * neg
-                let next = omega + a * e2 + beta * s2
+                let next = GARCHProcess.step(omega: omega, alpha: alpha, gamma: gamma, beta: beta, variance: s2, residual: e)
                 dMu = -2 * a * e + beta * dMu
                 dOmega = 1 + beta * dOmega
                 dAlpha = e2 + beta * dAlpha
@@ -454,14 +538,14 @@ struct GARCHKernel: Sendable {
     func filter(_ th: Theta) -> (variance: [Double], residuals: [Double], next: Double) {
         let mu = mean == .constant ? th.mu : 0
         let gamma = asymmetric ? th.gamma : 0
-        var s2 = th.omega + (th.alpha + 0.5 * gamma + th.beta) * backcast
+        var s2 = GARCHProcess.first(omega: th.omega, alpha: th.alpha, gamma: gamma, beta: th.beta, backcast: backcast)
         var variance = [Double](repeating: 0, count: y.count)
         var residuals = [Double](repeating: 0, count: y.count)
         for t in y.indices {
             variance[t] = s2
             let e = y[t] - mu
             residuals[t] = e
-            s2 = th.omega + (th.alpha + (e < 0 ? gamma : 0)) * e * e + th.beta * s2
+            s2 = GARCHProcess.step(omega: th.omega, alpha: th.alpha, gamma: gamma, beta: th.beta, variance: s2, residual: e)
         }
         return (variance, residuals, s2)
     }
