@@ -50,6 +50,24 @@ func renderCommand(_ args: [String]) throws -> String {
         #expect(abs((j["logLikelihood"] as! Double) - 5030 * log(100.0) - -6834.4792) < 1e-3)
     }
 
+    /// EGARCH and the skewed t through the command: arch's keys (`omega`, `alpha`, `gamma`,
+    /// `beta`; `nu` and `skew` for arch's `eta` and `lambda`), and arch's fit (fixtures from
+    /// `scripts/make_fixtures.py arch_composed`).
+    @Test(arguments: [("egarch", "skewt", "egarch-skewt"), ("egarch", "normal", "egarch-normal"), ("gjr", "skewt", "gjr-skewt")])
+    func composedModelsUseArchNames(_ model: String, _ dist: String, _ fixture: String) throws {
+        let j = try json(["vol", TestData.data("sp500-daily.csv"), "--model", model, "--dist", dist, "--format", "json"])
+        let ref = try TestData.json(fixture + ".json")
+        let p = try #require(j["parameters"] as? [String: Double])
+        let expected = try #require(ref["parameters"] as? [String: Double])
+        #expect(Set(p.keys) == Set(expected.keys))
+        for key in ["alpha", "gamma", "beta", "skew"] where expected[key] != nil {
+            #expect(abs(p[key]! - expected[key]!) <= 5e-3, "\(fixture) \(key) \(p[key]!) vs \(expected[key]!)")
+        }
+        let ll = try #require(j["logLikelihood"] as? Double), refLL = try #require(ref["logLikelihood"] as? Double)
+        #expect(ll >= refLL - 1e-6 * abs(refLL), "\(fixture) logL \(ll) vs arch \(refLL)")
+        #expect(Set((j["standardErrors"] as? [String: Double] ?? [:]).keys) == Set(expected.keys))
+    }
+
     /// CSV path: sigma_t per return equals arch's conditional volatility.
     @Test func garchCSVMatchesArchConditionalVolatility() throws {
         let text = try output(["vol", TestData.data("sp500-daily.csv"), "--model", "garch", "--format", "csv"])
@@ -91,7 +109,7 @@ func renderCommand(_ args: [String]) throws -> String {
             }
             let v = try #require(j["volatility"] as? [String: Any])
             #expect(v["next"] is Double && v["annualized"] is Double && v["last"] is Double, "\(model.rawValue)")
-            if model == .garch || model == .gjr { #expect(j["logLikelihood"] is Double) } else { #expect(j["logLikelihood"] == nil) }
+            if model == .garch || model == .gjr || model == .egarch { #expect(j["logLikelihood"] is Double) } else { #expect(j["logLikelihood"] == nil) }
         }
     }
 
@@ -139,7 +157,8 @@ func renderCommand(_ args: [String]) throws -> String {
         }
         let invalid: [([String], String)] = [
             (["vol", "x.csv", "--model", "ewma", "--lambda", "1.5"], "--lambda must be strictly between 0 and 1"),
-            (["vol", "x.csv", "--model", "ewma", "--dist", "t"], "--dist applies to garch and gjr only"),
+            (["vol", "x.csv", "--model", "ewma", "--dist", "t"], "--dist applies to garch, gjr and egarch only"),
+            (["vol", "x.csv", "--model", "egarch", "--horizon", "2"], "egarch has an analytic forecast one step ahead only"),
             (["vol", "x.csv", "--model", "garch", "--window", "5"], "--window applies to close-to-close and range estimators only"),
             (["vol", "x.csv", "--periods-per-year=-3"], "--periods-per-year must be a positive number"),
             (["iv", "--price", "1"], "give --price, --strike, --expiry"),

@@ -21,7 +21,10 @@ extension VolScaleCommand {
             Models:
               close-to-close   rolling sample standard deviation over --window returns (ddof 1)
               ewma             RiskMetrics, zero mean, --lambda (default 0.94) or --halflife, seeded as arch
-              garch, gjr       GARCH(1,1) / GJR-GARCH(1,1,1), --mean constant|zero, --dist normal|t, exact MLE
+              garch, gjr       GARCH(1,1) / GJR-GARCH(1,1,1), --mean constant|zero, --dist normal|t|skewt, exact MLE
+              egarch           EGARCH(1,1,1) as arch (log variance; omega is its intercept for decimal returns),
+                               same options; forecasts one step ahead only (arch simulates beyond)
+              skewt            Hansen's skewed t: parameters nu (arch's eta) and skew (arch's lambda)
               parkinson, garman-klass, rogers-satchell, yang-zhang
                                range estimators over --window bars (needs open, high, low, close)
 
@@ -40,7 +43,7 @@ extension VolScaleCommand {
 
         public enum Model: String, ExpressibleByArgument, CaseIterable, Sendable {
             case closeToClose = "close-to-close"
-            case ewma, garch, gjr
+            case ewma, garch, gjr, egarch
             case parkinson
             case garmanKlass = "garman-klass"
             case rogersSatchell = "rogers-satchell"
@@ -53,10 +56,15 @@ extension VolScaleCommand {
         @Option(help: "Volatility model: \(Model.allCases.map(\.rawValue).joined(separator: ", ")).")
         public var model: Model = .ewma
 
-        @Option(help: "Innovation distribution for garch/gjr: normal or t (standardised Student's t).")
-        public var dist: InnovationDistribution?
+        /// The law of the standardised residuals of a GARCH-family fit.
+        public enum Distribution: String, ExpressibleByArgument, CaseIterable, Sendable {
+            case normal, t, skewt
+        }
 
-        @Option(help: "Mean model for garch/gjr: constant (mu estimated) or zero.")
+        @Option(help: "Innovation distribution for garch/gjr/egarch: normal, t (standardised Student's t) or skewt (Hansen's skewed t).")
+        public var dist: Distribution?
+
+        @Option(help: "Mean model for garch/gjr/egarch: constant (mu estimated) or zero.")
         public var mean: MeanModel?
 
         @Option(help: "EWMA decay factor in (0, 1); default 0.94.")
@@ -89,9 +97,12 @@ extension VolScaleCommand {
 
         public func validate() throws {
             try data.validatePeriods()
-            let isGARCH = model == .garch || model == .gjr
-            if !isGARCH && dist != nil { throw ValidationError("--dist applies to garch and gjr only") }
-            if !isGARCH && mean != nil { throw ValidationError("--mean applies to garch and gjr only (ewma is zero-mean)") }
+            let isGARCH = model == .garch || model == .gjr || model == .egarch
+            if !isGARCH && dist != nil { throw ValidationError("--dist applies to garch, gjr and egarch only") }
+            if !isGARCH && mean != nil { throw ValidationError("--mean applies to garch, gjr and egarch only (ewma is zero-mean)") }
+            if model == .egarch && horizon > 1 {
+                throw ValidationError("--horizon: egarch has an analytic forecast one step ahead only (arch simulates beyond)")
+            }
             if model != .ewma && (lambda != nil || halflife != nil) { throw ValidationError("--lambda and --halflife apply to ewma only") }
             if lambda != nil && halflife != nil { throw ValidationError("give --lambda or --halflife, not both") }
             if let l = lambda, !(l > 0 && l < 1) { throw ValidationError("--lambda must be strictly between 0 and 1, got \(l)") }
@@ -153,7 +164,7 @@ extension VolScaleCommand {
                     guard let est = RangeEstimator(rawValue: model.rawValue) else { throw CommandFailure("unknown model \(model.rawValue)") }
                     let w = window ?? 20
                     return (.range(est, window: w), "\(model.rawValue), rolling \(w) bars", [("window", Double(w))])
-                case .garch, .gjr:
+                case .garch, .gjr, .egarch:
                     throw CommandFailure("\(model.rawValue) needs the whole sample")
                 }
             } catch let e as VolatilityError {
@@ -220,25 +231,42 @@ extension VolScaleCommand {
             }
         }
 
+        /// A GARCH-family fit: GARCH and GJR with the normal or Student's t through the analytic
+        /// kernel (`GARCHModel`), everything else through the composite (`ARCHModel`).
+        func fitGARCHFamily(_ returns: [Double]) throws(VolatilityError) -> FamilyFit {
+            let meanModel = mean ?? .constant
+            let distribution = dist ?? .normal
+            if model != .egarch && distribution != .skewt {
+                let m = GARCHModel(mean: meanModel, volatility: .init(asymmetric: model == .gjr),
+                                   distribution: distribution == .t ? .studentT : .normal)
+                let fit = try m.fit(returns)
+                return FamilyFit(description: m.name, names: m.parameterNames, values: fit.parameterVector, errors: fit.standardErrorVector,
+                                 logLikelihood: fit.logLikelihood, aic: fit.aic, bic: fit.bic, variance: fit.conditionalVariance,
+                                 next: fit.nextVariance, forecast: { fit.forecastVariance(horizon: $0) },
+                                 converged: fit.converged, iterations: fit.iterations)
+            }
+            func composite<P: VolatilityProcess>(_ process: P) throws(VolatilityError) -> ARCHFit {
+                switch distribution {
+                case .normal: return try ARCHModel(mean: meanModel, volatility: process, distribution: StandardizedNormal()).fit(returns)
+                case .t: return try ARCHModel(mean: meanModel, volatility: process, distribution: StandardizedStudentT()).fit(returns)
+                case .skewt: return try ARCHModel(mean: meanModel, volatility: process, distribution: SkewedStudentT()).fit(returns)
+                }
+            }
+            let fit = model == .egarch ? try composite(EGARCH()) : try composite(GARCHProcess(asymmetric: model == .gjr))
+            return FamilyFit(description: fit.description, names: fit.parameterNames, values: fit.parameters, errors: fit.standardErrors,
+                             logLikelihood: fit.logLikelihood, aic: fit.aic, bic: fit.bic, variance: fit.conditionalVariance,
+                             next: fit.nextVariance, forecast: { fit.forecastVariance(horizon: $0) ?? [] },
+                             converged: fit.converged, iterations: fit.iterations)
+        }
+
         func estimate(_ series: PriceSeries) throws -> VolReport {
             let sampling = data.sampling(for: series)
             let returns = series.returns
             var r = VolReport(command: model.rawValue, series: series, sampling: sampling, returns: returns)
             do {
                 switch model {
-                case .garch, .gjr:
-                    let m = GARCHModel(mean: mean ?? .constant, volatility: .init(asymmetric: model == .gjr), distribution: dist ?? .normal)
-                    let fit = try m.fit(returns)
-                    r.description = m.name
-                    r.parameters = zip(m.parameterNames, fit.parameterVector).map { ($0, $1) }
-                    r.standardErrors = fit.standardErrorVector.map { Dictionary(uniqueKeysWithValues: zip(m.parameterNames, $0)) } ?? [:]
-                    r.logLikelihood = fit.logLikelihood
-                    r.aic = fit.aic
-                    r.bic = fit.bic
-                    r.variance = fit.conditionalVariance.map { Optional($0) }
-                    r.nextVariance = fit.nextVariance
-                    r.forecast = fit.forecastVariance(horizon: horizon)
-                    if !fit.converged { r.notes.append("warning: optimiser stopped before full convergence after \(fit.iterations) iterations") }
+                case .garch, .gjr, .egarch:
+                    try r.apply(fitGARCHFamily(returns), horizon: horizon)
                 case .ewma:
                     let (kind, description, parameters) = try onePass()
                     r.description = description
@@ -293,4 +321,33 @@ package func printError(_ s: String) {
 }
 
 extension InnovationDistribution: ExpressibleByArgument {}
+
+/// What `vol` reports of a GARCH-family fit, whichever model fitted it.
+struct FamilyFit {
+    let description: String
+    let names: [String]
+    let values: [Double]
+    let errors: [Double]?
+    let logLikelihood, aic, bic: Double
+    let variance: [Double]
+    let next: Double
+    let forecast: (Int) -> [Double]
+    let converged: Bool
+    let iterations: Int
+}
+
+extension VolReport {
+    mutating func apply(_ fit: FamilyFit, horizon: Int) {
+        description = fit.description
+        parameters = zip(fit.names, fit.values).map { ($0, $1) }
+        standardErrors = fit.errors.map { Dictionary(uniqueKeysWithValues: zip(fit.names, $0)) } ?? [:]
+        logLikelihood = fit.logLikelihood
+        aic = fit.aic
+        bic = fit.bic
+        variance = fit.variance.map { Optional($0) }
+        nextVariance = fit.next
+        forecast = fit.forecast(horizon)
+        if !fit.converged { notes.append("warning: optimiser stopped before full convergence after \(fit.iterations) iterations") }
+    }
+}
 extension MeanModel: ExpressibleByArgument {}

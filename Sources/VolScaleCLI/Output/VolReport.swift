@@ -77,8 +77,13 @@ struct VolReport {
 
     static let units: [String: String] = [
         "mu": "decimal per period", "omega": "decimal^2 per period", "alpha": "", "gamma": "", "beta": "",
-        "nu": "degrees of freedom", "lambda": "", "window": "bars",
+        "nu": "degrees of freedom", "lambda": "", "window": "bars", "skew": "(-1, 1), negative: heavier left tail",
     ]
+
+    /// The unit of a parameter in this report: EGARCH's omega is the intercept of a log variance.
+    func unit(_ name: String) -> String {
+        name == "omega" && command == "egarch" ? "ln(decimal^2) intercept" : Self.units[name] ?? ""
+    }
 
     func json(skipped: SkipReport) -> JSONValue {
         var obj: [(String, JSONValue)] = [
@@ -148,7 +153,7 @@ struct VolReport {
             lines.append("")
             var t = TextTable(["parameter", "estimate", "std. error", "units"], rightAligned: [1, 2])
             for (name, value) in parameters {
-                t.add([name, Fmt.sig(value, 6), standardErrors[name].map { Fmt.sig($0, 4) } ?? "", Self.units[name] ?? ""])
+                t.add([name, Fmt.sig(value, 6), standardErrors[name].map { Fmt.sig($0, 4) } ?? "", unit(name)])
             }
             lines.append(t.render())
         }
