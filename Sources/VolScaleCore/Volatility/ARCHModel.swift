@@ -178,7 +178,13 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
             self.logLikelihood(self.natural(u), y, backcast: backcast).map { -$0 * invN }
         }
         let optimizer = BFGS(gradientTolerance: 1e-7, functionTolerance: 1e-13, maxIterations: 1000)
-        let result = optimizer.minimize(start: unconstrained(start)) { u, grad in
+        let u0 = unconstrained(start)
+        // BHHH start, as GARCHModel: the inverse outer product of the per-observation scores
+        // (central differences in the unconstrained coordinates), scaled to -logL/n
+        let h0 = scoreOuterProduct(u0, y, backcast: backcast).flatMap { opg in
+            DenseMatrix.inverse(opg.map { $0 * invN }, n: u0.count)
+        }
+        let result = optimizer.minimize(start: u0, initialInverseHessian: h0) { u, grad in
             guard let f = objective(u) else { return nil }
             return NumericDerivative.gradient(objective, at: u, value: f, into: &grad) ? f : nil
         }
@@ -220,25 +226,37 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
         return (mean == .constant ? [mu / scale] : []) + volatility.unscaled(p, scale: scale) + d
     }
 
-    /// Bollerslev-Wooldridge `H^-1 (S'S) H^-1` in the natural parameters of `y` (k x k, row
-    /// major): scores and Hessian by central differences. nil when the Hessian is singular.
-    func robustCovariance(_ theta: [Double], _ y: [Double], backcast: Double) -> [Double]? {
-        let k = theta.count, n = y.count
-        let steps = theta.map { 1e-5 * max(Swift.abs($0), 1e-2) }
+    /// `S'S`, the outer product of the per-observation scores (k x k, row major), by central
+    /// differences in `x` with `steps`; `toNatural` maps `x` to the natural parameters.
+    func scoreOuterProduct(_ x: [Double], _ y: [Double], backcast: Double, steps: [Double]? = nil,
+                           toNatural: (([Double]) -> [Double])? = nil) -> [Double]? {
+        let k = x.count, n = y.count
+        let steps = steps ?? x.map { 1e-5 * max(Swift.abs($0), 1e-2) }
+        let natural = toNatural ?? { self.natural($0) }
         var up = [Double](repeating: 0, count: n), down = [Double](repeating: 0, count: n)
         var scores = [Double](repeating: 0, count: n * k)
         for j in 0..<k {
-            var a = theta, b = theta
+            var a = x, b = x
             a[j] += steps[j]
             b[j] -= steps[j]
             let ok = up.withUnsafeMutableBufferPointer { u in down.withUnsafeMutableBufferPointer { d in
-                logLikelihood(a, y, backcast: backcast, each: u.baseAddress) != nil && logLikelihood(b, y, backcast: backcast, each: d.baseAddress) != nil
+                logLikelihood(natural(a), y, backcast: backcast, each: u.baseAddress) != nil
+                    && logLikelihood(natural(b), y, backcast: backcast, each: d.baseAddress) != nil
             } }
             guard ok else { return nil }
             for t in 0..<n { scores[t * k + j] = (up[t] - down[t]) / (2 * steps[j]) }
         }
         var opg = [Double](repeating: 0, count: k * k)
         for t in 0..<n { for a in 0..<k { for b in 0..<k { opg[a * k + b] += scores[t * k + a] * scores[t * k + b] } } }
+        return opg
+    }
+
+    /// Bollerslev-Wooldridge `H^-1 (S'S) H^-1` in the natural parameters of `y` (k x k, row
+    /// major): scores and Hessian by central differences. nil when the Hessian is singular.
+    func robustCovariance(_ theta: [Double], _ y: [Double], backcast: Double) -> [Double]? {
+        let k = theta.count
+        let steps = theta.map { 1e-5 * max(Swift.abs($0), 1e-2) }
+        guard let opg = scoreOuterProduct(theta, y, backcast: backcast, steps: steps, toNatural: { $0 }) else { return nil }
         let total = { (x: [Double]) -> Double? in self.logLikelihood(x, y, backcast: backcast) }
         guard let hess = NumericDerivative.hessian(total, at: theta, steps: steps),
               let hinv = DenseMatrix.inverse(hess, n: k) else { return nil }
