@@ -145,16 +145,8 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
     /// - Parameter returns: log returns in decimal units, oldest first.
     /// - Throws: `VolatilityError` for too few or non-finite returns, or no finite optimum.
     public func fit(_ returns: [Double]) throws(VolatilityError) -> ARCHFit {
-        try checkFinite(returns)
-        guard returns.count >= GARCHModel.minimumObservations else {
-            throw .tooFewObservations(model: volatility.name, needed: GARCHModel.minimumObservations, got: returns.count)
-        }
+        let (y, scale, sampleMean) = try GARCHModel.scaled(returns, model: volatility.name)
         let n = returns.count
-        let sampleMean = returns.reduce(0, +) / Double(n)
-        let sd = (returns.reduce(0) { $0 + ($1 - sampleMean) * ($1 - sampleMean) } / Double(n)).squareRoot()
-        guard sd > 0 else { throw .optimizationFailed(model: volatility.name, reason: "returns have zero variance") }
-        let scale = 1 / sd
-        let y = returns.map { $0 * scale }
         let mu0 = mean == .constant ? sampleMean * scale : 0
         let backcast = EWMA.backcast(y.map { ($0 - mu0) * ($0 - mu0) })
 

@@ -193,26 +193,32 @@ public struct GARCHModel: Sendable, Hashable, Codable {
     /// Smallest sample this implementation accepts.
     public static let minimumObservations = 100
 
+    /// The returns as every fit starts from them (this one and `ARCHModel`'s): checked
+    /// finite and long enough, then divided by their sample standard deviation (`y = r *
+    /// scale`) for conditioning; with the sample mean of `r`.
+    static func scaled(_ returns: [Double], model: String) throws(VolatilityError) -> (y: [Double], scale: Double, mean: Double) {
+        try checkFinite(returns)
+        guard returns.count >= minimumObservations else {
+            throw .tooFewObservations(model: model, needed: minimumObservations, got: returns.count)
+        }
+        let n = Double(returns.count)
+        let mean = returns.reduce(0, +) / n
+        var ss = 0.0
+        for r in returns { ss += (r - mean) * (r - mean) }
+        let sd = (ss / n).squareRoot()
+        guard sd > 0 else { throw .optimizationFailed(model: model, reason: "returns have zero variance") }
+        let scale = 1 / sd
+        return (returns.map { $0 * scale }, scale, mean)
+    }
+
     /// Fits by maximum likelihood.
     ///
     /// - Parameter returns: log returns in decimal units, oldest first.
     /// - Throws: `VolatilityError` for too few or non-finite returns, or when no finite
     ///   optimum is found.
     public func fit(_ returns: [Double]) throws(VolatilityError) -> GARCHFit {
-        try checkFinite(returns)
-        guard returns.count >= Self.minimumObservations else {
-            throw .tooFewObservations(model: volatility.name, needed: Self.minimumObservations, got: returns.count)
-        }
+        let (y, scale, sampleMean) = try Self.scaled(returns, model: volatility.name)
         let n = returns.count
-        let sampleMean = returns.reduce(0, +) / Double(n)
-        var ss = 0.0
-        for r in returns { ss += (r - sampleMean) * (r - sampleMean) }
-        let sd = (ss / Double(n)).squareRoot()
-        guard sd > 0 else {
-            throw .optimizationFailed(model: volatility.name, reason: "returns have zero variance")
-        }
-        let scale = 1 / sd
-        let y = returns.map { $0 * scale }
         let kernel = GARCHKernel(y: y, mean: mean, asymmetric: volatility.asymmetric, distribution: distribution)
 
         // Starting values: best of a small grid, as arch does.
@@ -535,19 +541,12 @@ struct GARCHKernel: Sendable {
     }
 
     /// Conditional variance path, residuals and the one-step forecast after the sample.
+    /// The composite's filter, which steps `GARCHProcess.step` like the loops above.
     func filter(_ th: Theta) -> (variance: [Double], residuals: [Double], next: Double) {
-        let mu = mean == .constant ? th.mu : 0
-        let gamma = asymmetric ? th.gamma : 0
-        var s2 = GARCHProcess.first(omega: th.omega, alpha: th.alpha, gamma: gamma, beta: th.beta, backcast: backcast)
-        var variance = [Double](repeating: 0, count: y.count)
-        var residuals = [Double](repeating: 0, count: y.count)
-        for t in y.indices {
-            variance[t] = s2
-            let e = y[t] - mu
-            residuals[t] = e
-            s2 = GARCHProcess.step(omega: th.omega, alpha: th.alpha, gamma: gamma, beta: th.beta, variance: s2, residual: e)
-        }
-        return (variance, residuals, s2)
+        let process = GARCHProcess(asymmetric: asymmetric)
+        let model = ARCHModel(mean: mean, volatility: process, distribution: StandardizedNormal())
+        let vector = (mean == .constant ? [th.mu] : []) + process.vector(omega: th.omega, alpha: th.alpha, gamma: th.gamma, beta: th.beta)
+        return model.filter(vector, y, backcast: backcast)
     }
 
     /// Outer product of the per-observation scores with respect to the unconstrained
