@@ -446,16 +446,15 @@ public struct StreamingEngine: Sendable {
             }
             walkers[asset] = w
         }
+        // the batch filter's recursion (EWMA.State), stepped once per bar
         if let v = st.variance {
-            st.variance = config.lambda * v + (1 - config.lambda) * r * r
+            var state = EWMA.State(variance: v)
+            state.update(r, lambda: config.lambda)
+            st.variance = state.variance
         } else {
             st.seedReturns.append(r)
             if st.seedReturns.count == Self.seedWindow {
-                // arch's EWMA seed: the 0.94-weighted mean of the first 75 squared returns,
-                // then the recursion over them (so the state equals the batch filter's).
-                var v = EWMA.backcast(st.seedReturns.map { $0 * $0 })
-                for x in st.seedReturns { v = config.lambda * v + (1 - config.lambda) * x * x }
-                st.variance = v
+                st.variance = EWMA.State.seeded(st.seedReturns, lambda: config.lambda).variance
                 st.seedReturns = []
             }
         }

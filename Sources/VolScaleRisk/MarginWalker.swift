@@ -88,8 +88,7 @@ public struct MarginWalker: Sendable {
     /// One GARCH/GJR variance update with return r.
     @inline(__always)
     static func garchStep(_ p: GARCHParameters, _ r: Double, _ s2: Double) -> Double {
-        let e = r - p.mu
-        return p.omega + (p.alpha + (e < 0 ? p.gamma : 0)) * e * e + p.beta * s2
+        GARCHProcess.step(omega: p.omega, alpha: p.alpha, gamma: p.gamma, beta: p.beta, variance: s2, residual: r - p.mu)
     }
 
     /// Absorbs return `r` (decimal log return) of the bar ending at `timestamp` (UTC ms);

@@ -92,6 +92,14 @@ public struct EWMA: Sendable, Hashable, Codable {
         public mutating func update(_ r: Double, lambda: Double) {
             variance = lambda * variance + (1 - lambda) * r * r
         }
+
+        /// The state after the seed window: arch's backcast of the returns' squares, then the
+        /// recursion over the same returns (what `filter` holds after them).
+        public static func seeded(_ returns: [Double], lambda: Double) -> State {
+            var state = State(variance: EWMA.backcast(returns.prefix(EWMA.seedLength).map { $0 * $0 }))
+            for r in returns { state.update(r, lambda: lambda) }
+            return state
+        }
     }
 }
 
