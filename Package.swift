@@ -116,7 +116,7 @@ let package = Package(
         .target(
             name: "VolScaleServiceCLI",
             dependencies: [
-                "VolScaleCLI", "VolScaleData", "VolScaleEngine", "VolScaleStore", "VolScaleServer",
+                "VolScaleCLI", "VolScaleConfig", "VolScaleData", "VolScaleEngine", "VolScaleStore", "VolScaleServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData", "VolScaleTestSupport"]),
         .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig", "VolScaleTestSupport"]),
         .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk", "VolScaleMargin", "VolScaleData", "VolScaleTestSupport"]),
-        .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine"]),
+        .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine", "VolScaleConfig"]),
         .testTarget(
             name: "VolScaleServerTests",
             dependencies: ["VolScaleServer", "VolScaleStore", "VolScaleEngine", .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,5 +1,6 @@
 import Foundation
 import VolScaleCore
+import VolScaleData
 import VolScaleEngine
 import VolScaleMargin
 
@@ -53,34 +54,70 @@ public enum Requests {
         var quotes: [Quote] = []
         quotes.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
-            let prefix = batched ? "quotes[\(i)]." : ""
             guard let o = item.dictionary else { throw RequestError(batched ? "quotes[\(i)]" : "quote", "expected an object") }
-            if let extra = o.keys.sorted().first(where: { !["asset", "source", "ts", "price", "confidence"].contains($0) }) {
-                throw RequestError(prefix + extra, "unknown field")
-            }
-            func name(_ k: String) throws(RequestError) -> String {
-                guard let v = o[k]?.string, !v.isEmpty, v.unicodeScalars.count <= maxNameLength,
-                      v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
-                    throw RequestError(prefix + k, "expected a string of 1 to \(maxNameLength) printable characters")
-                }
-                return v
-            }
-            let asset = try name("asset"), source = try name("source")
-            let range = Quote.timestampRange
-            guard let tsValue = o["ts"]?.number, let ts = Checked.integer64(tsValue, in: range) else {
-                throw RequestError(prefix + "ts", "expected epoch milliseconds, an integer in [\(range.lowerBound), \(range.upperBound)] (years 1900-2100)")
-            }
-            guard let price = o["price"]?.number, price > 0, price <= maxPrice else {
-                throw RequestError(prefix + "price", "expected a number in (0, 1e15]")
-            }
-            var confidence: Double?
-            if let c = o["confidence"] {
-                guard let v = c.number, v >= 0, v <= maxPrice else { throw RequestError(prefix + "confidence", "expected a number in [0, 1e15]") }
-                confidence = v
-            }
-            quotes.append(Quote(asset: asset, source: source, timestamp: ts, price: price, confidence: confidence))
+            quotes.append(try quote(o, prefix: batched ? "quotes[\(i)]." : "", time: .epochMilliseconds))
         }
         return quotes
+    }
+
+    /// How a quote's time may be written.
+    public enum QuoteTime: Sendable {
+        /// The API's `ts`: epoch milliseconds, an integer.
+        case epochMilliseconds
+        /// Files of quote lines: `ts` or `timestamp`, an epoch number in s, ms, us or ns (told
+        /// by its size) or a string (ISO 8601, or such a number).
+        case lenient
+    }
+
+    /// One line of a quotes file (`volscale ingest`): `{"asset", "source", "ts" | "timestamp",
+    /// "price", "confidence"?}`, the same checks as a request's quote, the time `.lenient`;
+    /// other fields are allowed and not read.
+    public static func quoteLine(_ line: Substring) throws(RequestError) -> Quote {
+        let data = Data(line.utf8)
+        guard let o = try json(data).dictionary else { throw RequestError("", "expected a quote object") }
+        return try quote(o, prefix: "", time: .lenient)
+    }
+
+    /// A quote object's fields, each checked and bounded.
+    static func quote(_ o: [String: JSON], prefix: String, time: QuoteTime) throws(RequestError) -> Quote {
+        // the API refuses fields it does not know; a file's lines may carry others (volume, ids)
+        if time == .epochMilliseconds,
+           let extra = o.keys.sorted().first(where: { !["asset", "source", "ts", "price", "confidence"].contains($0) }) {
+            throw RequestError(prefix + extra, "unknown field")
+        }
+        func name(_ k: String) throws(RequestError) -> String {
+            guard let v = o[k]?.string, !v.isEmpty, v.unicodeScalars.count <= maxNameLength,
+                  v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+                throw RequestError(prefix + k, "expected a string of 1 to \(maxNameLength) printable characters")
+            }
+            return v
+        }
+        let asset = try name("asset"), source = try name("source")
+        let range = Quote.timestampRange
+        let ts: Int64
+        switch time {
+        case .epochMilliseconds:
+            guard let v = o["ts"]?.number, let t = Checked.integer64(v, in: range) else {
+                throw RequestError(prefix + "ts", "expected epoch milliseconds, an integer in [\(range.lowerBound), \(range.upperBound)] (years 1900-2100)")
+            }
+            ts = t
+        case .lenient:
+            let key = o["ts"] != nil ? "ts" : "timestamp"
+            let value = o[key]
+            guard let t = value?.number.flatMap(Timestamp.epochMillis) ?? value?.string.flatMap(Timestamp.parse), range.contains(t) else {
+                throw RequestError(prefix + key, "expected an epoch time (s, ms, us or ns) or an ISO 8601 string, years 1900-2100")
+            }
+            ts = t
+        }
+        guard let price = o["price"]?.number, price > 0, price <= maxPrice else {
+            throw RequestError(prefix + "price", "expected a number in (0, 1e15]")
+        }
+        var confidence: Double?
+        if let c = o["confidence"] {
+            guard let v = c.number, v >= 0, v <= maxPrice else { throw RequestError(prefix + "confidence", "expected a number in [0, 1e15]") }
+            confidence = v
+        }
+        return Quote(asset: asset, source: source, timestamp: ts, price: price, confidence: confidence)
     }
 
     /// `POST /v1/margin/what-if`: an account (id optional) with `mode` and `explain`.

@@ -66,11 +66,19 @@ public enum Timestamp {
             i += 1
         }
         if integral { return epochMillis(magnitude: v, negative: first == UInt8(ascii: "-")) }
-        guard let value = DecimalParser.parse(p, count), value.isFinite else { return nil }
+        guard let value = DecimalParser.parse(p, count) else { return nil }
+        return epochMillis(value)
+    }
+
+    /// An epoch time given as a number, its unit told by its size as for integers (below
+    /// 10^11 seconds, below 10^14 milliseconds, below 10^17 microseconds, else nanoseconds),
+    /// in milliseconds rounded to the nearest; nil when not finite or outside
+    /// `EpochMillis.range` (never a trap, e.g. for 1e300).
+    public static func epochMillis(_ value: Double) -> Int64? {
+        guard value.isFinite else { return nil }
         let a = Swift.abs(value)
         let ms: Double
         if a < 1e11 { ms = value * 1000 } else if a < 1e14 { ms = value } else if a < 1e17 { ms = value / 1000 } else { ms = value / 1e6 }
-        // beyond the Int64 range (e.g. 1e300): not a timestamp, never a trap
         return Checked.integer64(ms.rounded(), in: EpochMillis.range)
     }
 

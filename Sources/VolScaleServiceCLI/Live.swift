@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VolScaleCLI
+import VolScaleConfig
 import VolScaleData
 import VolScaleEngine
 import VolScaleStore
@@ -89,9 +90,10 @@ extension VolScaleServiceCommand {
                     while let line = reader.next() {
                         lineNo += 1
                         if lineNo <= skip { continue }
-                        guard let q = QuoteLine.parse(line) else {
+                        let q: Quote
+                        do { q = try Requests.quoteLine(line) } catch {
                             bad += 1
-                            if bad <= 5 { printError("\(name):\(lineNo): not a quote line") }
+                            if bad <= 5 { printError("\(name):\(lineNo): not a quote line: \(error)") }
                             continue
                         }
                         ingestor.feed(q)

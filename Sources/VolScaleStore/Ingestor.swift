@@ -48,30 +48,3 @@ public struct Ingestor {
         pendingPublications.removeAll(keepingCapacity: true)
     }
 }
-
-/// Parses one JSON line of a quote: {"asset", "source", "ts", "price", "confidence"?};
-/// ts as epoch (s, ms or us by magnitude) or an ISO string.
-public enum QuoteLine {
-    public static func parse(_ line: Substring, defaultAsset: String? = nil, defaultSource: String? = nil) -> Quote? {
-        guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-        guard let asset = (o["asset"] as? String) ?? defaultAsset, let source = (o["source"] as? String) ?? defaultSource else { return nil }
-        let tsValue = o["ts"] ?? o["timestamp"]
-        var ts: Int64?
-        if let n = tsValue as? NSNumber { ts = millis(n.doubleValue) } else if let s = tsValue as? String { ts = isoMillis(s) }
-        guard let t = ts, let p = (o["price"] as? NSNumber)?.doubleValue else { return nil }
-        return Quote(asset: asset, source: source, timestamp: t, price: p, confidence: (o["confidence"] as? NSNumber)?.doubleValue)
-    }
-
-    static func millis(_ v: Double) -> Int64 {
-        let a = abs(v)
-        return Int64((a < 1e11 ? v * 1000 : a < 1e14 ? v : a < 1e17 ? v / 1000 : v / 1e6).rounded())
-    }
-
-    static func isoMillis(_ s: String) -> Int64? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: s) { return Int64((d.timeIntervalSince1970 * 1000).rounded()) }
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: s).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
-    }
-}

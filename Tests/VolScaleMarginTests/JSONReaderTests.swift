@@ -81,4 +81,31 @@ import Testing
             #expect(try parse(foundation) == parse(JSON.array([.string(s)]).text))
         }
     }
+
+    /// Lines of a quotes file (`volscale ingest`): the time as epoch s/ms/us or ISO 8601 under
+    /// `ts` or `timestamp`, other fields allowed; what is wrong is named, never a trap (a
+    /// time of 1e300 used to be converted with `Int64(...)`).
+    @Test func quoteLinesAreCheckedLikeRequests() throws {
+        let ms: Int64 = 1_700_000_000_000
+        for line in [#"{"asset":"BTC","source":"a","ts":1700000000,"price":1}"#,
+                     #"{"asset":"BTC","source":"a","ts":1700000000000,"price":1,"volume":3}"#,
+                     #"{"asset":"BTC","source":"a","timestamp":1700000000000000,"price":1}"#,
+                     #"{"asset":"BTC","source":"a","ts":"2023-11-14T22:13:20Z","price":1}"#] {
+            let q = try Requests.quoteLine(Substring(line))
+            #expect(q.timestamp == ms && q.price == 1 && q.asset == "BTC", "\(line)")
+        }
+        let bad: [(String, String)] = [
+            (#"{"asset":"BTC","source":"a","ts":1e300,"price":1}"#, "ts"),
+            (#"{"asset":"BTC","source":"a","ts":"yesterday","price":1}"#, "ts"),
+            (#"{"asset":"BTC","source":"a","price":1}"#, "timestamp"),
+            (#"{"asset":"BTC","source":"a","ts":1700000000,"price":-1}"#, "price"),
+            (#"{"asset":"","source":"a","ts":1700000000,"price":1}"#, "asset"),
+            (#"[1,2]"#, ""),
+            (#"{"asset":"BTC""#, ""),
+        ]
+        for (line, field) in bad {
+            #expect(throws: RequestError.self, "\(line)") { try Requests.quoteLine(Substring(line)) }
+            do { _ = try Requests.quoteLine(Substring(line)) } catch { #expect(error.field == field || (field.isEmpty && !error.reason.isEmpty), "\(line): \(error)") }
+        }
+    }
 }

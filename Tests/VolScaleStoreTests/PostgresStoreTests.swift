@@ -1,4 +1,5 @@
 import Testing
+import VolScaleConfig
 import Foundation
 @testable import VolScaleStore
 @testable import VolScaleEngine
@@ -41,13 +42,13 @@ enum PG {
         try await PG.fresh(owner: "resume").execute("TRUNCATE quotes")
         let lines = quoteLines(count: 2400, seed: 9)
         var reference = StreamingEngine(config: engineConfig())
-        for l in lines { _ = reference.ingest(QuoteLine.parse(Substring(l))!) }
+        for l in lines { _ = reference.ingest(try Requests.quoteLine(Substring(l))) }
         // first process: half the input, then it goes away
         do {
             let s = try await PG.fresh(owner: "resume")
             var ing = try await Ingestor.open(store: s, config: engineConfig(), batchSize: 200)
             for (i, l) in lines.prefix(1200).enumerated() {
-                ing.feed(QuoteLine.parse(Substring(l))!)
+                ing.feed(try Requests.quoteLine(Substring(l)))
                 if ing.pending >= 200 { try await ing.commit(input: ("q", Int64(i + 1))) }
             }
             try await ing.commit(input: ("q", 1200))
@@ -58,7 +59,7 @@ enum PG {
         let skip = Int(try await s2.inputPosition("q"))
         #expect(skip == 1200)
         for (i, l) in lines.enumerated().dropFirst(skip) {
-            ing.feed(QuoteLine.parse(Substring(l))!)
+            ing.feed(try Requests.quoteLine(Substring(l)))
             if ing.pending >= 200 { try await ing.commit(input: ("q", Int64(i + 1))) }
         }
         try await ing.commit(input: ("q", Int64(lines.count)))

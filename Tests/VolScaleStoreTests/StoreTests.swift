@@ -1,4 +1,5 @@
 import Testing
+import VolScaleConfig
 import Foundation
 @testable import VolScaleStore
 @testable import VolScaleEngine
@@ -50,7 +51,7 @@ enum StoreSpec {
         var reference = StreamingEngine(config: engineConfig())
         var acceptedKeys: [QuoteKey] = []
         for (i, line) in quoteLines(count: 3000).enumerated() {
-            let q = QuoteLine.parse(Substring(line))!
+            let q = try Requests.quoteLine(Substring(line))
             ing.feed(q)
             if case .success = reference.ingest(q) { acceptedKeys.append(QuoteKey(q)) }
             if ing.pending >= 100 { try await ing.commit(input: ("quotes", Int64(i + 1))) }
@@ -85,7 +86,7 @@ enum StoreSpec {
         try store.execute("UPDATE publications SET new_value = new_value * 2 WHERE seq = 50") // undo is impossible: hash stays broken
         let s2 = try SQLiteStore(path: Paths.temp("delete-\(UUID().uuidString).sqlite"))
         var ing = try await Ingestor.open(store: s2, config: engineConfig(), batchSize: 500)
-        for line in quoteLines(count: 1500) { ing.feed(QuoteLine.parse(Substring(line))!) }
+        for line in quoteLines(count: 1500) { ing.feed(try Requests.quoteLine(Substring(line))) }
         try await ing.commit(input: nil)
         #expect(try await s2.verifyAudit().ok)
         try s2.execute("DELETE FROM publications WHERE seq = 7")
@@ -98,7 +99,7 @@ enum StoreSpec {
         do {
             let store = try SQLiteStore(path: path)
             var ing = try await Ingestor.open(store: store, config: engineConfig(), batchSize: 100)
-            for line in quoteLines(count: 300) { ing.feed(QuoteLine.parse(Substring(line))!) }
+            for line in quoteLines(count: 300) { ing.feed(try Requests.quoteLine(Substring(line))) }
             try await ing.commit(input: nil)
         }
         let before = try await SQLiteStore(path: path).quoteCount()
@@ -118,7 +119,7 @@ enum StoreSpec {
         try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
         let db = Paths.temp("crash-\(UUID().uuidString).sqlite")
         var reference = StreamingEngine(config: engineConfig())
-        for l in lines { _ = reference.ingest(QuoteLine.parse(Substring(l))!) }
+        for l in lines { _ = reference.ingest(try Requests.quoteLine(Substring(l))) }
 
         var seed: UInt64 = UInt64(Date().timeIntervalSince1970)
         var kills = 0
