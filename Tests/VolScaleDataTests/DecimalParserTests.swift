@@ -3,7 +3,7 @@ import Foundation
 @testable import VolScaleData
 
 /// The float parser against the C library's `strtod` (glibc's, correctly rounded), bit for
-/// bit. Here a few hundred thousand strings in a debug build; `scripts/check-floats.sh` runs
+/// bit. Here a few hundred thousand strings in a debug build; `volscale-bench floatcheck 10000000` runs
 /// the same comparison on ten million in a release build.
 @Suite struct DecimalParserTests {
     static func strtodValue(_ s: String) -> Double? { DecimalSamples.strtodValue(s) }
