@@ -88,7 +88,7 @@ public struct PriceFileReader: Sendable {
         guard block.count >= 2 else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: block.count)) }
         // every bar was checked on the way in (PriceBlock.append), with the same rules
         let bars = block.hasBars ? OHLCBars(checkedOpen: block.open, high: block.high, low: block.low, close: block.barClose) : nil
-        return Output(series: PriceSeries(source: name, timestamps: block.timestamps, close: block.price, bars: bars,
+        return Output(series: PriceSeries(checked: name, timestamps: block.timestamps, close: block.price, bars: bars,
                                           volume: block.hasVolume ? block.volume : nil),
                       skipped: block.skipped)
     }

@@ -11,22 +11,51 @@ private struct ReturnsJob: @unchecked Sendable {
     }
 }
 
-/// A validated price series: strictly increasing UTC timestamps with positive closes,
-/// and open/high/low when the source has them.
+/// A validated price series: strictly increasing UTC timestamps with positive, finite
+/// closes, non-negative volumes, columns of one length, and open/high/low when the source
+/// has them (`OHLCBars` checks its own). Checked when built; the fields cannot change after.
 public struct PriceSeries: Sendable, Equatable {
     /// Where it came from (file name), for messages.
-    public var source: String
+    public let source: String
     /// UTC milliseconds since the Unix epoch, strictly increasing.
-    public var timestamps: [Int64]
+    public let timestamps: [Int64]
     /// The price column used for returns (close, or the column the user chose).
-    public var close: [Double]
+    public let close: [Double]
     /// OHLC bars when the source has open, high, low and close.
-    public var bars: OHLCBars?
+    public let bars: OHLCBars?
     /// Traded volume per bar (non-negative, in the file's unit: base currency for exchange
     /// klines, quote currency for some vendors), when it was read.
-    public var volume: [Double]?
+    public let volume: [Double]?
 
-    public init(source: String, timestamps: [Int64], close: [Double], bars: OHLCBars? = nil, volume: [Double]? = nil) {
+    /// A series from columns, checked row by row.
+    /// - Throws: `DataError` naming `source`, the row (1-based, as `line`) and the reason:
+    ///   columns of different lengths, a price that is not positive and finite, a volume that
+    ///   is negative or not finite, a timestamp not after the one before.
+    public init(source: String, timestamps: [Int64], close: [Double], bars: OHLCBars? = nil, volume: [Double]? = nil) throws(DataError) {
+        let n = close.count
+        guard timestamps.count == n, bars.map({ $0.count == n }) ?? true, volume.map({ $0.count == n }) ?? true else {
+            throw DataError(file: source, line: 0, kind: .unreadable(
+                "columns of different lengths: \(timestamps.count) timestamps, \(n) prices\(bars.map { ", \($0.count) bars" } ?? "")\(volume.map { ", \($0.count) volumes" } ?? "")"))
+        }
+        for i in 0..<n {
+            func bad(_ reason: BadRowReason) -> DataError { DataError(file: source, line: i + 1, kind: .badRow(reason)) }
+            guard close[i].isFinite else { throw bad(.nonFinite(field: "close")) }
+            guard close[i] > 0 else { throw bad(.nonPositivePrice(field: "close")) }
+            if let v = volume?[i] {
+                guard v.isFinite else { throw bad(.nonFinite(field: "volume")) }
+                guard v >= 0 else { throw bad(.negativeQuantity(field: "volume")) }
+            }
+            if i > 0 {
+                guard timestamps[i] >= timestamps[i - 1] else { throw bad(.timeBackwards) }
+                guard timestamps[i] > timestamps[i - 1] else { throw bad(.duplicateTimestamp) }
+            }
+        }
+        self.init(checked: source, timestamps: timestamps, close: close, bars: bars, volume: volume)
+    }
+
+    /// Columns the caller has checked row by row with the same rules (the readers do as they
+    /// read, naming the file's line): not checked again.
+    init(checked source: String, timestamps: [Int64], close: [Double], bars: OHLCBars?, volume: [Double]?) {
         self.source = source
         self.timestamps = timestamps
         self.close = close
@@ -41,7 +70,7 @@ public struct PriceSeries: Sendable, Equatable {
         let k = max(0, min(n, count))
         let b = bars.map { OHLCBars(checkedOpen: Array($0.open.prefix(k)), high: Array($0.high.prefix(k)), low: Array($0.low.prefix(k)),
                                     close: Array($0.close.prefix(k))) }
-        return PriceSeries(source: source, timestamps: Array(timestamps.prefix(k)), close: Array(close.prefix(k)), bars: b,
+        return PriceSeries(checked: source, timestamps: Array(timestamps.prefix(k)), close: Array(close.prefix(k)), bars: b,
                            volume: volume.map { Array($0.prefix(k)) })
     }
 

@@ -78,9 +78,8 @@ import VolScaleTestSupport
         #expect(plain.count == 400 && plain.bars != nil)
         #expect(plain.close.first == 457.334015)
         for name in ["BTCUSD-1d-klines.zip", "BTCUSD-1d-klines.csv.gz", "BTCUSD-1d-klines-two-members.csv.gz"] {
-            var s = try reader.read(path: Self.archive(name)).series
-            s.source = plain.source
-            #expect(s == plain, "\(name)")
+            let s = try reader.read(path: Self.archive(name)).series
+            #expect(s.timestamps == plain.timestamps && s.close == plain.close && s.bars == plain.bars && s.volume == plain.volume, "\(name)")
             var streamed: [Double] = []
             _ = try reader.stream(path: Self.archive(name), blockBytes: 1000) { streamed += $0.price }
             #expect(streamed == plain.close, "\(name) streamed")

@@ -6,6 +6,28 @@ import VolScaleTestSupport
 @Suite struct PriceFileReaderTests {
     let reader = PriceFileReader()
 
+    /// A series built from columns is checked as the readers check files: each failure
+    /// names the row and the reason.
+    @Test func seriesFromColumnsIsValidated() throws {
+        let t: [Int64] = [1000, 2000, 3000]
+        let ok = try PriceSeries(source: "mem", timestamps: t, close: [1, 2, 3], volume: [0, 1, 2])
+        #expect(ok.returns.count == 2)
+        let cases: [([Int64], [Double], [Double]?, DataError.Kind, Int)] = [
+            (t, [1, -2, 3], nil, .badRow(.nonPositivePrice(field: "close")), 2),
+            (t, [1, .nan, 3], nil, .badRow(.nonFinite(field: "close")), 2),
+            ([1000, 3000, 2000], [1, 2, 3], nil, .badRow(.timeBackwards), 3),
+            ([1000, 1000, 2000], [1, 2, 3], nil, .badRow(.duplicateTimestamp), 2),
+            (t, [1, 2, 3], [1, -1, 0], .badRow(.negativeQuantity(field: "volume")), 2),
+            (t, [1, 2, 3], [1, .infinity, 0], .badRow(.nonFinite(field: "volume")), 2),
+        ]
+        for (times, close, volume, kind, row) in cases {
+            #expect(throws: DataError(file: "mem", line: row, kind: kind)) {
+                try PriceSeries(source: "mem", timestamps: times, close: close, volume: volume)
+            }
+        }
+        #expect(throws: DataError.self) { try PriceSeries(source: "mem", timestamps: [1, 2], close: [1, 2, 3]) }
+    }
+
     static var dataDirectory: URL { TestData.root.appendingPathComponent("data") }
 
     @Test func readsTheSP500File() throws {

@@ -53,7 +53,7 @@ import VolScaleTestSupport
         let series = try PriceFileReader().read(path: Self.root.appendingPathComponent("data/sp500-daily.csv").path).series
         let n = which == "gjr" ? 1_800 : 3_000  // the recommended one through 2008
         let closes = Array(series.close.prefix(n)), times = Array(series.timestamps.prefix(n))
-        let batch = try MarginEngine.run(policy, returns: PriceSeries(source: "", timestamps: times, close: closes).returns,
+        let batch = try MarginEngine.run(policy, returns: try PriceSeries(source: "", timestamps: times, close: closes).returns,
                                          timestamps: Array(times.dropFirst()))
         var engine = try StreamingEngine(config: Self.config(), policies: ["SPX": policy])
         var published: [Publication] = []
