@@ -81,10 +81,11 @@ public enum EmpiricalTail {
 /// through the loss of each side: the log-return quantile `q = k sigma sqrt(h)` gives
 /// long `1 - exp(-q)` and short `exp(q) - 1`; ES likewise from the log-return ES.
 public enum ParametricTail {
-    /// Standard-normal or standardised-t tail factors (quantile, ES) at `alpha`.
+    /// Standard-normal or standardised-t tail factors (quantile, ES) at `alpha`; `nu` is a
+    /// validated model's or a fit's (above 2).
     public static func factors(confidence alpha: Double, nu: Double?) -> (quantile: Double, es: Double) {
         if let nu {
-            let t = StudentT(nu: nu)
+            let t = StudentT(checkedNu: nu)
             return (t.standardizedQuantile(alpha), t.standardizedExpectedShortfall(alpha))
         }
         let z = Special.normalQuantile(alpha)

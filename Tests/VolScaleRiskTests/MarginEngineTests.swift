@@ -150,7 +150,7 @@ import VolScaleTestSupport
         let m = MarginModel(name: "t", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk, method: .parametric,
                             nu: 5, confidence: 0.99, mpor: 1, lookback: 100)
         let p = try MarginEngine.run(m, returns: Array(r.prefix(300)), timestamps: Array(ts.prefix(300)))
-        let q = StudentT(nu: 5).standardizedQuantile(0.99)
+        let q = (try StudentT(nu: 5)).standardizedQuantile(0.99)
         #expect(close(p.long.modelMargin[0], 1 - exp(-q * p.sigma[0]), rel: 1e-13))
         #expect(close(q, 3.36493 * sqrt(3.0 / 5), rel: 1e-5)) // t_5 ppf(0.99) = 3.36493
     }

@@ -6,7 +6,18 @@ public struct StudentT: Sendable, Hashable {
     /// Degrees of freedom, > 0 (> 2 for the standardised form).
     public let nu: Double
 
-    public init(nu: Double) { self.nu = nu }
+    /// - Throws: `VolatilityError.invalidParameter` unless `nu` is finite and above 0, or
+    ///   above 2 with `standardized` (a unit variance needs a finite variance).
+    public init(nu: Double, standardized: Bool = false) throws(VolatilityError) {
+        let least = standardized ? 2.0 : 0.0
+        guard nu.isFinite && nu > least else {
+            throw .invalidParameter(name: "nu", value: nu, reason: "degrees of freedom must be finite and above \(Int(least))")
+        }
+        self.nu = nu
+    }
+
+    /// Degrees of freedom the caller has already checked (a fitted or validated model's).
+    package init(checkedNu nu: Double) { self.nu = nu }
 
     /// Density of the ordinary t.
     public func pdf(_ t: Double) -> Double {
