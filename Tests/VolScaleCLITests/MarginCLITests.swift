@@ -72,7 +72,7 @@ import VolScaleTestSupport
             _ = try json(["margin", "--config", Self.book, "--accounts", Self.accounts, "--prices", prices, "--format", "json"])
             Issue.record("accepted")
         } catch {
-            #expect("\(error)".contains(":2: price 'abc' is not a positive number"))
+            #expect("\(error)".contains(": line 2: price 'abc' is not a positive number"), "\(error)")
         }
     }
 }

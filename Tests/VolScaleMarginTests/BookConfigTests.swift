@@ -15,6 +15,25 @@ import VolScaleTestSupport
         #expect(cfg.book.assets["SPX"]?.price == 2506.850098) // last close of the bundled file
     }
 
+    /// A prices file overrides prices and volatilities; a bad row names its physical line
+    /// and leaves the book as it was.
+    @Test func pricesFileOverridesTheBook() throws {
+        let cfg = try BookConfig.load(path: TestData.root.appendingPathComponent("examples/book.toml").path)
+        var book = cfg.book
+        try BookPrices.apply(text: "asset, price ,volatility\n\nSPX,2000,0.03\n", name: "p.csv", to: &book)
+        #expect(book.assets["SPX"]?.price == 2000 && book.assets["SPX"]?.volatility == 0.03)
+        var untouched = cfg.book
+        for (text, reason) in [("asset,price\nSPX,2100\n\nXYZ,1\n", "line 4: unknown asset 'XYZ'"),
+                               ("asset,price\nSPX,-1\n", "line 2: price '-1' is not a positive number"),
+                               ("asset,price,volatility\nSPX,1,nan\n", "line 2: volatility 'nan' is not a number >= 0"),
+                               ("asset,price\nSPX\n", "line 2: expected 2 fields, found 1"),
+                               ("name,price\n", "line 1: expected a header with columns asset,price[,volatility]")] {
+            #expect(throws: ConfigError.self) { try BookPrices.apply(text: text, name: "p.csv", to: &untouched) }
+            do { try BookPrices.apply(text: text, name: "p.csv", to: &untouched) } catch { #expect(error.description == "p.csv: " + reason) }
+            #expect(untouched.assets["SPX"]?.price == cfg.book.assets["SPX"]?.price)
+        }
+    }
+
     /// Errors name the table, the key and the line of the key (of the table's header when
     /// the key is missing).
     @Test func errorsNameTheEntryAndField() {

@@ -19,30 +19,10 @@ struct BookInputs: ParsableArguments {
             cfg = try BookConfig.load(path: config)
             file = try AccountsFile.read(path: accounts)
         } catch { throw CommandFailure(error.description) }
-        if let prices { try applyPrices(prices, to: &cfg.book) }
+        if let prices {
+            do { try BookPrices.apply(path: prices, to: &cfg.book) } catch { throw CommandFailure(error.description) }
+        }
         return (cfg.book, file.accounts, file.errors)
-    }
-
-    func applyPrices(_ path: String, to book: inout MarginBook) throws {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw CommandFailure("\(path): cannot read: \(error.localizedDescription)") }
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-        guard let header = lines.first?.lowercased().split(separator: ",").map(String.init),
-              let a = header.firstIndex(of: "asset"), let p = header.firstIndex(of: "price") else {
-            throw CommandFailure("\(path):1: expected a header with columns asset,price[,volatility]")
-        }
-        let v = header.firstIndex(of: "volatility")
-        for (i, line) in lines.enumerated().dropFirst() {
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard f.count == header.count else { throw CommandFailure("\(path):\(i + 1): expected \(header.count) fields, found \(f.count)") }
-            guard book.assets[f[a]] != nil else { throw CommandFailure("\(path):\(i + 1): unknown asset '\(f[a])'") }
-            guard let price = Double(f[p]), price > 0, price.isFinite else { throw CommandFailure("\(path):\(i + 1): price '\(f[p])' is not a positive number") }
-            book.assets[f[a]]!.price = price
-            if let v, !f[v].isEmpty {
-                guard let vol = Double(f[v]), vol >= 0, vol.isFinite else { throw CommandFailure("\(path):\(i + 1): volatility '\(f[v])' is not a number >= 0") }
-                book.assets[f[a]]!.volatility = vol
-            }
-        }
     }
 }
 
