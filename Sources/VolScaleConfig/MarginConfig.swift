@@ -48,6 +48,19 @@ public struct MarginConfig: Sendable {
         /// Periods per year to de-annualise (nil: the price series' own).
         public var periodsPerYear: Double?
         public var skipBadRows: Bool
+
+        /// The series read and aligned to a price series' returns: per-period decimal implied
+        /// volatility for each return (the value at the bar that ends it), nil where the
+        /// implied file has no value at that timestamp.
+        /// - Parameter periodsPerYear: the price series' own, used unless the file sets one.
+        /// - Throws: `DataError` from reading the implied file.
+        public func aligned(to series: PriceSeries, periodsPerYear: Double) throws(DataError) -> [Double?] {
+            let out = try PriceFileReader(column: column, skipBadRows: skipBadRows).read(path: file)
+            var byTime: [Int64: Double] = [:]
+            for (t, v) in zip(out.series.timestamps, out.series.close) { byTime[t] = v }
+            let scale = toDecimal / (self.periodsPerYear ?? periodsPerYear).squareRoot()
+            return series.timestamps.dropFirst().map { t in byTime[t].map { $0 * scale } }
+        }
     }
 
     public var models: [MarginModel]

@@ -112,7 +112,7 @@ extension VolScaleCommand {
             let returns = series.returns
             let timestamps = Array(series.timestamps.dropFirst())
             let sampling = data.sampling(for: series)
-            let implied = try config?.implied.map { try ImpliedSeries.load($0, for: series, periodsPerYear: sampling.periodsPerYear) }
+            let implied = try config?.implied.map { try $0.aligned(to: series, periodsPerYear: sampling.periodsPerYear) }
             var paths: [MarginPath] = []
             for m in models {
                 do {
@@ -146,19 +146,3 @@ extension TailMeasure: ExpressibleByArgument {}
 extension RiskMethod: ExpressibleByArgument {}
 extension Side: ExpressibleByArgument {}
 
-/// An implied-volatility series aligned to a price series' returns.
-enum ImpliedSeries {
-    /// Per-period decimal implied volatility for each return (value at the bar that ends
-    /// it), nil where the implied file has no value at that timestamp.
-    static func load(_ spec: MarginConfig.Implied, for series: PriceSeries, periodsPerYear: Double) throws -> [Double?] {
-        let out: PriceFileReader.Output
-        do { out = try PriceFileReader(column: spec.column, skipBadRows: spec.skipBadRows).read(path: spec.file) } catch {
-            throw CommandFailure(error.description)
-        }
-        var byTime: [Int64: Double] = [:]
-        for (t, v) in zip(out.series.timestamps, out.series.close) { byTime[t] = v }
-        let ppy = spec.periodsPerYear ?? periodsPerYear
-        let scale = spec.toDecimal / ppy.squareRoot()
-        return series.timestamps.dropFirst().map { t in byTime[t].map { $0 * scale } }
-    }
-}

@@ -51,7 +51,7 @@ extension VolScaleCommand {
                 let series = out.series
                 var sampling = series.sampling
                 if let p = cfg.periodsPerYear { sampling.periodsPerYear = p }
-                let implied = try cfg.implied.map { try ImpliedSeries.load($0, for: series, periodsPerYear: sampling.periodsPerYear) }
+                let implied = try cfg.implied.map { try $0.aligned(to: series, periodsPerYear: sampling.periodsPerYear) }
                 let models = asset.models.isEmpty ? cfg.models : cfg.models.filter { asset.models.contains($0.name) }
                 for m in models {
                     let path: MarginPath
