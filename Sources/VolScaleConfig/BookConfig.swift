@@ -170,11 +170,8 @@ public struct BookConfig: Sendable {
                     histories[name] = series
                 }
                 if let unit = volumeUnit, adv == nil || spread == nil {
-                    // the latest window's measures (LiquidityTracker), from the history's bars
-                    let window: LiquidityWindow
-                    do { window = try LiquidityWindow(window: liquidityWindow) } catch { throw ConfigError(file: path, location: loc, reason: "\(error)") }
                     let last: LiquidityPoint?
-                    do { last = try series.liquidity(window, unit: unit).last } catch {
+                    do { last = try series.latestLiquidity(window: liquidityWindow, unit: unit) } catch {
                         throw ConfigError(file: path, location: loc, reason: "history: \(error)")
                     }
                     guard let last else {
@@ -184,19 +181,16 @@ public struct BookConfig: Sendable {
                     spread = spread ?? last.spread
                 }
                 if s.stressedLiquidityMultiplier > 1 {
-                    let returns = Array(series.returns.suffix(regimeLookback))
                     do {
-                        let fit = try MarkovSwitching.fit(returns, states: 2, starts: 5)
-                        var state = MarkovSwitchingModel.FilterState(fit.model)
-                        for r in returns { state.step(r) }
-                        stressed = state.expectedShare(of: 1, steps: s.liquidationHorizon)
+                        stressed = try MarkovSwitching.stressedShare(Array(series.returns.suffix(regimeLookback)), horizon: s.liquidationHorizon)
                     } catch {
                         throw ConfigError(file: path, location: loc, reason: "history: regime filter: \(error)")
                     }
                 }
                 if price == nil { price = series.close.last }
                 if vol == nil {
-                    do { vol = try EWMA(lambda: try num("lambda") ?? 0.94).filter(series.returns).nextVariance.squareRoot() } catch {
+                    let lambda = try num("lambda") ?? 0.94
+                    do { vol = try series.ewmaVolatility(lambda: lambda) } catch {
                         throw ConfigError(file: path, location: loc, reason: "history: \(error)")
                     }
                 }

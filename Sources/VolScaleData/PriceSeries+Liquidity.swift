@@ -25,4 +25,15 @@ extension PriceSeries {
         guard let dv = dollarVolume(unit) else { throw .missingInput("\(source) has no volume column") }
         return try LiquidityTracker.measures(high: bars.high, low: bars.low, close: bars.close, dollarVolume: dv, settings: settings)
     }
+
+    /// The latest window's liquidity measures (the last of `liquidity`); nil when there are
+    /// fewer than `window + 1` bars.
+    public func latestLiquidity(window: Int, unit: VolumeUnit) throws(LiquidityError) -> LiquidityPoint? {
+        try liquidity(LiquidityWindow(window: window), unit: unit).last
+    }
+
+    /// The EWMA volatility forecast after the last return (per period, decimal; arch's seed).
+    public func ewmaVolatility(lambda: Double) throws(VolatilityError) -> Double {
+        try EWMA(lambda: lambda).lastAndNext(returns).next.squareRoot()
+    }
 }

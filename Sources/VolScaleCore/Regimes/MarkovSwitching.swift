@@ -137,6 +137,16 @@ public struct MarkovSwitchingFit: Sendable {
 /// stationary start (EM treats the first state's distribution as given), variances as
 /// logarithms and transition rows as softmax, so every point is a valid model.
 public enum MarkovSwitching {
+    /// The expected share of the next `horizon` bars in the stressed (higher-variance) state
+    /// of a two-state model fitted to `returns`, filtered through all of them: the regime
+    /// share a book's liquidity costs are scaled by (`FilterState.expectedShare`).
+    public static func stressedShare(_ returns: [Double], horizon: Int, starts: Int = 5) throws(RegimeError) -> Double {
+        let fit = try fit(returns, states: 2, starts: starts)
+        var state = MarkovSwitchingModel.FilterState(fit.model)
+        for r in returns { state.step(r) }
+        return state.expectedShare(of: 1, steps: horizon)
+    }
+
     public static func fit(_ returns: [Double], states k: Int = 2, starts: Int = 20) throws(RegimeError) -> MarkovSwitchingFit {
         guard k >= 2, k <= 6 else { throw .invalidModel("states must be between 2 and 6, got \(k)") }
         let needed = 20 * k
