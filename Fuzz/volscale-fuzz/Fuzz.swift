@@ -70,6 +70,16 @@ func readersAgree(_ body: UnsafeRawBufferPointer, skipBadRows: Bool) {
 func floatAgreesWithStrtod(_ body: UnsafeRawBufferPointer) {
     let bytes = Array(body.prefix(64))
     guard !bytes.contains(0) else { return }
+    // the readers' short-price path: what it reads must be strtod's reading of those bytes
+    if let (v, n) = bytes.withUnsafeBufferPointer({ b in b.baseAddress.flatMap { DecimalParser.parseShortDecimal($0, b.count) } }) {
+        let read = Array(bytes[0..<n])
+        let expected = (read + [0]).withUnsafeBufferPointer { b in
+            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { strtod($0, nil) }
+        }
+        guard v.bitPattern == expected.bitPattern else {
+            fatalError("short decimal path: \(String(decoding: read, as: UTF8.self)) gave \(v), strtod \(expected)")
+        }
+    }
     let ours = bytes.withUnsafeBufferPointer { b in b.baseAddress.flatMap { DecimalParser.parse($0, b.count) } }
     let theirs: Double? = (bytes + [0]).withUnsafeBufferPointer { b in
         b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { p in

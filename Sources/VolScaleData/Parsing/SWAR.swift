@@ -52,7 +52,7 @@ extension DecimalParser {
     /// an exact power of ten is Clinger's fast path, rounded once. The caller checks what
     /// follows (a separator or a line end), as with `parseLeading`.
     @inline(__always)
-    static func parseShortDecimal(_ p: UnsafePointer<UInt8>, _ count: Int) -> (Double, Int)? {
+    package static func parseShortDecimal(_ p: UnsafePointer<UInt8>, _ count: Int) -> (Double, Int)? {
         guard count >= 17 else { return nil }
         let x = SWAR.load(p)
         let n = SWAR.digitCount(x)
