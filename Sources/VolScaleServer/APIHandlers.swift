@@ -298,15 +298,17 @@ extension ServiceAPI: APIProtocol {
         }
         let r = path.backtest(returns: returns, side: side)
         let p = r.procyclicality
-        func stat(_ s: (statistic: Double, pValue: Double)) -> Schemas.TestStatistic { .init(statistic: Self.finite(s.statistic), pValue: Self.finite(s.pValue)) }
+        // a figure that is not defined (no data) is left out, never sent as a number
+        func defined(_ x: Double) -> Double? { x.isFinite ? x : nil }
+        func stat(_ s: (statistic: Double, pValue: Double)) -> Schemas.TestStatistic { .init(statistic: defined(s.statistic), pValue: defined(s.pValue)) }
         return .ok(.init(body: .json(.init(
-            asset: o.asset, observations: r.observations, exceedances: r.exceedances, exceedanceRate: Self.finite(r.exceedanceRate),
+            asset: o.asset, observations: r.observations, exceedances: r.exceedances, exceedanceRate: defined(r.exceedanceRate),
             kupiec: stat((r.kupiec.statistic, r.kupiec.pValue)),
             christoffersen: .init(independence: stat((r.independence.statistic, r.independence.pValue)),
                                   conditionalCoverage: stat((r.conditionalCoverage.statistic, r.conditionalCoverage.pValue))),
             trafficLight: .init(green: r.trafficLight.green, yellow: r.trafficLight.yellow, red: r.trafficLight.red, worst: r.trafficLight.worst.rawValue),
-            procyclicality: .init(peakToTrough: Self.finite(p.peakToTrough), maxIncrease1: Self.finite(p.maxIncrease1), maxIncrease5: Self.finite(p.maxIncrease5),
-                                  maxIncrease30: Self.finite(p.maxIncrease30), averageMargin: Self.finite(p.averageMargin))))))
+            procyclicality: .init(peakToTrough: defined(p.peakToTrough), maxIncrease1: defined(p.maxIncrease1), maxIncrease5: defined(p.maxIncrease5),
+                                  maxIncrease30: defined(p.maxIncrease30), averageMargin: defined(p.averageMargin))))))
     }
 }
 

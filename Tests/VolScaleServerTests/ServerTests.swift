@@ -279,6 +279,19 @@ func bearer(_ role: String?) -> HTTPFields {
                 // margin set at the last return has no loss yet: losses 126...199, 74 of them
                 #expect(o["observations"] as? Int == 74)
             }
+            // a lookback of 124: the first margin is set at the last return (75 + 124 = 199), so no
+            // loss is covered yet: no rate and no procyclicality figure is defined, and none is
+            // sent as a number (they were sent as 0)
+            try await client.execute(uri: "/v1/backtest", method: .post, headers: bearer("read"),
+                                     body: ByteBuffer(string: "{\"asset\":\"BTC\",\"method\":\"fhs\",\"lookback\":124}")) { r in
+                #expect(r.status == .ok)
+                let o = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as! [String: Any]
+                #expect(o["observations"] as? Int == 0)
+                #expect(o["exceedanceRate"] == nil, "\(o)")
+                #expect((o["procyclicality"] as? [String: Any])?.isEmpty == true, "\(o)")
+                let kupiec = try #require(o["kupiec"] as? [String: Any])
+                #expect(kupiec.values.allSatisfy { ($0 as? Double)?.isFinite == true }, "\(kupiec)")
+            }
             try await client.execute(uri: "/v1/backtest", method: .post, headers: bearer("read"),
                                      body: ByteBuffer(string: "{\"asset\":\"BTC\",\"confidence\":2}")) { r in
                 #expect(r.status == .unprocessableContent && String(buffer: r.body).contains("confidence"))
