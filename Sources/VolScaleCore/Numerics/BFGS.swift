@@ -34,9 +34,13 @@ public struct BFGS: Sendable {
     /// - Parameter initialInverseHessian: row-major n*n starting approximation of the
     ///   inverse Hessian (e.g. the inverse outer product of gradients for a likelihood);
     ///   a scaled identity when nil.
+    /// - Parameter value: the objective alone, when it is much cheaper than with its gradient
+    ///   (numerical derivatives): the line search then tries points by value and takes the
+    ///   gradient only at the point it accepts. Without it every trial point gets a gradient.
     public func minimize(
         start: [Double],
         initialInverseHessian: [Double]? = nil,
+        value: (([Double]) -> Double?)? = nil,
         _ f: (_ x: [Double], _ gradient: inout [Double]) -> Double?
     ) -> Result {
         let n = start.count
@@ -86,7 +90,13 @@ public struct BFGS: Sendable {
             for _ in 0..<60 {
                 for i in 0..<n { xNew[i] = x[i] + step * direction[i] }
                 evaluations += 1
-                if let v = f(xNew, &gNew), v.isFinite, v <= fx + 1e-4 * step * slope {
+                if let value {
+                    if let v = value(xNew), v.isFinite, v <= fx + 1e-4 * step * slope, let withGradient = f(xNew, &gNew), withGradient.isFinite {
+                        fNew = withGradient
+                        accepted = true
+                        break
+                    }
+                } else if let v = f(xNew, &gNew), v.isFinite, v <= fx + 1e-4 * step * slope {
                     fNew = v
                     accepted = true
                     break

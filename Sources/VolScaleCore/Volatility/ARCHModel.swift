@@ -176,7 +176,7 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
         let h0 = scoreOuterProduct(u0, y, backcast: backcast).flatMap { opg in
             DenseMatrix.inverse(opg.map { $0 * invN }, n: u0.count)
         }
-        let result = optimizer.minimize(start: u0, initialInverseHessian: h0) { u, grad in
+        let result = optimizer.minimize(start: u0, initialInverseHessian: h0, value: objective) { u, grad in
             guard let f = objective(u) else { return nil }
             return NumericDerivative.gradient(objective, at: u, value: f, into: &grad) ? f : nil
         }
