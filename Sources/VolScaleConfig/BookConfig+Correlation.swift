@@ -6,7 +6,7 @@ extension BookConfig {
     /// The EWMA correlation (zero mean, arch's seeding) of the assets with a history file,
     /// on their common timestamps: the forecast for the next period, for spreading a stress
     /// cascade from one asset to the others. nil when fewer than two assets have a history.
-    public func ewmaCorrelation(lambda: Double = 0.94) throws(ConfigError) -> StressCorrelation? {
+    public func ewmaCorrelation(lambda: Double = EWMA.riskMetricsLambda) throws(ConfigError) -> StressCorrelation? {
         let names = histories.keys.sorted()
         guard names.count >= 2 else { return nil }
         let aligned = AlignedReturns(names.compactMap { histories[$0] })

@@ -189,7 +189,7 @@ public struct BookConfig: Sendable {
                 }
                 if price == nil { price = series.close.last }
                 if vol == nil {
-                    let lambda = try num("lambda") ?? 0.94
+                    let lambda = try num("lambda") ?? EWMA.riskMetricsLambda
                     do { vol = try series.ewmaVolatility(lambda: lambda) } catch {
                         throw ConfigError(file: path, location: loc, reason: "history: \(error)")
                     }

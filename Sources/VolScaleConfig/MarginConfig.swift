@@ -200,7 +200,7 @@ public struct MarginConfig: Sendable {
         case "close-to-close":
             volatility = .closeToClose(window: try int("window") ?? 20)
         default:
-            var lambda = try num("lambda") ?? 0.94
+            var lambda = try num("lambda") ?? EWMA.riskMetricsLambda
             if let hl = try num("halflife") {
                 guard hl > 0 else { throw ConfigError(file: file, location: loc, reason: "halflife: must be positive") }
                 lambda = Foundation.pow(0.5, 1 / hl)

@@ -62,7 +62,7 @@ public struct EngineConfig: Sendable, Equatable, Codable {
     public var aggregation = AggregationPolicy()
     /// Bar length in ms; 0 = every accepted aggregate is a bar close (bar input).
     public var barMillis: Int64 = 0
-    public var lambda: Double = 0.94
+    public var lambda: Double = EWMA.riskMetricsLambda
     /// Parametric margin: coverage, MPOR in bars, measure, and the controls' rates.
     public var confidence: Double = 0.99
     public var mpor: Int = 1

@@ -44,7 +44,7 @@ public struct HaircutHistory: Sendable {
     ///   - firstIndex: the first bar to report (earlier bars are still used, as history).
     public static func walk(high: [Double], low: [Double], close: [Double], dollarVolume: [Double],
                             holdingValue: Double, asset: AssetRisk, settings: MarginSettings,
-                            liquidityWindow: Int = 20, lambda: Double = 0.94, regimeLookback: Int = 1000,
+                            liquidityWindow: Int = 20, lambda: Double = EWMA.riskMetricsLambda, regimeLookback: Int = 1000,
                             refitEvery: Int = 63, minimumRegimeReturns: Int = 250, firstIndex: Int = 0) throws -> HaircutHistory {
         let window = try LiquidityWindow(window: liquidityWindow)
         let liquidity = try LiquidityTracker.measures(high: high, low: low, close: close, dollarVolume: dollarVolume, settings: window)

@@ -231,7 +231,7 @@ public struct JointScenarios: Sendable, Equatable {
     /// (EWMA sigma made before each return) on common dates, summed over `mpor`
     /// overlapping days and rescaled to each asset's current volatility.
     public static func filteredHistorical(assets: [String], alignedReturns: [[Double]], labels: [String],
-                                          lambda: Double = 0.94, mpor: Int, currentVolatility: [Double], lookback: Int) throws(VolatilityError) -> JointScenarios {
+                                          lambda: Double = EWMA.riskMetricsLambda, mpor: Int, currentVolatility: [Double], lookback: Int) throws(VolatilityError) -> JointScenarios {
         let n = alignedReturns.count
         let m = assets.count
         var z = [[Double]](repeating: [Double](repeating: 0, count: m), count: n)

@@ -87,7 +87,7 @@ public struct CascadeSettings: Sendable, Equatable {
     public let insuranceFund: Double
     public let maxRounds: Int
 
-    public init(correlation: StressCorrelation? = nil, lambda: Double = 0.94, insuranceFund: Double = 0, maxRounds: Int = 100) throws(StressError) {
+    public init(correlation: StressCorrelation? = nil, lambda: Double = EWMA.riskMetricsLambda, insuranceFund: Double = 0, maxRounds: Int = 100) throws(StressError) {
         guard lambda > 0, lambda <= 1 else { throw .invalid("lambda must be in (0, 1], got \(lambda)") }
         guard insuranceFund.isFinite, insuranceFund >= 0 else { throw .invalid("the insurance fund must be finite and non-negative") }
         guard maxRounds >= 1, maxRounds <= 10_000 else { throw .invalid("rounds must be between 1 and 10000") }

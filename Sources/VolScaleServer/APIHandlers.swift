@@ -253,7 +253,7 @@ extension ServiceAPI: APIProtocol {
         // carries liquidation impact to the other assets, volatility re-estimated between rounds
         let cascade: CascadeSettings
         do {
-            cascade = try CascadeSettings(correlation: StressCorrelation.uniform(rho, assets: book.assets.keys.sorted()), lambda: 0.94)
+            cascade = try CascadeSettings(correlation: StressCorrelation.uniform(rho, assets: book.assets.keys.sorted()), lambda: EWMA.riskMetricsLambda)
         } catch {
             throw HTTPError(.badRequest, message: "correlation: \(error)")
         }
@@ -285,7 +285,7 @@ extension ServiceAPI: APIProtocol {
         // the generated enums hold exactly the domain's raw values (the document lists them)
         guard let method = RiskMethod(rawValue: o.method?.rawValue ?? "fhs"), let measure = TailMeasure(rawValue: o.measure?.rawValue ?? "es"),
               let side = Side(rawValue: o.side?.rawValue ?? "long") else { throw HTTPError(.badRequest, message: "method, measure or side: not a documented value") }
-        let model = MarginModel(name: "api", volatility: .ewma(lambda: try num(o.lambda, "lambda", 0.94, 0, 1, open: true)), measure: measure, method: method,
+        let model = MarginModel(name: "api", volatility: .ewma(lambda: try num(o.lambda, "lambda", EWMA.riskMetricsLambda, 0, 1, open: true)), measure: measure, method: method,
                                 confidence: try num(o.confidence, "confidence", 0.99, 0.5, 0.9999), mpor: try Self.bounded(o.mpor, "mpor", 1...250) ?? 1,
                                 lookback: try Self.bounded(o.lookback, "lookback", 10...100_000) ?? 1000,
                                 testConfidence: o.testConfidence == nil ? nil : try num(o.testConfidence, "testConfidence", 0.99, 0.5, 0.9999))

@@ -88,7 +88,7 @@ extension VolScaleCommand {
             }
             let vol: VolatilitySpec
             switch model ?? .ewma {
-            case .ewma: vol = .ewma(lambda: lambda ?? 0.94)
+            case .ewma: vol = .ewma(lambda: lambda ?? EWMA.riskMetricsLambda)
             case .garch: vol = .garch(asymmetric: false, distribution: dist ?? .normal, refitEvery: 250, minimumFit: 500)
             case .gjr: vol = .garch(asymmetric: true, distribution: dist ?? .normal, refitEvery: 250, minimumFit: 500)
             case .closeToClose: vol = .closeToClose(window: 20)

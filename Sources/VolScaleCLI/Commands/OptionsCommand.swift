@@ -107,10 +107,10 @@ extension VolScaleCommand.OptionsCommand {
             throw CommandFailure("\(path): \(returns.count) returns end before the chain's moment; at least \(EWMA.seedLength + 21) are needed")
         }
         do {
-            let sigma = try EWMA(lambda: 0.94).filter(returns).nextVariance.squareRoot()
+            let sigma = try EWMA(lambda: EWMA.riskMetricsLambda).filter(returns).nextVariance.squareRoot()
             let labels = (1..<series.count).map { series.label($0) }
             let sc = try JointScenarios.filteredHistorical(assets: ["u"], alignedReturns: returns.map { [$0] }, labels: labels,
-                                                           lambda: 0.94, mpor: 1, currentVolatility: [sigma], lookback: lookback)
+                                                           lambda: EWMA.riskMetricsLambda, mpor: 1, currentVolatility: [sigma], lookback: lookback)
             return try HistoricalMoves(logReturns: sc.returns, labels: sc.labels)
         } catch { throw CommandFailure("\(path): \(error)") }
     }

@@ -38,7 +38,7 @@ extension VolScaleCommand {
         var correlation_: Double = 0.9
         @Option(help: "How the impact spreads: stressed (--correlation), ewma (history files) or none.") var contagion: Contagion = .stressed
         @Option(help: "Insurance fund at the start, settlement currency.") var insuranceFund: Double = 0
-        @Option(help: "EWMA decay for re-estimating volatility between rounds, in (0, 1]; 1 keeps it fixed.") var lambda: Double = 0.94
+        @Option(help: "EWMA decay for re-estimating volatility between rounds, in (0, 1]; 1 keeps it fixed.") var lambda: Double = EWMA.riskMetricsLambda
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
 
         public enum Contagion: String, ExpressibleByArgument, CaseIterable, Sendable { case stressed, ewma, none }

@@ -153,7 +153,7 @@ extension VolScaleCommand {
             do {
                 switch model {
                 case .ewma:
-                    let e = try halflife.map { h throws(VolatilityError) in try EWMA(halfLife: h) } ?? EWMA(lambda: lambda ?? 0.94)
+                    let e = try halflife.map { h throws(VolatilityError) in try EWMA(halfLife: h) } ?? EWMA(lambda: lambda ?? EWMA.riskMetricsLambda)
                     return (.ewma(e), "EWMA (RiskMetrics), zero mean, lambda \(Fmt.sig(e.lambda, 6)), half-life \(Fmt.fixed(e.halfLife, 2)) bars, seeded as arch",
                             [("lambda", e.lambda)])
                 case .closeToClose:

@@ -69,7 +69,7 @@ func validate(_ returns: [[Double]], minimum: Int) throws(CovarianceError) -> In
 public struct EWMACovariance: Sendable, Hashable {
     public let lambda: Double
 
-    public init(lambda: Double = 0.94) throws(CovarianceError) {
+    public init(lambda: Double = EWMA.riskMetricsLambda) throws(CovarianceError) {
         guard lambda > 0 && lambda < 1 else { throw .invalidLambda(lambda) }
         self.lambda = lambda
     }

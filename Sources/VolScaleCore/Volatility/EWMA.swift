@@ -12,7 +12,10 @@ public struct EWMA: Sendable, Hashable, Codable {
     public let lambda: Double
 
     /// - Throws: `VolatilityError.invalidParameter` unless 0 < lambda < 1.
-    public init(lambda: Double = 0.94) throws(VolatilityError) {
+    /// RiskMetrics' daily decay (1996), the default wherever a lambda is not given.
+    public static let riskMetricsLambda = 0.94
+
+    public init(lambda: Double = EWMA.riskMetricsLambda) throws(VolatilityError) {
         guard lambda > 0 && lambda < 1 else {
             throw .invalidParameter(name: "lambda", value: lambda, reason: "must be strictly between 0 and 1")
         }
