@@ -29,7 +29,7 @@ extension VolScaleCommand {
 
         @Argument(help: "Two or more price files.") public var files: [String]
         @Option(help: "ewma, sample or ledoit-wolf.") public var method: Method = .ewma
-        @Option(help: "EWMA decay factor in (0, 1).") public var lambda: Double = 0.94
+        @Option(help: "EWMA decay factor in (0, 1).") public var lambda: Double = EWMA.riskMetricsLambda
         @Option(help: "Use only the last N aligned returns.") public var window: Int?
         @Option(help: "Output format: table or json.") public var format: OutputFormat = .table
         @OptionGroup public var data: DataOptions

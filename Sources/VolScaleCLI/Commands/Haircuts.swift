@@ -26,7 +26,7 @@ extension VolScaleCommand {
         @Option(help: "Holding value, quote currency.") public var holding: Double = 1e7
         @Option(help: "base (volume x close is the dollar volume) or quote.") public var volumeUnit: VolumeUnit = .base
         @Option(help: "Bars per liquidity window.") public var window: Int = 20
-        @Option(help: "EWMA decay for the volatility.") public var lambda: Double = 0.94
+        @Option(help: "EWMA decay for the volatility.") public var lambda: Double = EWMA.riskMetricsLambda
         @Option(help: "Liquidity cost multiplier in the high-variance regime (>= 1).") public var stressedMultiplier: Double = 2
         @Option(help: "Share of ADV sold per day.") public var participation: Double = 0.1
         @Option(help: "Liquidation horizon, days.") public var horizon: Int = 2
