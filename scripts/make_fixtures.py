@@ -50,46 +50,64 @@ def sp500():
     return df
 
 
-def arch_fixtures():
+ARCH_NAMES = {"mu": "mu", "omega": "omega", "alpha[1]": "alpha", "gamma[1]": "gamma", "beta[1]": "beta", "nu": "nu",
+              "eta": "nu", "lambda": "skew"}
+
+
+def arch_case(name, r, mean, vol, o, dist, horizon, note=""):
+    """One arch fit of 100*r written as a fixture in decimal units: mu / 100; omega / 1e4 for
+    GARCH, and for EGARCH (the intercept of ln sigma2) minus (1 - beta) ln 1e4 with its standard
+    error unchanged; the skewed t's eta and lambda as nu and skew."""
     import arch
     from arch import arch_model
+
+    n = len(r)
+    res = arch_model(100 * r, mean=mean, vol=vol, p=1, o=o, q=1, dist=dist).fit(disp="off")
+    params, stderr = {}, {}
+    for k, v in res.params.items():
+        params[ARCH_NAMES[k]] = float(v)
+        stderr[ARCH_NAMES[k]] = float(res.std_err[k])
+    for d in (params, stderr):
+        if "mu" in d:
+            d["mu"] /= 100.0
+    if vol == "EGARCH":
+        params["omega"] -= (1 - params["beta"]) * math.log(1e4)
+    else:
+        params["omega"] /= 1e4
+        stderr["omega"] /= 1e4
+    f = res.forecast(horizon=horizon, reindex=False)
+    dump(name + ".json", {
+        "source": f"arch {arch.__version__}: arch_model(100*r, mean='{mean}', vol='{vol}', p=1, o={o}, q=1, dist='{dist}').fit(); r = diff(log(close)) of data/sp500-daily.csv; converted to decimal units{note}",
+        "observations": n,
+        "parameters": params,
+        "standardErrors": stderr,
+        "standardErrorsType": "robust (Bollerslev-Wooldridge), arch default",
+        "logLikelihood": float(res.loglikelihood) + n * math.log(100.0),
+        "logLikelihoodPercent": float(res.loglikelihood),
+        "aicPercent": float(res.aic),
+        "bicPercent": float(res.bic),
+        "conditionalVolatility": [float(x) / 100 for x in res.conditional_volatility],
+        "varianceForecast": [float(x) / 1e4 for x in f.variance.values[-1]],
+    })
+
+
+def sp500_returns():
+    return np.diff(np.log(sp500()["close"].values))
+
+
+def arch_fixtures():
+    import arch
     from arch.univariate import ZeroMean, EWMAVariance
 
-    df = sp500()
-    r = np.diff(np.log(df["close"].values))
-    n = len(r)
-    cases = [
+    r = sp500_returns()
+    for name, mean, o, dist in [
         ("garch-normal", "Constant", 0, "normal"),
         ("garch-t", "Constant", 0, "t"),
         ("gjr-normal", "Constant", 1, "normal"),
         ("gjr-t", "Constant", 1, "t"),
         ("garch-zero-normal", "Zero", 0, "normal"),
-    ]
-    for name, mean, o, dist in cases:
-        res = arch_model(100 * r, mean=mean, vol="GARCH", p=1, o=o, q=1, dist=dist).fit(disp="off")
-        p = res.params
-        se = res.std_err
-        names = {"mu": "mu", "omega": "omega", "alpha[1]": "alpha", "gamma[1]": "gamma", "beta[1]": "beta", "nu": "nu"}
-        params, stderr = {}, {}
-        for k, v in p.items():
-            key = names[k]
-            scale = {"mu": 100.0, "omega": 1e4}.get(key, 1.0)
-            params[key] = float(v) / scale
-            stderr[key] = float(se[k]) / scale
-        f = res.forecast(horizon=10, reindex=False)
-        dump(name + ".json", {
-            "source": f"arch {arch.__version__}: arch_model(100*r, mean='{mean}', vol='GARCH', p=1, o={o}, q=1, dist='{dist}').fit(); r = diff(log(close)) of data/sp500-daily.csv; converted to decimal units",
-            "observations": n,
-            "parameters": params,
-            "standardErrors": stderr,
-            "standardErrorsType": "robust (Bollerslev-Wooldridge), arch default",
-            "logLikelihood": float(res.loglikelihood) + n * math.log(100.0),
-            "logLikelihoodPercent": float(res.loglikelihood),
-            "aicPercent": float(res.aic),
-            "bicPercent": float(res.bic),
-            "conditionalVolatility": [float(x) / 100 for x in res.conditional_volatility],
-            "varianceForecast": [float(x) / 1e4 for x in f.variance.values[-1]],
-        })
+    ]:
+        arch_case(name, r, mean, "GARCH", o, dist, horizon=10)
 
     ewma = ZeroMean(100 * r, volatility=EWMAVariance(0.94)).fit(disp="off")
     dump("ewma-sp500.json", {
@@ -101,53 +119,18 @@ def arch_fixtures():
 
 def arch_composed_fixtures():
     """EGARCH(1,1,1) and Hansen's skewed t (arch's EGARCH and SkewStudent), composed with the
-    constant mean as arch composes them. EGARCH's omega is the intercept of ln sigma2: on the
-    decimal scale omega - (1 - beta) ln 1e4. Skewed t: arch's eta -> nu, lambda -> skew."""
-    import arch
-    from arch import arch_model
-
-    df = sp500()
-    r = np.diff(np.log(df["close"].values))
-    n = len(r)
-    cases = [
+    constant mean as arch composes them; one-step forecasts (arch's EGARCH has no analytic
+    forecast beyond)."""
+    r = sp500_returns()
+    for name, vol, o, dist in [
         ("egarch-normal", "EGARCH", 1, "normal"),
         ("egarch-t", "EGARCH", 1, "t"),
         ("egarch-skewt", "EGARCH", 1, "skewt"),
         ("garch-skewt", "GARCH", 0, "skewt"),
         ("gjr-skewt", "GARCH", 1, "skewt"),
-    ]
-    names = {"mu": "mu", "omega": "omega", "alpha[1]": "alpha", "gamma[1]": "gamma", "beta[1]": "beta", "nu": "nu",
-             "eta": "nu", "lambda": "skew"}
-    for name, vol, o, dist in cases:
-        res = arch_model(100 * r, mean="Constant", vol=vol, p=1, o=o, q=1, dist=dist).fit(disp="off")
-        p = dict(res.params)
-        se = dict(res.std_err)
-        params, stderr = {}, {}
-        for k, v in p.items():
-            key = names[k]
-            params[key] = float(v)
-            stderr[key] = float(se[k])
-        params["mu"] /= 100
-        stderr["mu"] /= 100
-        if vol == "EGARCH":
-            params["omega"] = params["omega"] - (1 - params["beta"]) * math.log(1e4)
-        else:
-            params["omega"] /= 1e4
-            stderr["omega"] /= 1e4
-        f = res.forecast(horizon=1, reindex=False)
-        dump(name + ".json", {
-            "source": f"arch {arch.__version__}: arch_model(100*r, mean='Constant', vol='{vol}', p=1, o={o}, q=1, dist='{dist}').fit();"
-                      " r = diff(log(close)) of data/sp500-daily.csv; converted to decimal units (EGARCH omega: minus (1-beta) ln 1e4;"
-                      " its standard error is unchanged); skewed t: eta -> nu, lambda -> skew",
-            "observations": n,
-            "parameters": params,
-            "standardErrors": stderr,
-            "standardErrorsType": "robust (Bollerslev-Wooldridge), arch default",
-            "logLikelihood": float(res.loglikelihood) + n * math.log(100.0),
-            "logLikelihoodPercent": float(res.loglikelihood),
-            "conditionalVolatility": [float(x) / 100 for x in res.conditional_volatility],
-            "varianceForecast": [float(x) / 1e4 for x in f.variance.values[-1]],
-        })
+    ]:
+        arch_case(name, r, "Constant", vol, o, dist, horizon=1,
+                  note="; EGARCH omega minus (1-beta) ln 1e4 (its standard error unchanged); skewed t: eta -> nu, lambda -> skew")
 
 
 def range_fixtures():
