@@ -221,23 +221,15 @@ public struct GARCHModel: Sendable, Hashable, Codable {
         let n = returns.count
         let kernel = GARCHKernel(y: y, mean: mean, asymmetric: volatility.asymmetric, distribution: distribution)
 
-        // Starting values: best of a small grid, as arch does.
+        // Starting values: best of the process's grid (as arch does), at unit variance
         let yMean = mean == .constant ? sampleMean * scale : 0
         var best: (ll: Double, theta: GARCHKernel.Theta)?
-        let alphas = [0.03, 0.07, 0.12]
-        let persistences = [0.9, 0.96, 0.99]
-        let gammas = volatility.asymmetric ? [0.0, 0.08, 0.16] : [0.0]
-        for a in alphas {
-            for p in persistences {
-                for g in gammas {
-                    let b = p - a - 0.5 * g
-                    guard b > 0 else { continue }
-                    let th = GARCHKernel.Theta(mu: yMean, omega: 1 - p, alpha: a, gamma: g, beta: b,
-                                               nu: distribution == .studentT ? 8 : 0)
-                    if let ll = kernel.logLikelihood(th), ll.isFinite, ll > (best?.ll ?? -.infinity) {
-                        best = (ll, th)
-                    }
-                }
+        for p in volatility.startingValues(variance: 1) {
+            let (omega, alpha, gamma, beta) = volatility.parts(p)
+            let th = GARCHKernel.Theta(mu: yMean, omega: omega, alpha: alpha, gamma: gamma, beta: beta,
+                                       nu: distribution == .studentT ? 8 : 0)
+            if let ll = kernel.logLikelihood(th), ll.isFinite, ll > (best?.ll ?? -.infinity) {
+                best = (ll, th)
             }
         }
         guard let start = best?.theta else {
@@ -623,26 +615,23 @@ struct GARCHTransform: Sendable {
     let asymmetric: Bool
     let distribution: InnovationDistribution
 
+    var process: GARCHProcess { GARCHProcess(asymmetric: asymmetric) }
+
+    /// The process's coordinates (`GARCHProcess.unconstrained`), with mu before and
+    /// `ln(nu - 2)` after.
     func toUnconstrained(_ th: GARCHKernel.Theta) -> [Double] {
-        var u: [Double] = []
-        if mean == .constant { u.append(th.mu) }
-        u.append(Double.log(th.omega))
-        u.append(th.alpha.squareRoot())
-        if asymmetric { u.append(max(th.alpha + th.gamma, 0).squareRoot()) }
-        u.append(th.beta.squareRoot())
+        var u: [Double] = mean == .constant ? [th.mu] : []
+        u += process.unconstrained(process.vector(omega: th.omega, alpha: th.alpha, gamma: th.gamma, beta: th.beta))
         if distribution == .studentT { u.append(Double.log(th.nu - 2)) }
         return u
     }
 
     func toNatural(_ u: [Double]) -> GARCHKernel.Theta {
-        var i = 0
         var th = GARCHKernel.Theta(mu: 0, omega: 0, alpha: 0, gamma: 0, beta: 0, nu: 0)
-        if mean == .constant { th.mu = u[i]; i += 1 }
-        th.omega = Double.exp(u[i]); i += 1
-        th.alpha = u[i] * u[i]; i += 1
-        if asymmetric { th.gamma = u[i] * u[i] - th.alpha; i += 1 }
-        th.beta = u[i] * u[i]; i += 1
-        if distribution == .studentT { th.nu = 2 + Double.exp(u[i]) }
+        let m = mean == .constant ? 1 : 0, k = process.parameterNames.count
+        if m == 1 { th.mu = u[0] }
+        (th.omega, th.alpha, th.gamma, th.beta) = process.parts(process.natural(Array(u[m..<(m + k)])))
+        if distribution == .studentT { th.nu = 2 + Double.exp(u[m + k]) }
         return th
     }
 
