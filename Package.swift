@@ -111,7 +111,9 @@ let package = Package(
         ),
         // The batch commands; the service commands hand over to `volscale-service`, so that
         // this binary carries no server and no database driver (see ServiceCommands).
-        .executableTarget(name: "volscale", dependencies: ["VolScaleCLI"]),
+        // volscale-service is a dependency so that building volscale alone also builds the
+        // executable its service commands hand over to (SwiftPM links its code in as well)
+        .executableTarget(name: "volscale", dependencies: ["VolScaleCLI", "volscale-service"]),
         // The commands that run or read the live service (serve, ingest, replay, params, audit).
         .target(
             name: "VolScaleServiceCLI",

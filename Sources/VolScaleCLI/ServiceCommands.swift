@@ -7,12 +7,12 @@ import Darwin
 
 /// The commands that run or read the live service (`ingest`, `replay`, `params`, `audit`,
 /// `serve`) are built into a second executable, `volscale-service`, installed next to
-/// `volscale`. The batch commands then do not carry the HTTP server, the database drivers and
-/// their type metadata: the Swift runtime scans every protocol conformance in a binary the
-/// first time it casts to a protocol, and argument parsing and JSON output cast often, so a
-/// batch command in the full binary spent about half of its run starting up (issue 11).
-/// `volscale serve ...` replaces its process with `volscale-service serve ...` (exec), so
-/// signals, exit status and standard streams are the service's own.
+/// `volscale`; `volscale` depends on that target, so building `volscale` alone builds both
+/// (SwiftPM then links the service's code into `volscale` too, which costs the batch commands
+/// start-up time: the Swift runtime scans every protocol conformance in a binary the first time
+/// it casts to a protocol). `volscale serve ...` replaces its process with
+/// `volscale-service serve ...` (exec), so signals, exit status and standard streams are the
+/// service's own.
 public enum ServiceCommands {
     /// Each service command's name and one-line description (shown by both executables).
     public static let abstracts: [(name: String, abstract: String)] = [
