@@ -8,9 +8,9 @@ import Darwin
 /// The commands that run or read the live service (`ingest`, `replay`, `params`, `audit`,
 /// `serve`) are built into a second executable, `volscale-service`, installed next to
 /// `volscale`; `volscale` depends on that target, so building `volscale` alone builds both
-/// (SwiftPM then links the service's code into `volscale` too, which costs the batch commands
-/// start-up time: the Swift runtime scans every protocol conformance in a binary the first time
-/// it casts to a protocol). `volscale serve ...` replaces its process with
+/// (SwiftPM then links the service's code into `volscale` too; Package.swift and
+/// `VolScaleCommand.runDirectly` say how the batch commands keep their start-up time).
+/// `volscale serve ...` replaces its process with
 /// `volscale-service serve ...` (exec), so signals, exit status and standard streams are the
 /// service's own.
 public enum ServiceCommands {

@@ -14,10 +14,43 @@ public struct VolScaleCommand: ParsableCommand {
         return t made with information up to t-1.
         """,
         version: "0.1.0",
-        subcommands: [Vol.self, ImpliedVol.self, Surface.self, OptionsCommand.self, Corr.self, Liquidity.self, RegimesCommand.self, Haircuts.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self, Forwarded<IngestName>.self, Forwarded<ReplayName>.self, Forwarded<ParamsName>.self, Forwarded<AuditName>.self, Forwarded<ServeName>.self]
+        subcommands: batchCommands + [Forwarded<IngestName>.self, Forwarded<ReplayName>.self, Forwarded<ParamsName>.self, Forwarded<AuditName>.self, Forwarded<ServeName>.self]
     )
 
+    /// The commands this executable runs itself (the others are the service's, run by
+    /// volscale-service).
+    static let batchCommands: [any ParsableCommand.Type] = [
+        Vol.self, ImpliedVol.self, Surface.self, OptionsCommand.self, Corr.self, Liquidity.self, RegimesCommand.self,
+        Haircuts.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self,
+    ]
+
     public init() {}
+
+    /// Runs `arguments` (without the program name) when they name a batch subcommand and parse
+    /// as one, parsing that subcommand on its own rather than the whole command tree: the full
+    /// parser reflects every subcommand's options, and each first cast to a protocol makes the
+    /// Swift runtime scan every conformance in the binary (about 1 ms of a 10 ms GARCH run,
+    /// measured with `scripts/bench-read.sh`). Errors from running it are reported as `main()`
+    /// reports them.
+    ///
+    /// Returns false, having run nothing, when they don't parse that way (help, version, a
+    /// usage error, a service command): the caller then runs `main()`, whose messages name the
+    /// whole command path (`volscale vol ...`).
+    public static func runDirectly(_ arguments: [String]) -> Bool {
+        guard let name = arguments.first,
+              let subcommand = batchCommands.first(where: { $0._commandName == name }),
+              var command = try? subcommand.parseAsRoot(Array(arguments.dropFirst())),
+              // (a help request parses as ArgumentParser's own help command, which would name
+              // the subcommand alone)
+              ObjectIdentifier(type(of: command)) == ObjectIdentifier(subcommand)
+        else { return false }
+        do {
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+        return true
+    }
 }
 
 /// A batch command whose whole output is one string (`run` writes it to standard output):

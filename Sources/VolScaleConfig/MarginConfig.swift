@@ -267,9 +267,13 @@ public struct MarginConfig: Sendable {
             ctl.corridor = try cnum("corridor")
             let calibrationKeys = ["calibration_half_life", "calibration_gain", "calibration_min", "calibration_max"]
             if let target = try cnum("calibration_target") {
-                ctl.calibration = CoverageCalibration(target: target, halfLife: try cnum("calibration_half_life") ?? 70,
-                                                      gain: try cnum("calibration_gain") ?? 0.5,
-                                                      minimum: try cnum("calibration_min") ?? 0.8, maximum: try cnum("calibration_max") ?? 1.5)
+                let (halfLife, gain) = (try cnum("calibration_half_life") ?? 70, try cnum("calibration_gain") ?? 0.5)
+                let (minimum, maximum) = (try cnum("calibration_min") ?? 0.8, try cnum("calibration_max") ?? 1.5)
+                do {
+                    ctl.calibration = try CoverageCalibration(target: target, halfLife: halfLife, gain: gain, minimum: minimum, maximum: maximum)
+                } catch {
+                    throw ConfigError(file: file, location: loc + " controls", reason: error.description)
+                }
             } else if let stray = calibrationKeys.first(where: { c[$0] != nil }) {
                 throw ConfigError(file: file, location: loc + " controls", reason: "\(stray) needs calibration_target (the exceedance rate aimed at)")
             }

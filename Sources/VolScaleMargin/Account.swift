@@ -122,21 +122,27 @@ public struct Explanation: Sendable, Equatable {
 
 /// An evaluated account. Amounts in the settlement currency.
 public struct AccountResult: Sendable {
-    public var accountId: String
-    public var mode: MarginMode
+    public let accountId: String
+    public let mode: MarginMode
     /// Margin equity: collateral at (1 - haircut) (liabilities at (1 + haircut)) plus
     /// unrealised P&L and option values.
-    public var equity: Double
-    public var initialMargin: Double
-    public var maintenanceMargin: Double
-    public var status: AccountStatus
+    public let equity: Double
+    public let initialMargin: Double
+    public let maintenanceMargin: Double
+    public let status: AccountStatus
     /// For an account with positions on a single underlying: the price at which equity
     /// falls to maintenance, everything else unchanged.
-    public var liquidationPrice: Double?
-    public var explanation: Explanation
-    /// The sequence of the parameter sets the book was at (set by the live service; nil in
-    /// batch).
-    public var sequence: Int64?
+    public let liquidationPrice: Double?
+    public let explanation: Explanation
+    /// The sequence of the parameter sets the book was at (given by the live service through
+    /// `numbered`; nil in batch).
+    public let sequence: Int64?
+
+    /// The same result, naming the sequence of the parameter sets it was computed at.
+    public func numbered(_ sequence: Int64) -> AccountResult {
+        AccountResult(accountId: accountId, mode: mode, equity: equity, initialMargin: initialMargin, maintenanceMargin: maintenanceMargin,
+                      status: status, liquidationPrice: liquidationPrice, explanation: explanation, sequence: sequence)
+    }
 
     /// Equity minus initial margin (negative: a margin call's size).
     public var freeCollateral: Double { equity - initialMargin }

@@ -417,7 +417,7 @@ public struct MarginCalculator: Sendable {
         if explaining, !legs.isEmpty { children.append(greeks(legs, prices: prices)) }
         return AccountResult(accountId: account.id, mode: mode, equity: f.equity, initialMargin: f.im, maintenanceMargin: f.mm,
                              status: status, liquidationPrice: liq?.price,
-                             explanation: Explanation("account \(account.id)", nil, detail: text("\(mode.rawValue) margin, status \(status.rawValue)"), children: children))
+                             explanation: Explanation("account \(account.id)", nil, detail: text("\(mode.rawValue) margin, status \(status.rawValue)"), children: children), sequence: nil)
     }
 
     /// The positions' Greeks per underlying (Black-76 at each option's IV, the index as forward):

@@ -2,15 +2,16 @@ import RealModule
 import VolScaleCore
 
 /// Margin rates of one side along a history.
+/// Read-only outside this module: `MarginEngine` builds it.
 public struct SidePath: Sendable, Equatable {
     /// Risk-measure margin before the controls (decimal fraction of notional).
-    public var modelMargin: [Double] = []
+    public internal(set) var modelMargin: [Double] = []
     /// Published initial margin rate after the controls.
-    public var margin: [Double] = []
+    public internal(set) var margin: [Double] = []
     /// Published maintenance rate.
-    public var maintenance: [Double] = []
+    public internal(set) var maintenance: [Double] = []
     /// Which control set each published rate.
-    public var binding: [BindingControl] = []
+    public internal(set) var binding: [BindingControl] = []
 }
 
 /// A margin model walked forward through a return history, one publication per bar.
@@ -18,17 +19,18 @@ public struct SidePath: Sendable, Equatable {
 /// Timing: the rates at position `k` are set at the close of the bar that ends return
 /// `startIndex + k` (information up to and including that return) and cover the loss
 /// over the next `mpor` returns.
+/// Read-only outside this module: `MarginEngine` builds it.
 public struct MarginPath: Sendable {
     public let model: MarginModel
     /// Return index of the first publication.
     public let startIndex: Int
     /// Per-period volatility used for each publication (after any implied blend).
-    public var sigma: [Double] = []
+    public internal(set) var sigma: [Double] = []
     /// Whether the implied volatility bound the volatility.
-    public var impliedBound: [Bool] = []
-    public var long = SidePath()
-    public var short = SidePath()
-    public var notes: [String] = []
+    public internal(set) var impliedBound: [Bool] = []
+    public internal(set) var long = SidePath()
+    public internal(set) var short = SidePath()
+    public internal(set) var notes: [String] = []
 
     public func side(_ s: Side) -> SidePath { s == .long ? long : short }
     public var count: Int { sigma.count }

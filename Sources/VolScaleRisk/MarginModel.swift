@@ -90,21 +90,27 @@ public struct MarginControls: Sendable, Equatable {
 /// k <- clamp(k exp(gain (q - target)), minimum, maximum). k starts at 1 and q at the
 /// target. Only losses already realised enter: k at bar t uses publications up to t - h.
 public struct CoverageCalibration: Sendable, Equatable {
-    /// Exceedance rate aimed at, as a fraction (0.009 = 0.9% of publications).
-    public var target: Double
-    /// Half-life of the trailing exceedance rate, in publications.
-    public var halfLife: Double
-    /// Log-change of k per publication per unit of (trailing rate - target).
-    public var gain: Double
-    public var minimum: Double
-    public var maximum: Double
+    /// Exceedance rate aimed at, as a fraction in (0, 1) (0.009 = 0.9% of publications).
+    public let target: Double
+    /// Half-life of the trailing exceedance rate, 1 to 1,000,000 publications.
+    public let halfLife: Double
+    /// Log-change of k per publication per unit of (trailing rate - target), in (0, 100].
+    public let gain: Double
+    /// Bounds on k: minimum in (0, 1], maximum in [1, 100].
+    public let minimum: Double
+    public let maximum: Double
 
-    public init(target: Double, halfLife: Double, gain: Double, minimum: Double, maximum: Double) {
-        self.target = target
-        self.halfLife = halfLife
-        self.gain = gain
-        self.minimum = minimum
-        self.maximum = maximum
+    /// Throws `.invalidControl` naming the configuration key of the first value out of range.
+    public init(target: Double, halfLife: Double, gain: Double, minimum: Double, maximum: Double) throws(MarginModelError) {
+        func bad(_ field: String, _ value: Double, _ reason: String) -> MarginModelError {
+            .invalidControl(field: field, value: value, reason: reason)
+        }
+        guard target > 0 && target < 1 else { throw bad("calibration_target", target, "must be an exceedance rate in (0, 1)") }
+        guard halfLife >= 1 && halfLife <= 1_000_000 else { throw bad("calibration_half_life", halfLife, "must be 1 to 1000000 publications") }
+        guard gain > 0 && gain <= 100 else { throw bad("calibration_gain", gain, "must be in (0, 100]") }
+        guard minimum > 0 && minimum <= 1 else { throw bad("calibration_min", minimum, "must be in (0, 1]") }
+        guard maximum >= 1 && maximum <= 100 else { throw bad("calibration_max", maximum, "must be in [1, 100]") }
+        (self.target, self.halfLife, self.gain, self.minimum, self.maximum) = (target, halfLife, gain, minimum, maximum)
     }
 
     /// The running state: the trailing exceedance rate and the multiplier.
@@ -210,13 +216,7 @@ public struct MarginModel: Sendable, Equatable {
         if let f = c.hardFloor { guard f >= 0 else { throw bad("hard_floor", f, "must be >= 0") } }
         if let cap = c.hardCap { guard cap > 0 && cap > (c.hardFloor ?? 0) else { throw bad("hard_cap", cap, "must be positive and above hard_floor") } }
         guard c.floorFraction > 0 && c.floorFraction <= 1 else { throw bad("floor_fraction", c.floorFraction, "must be in (0, 1]") }
-        if let k = c.calibration {
-            guard k.target > 0 && k.target < 1 else { throw bad("calibration_target", k.target, "must be an exceedance rate in (0, 1)") }
-            guard k.halfLife >= 1 && k.halfLife <= 1_000_000 else { throw bad("calibration_half_life", k.halfLife, "must be 1 to 1000000 publications") }
-            guard k.gain > 0 && k.gain <= 100 else { throw bad("calibration_gain", k.gain, "must be in (0, 100]") }
-            guard k.minimum > 0 && k.minimum <= 1 else { throw bad("calibration_min", k.minimum, "must be in (0, 1]") }
-            guard k.maximum >= 1 && k.maximum <= 100 else { throw bad("calibration_max", k.maximum, "must be in [1, 100]") }
-        }
+        // (the calibration checked its own values when built)
         if let r = c.riseLimit { guard r > 0 && r.isFinite else { throw bad("rise_limit", r, "must be positive") } }
         guard c.riseBars >= 1 && c.riseBars <= Self.maxWindow else { throw bad("rise_bars", Double(c.riseBars), "must be 1 to \(Self.maxWindow)") }
         if let k = c.corridor { guard k > 1 && k.isFinite else { throw bad("corridor", k, "must exceed 1") } }
@@ -233,6 +233,9 @@ public enum MarginModelError: Error, Equatable, Sendable, CustomStringConvertibl
     case invalidField(model: String, field: String, value: Double, reason: String)
     case tooFewObservations(model: String, needed: Int, got: Int)
     case volatility(model: String, VolatilityError)
+    /// A control's value out of range, found when the control was built (before any model
+    /// holds it): the configuration key, the value, why.
+    case invalidControl(field: String, value: Double, reason: String)
 
     public var description: String {
         switch self {
@@ -240,6 +243,7 @@ public enum MarginModelError: Error, Equatable, Sendable, CustomStringConvertibl
         case let .tooFewObservations(model, needed, got):
             return "model '\(model)': needs at least \(needed) returns (lookback, warm-up and MPOR), the data has \(got)"
         case let .volatility(model, e): return "model '\(model)': \(e)"
+        case let .invalidControl(field, value, reason): return "\(field) = \(value): \(reason)"
         }
     }
 }

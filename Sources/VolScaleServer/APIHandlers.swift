@@ -259,15 +259,24 @@ extension ServiceAPI: APIProtocol {
         }
         let report = StressTest.run(book: book, accounts: accounts, mode: mode, shock: StressShock.withCorrelation(given, rho: rho, book: book),
                                     cascade: cascade)
+        // JSON has no infinities or NaN, and a shortfall sent as 0 would be a false all-clear:
+        // a figure that is not finite (amounts beyond Double's range) is refused, named
+        func finite(_ x: Double, _ field: String) throws -> Double {
+            guard x.isFinite else {
+                throw HTTPError(.unprocessableContent, message: "\(field): the stress result is not a finite number (\(x)); an account's amounts exceed what can be computed")
+            }
+            return x
+        }
+        let rounds = try report.rounds.map { round in
+            Components.Schemas.StressRound(
+                round: round.round, newlyLiquidatable: round.newlyLiquidatable,
+                shortfall: try finite(round.shortfall, "rounds[\(round.round)].shortfall"),
+                prices: .init(additionalProperties: try round.prices.mapValues { try finite($0, "rounds[\(round.round)].prices") }))
+        }
         return .ok(.init(body: .json(.init(
-            shock: report.shock.label, accounts: report.accounts, liquidatable: report.liquidatable, shortfall: Self.finite(report.shortfall),
-            rounds: report.rounds.map { .init(round: $0.round, newlyLiquidatable: $0.newlyLiquidatable, shortfall: Self.finite($0.shortfall),
-                                              prices: .init(additionalProperties: $0.prices.mapValues(Self.finite))) },
-            failed: report.failed.map(\.description)))))
+            shock: report.shock.label, accounts: report.accounts, liquidatable: report.liquidatable,
+            shortfall: try finite(report.shortfall, "shortfall"), rounds: rounds, failed: report.failed.map(\.description)))))
     }
-
-    /// JSON has no infinities or NaN: statistics that are not finite (no data) are sent as 0.
-    static func finite(_ x: Double) -> Double { x.isFinite ? x : 0 }
 
     /// Walks a margin model forward over the service's price history of one asset (the
     /// bars it has seen) and answers the backtest statistics, keys as `volscale backtest`.
@@ -316,7 +325,7 @@ extension ServiceAPI: APIProtocol {
 
 extension Schemas.Publication {
     init(_ p: Publication) {
-        self.init(sequence: p.sequence, asset: p.asset, side: p.side, time: p.timestamp, old: p.oldValue.map(ServiceAPI.finite), new: p.newValue,
+        self.init(sequence: p.sequence, asset: p.asset, side: p.side, time: p.timestamp, old: p.oldValue.flatMap { $0.isFinite ? $0 : nil }, new: p.newValue,
                   maintenance: p.maintenance, sigma: p.sigma, setBy: p.binding, modelVersion: p.modelVersion, inputsFrom: p.inputFrom, inputsTo: p.inputTo,
                   price: p.price, stablePrice: p.stablePrice, haircut: p.haircut, status: p.status.flatMap(StatusPayload.init(rawValue:)))
     }

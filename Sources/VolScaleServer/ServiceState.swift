@@ -580,9 +580,7 @@ public actor ServiceState {
     /// The result names the sequence of the sets it used.
     nonisolated public func whatIf(_ account: Account, mode: MarginMode, explain: Bool = true) throws(AccountError) -> AccountResult {
         let c = margin.current
-        var r = try (explain ? c.explaining : c.plain).evaluate(account, mode: mode)
-        r.sequence = c.sequence
-        return r
+        return try (explain ? c.explaining : c.plain).evaluate(account, mode: mode).numbered(c.sequence)
     }
 
     /// The book at the latest parameter sets.

@@ -228,9 +228,7 @@ func renderCommand(_ args: [String]) throws -> String {
         var out = StandardOutput(fd: fd)
         try out.append("date,return,volatility\n")
         #expect(throws: CommandFailure.self) { try out.flush() }
-        let candidates = [".build/debug/volscale", ".build/x86_64-unknown-linux-gnu/debug/volscale", ".build/aarch64-unknown-linux-gnu/debug/volscale"]
-        let binary = try #require(candidates.map { TestData.root.appendingPathComponent($0).path }.first { FileManager.default.isExecutableFile(atPath: $0) },
-                                  "build the volscale executable first (swift build)")
+        let binary = try Self.debugExecutable("volscale")
         for extra in [[], ["--stream"]] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
@@ -246,6 +244,50 @@ func renderCommand(_ args: [String]) throws -> String {
         }
     }
 
+    /// A batch command that parses on its own runs without the whole command tree being parsed
+    /// (`VolScaleCommand.runDirectly`); anything else (help, a usage error) falls back to the
+    /// full parser, so messages still name `volscale vol`, and nothing runs twice.
+    @Test func batchCommandsRunDirectlyAndFallBackForMessages() throws {
+        let binary = try Self.debugExecutable("volscale")
+        let file = TestData.data("sp500-daily.csv")
+        let ok = try Self.runProcess(binary, ["vol", file, "--model", "ewma", "--format", "json"])
+        #expect(ok.status == 0 && ok.err.isEmpty, "\(ok.err)")
+        let direct = try VolScaleCommand.Vol.parse([file, "--model", "ewma", "--format", "json"]).render()
+        #expect(ok.out == direct + "\n" || ok.out == direct, "the direct path writes what render() gives, once")
+        let usage = try Self.runProcess(binary, ["vol", file, "--model", "nope"])
+        #expect(usage.status == 64 && usage.err.contains("Usage: volscale vol"), "\(usage.err)")
+        let help = try Self.runProcess(binary, ["vol", "--help"])
+        #expect(help.status == 0 && help.out.contains("USAGE: volscale vol"), "\(help.out)")
+        let missing = try Self.runProcess(binary, ["vol", "/nonexistent/prices.csv"])
+        #expect(missing.status == 1 && missing.err.contains("/nonexistent/prices.csv"), "\(missing.err)")
+        #expect(missing.err.components(separatedBy: "Error:").count == 2, "reported once: \(missing.err)")
+        #expect(!VolScaleCommand.runDirectly(["vol", "--help"]))
+        #expect(!VolScaleCommand.runDirectly(["serve", "--port", "1"]))
+        #expect(!VolScaleCommand.runDirectly(["no-such-command"]))
+        #expect(!VolScaleCommand.runDirectly([]))
+    }
+
+    static func debugExecutable(_ name: String) throws -> String {
+        let candidates = [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
+        return try #require(candidates.map { TestData.root.appendingPathComponent($0 + "/" + name).path }.first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }, "build the \(name) executable first (swift build)")
+    }
+
+    static func runProcess(_ binary: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, o, e)
+    }
+
     /// `volscale serve` (and the other service commands) run in volscale-service, the
     /// executable next to volscale: its help carries the service's options; without it the
     /// reason is given and the exit status is 1.
@@ -254,23 +296,10 @@ func renderCommand(_ args: [String]) throws -> String {
         let directory = try #require(candidates.map { TestData.root.appendingPathComponent($0).path }.first {
             FileManager.default.isExecutableFile(atPath: $0 + "/volscale") && FileManager.default.isExecutableFile(atPath: $0 + "/volscale-service")
         }, "build both executables first (swift build)")
-        func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = arguments
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            return (p.terminationStatus, o, e)
-        }
-        let help = try run(directory + "/volscale", ["serve", "--help"])
+        let help = try Self.runProcess(directory + "/volscale", ["serve", "--help"])
         #expect(help.status == 0)
         #expect(help.out.contains("--lease-seconds") && help.out.contains("--rate-limit"), "\(help.out)")
-        let top = try run(directory + "/volscale", ["--help"])
+        let top = try Self.runProcess(directory + "/volscale", ["--help"])
         for name in ["serve", "ingest", "replay", "params", "audit", "vol", "backtest"] { #expect(top.out.contains("  \(name) "), "\(name)") }
         // a copy of volscale alone, with no volscale-service beside it or on PATH
         let lonely = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-lonely-\(getpid())")

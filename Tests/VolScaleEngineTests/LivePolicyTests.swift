@@ -25,11 +25,11 @@ import VolScaleTestSupport
 
     /// examples/policies/recommended.toml's model (issue 12), with a shorter lookback so the
     /// path controls and the calibration act within the bars the test replays.
-    static func recommended() -> MarginModel {
+    static func recommended() throws -> MarginModel {
         var c = MarginControls()
         c.floorLookback = 10_000
         c.floorFraction = 0.5
-        c.calibration = CoverageCalibration(target: 0.009, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 1.5)
+        c.calibration = try CoverageCalibration(target: 0.009, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 1.5)
         c.riseLimit = 0.5
         c.riseBars = 5
         c.corridor = 4
@@ -49,7 +49,7 @@ import VolScaleTestSupport
     /// corridor carry state from bar to bar, which a restart must rebuild exactly.
     @Test(arguments: ["gjr", "recommended"])
     func policyPublishesTheBatchPathAcrossARestart(_ which: String) throws {
-        let policy = which == "gjr" ? Self.policy() : Self.recommended()
+        let policy = which == "gjr" ? Self.policy() : try Self.recommended()
         let series = try PriceFileReader().read(path: Self.root.appendingPathComponent("data/sp500-daily.csv").path).series
         let n = which == "gjr" ? 1_800 : 3_000  // the recommended one through 2008
         let closes = Array(series.close.prefix(n)), times = Array(series.timestamps.prefix(n))

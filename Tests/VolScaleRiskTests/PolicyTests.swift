@@ -15,8 +15,8 @@ import VolScaleTestSupport
 
     /// The trailing rate and the multiplier follow the stated recursion, computed here
     /// independently: a = 1 - 2^(-1/halfLife), q <- (1-a) q + a e, k <- clamp(k e^{g(q - target)}).
-    @Test func calibrationFollowsItsRecursion() {
-        let c = CoverageCalibration(target: 0.01, halfLife: 3, gain: 2, minimum: 0.8, maximum: 1.5)
+    @Test func calibrationFollowsItsRecursion() throws {
+        let c = try CoverageCalibration(target: 0.01, halfLife: 3, gain: 2, minimum: 0.8, maximum: 1.5)
         var state = CoverageCalibration.State(c)
         let outcomes = [true, false, false, true, true, false, false, false, false, false, false, false]
         let a = 1 - pow(2, -1.0 / 3)
@@ -96,6 +96,37 @@ import VolScaleTestSupport
                 #expect(a.side(side).margin[...k] == b.side(side).margin[...k])
                 #expect(a.side(side).margin[(k + 1)...] != b.side(side).margin[(k + 1)...])
             }
+        }
+    }
+
+    /// A calibration is checked when built: a value out of range is refused with its
+    /// configuration key, and a configuration file with one names the file and the table.
+    @Test func calibrationIsValidatedWhenBuilt() {
+        #expect(throws: MarginModelError.invalidControl(field: "calibration_gain", value: 0, reason: "must be in (0, 100]")) {
+            try CoverageCalibration(target: 0.01, halfLife: 70, gain: 0, minimum: 0.8, maximum: 1.5)
+        }
+        #expect(throws: MarginModelError.invalidControl(field: "calibration_target", value: 1, reason: "must be an exceedance rate in (0, 1)")) {
+            try CoverageCalibration(target: 1, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 1.5)
+        }
+        #expect(throws: MarginModelError.invalidControl(field: "calibration_max", value: 0.9, reason: "must be in [1, 100]")) {
+            try CoverageCalibration(target: 0.01, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 0.9)
+        }
+        let text = """
+        [[model]]
+        name = "x"
+        method = "fhs"
+        measure = "es"
+        confidence = 0.975
+        lookback = 500
+        [model.controls]
+        calibration_target = 0.01
+        calibration_half_life = 0.5
+        """
+        do {
+            _ = try MarginConfig.parse(text, path: "p.toml")
+            Issue.record("a half-life of 0.5 publications was accepted")
+        } catch {
+            #expect("\(error)".contains("p.toml") && "\(error)".contains("calibration_half_life = 0.5: must be 1 to 1000000 publications"), "\(error)")
         }
     }
 
