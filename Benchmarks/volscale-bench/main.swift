@@ -173,8 +173,8 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "remargin" {
     let n = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 100_000 : 100_000
     let width = CommandLine.arguments.count > 3 ? Int(CommandLine.arguments[3]) ?? 10 : 10
     var rng = LCG()
-    let assets = (0..<10).map { i in
-        AssetRisk(name: "U\(i)", price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9, spread: 0.0004,
+    let assets = try (0..<10).map { i in
+        try AssetRisk(name: "U\(i)", price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9, spread: 0.0004,
                   haircutFloor: 0.05, haircutCap: 0.9, impactThreshold: 1e5)
     }
     var instruments: [Instrument] = []
@@ -185,7 +185,7 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "remargin" {
                                           kind: .option(type: type, strike: a.price * m, expiry: 30.0 / 365), impliedVolatility: 0.6))
         }
     }
-    let book = MarginBook(assets: [AssetRisk(name: "USD", price: 1, volatility: 0)] + assets, instruments: instruments)
+    let book = MarginBook(assets: [try AssetRisk(name: "USD", price: 1, volatility: 0)] + assets, instruments: instruments)
     var config = EngineConfig(assets: assets.map(\.name))
     config.aggregation.minSources = 1
     var monitor = AccountMonitor(book: book)
@@ -332,8 +332,8 @@ var prng = LCG()
     return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
 }
 let underlyings = (0..<10).map { "U\($0)" }
-let riskAssets = underlyings.enumerated().map { i, n in
-    AssetRisk(name: n, price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9, spread: 0.0004)
+let riskAssets = try underlyings.enumerated().map { i, n in
+    try AssetRisk(name: n, price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9, spread: 0.0004)
 }
 var pmInstruments: [Instrument] = []
 for a in riskAssets {

@@ -123,7 +123,10 @@ public struct BookConfig: Sendable {
             guard s.liquidationHorizon >= 1 else { throw ConfigError(file: path, location: loc, reason: "liquidation_horizon: must be a positive number of days") }
             guard s.maxOffset >= 0 && s.maxOffset < 1 else { throw ConfigError(file: path, location: loc, reason: "max_offset = \(s.maxOffset): must be in [0, 1)") }
         }
-        var assets: [AssetRisk] = [AssetRisk(name: s.settlement, price: 1, volatility: 0)]
+        var assets: [AssetRisk] = []
+        do { assets.append(try AssetRisk.settlement(s.settlement)) } catch {
+            throw ConfigError(file: path, location: "[settings]", reason: "settlement: \(error.reason)")
+        }
         var histories: [String: PriceSeries] = [:]
         for (i, entry) in (root["asset"]?.array.map(Array.init) ?? []).enumerated() {
             guard let t = entry.table else { throw ConfigError(file: path, location: "[[asset]] #\(i + 1)", reason: "must be a table") }
@@ -226,14 +229,17 @@ public struct BookConfig: Sendable {
                 }
                 if let why = DepthLevel.curve(depth) { throw ConfigError(file: path, location: loc, reason: "depth: \(why)") }
             }
-            guard (adv ?? 1) > 0, spread.map({ $0 >= 0 && $0 < 1 }) ?? true else {
-                throw ConfigError(file: path, location: loc, reason: "adv must be positive and spread in [0, 1)")
+            let (initialRate, maintenanceRate) = (try num("initial_rate"), try num("maintenance_rate"))
+            let (haircutFloor, haircutCap) = (try num("haircut_floor") ?? 0, try num("haircut_cap") ?? 1)
+            let haircutTiers = try t["haircut_tiers"]?.array.map { a throws(ConfigError) in try parseTiers(a, file: path, location: loc + " haircut_tiers") } ?? []
+            var risk: AssetRisk
+            do {
+                risk = try AssetRisk(name: name, price: p, volatility: v, averageDailyVolume: adv ?? .infinity, spread: spread ?? 0,
+                                     initialRate: initialRate, maintenanceRate: maintenanceRate, sizeRule: rule,
+                                     haircutFloor: haircutFloor, haircutCap: haircutCap, haircutTiers: haircutTiers, impactThreshold: impactThreshold)
+            } catch {
+                throw ConfigError(file: path, location: loc, reason: "\(error.field) = \(error.value): \(error.reason)")
             }
-            var risk = AssetRisk(name: name, price: p, volatility: v, averageDailyVolume: adv ?? .infinity, spread: spread ?? 0,
-                                    initialRate: try num("initial_rate"), maintenanceRate: try num("maintenance_rate"), sizeRule: rule,
-                                    haircutFloor: try num("haircut_floor") ?? 0, haircutCap: try num("haircut_cap") ?? 1,
-                                    haircutTiers: try t["haircut_tiers"]?.array.map { a throws(ConfigError) in try parseTiers(a, file: path, location: loc + " haircut_tiers") } ?? [],
-                                    impactThreshold: impactThreshold)
             risk.stressedProbability = stressed
             risk.depth = depth
             assets.append(risk)

@@ -25,13 +25,11 @@ public struct Quote: Sendable, Equatable, Codable {
 
 /// What makes a quote unique: exactly-once ingestion is by (asset, source, timestamp).
 public struct QuoteKey: Hashable, Sendable {
-    public var asset: String
-    public var source: String
-    public var timestamp: Int64
+    public let asset: String
+    public let source: String
+    public let timestamp: Int64
     public init(asset: String, source: String, timestamp: Int64) {
-        self.asset = asset
-        self.source = source
-        self.timestamp = timestamp
+        (self.asset, self.source, self.timestamp) = (asset, source, timestamp)
     }
     public init(_ q: Quote) { self.init(asset: q.asset, source: q.source, timestamp: q.timestamp) }
 }

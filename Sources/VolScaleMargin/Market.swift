@@ -98,9 +98,24 @@ public struct PublishedParameters: Sendable, Equatable {
     public func haircut(_ side: Side) -> Double { side == .long ? haircutLong : haircutShort }
 }
 
+/// An asset's risk terms out of range, found when the asset was built: which asset, which
+/// field, the value, why.
+public struct AssetRiskError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let asset: String
+    public let field: String
+    public let value: Double
+    public let reason: String
+    public var description: String { "asset '\(asset)': \(field) = \(value): \(reason)" }
+}
+
 /// Risk parameters of one asset. Volatility is per day, decimal; ADV in quote currency.
+///
+/// The venue's terms (rates, size rule, haircut bounds and tiers, impact threshold) are
+/// checked when the asset is built and fixed after; the market's state (price, volatility,
+/// ADV, spread, regime probability, depth, the engine's latest parameters) moves, and is
+/// checked where it is measured.
 public struct AssetRisk: Sendable, Equatable {
-    public var name: String
+    public let name: String
     /// Price in the settlement (quote) currency; 1 for the settlement currency itself.
     public var price: Double
     /// Daily volatility forecast, decimal (0.03 = 3% a day); 0 for the settlement currency.
@@ -109,17 +124,20 @@ public struct AssetRisk: Sendable, Equatable {
     public var averageDailyVolume: Double
     /// Relative bid-ask spread (0.001 = 10 bp).
     public var spread: Double
-    /// Fixed initial and maintenance rates for linear positions (decimal of notional);
-    /// nil: from the volatility (parametric ES over the MPOR at the book's confidence).
-    public var initialRate: Double?
-    public var maintenanceRate: Double?
-    public var sizeRule: SizeRule?
-    public var haircutFloor: Double
-    public var haircutCap: Double
-    public var haircutTiers: [Tier]
+    /// Fixed initial and maintenance rates for linear positions (decimal of notional, in
+    /// (0, 1], maintenance at most initial); nil: from the volatility (parametric ES over the
+    /// MPOR at the book's confidence).
+    public let initialRate: Double?
+    public let maintenanceRate: Double?
+    public let sizeRule: SizeRule?
+    /// Bounds on the haircut, decimal: 0 <= floor <= cap <= 1.
+    public let haircutFloor: Double
+    public let haircutCap: Double
+    /// Haircut tiers by holding value: `from` >= 0, rate in [0, 1].
+    public let haircutTiers: [Tier]
     /// Holding value (quote currency) below which no impact add-on is charged; the add-on
     /// is `kappa sigma_1d sqrt(max(0, V - threshold) / ADV)` (0: the methodology's formula).
-    public var impactThreshold: Double
+    public let impactThreshold: Double
     /// The live engine's latest parameter set for this asset: when present, its rates and
     /// haircuts replace the ones computed from `volatility` (and any fixed rates).
     public var published: PublishedParameters?
@@ -131,10 +149,52 @@ public struct AssetRisk: Sendable, Equatable {
     /// Order-book depth on the side a liquidation hits (venue file), empty when not given.
     public var depth: [DepthLevel] = []
 
+    /// Throws `AssetRiskError` naming the first value out of range: the name empty; price
+    /// not positive and finite; volatility, ADV or spread negative or not a number (ADV may
+    /// be infinite: no impact); a fixed rate outside (0, 1] or maintenance above initial; a
+    /// size rule's rates outside [0, 1] or negative notionals; haircut bounds outside
+    /// 0 <= floor <= cap <= 1; a tier outside [0, 1] or from a negative value; a negative
+    /// impact threshold.
     public init(name: String, price: Double, volatility: Double, averageDailyVolume: Double = .infinity, spread: Double = 0,
                 initialRate: Double? = nil, maintenanceRate: Double? = nil, sizeRule: SizeRule? = nil,
-                haircutFloor: Double = 0, haircutCap: Double = 1, haircutTiers: [Tier] = [], impactThreshold: Double = 0) {
-        self.impactThreshold = impactThreshold
+                haircutFloor: Double = 0, haircutCap: Double = 1, haircutTiers: [Tier] = [], impactThreshold: Double = 0) throws(AssetRiskError) {
+        func check(_ ok: Bool, _ field: String, _ value: Double, _ reason: String) throws(AssetRiskError) {
+            if !ok { throw AssetRiskError(asset: name, field: field, value: value, reason: reason) }
+        }
+        func unit(_ x: Double) -> Bool { x >= 0 && x <= 1 }
+        try check(!name.isEmpty, "name", .nan, "must not be empty")
+        try check(price > 0 && price.isFinite, "price", price, "must be positive and finite")
+        try check(volatility >= 0 && volatility.isFinite, "volatility", volatility, "must be >= 0 and finite (decimal per day)")
+        try check(averageDailyVolume > 0, "adv", averageDailyVolume, "must be positive (infinite: no impact)")
+        try check(spread >= 0 && spread < 1, "spread", spread, "must be in [0, 1)")
+        if let r = initialRate { try check(r > 0 && r <= 1, "initial_rate", r, "must be in (0, 1]") }
+        if let r = maintenanceRate {
+            try check(r > 0 && r <= 1, "maintenance_rate", r, "must be in (0, 1]")
+            if let i = initialRate { try check(r <= i, "maintenance_rate", r, "must not exceed initial_rate (\(i))") }
+        }
+        switch sizeRule {
+        case nil: break
+        case let .tiers(tiers)?:
+            for t in tiers {
+                try check(t.from >= 0 && t.from.isFinite, "tiers", t.from, "a tier starts at a notional >= 0")
+                try check(unit(t.rate), "tiers", t.rate, "a tier's rate must be in [0, 1]")
+            }
+        case let .squareRoot(base, f)?:
+            try check(unit(base), "size_rule.base", base, "must be in [0, 1]")
+            try check(f >= 0 && f.isFinite, "size_rule.f", f, "must be >= 0")
+        case let .openInterest(base, lower, upper, current)?:
+            try check(unit(base), "open_interest.base", base, "must be in [0, 1]")
+            try check(lower >= 0 && lower.isFinite, "open_interest.lower", lower, "must be >= 0")
+            try check(upper >= lower && upper.isFinite, "open_interest.upper", upper, "must be at least lower")
+            try check(current >= 0 && current.isFinite, "open_interest.current", current, "must be >= 0")
+        }
+        try check(unit(haircutFloor), "haircut_floor", haircutFloor, "must be in [0, 1]")
+        try check(unit(haircutCap) && haircutCap >= haircutFloor, "haircut_cap", haircutCap, "must be in [haircut_floor, 1]")
+        for t in haircutTiers {
+            try check(t.from >= 0 && t.from.isFinite, "haircut_tiers", t.from, "a tier starts at a holding value >= 0")
+            try check(unit(t.rate), "haircut_tiers", t.rate, "a tier's rate must be in [0, 1]")
+        }
+        try check(impactThreshold >= 0 && impactThreshold.isFinite, "impact_threshold", impactThreshold, "must be a holding value >= 0")
         self.name = name
         self.price = price
         self.volatility = volatility
@@ -146,6 +206,12 @@ public struct AssetRisk: Sendable, Equatable {
         self.haircutFloor = haircutFloor
         self.haircutCap = haircutCap
         self.haircutTiers = haircutTiers
+        self.impactThreshold = impactThreshold
+    }
+
+    /// The settlement currency itself: price 1, no volatility.
+    public static func settlement(_ name: String) throws(AssetRiskError) -> AssetRisk {
+        try AssetRisk(name: name, price: 1, volatility: 0)
     }
 }
 

@@ -130,10 +130,12 @@ public struct StandardMarginKernel: Sendable {
             let inst = book.instruments[symbol]!
             asset.append(catalogue.assetIndex[inst.underlying] ?? -1)
             multiplier.append(inst.multiplier)
-            let a = book.assets[inst.underlying] ?? AssetRisk(name: inst.underlying, price: .nan, volatility: 0)
-            let long = c.linearRates(a, side: .long), short = c.linearRates(a, side: .short)
+            // an underlying missing from the book gives NaN rates: `evaluate` then declines
+            let a = book.assets[inst.underlying]
+            let unknown = (initial: Double.nan, maintenance: Double.nan)
+            let long = a.map { c.linearRates($0, side: .long) } ?? unknown, short = a.map { c.linearRates($0, side: .short) } ?? unknown
             il.append(long.initial); ish.append(short.initial); ml.append(long.maintenance); ms.append(short.maintenance)
-            switch a.sizeRule {
+            switch a?.sizeRule {
             case nil: ruleKind.append(0); ruleBase.append(0); ruleF.append(0); ruleTiers.append(nil)
             case let .squareRoot(base, f)?: ruleKind.append(1); ruleBase.append(base); ruleF.append(f); ruleTiers.append(nil)
             case let rule?:
@@ -147,7 +149,7 @@ public struct StandardMarginKernel: Sendable {
             case .inverse: kind.append(1); optionPrice.append(0)
             case let .option(type, strike, expiry):
                 kind.append(2)
-                optionPrice.append(Black76.price(forward: a.price, strike: strike, volatility: inst.impliedVolatility ?? 0, expiry: expiry, type: type))
+                optionPrice.append(Black76.price(forward: a?.price ?? .nan, strike: strike, volatility: inst.impliedVolatility ?? 0, expiry: expiry, type: type))
             default: kind.append(0); optionPrice.append(0)
             }
             gridRow.append(c.gridRows[symbol] ?? [])

@@ -32,14 +32,12 @@ public struct CommitBatch: Sendable {
 
 /// A status change of an account, for its history.
 public struct AccountStatusRecord: Sendable, Equatable {
-    public var id: String
-    public var time: Int64
+    public let id: String
+    public let time: Int64
     /// What changed, e.g. `healthy -> margin call (margin ratio 0.93, sequence 1234)`.
-    public var detail: String
+    public let detail: String
     public init(id: String, time: Int64, detail: String) {
-        self.id = id
-        self.time = time
-        self.detail = detail
+        (self.id, self.time, self.detail) = (id, time, detail)
     }
 }
 

@@ -5,14 +5,14 @@ import Foundation
 
 /// The issue's "done when" list, as specifications.
 @Suite struct AccountMarginTests {
-    static func book(ivScale: Double = 1, maxOffset: Double = 0.5, scenarios: JointScenarios? = nil, sizeRule: SizeRule? = nil) -> MarginBook {
+    static func book(ivScale: Double = 1, maxOffset: Double = 0.5, scenarios: JointScenarios? = nil, sizeRule: SizeRule? = nil) throws -> MarginBook {
         var s = MarginSettings()
         s.maxOffset = maxOffset
-        let btc = AssetRisk(name: "BTC", price: 60_000, volatility: 0.03, averageDailyVolume: 2e10, spread: 0.0002, sizeRule: sizeRule,
+        let btc = try AssetRisk(name: "BTC", price: 60_000, volatility: 0.03, averageDailyVolume: 2e10, spread: 0.0002, sizeRule: sizeRule,
                             haircutFloor: 0.02, haircutCap: 0.9)
-        let eth = AssetRisk(name: "ETH", price: 3_000, volatility: 0.04, averageDailyVolume: 1e10, spread: 0.0003, sizeRule: sizeRule,
+        let eth = try AssetRisk(name: "ETH", price: 3_000, volatility: 0.04, averageDailyVolume: 1e10, spread: 0.0003, sizeRule: sizeRule,
                             haircutFloor: 0.02, haircutCap: 0.9)
-        let usd = AssetRisk(name: "USD", price: 1, volatility: 0)
+        let usd = try AssetRisk(name: "USD", price: 1, volatility: 0)
         return MarginBook(assets: [btc, eth, usd], instruments: [
             Instrument(symbol: "BTC-PERP", underlying: "BTC", kind: .linear(expiry: nil)),
             Instrument(symbol: "ETH-PERP", underlying: "ETH", kind: .linear(expiry: nil)),
@@ -40,8 +40,8 @@ import Foundation
         return JointScenarios(assets: ["BTC", "ETH"], returns: r, labels: (0..<1000).map { "s\($0)" })
     }
 
-    func result(_ account: Account, _ mode: MarginMode, book: MarginBook = book()) throws -> AccountResult {
-        try MarginCalculator(book: book).evaluate(account, mode: mode)
+    func result(_ account: Account, _ mode: MarginMode, book: MarginBook? = nil) throws -> AccountResult {
+        try MarginCalculator(book: book ?? Self.book()).evaluate(account, mode: mode)
     }
 
     @Test func hedgedAccountNeedsAlmostNothing() throws {
@@ -50,7 +50,7 @@ import Foundation
             Position(instrument: "BTC-PERP", quantity: -10, entryPrice: 61_000),
         ])
         for mode in MarginMode.allCases {
-            let r = try result(a, mode, book: Self.book(scenarios: Self.correlatedScenarios()))
+            let r = try result(a, mode, book: try Self.book(scenarios: Self.correlatedScenarios()))
             #expect(r.initialMargin < 1e-9, "\(mode): \(r.initialMargin)")
             #expect(r.status == .healthy)
         }
@@ -61,7 +61,7 @@ import Foundation
 
     @Test func doublingALargePositionMoreThanDoublesItsRequirement() throws {
         let rule = SizeRule.squareRoot(base: 0.05, f: 1e-4)
-        let b = Self.book(sizeRule: rule)
+        let b = try Self.book(sizeRule: rule)
         func im(_ q: Double, _ mode: MarginMode) throws -> Double {
             try result(Account(id: "x", collateral: [("USD", 1e9)], positions: [Position(instrument: "BTC-PERP", quantity: q, entryPrice: 60_000)]), mode, book: b).initialMargin
         }
@@ -82,12 +82,12 @@ import Foundation
             Position(instrument: "ETH-PERP", quantity: -200, entryPrice: 3_000),
         ])
         let sc = Self.correlatedScenarios()
-        let std = try result(a, .standard, book: Self.book(scenarios: sc))
-        let pm = try result(a, .portfolio, book: Self.book(scenarios: sc))
+        let std = try result(a, .standard, book: try Self.book(scenarios: sc))
+        let pm = try result(a, .portfolio, book: try Self.book(scenarios: sc))
         #expect(pm.initialMargin < std.initialMargin)
         #expect(pm.initialMargin >= 0.5 * std.initialMargin - 1e-9)
         // A tight offset limit binds exactly.
-        let tight = try result(a, .portfolio, book: Self.book(maxOffset: 0.1, scenarios: sc))
+        let tight = try result(a, .portfolio, book: try Self.book(maxOffset: 0.1, scenarios: sc))
         #expect(abs(tight.initialMargin - 0.9 * std.initialMargin) < 1e-6)
         #expect(tight.explanation.children[1].detail.contains("offset limit"))
     }
@@ -103,7 +103,7 @@ import Foundation
         let s = try result(Account(id: "s", collateral: [], positions: [Position(instrument: "BTC-INV", quantity: -10_000, entryPrice: 50_000)]), .standard)
         #expect(abs(s.equity + 2_000) < 1e-9)
         // notional of an inverse contract is its USD face value
-        #expect(abs(r.initialMargin / 10_000 - MarginBook(assets: [], instruments: []).volatilityRate(Self.book().assets["BTC"]!, side: .long, horizon: 1)) < 1e-12)
+        #expect(abs(r.initialMargin / 10_000 - MarginBook(assets: [], instruments: []).volatilityRate(try Self.book().assets["BTC"]!, side: .long, horizon: 1)) < 1e-12)
     }
 
     @Test func optionRequirementsFollowImpliedVolatility() throws {
@@ -112,13 +112,13 @@ import Foundation
             Position(instrument: "BTC-P-50000", quantity: -10),
         ])
         for mode in MarginMode.allCases {
-            let low = try result(shortStrangle, mode, book: Self.book(ivScale: 0.7))
-            let high = try result(shortStrangle, mode, book: Self.book(ivScale: 1.3))
+            let low = try result(shortStrangle, mode, book: try Self.book(ivScale: 0.7))
+            let high = try result(shortStrangle, mode, book: try Self.book(ivScale: 1.3))
             #expect(high.initialMargin > low.initialMargin, "\(mode)")
             #expect(high.equity < low.equity) // short options are worth more against the account
         }
         let long = Account(id: "l", collateral: [], positions: [Position(instrument: "BTC-C-70000", quantity: 10)])
-        #expect(try result(long, .standard, book: Self.book(ivScale: 1.3)).equity > result(long, .standard, book: Self.book(ivScale: 0.7)).equity)
+        #expect(try result(long, .standard, book: try Self.book(ivScale: 1.3)).equity > result(long, .standard, book: try Self.book(ivScale: 0.7)).equity)
         // a position-level IV overrides the instrument's
         let over = Account(id: "p", collateral: [], positions: [Position(instrument: "BTC-C-70000", quantity: -10, impliedVolatility: 1.2)])
         let base = Account(id: "p", collateral: [], positions: [Position(instrument: "BTC-C-70000", quantity: -10)])
@@ -126,7 +126,7 @@ import Foundation
     }
 
     @Test func haircutsGrowWithSizeAndChargeBorrowing() throws {
-        let calc = MarginCalculator(book: Self.book())
+        let calc = MarginCalculator(book: try Self.book())
         let btc = calc.book.assets["BTC"]!
         let small = calc.haircut(btc, holdingValue: 1e4, borrowed: false)
         let large = calc.haircut(btc, holdingValue: 1e10, borrowed: false)
@@ -148,10 +148,10 @@ import Foundation
     /// 30 bp charges, for a 2e6 day's slice, the mean distance
     /// (0.5 * 0.001 * 1e6 + 0.5 * (0.001 + 0.002) * 1e6) / 2e6 = 0.001.
     @Test func regimeMultiplierAndDepthCurve() throws {
-        var book = Self.book()
+        var book = try Self.book()
         book.settings.stressedLiquidityMultiplier = 3
         book.assets["BTC"]!.stressedProbability = 0.5
-        let calm = MarginCalculator(book: Self.book()).haircut(Self.book().assets["BTC"]!, holdingValue: 1e6, borrowed: false)
+        let calm = MarginCalculator(book: try Self.book()).haircut(try Self.book().assets["BTC"]!, holdingValue: 1e6, borrowed: false)
         let stressed = MarginCalculator(book: book).haircut(book.assets["BTC"]!, holdingValue: 1e6, borrowed: false)
         #expect(abs(stressed.addOn.impact - 2 * calm.addOn.impact) < 1e-15)
         #expect(abs(stressed.addOn.spread - 0.5 * 0.0002) < 1e-15)    // (m - 1) x half spread, m = 2
@@ -164,7 +164,7 @@ import Foundation
         #expect(abs(DepthLevel.concession(levels, selling: 4e6) - (0.5 * 0.001 * 1e6 + 0.5 * 0.004 * 2e6 + 0.5 * 0.007 * 1e6) / 4e6) < 1e-15)
         #expect(DepthLevel.curve([DepthLevel(distance: 0.002, size: 1e6), DepthLevel(distance: 0.001, size: 2e6)]) != nil)
         // a thin book costs more than the square-root rule: the depth curve sets the impact
-        var thin = Self.book()
+        var thin = try Self.book()
         thin.assets["BTC"]!.depth = levels
         let deep = MarginCalculator(book: thin).haircut(thin.assets["BTC"]!, holdingValue: 4e6, borrowed: false)
         #expect(abs(deep.addOn.impact - DepthLevel.concession(levels, selling: 2e6)) < 1e-15)   // 4e6 over 2 days
@@ -175,7 +175,7 @@ import Foundation
         let a = Account(id: "l", collateral: [("USD", 6_000)], positions: [Position(instrument: "BTC-PERP", quantity: 1, entryPrice: 60_000)])
         let r = try result(a, .standard)
         let liq = try #require(r.liquidationPrice)
-        let rate = MarginBook(assets: [], instruments: []).volatilityRate(Self.book().assets["BTC"]!, side: .long, horizon: 1) * 0.8
+        let rate = MarginBook(assets: [], instruments: []).volatilityRate(try Self.book().assets["BTC"]!, side: .long, horizon: 1) * 0.8
         // MM is proportional to P: 6000 + P - 60000 = rate * P
         #expect(abs(liq - 54_000 / (1 - rate)) < 1e-3)
         #expect(r.status == .healthy)
@@ -183,8 +183,34 @@ import Foundation
         #expect(thin.status == .liquidatable && thin.marginRatio > 1)
     }
 
-    @Test func badAccountsNameTheAccountAndFieldWhileOthersAreEvaluated() {
-        let calc = MarginCalculator(book: Self.book())
+    /// An asset's terms are checked when it is built: the first value out of range is named
+    /// with the asset and the reason, and no asset with it exists.
+    @Test func assetTermsAreValidatedWhenBuilt() {
+        let cases: [(() throws(AssetRiskError) -> AssetRisk, AssetRiskError)] = [
+            ({ () throws(AssetRiskError) in try AssetRisk(name: "BTC", price: 0, volatility: 0.03) },
+             AssetRiskError(asset: "BTC", field: "price", value: 0, reason: "must be positive and finite")),
+            ({ () throws(AssetRiskError) in try AssetRisk(name: "BTC", price: 1, volatility: .nan) },
+             AssetRiskError(asset: "BTC", field: "volatility", value: .nan, reason: "must be >= 0 and finite (decimal per day)")),
+            ({ () throws(AssetRiskError) in try AssetRisk(name: "BTC", price: 1, volatility: 0.03, averageDailyVolume: 0) },
+             AssetRiskError(asset: "BTC", field: "adv", value: 0, reason: "must be positive (infinite: no impact)")),
+            ({ () throws(AssetRiskError) in try AssetRisk(name: "BTC", price: 1, volatility: 0.03, sizeRule: .squareRoot(base: 0.05, f: -1)) },
+             AssetRiskError(asset: "BTC", field: "size_rule.f", value: -1, reason: "must be >= 0")),
+            ({ () throws(AssetRiskError) in try AssetRisk(name: "BTC", price: 1, volatility: 0.03, impactThreshold: -1) },
+             AssetRiskError(asset: "BTC", field: "impact_threshold", value: -1, reason: "must be a holding value >= 0")),
+        ]
+        for (build, expected) in cases {
+            do {
+                _ = try build()
+                Issue.record("accepted: \(expected)")
+            } catch {
+                // NaN is not equal to itself: compare the description, which prints it
+                #expect(error.description == expected.description)
+            }
+        }
+    }
+
+    @Test func badAccountsNameTheAccountAndFieldWhileOthersAreEvaluated() throws {
+        let calc = MarginCalculator(book: try Self.book())
         let accounts = [
             Account(id: "ok", collateral: [("USD", 1)], positions: []),
             Account(id: "a1", collateral: [], positions: [Position(instrument: "DOGE-PERP", quantity: 1, entryPrice: 1)]),
@@ -201,7 +227,7 @@ import Foundation
             "account 'a3': positions[0].entryPrice: missing for BTC-PERP",
             "account 'a4': collateral[0].asset: unknown asset 'XRP'",
         ])
-        var noIV = Self.book()
+        var noIV = try Self.book()
         noIV.instruments["BTC-C-70000"]!.impliedVolatility = nil
         #expect(throws: AccountError(accountId: "o", field: "positions[0].impliedVolatility", reason: "option BTC-C-70000 has no implied volatility")) {
             try MarginCalculator(book: noIV).evaluate(Account(id: "o", collateral: [], positions: [Position(instrument: "BTC-C-70000", quantity: 1)]), mode: .standard)
@@ -209,7 +235,7 @@ import Foundation
     }
 
     @Test func stressCascadeStops() throws {
-        let b = Self.book()
+        let b = try Self.book()
         var accounts: [Account] = []
         for i in 0..<40 {
             accounts.append(Account(id: "acc\(i)", collateral: [("USD", 2_000 + Double(i) * 400)],
@@ -235,9 +261,9 @@ import Foundation
     @Test func twoAssetCascadeByHand() throws {
         var settings = MarginSettings()
         settings.kappa = 1
-        let btc = AssetRisk(name: "BTC", price: 100, volatility: 0.05, averageDailyVolume: 10_000)
-        let eth = AssetRisk(name: "ETH", price: 50, volatility: 0.04, averageDailyVolume: 10_000, initialRate: 0.02, maintenanceRate: 0.01)
-        let usd = AssetRisk(name: "USD", price: 1, volatility: 0)
+        let btc = try AssetRisk(name: "BTC", price: 100, volatility: 0.05, averageDailyVolume: 10_000)
+        let eth = try AssetRisk(name: "ETH", price: 50, volatility: 0.04, averageDailyVolume: 10_000, initialRate: 0.02, maintenanceRate: 0.01)
+        let usd = try AssetRisk(name: "USD", price: 1, volatility: 0)
         let book = MarginBook(assets: [btc, eth, usd], instruments: [
             Instrument(symbol: "BTC-PERP", underlying: "BTC", kind: .linear(expiry: nil)),
             Instrument(symbol: "ETH-PERP", underlying: "ETH", kind: .linear(expiry: nil)),
@@ -293,7 +319,7 @@ import Foundation
 
     @Test func explanationTreeNamesTheParts() throws {
         let a = Account(id: "e", collateral: [("BTC", 1), ("USD", 1000)], positions: [Position(instrument: "BTC-PERP", quantity: -1, entryPrice: 60_000)])
-        let r = try result(a, .portfolio, book: Self.book(scenarios: Self.correlatedScenarios()))
+        let r = try result(a, .portfolio, book: try Self.book(scenarios: Self.correlatedScenarios()))
         let labels = r.explanation.children.map(\.label)
         #expect(labels.starts(with: ["margin equity", "portfolio margin", "maintenance margin", "free collateral"]))
         let equity = r.explanation.children[0]

@@ -43,6 +43,12 @@ import VolScaleTestSupport
             ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\n[[instrument]]\nsymbol = \"X\"\nkind = \"swap\"\nunderlying = \"BTC\"\n", "[[instrument]] 'X' (line 7): kind: expected perpetual"),
             ("[[instrument]]\nsymbol = \"X\"\nkind = \"perpetual\"\nunderlying = \"DOGE\"\n", "[[instrument]] 'X' (line 4): underlying: missing or not a declared asset"),
             ("[settings]\nconfidence = 2\n", "[settings] (line 2): confidence = 2.0: must be in (0.5, 1)"),
+            // the venue's terms, checked when the asset is built (AssetRisk's initialiser)
+            ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\ninitial_rate = -0.5\n", "initial_rate = -0.5: must be in (0, 1]"),
+            ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\ninitial_rate = 0.1\nmaintenance_rate = 0.2\n",
+             "maintenance_rate = 0.2: must not exceed initial_rate (0.1)"),
+            ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\nhaircut_floor = 0.5\nhaircut_cap = 0.3\n", "haircut_cap = 0.3: must be in [haircut_floor, 1]"),
+            ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\nhaircut_tiers = [[0, 0.1], [1e6, 1.5]]\n", "haircut_tiers = 1.5: a tier's rate must be in [0, 1]"),
         ]
         for (text, message) in cases {
             do { _ = try BookConfig.parse(text, path: "b.toml"); Issue.record("accepted: \(message)") } catch {

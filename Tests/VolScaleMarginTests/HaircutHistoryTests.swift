@@ -18,7 +18,7 @@ import VolScaleTestSupport
         var s = MarginSettings()
         s.stressedLiquidityMultiplier = 2
         return try HaircutHistory.walk(high: d.high, low: d.low, close: d.close, dollarVolume: d.volume, holdingValue: 5e8,
-                                       asset: AssetRisk(name: "BTC", price: 1, volatility: 0), settings: s, regimeLookback: 500,
+                                       asset: try AssetRisk(name: "BTC", price: 1, volatility: 0), settings: s, regimeLookback: 500,
                                        refitEvery: 63, minimumRegimeReturns: 250, firstIndex: first)
     }
 

@@ -6,15 +6,15 @@ import Testing
 /// kernel takes, with and without published parameter sets; and it leaves to the
 /// calculator what it cannot take.
 @Suite struct StandardMarginKernelTests {
-    static func book(published: Bool) -> MarginBook {
-        var btc = AssetRisk(name: "BTC", price: 61_234.5, volatility: 0.031, averageDailyVolume: 2e10, spread: 0.0002,
+    static func book(published: Bool) throws -> MarginBook {
+        var btc = try AssetRisk(name: "BTC", price: 61_234.5, volatility: 0.031, averageDailyVolume: 2e10, spread: 0.0002,
                             sizeRule: .squareRoot(base: 0, f: 1e-4), haircutFloor: 0.05, haircutCap: 0.9, impactThreshold: 1e6)
-        var eth = AssetRisk(name: "ETH", price: 3_012.25, volatility: 0.042, averageDailyVolume: 1e10, spread: 0.0003,
+        var eth = try AssetRisk(name: "ETH", price: 3_012.25, volatility: 0.042, averageDailyVolume: 1e10, spread: 0.0003,
                             sizeRule: .tiers([Tier(from: 0, rate: 0), Tier(from: 1e6, rate: 0.075), Tier(from: 5e6, rate: 0.1)]),
                             haircutFloor: 0.08, haircutCap: 0.6, haircutTiers: [Tier(from: 0, rate: 0), Tier(from: 2e6, rate: 0.3)])
-        let spx = AssetRisk(name: "SPX", price: 2_506.85, volatility: 0.011, averageDailyVolume: 3e11, spread: 0.0001,
+        let spx = try AssetRisk(name: "SPX", price: 2_506.85, volatility: 0.011, averageDailyVolume: 3e11, spread: 0.0001,
                             initialRate: 0.06, maintenanceRate: 0.045)
-        let sol = AssetRisk(name: "SOL", price: 150, volatility: 0.06, averageDailyVolume: 1e9,
+        let sol = try AssetRisk(name: "SOL", price: 150, volatility: 0.06, averageDailyVolume: 1e9,
                             sizeRule: .openInterest(base: 0.05, lower: 1e8, upper: 5e8, current: 2e8))
         if published {
             btc.published = PublishedParameters(sequence: 41, initialLong: 0.071, initialShort: 0.078, maintenanceLong: 0.0568,
@@ -22,7 +22,7 @@ import Testing
             eth.published = PublishedParameters(sequence: 43, initialLong: 0.091, initialShort: 0.1, maintenanceLong: 0.0728,
                                                 maintenanceShort: 0.08, haircutLong: 0.15, haircutShort: 0.16)
         }
-        return MarginBook(assets: [btc, eth, spx, sol, AssetRisk(name: "USD", price: 1, volatility: 0)], instruments: [
+        return MarginBook(assets: [btc, eth, spx, sol, try AssetRisk(name: "USD", price: 1, volatility: 0)], instruments: [
             Instrument(symbol: "BTC-PERP", underlying: "BTC", kind: .linear(expiry: nil)),
             Instrument(symbol: "ETH-PERP", underlying: "ETH", kind: .linear(expiry: nil)),
             Instrument(symbol: "SOL-PERP", underlying: "SOL", kind: .linear(expiry: nil), multiplier: 10),
@@ -66,7 +66,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func kernelEqualsCalculatorToTheBit(published: Bool) throws {
-        let book = Self.book(published: published)
+        let book = try Self.book(published: published)
         var calc = MarginCalculator(book: book)
         calc.explaining = false
         let catalogue = MarginCatalogue(book: book)
@@ -85,8 +85,8 @@ import Testing
         #expect(statuses.count == 3, "\(statuses)")
     }
 
-    @Test func whatTheKernelCannotTakeIsLeftToTheCalculator() {
-        let catalogue = MarginCatalogue(book: Self.book(published: false))
+    @Test func whatTheKernelCannotTakeIsLeftToTheCalculator() throws {
+        let catalogue = MarginCatalogue(book: try Self.book(published: false))
         let refused = [
             Account(id: "iv", collateral: [], positions: [Position(instrument: "BTC-C", quantity: 1, impliedVolatility: 0.9)]),
             Account(id: "unknown", collateral: [], positions: [Position(instrument: "DOGE-PERP", quantity: 1, entryPrice: 1)]),

@@ -71,7 +71,7 @@ extension VolScaleCommand {
             let history: HaircutHistory
             do {
                 history = try HaircutHistory.walk(high: bars.high, low: bars.low, close: bars.close, dollarVolume: dv, holdingValue: holding,
-                                                  asset: AssetRisk(name: file, price: 1, volatility: 0), settings: settings,
+                                                  asset: try AssetRisk(name: file, price: 1, volatility: 0), settings: settings,
                                                   liquidityWindow: window, lambda: lambda, firstIndex: first)
             } catch {
                 throw CommandFailure("\(file): \(error)")
