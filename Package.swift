@@ -109,10 +109,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // The batch commands; the service commands hand over to `volscale-service`, so that
-        // this binary carries no server and no database driver (see ServiceCommands).
-        // volscale-service is a dependency so that building volscale alone also builds the
-        // executable its service commands hand over to (SwiftPM links its code in as well)
+        // The batch commands; the service commands hand over to `volscale-service` (exec, see
+        // ServiceCommands). volscale-service is a dependency so that building volscale alone
+        // also builds the executable its service commands hand over to (SwiftPM links its code
+        // into volscale as well).
         // Two link options for the batch commands' start-up, each about 1 ms of an 11 ms
         // `vol --model garch` run (README, "Reading market data"):
         // --no-export-dynamic: the Swift driver exports every symbol (54,000 here) to the dynamic

@@ -603,10 +603,70 @@ def regime_fixtures():
     }, compact=True)
 
 
+def account_margin_fixtures():
+    """Standard and portfolio margin of accounts on a one-underlying book, written out with
+    scipy from the methodology's rules (MarginCalculator's): Black-76 at zero rate on the
+    forward = the underlying's price; the risk grid moves the price by exp(m sigma sqrt(mpor))
+    for m in -4..4 and shocks IV by -25%, 0, +25% (weight 1), plus +/-8 sigma at IV unchanged
+    counted at weight 1/3; an option's stand-alone requirement is its worst weighted grid loss,
+    a linear position's is the normal ES rate 1 - exp(-ES_z sigma sqrt(mpor)) (long) or
+    exp(ES_z sigma sqrt(mpor)) - 1 (short) times notional; portfolio margin is the account's
+    worst weighted grid loss plus liquidity add-ons notional (spread/2 + kappa sigma
+    sqrt(notional/ADV)), floored at (1 - max_offset) times the stand-alone sum; maintenance is
+    0.8 of initial throughout."""
+    from scipy.stats import norm
+    F, sigma, adv, spread, kappa, conf, mpor, max_offset, mm_fraction = 60000.0, 0.03, 2e10, 0.0002, 1.0, 0.99, 1, 0.5, 0.8
+    instruments = {
+        "BTC-PERP": {"kind": "perpetual"},
+        "BTC-C-70000": {"kind": "call", "strike": 70000.0, "expiryDays": 30.0, "iv": 0.6},
+        "BTC-P-50000": {"kind": "put", "strike": 50000.0, "expiryDays": 30.0, "iv": 0.65},
+    }
+    def black(Fv, K, s, T, kind):
+        d1 = (math.log(Fv / K) + 0.5 * s * s * T) / (s * math.sqrt(T)); d2 = d1 - s * math.sqrt(T)
+        return Fv * norm.cdf(d1) - K * norm.cdf(d2) if kind == "call" else K * norm.cdf(-d2) - Fv * norm.cdf(-d1)
+    grid = [(m, v, 1.0) for m in (-4, -3, -2, -1, -0.5, 0, 0.5, 1, 2, 3, 4) for v in (-0.25, 0, 0.25)]
+    grid += [(-8, 0, 1 / 3), (8, 0, 1 / 3)]
+    s = sigma * math.sqrt(mpor)
+    def unit_change(symbol, m, v):
+        i = instruments[symbol]
+        F1 = F * math.exp(m * s)
+        if i["kind"] == "perpetual":
+            return F1 - F
+        T = i["expiryDays"] / 365
+        return black(F1, i["strike"], i["iv"] * (1 + v), T, i["kind"]) - black(F, i["strike"], i["iv"], T, i["kind"])
+    z = norm.ppf(conf); es = norm.pdf(z) / (1 - conf)
+    def standalone(symbol, q):
+        i = instruments[symbol]
+        if i["kind"] == "perpetual":
+            rate = 1 - math.exp(-es * s) if q > 0 else math.exp(es * s) - 1
+            return rate * abs(q) * F
+        return max([0.0] + [-q * unit_change(symbol, m, v) * w for m, v, w in grid])
+    accounts = {
+        "short-strangle": [("BTC-C-70000", -10.0), ("BTC-P-50000", -8.0)],
+        "hedged-call": [("BTC-C-70000", -10.0), ("BTC-PERP", 3.0)],
+        "collar": [("BTC-PERP", 5.0), ("BTC-P-50000", 5.0), ("BTC-C-70000", -5.0)],
+    }
+    out = {}
+    for name, legs in accounts.items():
+        std = [standalone(sym, q) for sym, q in legs]
+        grid_req = max([0.0] + [max(0.0, -sum(q * unit_change(sym, m, v) for sym, q in legs)) * w for m, v, w in grid])
+        liquidity = sum(abs(q) * F * (0.5 * spread + kappa * sigma * math.sqrt(abs(q) * F / adv)) for sym, q in legs)
+        pm = max(grid_req + liquidity, (1 - max_offset) * sum(std))
+        out[name] = {"positions": [{"instrument": sym, "quantity": q} for sym, q in legs],
+                     "standard": {"initial": sum(std), "maintenance": mm_fraction * sum(std), "perPosition": std},
+                     "portfolio": {"initial": pm, "maintenance": mm_fraction * pm, "grid": grid_req, "liquidity": liquidity}}
+    dump("account-margin.json", {
+        "source": "scipy.stats.norm, Black-76 and the methodology's grid, ES and liquidity rules written out in"
+                  " scripts/make_fixtures.py (account_margin); no joint historical scenarios in the book",
+        "price": F, "volatility": sigma, "adv": adv, "spread": spread, "kappa": kappa, "confidence": conf, "mpor": mpor,
+        "maxOffset": max_offset, "instruments": instruments, "accounts": out,
+    })
+
+
 if __name__ == "__main__":
     import sys
     jobs = {"coverage": coverage_fixtures, "student_t": student_t_fixtures, "arch": arch_fixtures, "arch_composed": arch_composed_fixtures,
-            "range": range_fixtures, "vix": vix_fixtures, "dvol": dvol_fixtures, "options_grid": options_grid_fixtures, "black": black_fixtures,
+            "range": range_fixtures, "vix": vix_fixtures, "dvol": dvol_fixtures, "options_grid": options_grid_fixtures, "account_margin": account_margin_fixtures, "black": black_fixtures,
             "covariance": covariance_fixtures, "liquidity": liquidity_fixtures, "regimes": regime_fixtures}
     for name in sys.argv[1:] or list(jobs):
         jobs[name]()
