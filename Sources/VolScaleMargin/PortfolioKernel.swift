@@ -1,37 +1,59 @@
 import Dispatch
 
 /// The batched portfolio-margin computation for many accounts over a shared scenario
-/// matrix: the hot path behind portfolio margin at book scale.
+/// matrix: the hot path behind portfolio margin at book scale, `MarginCalculator`'s portfolio
+/// rule for accounts of linear and option positions without size rules, one slot per
+/// instrument (`MarginCalculator.portfolioKernel` builds it from a book;
+/// `PortfolioKernelTests.equalsTheCalculatorsPortfolioMargin` checks the two agree).
 ///
 /// For account a with positions (instrument i_j, coefficient c_j):
-/// `loss_k = -sum_j c_j * rows[i_j][k]`, requirement
-/// `max(ES_alpha(loss) + sum_j liquidity_j(|c_j|), (1 - maxOffset) * sum_j |c_j| * standalone[i_j])`,
-/// where `liquidity_j(q) = q * price_i * (halfSpread_i + kappaSigma_i * sqrt(q * price_i / ADV_i))`.
-/// ES uses the EmpiricalTail rule with equal weights.
+/// `loss_k = -sum_j c_j * rows[i_j][k]` over the joint scenarios and
+/// `gridLoss_g = -sum_j c_j * gridRows[i_j][g]` over the risk grid; requirement
+/// `max(max(ES_alpha(loss), max_g gridLoss_g * gridWeight_g, 0) + sum_j liquidity_j(|c_j|),
+///      (1 - maxOffset) * sum_j |c_j| * standalone_side(c_j)[i_j])`,
+/// where `liquidity_j(q) = n * multiplier_i * (halfSpread_i + kappaSigma_i * sqrt(max(0, n - threshold_i) / ADV_i))`
+/// with `n = q * price_i`. ES uses the EmpiricalTail rule with equal weights.
 public struct PortfolioKernel: Sendable {
     /// Scenario P&L per unit coefficient, row-major `instruments x scenarios`.
     public let rows: [Double]
     public let scenarios: Int
     public let instruments: Int
-    /// Stand-alone requirement per unit |coefficient|.
-    public let standalone: [Double]
-    /// Per instrument: price (notional per unit), half spread, kappa * sigma, ADV.
+    /// Stand-alone requirement per unit |coefficient| of a long (positive coefficient) and a
+    /// short position.
+    public let standaloneLong: [Double], standaloneShort: [Double]
+    /// Per instrument: notional per unit |coefficient|, half spread, kappa * sigma, ADV, the
+    /// regime multiplier on liquidity costs and the holding value below which no impact is
+    /// charged.
     public let price: [Double], halfSpread: [Double], kappaSigma: [Double], adv: [Double]
+    public let liquidityMultiplier: [Double], impactThreshold: [Double]
+    /// Risk-grid P&L per unit coefficient, row-major `instruments x grid points` (empty: no
+    /// grid), and each grid point's weight.
+    public let gridRows: [Double], gridWeights: [Double]
     public let confidence: Double
     public let maxOffset: Double
 
-    public init(rows: [Double], scenarios: Int, standalone: [Double], price: [Double], halfSpread: [Double],
-                kappaSigma: [Double], adv: [Double], confidence: Double, maxOffset: Double) {
+    public init(rows: [Double], scenarios: Int, standaloneLong: [Double], standaloneShort: [Double], price: [Double], halfSpread: [Double],
+                kappaSigma: [Double], adv: [Double], liquidityMultiplier: [Double], impactThreshold: [Double],
+                gridRows: [Double], gridWeights: [Double], confidence: Double, maxOffset: Double) {
         self.rows = rows
         self.scenarios = scenarios
         self.instruments = rows.count / max(scenarios, 1)
-        self.standalone = standalone
-        self.price = price
-        self.halfSpread = halfSpread
-        self.kappaSigma = kappaSigma
-        self.adv = adv
+        (self.standaloneLong, self.standaloneShort) = (standaloneLong, standaloneShort)
+        (self.price, self.halfSpread, self.kappaSigma, self.adv) = (price, halfSpread, kappaSigma, adv)
+        (self.liquidityMultiplier, self.impactThreshold) = (liquidityMultiplier, impactThreshold)
+        (self.gridRows, self.gridWeights) = (gridRows, gridWeights)
         self.confidence = confidence
         self.maxOffset = maxOffset
+    }
+
+    /// The scenario part alone: no grid, one stand-alone requirement per unit for both sides,
+    /// no regime multiplier and no impact threshold (the benchmark's synthetic book).
+    public init(rows: [Double], scenarios: Int, standalone: [Double], price: [Double], halfSpread: [Double],
+                kappaSigma: [Double], adv: [Double], confidence: Double, maxOffset: Double) {
+        let ones = [Double](repeating: 1, count: standalone.count), zeros = [Double](repeating: 0, count: standalone.count)
+        self.init(rows: rows, scenarios: scenarios, standaloneLong: standalone, standaloneShort: standalone, price: price, halfSpread: halfSpread,
+                  kappaSigma: kappaSigma, adv: adv, liquidityMultiplier: ones, impactThreshold: zeros, gridRows: [], gridWeights: [],
+                  confidence: confidence, maxOffset: maxOffset)
     }
 
     /// Requirements of `accounts` accounts with `width` positions each: `instrument` and
@@ -44,62 +66,134 @@ public struct PortfolioKernel: Sendable {
         let k = Int(tail.rounded(.up))
         let chunk = 256
         let chunks = (n + chunk - 1) / chunk
+        let points = gridRows.isEmpty ? 0 : gridWeights.count
         out.withUnsafeMutableBufferPointer { outBuf in
             nonisolated(unsafe) let result = outBuf
             rows.withUnsafeBufferPointer { rowsPtr in
-                instrument.withUnsafeBufferPointer { instPtr in
-                    coefficient.withUnsafeBufferPointer { coefPtr in
-                        nonisolated(unsafe) let rowsBuf = rowsPtr, instBuf = instPtr, coefBuf = coefPtr
-                        let work: @Sendable (Int) -> Void = { c in
-                            let loss = UnsafeMutableBufferPointer<Double>.allocate(capacity: scenarios)
-                            let top = UnsafeMutableBufferPointer<Double>.allocate(capacity: k + 1)
-                            defer { loss.deallocate(); top.deallocate() }
-                            for a in (c * chunk)..<min(n, (c + 1) * chunk) {
-                                for s in 0..<scenarios { loss[s] = 0 }
-                                var floor = 0.0, liquidity = 0.0
-                                for j in 0..<width {
-                                    let coef = coefBuf[a * width + j]
-                                    if coef == 0 { continue }
-                                    let i = Int(instBuf[a * width + j])
-                                    let row = rowsBuf.baseAddress! + i * scenarios
-                                    for s in 0..<scenarios { loss[s] -= coef * row[s] }
-                                    let q = coef < 0 ? -coef : coef
-                                    floor += q * standalone[i]
-                                    let notional = q * price[i]
-                                    liquidity += notional * (halfSpread[i] + kappaSigma[i] * (notional / adv[i]).squareRoot())
-                                }
-                                // k largest losses, kept sorted descending (insertion; k is small)
-                                var m = 0
-                                for s in 0..<scenarios {
-                                    let v = loss[s]
-                                    if m < k {
-                                        var p = m
-                                        while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
-                                        top[p] = v
-                                        m += 1
-                                    } else if v > top[k - 1] {
-                                        var p = k - 1
-                                        while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
-                                        top[p] = v
+                gridRows.withUnsafeBufferPointer { gridPtr in
+                    instrument.withUnsafeBufferPointer { instPtr in
+                        coefficient.withUnsafeBufferPointer { coefPtr in
+                            nonisolated(unsafe) let rowsBuf = rowsPtr, gridBuf = gridPtr, instBuf = instPtr, coefBuf = coefPtr
+                            let work: @Sendable (Int) -> Void = { c in
+                                let loss = UnsafeMutableBufferPointer<Double>.allocate(capacity: scenarios)
+                                let top = UnsafeMutableBufferPointer<Double>.allocate(capacity: k + 1)
+                                let gridLoss = UnsafeMutableBufferPointer<Double>.allocate(capacity: Swift.max(points, 1))
+                                defer { loss.deallocate(); top.deallocate(); gridLoss.deallocate() }
+                                for a in (c * chunk)..<min(n, (c + 1) * chunk) {
+                                    for s in 0..<scenarios { loss[s] = 0 }
+                                    for g in 0..<points { gridLoss[g] = 0 }
+                                    var floor = 0.0, liquidity = 0.0
+                                    for j in 0..<width {
+                                        let coef = coefBuf[a * width + j]
+                                        if coef == 0 { continue }
+                                        let i = Int(instBuf[a * width + j])
+                                        let row = i * scenarios, gridRow = i * points
+                                        for s in 0..<scenarios { loss[s] -= coef * rowsBuf[row + s] }
+                                        for g in 0..<points { gridLoss[g] -= coef * gridBuf[gridRow + g] }
+                                        let q = coef < 0 ? -coef : coef
+                                        floor += q * (coef < 0 ? standaloneShort[i] : standaloneLong[i])
+                                        let notional = q * price[i]
+                                        let excess = Swift.max(0, notional - impactThreshold[i])
+                                        let impact = kappaSigma[i] > 0 && excess > 0 ? kappaSigma[i] * (excess / adv[i]).squareRoot() : 0
+                                        liquidity += notional * liquidityMultiplier[i] * (halfSpread[i] + impact)
                                     }
+                                    var gridRequirement = 0.0
+                                    for g in 0..<points where gridLoss[g] * gridWeights[g] > gridRequirement { gridRequirement = gridLoss[g] * gridWeights[g] }
+                                    // k largest losses, kept sorted descending (insertion; k is small)
+                                    var m = 0
+                                    for s in 0..<scenarios {
+                                        let v = loss[s]
+                                        if m < k {
+                                            var p = m
+                                            while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
+                                            top[p] = v
+                                            m += 1
+                                        } else if v > top[k - 1] {
+                                            var p = k - 1
+                                            while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
+                                            top[p] = v
+                                        }
+                                    }
+                                    // ES over exactly `tail` scenarios' weight (boundary one partly)
+                                    var sum = 0.0
+                                    for r in 0..<(k - 1) { sum += top[r] }
+                                    sum += (tail - Double(k - 1)) * top[k - 1]
+                                    let es = max(0, sum / tail)
+                                    result[a] = max(max(es, gridRequirement) + liquidity, (1 - maxOffset) * floor)
                                 }
-                                // ES over exactly `tail` scenarios' weight (boundary one partly)
-                                var sum = 0.0
-                                for r in 0..<(k - 1) { sum += top[r] }
-                                sum += (tail - Double(k - 1)) * top[k - 1]
-                                let es = max(0, sum / tail)
-                                result[a] = max(es + liquidity, (1 - maxOffset) * floor)
                             }
-                        }
-                        if let threads, threads == 1 {
-                            for c in 0..<chunks { work(c) }
-                        } else {
-                            DispatchQueue.concurrentPerform(iterations: chunks, execute: work)
+                            if let threads, threads == 1 {
+                                for c in 0..<chunks { work(c) }
+                            } else {
+                                DispatchQueue.concurrentPerform(iterations: chunks, execute: work)
+                            }
                         }
                     }
                 }
             }
         }
         return out
+    }
+}
+
+extension MarginCalculator {
+    /// Why a book's instruments cannot go into a `PortfolioKernel`.
+    public enum KernelRefusal: Error, Equatable, Sendable {
+        /// The book has no joint historical scenarios.
+        case noScenarios
+        /// Unknown symbol, or an instrument the kernel's linear rule cannot take: inverse
+        /// (its coefficient depends on the entry prices), spot, an option without implied
+        /// volatility, an underlying outside the scenarios or with a size rule.
+        case unsupported(symbol: String, reason: String)
+    }
+
+    /// The kernel for `symbols` at the book's prices and quoted implied volatilities: instrument
+    /// index j in `requirements` is `symbols[j]`, and a coefficient is quantity x multiplier
+    /// for a linear contract, the quantity for an option (as `MarginCalculator.Leg`). For an
+    /// account with one position per instrument it gives `evaluate(_:mode: .portfolio)`'s
+    /// initial margin.
+    public func portfolioKernel(_ symbols: [String]) throws(KernelRefusal) -> PortfolioKernel {
+        guard let sc = book.scenarios, sc.count > 0 else { throw .noScenarios }
+        let s = book.settings
+        var rows: [Double] = [], gridMatrix: [Double] = []
+        var long: [Double] = [], short: [Double] = [], price: [Double] = [], halfSpread: [Double] = []
+        var kappaSigma: [Double] = [], adv: [Double] = [], multiplier: [Double] = [], threshold: [Double] = []
+        for symbol in symbols {
+            func refuse(_ reason: String) -> KernelRefusal { .unsupported(symbol: symbol, reason: reason) }
+            guard let inst = book.instruments[symbol], let asset = book.assets[inst.underlying] else { throw refuse("not in the book") }
+            guard asset.sizeRule == nil else { throw refuse("its underlying has a size rule") }
+            guard let scenarioRow = fhsRows[symbol], let gridRow = self.gridRows[symbol] else { throw refuse("its underlying is not in the scenarios") }
+            let p = bookPrices[asset.name] ?? asset.price
+            switch inst.kind {
+            case .linear:
+                long.append(linearRates(asset, side: .long).initial * p)
+                short.append(linearRates(asset, side: .short).initial * p)
+                price.append(p)
+            case .option:
+                guard inst.impliedVolatility != nil else { throw refuse("an option without implied volatility") }
+                var worstLong = 0.0, worstShort = 0.0
+                for (g, r) in gridRow.enumerated() {
+                    worstLong = Swift.max(worstLong, -r * grid[g].weight)
+                    worstShort = Swift.max(worstShort, r * grid[g].weight)
+                }
+                long.append(worstLong)
+                short.append(worstShort)
+                price.append(inst.multiplier * p)
+            case .inverse, .spot:
+                throw refuse("inverse and spot positions are not linear in one coefficient")
+            }
+            rows += scenarioRow
+            gridMatrix += gridRow
+            let l = HoldingLiquidity(asset: asset, settings: s, esFactor: tailFactors.es)
+            halfSpread.append(0.5 * asset.spread)
+            kappaSigma.append(l.kappa * l.volatility)
+            adv.append(asset.averageDailyVolume)
+            multiplier.append(l.multiplier)
+            threshold.append(asset.impactThreshold)
+        }
+        return PortfolioKernel(rows: rows, scenarios: sc.count, standaloneLong: long, standaloneShort: short, price: price,
+                               halfSpread: halfSpread, kappaSigma: kappaSigma, adv: adv, liquidityMultiplier: multiplier,
+                               impactThreshold: threshold, gridRows: gridMatrix, gridWeights: grid.map(\.weight),
+                               confidence: s.confidence, maxOffset: s.maxOffset)
     }
 }
