@@ -111,17 +111,7 @@ import VolScaleTestSupport
         #expect(throws: MarginModelError.invalidControl(field: "calibration_max", value: 0.9, reason: "must be in [1, 100]")) {
             try CoverageCalibration(target: 0.01, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 0.9)
         }
-        let text = """
-        [[model]]
-        name = "x"
-        method = "fhs"
-        measure = "es"
-        confidence = 0.975
-        lookback = 500
-        [model.controls]
-        calibration_target = 0.01
-        calibration_half_life = 0.5
-        """
+        let text = Self.fhsModel(controls: "calibration_target = 0.01\ncalibration_half_life = 0.5")
         do {
             _ = try MarginConfig.parse(text, path: "p.toml")
             Issue.record("a half-life of 0.5 publications was accepted")
@@ -130,8 +120,9 @@ import VolScaleTestSupport
         }
     }
 
-    @Test func calibrationKeysNeedATarget() {
-        let text = """
+    /// A configuration of one FHS model named "x" with these `[model.controls]` lines.
+    static func fhsModel(controls: String) -> String {
+        """
         [[model]]
         name = "x"
         method = "fhs"
@@ -139,8 +130,12 @@ import VolScaleTestSupport
         confidence = 0.975
         lookback = 500
         [model.controls]
-        calibration_gain = 0.5
+        \(controls)
         """
+    }
+
+    @Test func calibrationKeysNeedATarget() {
+        let text = Self.fhsModel(controls: "calibration_gain = 0.5")
         #expect(throws: ConfigError.self) { _ = try MarginConfig.parse(text, path: "p.toml") }
         do {
             _ = try MarginConfig.parse(text, path: "p.toml")
