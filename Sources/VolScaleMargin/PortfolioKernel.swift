@@ -103,16 +103,11 @@ public struct PortfolioKernel: Sendable {
                                     var m = 0
                                     for s in 0..<scenarios {
                                         let v = loss[s]
-                                        if m < k {
-                                            var p = m
-                                            while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
-                                            top[p] = v
-                                            m += 1
-                                        } else if v > top[k - 1] {
-                                            var p = k - 1
-                                            while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
-                                            top[p] = v
-                                        }
+                                        if m < k { m += 1 } else if v <= top[k - 1] { continue }
+                                        // v goes in at the end (the list still filling) or over the smallest kept
+                                        var p = m - 1
+                                        while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
+                                        top[p] = v
                                     }
                                     // ES over exactly `tail` scenarios' weight (boundary one partly)
                                     var sum = 0.0
