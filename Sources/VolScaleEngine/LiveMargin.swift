@@ -23,7 +23,7 @@ public struct LiveBook: Sendable {
     public mutating func apply(_ publications: [Publication], config: EngineConfig) -> Set<String> {
         var changed = Set<String>()
         for p in publications {
-            guard book.assets[p.asset] != nil, let side = Side(rawValue: p.side) else { continue }
+            guard book.assets[p.asset] != nil, let side = p.side.side else { continue }
             sides[p.asset, default: [:]][side.rawValue] = p
             changed.insert(p.asset)
         }

@@ -2,13 +2,85 @@ import RealModule
 import VolScaleCore
 import VolScaleRisk
 
-/// What the live engine publishes: one side of an asset's parameter set. The two sides of
-/// one bar close carry consecutive sequence numbers; the later one is the set's sequence.
+/// Which side of an asset's parameter set a publication carries, or, for a change of the
+/// margin controls (stored under the asset "policy"), who made it. Stored, hashed into the
+/// audit chain and sent as the plain string: "long", "short", or the author.
+public enum PublicationSide: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+    case rates(Side)
+    case policyChange(by: String)
+
+    /// The stored string read back: "long" and "short" are sides, anything else an author.
+    public init(stored: String) {
+        self = Side(rawValue: stored).map(PublicationSide.rates) ?? .policyChange(by: stored)
+    }
+    public init(stringLiteral value: String) { self.init(stored: value) }
+    public init(from decoder: any Decoder) throws { self.init(stored: try decoder.singleValueContainer().decode(String.self)) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(stored)
+    }
+
+    public var stored: String {
+        switch self {
+        case let .rates(side): return side.rawValue
+        case let .policyChange(author): return author
+        }
+    }
+    public var description: String { stored }
+    /// The side of a rates publication; nil for a policy change.
+    public var side: Side? { if case let .rates(s) = self { return s } else { return nil } }
+}
+
+/// What set a published rate: one of the margin controls, the implied-volatility bound, the
+/// circuit breaker holding the previous rate; for a policy change, the list of changes. Stored,
+/// hashed and sent as the plain string (`BindingControl`'s names, "implied volatility",
+/// "circuit breaker (no loosening while unstable)", or the changes).
+public enum PublicationBinding: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+    case control(BindingControl)
+    case impliedVolatility
+    case circuitBreaker
+    case policyChanges(String)
+
+    static let impliedText = "implied volatility"
+    static let circuitBreakerText = "circuit breaker (no loosening while unstable)"
+
+    /// The stored string read back: a control's name, the implied bound or the circuit
+    /// breaker; anything else the text of a policy change.
+    public init(stored: String) {
+        if let c = BindingControl(rawValue: stored) { self = .control(c) }
+        else if stored == Self.impliedText { self = .impliedVolatility }
+        else if stored == Self.circuitBreakerText { self = .circuitBreaker }
+        else { self = .policyChanges(stored) }
+    }
+    public init(stringLiteral value: String) { self.init(stored: value) }
+    public init(from decoder: any Decoder) throws { self.init(stored: try decoder.singleValueContainer().decode(String.self)) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(stored)
+    }
+
+    public var stored: String {
+        switch self {
+        case let .control(c): return c.rawValue
+        case .impliedVolatility: return Self.impliedText
+        case .circuitBreaker: return Self.circuitBreakerText
+        case let .policyChanges(text): return text
+        }
+    }
+    public var description: String { stored }
+}
+
+/// What the live engine publishes: one side of an asset's parameter set, or a change of the
+/// margin controls (asset "policy"). The two sides of one bar close carry consecutive
+/// sequence numbers; the later one is the set's sequence.
 public struct Publication: Sendable, Equatable, Codable {
+    /// The asset name under which changes of the margin controls are published.
+    public static let policyAsset = "policy"
+
     /// Global, strictly increasing sequence number.
     public var sequence: Int64
     public var asset: String
-    public var side: String
+    public var side: PublicationSide
     /// Time of the input that triggered it (UTC ms).
     public var timestamp: Int64
     /// Initial rate before and after (decimal fraction of notional; old is nil the first time).
@@ -17,7 +89,7 @@ public struct Publication: Sendable, Equatable, Codable {
     public var maintenance: Double
     /// Per-period volatility used, and which control set the value.
     public var sigma: Double
-    public var binding: String
+    public var binding: PublicationBinding
     public var modelVersion: String
     /// Time range of the inputs behind it.
     public var inputFrom: Int64
@@ -34,8 +106,8 @@ public struct Publication: Sendable, Equatable, Codable {
     /// `stable` or `unstable` (circuit breaker: nothing loosens) when it was made.
     public var status: String?
 
-    public init(sequence: Int64, asset: String, side: String, timestamp: Int64, oldValue: Double?, newValue: Double,
-                maintenance: Double, sigma: Double, binding: String, modelVersion: String, inputFrom: Int64, inputTo: Int64,
+    public init(sequence: Int64, asset: String, side: PublicationSide, timestamp: Int64, oldValue: Double?, newValue: Double,
+                maintenance: Double, sigma: Double, binding: PublicationBinding, modelVersion: String, inputFrom: Int64, inputTo: Int64,
                 price: Double? = nil, stablePrice: Double? = nil, haircut: Double? = nil, status: String? = nil) {
         self.price = price
         self.stablePrice = stablePrice
@@ -43,13 +115,15 @@ public struct Publication: Sendable, Equatable, Codable {
         self.status = status
         self.sequence = sequence
         self.asset = asset
-        self.side = side
+        // a change of the controls reads its author and its text as such whatever they say
+        // (an author named "long" is still an author)
+        self.side = asset == Self.policyAsset ? .policyChange(by: side.stored) : side
         self.timestamp = timestamp
         self.oldValue = oldValue
         self.newValue = newValue
         self.maintenance = maintenance
         self.sigma = sigma
-        self.binding = binding
+        self.binding = asset == Self.policyAsset ? .policyChanges(binding.stored) : binding
         self.modelVersion = modelVersion
         self.inputFrom = inputFrom
         self.inputTo = inputTo
@@ -375,8 +449,8 @@ public struct StreamingEngine: Sendable {
             config.maintenanceFraction = m
         }
         sequence += 1
-        return Publication(sequence: sequence, asset: "policy", side: who, timestamp: time, oldValue: nil, newValue: 0,
-                           maintenance: config.maintenanceFraction, sigma: 0, binding: changes.joined(separator: "; "),
+        return Publication(sequence: sequence, asset: Publication.policyAsset, side: .policyChange(by: who), timestamp: time, oldValue: nil, newValue: 0,
+                           maintenance: config.maintenanceFraction, sigma: 0, binding: .policyChanges(changes.joined(separator: "; ")),
                            modelVersion: config.modelVersion, inputFrom: time, inputTo: time)
     }
 
@@ -482,24 +556,24 @@ public struct StreamingEngine: Sendable {
         var out: [Publication] = []
         for side in Side.allCases {
             let previous = st.published[side.rawValue]
-            var rate: Double, maintenance: Double, bindingText: String
+            var rate: Double, maintenance: Double, binding: PublicationBinding
             if let s = step?.side(side) {
                 rate = s.margin
                 maintenance = s.maintenance
-                bindingText = s.binding.rawValue
+                binding = .control(s.binding)
             } else {
                 let tail = ParametricTail.estimate(sigma: sigmaDaily, horizon: config.mpor, factors: factors, side: side)
                 let m = config.expectedShortfall ? tail.expectedShortfall : tail.valueAtRisk
                 let controlled = config.controls.apply(model: m, floorValue: nil, previous: previous)
                 rate = controlled.rate
                 maintenance = config.maintenanceFraction * rate
-                bindingText = controlled.binding.rawValue
+                binding = .control(controlled.binding)
             }
-            if impliedBound && bindingText == BindingControl.model.rawValue { bindingText = "implied volatility" }
+            if impliedBound && binding == .control(.model) { binding = .impliedVolatility }
             if unstable, let p = previous, rate < p {
                 maintenance = rate > 0 ? maintenance * (p / rate) : maintenance
                 rate = p
-                bindingText = "circuit breaker (no loosening while unstable)"
+                binding = .circuitBreaker
             }
             if step == nil { maintenance = config.maintenanceFraction * rate }
             var haircut = CollateralHaircut.base(sigmaDaily: sigmaDaily, horizon: config.liquidationHorizon ?? 2, factors: factors, side: side,
@@ -508,8 +582,8 @@ public struct StreamingEngine: Sendable {
             haircuts[side.rawValue] = haircut
             sequence += 1
             st.published[side.rawValue] = rate
-            out.append(Publication(sequence: sequence, asset: asset, side: side.rawValue, timestamp: time, oldValue: previous,
-                                   newValue: rate, maintenance: maintenance, sigma: sigma, binding: bindingText,
+            out.append(Publication(sequence: sequence, asset: asset, side: .rates(side), timestamp: time, oldValue: previous,
+                                   newValue: rate, maintenance: maintenance, sigma: sigma, binding: binding,
                                    modelVersion: policies[asset]?.name ?? config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time,
                                    price: price?.aggregate, stablePrice: price?.stable, haircut: haircut, status: unstable ? "unstable" : "stable"))
         }

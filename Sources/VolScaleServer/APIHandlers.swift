@@ -325,8 +325,8 @@ extension ServiceAPI: APIProtocol {
 
 extension Schemas.Publication {
     init(_ p: Publication) {
-        self.init(sequence: p.sequence, asset: p.asset, side: p.side, time: p.timestamp, old: p.oldValue.flatMap { $0.isFinite ? $0 : nil }, new: p.newValue,
-                  maintenance: p.maintenance, sigma: p.sigma, setBy: p.binding, modelVersion: p.modelVersion, inputsFrom: p.inputFrom, inputsTo: p.inputTo,
+        self.init(sequence: p.sequence, asset: p.asset, side: p.side.stored, time: p.timestamp, old: p.oldValue.flatMap { $0.isFinite ? $0 : nil }, new: p.newValue,
+                  maintenance: p.maintenance, sigma: p.sigma, setBy: p.binding.stored, modelVersion: p.modelVersion, inputsFrom: p.inputFrom, inputsTo: p.inputTo,
                   price: p.price, stablePrice: p.stablePrice, haircut: p.haircut, status: p.status.flatMap(StatusPayload.init(rawValue:)))
     }
 }

@@ -111,7 +111,7 @@ extension ServiceState {
         var quotes = quotes, publications = publications
         var inbox = role.pendingInbox
         cluster?.pendingInbox = []
-        var touched = Set(quotes.map(\.asset)).union(publications.map(\.asset).filter { $0 != "policy" })
+        var touched = Set(quotes.map(\.asset)).union(publications.map(\.asset).filter { $0 != Publication.policyAsset })
         var inputs: [String: Int64] = [:]
         for (name, lines) in inputPositions where role.committedInputs[name] != lines {
             guard let asset = role.inputAsset[name], role.fences[asset] != nil else { continue }
@@ -283,7 +283,7 @@ extension ServiceState {
         // another call may have run while this one waited: only what is still new
         let fresh = rows.map(\.publication).filter { $0.sequence > (cluster?.followedSequence ?? 0) }
         if let last = fresh.last { cluster?.followedSequence = last.sequence }
-        if fresh.contains(where: { $0.asset == "policy" }), let stored = try await store.venueConfig(), stored.version != cluster?.configVersion {
+        if fresh.contains(where: { $0.asset == Publication.policyAsset }), let stored = try await store.venueConfig(), stored.version != cluster?.configVersion {
             engine.adoptControls(from: stored.config)
             cluster?.configVersion = stored.version
         }

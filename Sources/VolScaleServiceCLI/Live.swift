@@ -132,10 +132,10 @@ extension VolScaleServiceCommand {
             if format == .json {
                 try StandardOutput.write(JSONValue.array(rows.map { r in
                     let p = r.publication
-                    return .object([("sequence", .integer(Int(p.sequence))), ("asset", .string(p.asset)), ("side", .string(p.side)),
+                    return .object([("sequence", .integer(Int(p.sequence))), ("asset", .string(p.asset)), ("side", .string(p.side.stored)),
                                     ("time", .string(Timestamp.format(p.timestamp, dateOnly: false))), ("old", .num(p.oldValue)),
                                     ("new", .number(p.newValue)), ("maintenance", .number(p.maintenance)), ("sigma", .number(p.sigma)),
-                                    ("setBy", .string(p.binding)), ("modelVersion", .string(p.modelVersion)),
+                                    ("setBy", .string(p.binding.stored)), ("modelVersion", .string(p.modelVersion)),
                                     ("inputsFrom", .string(Timestamp.format(p.inputFrom, dateOnly: false))),
                                     ("inputsTo", .string(Timestamp.format(p.inputTo, dateOnly: false))), ("hash", .string(r.hash))])
                 }).rendered() + "\n")
@@ -144,8 +144,8 @@ extension VolScaleServiceCommand {
             var t = TextTable(["seq", "time", "asset", "side", "old", "new", "maintenance", "sigma", "set by"], rightAligned: [0, 4, 5, 6, 7])
             for r in rows {
                 let p = r.publication
-                t.add(["\(p.sequence)", Timestamp.format(p.timestamp, dateOnly: false), p.asset, p.side, p.oldValue.map { Fmt.percent($0, 3) } ?? "-",
-                       Fmt.percent(p.newValue, 3), Fmt.percent(p.maintenance, 3), Fmt.percent(p.sigma, 3), p.binding])
+                t.add(["\(p.sequence)", Timestamp.format(p.timestamp, dateOnly: false), p.asset, p.side.stored, p.oldValue.map { Fmt.percent($0, 3) } ?? "-",
+                       Fmt.percent(p.newValue, 3), Fmt.percent(p.maintenance, 3), Fmt.percent(p.sigma, 3), p.binding.stored])
             }
             try StandardOutput.write(t.render() + "\n")
         }

@@ -149,9 +149,9 @@ public enum AuditChain {
     /// parameter set's price, stable price, haircut and status are covered when present
     /// (publications stored before they existed hash as they did then).
     public static func hash(_ p: Publication, previous: String) -> String {
-        var fields = [previous, String(p.sequence), p.asset, p.side, String(p.timestamp),
+        var fields = [previous, String(p.sequence), p.asset, p.side.stored, String(p.timestamp),
                       p.oldValue.map { "\($0)" } ?? "-", "\(p.newValue)", "\(p.maintenance)", "\(p.sigma)",
-                      p.binding, p.modelVersion, String(p.inputFrom), String(p.inputTo)]
+                      p.binding.stored, p.modelVersion, String(p.inputFrom), String(p.inputTo)]
         if p.price != nil || p.stablePrice != nil || p.haircut != nil || p.status != nil {
             fields += [p.price.map { "\($0)" } ?? "-", p.stablePrice.map { "\($0)" } ?? "-", p.haircut.map { "\($0)" } ?? "-", p.status ?? "-"]
         }

@@ -95,8 +95,8 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                     """)
                 for p in batch.publications {
                     let h = AuditChain.hash(p, previous: previous)
-                    try insertPub.execute(arguments: [p.sequence, p.asset, p.side, p.timestamp, p.oldValue, p.newValue, p.maintenance,
-                                                      p.sigma, p.binding, p.modelVersion, p.inputFrom, p.inputTo, previous, h,
+                    try insertPub.execute(arguments: [p.sequence, p.asset, p.side.stored, p.timestamp, p.oldValue, p.newValue, p.maintenance,
+                                                      p.sigma, p.binding.stored, p.modelVersion, p.inputFrom, p.inputTo, previous, h,
                                                       p.price, p.stablePrice, p.haircut, p.status])
                     previous = h
                 }
@@ -134,9 +134,9 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
 
     static func publication(_ row: Row) -> StoredPublication {
         StoredPublication(
-            publication: Publication(sequence: row["seq"], asset: row["asset"], side: row["side"], timestamp: row["ts"],
+            publication: Publication(sequence: row["seq"], asset: row["asset"], side: PublicationSide(stored: row["side"]), timestamp: row["ts"],
                                      oldValue: row["old_value"], newValue: row["new_value"], maintenance: row["maintenance"],
-                                     sigma: row["sigma"], binding: row["binding"], modelVersion: row["model_version"],
+                                     sigma: row["sigma"], binding: PublicationBinding(stored: row["binding"]), modelVersion: row["model_version"],
                                      inputFrom: row["input_from"], inputTo: row["input_to"],
                                      price: row["price"], stablePrice: row["stable_price"], haircut: row["haircut"], status: row["status"]),
             previousHash: row["prev_hash"], hash: row["hash"])

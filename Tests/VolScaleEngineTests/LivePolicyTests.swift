@@ -71,7 +71,7 @@ import VolScaleTestSupport
         for k in 0..<min(long.count, batch.count) {
             let same = long[k].newValue == batch.long.margin[k] && short[k].newValue == batch.short.margin[k]
                 && long[k].maintenance == batch.long.maintenance[k] && short[k].maintenance == batch.short.maintenance[k]
-                && long[k].sigma == batch.sigma[k] && long[k].binding == batch.long.binding[k].rawValue
+                && long[k].sigma == batch.sigma[k] && long[k].binding == .control(batch.long.binding[k])
             if !same { differ += 1 }
         }
         #expect(differ == 0, "\(differ) of \(batch.count) bars differ from the batch path")

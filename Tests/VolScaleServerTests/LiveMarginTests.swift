@@ -153,7 +153,7 @@ import VolScaleStore
             for (k, i) in (80..<86).enumerated() { try await Self.post(client, Self.day(i, price * (k % 2 == 0 ? 1.08 : 1.0))) }
             try await Self.post(client, Self.day(86, price))
             let burst = await live.state.latestPublications().filter { $0.asset == "BTC" }
-            for side in ["long", "short"] {
+            for side: PublicationSide in [.rates(.long), .rates(.short)] {
                 let before = try #require(calm.first { $0.side == side }), after = try #require(burst.first { $0.side == side })
                 #expect(after.newValue > 2 * before.newValue, "\(side) rate \(before.newValue) -> \(after.newValue)")
                 let h0 = try #require(before.haircut), h1 = try #require(after.haircut)
