@@ -2,22 +2,33 @@ import RealModule
 import VolScaleCore
 import VolScaleRisk
 
+/// A value stored, hashed into the audit chain and sent as a plain string, and read back
+/// from it: its JSON is that string, and a string literal reads as it would from a store.
+public protocol StoredAsString: Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+    init(stored: String)
+    var stored: String { get }
+}
+
+extension StoredAsString {
+    public init(stringLiteral value: String) { self.init(stored: value) }
+    public init(from decoder: any Decoder) throws { self.init(stored: try decoder.singleValueContainer().decode(String.self)) }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(stored)
+    }
+    public var description: String { stored }
+}
+
 /// Which side of an asset's parameter set a publication carries, or, for a change of the
 /// margin controls (stored under the asset "policy"), who made it. Stored, hashed into the
 /// audit chain and sent as the plain string: "long", "short", or the author.
-public enum PublicationSide: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+public enum PublicationSide: Sendable, Hashable, StoredAsString {
     case rates(Side)
     case policyChange(by: String)
 
     /// The stored string read back: "long" and "short" are sides, anything else an author.
     public init(stored: String) {
         self = Side(rawValue: stored).map(PublicationSide.rates) ?? .policyChange(by: stored)
-    }
-    public init(stringLiteral value: String) { self.init(stored: value) }
-    public init(from decoder: any Decoder) throws { self.init(stored: try decoder.singleValueContainer().decode(String.self)) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(stored)
     }
 
     public var stored: String {
@@ -26,7 +37,6 @@ public enum PublicationSide: Sendable, Hashable, Codable, CustomStringConvertibl
         case let .policyChange(author): return author
         }
     }
-    public var description: String { stored }
     /// The side of a rates publication; nil for a policy change.
     public var side: Side? { if case let .rates(s) = self { return s } else { return nil } }
 }
@@ -35,7 +45,7 @@ public enum PublicationSide: Sendable, Hashable, Codable, CustomStringConvertibl
 /// circuit breaker holding the previous rate; for a policy change, the list of changes. Stored,
 /// hashed and sent as the plain string (`BindingControl`'s names, "implied volatility",
 /// "circuit breaker (no loosening while unstable)", or the changes).
-public enum PublicationBinding: Sendable, Hashable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
+public enum PublicationBinding: Sendable, Hashable, StoredAsString {
     case control(BindingControl)
     case impliedVolatility
     case circuitBreaker
@@ -52,12 +62,6 @@ public enum PublicationBinding: Sendable, Hashable, Codable, CustomStringConvert
         else if stored == Self.circuitBreakerText { self = .circuitBreaker }
         else { self = .policyChanges(stored) }
     }
-    public init(stringLiteral value: String) { self.init(stored: value) }
-    public init(from decoder: any Decoder) throws { self.init(stored: try decoder.singleValueContainer().decode(String.self)) }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        try c.encode(stored)
-    }
 
     public var stored: String {
         switch self {
@@ -67,7 +71,6 @@ public enum PublicationBinding: Sendable, Hashable, Codable, CustomStringConvert
         case let .policyChanges(text): return text
         }
     }
-    public var description: String { stored }
 }
 
 /// What the live engine publishes: one side of an asset's parameter set, or a change of the
