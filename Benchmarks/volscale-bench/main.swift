@@ -211,7 +211,7 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "remargin" {
         let pubs = ["long", "short"].enumerated().map { j, side in
             Publication(sequence: seq - 1 + Int64(j), asset: "U0", side: side, timestamp: Int64(round), oldValue: nil, newValue: 2.665 * 1.25 * sigma,
                         maintenance: 0.8 * 2.665 * 1.25 * sigma, sigma: sigma, binding: "model", modelVersion: "bench", inputFrom: 0, inputTo: 0,
-                        price: 100 * (1 + 0.01 * Double(round)), stablePrice: 100, haircut: 0.05 + 3 * sigma, status: "stable")
+                        price: 100 * (1 + 0.01 * Double(round)), stablePrice: 100, haircut: 0.05 + 3 * sigma, status: .stable)
         }
         let changed = live.apply(pubs, config: config)
         var calc = MarginCalculator(book: live.book)

@@ -82,6 +82,16 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
     public init() {}
 }
 
+/// An asset's price as the service reports it: `stable`; `unstable`, the circuit breaker
+/// tripped (nothing loosens while it lasts); `stale`, no accepted quote within the venue's
+/// maximum age. Stored, hashed and sent by its raw value.
+public enum PriceStatus: String, Sendable, Codable, CaseIterable {
+    case stable, unstable, stale
+
+    /// `unstable` when the circuit breaker is tripped, else `stable`.
+    public init(unstable: Bool) { self = unstable ? .unstable : .stable }
+}
+
 /// The trusted price state of one asset.
 public struct PriceState: Sendable, Equatable, Codable {
     public var aggregate: Double?

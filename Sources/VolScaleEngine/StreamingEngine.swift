@@ -106,12 +106,13 @@ public struct Publication: Sendable, Equatable, Codable {
     /// held, `short` for a borrowed one; the size-independent part (ES over the liquidation
     /// horizon at sigma per day plus half the spread, within floor and cap).
     public var haircut: Double?
-    /// `stable` or `unstable` (circuit breaker: nothing loosens) when it was made.
-    public var status: String?
+    /// `stable` or `unstable` (circuit breaker: nothing loosens) when it was made; nil for
+    /// policy changes and publications stored before sets carried it.
+    public var status: PriceStatus?
 
     public init(sequence: Int64, asset: String, side: PublicationSide, timestamp: Int64, oldValue: Double?, newValue: Double,
                 maintenance: Double, sigma: Double, binding: PublicationBinding, modelVersion: String, inputFrom: Int64, inputTo: Int64,
-                price: Double? = nil, stablePrice: Double? = nil, haircut: Double? = nil, status: String? = nil) {
+                price: Double? = nil, stablePrice: Double? = nil, haircut: Double? = nil, status: PriceStatus? = nil) {
         self.price = price
         self.stablePrice = stablePrice
         self.haircut = haircut
@@ -588,7 +589,7 @@ public struct StreamingEngine: Sendable {
             out.append(Publication(sequence: sequence, asset: asset, side: .rates(side), timestamp: time, oldValue: previous,
                                    newValue: rate, maintenance: maintenance, sigma: sigma, binding: binding,
                                    modelVersion: policies[asset]?.name ?? config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time,
-                                   price: price?.aggregate, stablePrice: price?.stable, haircut: haircut, status: unstable ? "unstable" : "stable"))
+                                   price: price?.aggregate, stablePrice: price?.stable, haircut: haircut, status: PriceStatus(unstable: unstable)))
         }
         st.haircuts = haircuts
         return out

@@ -79,7 +79,7 @@ extension ServiceAPI: APIProtocol {
         let modelText: String = policy.map { "\($0.name): \($0.volatility.label) \($0.method.rawValue.uppercased()) \($0.measure == .expectedShortfall ? "ES" : "VaR") \($0.confidence), MPOR \($0.mpor) bar\($0.mpor == 1 ? "" : "s")" }
             ?? "EWMA lambda \(c.lambda), parametric \(c.expectedShortfall ? "ES" : "VaR") \(c.confidence), MPOR \(c.mpor)"
         return .init(asset: name, owner: owner, ownerAddress: ownerAddress, price: st.aggregate, stablePrice: st.stable, assetPrice: st.assetPrice, liabilityPrice: st.liabilityPrice,
-                     status: st.aggregate == nil ? .noValidPrice : (Schemas.Asset.StatusPayload(rawValue: status) ?? .unstable),
+                     status: st.aggregate == nil ? .noValidPrice : (Schemas.Asset.StatusPayload(rawValue: status.rawValue) ?? .unstable),
                      sources: .init(additionalProperties: st.latest.mapValues(\.price)),
                      volatility: policySigma ?? vol?.variance.map { $0.squareRoot() }, volatilityUnits: "per bar, decimal",
                      impliedVolatility: vol?.implied?.annualised, impliedAsOf: vol?.implied?.time,
@@ -327,7 +327,7 @@ extension Schemas.Publication {
     init(_ p: Publication) {
         self.init(sequence: p.sequence, asset: p.asset, side: p.side.stored, time: p.timestamp, old: p.oldValue.flatMap { $0.isFinite ? $0 : nil }, new: p.newValue,
                   maintenance: p.maintenance, sigma: p.sigma, setBy: p.binding.stored, modelVersion: p.modelVersion, inputsFrom: p.inputFrom, inputsTo: p.inputTo,
-                  price: p.price, stablePrice: p.stablePrice, haircut: p.haircut, status: p.status.flatMap(StatusPayload.init(rawValue:)))
+                  price: p.price, stablePrice: p.stablePrice, haircut: p.haircut, status: p.status.flatMap { StatusPayload(rawValue: $0.rawValue) })
     }
 }
 

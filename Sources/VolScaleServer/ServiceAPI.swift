@@ -177,7 +177,7 @@ extension StreamEvent {
         switch self {
         case let .publication(p): return .init(event: .publication, id: p.sequence, data: .Publication(.init(p)))
         case let .status(asset, status, time):
-            return .init(event: .status, data: .StatusEvent(.init(asset: asset, status: .init(rawValue: status) ?? .unstable, time: time)))
+            return .init(event: .status, data: .StatusEvent(.init(asset: asset, status: .init(rawValue: status.rawValue) ?? .unstable, time: time)))
         case let .account(c, time):
             typealias E = Components.Schemas.AccountStatusEvent
             return .init(event: .account, data: .AccountStatusEvent(.init(

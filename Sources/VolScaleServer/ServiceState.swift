@@ -105,9 +105,8 @@ public actor ServiceState {
     public static func wallClock() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// The asset's status as the API reports it: stale, unstable (circuit breaker) or stable.
-    public func status(of asset: String) -> String {
-        if stale.contains(asset) { return "stale" }
-        return (engine.aggregator.states[asset]?.unstable ?? false) ? "unstable" : "stable"
+    public func status(of asset: String) -> PriceStatus {
+        stale.contains(asset) ? .stale : PriceStatus(unstable: engine.aggregator.states[asset]?.unstable ?? false)
     }
 
     /// Marks the assets without a quote for `maxQuoteAge` stale (a `status` event each); an
@@ -118,7 +117,7 @@ public actor ServiceState {
             let last = lastArrival[asset] ?? startedAt
             if now &- last > maxQuoteAge {
                 stale.insert(asset)
-                broadcast(.status(asset: asset, status: "stale", time: now))
+                broadcast(.status(asset: asset, status: .stale, time: now))
             }
         }
     }
@@ -286,7 +285,7 @@ public actor ServiceState {
         lastArrival[asset] = Self.wallClock()
         if stale.remove(asset) != nil {
             let unstable = engine.aggregator.states[asset]?.unstable ?? false
-            broadcast(.status(asset: asset, status: unstable ? "unstable" : "stable", time: lastArrival[asset] ?? 0))
+            broadcast(.status(asset: asset, status: PriceStatus(unstable: unstable), time: lastArrival[asset] ?? 0))
         }
     }
 
@@ -296,7 +295,7 @@ public actor ServiceState {
         addHistory(q.asset, HistoryPoint(t: q.timestamp, price: agg, sigma: sigma))
         if lastStatus[q.asset] != st.unstable {
             lastStatus[q.asset] = st.unstable
-            if !stale.contains(q.asset) { broadcast(.status(asset: q.asset, status: st.unstable ? "unstable" : "stable", time: q.timestamp)) }
+            if !stale.contains(q.asset) { broadcast(.status(asset: q.asset, status: PriceStatus(unstable: st.unstable), time: q.timestamp)) }
         }
     }
 
@@ -648,7 +647,7 @@ public enum StreamEvent: Sendable {
     /// Re-margining changed an account's status.
     case account(AccountMonitor.Change, time: Int64)
     /// `stable`, `unstable` (circuit breaker) or `stale` (no quote within the maximum age).
-    case status(asset: String, status: String, time: Int64)
+    case status(asset: String, status: PriceStatus, time: Int64)
 }
 
 public enum SubscribeError: Error, Sendable {

@@ -279,7 +279,7 @@ extension PostgresStore {
                         let fence = batch.fences[p.asset]
                         try await conn.query("""
                             INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status, process, fence)
-                            VALUES (\(chain), \(seq), \(p.asset), \(p.side.stored), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding.stored), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h), \(p.price), \(p.stablePrice), \(p.haircut), \(p.status), \(batch.process), \(fence))
+                            VALUES (\(chain), \(seq), \(p.asset), \(p.side.stored), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding.stored), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h), \(p.price), \(p.stablePrice), \(p.haircut), \(p.status?.rawValue), \(batch.process), \(fence))
                             """, logger: logger)
                         previous = h
                         sequences.append(seq)

@@ -153,7 +153,7 @@ public enum AuditChain {
                       p.oldValue.map { "\($0)" } ?? "-", "\(p.newValue)", "\(p.maintenance)", "\(p.sigma)",
                       p.binding.stored, p.modelVersion, String(p.inputFrom), String(p.inputTo)]
         if p.price != nil || p.stablePrice != nil || p.haircut != nil || p.status != nil {
-            fields += [p.price.map { "\($0)" } ?? "-", p.stablePrice.map { "\($0)" } ?? "-", p.haircut.map { "\($0)" } ?? "-", p.status ?? "-"]
+            fields += [p.price.map { "\($0)" } ?? "-", p.stablePrice.map { "\($0)" } ?? "-", p.haircut.map { "\($0)" } ?? "-", p.status?.rawValue ?? "-"]
         }
         return sha256Hex(fields.joined(separator: "|"))
     }

@@ -126,7 +126,7 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
                     let h = AuditChain.hash(p, previous: previous)
                     try await conn.query("""
                         INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status)
-                        VALUES (\(owner), \(p.sequence), \(p.asset), \(p.side.stored), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding.stored), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h), \(p.price), \(p.stablePrice), \(p.haircut), \(p.status))
+                        VALUES (\(owner), \(p.sequence), \(p.asset), \(p.side.stored), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding.stored), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h), \(p.price), \(p.stablePrice), \(p.haircut), \(p.status?.rawValue))
                         """, logger: logger)
                     previous = h
                 }
@@ -170,7 +170,7 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
     static func stored(_ r: Row) -> StoredPublication {
         StoredPublication(publication: Publication(sequence: r.0, asset: r.1, side: PublicationSide(stored: r.2), timestamp: r.3, oldValue: r.4, newValue: r.5,
                                                    maintenance: r.6, sigma: r.7, binding: PublicationBinding(stored: r.8), modelVersion: r.9, inputFrom: r.10, inputTo: r.11,
-                                                   price: r.14, stablePrice: r.15, haircut: r.16, status: r.17),
+                                                   price: r.14, stablePrice: r.15, haircut: r.16, status: r.17.flatMap(PriceStatus.init(rawValue:))),
                           previousHash: r.12, hash: r.13)
     }
 

@@ -97,7 +97,7 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                     let h = AuditChain.hash(p, previous: previous)
                     try insertPub.execute(arguments: [p.sequence, p.asset, p.side.stored, p.timestamp, p.oldValue, p.newValue, p.maintenance,
                                                       p.sigma, p.binding.stored, p.modelVersion, p.inputFrom, p.inputTo, previous, h,
-                                                      p.price, p.stablePrice, p.haircut, p.status])
+                                                      p.price, p.stablePrice, p.haircut, p.status?.rawValue])
                     previous = h
                 }
                 try db.execute(sql: "INSERT INTO engine_state(id, snapshot, committed_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot, committed_at = excluded.committed_at",
@@ -138,7 +138,7 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                                      oldValue: row["old_value"], newValue: row["new_value"], maintenance: row["maintenance"],
                                      sigma: row["sigma"], binding: PublicationBinding(stored: row["binding"]), modelVersion: row["model_version"],
                                      inputFrom: row["input_from"], inputTo: row["input_to"],
-                                     price: row["price"], stablePrice: row["stable_price"], haircut: row["haircut"], status: row["status"]),
+                                     price: row["price"], stablePrice: row["stable_price"], haircut: row["haircut"], status: (row["status"] as String?).flatMap(PriceStatus.init(rawValue:))),
             previousHash: row["prev_hash"], hash: row["hash"])
     }
 

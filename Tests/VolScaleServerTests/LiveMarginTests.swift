@@ -158,7 +158,7 @@ import VolScaleStore
                 #expect(after.newValue > 2 * before.newValue, "\(side) rate \(before.newValue) -> \(after.newValue)")
                 let h0 = try #require(before.haircut), h1 = try #require(after.haircut)
                 #expect(h1 > h0, "\(side) haircut \(h0) -> \(h1)")
-                #expect(after.status == "stable")
+                #expect(after.status == .stable)
             }
             // re-margined: its status changed, in its history ...
             try await client.execute(uri: "/v1/accounts/burst/margin", method: .get, headers: bearer("read")) { r in

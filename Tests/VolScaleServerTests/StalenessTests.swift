@@ -31,7 +31,7 @@ import VolScaleEngine
         }
         _ = try await state.ingest([Quote(asset: "BTC", source: "x", timestamp: 1_600_086_400_000, price: 61_000)])
         #expect(await state.stale == ["ETH"])
-        #expect(await state.status(of: "BTC") == "stable")
+        #expect(await state.status(of: "BTC") == .stable)
         // the events, in order: BTC's first status, both stale, BTC fresh again
         var statuses: [String] = []
         var iterator = subscription.events.makeAsyncIterator()

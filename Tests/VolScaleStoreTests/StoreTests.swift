@@ -248,7 +248,7 @@ extension StoreSpec {
         // back whole (price, stable price, haircut, status), chained, and the change is in
         // the account's history at its current version, by the engine
         let set = Publication(sequence: 1, asset: "BTC", side: "long", timestamp: 70, oldValue: nil, newValue: 0.05, maintenance: 0.04, sigma: 0.02,
-                              binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 70, price: 61_000.5, stablePrice: 60_900.25, haircut: 0.0725, status: "stable")
+                              binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 70, price: 61_000.5, stablePrice: 60_900.25, haircut: 0.0725, status: .stable)
         var batch = CommitBatch(quotes: [], publications: [set], snapshot: StreamingEngine(config: engineConfig()).snapshot)
         batch.statusEvents = [AccountStatusRecord(id: "\(prefix)a", time: 70, detail: "healthy -> margin call (margin ratio 0.9000, sequence 1)")]
         try await store.commit(batch)
