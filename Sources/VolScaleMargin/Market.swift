@@ -162,6 +162,12 @@ public struct AssetRisk: Sendable, Equatable {
             if !ok { throw AssetRiskError(asset: name, field: field, value: value, reason: reason) }
         }
         func unit(_ x: Double) -> Bool { x >= 0 && x <= 1 }
+        func checkTiers(_ tiers: [Tier], _ field: String, from what: String) throws(AssetRiskError) {
+            for t in tiers {
+                try check(t.from >= 0 && t.from.isFinite, field, t.from, "a tier starts at \(what) >= 0")
+                try check(unit(t.rate), field, t.rate, "a tier's rate must be in [0, 1]")
+            }
+        }
         try check(!name.isEmpty, "name", .nan, "must not be empty")
         try check(price > 0 && price.isFinite, "price", price, "must be positive and finite")
         try check(volatility >= 0 && volatility.isFinite, "volatility", volatility, "must be >= 0 and finite (decimal per day)")
@@ -175,10 +181,7 @@ public struct AssetRisk: Sendable, Equatable {
         switch sizeRule {
         case nil: break
         case let .tiers(tiers)?:
-            for t in tiers {
-                try check(t.from >= 0 && t.from.isFinite, "tiers", t.from, "a tier starts at a notional >= 0")
-                try check(unit(t.rate), "tiers", t.rate, "a tier's rate must be in [0, 1]")
-            }
+            try checkTiers(tiers, "tiers", from: "a notional")
         case let .squareRoot(base, f)?:
             try check(unit(base), "size_rule.base", base, "must be in [0, 1]")
             try check(f >= 0 && f.isFinite, "size_rule.f", f, "must be >= 0")
@@ -190,10 +193,7 @@ public struct AssetRisk: Sendable, Equatable {
         }
         try check(unit(haircutFloor), "haircut_floor", haircutFloor, "must be in [0, 1]")
         try check(unit(haircutCap) && haircutCap >= haircutFloor, "haircut_cap", haircutCap, "must be in [haircut_floor, 1]")
-        for t in haircutTiers {
-            try check(t.from >= 0 && t.from.isFinite, "haircut_tiers", t.from, "a tier starts at a holding value >= 0")
-            try check(unit(t.rate), "haircut_tiers", t.rate, "a tier's rate must be in [0, 1]")
-        }
+        try checkTiers(haircutTiers, "haircut_tiers", from: "a holding value")
         try check(impactThreshold >= 0 && impactThreshold.isFinite, "impact_threshold", impactThreshold, "must be a holding value >= 0")
         self.name = name
         self.price = price
