@@ -186,8 +186,7 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "remargin" {
         }
     }
     let book = MarginBook(assets: [try AssetRisk(name: "USD", price: 1, volatility: 0)] + assets, instruments: instruments)
-    var config = EngineConfig(assets: assets.map(\.name))
-    config.aggregation.minSources = 1
+    let config = try EngineConfig(assets: assets.map(\.name), aggregation: AggregationPolicy(minSources: 1))
     var monitor = AccountMonitor(book: book)
     for k in 0..<n {
         var chosen = Set<Int>()
@@ -300,15 +299,10 @@ let ivSeconds = median(ivTimes)
 //    backtest statistics) on every return of the S&P 500 file.
 let allReturns = series.returns
 let stamps = Array(series.timestamps.dropFirst())
-func fhsModel(apc: Bool) -> MarginModel {
-    var m = MarginModel(name: "FHS-ES", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
-                        confidence: 0.975, mpor: 2, lookback: 1000, testConfidence: 0.99)
-    if apc {
-        m.controls.buffer = 0.25
-        m.controls.stressedWeight = 0.25
-        m.controls.floorLookback = 2520
-    }
-    return m
+func fhsModel(apc: Bool) throws -> MarginModel {
+    try MarginModel(name: "FHS-ES", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+                    confidence: 0.975, mpor: 2, lookback: 1000,
+                    controls: apc ? MarginControls(buffer: 0.25, stressedWeight: 0.25, floorLookback: 2520) : .none, testConfidence: 0.99)
 }
 var backtestTimes: [Double] = [], backtestAPCTimes: [Double] = []
 var exceedances = 0
@@ -422,15 +416,12 @@ func makeQuotes(_ n: Int, assets: Int) -> [Quote] {
     }
     return q
 }
-func liveConfig(assets: Int) -> EngineConfig {
-    var c = EngineConfig(assets: (0..<assets).map { "A\($0)" })
-    c.aggregation.minSources = 2
-    c.barMillis = 1000
-    return c
+func liveConfig(assets: Int) throws -> EngineConfig {
+    try EngineConfig(assets: (0..<assets).map { "A\($0)" }, aggregation: AggregationPolicy(minSources: 2), barMillis: 1000)
 }
 func liveBenchmarks(outDir: String) async throws -> [String: Any] {
     let memQuotes = makeQuotes(3_000_000, assets: 10)
-    var memEngine = StreamingEngine(config: liveConfig(assets: 10))
+    var memEngine = StreamingEngine(config: try liveConfig(assets: 10))
     var memPubs = 0
     let tMem = now()
     for q in memQuotes {

@@ -112,9 +112,6 @@ public struct MarginConfig: Sendable {
             if models.contains(where: { $0.name == model.name }) {
                 throw ConfigError(file: path, location: "[[model]] #\(i + 1)", reason: "duplicate name '\(model.name)'")
             }
-            do { try model.validate() } catch {
-                throw ConfigError(file: path, location: "[[model]] #\(i + 1)", reason: error.description)
-            }
             models.append(model)
         }
         var assets: [Asset] = []
@@ -217,75 +214,71 @@ public struct MarginConfig: Sendable {
             }
         }
         if dist == "normal" { nu = nil }
-        var model = MarginModel(name: name, volatility: volatility, measure: measure, method: method, nu: nu,
-                                useFittedNu: useFitted, confidence: try num("confidence") ?? 0.99,
-                                mpor: try int("mpor") ?? 1, lookback: try int("lookback") ?? 1000,
-                                impliedWeight: try num("implied_weight"), testConfidence: try num("test_confidence"))
+        var controls = MarginControls.none
         if let cv = value("controls") {
             guard let c = cv.table else { throw ConfigError(file: file, location: loc, reason: "controls: must be a table") }
-            try checkKeys(c, allowed: controlKeys, file: file, location: loc + " controls")
-            func cnum(_ key: String) throws(ConfigError) -> Double? {
-                guard let v = c[key] else { return nil }
-                if let d = v.double { return d }
-                if let i = v.int { return Double(i) }
-                throw ConfigError(file: file, location: loc + " controls", reason: "\(key): expected a number")
+            controls = try parseControls(c, file: file, location: loc + " controls")
+        }
+        do {
+            return try MarginModel(name: name, volatility: volatility, measure: measure, method: method, nu: nu,
+                                   useFittedNu: useFitted, confidence: try num("confidence") ?? 0.99,
+                                   mpor: try int("mpor") ?? 1, lookback: try int("lookback") ?? 1000, controls: controls,
+                                   impliedWeight: try num("implied_weight"), testConfidence: try num("test_confidence"))
+        } catch {
+            if let e = error as? ConfigError { throw e }
+            throw ConfigError(file: file, location: "[[model]] #\(index)", reason: "\(error)")
+        }
+    }
+
+    /// A model's `controls` table; each value range-checked by `MarginControls` as it is built.
+    static func parseControls(_ c: TOMLTable, file: String, location loc: String) throws(ConfigError) -> MarginControls {
+        try checkKeys(c, allowed: controlKeys, file: file, location: loc)
+        func cnum(_ key: String) throws(ConfigError) -> Double? { try number(c, key, file: file, location: loc) }
+        func cint(_ key: String) throws(ConfigError) -> Int? {
+            guard let x = try cnum(key) else { return nil }
+            guard let n = Checked.integer(x, in: 1...1_000_000) else {
+                throw ConfigError(file: file, location: loc, reason: "\(key): expected a whole number in [1, 1000000]")
             }
-            func cint(_ key: String) throws(ConfigError) -> Int? {
-                guard let x = try cnum(key) else { return nil }
-                guard let n = Checked.integer(x, in: 1...1_000_000) else {
-                    throw ConfigError(file: file, location: loc + " controls", reason: "\(key): expected a whole number in [1, 1000000]")
+            return n
+        }
+        var stressedPeriod = StressedPeriod.worstWindow(bars: try cint("stressed_window") ?? 250)
+        if let sp = c["stressed_period"] {
+            guard let s = sp.string else { throw ConfigError(file: file, location: loc, reason: "stressed_period: expected \"auto\" or \"YYYY-MM-DD..YYYY-MM-DD\"") }
+            if s != "auto" {
+                let parts = s.components(separatedBy: "..")
+                guard parts.count == 2, let a = Timestamp.parse(parts[0]), let b = Timestamp.parse(parts[1]) else {
+                    throw ConfigError(file: file, location: loc, reason: "stressed_period: '\(s)' is not \"auto\" or \"YYYY-MM-DD..YYYY-MM-DD\"")
                 }
-                return n
+                stressedPeriod = .dates(start: a, end: b)
             }
-            var ctl = MarginControls()
-            ctl.buffer = try cnum("buffer")
-            ctl.bufferRebuildRate = try cnum("buffer_rebuild_rate") ?? 0
-            ctl.stressedWeight = try cnum("stressed_weight")
-            if let sp = c["stressed_period"] {
-                guard let s = sp.string else { throw ConfigError(file: file, location: loc + " controls", reason: "stressed_period: expected \"auto\" or \"YYYY-MM-DD..YYYY-MM-DD\"") }
-                if s == "auto" {
-                    ctl.stressedPeriod = .worstWindow(bars: try cint("stressed_window") ?? 250)
-                } else {
-                    let parts = s.components(separatedBy: "..")
-                    guard parts.count == 2, let a = Timestamp.parse(parts[0]), let b = Timestamp.parse(parts[1]) else {
-                        throw ConfigError(file: file, location: loc + " controls", reason: "stressed_period: '\(s)' is not \"auto\" or \"YYYY-MM-DD..YYYY-MM-DD\"")
-                    }
-                    ctl.stressedPeriod = .dates(start: a, end: b)
-                }
-            } else if let w = try cnum("stressed_window") {
-                ctl.stressedPeriod = .worstWindow(bars: try cint("stressed_window") ?? Int(w.rounded()))
-            }
-            ctl.floorLookback = try cint("floor_lookback")
-            ctl.speedLimitUp = try cnum("speed_limit_up")
-            ctl.speedLimitDown = try cnum("speed_limit_down")
-            ctl.smoothing = try cnum("smoothing")
-            ctl.hardFloor = try cnum("hard_floor")
-            ctl.hardCap = try cnum("hard_cap")
-            ctl.floorFraction = try cnum("floor_fraction") ?? 1
-            ctl.riseLimit = try cnum("rise_limit")
-            ctl.riseBars = try cint("rise_bars") ?? 5
-            ctl.corridor = try cnum("corridor")
-            let calibrationKeys = ["calibration_half_life", "calibration_gain", "calibration_min", "calibration_max"]
+        }
+        var calibration: CoverageCalibration?
+        let calibrationKeys = ["calibration_half_life", "calibration_gain", "calibration_min", "calibration_max"]
+        let mf = try cnum("maintenance_fraction"), mc = try cnum("maintenance_confidence")
+        if mf != nil && mc != nil {
+            throw ConfigError(file: file, location: loc, reason: "give maintenance_fraction or maintenance_confidence, not both")
+        }
+        do {
             if let target = try cnum("calibration_target") {
                 let (halfLife, gain) = (try cnum("calibration_half_life") ?? 70, try cnum("calibration_gain") ?? 0.5)
                 let (minimum, maximum) = (try cnum("calibration_min") ?? 0.8, try cnum("calibration_max") ?? 1.5)
-                do {
-                    ctl.calibration = try CoverageCalibration(target: target, halfLife: halfLife, gain: gain, minimum: minimum, maximum: maximum)
-                } catch {
-                    throw ConfigError(file: file, location: loc + " controls", reason: error.description)
-                }
+                calibration = try CoverageCalibration(target: target, halfLife: halfLife, gain: gain, minimum: minimum, maximum: maximum)
             } else if let stray = calibrationKeys.first(where: { c[$0] != nil }) {
-                throw ConfigError(file: file, location: loc + " controls", reason: "\(stray) needs calibration_target (the exceedance rate aimed at)")
+                throw ConfigError(file: file, location: loc, reason: "\(stray) needs calibration_target (the exceedance rate aimed at)")
             }
-            let mf = try cnum("maintenance_fraction"), mc = try cnum("maintenance_confidence")
-            if mf != nil && mc != nil {
-                throw ConfigError(file: file, location: loc + " controls", reason: "give maintenance_fraction or maintenance_confidence, not both")
-            }
-            if let mf { ctl.maintenance = .fractionOfInitial(mf) }
-            if let mc { ctl.maintenance = .confidence(mc) }
-            model.controls = ctl
+            return try MarginControls(
+                buffer: try cnum("buffer"), bufferRebuildRate: try cnum("buffer_rebuild_rate") ?? 0,
+                stressedWeight: try cnum("stressed_weight"), stressedPeriod: stressedPeriod,
+                floorLookback: try cint("floor_lookback"), speedLimitUp: try cnum("speed_limit_up"),
+                speedLimitDown: try cnum("speed_limit_down"), smoothing: try cnum("smoothing"),
+                floorFraction: try cnum("floor_fraction") ?? 1, calibration: calibration, riseLimit: try cnum("rise_limit"),
+                riseBars: try cint("rise_bars") ?? 5, corridor: try cnum("corridor"), hardFloor: try cnum("hard_floor"),
+                hardCap: try cnum("hard_cap"),
+                maintenance: mc.map(MaintenanceRule.confidence) ?? .fractionOfInitial(mf ?? 0.8))
+        } catch {
+            if let e = error as? ConfigError { throw e }
+            throw ConfigError(file: file, location: loc, reason: "\(error)")
         }
-        return model
     }
 
     static func number(_ t: TOMLTable, _ key: String, file: String, location: String) throws(ConfigError) -> Double? {

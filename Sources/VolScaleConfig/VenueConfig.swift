@@ -160,20 +160,24 @@ public struct VenueConfig: Sendable {
                                             "average_decay", "min_interval", "max_future_skew", "max_sources"]
         func aggregation(_ t: TOMLTable, _ loc: String, over base: AggregationPolicy) throws(ConfigError) -> AggregationPolicy {
             try MarginConfig.checkKeys(t, allowed: aggregationKeys, file: path, location: loc)
-            var a = base
-            a.minSources = try integer(t, "min_sources", loc, 1...32) ?? a.minSources
-            a.maxAge = try seconds(t, "max_age", loc, 0.001...3_153_600_000) ?? a.maxAge
-            a.maxDeviation = try number(t, "max_deviation", loc, 0.0001...1) ?? a.maxDeviation
-            a.maxConfidenceRatio = try number(t, "max_confidence", loc, 0...1) ?? a.maxConfidenceRatio
-            a.stableRatePerSecond = try number(t, "stable_rate", loc, 0...1) ?? a.stableRatePerSecond
-            a.circuitBreaker = try number(t, "circuit_breaker", loc, 0.0001...10) ?? a.circuitBreaker
-            a.averageDecay = try number(t, "average_decay", loc, 0...0.999999) ?? a.averageDecay
-            a.minInterval = try seconds(t, "min_interval", loc, 0...86_400) ?? a.minInterval
-            a.maxFutureSkew = try seconds(t, "max_future_skew", loc, 0...86_400) ?? a.maxFutureSkew
-            a.maxSourcesPerAsset = try integer(t, "max_sources", loc, 1...1000) ?? a.maxSourcesPerAsset
-            return a
+            do {
+                return try AggregationPolicy(
+                    maxAge: try seconds(t, "max_age", loc, 0.001...3_153_600_000) ?? base.maxAge,
+                    maxConfidenceRatio: try number(t, "max_confidence", loc, 0...1) ?? base.maxConfidenceRatio,
+                    maxDeviation: try number(t, "max_deviation", loc, 0.0001...1) ?? base.maxDeviation,
+                    minSources: try integer(t, "min_sources", loc, 1...32) ?? base.minSources,
+                    stableRatePerSecond: try number(t, "stable_rate", loc, 0...1) ?? base.stableRatePerSecond,
+                    circuitBreaker: try number(t, "circuit_breaker", loc, 0.0001...10) ?? base.circuitBreaker,
+                    averageDecay: try number(t, "average_decay", loc, 0...0.999999) ?? base.averageDecay,
+                    minInterval: try seconds(t, "min_interval", loc, 0...86_400) ?? base.minInterval,
+                    maxFutureSkew: try seconds(t, "max_future_skew", loc, 0...86_400) ?? base.maxFutureSkew,
+                    maxSourcesPerAsset: try integer(t, "max_sources", loc, 1...1000) ?? base.maxSourcesPerAsset)
+            } catch {
+                if let e = error as? ConfigError { throw e }
+                throw ConfigError(file: path, location: loc, reason: "\(error)")
+            }
         }
-        var defaults = AggregationPolicy()
+        var defaults = AggregationPolicy.standard
         if let t = root["aggregation"]?.table { defaults = try aggregation(t, "[aggregation]", over: defaults) }
 
         // [[asset]] feeds
@@ -184,13 +188,11 @@ public struct VenueConfig: Sendable {
         for entry in root["asset"]?.array.map(Array.init) ?? [] {
             guard let t = entry.table, let asset = t["name"]?.string else { continue }  // BookConfig refused these already
             let loc = "[[asset]] '\(asset)'"
-            var s = AssetSettings()
+            var own: AggregationPolicy?
             if let a = t["aggregation"] {
                 guard let at = a.table else { throw ConfigError(file: path, location: loc, reason: "aggregation: expected a table") }
-                s.aggregation = try aggregation(at, loc + " aggregation", over: defaults)
+                own = try aggregation(at, loc + " aggregation", over: defaults)
             }
-            s.barsPerDay = try number(t, "bars_per_day", loc, 1.0 / 7...86_400)
-            s.barMillis = try seconds(t, "bar_seconds", loc, 0...31_536_000)
             if let p = t["policy"] {
                 let ploc = loc + " policy"
                 guard let pt = p.table else { throw ConfigError(file: path, location: loc, reason: "policy: expected a table") }
@@ -198,14 +200,22 @@ public struct VenueConfig: Sendable {
                 do { model = try MarginConfig.parseModel(pt, defaults: nil, index: 1, file: path) } catch {
                     throw ConfigError(file: path, location: ploc, reason: error.reason)
                 }
-                if pt["name"] == nil { model.name = "\(asset) policy" }
-                do { _ = try MarginWalker(model: model) } catch { throw ConfigError(file: path, location: ploc, reason: error.description) }
+                do {
+                    if pt["name"] == nil { model = try model.with(name: "\(asset) policy") }
+                    _ = try MarginWalker(model: model)
+                } catch { throw ConfigError(file: path, location: ploc, reason: error.description) }
                 policies[asset] = model
             }
             let risk = book.book.assets[asset]
-            s.spread = risk?.spread
-            s.haircutFloor = risk?.haircutFloor
-            s.haircutCap = risk?.haircutCap
+            let assetSettings: AssetSettings
+            do {
+                assetSettings = try AssetSettings(aggregation: own, barMillis: try seconds(t, "bar_seconds", loc, 0...31_536_000),
+                                                    barsPerDay: try number(t, "bars_per_day", loc, 1.0 / 7...86_400), spread: risk?.spread,
+                                                    haircutFloor: risk?.haircutFloor, haircutCap: risk?.haircutCap)
+            } catch {
+                if let e = error as? ConfigError { throw e }
+                throw ConfigError(file: path, location: loc, reason: "\(error)")
+            }
             guard let list = t["source"] else { continue }
             guard let array = list.array else { throw ConfigError(file: path, location: loc, reason: "source: expected [[asset.source]] tables") }
             var names = Set<String>()
@@ -221,44 +231,40 @@ public struct VenueConfig: Sendable {
                 sources.append(Source(asset: asset, name: n, path: resolve(f), column: st["column"]?.string))
             }
             engineAssets.append(asset)
-            settings[asset] = s
+            settings[asset] = assetSettings
         }
 
         // [engine]
         let s = book.book.settings
-        var engine = EngineConfig(assets: engineAssets)
-        engine.aggregation = defaults
-        engine.settings = settings
-        engine.confidence = s.confidence
-        engine.mpor = s.mpor
-        engine.maintenanceFraction = s.maintenanceFraction
-        engine.liquidationHorizon = s.liquidationHorizon
-        if let e = root["engine"]?.table {
-            let loc = "[engine]"
-            try MarginConfig.checkKeys(e, allowed: ["model", "lambda", "measure", "publish_every", "buffer", "speed_limit_up", "speed_limit_down",
-                                                    "hard_floor", "hard_cap", "implied_weight", "implied_max_age"], file: path, location: loc)
-            if let m = e["model"] {
-                guard m.string == "ewma-parametric" else {
-                    throw ConfigError(file: path, location: loc, reason: "model: expected \"ewma-parametric\" (the live engine's model; the batch models run in `volscale backtest`)")
-                }
+        let e = root["engine"]?.table ?? TOMLTable()
+        let loc = "[engine]"
+        try MarginConfig.checkKeys(e, allowed: ["model", "lambda", "measure", "publish_every", "buffer", "speed_limit_up", "speed_limit_down",
+                                                "hard_floor", "hard_cap", "implied_weight", "implied_max_age"], file: path, location: loc)
+        if let m = e["model"] {
+            guard m.string == "ewma-parametric" else {
+                throw ConfigError(file: path, location: loc, reason: "model: expected \"ewma-parametric\" (the live engine's model; the batch models run in `volscale backtest`)")
             }
-            engine.lambda = try number(e, "lambda", loc, 0.5...0.9999) ?? engine.lambda
-            switch e["measure"]?.string {
-            case nil, "es": engine.expectedShortfall = true
-            case "var": engine.expectedShortfall = false
-            default: throw ConfigError(file: path, location: loc, reason: "measure: expected \"es\" or \"var\"")
-            }
-            engine.publishEvery = try integer(e, "publish_every", loc, 1...1_000_000) ?? engine.publishEvery
-            engine.buffer = try number(e, "buffer", loc, 0...10)
-            engine.speedLimitUp = try number(e, "speed_limit_up", loc, 0...10)
-            engine.speedLimitDown = try number(e, "speed_limit_down", loc, 0...0.99)
-            engine.hardFloor = try number(e, "hard_floor", loc, 0...1)
-            engine.hardCap = try number(e, "hard_cap", loc, 0...10)
-            engine.impliedWeight = try number(e, "implied_weight", loc, 0.01...10)
-            engine.impliedMaxAge = try seconds(e, "implied_max_age", loc, 1...(30 * 86_400))
-            if let f = engine.hardFloor, let c = engine.hardCap, f > c {
-                throw ConfigError(file: path, location: loc, reason: "hard_floor: \(f) is above hard_cap \(c)")
-            }
+        }
+        let expectedShortfall: Bool
+        switch e["measure"]?.string {
+        case nil, "es": expectedShortfall = true
+        case "var": expectedShortfall = false
+        default: throw ConfigError(file: path, location: loc, reason: "measure: expected \"es\" or \"var\"")
+        }
+        let engine: EngineConfig
+        do {
+            engine = try EngineConfig(
+                assets: engineAssets, aggregation: defaults, lambda: try number(e, "lambda", loc, 0.5...0.9999) ?? EWMA.riskMetricsLambda,
+                confidence: s.confidence, mpor: s.mpor, expectedShortfall: expectedShortfall,
+                buffer: try number(e, "buffer", loc, 0...10), speedLimitUp: try number(e, "speed_limit_up", loc, 0...10),
+                speedLimitDown: try number(e, "speed_limit_down", loc, 0...0.99), hardFloor: try number(e, "hard_floor", loc, 0...1),
+                hardCap: try number(e, "hard_cap", loc, 0...10), maintenanceFraction: s.maintenanceFraction,
+                publishEvery: try integer(e, "publish_every", loc, 1...1_000_000) ?? 1, settings: settings,
+                liquidationHorizon: s.liquidationHorizon, impliedWeight: try number(e, "implied_weight", loc, 0.01...10),
+                impliedMaxAge: try seconds(e, "implied_max_age", loc, 1...(30 * 86_400)))
+        } catch {
+            if let c = error as? ConfigError { throw c }
+            throw ConfigError(file: path, location: loc, reason: "\(error)")
         }
         for asset in policies.keys where !engineAssets.contains(asset) {
             throw ConfigError(file: path, location: "[[asset]] '\(asset)' policy", reason: "an asset with a policy needs a source ([[asset.source]]) or quotes through the API: give it a source")

@@ -49,7 +49,6 @@ public enum MarginEngine {
     ///     (nil where missing), for the implied blend.
     public static func run(_ model: MarginModel, returns: [Double], timestamps: [Int64],
                            implied: [Double?]? = nil) throws(MarginModelError) -> MarginPath {
-        try model.validate()
         let n = returns.count
         if model.method != .parametric && model.lookback >= n {
             throw .invalidField(model: model.name, field: "lookback", value: Double(model.lookback),

@@ -40,47 +40,97 @@ public enum MaintenanceRule: Sendable, Equatable {
 
 /// Anti-procyclicality tools (EMIR RTS 153/2013 Art. 28) and further controls. All
 /// rates are decimal fractions of the margin (0.25 = 25%). `nil` means the tool is off.
+/// Built valid: the initialiser checks every value on its own; what depends on the model
+/// (a window longer than the MPOR, a maintenance confidence below the model's) is checked
+/// when a `MarginModel` is built with these controls.
 public struct MarginControls: Sendable, Equatable {
     /// Buffer b >= 0.25: charge (1 + b) m in calm markets; when the model margin m rises,
     /// the charged margin is held at the previous publication (rebuilt at most
     /// `bufferRebuildRate` per publication) but never below m: the buffer is drawn down.
-    public var buffer: Double?
+    public let buffer: Double?
     /// Largest relative rise per publication while a drawn-down buffer is rebuilt
     /// (0: the charge rises only when m exceeds it).
-    public var bufferRebuildRate: Double = 0
-    /// Weight >= 0.25 of the stressed-period scenarios in the scenario set.
-    public var stressedWeight: Double?
-    public var stressedPeriod: StressedPeriod = .worstWindow(bars: 250)
+    public let bufferRebuildRate: Double
+    /// Weight in [0.25, 1) of the stressed-period scenarios in the scenario set.
+    public let stressedWeight: Double?
+    public let stressedPeriod: StressedPeriod
     /// Floor at the margin from an unfiltered historical simulation over this many bars
     /// (2520 = 10 years of daily bars), or all history available when shorter.
-    public var floorLookback: Int?
+    public let floorLookback: Int?
     /// Largest relative rise / fall per publication (speed limits, each direction).
-    public var speedLimitUp: Double?
-    public var speedLimitDown: Double?
+    public let speedLimitUp: Double?
+    public let speedLimitDown: Double?
     /// Exponential smoothing weight on the previous publication, in [0, 1).
-    public var smoothing: Double?
+    public let smoothing: Double?
     /// The floor binds at this fraction of the unfiltered historical-simulation margin
     /// (1: the Art. 28 c floor itself; 0.5: half the through-the-cycle margin, a backstop
     /// against a filter that reads a calm spell as the norm). In (0, 1].
-    public var floorFraction: Double = 1
+    public let floorFraction: Double
     /// Scales the model margin by a multiplier steered by the model's own past exceedances
     /// (see `CoverageCalibration`). Off when nil.
-    public var calibration: CoverageCalibration?
+    public let calibration: CoverageCalibration?
     /// Rise limit over a window: a publication is at most (1 + `riseLimit`) times the lowest
     /// of the previous `riseBars` publications, so no `riseBars`-bar rise exceeds
     /// `riseLimit` (0.5 over 5 bars: at most +50% in any five bars), however the model jumps.
-    public var riseLimit: Double?
-    public var riseBars: Int = 5
+    public let riseLimit: Double?
+    public let riseBars: Int
     /// Corridor: every publication within a factor `corridor` of every earlier one (each is
     /// at most `corridor` times the lowest so far and at least the highest so far divided by
     /// it), so the peak-to-trough ratio of the whole path never exceeds `corridor`.
-    public var corridor: Double?
-    /// Absolute floor and cap on the rate (decimal fraction of notional).
-    public var hardFloor: Double?
-    public var hardCap: Double?
-    public var maintenance: MaintenanceRule = .fractionOfInitial(0.8)
+    public let corridor: Double?
+    /// Absolute floor and cap on the rate (decimal fraction of notional); the cap above
+    /// the floor.
+    public let hardFloor: Double?
+    public let hardCap: Double?
+    public let maintenance: MaintenanceRule
 
-    public init() {}
+    /// Every tool off; maintenance at 80% of initial.
+    public static let none = MarginControls()
+
+    private init() {
+        (buffer, bufferRebuildRate, stressedWeight, stressedPeriod, floorLookback) = (nil, 0, nil, .worstWindow(bars: 250), nil)
+        (speedLimitUp, speedLimitDown, smoothing, floorFraction, calibration) = (nil, nil, nil, 1, nil)
+        (riseLimit, riseBars, corridor, hardFloor, hardCap, maintenance) = (nil, 5, nil, nil, nil, .fractionOfInitial(0.8))
+    }
+
+    /// Throws `.invalidControl` naming the configuration key of the first value out of range.
+    public init(buffer: Double? = nil, bufferRebuildRate: Double = 0, stressedWeight: Double? = nil,
+                stressedPeriod: StressedPeriod = .worstWindow(bars: 250), floorLookback: Int? = nil,
+                speedLimitUp: Double? = nil, speedLimitDown: Double? = nil, smoothing: Double? = nil,
+                floorFraction: Double = 1, calibration: CoverageCalibration? = nil, riseLimit: Double? = nil,
+                riseBars: Int = 5, corridor: Double? = nil, hardFloor: Double? = nil, hardCap: Double? = nil,
+                maintenance: MaintenanceRule = .fractionOfInitial(0.8)) throws(MarginModelError) {
+        func bad(_ field: String, _ value: Double, _ reason: String) -> MarginModelError {
+            .invalidControl(field: field, value: value, reason: reason)
+        }
+        let maxWindow = MarginModel.maxWindow
+        if let b = buffer { guard b >= 0.25 && b.isFinite else { throw bad("buffer", b, "EMIR Art. 28 requires at least 0.25") } }
+        guard bufferRebuildRate >= 0 && bufferRebuildRate.isFinite else { throw bad("buffer_rebuild_rate", bufferRebuildRate, "must be >= 0") }
+        if let w = stressedWeight { guard w >= 0.25 && w < 1 else { throw bad("stressed_weight", w, "EMIR Art. 28 requires at least 0.25 (and below 1)") } }
+        switch stressedPeriod {
+        case let .worstWindow(bars):
+            guard bars >= 2 && bars <= maxWindow else { throw bad("stressed_window", Double(bars), "must be 2 to \(maxWindow) bars") }
+        case let .dates(s, e): guard e > s else { throw bad("stressed_period", Double(e), "end must be after start") }
+        }
+        if let f = floorLookback { guard f >= 2 && f <= maxWindow else { throw bad("floor_lookback", Double(f), "must be 2 to \(maxWindow) bars") } }
+        if let u = speedLimitUp { guard u > 0 else { throw bad("speed_limit_up", u, "must be positive") } }
+        if let d = speedLimitDown { guard d > 0 && d < 1 else { throw bad("speed_limit_down", d, "must be in (0, 1)") } }
+        if let s = smoothing { guard s >= 0 && s < 1 else { throw bad("smoothing", s, "must be in [0, 1)") } }
+        guard floorFraction > 0 && floorFraction <= 1 else { throw bad("floor_fraction", floorFraction, "must be in (0, 1]") }
+        if let r = riseLimit { guard r > 0 && r.isFinite else { throw bad("rise_limit", r, "must be positive") } }
+        guard riseBars >= 1 && riseBars <= maxWindow else { throw bad("rise_bars", Double(riseBars), "must be 1 to \(maxWindow)") }
+        if let k = corridor { guard k > 1 && k.isFinite else { throw bad("corridor", k, "must exceed 1") } }
+        if let f = hardFloor { guard f >= 0 && f.isFinite else { throw bad("hard_floor", f, "must be >= 0") } }
+        if let cap = hardCap { guard cap > 0 && cap > (hardFloor ?? 0) else { throw bad("hard_cap", cap, "must be positive and above hard_floor") } }
+        switch maintenance {
+        case let .fractionOfInitial(f): guard f > 0 && f <= 1 else { throw bad("maintenance_fraction", f, "must be in (0, 1]") }
+        case let .confidence(a): guard a > 0.5 && a < 1 else { throw bad("maintenance_confidence", a, "must be in (0.5, confidence)") }
+        }
+        (self.buffer, self.bufferRebuildRate, self.stressedWeight, self.stressedPeriod) = (buffer, bufferRebuildRate, stressedWeight, stressedPeriod)
+        (self.floorLookback, self.speedLimitUp, self.speedLimitDown, self.smoothing) = (floorLookback, speedLimitUp, speedLimitDown, smoothing)
+        (self.floorFraction, self.calibration, self.riseLimit, self.riseBars) = (floorFraction, calibration, riseLimit, riseBars)
+        (self.corridor, self.hardFloor, self.hardCap, self.maintenance) = (corridor, hardFloor, hardCap, maintenance)
+    }
 }
 
 /// Calibration from trailing coverage, as Basel's backtesting multiplier but smooth and in
@@ -130,54 +180,41 @@ public struct CoverageCalibration: Sendable, Equatable {
 }
 
 /// A complete margin model: volatility model + risk measure + confidence + MPOR +
-/// lookback + controls, optionally blended with an implied volatility series.
+/// lookback + controls, optionally blended with an implied volatility series. Built valid:
+/// the initialiser checks every field and how the controls fit the model.
 public struct MarginModel: Sendable, Equatable {
-    public var name: String
-    public var volatility: VolatilitySpec
-    public var measure: TailMeasure
-    public var method: RiskMethod
-    /// Parametric only: Student-t degrees of freedom; `nil` with a GARCH-t model uses the
-    /// fitted nu, otherwise normal.
-    public var nu: Double?
-    public var useFittedNu: Bool
+    public let name: String
+    public let volatility: VolatilitySpec
+    public let measure: TailMeasure
+    public let method: RiskMethod
+    /// Parametric only: Student-t degrees of freedom (> 2); `nil` with a GARCH-t model uses
+    /// the fitted nu, otherwise normal.
+    public let nu: Double?
+    public let useFittedNu: Bool
     /// Coverage, e.g. 0.99.
-    public var confidence: Double
+    public let confidence: Double
     /// Margin period of risk in bars.
-    public var mpor: Int
+    public let mpor: Int
     /// Scenario window in bars (historical and FHS).
-    public var lookback: Int
-    public var controls: MarginControls
+    public let lookback: Int
+    public let controls: MarginControls
     /// Coverage at which backtests count exceedances (Kupiec, Christoffersen, traffic
     /// light); `nil` means `confidence`. An ES margin at 97.5% is tested at 99%, the
     /// Basel FRTB pairing (ES 97.5% ~ VaR 99% under normality).
-    public var testConfidence: Double?
+    public let testConfidence: Double?
     /// Weight w of the implied volatility blend `max(sigma_realised, w sigma_implied)`;
     /// `nil` when no implied series is used.
-    public var impliedWeight: Double?
+    public let impliedWeight: Double?
 
-    public init(name: String, volatility: VolatilitySpec, measure: TailMeasure, method: RiskMethod,
-                nu: Double? = nil, useFittedNu: Bool = false, confidence: Double, mpor: Int, lookback: Int,
-                controls: MarginControls = MarginControls(), impliedWeight: Double? = nil, testConfidence: Double? = nil) {
-        self.testConfidence = testConfidence
-        self.name = name
-        self.volatility = volatility
-        self.measure = measure
-        self.method = method
-        self.nu = nu
-        self.useFittedNu = useFittedNu
-        self.confidence = confidence
-        self.mpor = mpor
-        self.lookback = lookback
-        self.controls = controls
-        self.impliedWeight = impliedWeight
-    }
-
-    /// Checks every field; the error names the field and the reason.
-    /// Largest MPOR and largest window (lookback, refit, estimation window), in bars.
+    /// Largest MPOR, in bars.
     public static let maxBars = 250
+    /// Largest window (lookback, refit, estimation window, control windows), in bars.
     public static let maxWindow = 1_000_000
 
-    public func validate() throws(MarginModelError) {
+    /// Throws `.invalidField` naming the model, the field and the reason.
+    public init(name: String, volatility: VolatilitySpec, measure: TailMeasure, method: RiskMethod,
+                nu: Double? = nil, useFittedNu: Bool = false, confidence: Double, mpor: Int, lookback: Int,
+                controls: MarginControls = .none, impliedWeight: Double? = nil, testConfidence: Double? = nil) throws(MarginModelError) {
         func bad(_ field: String, _ value: Double, _ why: String) -> MarginModelError {
             .invalidField(model: name, field: field, value: value, reason: why)
         }
@@ -203,28 +240,27 @@ public struct MarginModel: Sendable, Equatable {
             guard w <= Self.maxWindow else { throw bad("window", Double(w), "must be at most \(Self.maxWindow)") }
         }
         if let nu { guard nu > 2 else { throw bad("nu", nu, "must exceed 2") } }
-        let c = controls
-        if let b = c.buffer { guard b >= 0.25 && b.isFinite else { throw bad("buffer", b, "EMIR Art. 28 requires at least 0.25") } }
-        guard c.bufferRebuildRate >= 0 else { throw bad("buffer_rebuild_rate", c.bufferRebuildRate, "must be >= 0") }
-        if let w = c.stressedWeight { guard w >= 0.25 && w < 1 else { throw bad("stressed_weight", w, "EMIR Art. 28 requires at least 0.25 (and below 1)") } }
-        if case let .worstWindow(bars) = c.stressedPeriod { guard bars >= mpor + 1 else { throw bad("stressed_window", Double(bars), "must exceed mpor") } }
-        if case let .dates(s, e) = c.stressedPeriod { guard e > s else { throw bad("stressed_period", Double(e), "end must be after start") } }
-        if let f = c.floorLookback { guard f > mpor else { throw bad("floor_lookback", Double(f), "must exceed mpor") } }
-        if let u = c.speedLimitUp { guard u > 0 else { throw bad("speed_limit_up", u, "must be positive") } }
-        if let d = c.speedLimitDown { guard d > 0 && d < 1 else { throw bad("speed_limit_down", d, "must be in (0, 1)") } }
-        if let s = c.smoothing { guard s >= 0 && s < 1 else { throw bad("smoothing", s, "must be in [0, 1)") } }
-        if let f = c.hardFloor { guard f >= 0 else { throw bad("hard_floor", f, "must be >= 0") } }
-        if let cap = c.hardCap { guard cap > 0 && cap > (c.hardFloor ?? 0) else { throw bad("hard_cap", cap, "must be positive and above hard_floor") } }
-        guard c.floorFraction > 0 && c.floorFraction <= 1 else { throw bad("floor_fraction", c.floorFraction, "must be in (0, 1]") }
-        // (the calibration checked its own values when built)
-        if let r = c.riseLimit { guard r > 0 && r.isFinite else { throw bad("rise_limit", r, "must be positive") } }
-        guard c.riseBars >= 1 && c.riseBars <= Self.maxWindow else { throw bad("rise_bars", Double(c.riseBars), "must be 1 to \(Self.maxWindow)") }
-        if let k = c.corridor { guard k > 1 && k.isFinite else { throw bad("corridor", k, "must exceed 1") } }
-        switch c.maintenance {
-        case let .fractionOfInitial(f): guard f > 0 && f <= 1 else { throw bad("maintenance_fraction", f, "must be in (0, 1]") }
-        case let .confidence(a): guard a > 0.5 && a < confidence else { throw bad("maintenance_confidence", a, "must be in (0.5, confidence)") }
+        // the controls checked their own values when built; here, how they fit the model
+        if case let .worstWindow(bars) = controls.stressedPeriod, controls.stressedWeight != nil {
+            guard bars >= mpor + 1 else { throw bad("stressed_window", Double(bars), "must exceed mpor") }
+        }
+        if let f = controls.floorLookback { guard f > mpor else { throw bad("floor_lookback", Double(f), "must exceed mpor") } }
+        if case let .confidence(a) = controls.maintenance {
+            guard a < confidence else { throw bad("maintenance_confidence", a, "must be in (0.5, confidence)") }
         }
         if let w = impliedWeight { guard w > 0 && w.isFinite else { throw bad("implied_weight", w, "must be positive") } }
+        (self.name, self.volatility, self.measure, self.method, self.nu, self.useFittedNu) = (name, volatility, measure, method, nu, useFittedNu)
+        (self.confidence, self.mpor, self.lookback, self.controls) = (confidence, mpor, lookback, controls)
+        (self.impliedWeight, self.testConfidence) = (impliedWeight, testConfidence)
+    }
+
+    /// This model with some fields replaced, checked again as a new model.
+    public func with(name: String? = nil, volatility: VolatilitySpec? = nil, mpor: Int? = nil, lookback: Int? = nil,
+                     controls: MarginControls? = nil, impliedWeight: Double?? = nil) throws(MarginModelError) -> MarginModel {
+        try MarginModel(name: name ?? self.name, volatility: volatility ?? self.volatility, measure: measure, method: method, nu: nu,
+                        useFittedNu: useFittedNu, confidence: confidence, mpor: mpor ?? self.mpor, lookback: lookback ?? self.lookback,
+                        controls: controls ?? self.controls, impliedWeight: impliedWeight ?? self.impliedWeight,
+                        testConfidence: testConfidence)
     }
 }
 

@@ -64,7 +64,6 @@ public struct MarginWalker: Sendable {
     let fixedMaintenanceFactors: (quantile: Double, es: Double)?
 
     public init(model: MarginModel, live: Bool = true) throws(MarginModelError) {
-        try model.validate()
         switch model.volatility {
         case .ewma: firstValid = MarginEngine.ewmaWarmUp
         case let .garch(_, _, _, minimumFit): firstValid = minimumFit

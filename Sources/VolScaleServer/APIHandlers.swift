@@ -222,6 +222,8 @@ extension ServiceAPI: APIProtocol {
             p = try await state.updatePolicy(buffer: buffer, speedLimitUp: up, speedLimitDown: down, hardFloor: floor, hardCap: cap,
                                              maintenanceFraction: maintenance, by: RawBody.keyName ?? "unknown")
         } catch {
+            // refused by the engine: nothing changed
+            if let e = error as? EngineConfigError { throw HTTPError(.badRequest, message: "\(e)") }
             // applied in the engine, queued for the store, not yet durable
             throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: "policy applied but not yet stored: \(error)")
         }
@@ -294,10 +296,15 @@ extension ServiceAPI: APIProtocol {
         // the generated enums hold exactly the domain's raw values (the document lists them)
         guard let method = RiskMethod(rawValue: o.method?.rawValue ?? "fhs"), let measure = TailMeasure(rawValue: o.measure?.rawValue ?? "es"),
               let side = Side(rawValue: o.side?.rawValue ?? "long") else { throw HTTPError(.badRequest, message: "method, measure or side: not a documented value") }
-        let model = MarginModel(name: "api", volatility: .ewma(lambda: try num(o.lambda, "lambda", EWMA.riskMetricsLambda, 0, 1, open: true)), measure: measure, method: method,
-                                confidence: try num(o.confidence, "confidence", 0.99, 0.5, 0.9999), mpor: try Self.bounded(o.mpor, "mpor", 1...250) ?? 1,
-                                lookback: try Self.bounded(o.lookback, "lookback", 10...100_000) ?? 1000,
-                                testConfidence: o.testConfidence == nil ? nil : try num(o.testConfidence, "testConfidence", 0.99, 0.5, 0.9999))
+        let lambda = try num(o.lambda, "lambda", EWMA.riskMetricsLambda, 0, 1, open: true)
+        let confidence = try num(o.confidence, "confidence", 0.99, 0.5, 0.9999)
+        let mpor = try Self.bounded(o.mpor, "mpor", 1...250) ?? 1, lookback = try Self.bounded(o.lookback, "lookback", 10...100_000) ?? 1000
+        let testConfidence = o.testConfidence == nil ? nil : try num(o.testConfidence, "testConfidence", 0.99, 0.5, 0.9999)
+        let model: MarginModel
+        do {
+            model = try MarginModel(name: "api", volatility: .ewma(lambda: lambda), measure: measure, method: method,
+                                    confidence: confidence, mpor: mpor, lookback: lookback, testConfidence: testConfidence)
+        } catch { throw HTTPError(.unprocessableContent, message: error.description) }
         let points = await state.history(o.asset)
         guard points.count > 2 else { throw HTTPError(.unprocessableContent, message: "asset \(o.asset) has too little history") }
         let returns = (1..<points.count).map { log(points[$0].price / points[$0 - 1].price) }

@@ -284,7 +284,7 @@ extension ServiceState {
         let fresh = rows.map(\.publication).filter { $0.sequence > (cluster?.followedSequence ?? 0) }
         if let last = fresh.last { cluster?.followedSequence = last.sequence }
         if fresh.contains(where: { $0.asset == Publication.policyAsset }), let stored = try await store.venueConfig(), stored.version != cluster?.configVersion {
-            engine.adoptControls(from: stored.config)
+            try engine.adoptControls(from: stored.config)
             cluster?.configVersion = stored.version
         }
         var i = 0

@@ -157,7 +157,7 @@ public enum VolScaleService {
         let sample = o.replaySources ? try SampleFeed.load(venue.sources) : SampleFeed(series: [])
         var engine = try StreamingEngine(config: venue.engine, policies: venue.policies)
         let storedConfig = try await store.venueConfig()
-        if let c = storedConfig { engine.adoptControls(from: c.config) }
+        if let c = storedConfig { try engine.adoptControls(from: c.config) }
         var versions: [String: Int64] = [:]
         for (asset, _) in try await store.assetStateVersions() where venue.engine.assets.contains(asset) {
             guard let s = try await store.assetState(asset) else { continue }

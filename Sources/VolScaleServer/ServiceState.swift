@@ -562,9 +562,10 @@ public actor ServiceState {
     }
 
     /// Applies a policy change and appends it to the audit chain; returns once it is durable.
+    /// Throws `EngineConfigError`, having changed nothing, when the controls would be invalid.
     public func updatePolicy(buffer: Double??, speedLimitUp: Double??, speedLimitDown: Double??, hardFloor: Double??,
                              hardCap: Double??, maintenanceFraction: Double?, by who: String) async throws -> Publication {
-        let p = engine.updatePolicy(buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown, hardFloor: hardFloor,
+        let p = try engine.updatePolicy(buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown, hardFloor: hardFloor,
                                     hardCap: hardCap, maintenanceFraction: maintenanceFraction, by: who,
                                     at: Int64(Date().timeIntervalSince1970 * 1000))
         pendingPublications.append(p)

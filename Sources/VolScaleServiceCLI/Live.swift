@@ -54,11 +54,12 @@ extension VolScaleServiceCommand {
             do { store = try await StoreFactory.open(storeOptions.store) } catch { throw CommandFailure("\(error)") }
             var config: EngineConfig?
             if let assets {
-                var c = EngineConfig(assets: assets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-                c.aggregation.minSources = minSources
-                c.barMillis = Int64(barSeconds) * 1000
-                if minSources == 1 { c.aggregation.maxAge = .max / 4 }
-                config = c
+                do {
+                    // one source: every quote is its own aggregate, however old (a file replayed)
+                    let rules = try AggregationPolicy(maxAge: minSources == 1 ? AggregationPolicy.maxAgeLimit : 60_000, minSources: minSources)
+                    config = try EngineConfig(assets: assets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                              aggregation: rules, barMillis: Int64(barSeconds) * 1000)
+                } catch { throw CommandFailure("--assets, --min-sources or --bar-seconds: \(error)") }
             }
             var ingestor: Ingestor
             do { ingestor = try await Ingestor.open(store: store, config: config, batchSize: batch) } catch { throw CommandFailure("\(error)") }
@@ -196,10 +197,10 @@ extension VolScaleServiceCommand {
         public func run() async throws {
             let store: any EngineStore
             do { store = try await StoreFactory.open(storeOptions.store) } catch { throw CommandFailure("\(error)") }
-            var c = EngineConfig(assets: [asset])
-            c.aggregation.minSources = 1
-            c.aggregation.maxAge = .max / 4
-            c.aggregation.circuitBreaker = 10
+            let c: EngineConfig
+            do {
+                c = try EngineConfig(assets: [asset], aggregation: AggregationPolicy(maxAge: AggregationPolicy.maxAgeLimit, minSources: 1, circuitBreaker: 10))
+            } catch { throw CommandFailure("--asset: \(error)") }
             var ing = try await Ingestor.open(store: store, config: c, batchSize: batch)
             let out: PriceFileReader.Output
             do { out = try PriceFileReader(skipBadRows: true).read(path: file) } catch { throw CommandFailure(error.description) }

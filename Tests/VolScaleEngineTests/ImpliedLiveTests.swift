@@ -12,9 +12,7 @@ import VolScaleTestSupport
 @Suite struct ImpliedLiveTests {
     @Test func engineBlendUsesTheFreshImpliedVolatility() throws {
         let (closes, times) = try StreamingEngineTests.sp500()
-        var cfg = StreamingEngineTests.singleSource(["SPX"])
-        cfg.impliedWeight = 1
-        cfg.impliedMaxAge = 3 * 86_400_000
+        let cfg = try StreamingEngineTests.singleSource(["SPX"], impliedWeight: 1, impliedMaxAge: 3 * 86_400_000)
         var engine = StreamingEngine(config: cfg)
         var last: [Publication] = []
         func feed(_ i: Int) {
@@ -49,10 +47,10 @@ import VolScaleTestSupport
     @Test func policyWithImpliedWeightMatchesBatch() throws {
         let (closes, times) = try StreamingEngineTests.sp500()
         let n = 420
-        let model = MarginModel(name: "fhs-implied", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+        let model = try MarginModel(name: "fhs-implied", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
                                 confidence: 0.99, mpor: 1, lookback: 250, impliedWeight: 1)
-        var cfg = StreamingEngineTests.singleSource(["SPX"])
-        cfg.impliedMaxAge = 1000 * 86_400_000  // fresh for the whole test, as the batch series is
+        // fresh for the whole test, as the batch series is
+        let cfg = try StreamingEngineTests.singleSource(["SPX"], impliedMaxAge: 1000 * 86_400_000)
         var engine = try StreamingEngine(config: cfg, policies: ["SPX": model])
         var longs: [Publication] = []
         let iv = 0.5

@@ -12,13 +12,9 @@ import VolScaleTestSupport
 @Suite struct LivePolicyTests {
     static let root = TestData.root
 
-    static func policy() -> MarginModel {
-        var c = MarginControls()
-        c.buffer = 0.25
-        c.stressedWeight = 0.25
-        c.stressedPeriod = .worstWindow(bars: 250)
-        c.floorLookback = 1_000
-        return MarginModel(name: "GJR FHS-ES90 + buffer + stressed + floor",
+    static func policy() throws -> MarginModel {
+        let c = try MarginControls(buffer: 0.25, stressedWeight: 0.25, stressedPeriod: .worstWindow(bars: 250), floorLookback: 1_000)
+        return try MarginModel(name: "GJR FHS-ES90 + buffer + stressed + floor",
                            volatility: .garch(asymmetric: true, distribution: .normal, refitEvery: 250, minimumFit: 500),
                            measure: .expectedShortfall, method: .fhs, confidence: 0.90, mpor: 1, lookback: 500, controls: c)
     }
@@ -26,36 +22,27 @@ import VolScaleTestSupport
     /// examples/policies/recommended.toml's model (issue 12), with a shorter lookback so the
     /// path controls and the calibration act within the bars the test replays.
     static func recommended() throws -> MarginModel {
-        var c = MarginControls()
-        c.floorLookback = 10_000
-        c.floorFraction = 0.5
-        c.calibration = try CoverageCalibration(target: 0.009, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 1.5)
-        c.riseLimit = 0.5
-        c.riseBars = 5
-        c.corridor = 4
-        return MarginModel(name: "recommended", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+        let c = try MarginControls(floorLookback: 10_000, floorFraction: 0.5,
+                                   calibration: try CoverageCalibration(target: 0.009, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 1.5),
+                                   riseLimit: 0.5, riseBars: 5, corridor: 4)
+        return try MarginModel(name: "recommended", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
                            confidence: 0.975, mpor: 1, lookback: 500, controls: c)
     }
 
-    static func config() -> EngineConfig {
-        var c = EngineConfig(assets: ["SPX"])
-        c.aggregation.minSources = 1
-        c.aggregation.maxAge = .max / 4
-        c.aggregation.circuitBreaker = 10  // no instability: the breaker's override is live-only
-        return c
-    }
+    /// One source, never stale, no instability (the breaker's override is live-only).
+    static func config() throws -> EngineConfig { try StreamingEngineTests.singleSource(["SPX"]) }
 
     /// The GJR policy, and the recommended one: its calibration multiplier, rise limit and
     /// corridor carry state from bar to bar, which a restart must rebuild exactly.
     @Test(arguments: ["gjr", "recommended"])
     func policyPublishesTheBatchPathAcrossARestart(_ which: String) throws {
-        let policy = which == "gjr" ? Self.policy() : try Self.recommended()
+        let policy = which == "gjr" ? try Self.policy() : try Self.recommended()
         let series = try PriceFileReader().read(path: Self.root.appendingPathComponent("data/sp500-daily.csv").path).series
         let n = which == "gjr" ? 1_800 : 3_000  // the recommended one through 2008
         let closes = Array(series.close.prefix(n)), times = Array(series.timestamps.prefix(n))
         let batch = try MarginEngine.run(policy, returns: try PriceSeries(source: "", timestamps: times, close: closes).returns,
                                          timestamps: Array(times.dropFirst()))
-        var engine = try StreamingEngine(config: Self.config(), policies: ["SPX": policy])
+        var engine = try StreamingEngine(config: try Self.config(), policies: ["SPX": policy])
         var published: [Publication] = []
         for i in 0..<n {
             if i == 1_400 {

@@ -12,18 +12,18 @@ import VolScaleTestSupport
         return (c, c.indices.map { 915_148_800_000 + Int64($0) * 86_400_000 })
     }
 
-    static func singleSource(_ assets: [String]) -> EngineConfig {
-        var c = EngineConfig(assets: assets)
-        c.aggregation.minSources = 1
-        c.aggregation.maxAge = .max / 4
-        c.aggregation.circuitBreaker = 10
-        return c
+    /// One source, quotes never stale (a file replayed), no circuit breaker.
+    static func singleSource(_ assets: [String], minInterval: Int64 = 0, impliedWeight: Double? = nil,
+                             impliedMaxAge: Int64? = nil) throws -> EngineConfig {
+        try EngineConfig(assets: assets, aggregation: AggregationPolicy(maxAge: AggregationPolicy.maxAgeLimit, minSources: 1, circuitBreaker: 10,
+                                                                        minInterval: minInterval),
+                         impliedWeight: impliedWeight, impliedMaxAge: impliedMaxAge)
     }
 
     /// Replaying the stored history through the streaming engine gives the batch numbers.
     @Test func replayEqualsBatch() throws {
         let (closes, times) = try Self.sp500()
-        var engine = StreamingEngine(config: Self.singleSource(["SPX"]))
+        var engine = StreamingEngine(config: try Self.singleSource(["SPX"]))
         var pubs: [Publication] = []
         for (p, t) in zip(closes, times) {
             if case let .success(x) = engine.ingest(Quote(asset: "SPX", source: "file", timestamp: t, price: p)) { pubs += x }
@@ -41,7 +41,7 @@ import VolScaleTestSupport
             #expect(p.sigma == next.squareRoot(), "publication \(k)")
         }
         // and the published rates equal the batch margin engine's parametric path
-        let model = MarginModel(name: "p", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .parametric,
+        let model = try MarginModel(name: "p", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .parametric,
                                 confidence: 0.99, mpor: 1, lookback: 2)
         let path = try MarginEngine.run(model, returns: returns, timestamps: Array(times.dropFirst()))
         #expect(path.startIndex == 75 && longs.count == path.count + 1)
@@ -52,10 +52,8 @@ import VolScaleTestSupport
 
     /// One of three sources jumps 50% for a minute: the published price moves less than
     /// 0.1% and no parameter loosens.
-    @Test func manipulationOfOneSourceIsContained() {
-        var cfg = EngineConfig(assets: ["BTC"])
-        cfg.barMillis = 60_000
-        cfg.aggregation.minSources = 2
+    @Test func manipulationOfOneSourceIsContained() throws {
+        let cfg = try EngineConfig(assets: ["BTC"], aggregation: AggregationPolicy(minSources: 2), barMillis: 60_000)
         var engine = StreamingEngine(config: cfg)
         var rates: [Double] = []
         var attackRates: [(Double?, Double)] = []
@@ -95,9 +93,8 @@ import VolScaleTestSupport
         #expect(rates.count > 100)
     }
 
-    @Test func rejectedQuotesAreCountedAndNeverApplied() {
-        var cfg = Self.singleSource(["BTC"])
-        cfg.aggregation.minInterval = 10
+    @Test func rejectedQuotesAreCountedAndNeverApplied() throws {
+        let cfg = try Self.singleSource(["BTC"], minInterval: 10)
         var e = StreamingEngine(config: cfg)
         let now: Int64 = 1_000_000
         let cases: [(Quote, RejectionReason)] = [
@@ -119,7 +116,7 @@ import VolScaleTestSupport
     /// A snapshot taken mid-stream and restored continues exactly like an uninterrupted run.
     @Test func snapshotRestoreIsExact() throws {
         let (closes, times) = try Self.sp500()
-        var a = StreamingEngine(config: Self.singleSource(["SPX"]))
+        var a = StreamingEngine(config: try Self.singleSource(["SPX"]))
         var b = a
         for i in 0..<closes.count {
             _ = a.ingest(Quote(asset: "SPX", source: "f", timestamp: times[i], price: closes[i]))

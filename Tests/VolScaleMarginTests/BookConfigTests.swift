@@ -100,7 +100,10 @@ import VolScaleTestSupport
         let cases: [(String, String)] = [
             ("[aggregation]\nmin_sources = 0\n", "[aggregation] (line 2): min_sources: expected a whole number in [1, 32]"),
             ("[engine]\nmodel = \"garch\"\n", "[engine] (line 2): model: expected \"ewma-parametric\""),
-            ("[engine]\nhard_floor = 0.5\nhard_cap = 0.2\n", "[engine] (line 2): hard_floor: 0.5 is above hard_cap 0.2"),
+            ("[engine]\nhard_floor = 0.5\nhard_cap = 0.2\n", "[engine] (line 3): hard_cap = 0.2: must be positive and above hard_floor"),
+            ("[engine]\nhard_cap = 0\n", "[engine] (line 2): hard_cap = 0.0: must be positive and above hard_floor"),
+            ("[engine]\nbuffer = 0.1\n", "[engine] (line 2): buffer = 0.1: EMIR Art. 28 requires at least 0.25"),
+            ("[aggregation]\nmin_sources = 3\nmax_sources = 2\n", "[aggregation] (line 1): aggregation.minSources = 3: must be 1 to the sources kept (2)"),
             ("[venue]\nmax_quote_age = 0\n", "[venue] (line 2): max_quote_age: expected a number in [1.0, 86400.0]"),
             (asset + "[asset.aggregation]\nmax_deviation = 2\n", "[[asset]] 'BTC' aggregation (line 6): max_deviation"),
             (asset + "[[asset.source]]\nname = \"a\"\n", "[[asset]] 'BTC' source (line 5): file: missing"),

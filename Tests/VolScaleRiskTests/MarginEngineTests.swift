@@ -41,11 +41,9 @@ import VolScaleTestSupport
     @Test func noLookAhead() throws {
         let (r, ts) = try Self.sp500()
         let slice = Array(r.prefix(1600)), tsl = Array(ts.prefix(1600))
-        var model = MarginModel(name: "fhs", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
-                                confidence: 0.99, mpor: 2, lookback: 500)
-        model.controls.floorLookback = 1000
-        model.controls.stressedWeight = 0.25
-        model.controls.buffer = 0.25
+        let model = try MarginModel(name: "fhs", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+                                    confidence: 0.99, mpor: 2, lookback: 500,
+                                    controls: MarginControls(buffer: 0.25, stressedWeight: 0.25, floorLookback: 1000))
         let a = try MarginEngine.run(model, returns: slice, timestamps: tsl)
         var changed = slice
         for i in 1200..<1600 { changed[i] *= -3 }
@@ -60,7 +58,7 @@ import VolScaleTestSupport
     @Test func fhsByHand() throws {
         let (r, ts) = try Self.sp500()
         let slice = Array(r.prefix(700))
-        let model = MarginModel(name: "fhs", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk, method: .fhs,
+        let model = try MarginModel(name: "fhs", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk, method: .fhs,
                                 confidence: 0.99, mpor: 1, lookback: 500)
         let path = try MarginEngine.run(model, returns: slice, timestamps: Array(ts.prefix(700)))
         let ewma = try EWMA(lambda: 0.94).filter(slice)
@@ -73,27 +71,41 @@ import VolScaleTestSupport
         #expect(path.startIndex == 75 + 500 - 1)
     }
 
-    @Test func invalidFieldsAreNamed() {
-        var m = MarginModel(name: "x", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
-                            confidence: 1.2, mpor: 2, lookback: 500)
-        #expect(throws: MarginModelError.invalidField(model: "x", field: "confidence", value: 1.2, reason: "must be in (0.5, 1), e.g. 0.99")) { try m.validate() }
-        m.confidence = 0.99
-        m.mpor = -1
-        #expect(throws: MarginModelError.invalidField(model: "x", field: "mpor", value: -1, reason: "must be a positive number of bars")) { try m.validate() }
-        m.mpor = 2
-        m.controls.buffer = 0.1
-        #expect(throws: MarginModelError.invalidField(model: "x", field: "buffer", value: 0.1, reason: "EMIR Art. 28 requires at least 0.25")) { try m.validate() }
+    /// A model and its controls are checked when built; the error names the model, the field
+    /// and the reason (a control alone: its configuration key).
+    @Test func invalidFieldsAreNamed() throws {
+        func model(confidence: Double = 0.99, mpor: Int = 2) throws(MarginModelError) -> MarginModel {
+            try MarginModel(name: "x", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+                            confidence: confidence, mpor: mpor, lookback: 500)
+        }
+        #expect(throws: MarginModelError.invalidField(model: "x", field: "confidence", value: 1.2, reason: "must be in (0.5, 1), e.g. 0.99")) { try model(confidence: 1.2) }
+        #expect(throws: MarginModelError.invalidField(model: "x", field: "mpor", value: -1, reason: "must be a positive number of bars")) { try model(mpor: -1) }
+        #expect(throws: MarginModelError.invalidControl(field: "buffer", value: 0.1, reason: "EMIR Art. 28 requires at least 0.25")) { try MarginControls(buffer: 0.1) }
+        #expect(throws: MarginModelError.invalidControl(field: "hard_cap", value: 0.05, reason: "must be positive and above hard_floor")) {
+            try MarginControls(hardFloor: 0.05, hardCap: 0.05)
+        }
+        // how the controls fit the model is the model's check
+        #expect(throws: MarginModelError.invalidField(model: "x", field: "floor_lookback", value: 2, reason: "must exceed mpor")) {
+            try model().with(controls: MarginControls(floorLookback: 2))
+        }
+        #expect(throws: MarginModelError.invalidField(model: "x", field: "maintenance_confidence", value: 0.995, reason: "must be in (0.5, confidence)")) {
+            try model().with(controls: MarginControls(maintenance: .confidence(0.995)))
+        }
+        // the stressed window matters only with a stressed weight: an MPOR of 250 bars is a valid model
+        #expect(try model(mpor: 250).mpor == 250)
+        #expect(throws: MarginModelError.invalidField(model: "x", field: "stressed_window", value: 250, reason: "must exceed mpor")) {
+            try model(mpor: 250).with(controls: MarginControls(stressedWeight: 0.25))
+        }
     }
 
     @Test func lookbackLongerThanDataIsAnError() throws {
         let (r, ts) = try Self.sp500()
-        let m = MarginModel(name: "x", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+        let m = try MarginModel(name: "x", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
                             confidence: 0.99, mpor: 2, lookback: 6000)
         #expect(throws: MarginModelError.invalidField(model: "x", field: "lookback", value: 6000, reason: "longer than the data (5030 returns)")) {
             try MarginEngine.run(m, returns: r, timestamps: ts)
         }
-        var g = m
-        g.lookback = 4990
+        let g = try m.with(lookback: 4990)
         #expect(throws: MarginModelError.tooFewObservations(model: "x", needed: 75 + 4990 - 1 + 1 + 2, got: 5030)) {
             try MarginEngine.run(g, returns: r, timestamps: ts)
         }
@@ -101,9 +113,8 @@ import VolScaleTestSupport
 
     /// The buffer absorbs a sharp rise: the published rate rises less than the model rate,
     /// and never falls below it.
-    @Test func bufferIsDrawnDownWhenMarginRises() {
-        var c = MarginControls()
-        c.buffer = 0.25
+    @Test func bufferIsDrawnDownWhenMarginRises() throws {
+        let c = try MarginControls(buffer: 0.25)
         let calm = c.apply(model: 0.10, floorValue: nil, previous: nil)
         #expect(close(calm.rate, 0.125, rel: 1e-15) && calm.binding == .bufferFull)
         let rise = c.apply(model: 0.11, floorValue: nil, previous: calm.rate)
@@ -112,9 +123,7 @@ import VolScaleTestSupport
         #expect(spike.rate == 0.20 && spike.binding == .bufferExhausted)
         let back = c.apply(model: 0.10, floorValue: nil, previous: spike.rate)
         #expect(close(back.rate, 0.125, rel: 1e-15) && back.binding == .bufferFull)
-        var s = MarginControls()
-        s.speedLimitDown = 0.1
-        s.hardCap = 0.3
+        let s = try MarginControls(speedLimitDown: 0.1, hardCap: 0.3)
         let slowed = s.apply(model: 0.05, floorValue: nil, previous: 0.1)
         #expect(close(slowed.rate, 0.09, rel: 1e-15) && slowed.binding == .speedLimitDown)
         #expect(s.apply(model: 0.5, floorValue: nil, previous: 0.4) == (0.3, .hardCap))
@@ -127,12 +136,11 @@ import VolScaleTestSupport
     @Test func impliedVolatilityBindsWhenHigher() throws {
         let (r, ts) = try MarginEngineTests.sp500()
         let slice = Array(r.prefix(400))
-        var m = MarginModel(name: "p", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk, method: .parametric,
+        let m = try MarginModel(name: "p", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk, method: .parametric,
                             confidence: 0.99, mpor: 1, lookback: 100, impliedWeight: 0.8)
         let implied: [Double?] = (0..<400).map { $0 % 2 == 0 ? 0.05 : nil }
         let a = try MarginEngine.run(m, returns: slice, timestamps: Array(ts.prefix(400)), implied: implied)
-        m.impliedWeight = nil
-        let b = try MarginEngine.run(m, returns: slice, timestamps: Array(ts.prefix(400)), implied: implied)
+        let b = try MarginEngine.run(m.with(impliedWeight: .some(nil)), returns: slice, timestamps: Array(ts.prefix(400)), implied: implied)
         for k in 0..<a.count {
             let t = a.startIndex + k
             if t % 2 == 0 && 0.8 * 0.05 > b.sigma[k] {
@@ -147,7 +155,7 @@ import VolScaleTestSupport
     /// Parametric Student-t with a given nu uses the unit-variance t quantile.
     @Test func parametricStudentT() throws {
         let (r, ts) = try MarginEngineTests.sp500()
-        let m = MarginModel(name: "t", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk, method: .parametric,
+        let m = try MarginModel(name: "t", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk, method: .parametric,
                             nu: 5, confidence: 0.99, mpor: 1, lookback: 100)
         let p = try MarginEngine.run(m, returns: Array(r.prefix(300)), timestamps: Array(ts.prefix(300)))
         let q = (try StudentT(nu: 5)).standardizedQuantile(0.99)

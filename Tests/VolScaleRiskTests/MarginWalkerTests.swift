@@ -53,14 +53,13 @@ import VolScaleTestSupport
         let series = try PriceFileReader().read(path: TestData.data("sp500-daily.csv")).series
         let returns = Array(series.returns.suffix(1_500)), timestamps = Array(series.timestamps.suffix(1_500))
         let implied: [Double?] = returns.indices.map { $0 % 7 == 0 ? nil : 0.012 + 0.004 * sin(Double($0) / 40) }
-        var blend = MarginModel(name: "EWMA FHS + implied", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+        let blend = try MarginModel(name: "EWMA FHS + implied", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
                                 confidence: 0.975, mpor: 1, lookback: 500, impliedWeight: 1.0)
         try Self.compare(blend, returns, timestamps, implied: implied)
-        blend.volatility = .closeToClose(window: 20)
-        blend.impliedWeight = nil
-        blend.controls.floorLookback = 750
-        try Self.compare(blend, returns, timestamps)
-        #expect(throws: MarginModelError.self) { _ = try MarginWalker(model: blend) }  // not live
+        let closeToClose = try blend.with(volatility: .closeToClose(window: 20), controls: MarginControls(floorLookback: 750),
+                                          impliedWeight: .some(nil))
+        try Self.compare(closeToClose, returns, timestamps)
+        #expect(throws: MarginModelError.self) { _ = try MarginWalker(model: closeToClose) }  // not live
     }
 
     /// The same with a buffer added to the GJR FHS-ES policy with stressed weighting and
@@ -69,22 +68,18 @@ import VolScaleTestSupport
     @Test func gjrWithBufferNamedPeriodAndRefitAtTheEnd() throws {
         let series = try PriceFileReader().read(path: TestData.data("sp500-daily.csv")).series
         let returns = Array(series.returns.prefix(2_000)), timestamps = Array(series.timestamps.dropFirst().prefix(2_000))
-        var c = MarginControls()
-        c.buffer = 0.25
-        c.stressedWeight = 0.25
-        c.floorLookback = 1_000
-        c.speedLimitDown = 0.1
-        let gjr = MarginModel(name: "GJR FHS-ES + buffer + stressed + floor", volatility: .garch(asymmetric: true, distribution: .normal, refitEvery: 250, minimumFit: 500),
+        let c = try MarginControls(buffer: 0.25, stressedWeight: 0.25, floorLookback: 1_000, speedLimitDown: 0.1)
+        let gjr = try MarginModel(name: "GJR FHS-ES + buffer + stressed + floor", volatility: .garch(asymmetric: true, distribution: .normal, refitEvery: 250, minimumFit: 500),
                               measure: .expectedShortfall, method: .fhs, confidence: 0.975, mpor: 1, lookback: 500, controls: c)
         try Self.compare(gjr, returns, timestamps)  // 2,000 - 500 = 6 x 250: a refit at the last return
-        var named = gjr
-        named.mpor = 2
-        named.controls.stressedPeriod = .dates(start: 1_217_548_800_000, end: 1_238_457_600_000)  // 2008-08-01 to 2009-03-31
+        let named = try gjr.with(mpor: 2, controls: MarginControls(buffer: 0.25, stressedWeight: 0.25,  // 2008-08-01 to 2009-03-31
+                                                                   stressedPeriod: .dates(start: 1_217_548_800_000, end: 1_238_457_600_000),
+                                                                   floorLookback: 1_000, speedLimitDown: 0.1))
         let long = Array(series.returns.prefix(3_000)), ts = Array(series.timestamps.dropFirst().prefix(3_000))
         try Self.compare(named, long, ts)
-        var ewma = gjr
-        ewma.volatility = .ewma(lambda: 0.94)
-        ewma.controls.maintenance = .confidence(0.95)
+        let ewma = try gjr.with(volatility: .ewma(lambda: 0.94),
+                                controls: MarginControls(buffer: 0.25, stressedWeight: 0.25, floorLookback: 1_000, speedLimitDown: 0.1,
+                                                         maintenance: .confidence(0.95)))
         try Self.compare(ewma, long, ts)
     }
 }

@@ -38,25 +38,21 @@ import VolScaleTestSupport
 
     /// The rise limit takes the lowest of the last `riseBars` publications; the corridor
     /// the lowest and highest of all.
-    @Test func riseLimitAndCorridor() {
-        var c = MarginControls()
-        c.riseLimit = 0.5
-        c.riseBars = 3
+    @Test func riseLimitAndCorridor() throws {
+        let c = try MarginControls(riseLimit: 0.5, riseBars: 3)
         var h = PublicationHistory(keep: 3)
         for v in [0.10, 0.30, 0.20, 0.25] { h.record(v) }
         // last three: 0.30, 0.20, 0.25 -> at most 1.5 x 0.20
         let r = c.apply(model: 0.50, floorValue: nil, history: h)
         #expect(close(r.rate, 0.30, rel: 1e-15) && r.binding == .riseLimit)
         #expect(c.apply(model: 0.29, floorValue: nil, history: h) == (0.29, .model))
-        var k = MarginControls()
-        k.corridor = 2
+        let k = try MarginControls(corridor: 2)
         // all publications: lowest 0.10, highest 0.30 -> within [0.15, 0.20]
         #expect(k.apply(model: 0.50, floorValue: nil, history: h) == (0.20, .corridorCap))
         #expect(k.apply(model: 0.05, floorValue: nil, history: h) == (0.15, .corridorFloor))
         #expect(k.apply(model: 0.18, floorValue: nil, history: h) == (0.18, .model))
         // the floor binds at its fraction
-        var f = MarginControls()
-        f.floorFraction = 0.5
+        let f = try MarginControls(floorFraction: 0.5)
         #expect(f.apply(model: 0.03, floorValue: 0.08, previous: nil) == (0.04, .floor))
         #expect(f.apply(model: 0.05, floorValue: 0.08, previous: nil) == (0.05, .model))
     }
@@ -84,8 +80,7 @@ import VolScaleTestSupport
         let r = Array(try TestData.sp500Returns().prefix(2600))
         let ts = (0..<r.count).map { Int64($0) * 86_400_000 }
         for mpor in [1, 2] {
-            var model = try Self.recommended()
-            model.mpor = mpor
+            let model = try Self.recommended().with(mpor: mpor)
             var changed = r
             for i in 2200..<r.count { changed[i] = -2.5 * r[i] + 0.001 }
             let a = try MarginEngine.run(model, returns: r, timestamps: ts)
@@ -134,7 +129,7 @@ import VolScaleTestSupport
         """
     }
 
-    @Test func calibrationKeysNeedATarget() {
+    @Test func calibrationKeysNeedATarget() throws {
         let text = Self.fhsModel(controls: "calibration_gain = 0.5")
         #expect(throws: ConfigError.self) { _ = try MarginConfig.parse(text, path: "p.toml") }
         do {
@@ -142,12 +137,11 @@ import VolScaleTestSupport
         } catch {
             #expect("\(error)".contains("calibration_gain needs calibration_target"))
         }
-        var m = MarginModel(name: "x", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
-                            confidence: 0.975, mpor: 1, lookback: 500)
-        m.controls.floorFraction = 1.5
-        #expect(throws: MarginModelError.invalidField(model: "x", field: "floor_fraction", value: 1.5, reason: "must be in (0, 1]")) { try m.validate() }
-        m.controls.floorFraction = 0.5
-        m.controls.corridor = 1
-        #expect(throws: MarginModelError.invalidField(model: "x", field: "corridor", value: 1, reason: "must exceed 1")) { try m.validate() }
+        #expect(throws: MarginModelError.invalidControl(field: "floor_fraction", value: 1.5, reason: "must be in (0, 1]")) {
+            try MarginControls(floorFraction: 1.5)
+        }
+        #expect(throws: MarginModelError.invalidControl(field: "corridor", value: 1, reason: "must exceed 1")) {
+            try MarginControls(floorFraction: 0.5, corridor: 1)
+        }
     }
 }

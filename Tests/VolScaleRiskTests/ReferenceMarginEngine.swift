@@ -15,7 +15,6 @@ enum ReferenceMarginEngine {
     ///     (nil where missing), for the implied blend.
     static func run(_ model: MarginModel, returns: [Double], timestamps: [Int64],
                            implied: [Double?]? = nil) throws(MarginModelError) -> MarginPath {
-        try model.validate()
         let n = returns.count
         if model.method != .parametric && model.lookback >= n {
             throw .invalidField(model: model.name, field: "lookback", value: Double(model.lookback),

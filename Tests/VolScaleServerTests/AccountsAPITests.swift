@@ -13,8 +13,7 @@ import VolScaleStore
 /// the same accounts back from the store.
 @Suite struct AccountsAPITests {
     static func state(store: any EngineStore) async throws -> ServiceState {
-        var c = EngineConfig(assets: ["BTC", "ETH"])
-        c.aggregation.minSources = 1
+        let c = try EngineConfig(assets: ["BTC", "ETH"], aggregation: AggregationPolicy(minSources: 1))
         let book = try BookConfig.load(path: Fixture.root.appendingPathComponent("examples/book.toml").path).book
         return ServiceState(engine: StreamingEngine(config: c), store: store, book: book)
     }

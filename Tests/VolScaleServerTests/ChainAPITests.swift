@@ -25,12 +25,9 @@ import VolScaleMargin
         return "{\"jsonrpc\":\"2.0\",\"result\":[\(records.joined(separator: ","))],\"usIn\":1}"
     }
 
-    static func state(impliedWeight: Double? = nil) -> ServiceState {
-        var c = EngineConfig(assets: ["BTC", "ETH"])
-        c.aggregation.minSources = 1
-        c.aggregation.maxAge = .max / 4
-        c.impliedWeight = impliedWeight
-        c.impliedMaxAge = 1000 * 86_400_000
+    static func state(impliedWeight: Double? = nil) throws -> ServiceState {
+        let c = try EngineConfig(assets: ["BTC", "ETH"], aggregation: AggregationPolicy(maxAge: AggregationPolicy.maxAgeLimit, minSources: 1),
+                                 impliedWeight: impliedWeight, impliedMaxAge: 1000 * 86_400_000)
         return ServiceState(engine: StreamingEngine(config: c), store: nil, book: MarginBook(assets: [], instruments: []))
     }
 
@@ -43,7 +40,7 @@ import VolScaleMargin
     @Test func chainBecomesTheImpliedVolatility() async throws {
         let fixture = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Fixture.root.appendingPathComponent("Tests/Fixtures/dvol-deribit.json"))) as? [String: Any])
         let expected = try #require(fixture["index"] as? Double) / 100
-        let app = buildApplication(state: Self.state(), config: Self.config)
+        let app = buildApplication(state: try Self.state(), config: Self.config)
         try await app.test(.router) { client in
             try await client.execute(uri: "/v1/assets/BTC/surface", method: .get, headers: bearer("read")) { #expect($0.status == .notFound) }
             try await client.execute(uri: "/v1/assets/BTC/chain", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: try Self.bookSummary())) { r in
@@ -91,7 +88,7 @@ import VolScaleMargin
     /// With [engine] implied_weight 1 the publications after the chain use max(sigma, implied per bar):
     /// quiet quotes (0.1% moves) publish the chain's 102.6% a year, 5.37% a day, and say so.
     @Test func publicationsBlendTheChainsImpliedVolatility() async throws {
-        let state = Self.state(impliedWeight: 1)
+        let state = try Self.state(impliedWeight: 1)
         let app = buildApplication(state: state, config: Self.config)
         try await app.test(.router) { client in
             try await client.execute(uri: "/v1/assets/BTC/chain", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: try Self.bookSummary())) {

@@ -12,9 +12,7 @@ enum Fixture {
     static let keys = ["read": "read-secret", "ingest": "ingest-secret", "admin": "admin-secret"]
 
     static func state() async throws -> ServiceState {
-        var c = EngineConfig(assets: ["BTC", "ETH"])
-        c.aggregation.minSources = 1
-        c.aggregation.maxAge = .max / 4
+        let c = try EngineConfig(assets: ["BTC", "ETH"], aggregation: AggregationPolicy(maxAge: AggregationPolicy.maxAgeLimit, minSources: 1))
         let book = try BookConfig.load(path: root.appendingPathComponent("examples/book.toml").path).book
         let state = ServiceState(engine: StreamingEngine(config: c), store: nil, book: book)
         await state.setAccounts([Account(id: "acc1", collateral: [("USD", 10_000)], positions: [Position(instrument: "BTC-PERP", quantity: 1, entryPrice: 60_000)])])
@@ -243,8 +241,20 @@ func bearer(_ role: String?) -> HTTPFields {
             try await client.execute(uri: "/v1/rates", method: .get, headers: bearer("read")) { r in
                 #expect(String(buffer: r.body).contains("\"asset\":\"policy\""))
             }
+            // a change that would leave the controls invalid is refused whole, and nothing is audited:
+            // a cap of 0 (every rate 0), a cap at or below the floor, a rise limit of 0
+            let sequence = await state.engine.sequence
+            for (body, message) in [("{\"hardCap\":0}", "hard_cap = 0.0: must be positive and above hard_floor"),
+                                    ("{\"hardFloor\":0.4,\"buffer\":1}", "hard_cap = 0.4: must be positive and above hard_floor"),
+                                    ("{\"speedLimitUp\":0}", "speed_limit_up = 0.0: must be positive")] {
+                try await client.execute(uri: "/v1/policy", method: .put, headers: bearer("admin"), body: ByteBuffer(string: body)) { r in
+                    #expect(r.status == .badRequest && String(buffer: r.body).contains(message), "\(body): \(String(buffer: r.body))")
+                }
+            }
+            #expect(await state.engine.sequence == sequence)
         }
-        #expect(await state.engine.config.buffer == 0.5)
+        let config = await state.engine.config
+        #expect(config.buffer == 0.5 && config.hardCap == 0.4 && config.hardFloor == nil)
     }
 
     @Test func storedAccountMarginAndStress() async throws {

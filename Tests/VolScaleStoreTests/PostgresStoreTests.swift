@@ -41,7 +41,7 @@ enum PG {
     @Test(.enabled(if: PG.available)) func resumeAfterRestartEqualsUninterruptedRun() async throws {
         try await PG.fresh(owner: "resume").execute("TRUNCATE quotes")
         let lines = quoteLines(count: 2400, seed: 9)
-        var reference = StreamingEngine(config: engineConfig())
+        var reference = StreamingEngine(config: try engineConfig())
         for l in lines { _ = reference.ingest(try Requests.quoteLine(Substring(l))) }
         // first process: half the input, then it goes away
         do {

@@ -38,17 +38,15 @@ func quoteLines(count: Int, seed: UInt64 = 5) -> [String] {
     return lines
 }
 
-func engineConfig() -> EngineConfig {
-    var c = EngineConfig(assets: ["BTC", "ETH"])
-    c.aggregation.minSources = 2
-    return c
+func engineConfig() throws -> EngineConfig {
+    try EngineConfig(assets: ["BTC", "ETH"], aggregation: AggregationPolicy(minSources: 2))
 }
 
 /// Shared checks for any store implementation.
 enum StoreSpec {
     static func roundTripAndAudit(_ store: any EngineStore, tamper: (String) async throws -> Void) async throws {
         var ing = try await Ingestor.open(store: store, config: engineConfig(), batchSize: 100)
-        var reference = StreamingEngine(config: engineConfig())
+        var reference = StreamingEngine(config: try engineConfig())
         var acceptedKeys: [QuoteKey] = []
         for (i, line) in quoteLines(count: 3000).enumerated() {
             let q = try Requests.quoteLine(Substring(line))
@@ -118,7 +116,7 @@ enum StoreSpec {
         let input = Paths.temp("quotes-\(UUID().uuidString).jsonl")
         try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
         let db = Paths.temp("crash-\(UUID().uuidString).sqlite")
-        var reference = StreamingEngine(config: engineConfig())
+        var reference = StreamingEngine(config: try engineConfig())
         for l in lines { _ = reference.ingest(try Requests.quoteLine(Substring(l))) }
 
         var seed: UInt64 = UInt64(Date().timeIntervalSince1970)
@@ -183,7 +181,7 @@ enum ReadOnlyProbe {
             let sem = DispatchSemaphore(value: 0)
             nonisolated(unsafe) var message = ""
             Task {
-                do { try await store.commit(CommitBatch(quotes: [Quote(asset: "BTC", source: "x", timestamp: 1, price: 1)], publications: [], snapshot: StreamingEngine(config: engineConfig()).snapshot)) } catch { message = "\(error)" }
+                do { try await store.commit(CommitBatch(quotes: [Quote(asset: "BTC", source: "x", timestamp: 1, price: 1)], publications: [], snapshot: StreamingEngine(config: try engineConfig()).snapshot)) } catch { message = "\(error)" }
                 sem.signal()
             }
             sem.wait()
@@ -249,7 +247,7 @@ extension StoreSpec {
         // the account's history at its current version, by the engine
         let set = Publication(sequence: 1, asset: "BTC", side: "long", timestamp: 70, oldValue: nil, newValue: 0.05, maintenance: 0.04, sigma: 0.02,
                               binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 70, price: 61_000.5, stablePrice: 60_900.25, haircut: 0.0725, status: .stable)
-        var batch = CommitBatch(quotes: [], publications: [set], snapshot: StreamingEngine(config: engineConfig()).snapshot)
+        var batch = CommitBatch(quotes: [], publications: [set], snapshot: StreamingEngine(config: try engineConfig()).snapshot)
         batch.statusEvents = [AccountStatusRecord(id: "\(prefix)a", time: 70, detail: "healthy -> margin call (margin ratio 0.9000, sequence 1)")]
         try await store.commit(batch)
         #expect(try await store.publications(asset: "BTC", at: nil, limit: 10).last?.publication == set)

@@ -77,10 +77,7 @@ extension VolScaleCommand {
             if let config {
                 do {
                     var c = try MarginConfig.load(path: config)
-                    if let h = mpor {
-                        for i in c.models.indices { c.models[i].mpor = h }
-                        for m in c.models { try m.validate() }
-                    }
+                    if let h = mpor { c.models = try c.models.map { try $0.with(mpor: h) } }
                     return (c.models, c)
                 } catch let e as ConfigError {
                     throw CommandFailure(e.description)
@@ -97,11 +94,12 @@ extension VolScaleCommand {
             let meth = method ?? .fhs
             let meas = measure ?? .expectedShortfall
             let name = "\(vol.label) \(meth.rawValue.uppercased())-\(meas.rawValue.uppercased())"
-            let m = MarginModel(name: name, volatility: vol, measure: meas, method: meth,
-                                useFittedNu: dist == .studentT, confidence: confidence ?? 0.99, mpor: mpor ?? 1,
-                                lookback: lookback ?? 1000, testConfidence: testConfidence)
-            do { try m.validate() } catch { throw CommandFailure(error.description) }
-            return ([m], nil)
+            do {
+                let m = try MarginModel(name: name, volatility: vol, measure: meas, method: meth,
+                                        useFittedNu: dist == .studentT, confidence: confidence ?? 0.99, mpor: mpor ?? 1,
+                                        lookback: lookback ?? 1000, testConfidence: testConfidence)
+                return ([m], nil)
+            } catch { throw CommandFailure(error.description) }
         }
 
         public func run() throws { try StandardOutput.write(try render()) }
