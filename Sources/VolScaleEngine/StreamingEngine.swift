@@ -132,6 +132,24 @@ public struct Publication: Sendable, Equatable, Codable {
         self.inputFrom = inputFrom
         self.inputTo = inputTo
     }
+
+    /// A change of the margin controls: who made it, when (UTC ms), what changed (e.g.
+    /// `buffer: none -> 0.5; hardCap: none -> 0.4`) and the maintenance fraction after it.
+    /// Stored as a record of its own (the stores' `policy_changes`), in the same audit chain
+    /// and sequence as the parameter sets; its hashed text is the one a publication of the
+    /// asset "policy" with these fields has, so chains written before it verify unchanged.
+    public static func policyChange(sequence: Int64, by author: String, at time: Int64, changes: String,
+                                    maintenance: Double, modelVersion: String) -> Publication {
+        Publication(sequence: sequence, asset: policyAsset, side: .policyChange(by: author), timestamp: time, oldValue: nil, newValue: 0,
+                    maintenance: maintenance, sigma: 0, binding: .policyChanges(changes), modelVersion: modelVersion,
+                    inputFrom: time, inputTo: time)
+    }
+
+    /// The author and the text of a policy change; nil for a parameter set.
+    public var policyChange: (author: String, changes: String)? {
+        guard case let .policyChange(author) = side else { return nil }
+        return (author, binding.stored)
+    }
 }
 
 /// Streaming settings. Built valid: the initialiser and the decoder (a snapshot read back)
@@ -555,9 +573,8 @@ public struct StreamingEngine: Sendable {
         if let m = maintenanceFraction { changes.append("maintenanceFraction: \(config.maintenanceFraction) -> \(m)") }
         config = changed
         sequence += 1
-        return Publication(sequence: sequence, asset: Publication.policyAsset, side: .policyChange(by: who), timestamp: time, oldValue: nil, newValue: 0,
-                           maintenance: config.maintenanceFraction, sigma: 0, binding: .policyChanges(changes.joined(separator: "; ")),
-                           modelVersion: config.modelVersion, inputFrom: time, inputTo: time)
+        return .policyChange(sequence: sequence, by: who, at: time, changes: changes.joined(separator: "; "),
+                             maintenance: config.maintenanceFraction, modelVersion: config.modelVersion)
     }
 
     /// Takes the margin controls of a configuration another process changed (several

@@ -18,8 +18,8 @@ import VolScaleEngine
 /// - **State per asset** (`asset_state`): the asset's part of the engine (`AssetSnapshot`),
 ///   written in the same transaction as its quotes and publications; a new owner continues
 ///   from it, so the asset's publications continue without gap or duplicate.
-/// - **One audit chain** (`publications` under the chain name, the store URL's `owner`,
-///   default `engine`): sequence numbers are given at commit under a transaction-level
+/// - **One audit chain** (`publications` and `policy_changes` under the chain name, the
+///   store URL's `owner`, default `engine`, read together through `audit_chain`): sequence numbers are given at commit under a transaction-level
 ///   advisory lock, so the chain is one sequence over every process and a reader of
 ///   `seq > n` never misses a row committed later with a smaller number.
 /// - **Processes** (`processes`): each one's address and heartbeat; an asset's fair share is
@@ -202,7 +202,7 @@ extension PostgresStore {
     public func publications(after sequence: Int64, limit: Int) async throws -> [StoredPublication] {
         try await wrap {
             let n = Int64(limit)
-            let rows = try await client.query("SELECT \(unescaped: Self.columns) FROM publications WHERE owner = \(chain) AND seq > \(sequence) ORDER BY seq LIMIT \(n)", logger: logger)
+            let rows = try await client.query("SELECT \(unescaped: Self.columns) FROM audit_chain WHERE owner = \(chain) AND seq > \(sequence) ORDER BY seq LIMIT \(n)", logger: logger)
             var out: [StoredPublication] = []
             for try await r in rows.decode(Row.self) { out.append(Self.stored(r)) }
             return out
@@ -270,19 +270,25 @@ extension PostgresStore {
                 if !batch.publications.isEmpty {
                     try await conn.query("SELECT pg_advisory_xact_lock(hashtext(\("chain:" + chain)))", logger: logger)
                     var previous = AuditChain.genesis, seq: Int64 = 0
-                    let last = try await conn.query("SELECT seq, hash FROM publications WHERE owner = \(chain) ORDER BY seq DESC LIMIT 1", logger: logger)
+                    let last = try await conn.query("SELECT seq, hash FROM audit_chain WHERE owner = \(chain) ORDER BY seq DESC LIMIT 1", logger: logger)
                     for try await (s, h) in last.decode((Int64, String).self) { seq = s; previous = h }
                     for var p in batch.publications {
                         seq += 1
                         p.sequence = seq
                         let h = AuditChain.hash(p, previous: previous)
+                        defer { previous = h; sequences.append(seq) }
+                        if let change = p.policyChange {
+                            try await conn.query("""
+                                INSERT INTO policy_changes(owner, seq, ts, author, changes, maintenance, model_version, prev_hash, hash, process)
+                                VALUES (\(chain), \(seq), \(p.timestamp), \(change.author), \(change.changes), \(p.maintenance), \(p.modelVersion), \(previous), \(h), \(batch.process))
+                                """, logger: logger)
+                            continue
+                        }
                         let fence = batch.fences[p.asset]
                         try await conn.query("""
                             INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status, process, fence)
                             VALUES (\(chain), \(seq), \(p.asset), \(p.side.stored), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding.stored), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h), \(p.price), \(p.stablePrice), \(p.haircut), \(p.status?.rawValue), \(batch.process), \(fence))
                             """, logger: logger)
-                        previous = h
-                        sequences.append(seq)
                     }
                 }
                 for (asset, text) in states {

@@ -145,6 +145,14 @@ public struct AccountEvent: Sendable, Equatable {
 public enum AuditChain {
     public static let genesis = String(repeating: "0", count: 64)
 
+    /// The rows of `publications` that are policy changes as the engine wrote them before
+    /// they had a table of their own (`Publication.policyChange`): the stores move exactly
+    /// these, and read them back with the same fields, so their hashes hold.
+    static let policyRowShape = """
+        asset = 'policy' AND old_value IS NULL AND new_value = 0 AND sigma = 0 AND input_from = ts AND input_to = ts
+        AND price IS NULL AND stable_price IS NULL AND haircut IS NULL AND status IS NULL
+        """
+
     /// SHA-256 over a canonical text of the publication and the previous hash. A
     /// parameter set's price, stable price, haircut and status are covered when present
     /// (publications stored before they existed hash as they did then).
@@ -185,6 +193,17 @@ public enum AuditChain {
             lastSeq = seq
         }
         return AuditReport(checked: rows.count, firstBroken: nil)
+    }
+}
+
+extension EngineSnapshot {
+    /// A stored snapshot read back and checked (`EngineConfig` is built valid); a snapshot
+    /// that fails is named as such, e.g. settings an earlier version accepted and this one
+    /// refuses (a hard cap of 0, which publishes every rate as 0).
+    static func stored(_ data: Data, store: String) throws -> EngineSnapshot {
+        do { return try JSONDecoder().decode(EngineSnapshot.self, from: data) } catch {
+            throw StoreError(store: store, reason: "the stored engine state cannot be resumed: \(error)")
+        }
     }
 }
 

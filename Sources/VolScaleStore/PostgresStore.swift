@@ -61,7 +61,7 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
             "ALTER TABLE publications ADD COLUMN IF NOT EXISTS stable_price DOUBLE PRECISION",
             "ALTER TABLE publications ADD COLUMN IF NOT EXISTS haircut DOUBLE PRECISION",
             "ALTER TABLE publications ADD COLUMN IF NOT EXISTS status TEXT",
-        ]
+        ] + Self.policyChangeMigrations
         // Serialise concurrent first starts of several processes. A schema already at this
         // version is left alone: ALTER TABLE takes an exclusive lock even when there is nothing
         // to add, and a process joining a venue whose others are committing would deadlock.
@@ -78,7 +78,29 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
     }
 
     /// The schema's version: raise it with every change to the statements of `migrate`.
-    static let schemaVersion: Int64 = 4
+    static let schemaVersion: Int64 = 5
+
+    /// Changes of the margin controls get a record of their own (`policy_changes`), moved
+    /// out of `publications`, where they stood under the asset "policy"; `audit_chain`
+    /// reads both as the one chain they form. Only rows of the shape the engine wrote move,
+    /// so every stored hash still verifies (the move is one statement: all or nothing).
+    static let policyChangeMigrations: [PostgresQuery] = [
+        """
+        CREATE TABLE IF NOT EXISTS policy_changes (owner TEXT NOT NULL, seq BIGINT NOT NULL, ts BIGINT NOT NULL, author TEXT NOT NULL, changes TEXT NOT NULL, maintenance DOUBLE PRECISION NOT NULL, model_version TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, process TEXT, PRIMARY KEY (owner, seq))
+        """,
+        PostgresQuery(unsafeSQL: """
+            WITH moved AS (DELETE FROM publications WHERE \(AuditChain.policyRowShape)
+                           RETURNING owner, seq, ts, side, binding, maintenance, model_version, prev_hash, hash)
+            INSERT INTO policy_changes(owner, seq, ts, author, changes, maintenance, model_version, prev_hash, hash) SELECT * FROM moved
+            """),
+        PostgresQuery(unsafeSQL: """
+            CREATE OR REPLACE VIEW audit_chain AS
+                SELECT owner, \(columns) FROM publications
+                UNION ALL
+                SELECT owner, seq, 'policy', author, ts, NULL::float8, 0::float8, maintenance, 0::float8, changes, model_version,
+                       ts, ts, prev_hash, hash, NULL::float8, NULL::float8, NULL::float8, NULL::text FROM policy_changes
+            """),
+    ]
 
     func wrap<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let e as StoreError { throw e } catch {
@@ -120,15 +142,22 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
                         """, logger: logger)
                 }
                 var previous = AuditChain.genesis
-                let last = try await conn.query("SELECT hash FROM publications WHERE owner = \(owner) ORDER BY seq DESC LIMIT 1", logger: logger)
+                let last = try await conn.query("SELECT hash FROM audit_chain WHERE owner = \(owner) ORDER BY seq DESC LIMIT 1", logger: logger)
                 for try await h in last.decode(String.self) { previous = h }
                 for p in batch.publications {
                     let h = AuditChain.hash(p, previous: previous)
+                    defer { previous = h }
+                    if let change = p.policyChange {
+                        try await conn.query("""
+                            INSERT INTO policy_changes(owner, seq, ts, author, changes, maintenance, model_version, prev_hash, hash)
+                            VALUES (\(owner), \(p.sequence), \(p.timestamp), \(change.author), \(change.changes), \(p.maintenance), \(p.modelVersion), \(previous), \(h))
+                            """, logger: logger)
+                        continue
+                    }
                     try await conn.query("""
                         INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status)
                         VALUES (\(owner), \(p.sequence), \(p.asset), \(p.side.stored), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding.stored), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h), \(p.price), \(p.stablePrice), \(p.haircut), \(p.status?.rawValue))
                         """, logger: logger)
-                    previous = h
                 }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 try await conn.query("""
@@ -152,7 +181,7 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
     public func loadSnapshot() async throws -> EngineSnapshot? {
         try await wrap {
             let rows = try await client.query("SELECT snapshot FROM engine_state WHERE owner = \(owner)", logger: logger)
-            for try await text in rows.decode(String.self) { return try JSONDecoder().decode(EngineSnapshot.self, from: Data(text.utf8)) }
+            for try await text in rows.decode(String.self) { return try EngineSnapshot.stored(Data(text.utf8), store: url) }
             return nil
         }
     }
@@ -182,8 +211,8 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
             let assetFilter = asset ?? ""
             let atFilter = at ?? Int64.max
             rows = try await client.query(PostgresQuery(unsafeSQL: """
-                SELECT \(Self.columns) FROM publications WHERE owner = $1 AND ($2 = '' OR asset = $2)
-                AND ($3 = \(Int64.max) OR seq IN (SELECT MAX(seq) FROM publications WHERE owner = $1 AND ts <= $3 GROUP BY asset, side))
+                SELECT \(Self.columns) FROM audit_chain WHERE owner = $1 AND ($2 = '' OR asset = $2)
+                AND ($3 = \(Int64.max) OR seq IN (SELECT MAX(seq) FROM audit_chain WHERE owner = $1 AND ts <= $3 GROUP BY asset, side))
                 ORDER BY seq DESC LIMIT $4
                 """, binds: {
                     var b = PostgresBindings()
@@ -223,7 +252,7 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
 
     public func verifyAudit() async throws -> AuditReport {
         try await wrap {
-            let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM publications WHERE owner = $1 ORDER BY seq", binds: {
+            let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM audit_chain WHERE owner = $1 ORDER BY seq", binds: {
                 var b = PostgresBindings()
                 b.append(owner)
                 return b

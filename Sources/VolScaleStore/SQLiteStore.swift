@@ -8,7 +8,11 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
     let writer: any DatabaseWriter
     public let path: String
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws { try self.init(path: path, migratingUpTo: nil) }
+
+    /// Opens the database with its schema brought up to `migration` (nil: the latest);
+    /// tests build stores of an older schema with it.
+    init(path: String, migratingUpTo migration: String?) throws {
         self.path = path
         var config = Configuration()
         config.prepareDatabase { db in
@@ -20,7 +24,7 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
             } else {
                 writer = try DatabasePool(path: path, configuration: config)
             }
-            try Self.migrator.migrate(writer)
+            if let migration { try Self.migrator.migrate(writer, upTo: migration) } else { try Self.migrator.migrate(writer) }
         } catch {
             throw StoreError(store: path, reason: Self.describe(error))
         }
@@ -62,7 +66,42 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                 ALTER TABLE publications ADD COLUMN status TEXT;
                 """)
         }
+        // Changes of the margin controls get a record of their own, moved out of
+        // `publications` (where they stood under the asset "policy"); `audit_chain` reads
+        // both tables as the one chain they form, in sequence order. Only rows of the shape
+        // the engine wrote move, so every stored hash still verifies.
+        m.registerMigration("v4-policy-changes") { db in
+            try db.execute(sql: """
+                CREATE TABLE policy_changes (
+                    seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, author TEXT NOT NULL, changes TEXT NOT NULL,
+                    maintenance REAL NOT NULL, model_version TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+                INSERT INTO policy_changes(seq, ts, author, changes, maintenance, model_version, prev_hash, hash)
+                    SELECT seq, ts, side, binding, maintenance, model_version, prev_hash, hash FROM publications
+                    WHERE \(AuditChain.policyRowShape);
+                DELETE FROM publications WHERE seq IN (SELECT seq FROM policy_changes);
+                CREATE VIEW audit_chain AS
+                    SELECT seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version,
+                           input_from, input_to, prev_hash, hash, price, stable_price, haircut, status FROM publications
+                    UNION ALL
+                    SELECT seq, 'policy', author, ts, NULL, 0.0, maintenance, 0.0, changes, model_version,
+                           ts, ts, prev_hash, hash, NULL, NULL, NULL, NULL FROM policy_changes;
+                """)
+        }
         return m
+    }
+
+    /// The audit chain as one read in sequence order: the parameter sets, and the policy
+    /// changes with the fields of a publication (as the `audit_chain` view reads them).
+    /// Written out rather than read through the view: SQLite merges a compound SELECT's arms
+    /// in key order, but sorts a view's rows whole (0.7 s for the last hash of 2 M rows).
+    static func chain(sets: String = "1 = 1", policyChanges: String = "1 = 1") -> String {
+        """
+        SELECT seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to,
+               prev_hash, hash, price, stable_price, haircut, status FROM publications WHERE \(sets)
+        UNION ALL
+        SELECT seq, 'policy', author, ts, NULL, 0.0, maintenance, 0.0, changes, model_version, ts, ts,
+               prev_hash, hash, NULL, NULL, NULL, NULL FROM policy_changes WHERE \(policyChanges)
+        """
     }
 
     static func describe(_ error: Error) -> String {
@@ -81,7 +120,7 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
         do {
             let snapshot = try JSONEncoder().encode(batch.snapshot)
             try await writer.write { db in
-                let last = try String.fetchOne(db, sql: "SELECT hash FROM publications ORDER BY seq DESC LIMIT 1") ?? AuditChain.genesis
+                let last = try Row.fetchOne(db, sql: Self.chain() + " ORDER BY seq DESC LIMIT 1").map { $0["hash"] as String } ?? AuditChain.genesis
                 let insertQuote = try db.cachedStatement(sql: "INSERT INTO quotes(asset, source, ts, price, confidence) VALUES (?, ?, ?, ?, ?)")
                 for q in batch.quotes {
                     insertQuote.setUncheckedArguments([q.asset, q.source, q.timestamp, q.price, q.confidence])
@@ -93,12 +132,19 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
                         model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status)
                         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                     """)
+                let insertPolicy = try db.cachedStatement(sql: """
+                    INSERT INTO policy_changes(seq, ts, author, changes, maintenance, model_version, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)
+                    """)
                 for p in batch.publications {
                     let h = AuditChain.hash(p, previous: previous)
+                    defer { previous = h }
+                    if let change = p.policyChange {
+                        try insertPolicy.execute(arguments: [p.sequence, p.timestamp, change.author, change.changes, p.maintenance, p.modelVersion, previous, h])
+                        continue
+                    }
                     try insertPub.execute(arguments: [p.sequence, p.asset, p.side.stored, p.timestamp, p.oldValue, p.newValue, p.maintenance,
                                                       p.sigma, p.binding.stored, p.modelVersion, p.inputFrom, p.inputTo, previous, h,
                                                       p.price, p.stablePrice, p.haircut, p.status?.rawValue])
-                    previous = h
                 }
                 try db.execute(sql: "INSERT INTO engine_state(id, snapshot, committed_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot, committed_at = excluded.committed_at",
                                arguments: [snapshot, Int64(Date().timeIntervalSince1970 * 1000)])
@@ -122,7 +168,9 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
     public func loadSnapshot() async throws -> EngineSnapshot? {
         do {
             guard let data = try await writer.read({ db in try Data.fetchOne(db, sql: "SELECT snapshot FROM engine_state WHERE id = 1") }) else { return nil }
-            return try JSONDecoder().decode(EngineSnapshot.self, from: data)
+            return try EngineSnapshot.stored(data, store: path)
+        } catch let e as StoreError {
+            throw e
         } catch { throw StoreError(store: path, reason: Self.describe(error)) }
     }
 
@@ -145,15 +193,22 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
     public func publications(asset: String?, at: Int64?, limit: Int) async throws -> [StoredPublication] {
         do {
             return try await writer.read { db in
-                var sql = "SELECT * FROM publications WHERE 1 = 1"
-                var args: [any DatabaseValueConvertible] = []
-                if let asset { sql += " AND asset = ?"; args.append(asset) }
-                if let at {
-                    sql += " AND seq IN (SELECT MAX(seq) FROM publications WHERE ts <= ? GROUP BY asset, side)"
-                    args.append(at)
+                var sets = "1 = 1", changes = "1 = 1"
+                var setArgs: [any DatabaseValueConvertible] = [], changeArgs: [any DatabaseValueConvertible] = []
+                if let asset {
+                    sets += " AND asset = ?"
+                    setArgs.append(asset)
+                    if asset != Publication.policyAsset { changes = "0" }
                 }
-                sql += " ORDER BY seq DESC LIMIT ?"
-                args.append(limit)
+                if let at {
+                    let inForce = " AND seq IN (SELECT MAX(seq) FROM audit_chain WHERE ts <= ? GROUP BY asset, side)"
+                    sets += inForce
+                    changes += inForce
+                    setArgs.append(at)
+                    changeArgs.append(at)
+                }
+                let sql = Self.chain(sets: sets, policyChanges: changes) + " ORDER BY seq DESC LIMIT ?"
+                let args = setArgs + changeArgs + [limit]
                 return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.publication).reversed()
             }
         } catch { throw StoreError(store: path, reason: Self.describe(error)) }
@@ -187,7 +242,7 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
 
     public func verifyAudit() async throws -> AuditReport {
         do {
-            let rows = try await writer.read { db in try Row.fetchAll(db, sql: "SELECT * FROM publications ORDER BY seq").map(Self.publication) }
+            let rows = try await writer.read { db in try Row.fetchAll(db, sql: Self.chain() + " ORDER BY seq").map(Self.publication) }
             return AuditChain.verify(rows)
         } catch { throw StoreError(store: path, reason: Self.describe(error)) }
     }
@@ -271,5 +326,10 @@ public final class SQLiteStore: EngineStore, @unchecked Sendable {
     /// Runs raw SQL (tests use it to tamper with rows).
     public func execute(_ sql: String) throws {
         try writer.write { db in try db.execute(sql: sql) }
+    }
+
+    /// Runs a query whose answer is one integer (tests use it to look into tables).
+    func count(_ sql: String) throws -> Int64 {
+        try writer.read { db in try Int64.fetchOne(db, sql: sql) ?? 0 }
     }
 }

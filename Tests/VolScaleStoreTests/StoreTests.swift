@@ -44,6 +44,46 @@ func engineConfig() throws -> EngineConfig {
 
 /// Shared checks for any store implementation.
 enum StoreSpec {
+    /// A policy change is stored as a record of its own (the `policy_changes` table), in the
+    /// one audit chain with the parameter sets around it: read back whole, by itself and in
+    /// sequence with the sets, and an alteration of its row breaks the chain at it.
+    static func policyChanges(_ store: any EngineStore, tamper: (String) async throws -> Void) async throws {
+        let set = { (n: Int64) in
+            Publication(sequence: n, asset: "BTC", side: "long", timestamp: 100 * n, oldValue: nil, newValue: 0.05, maintenance: 0.04, sigma: 0.02,
+                        binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 100 * n, price: 61_000, stablePrice: 60_900, haircut: 0.07, status: .stable)
+        }
+        let change = Publication.policyChange(sequence: 2, by: "admin", at: 150, changes: "buffer: none -> 0.5; hardCap: none -> 0.4",
+                                              maintenance: 0.8, modelVersion: "t")
+        let batch = CommitBatch(quotes: [], publications: [set(1), change, set(3)], snapshot: StreamingEngine(config: try engineConfig()).snapshot)
+        try await store.commit(batch)
+        #expect(try await store.publications(asset: nil, at: nil, limit: 10).map(\.publication) == [set(1), change, set(3)])
+        #expect(try await store.publications(asset: Publication.policyAsset, at: nil, limit: 10).map(\.publication) == [change])
+        #expect(try await store.publications(asset: nil, at: 160, limit: 10).map(\.publication) == [set(1), change])
+        #expect(try await store.verifyAudit() == AuditReport(checked: 3, firstBroken: nil))
+        try await tamper("UPDATE policy_changes SET changes = 'buffer: none -> 5' WHERE seq = 2")
+        let altered = try await store.verifyAudit()
+        #expect(altered.firstBroken?.sequence == 2 && altered.firstBroken?.reason.contains("altered") == true)
+    }
+
+    /// Three publications as stores before `policy_changes` held them, with their chain: a
+    /// parameter set, a policy change under the asset "policy", and a row under that name
+    /// of another shape (a sigma), which is not a policy change as the engine writes them.
+    static func legacyChain() -> [(Publication, previous: String, hash: String)] {
+        let pubs = [
+            Publication(sequence: 1, asset: "BTC", side: "long", timestamp: 100, oldValue: nil, newValue: 0.05, maintenance: 0.04, sigma: 0.02,
+                        binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 100),
+            Publication.policyChange(sequence: 2, by: "admin", at: 150, changes: "buffer: none -> 0.5", maintenance: 0.8, modelVersion: "t"),
+            Publication(sequence: 3, asset: "policy", side: "ops", timestamp: 160, oldValue: nil, newValue: 0, maintenance: 0.8, sigma: 0.5,
+                        binding: "odd", modelVersion: "t", inputFrom: 160, inputTo: 160),
+        ]
+        var previous = AuditChain.genesis
+        return pubs.map { p in
+            let h = AuditChain.hash(p, previous: previous)
+            defer { previous = h }
+            return (p, previous, h)
+        }
+    }
+
     static func roundTripAndAudit(_ store: any EngineStore, tamper: (String) async throws -> Void) async throws {
         var ing = try await Ingestor.open(store: store, config: engineConfig(), batchSize: 100)
         var reference = StreamingEngine(config: try engineConfig())
@@ -90,6 +130,51 @@ enum StoreSpec {
         try s2.execute("DELETE FROM publications WHERE seq = 7")
         let r = try await s2.verifyAudit()
         #expect(r.firstBroken?.sequence == 8 && r.firstBroken?.reason.contains("missing") == true)
+    }
+
+    @Test func policyChangesAreRecordsOfTheirOwn() async throws {
+        let store = try SQLiteStore(path: Paths.temp("policy-\(UUID().uuidString).sqlite"))
+        try await StoreSpec.policyChanges(store) { sql in try store.execute(sql) }
+    }
+
+    /// A store written before policy changes had a table of their own: opening it moves its
+    /// "policy" rows to `policy_changes`, and the chain still verifies; a row of another
+    /// shape under that name stays where it was.
+    @Test func legacyPolicyRowsMoveAndTheChainHolds() async throws {
+        let path = Paths.temp("legacy-\(UUID().uuidString).sqlite")
+        let rows = StoreSpec.legacyChain()
+        do {
+            let old = try SQLiteStore(path: path, migratingUpTo: "v3-parameter-sets")
+            for (p, previous, hash) in rows {
+                try old.execute("""
+                    INSERT INTO publications(seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash)
+                    VALUES (\(p.sequence), '\(p.asset)', '\(p.side.stored)', \(p.timestamp), \(p.oldValue.map { "\($0)" } ?? "NULL"), \(p.newValue),
+                            \(p.maintenance), \(p.sigma), '\(p.binding.stored)', '\(p.modelVersion)', \(p.inputFrom), \(p.inputTo), '\(previous)', '\(hash)')
+                    """)
+            }
+        }
+        let store = try SQLiteStore(path: path)
+        #expect(try await store.verifyAudit() == AuditReport(checked: rows.count, firstBroken: nil))
+        #expect(try await store.publications(asset: nil, at: nil, limit: 10).map(\.publication) == rows.map(\.0))
+        #expect(try store.count("SELECT COUNT(*) FROM policy_changes") == 1 && store.count("SELECT COUNT(*) FROM publications") == 2)
+        try store.execute("UPDATE policy_changes SET author = 'someone else' WHERE seq = 2")
+        #expect(try await store.verifyAudit().firstBroken?.sequence == 2)
+    }
+
+    /// A stored state whose settings are out of range (an earlier version accepted a hard
+    /// cap of 0) is not resumed: the error names the store, the field and the reason.
+    @Test func invalidStoredSettingsAreNamedNotResumed() async throws {
+        let path = Paths.temp("settings-\(UUID().uuidString).sqlite")
+        let store = try SQLiteStore(path: path)
+        try await store.commit(CommitBatch(quotes: [], publications: [], snapshot: StreamingEngine(config: try engineConfig()).snapshot))
+        #expect(try await store.loadSnapshot() != nil)
+        try store.execute("UPDATE engine_state SET snapshot = json_set(CAST(snapshot AS TEXT), '$.config.hardCap', 0)")
+        do {
+            _ = try await store.loadSnapshot()
+            Issue.record("a stored hard cap of 0 was resumed")
+        } catch {
+            #expect("\(error)" == "\(path): the stored engine state cannot be resumed: hard_cap = 0.0: must be positive and above hard_floor")
+        }
     }
 
     @Test func readOnlyDatabaseIsAClearErrorAndLosesNothing() async throws {
