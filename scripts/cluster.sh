@@ -113,7 +113,10 @@ curl -sf -X PUT -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/
 policy_on_a() { get $PA /v1/policy | grep -q '"buffer":0.3'; }
 export -f policy_on_a; export PA
 wait_for 10 "A takes the policy changed through B" policy_on_a >/dev/null || fail "see above"
-echo "cluster: a policy change through B holds on A"
+# ...and is a record of its own in the chain (policy_changes), not a row of publications
+[[ $(sql "SELECT COUNT(*) FROM policy_changes WHERE owner = 'engine' AND changes LIKE 'buffer:%-> 0.3'") -eq 1 ]] || fail "the policy change is not in policy_changes"
+[[ $(sql "SELECT COUNT(*) FROM publications WHERE owner = 'engine' AND asset = 'policy'") -eq 0 ]] || fail "a policy change was stored as a publication"
+echo "cluster: a policy change through B holds on A, stored in policy_changes"
 
 # 3. kill -9 A: its assets move to B within the lease period; publications go on.
 sleep 2
@@ -152,17 +155,17 @@ echo "cluster: C stopped until B took its assets, then woken: nothing written un
 #    before it (its old value is that one's new value), across every change of owner, and
 #    no bar of an asset is published twice. (Publication times follow the quotes: the
 #    forwarded quote above, from a source that lags, is published at its own time.)
-stale=$(sql "SELECT COUNT(*) FROM (SELECT fence, LAG(fence) OVER (PARTITION BY asset ORDER BY seq) AS p FROM publications WHERE owner = 'engine' AND asset <> 'policy') x WHERE fence < p")
+stale=$(sql "SELECT COUNT(*) FROM (SELECT fence, LAG(fence) OVER (PARTITION BY asset ORDER BY seq) AS p FROM publications WHERE owner = 'engine') x WHERE fence < p")
 [[ $stale -eq 0 ]] || fail "$stale publications were written under a lease older than an earlier publication's"
 bad=$(sql "SELECT COUNT(*) FROM (SELECT old_value, LAG(new_value) OVER w AS prev, LAG(seq) OVER w AS prev_seq
-  FROM publications WHERE owner = 'engine' AND asset <> 'policy' WINDOW w AS (PARTITION BY asset, side ORDER BY seq)) x
+  FROM publications WHERE owner = 'engine' WINDOW w AS (PARTITION BY asset, side ORDER BY seq)) x
   WHERE prev_seq IS NOT NULL AND old_value IS DISTINCT FROM prev")
 [[ $bad -eq 0 ]] || fail "$bad publications do not continue the one before them"
 # the same bar published twice (by two owners) would share its asset, side and time
-twice=$(sql "SELECT COUNT(*) FROM (SELECT 1 FROM publications WHERE owner = 'engine' AND asset <> 'policy' GROUP BY asset, side, ts HAVING COUNT(*) > 1) x")
+twice=$(sql "SELECT COUNT(*) FROM (SELECT 1 FROM publications WHERE owner = 'engine' GROUP BY asset, side, ts HAVING COUNT(*) > 1) x")
 [[ $twice -eq 0 ]] || fail "$twice bars were published twice"
 handovers=$(sql "SELECT COUNT(*) FROM (SELECT process, LAG(process) OVER (PARTITION BY asset ORDER BY seq) AS p FROM publications WHERE owner = 'engine') x WHERE p IS NOT NULL AND p <> process")
-total=$(sql "SELECT COUNT(*) FROM publications WHERE owner = 'engine'")
+total=$(sql "SELECT COUNT(*) FROM audit_chain WHERE owner = 'engine'")
 [[ $handovers -ge 4 ]] || fail "only $handovers changes of owner seen"
 "$BIN" audit verify --store "$URL" | grep -q intact || fail "audit verify --store postgres://…"
 echo "cluster: $total publications, $handovers changes of owner within assets, every one continuing its predecessor; audit chain intact"
