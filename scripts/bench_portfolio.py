@@ -2,10 +2,20 @@
 """NumPy implementation of the portfolio-margin kernel, on the inputs the Swift benchmark
 wrote (bench-results/pm): prints its time and the largest difference from Swift's results.
 
-For each account: loss = -(Q @ rows) with Q the dense account x instrument coefficient
-matrix (built from the sparse 10-position lists), ES over the worst 1% of the 1,000
-scenarios (np.partition), plus liquidity add-ons, floored at (1 - max_offset) x the sum of
-stand-alone requirements. Vectorised in chunks of accounts so the loss matrix fits memory.
+The kernel is MarginCalculator's whole portfolio rule (`MarginCalculator.portfolioKernel`),
+written out here from its documented formula: for each account, with Q the dense
+account x instrument coefficient matrix (built from the sparse 10-position lists),
+
+    loss      = -(Q @ S)                      over the joint scenarios
+    grid      = max_g(-(Q @ G)[:, g] * w_g)   over the risk grid, weighted
+    ES        = mean of the worst (1 - confidence) share of the losses (np.partition; the
+                boundary scenario counted in part)
+    liquidity = sum_j n_j * m_j * (halfSpread_j + kappaSigma_j * sqrt(max(0, n_j - t_j) / ADV_j)),
+                n_j = |c_j| * price_j
+    floor     = (1 - maxOffset) * sum_j |c_j| * standalone_side(c_j)
+    margin    = max(max(ES, grid, 0) + liquidity, floor)
+
+vectorised in chunks of accounts so the loss matrix fits memory.
 """
 import json
 import sys
@@ -14,23 +24,29 @@ import time
 import numpy as np
 
 d = sys.argv[1] if len(sys.argv) > 1 else "bench-results/pm"
-rows = np.fromfile(f"{d}/rows.f64")
+
+
+def f64(name):
+    return np.fromfile(f"{d}/{name}.f64")
+
+
+rows = f64("rows")
 inst = np.fromfile(f"{d}/inst.i32", dtype=np.int32)
-coef = np.fromfile(f"{d}/coef.f64")
-standalone = np.fromfile(f"{d}/standalone.f64")
-price = np.fromfile(f"{d}/price.f64")
-half_spread = np.fromfile(f"{d}/halfspread.f64")
-kappa_sigma = np.fromfile(f"{d}/kappasigma.f64")
-adv = np.fromfile(f"{d}/adv.f64")
-swift = np.fromfile(f"{d}/swift-result.f64")
-n_inst = standalone.size
-scenarios = rows.size // n_inst
+coef = f64("coef")
+standalone_long, standalone_short = f64("standalone-long"), f64("standalone-short")
+price, half_spread, kappa_sigma, adv = f64("price"), f64("halfspread"), f64("kappasigma"), f64("adv")
+multiplier, threshold = f64("liquidity-multiplier"), f64("impact-threshold")
+grid, grid_weights = f64("grid"), f64("grid-weights")
+confidence, max_offset, scenarios = f64("settings")
+swift = f64("swift-result")
+n_inst = standalone_long.size
+scenarios = int(scenarios)
 S = rows.reshape(n_inst, scenarios)
+G = grid.reshape(n_inst, grid_weights.size)
 width = 10
 n = coef.size // width
 inst = inst.reshape(n, width)
 coef = coef.reshape(n, width)
-confidence, max_offset = 0.99, 0.5
 tail = (1 - confidence) * scenarios
 k = int(np.ceil(tail - 1e-9))
 
@@ -39,8 +55,10 @@ def compute(inst, coef, chunk=10_000):
     out = np.empty(inst.shape[0])
     q = np.abs(coef)
     notional = q * price[inst]
-    liquidity = (notional * (half_spread[inst] + kappa_sigma[inst] * np.sqrt(notional / adv[inst]))).sum(axis=1)
-    floor = (q * standalone[inst]).sum(axis=1)
+    excess = np.maximum(0, notional - threshold[inst])
+    impact = np.where((kappa_sigma[inst] > 0) & (excess > 0), kappa_sigma[inst] * np.sqrt(excess / adv[inst]), 0)
+    liquidity = (notional * multiplier[inst] * (half_spread[inst] + impact)).sum(axis=1)
+    floor = (q * np.where(coef < 0, standalone_short[inst], standalone_long[inst])).sum(axis=1)
     for s in range(0, inst.shape[0], chunk):
         e = min(s + chunk, inst.shape[0])
         Q = np.zeros((e - s, n_inst))
@@ -50,7 +68,8 @@ def compute(inst, coef, chunk=10_000):
         worst.sort(axis=1)
         worst = worst[:, ::-1]
         es = (worst[:, :k - 1].sum(axis=1) + (tail - (k - 1)) * worst[:, k - 1]) / tail
-        out[s:e] = np.maximum(np.maximum(es, 0) + liquidity[s:e], (1 - max_offset) * floor[s:e])
+        grid_req = (-(Q @ G) * grid_weights).max(axis=1)
+        out[s:e] = np.maximum(np.maximum(np.maximum(es, grid_req), 0) + liquidity[s:e], (1 - max_offset) * floor[s:e])
     return out
 
 

@@ -346,18 +346,9 @@ for _ in 0..<scenarioCount {
 let pmBook = MarginBook(assets: riskAssets, instruments: pmInstruments,
                         scenarios: JointScenarios(assets: underlyings, returns: jointReturns, labels: (0..<scenarioCount).map { "s\($0)" }))
 let pmCalc = MarginCalculator(book: pmBook)
-var rowMatrix: [Double] = [], standaloneUnit: [Double] = [], unitPrice: [Double] = []
-for inst in pmInstruments {
-    rowMatrix += pmCalc.scenarioRow(inst.symbol)!
-    let unitShort = try pmCalc.evaluate(Account(id: "u", collateral: [], positions: [Position(instrument: inst.symbol, quantity: -1, entryPrice: pmBook.assets[inst.underlying]!.price)]), mode: .standard)
-    standaloneUnit.append(unitShort.initialMargin)
-    unitPrice.append(pmBook.assets[inst.underlying]!.price)
-}
-let kernel = PortfolioKernel(rows: rowMatrix, scenarios: scenarioCount, standalone: standaloneUnit, price: unitPrice,
-                             halfSpread: pmInstruments.map { 0.5 * pmBook.assets[$0.underlying]!.spread },
-                             kappaSigma: pmInstruments.map { pmBook.settings.kappa * pmBook.assets[$0.underlying]!.volatility },
-                             adv: pmInstruments.map { pmBook.assets[$0.underlying]!.averageDailyVolume },
-                             confidence: 0.99, maxOffset: 0.5)
+// the calculator's whole portfolio rule: scenarios, risk grid, side-dependent stand-alone
+// floors, liquidity add-ons (PortfolioKernelTests checks it equals the calculator's margin)
+let kernel = try pmCalc.portfolioKernel(pmInstruments.map(\.symbol))
 let accountCount = 100_000, width = 10
 var instIndex: [Int32] = [], coefs: [Double] = []
 instIndex.reserveCapacity(accountCount * width)
@@ -390,9 +381,12 @@ try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirector
 func write<T>(_ a: [T], _ name: String) throws {
     try a.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: outDir + "/" + name)) }
 }
-try write(rowMatrix, "rows.f64"); try write(instIndex, "inst.i32"); try write(coefs, "coef.f64")
-try write(standaloneUnit, "standalone.f64"); try write(unitPrice, "price.f64")
-try write(kernel.halfSpread, "halfspread.f64"); try write(kernel.kappaSigma, "kappasigma.f64"); try write(kernel.adv, "adv.f64")
+try write(kernel.rows, "rows.f64"); try write(instIndex, "inst.i32"); try write(coefs, "coef.f64")
+try write(kernel.standaloneLong, "standalone-long.f64"); try write(kernel.standaloneShort, "standalone-short.f64")
+try write(kernel.price, "price.f64"); try write(kernel.halfSpread, "halfspread.f64"); try write(kernel.kappaSigma, "kappasigma.f64")
+try write(kernel.adv, "adv.f64"); try write(kernel.liquidityMultiplier, "liquidity-multiplier.f64")
+try write(kernel.impactThreshold, "impact-threshold.f64"); try write(kernel.gridRows, "grid.f64"); try write(kernel.gridWeights, "grid-weights.f64")
+try write([kernel.confidence, kernel.maxOffset, Double(kernel.scenarios)], "settings.f64")
 try write(pmResult, "swift-result.f64")
 
 // 6. Live engine: quotes per second in memory (one core), durably into SQLite in batches,

@@ -245,15 +245,6 @@ public struct EngineConfig: Sendable, Equatable, Codable {
                          impliedWeight: impliedWeight, impliedMaxAge: impliedMaxAge)
     }
 
-    /// The same settings with the aggregation rules replaced.
-    public func with(aggregation: AggregationPolicy) throws(EngineConfigError) -> EngineConfig {
-        try EngineConfig(assets: assets, aggregation: aggregation, barMillis: barMillis, lambda: lambda, confidence: confidence, mpor: mpor,
-                         expectedShortfall: expectedShortfall, buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown,
-                         hardFloor: hardFloor, hardCap: hardCap, maintenanceFraction: maintenanceFraction, publishEvery: publishEvery,
-                         modelVersion: modelVersion, settings: settings, liquidationHorizon: liquidationHorizon,
-                         impliedWeight: impliedWeight, impliedMaxAge: impliedMaxAge)
-    }
-
     enum CodingKeys: String, CodingKey {
         case assets, aggregation, barMillis, lambda, confidence, mpor, expectedShortfall, buffer, speedLimitUp, speedLimitDown
         case hardFloor, hardCap, maintenanceFraction, publishEvery, modelVersion, settings, liquidationHorizon, impliedWeight, impliedMaxAge

@@ -47,7 +47,8 @@ public struct PortfolioKernel: Sendable {
     }
 
     /// The scenario part alone: no grid, one stand-alone requirement per unit for both sides,
-    /// no regime multiplier and no impact threshold (the benchmark's synthetic book).
+    /// no regime multiplier and no impact threshold (a synthetic book, as the direct
+    /// computation in `PortfolioKernelTests` has).
     public init(rows: [Double], scenarios: Int, standalone: [Double], price: [Double], halfSpread: [Double],
                 kappaSigma: [Double], adv: [Double], confidence: Double, maxOffset: Double) {
         let ones = [Double](repeating: 1, count: standalone.count), zeros = [Double](repeating: 0, count: standalone.count)
@@ -57,7 +58,8 @@ public struct PortfolioKernel: Sendable {
     }
 
     /// Requirements of `accounts` accounts with `width` positions each: `instrument` and
-    /// `coefficient` are row-major `accounts x width` (unused slots: coefficient 0).
+    /// `coefficient` are row-major `accounts x width` (unused slots: coefficient 0). An
+    /// account naming an instrument outside `0..<instruments` gets NaN.
     /// - Parameter threads: worker count (default: all cores via concurrentPerform).
     public func requirements(instrument: [Int32], coefficient: [Double], width: Int, threads: Int? = nil) -> [Double] {
         let n = coefficient.count / width
@@ -82,14 +84,21 @@ public struct PortfolioKernel: Sendable {
                                 for a in (c * chunk)..<min(n, (c + 1) * chunk) {
                                     for s in 0..<scenarios { loss[s] = 0 }
                                     for g in 0..<points { gridLoss[g] = 0 }
-                                    var floor = 0.0, liquidity = 0.0
+                                    var floor = 0.0, liquidity = 0.0, unknown = false
                                     for j in 0..<width {
                                         let coef = coefBuf[a * width + j]
                                         if coef == 0 { continue }
                                         let i = Int(instBuf[a * width + j])
-                                        let row = i * scenarios, gridRow = i * points
-                                        for s in 0..<scenarios { loss[s] -= coef * rowsBuf[row + s] }
-                                        for g in 0..<points { gridLoss[g] -= coef * gridBuf[gridRow + g] }
+                                        guard i >= 0 && i < instruments, let rowsBase = rowsBuf.baseAddress else { unknown = true; break }
+                                        // pointers to the instrument's rows: indexing the whole matrix
+                                        // (`rows[i * scenarios + s]`) checks every sum for overflow and
+                                        // keeps the loop from being vectorised (twice the time)
+                                        let row = rowsBase + i * scenarios
+                                        for s in 0..<scenarios { loss[s] -= coef * row[s] }
+                                        if let gridBase = gridBuf.baseAddress {
+                                            let gridRow = gridBase + i * points
+                                            for g in 0..<points { gridLoss[g] -= coef * gridRow[g] }
+                                        }
                                         let q = coef < 0 ? -coef : coef
                                         floor += q * (coef < 0 ? standaloneShort[i] : standaloneLong[i])
                                         let notional = q * price[i]
@@ -97,17 +106,20 @@ public struct PortfolioKernel: Sendable {
                                         let impact = kappaSigma[i] > 0 && excess > 0 ? kappaSigma[i] * (excess / adv[i]).squareRoot() : 0
                                         liquidity += notional * liquidityMultiplier[i] * (halfSpread[i] + impact)
                                     }
+                                    if unknown { result[a] = .nan; continue }
                                     var gridRequirement = 0.0
                                     for g in 0..<points where gridLoss[g] * gridWeights[g] > gridRequirement { gridRequirement = gridLoss[g] * gridWeights[g] }
                                     // k largest losses, kept sorted descending (insertion; k is small)
-                                    var m = 0
+                                    // (the smallest kept in a register: most losses stop at that comparison)
+                                    var m = 0, smallest = -Double.infinity
                                     for s in 0..<scenarios {
                                         let v = loss[s]
-                                        if m < k { m += 1 } else if v <= top[k - 1] { continue }
+                                        if m == k { if v <= smallest { continue } } else { m += 1 }
                                         // v goes in at the end (the list still filling) or over the smallest kept
                                         var p = m - 1
                                         while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
                                         top[p] = v
+                                        if m == k { smallest = top[k - 1] }
                                     }
                                     // ES over exactly `tail` scenarios' weight (boundary one partly)
                                     var sum = 0.0

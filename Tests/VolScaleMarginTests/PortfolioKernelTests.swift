@@ -43,6 +43,18 @@ import VolScaleCore
         }
     }
 
+    /// An account naming an instrument the kernel does not have gets NaN (no read outside the
+    /// matrix); the accounts around it are unaffected.
+    @Test func unknownInstrumentsGiveNaN() {
+        let kernel = PortfolioKernel(rows: [0.01, -0.02, 0.03, -0.01], scenarios: 2, standalone: [0.1, 0.2], price: [100, 50],
+                                     halfSpread: [0, 0], kappaSigma: [0, 0], adv: [1e9, 1e9], confidence: 0.5, maxOffset: 0.5)
+        let r = kernel.requirements(instrument: [0, 1, 2, 0, -1, 1], coefficient: [1, 1, 1, 1, 1, 1], width: 2, threads: 1)
+        // account 0: losses -(0.01 + 0.03), -(-0.02 - 0.01) = (-0.04, 0.03); the worst half, 0.03,
+        // is below the floor 0.5 x (0.1 + 0.2) = 0.15, which binds
+        #expect(r.count == 3 && r[1].isNaN && r[2].isNaN)
+        #expect(abs(r[0] - 0.15) < 1e-15, "\(r[0])")
+    }
+
     /// The kernel built from a book (`MarginCalculator.portfolioKernel`) gives the calculator's
     /// portfolio margin: joint scenarios, the risk grid, side-dependent stand-alone floors,
     /// the regime multiplier and the impact threshold, for random accounts of perpetuals and
