@@ -225,8 +225,7 @@ public struct MarginConfig: Sendable {
                                    mpor: try int("mpor") ?? 1, lookback: try int("lookback") ?? 1000, controls: controls,
                                    impliedWeight: try num("implied_weight"), testConfidence: try num("test_confidence"))
         } catch {
-            if let e = error as? ConfigError { throw e }
-            throw ConfigError(file: file, location: "[[model]] #\(index)", reason: "\(error)")
+            throw ConfigError.wrapping(error, file: file, location: "[[model]] #\(index)")
         }
     }
 
@@ -276,8 +275,7 @@ public struct MarginConfig: Sendable {
                 hardCap: try cnum("hard_cap"),
                 maintenance: mc.map(MaintenanceRule.confidence) ?? .fractionOfInitial(mf ?? 0.8))
         } catch {
-            if let e = error as? ConfigError { throw e }
-            throw ConfigError(file: file, location: loc, reason: "\(error)")
+            throw ConfigError.wrapping(error, file: file, location: loc)
         }
     }
 
@@ -301,4 +299,10 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var location: String
     public var reason: String
     public var description: String { location.isEmpty ? "\(file): \(reason)" : "\(file): \(location): \(reason)" }
+
+    /// `error` as a configuration error: itself when it is one, else its description as the
+    /// reason at `location` (a value refused by the type it builds).
+    static func wrapping(_ error: any Error, file: String, location: String) -> ConfigError {
+        (error as? ConfigError) ?? ConfigError(file: file, location: location, reason: "\(error)")
+    }
 }

@@ -173,8 +173,7 @@ public struct VenueConfig: Sendable {
                     maxFutureSkew: try seconds(t, "max_future_skew", loc, 0...86_400) ?? base.maxFutureSkew,
                     maxSourcesPerAsset: try integer(t, "max_sources", loc, 1...1000) ?? base.maxSourcesPerAsset)
             } catch {
-                if let e = error as? ConfigError { throw e }
-                throw ConfigError(file: path, location: loc, reason: "\(error)")
+                throw ConfigError.wrapping(error, file: path, location: loc)
             }
         }
         var defaults = AggregationPolicy.standard
@@ -213,8 +212,7 @@ public struct VenueConfig: Sendable {
                                                     barsPerDay: try number(t, "bars_per_day", loc, 1.0 / 7...86_400), spread: risk?.spread,
                                                     haircutFloor: risk?.haircutFloor, haircutCap: risk?.haircutCap)
             } catch {
-                if let e = error as? ConfigError { throw e }
-                throw ConfigError(file: path, location: loc, reason: "\(error)")
+                throw ConfigError.wrapping(error, file: path, location: loc)
             }
             guard let list = t["source"] else { continue }
             guard let array = list.array else { throw ConfigError(file: path, location: loc, reason: "source: expected [[asset.source]] tables") }
@@ -263,8 +261,7 @@ public struct VenueConfig: Sendable {
                 liquidationHorizon: s.liquidationHorizon, impliedWeight: try number(e, "implied_weight", loc, 0.01...10),
                 impliedMaxAge: try seconds(e, "implied_max_age", loc, 1...(30 * 86_400)))
         } catch {
-            if let c = error as? ConfigError { throw c }
-            throw ConfigError(file: path, location: loc, reason: "\(error)")
+            throw ConfigError.wrapping(error, file: path, location: loc)
         }
         for asset in policies.keys where !engineAssets.contains(asset) {
             throw ConfigError(file: path, location: "[[asset]] '\(asset)' policy", reason: "an asset with a policy needs a source ([[asset.source]]) or quotes through the API: give it a source")
