@@ -78,7 +78,7 @@ public struct BookConfig: Sendable {
         let base = (path as NSString).deletingLastPathComponent
         func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
 
-        var s = MarginSettings()
+        var s = MarginSettings.standard
         var scenarioLookback = 1000
         var liquidityWindow = 20
         var regimeLookback = 1000
@@ -88,9 +88,7 @@ public struct BookConfig: Sendable {
                                                      "maintenance_fraction", "scenario_lookback", "grid_moves", "vol_shocks",
                                                      "extended_move", "extended_weight", "participation", "stressed_liquidity_multiplier",
                                                      "liquidity_window", "regime_lookback"], file: path, location: loc)
-            s.settlement = st["settlement"]?.string ?? s.settlement
             func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(st, k, file: path, location: loc) }
-            s.confidence = try num("confidence") ?? s.confidence
             func int(_ k: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
                 guard let x = try num(k) else { return nil }
                 guard let n = Checked.integer(x, in: range) else {
@@ -98,30 +96,35 @@ public struct BookConfig: Sendable {
                 }
                 return n
             }
-            s.mpor = try int("mpor", 1...250) ?? s.mpor
-            s.liquidationHorizon = try int("liquidation_horizon", 1...250) ?? s.liquidationHorizon
-            s.kappa = try num("kappa") ?? s.kappa
-            s.maxOffset = try num("max_offset") ?? s.maxOffset
-            s.maintenanceFraction = try num("maintenance_fraction") ?? s.maintenanceFraction
+            /// A list of numbers; an entry that is not one is refused, not dropped.
+            func numbers(_ k: String) throws(ConfigError) -> [Double]? {
+                guard let v = st[k] else { return nil }
+                guard let array = v.array else { throw ConfigError(file: path, location: loc, reason: "\(k): expected a list of numbers") }
+                var out: [Double] = []
+                for (i, e) in array.enumerated() {
+                    guard let x = e.double ?? e.int.map(Double.init) else {
+                        throw ConfigError(file: path, location: loc, reason: "\(k): entry \(i + 1) is not a number")
+                    }
+                    out.append(x)
+                }
+                return out
+            }
             scenarioLookback = try int("scenario_lookback", 10...1_000_000) ?? 1000
-            s.extendedMove = try num("extended_move") ?? s.extendedMove
-            s.extendedWeight = try num("extended_weight") ?? s.extendedWeight
-            s.participation = try num("participation") ?? s.participation
-            guard s.participation > 0, s.participation <= 1 else {
-                throw ConfigError(file: path, location: loc, reason: "participation = \(s.participation): must be in (0, 1]")
-            }
-            s.stressedLiquidityMultiplier = try num("stressed_liquidity_multiplier") ?? s.stressedLiquidityMultiplier
-            guard s.stressedLiquidityMultiplier >= 1, s.stressedLiquidityMultiplier <= 100 else {
-                throw ConfigError(file: path, location: loc, reason: "stressed_liquidity_multiplier = \(s.stressedLiquidityMultiplier): must be in [1, 100]")
-            }
             liquidityWindow = try int("liquidity_window", 2...100_000) ?? liquidityWindow
             regimeLookback = try int("regime_lookback", 100...1_000_000) ?? regimeLookback
-            if let g = st["grid_moves"]?.array { s.gridMoves = g.compactMap { $0.double ?? $0.int.map(Double.init) } }
-            if let v = st["vol_shocks"]?.array { s.volShocks = v.compactMap { $0.double ?? $0.int.map(Double.init) } }
-            guard s.confidence > 0.5 && s.confidence < 1 else { throw ConfigError(file: path, location: loc, reason: "confidence = \(s.confidence): must be in (0.5, 1)") }
-            guard s.mpor >= 1 else { throw ConfigError(file: path, location: loc, reason: "mpor = \(s.mpor): must be a positive number of days") }
-            guard s.liquidationHorizon >= 1 else { throw ConfigError(file: path, location: loc, reason: "liquidation_horizon: must be a positive number of days") }
-            guard s.maxOffset >= 0 && s.maxOffset < 1 else { throw ConfigError(file: path, location: loc, reason: "max_offset = \(s.maxOffset): must be in [0, 1)") }
+            let d = MarginSettings.standard
+            do {
+                s = try MarginSettings(
+                    settlement: st["settlement"]?.string ?? d.settlement, confidence: try num("confidence") ?? d.confidence,
+                    mpor: try int("mpor", 1...250) ?? d.mpor, liquidationHorizon: try int("liquidation_horizon", 1...250) ?? d.liquidationHorizon,
+                    kappa: try num("kappa") ?? d.kappa, participation: try num("participation") ?? d.participation,
+                    stressedLiquidityMultiplier: try num("stressed_liquidity_multiplier") ?? d.stressedLiquidityMultiplier,
+                    maxOffset: try num("max_offset") ?? d.maxOffset, maintenanceFraction: try num("maintenance_fraction") ?? d.maintenanceFraction,
+                    gridMoves: try numbers("grid_moves") ?? d.gridMoves, volShocks: try numbers("vol_shocks") ?? d.volShocks,
+                    extendedMove: try num("extended_move") ?? d.extendedMove, extendedWeight: try num("extended_weight") ?? d.extendedWeight)
+            } catch {
+                throw ConfigError.wrapping(error, file: path, location: loc)
+            }
         }
         var assets: [AssetRisk] = []
         do { assets.append(try AssetRisk.settlement(s.settlement)) } catch {

@@ -51,10 +51,8 @@ public struct HaircutHistory: Sendable {
         let returns = (1..<close.count).map { Double.log(close[$0] / close[$0 - 1]) }
         let path = try EWMA(lambda: lambda).filter(returns)
         let book = MarginBook(assets: [], instruments: [], settings: settings)
-        var calmSettings = settings
-        calmSettings.stressedLiquidityMultiplier = 1
         let calc = MarginCalculator(book: book)
-        let calmCalc = MarginCalculator(book: MarginBook(assets: [], instruments: [], settings: calmSettings))
+        let calmCalc = MarginCalculator(book: MarginBook(assets: [], instruments: [], settings: settings.calm))
         var state: MarkovSwitchingModel.FilterState?
         var filteredUpTo = 0          // returns[0..<filteredUpTo] are in `state`
         var fittedAt: Int?

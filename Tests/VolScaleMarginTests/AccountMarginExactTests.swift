@@ -12,11 +12,8 @@ import VolScaleTestSupport
     static func book(_ f: [String: Any]) throws -> MarginBook {
         let price = try #require(f["price"] as? Double), sigma = try #require(f["volatility"] as? Double)
         let adv = try #require(f["adv"] as? Double), spread = try #require(f["spread"] as? Double)
-        var settings = MarginSettings()
-        settings.kappa = try #require(f["kappa"] as? Double)
-        settings.confidence = try #require(f["confidence"] as? Double)
-        settings.mpor = try #require(f["mpor"] as? Int)
-        settings.maxOffset = try #require(f["maxOffset"] as? Double)
+        let settings = try MarginSettings(confidence: try #require(f["confidence"] as? Double), mpor: try #require(f["mpor"] as? Int),
+                                          kappa: try #require(f["kappa"] as? Double), maxOffset: try #require(f["maxOffset"] as? Double))
         var instruments: [Instrument] = []
         for (symbol, any) in try #require(f["instruments"] as? [String: [String: Any]]) {
             switch any["kind"] as? String {

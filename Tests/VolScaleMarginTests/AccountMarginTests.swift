@@ -6,8 +6,7 @@ import Foundation
 /// The "done when" list, as specifications.
 @Suite struct AccountMarginTests {
     static func book(ivScale: Double = 1, maxOffset: Double = 0.5, scenarios: JointScenarios? = nil, sizeRule: SizeRule? = nil) throws -> MarginBook {
-        var s = MarginSettings()
-        s.maxOffset = maxOffset
+        let s = try MarginSettings(maxOffset: maxOffset)
         let btc = try AssetRisk(name: "BTC", price: 60_000, volatility: 0.03, averageDailyVolume: 2e10, spread: 0.0002, sizeRule: sizeRule,
                             haircutFloor: 0.02, haircutCap: 0.9)
         let eth = try AssetRisk(name: "ETH", price: 3_000, volatility: 0.04, averageDailyVolume: 1e10, spread: 0.0003, sizeRule: sizeRule,
@@ -149,7 +148,7 @@ import Foundation
     /// (0.5 * 0.001 * 1e6 + 0.5 * (0.001 + 0.002) * 1e6) / 2e6 = 0.001.
     @Test func regimeMultiplierAndDepthCurve() throws {
         var book = try Self.book()
-        book.settings.stressedLiquidityMultiplier = 3
+        book.settings = try MarginSettings(stressedLiquidityMultiplier: 3)
         book.assets["BTC"]!.stressedProbability = 0.5
         let calm = MarginCalculator(book: try Self.book()).haircut(try Self.book().assets["BTC"]!, holdingValue: 1e6, borrowed: false)
         let stressed = MarginCalculator(book: book).haircut(book.assets["BTC"]!, holdingValue: 1e6, borrowed: false)
@@ -259,8 +258,7 @@ import Foundation
     /// spill-over sank; the fund pays 100 of the 400 and the most profitable short pays
     /// the rest.
     @Test func twoAssetCascadeByHand() throws {
-        var settings = MarginSettings()
-        settings.kappa = 1
+        let settings = try MarginSettings(kappa: 1)
         let btc = try AssetRisk(name: "BTC", price: 100, volatility: 0.05, averageDailyVolume: 10_000)
         let eth = try AssetRisk(name: "ETH", price: 50, volatility: 0.04, averageDailyVolume: 10_000, initialRate: 0.02, maintenanceRate: 0.01)
         let usd = try AssetRisk(name: "USD", price: 1, volatility: 0)

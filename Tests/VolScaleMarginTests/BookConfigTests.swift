@@ -43,6 +43,14 @@ import VolScaleTestSupport
             ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\n[[instrument]]\nsymbol = \"X\"\nkind = \"swap\"\nunderlying = \"BTC\"\n", "[[instrument]] 'X' (line 7): kind: expected perpetual"),
             ("[[instrument]]\nsymbol = \"X\"\nkind = \"perpetual\"\nunderlying = \"DOGE\"\n", "[[instrument]] 'X' (line 4): underlying: missing or not a declared asset"),
             ("[settings]\nconfidence = 2\n", "[settings] (line 2): confidence = 2.0: must be in (0.5, 1)"),
+            // the book's settings, checked when built (MarginSettings' initialiser): before, these
+            // were taken as given (a negative impact cost, maintenance above initial) or dropped
+            ("[settings]\nkappa = -1\n", "[settings] (line 2): kappa = -1.0: must be in [0, 100]"),
+            ("[settings]\nmaintenance_fraction = 5\n", "[settings] (line 2): maintenance_fraction = 5.0: must be in (0, 1]"),
+            ("[settings]\nextended_weight = 2\n", "[settings] (line 2): extended_weight = 2.0: must be in [0, 1]"),
+            ("[settings]\ngrid_moves = [-1, \"x\", 1]\n", "[settings] (line 2): grid_moves: entry 2 is not a number"),
+            ("[settings]\nvol_shocks = [-1.5, 0]\n", "[settings] (line 2): vol_shocks = -1.5: each shock must be in (-1, 10]"),
+            ("[settings]\ngrid_moves = []\n", "[settings] (line 2): grid_moves = []: must hold at least one move"),
             // the venue's terms, checked when the asset is built (AssetRisk's initialiser)
             ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\ninitial_rate = -0.5\n", "initial_rate = -0.5: must be in (0, 1]"),
             ("[[asset]]\nname = \"BTC\"\nprice = 1\nvolatility = 0.1\ninitial_rate = 0.1\nmaintenance_rate = 0.2\n",

@@ -15,8 +15,7 @@ import VolScaleTestSupport
     }
 
     func walk(_ d: (high: [Double], low: [Double], close: [Double], volume: [Double]), first: Int) throws -> HaircutHistory {
-        var s = MarginSettings()
-        s.stressedLiquidityMultiplier = 2
+        let s = try MarginSettings(stressedLiquidityMultiplier: 2)
         return try HaircutHistory.walk(high: d.high, low: d.low, close: d.close, dollarVolume: d.volume, holdingValue: 5e8,
                                        asset: try AssetRisk(name: "BTC", price: 1, volatility: 0), settings: s, regimeLookback: 500,
                                        refitEvery: 63, minimumRegimeReturns: 250, firstIndex: first)

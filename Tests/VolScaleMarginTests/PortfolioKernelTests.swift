@@ -63,9 +63,7 @@ import VolScaleCore
         var seed: UInt64 = 11
         func u() -> Double { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Double(seed >> 11) / Double(1 << 53) }
         func gauss() -> Double { (-2 * log(max(u(), 1e-300))).squareRoot() * cos(2 * Double.pi * u()) }
-        var settings = MarginSettings()
-        settings.stressedLiquidityMultiplier = 2
-        settings.maxOffset = 0.3
+        let settings = try MarginSettings(stressedLiquidityMultiplier: 2, maxOffset: 0.3)
         var btc = try AssetRisk(name: "BTC", price: 60_000, volatility: 0.03, averageDailyVolume: 2e8, spread: 0.0004, impactThreshold: 1e5)
         btc.stressedProbability = 0.3
         let eth = try AssetRisk(name: "ETH", price: 3_000, volatility: 0.04, averageDailyVolume: 1e8, spread: 0.0006, initialRate: 0.1)

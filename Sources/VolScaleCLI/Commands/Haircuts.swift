@@ -61,11 +61,11 @@ extension VolScaleCommand {
             guard let bars = series.bars, let dv = series.dollarVolume(volumeUnit) else {
                 throw CommandFailure("\(file): needs open, high, low, close and volume columns")
             }
-            var settings = MarginSettings()
-            settings.confidence = confidence
-            settings.liquidationHorizon = horizon
-            settings.participation = participation
-            settings.stressedLiquidityMultiplier = stressedMultiplier
+            let settings: MarginSettings
+            do {
+                settings = try MarginSettings(confidence: confidence, liquidationHorizon: horizon, participation: participation,
+                                              stressedLiquidityMultiplier: stressedMultiplier)
+            } catch { throw CommandFailure("\(error)") }  // (validate() checked the flags' ranges)
             let lo = from.flatMap(Timestamp.parse) ?? .min, hi = to.flatMap(Timestamp.parse) ?? .max
             let first = series.timestamps.firstIndex { $0 >= lo } ?? series.count
             let history: HaircutHistory
