@@ -222,8 +222,8 @@ extension ServiceAPI: APIProtocol {
             p = try await state.updatePolicy(buffer: buffer, speedLimitUp: up, speedLimitDown: down, hardFloor: floor, hardCap: cap,
                                              maintenanceFraction: maintenance, by: RawBody.keyName ?? "unknown")
         } catch {
-            // refused by the engine: nothing changed
-            if let e = error as? EngineConfigError { throw HTTPError(.badRequest, message: "\(e)") }
+            // well-formed but refused by the engine (the controls would be invalid): nothing changed
+            if let e = error as? EngineConfigError { throw HTTPError(.unprocessableContent, message: "\(e)") }
             // applied in the engine, queued for the store, not yet durable
             throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: "policy applied but not yet stored: \(error)")
         }

@@ -242,13 +242,13 @@ func bearer(_ role: String?) -> HTTPFields {
                 #expect(String(buffer: r.body).contains("\"asset\":\"policy\""))
             }
             // a change that would leave the controls invalid is refused whole, and nothing is audited:
-            // a cap of 0 (every rate 0), a cap at or below the floor, a rise limit of 0
+            // a cap of 0 (every rate 0), a cap at or below the floor, a speed limit of 0
             let sequence = await state.engine.sequence
             for (body, message) in [("{\"hardCap\":0}", "hard_cap = 0.0: must be positive and above hard_floor"),
                                     ("{\"hardFloor\":0.4,\"buffer\":1}", "hard_cap = 0.4: must be positive and above hard_floor"),
                                     ("{\"speedLimitUp\":0}", "speed_limit_up = 0.0: must be positive")] {
                 try await client.execute(uri: "/v1/policy", method: .put, headers: bearer("admin"), body: ByteBuffer(string: body)) { r in
-                    #expect(r.status == .badRequest && String(buffer: r.body).contains(message), "\(body): \(String(buffer: r.body))")
+                    #expect(r.status == .unprocessableContent && String(buffer: r.body).contains(message), "\(body): \(String(buffer: r.body))")
                 }
             }
             #expect(await state.engine.sequence == sequence)
