@@ -56,7 +56,7 @@ extension VolScaleServiceCommand {
             if let assets {
                 do {
                     // one source: every quote is its own aggregate, however old (a file replayed)
-                    let rules = try AggregationPolicy(maxAge: minSources == 1 ? AggregationPolicy.maxAgeLimit : 60_000, minSources: minSources)
+                    let rules = try AggregationPolicy(maxAge: minSources == 1 ? AggregationPolicy.maxAgeLimit : AggregationPolicy.standard.maxAge, minSources: minSources)
                     config = try EngineConfig(assets: assets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                               aggregation: rules, barMillis: Int64(barSeconds) * 1000)
                 } catch { throw CommandFailure("--assets, --min-sources or --bar-seconds: \(error)") }
