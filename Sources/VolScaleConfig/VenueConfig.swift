@@ -46,22 +46,25 @@ import VolScaleRisk
 /// min_interval = 0             # seconds between two quotes of one source
 /// max_future_skew = 5          # seconds
 /// max_sources = 32
+/// evict_after = 86400          # seconds: a source silent this long (quote time) leaves the table
 ///
 /// [[asset]]
 /// name = "BTC"                 # ... the book's keys (adv, spread, size_rule, haircut_floor, ...)
 /// bars_per_day = 1             # sigma per day = sigma per bar * sqrt(bars_per_day)
-/// bar_seconds = 0              # 0: every aggregate price closes a bar
+/// bar_seconds = 86400          # required with sources: a bar closes every bar_seconds of quote time
 /// [asset.aggregation]          # this asset's own rules (any key of [aggregation])
 /// min_sources = 1
 /// [[asset.source]]             # a price source replayed from a file (the bundled sample)
 /// name = "yahoo"
 /// file = "../data/btcusd-daily.csv"
 /// column = "close"
+/// [[asset.source]]             # a source without a file: quotes through the API only
+/// name = "desk"
 /// ```
 ///
 /// Assets with a `source` are the engine's: they are published live and their parameter
-/// sets replace the book's rates, haircuts, price and volatility. Quotes for them may also
-/// come from any client through the API.
+/// sets replace the book's rates, haircuts, price and volatility. Quotes for them come from
+/// their declared sources only (files, or the API with a key bound to the source).
 public struct VenueConfig: Sendable {
     /// A price source read from a file.
     public struct Source: Sendable, Equatable {
@@ -157,7 +160,7 @@ public struct VenueConfig: Sendable {
 
         // [aggregation] and each asset's own
         let aggregationKeys: Set<String> = ["min_sources", "max_age", "max_deviation", "max_confidence", "stable_rate", "circuit_breaker",
-                                            "average_decay", "min_interval", "max_future_skew", "max_sources"]
+                                            "average_decay", "min_interval", "max_future_skew", "max_sources", "evict_after"]
         func aggregation(_ t: TOMLTable, _ loc: String, over base: AggregationPolicy) throws(ConfigError) -> AggregationPolicy {
             try MarginConfig.checkKeys(t, allowed: aggregationKeys, file: path, location: loc)
             do {
@@ -171,7 +174,8 @@ public struct VenueConfig: Sendable {
                     averageDecay: try number(t, "average_decay", loc, 0...0.999999) ?? base.averageDecay,
                     minInterval: try seconds(t, "min_interval", loc, 0...86_400) ?? base.minInterval,
                     maxFutureSkew: try seconds(t, "max_future_skew", loc, 0...86_400) ?? base.maxFutureSkew,
-                    maxSourcesPerAsset: try integer(t, "max_sources", loc, 1...1000) ?? base.maxSourcesPerAsset)
+                    maxSourcesPerAsset: try integer(t, "max_sources", loc, 1...1000) ?? base.maxSourcesPerAsset,
+                    evictAfter: try seconds(t, "evict_after", loc, 0.001...3_153_600_000) ?? base.evictAfter)
             } catch {
                 throw ConfigError.wrapping(error, file: path, location: loc)
             }
@@ -205,28 +209,35 @@ public struct VenueConfig: Sendable {
                 } catch { throw ConfigError(file: path, location: ploc, reason: error.description) }
                 policies[asset] = model
             }
-            let risk = book.book.assets[asset]
-            let assetSettings: AssetSettings
-            do {
-                assetSettings = try AssetSettings(aggregation: own, barMillis: try seconds(t, "bar_seconds", loc, 0...31_536_000),
-                                                    barsPerDay: try number(t, "bars_per_day", loc, 1.0 / 7...86_400), spread: risk?.spread,
-                                                    haircutFloor: risk?.haircutFloor, haircutCap: risk?.haircutCap)
-            } catch {
-                throw ConfigError.wrapping(error, file: path, location: loc)
-            }
             guard let list = t["source"] else { continue }
             guard let array = list.array else { throw ConfigError(file: path, location: loc, reason: "source: expected [[asset.source]] tables") }
-            var names = Set<String>()
+            var names: [String] = []
             for (j, item) in array.enumerated() {
                 guard let st = item.table else { throw ConfigError(file: path, location: loc, reason: "source: entry \(j + 1) is not a table") }
                 let sloc = loc + " source"
                 try MarginConfig.checkKeys(st, allowed: ["name", "file", "column"], file: path, location: sloc)
-                guard let n = st["name"]?.string, !n.isEmpty, n.count <= 128 else {
-                    throw ConfigError(file: path, location: sloc, reason: "name: expected 1 to 128 characters")
+                guard let n = st["name"]?.string, !n.isEmpty, n.utf8.count <= 128 else {
+                    throw ConfigError(file: path, location: sloc, reason: "name: expected 1 to 128 bytes")
                 }
-                guard names.insert(n).inserted else { throw ConfigError(file: path, location: sloc, reason: "name: '\(n)' given twice") }
-                guard let f = st["file"]?.string else { throw ConfigError(file: path, location: sloc, reason: "file: missing") }
-                sources.append(Source(asset: asset, name: n, path: resolve(f), column: st["column"]?.string))
+                guard !names.contains(n) else { throw ConfigError(file: path, location: sloc, reason: "name: '\(n)' given twice") }
+                names.append(n)
+                // a source without a file is declared for quotes through the API (its ingest keys)
+                guard let f = st["file"] else { continue }
+                guard let file = f.string else { throw ConfigError(file: path, location: sloc, reason: "file: expected a path") }
+                sources.append(Source(asset: asset, name: n, path: resolve(file), column: st["column"]?.string))
+            }
+            // bars close on quote time: an asset fed live says how long its bar is
+            guard let barMillis = try seconds(t, "bar_seconds", loc, 0.001...31_536_000) else {
+                throw ConfigError(file: path, location: loc, reason: "bar_seconds: missing (an asset with sources closes a bar every bar_seconds of quote time; 86400 for daily bars)")
+            }
+            let risk = book.book.assets[asset]
+            let assetSettings: AssetSettings
+            do {
+                assetSettings = try AssetSettings(aggregation: own, barMillis: barMillis,
+                                                    barsPerDay: try number(t, "bars_per_day", loc, 1.0 / 7...86_400), spread: risk?.spread,
+                                                    haircutFloor: risk?.haircutFloor, haircutCap: risk?.haircutCap, sources: names)
+            } catch {
+                throw ConfigError.wrapping(error, file: path, location: loc)
             }
             engineAssets.append(asset)
             settings[asset] = assetSettings

@@ -49,6 +49,17 @@ public enum RejectionReason: String, Error, Sendable, CaseIterable, Codable {
     case tooFewSources = "too few agreeing sources"
     case timestampOutOfRange = "timestamp outside 1900-2100"
     case tooManySources = "too many sources for the asset"
+    /// The same (asset, source, timestamp) as an accepted quote with another price.
+    case conflict = "conflicting duplicate"
+    /// More than the asset's maximum age older than its newest quote (event time).
+    case tooOld = "older than the maximum age"
+    /// Before the start of the asset's current bar: a closed bar never changes.
+    case beforeLastBar = "before the asset's current bar"
+    /// A source the venue does not declare for the asset.
+    case undeclaredSource = "undeclared source"
+    /// The quote would have published a value that is not finite or outside the asset's
+    /// bounds; the engine state was rolled back to before it.
+    case implausibleResult = "result not finite or out of bounds"
 }
 
 /// Aggregation rules (methodology section 9). Built valid: the initialiser and the decoder
@@ -67,7 +78,8 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
     /// Circuit breaker: an aggregate further than this (relative, in (0, 10]) from its
     /// recent average marks the asset unstable.
     public let circuitBreaker: Double
-    /// Decay of the recent average (per aggregate, EWMA weight of the past), in [0, 1).
+    /// Decay of the recent average (per aggregate, EWMA weight of the past), in [0, 1). It sets
+    /// the circuit breaker's window: the median of the last `breakerWindow` aggregates.
     public let averageDecay: Double
     /// Quotes from one source for one asset within this many ms of its previous one are
     /// rejected as flooding (0 to one day).
@@ -79,6 +91,16 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
     /// snapshots written before it existed still load; nil means `defaultMaxSources`.
     public let maxSourcesPerAsset: Int?
     public static let defaultMaxSources = 32
+    /// A source whose latest quote is this much older (ms, quote time) than a new quote of the
+    /// asset leaves the aggregation and frees its slot; nil: `defaultEvictAfter`, never less
+    /// than `maxAge`. At least 1 ms.
+    public let evictAfter: Int64?
+    public static let defaultEvictAfter: Int64 = 86_400_000
+    /// The circuit breaker's window, in aggregates: the span of an EWMA with `averageDecay`,
+    /// (1 + d) / (1 - d) (0.8: 9, 0.98: 99), between 1 and 255.
+    public var breakerWindow: Int { Int(min(max(((1 + averageDecay) / (1 - averageDecay)).rounded(), 1), 255)) }
+    /// The eviction age in force: `evictAfter` (or the default), and never before `maxAge`.
+    public var evictionAge: Int64 { max(evictAfter ?? Self.defaultEvictAfter, maxAge) }
     /// Longest `maxAge`: "never stale" (ingesting a file of old quotes), far from overflow
     /// when subtracted from a timestamp.
     public static let maxAgeLimit: Int64 = 1 << 61
@@ -90,12 +112,14 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
     private init(unchecked: Void) {
         (maxAge, maxConfidenceRatio, maxDeviation, minSources, stableRatePerSecond) = (60_000, 0.02, 0.05, 2, 0.0005)
         (circuitBreaker, averageDecay, minInterval, maxFutureSkew, maxSourcesPerAsset) = (0.15, 0.98, 0, 5_000, nil)
+        evictAfter = nil
     }
 
     /// Throws `EngineConfigError` naming the first value out of range.
     public init(maxAge: Int64 = 60_000, maxConfidenceRatio: Double = 0.02, maxDeviation: Double = 0.05, minSources: Int = 2,
                 stableRatePerSecond: Double = 0.0005, circuitBreaker: Double = 0.15, averageDecay: Double = 0.98,
-                minInterval: Int64 = 0, maxFutureSkew: Int64 = 5_000, maxSourcesPerAsset: Int? = nil) throws(EngineConfigError) {
+                minInterval: Int64 = 0, maxFutureSkew: Int64 = 5_000, maxSourcesPerAsset: Int? = nil,
+                evictAfter: Int64? = nil) throws(EngineConfigError) {
         func bad(_ field: String, _ value: some CustomStringConvertible, _ reason: String) -> EngineConfigError {
             EngineConfigError(field: "aggregation.\(field)", value: value.description, reason: reason)
         }
@@ -112,7 +136,9 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
         guard maxFutureSkew >= 0 && maxFutureSkew <= Self.day else { throw bad("maxFutureSkew", maxFutureSkew, "must be 0 to \(Self.day) ms") }
         (self.maxAge, self.maxConfidenceRatio, self.maxDeviation, self.minSources) = (maxAge, maxConfidenceRatio, maxDeviation, minSources)
         (self.stableRatePerSecond, self.circuitBreaker, self.averageDecay) = (stableRatePerSecond, circuitBreaker, averageDecay)
+        if let e = evictAfter { guard e >= 1 && e <= Self.maxAgeLimit else { throw bad("evictAfter", e, "must be 1 to \(Self.maxAgeLimit) ms") } }
         (self.minInterval, self.maxFutureSkew, self.maxSourcesPerAsset) = (minInterval, maxFutureSkew, maxSourcesPerAsset)
+        self.evictAfter = evictAfter
     }
 
     /// Reads the rules back (from a snapshot) and checks them as the initialiser does.
@@ -123,7 +149,8 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
                       stableRatePerSecond: c.decode(Double.self, forKey: .stableRatePerSecond),
                       circuitBreaker: c.decode(Double.self, forKey: .circuitBreaker), averageDecay: c.decode(Double.self, forKey: .averageDecay),
                       minInterval: c.decode(Int64.self, forKey: .minInterval), maxFutureSkew: c.decode(Int64.self, forKey: .maxFutureSkew),
-                      maxSourcesPerAsset: c.decodeIfPresent(Int.self, forKey: .maxSourcesPerAsset))
+                      maxSourcesPerAsset: c.decodeIfPresent(Int.self, forKey: .maxSourcesPerAsset),
+                      evictAfter: c.decodeIfPresent(Int64.self, forKey: .evictAfter))
     }
 }
 
@@ -156,7 +183,15 @@ public struct PriceState: Sendable, Equatable, Codable {
     public var aggregate: Double?
     public var stable: Double?
     public var average: Double?
+    /// The last `AggregationPolicy.breakerWindow` aggregates, oldest first: the circuit
+    /// breaker's reference is their median (nil in snapshots written before it existed: the
+    /// average stands in for it).
+    public var recent: [Double]?
     public var unstable: Bool = false
+    /// Whether the circuit breaker itself is tripped (the aggregate jumped against its recent
+    /// average), as opposed to a source merely being dropped from the deviation band: while it
+    /// is, the aggregate is not a trusted price (no return is taken from it). nil: not tripped.
+    public var tripped: Bool?
     public var lastUpdate: Int64 = 0
     /// Latest quote per source.
     public var latest: [String: Quote] = [:]
@@ -215,10 +250,11 @@ public struct PriceAggregator: Sendable {
     public mutating func adopt(_ asset: String, state: PriceState) { states[asset] = state }
 
     /// Validates a quote, records it and recomputes the asset's aggregate at the quote's time.
-    /// Rules: non-finite or non-positive prices, unknown assets and timestamps beyond
-    /// `now + maxFutureSkew` are rejected; per (asset, source) a timestamp equal to the
-    /// last one is a duplicate, an earlier one is out of order, one within `minInterval`
-    /// is flooding — all rejected and counted, never applied.
+    /// Rules: non-finite or non-positive prices, unknown assets, timestamps beyond
+    /// `now + maxFutureSkew` and more than `maxAge` before the asset's newest quote are rejected; per (asset, source) a
+    /// timestamp equal to the last one is a duplicate (the same price) or a conflict (another
+    /// price), an earlier one is out of order, one within `minInterval` is flooding — all
+    /// rejected and counted, never applied. Sources silent for `evictionAge` leave the table.
     public mutating func offer(_ q: Quote, now: Int64) -> Outcome {
         guard q.price.isFinite else { return .rejected(reject(.nonFinitePrice)) }
         guard q.price > 0 else { return .rejected(reject(.nonPositivePrice)) }
@@ -226,14 +262,21 @@ public struct PriceAggregator: Sendable {
         let policy = policy(for: q.asset)
         guard Quote.timestampRange.contains(q.timestamp) else { return .rejected(reject(.timestampOutOfRange)) }
         guard q.timestamp <= now &+ policy.maxFutureSkew else { return .rejected(reject(.futureTimestamp)) }
+        // event time: older than `maxAge` before the asset's newest quote (a 1900 stamp cannot
+        // reach the aggregate); both stamps within 1900-2100, so no overflow
+        if !st.latest.isEmpty, st.lastUpdate - q.timestamp > policy.maxAge { return .rejected(reject(.tooOld)) }
         if let c = q.confidence, !(c.isFinite && c >= 0) { return .rejected(reject(.lowConfidence)) }
-        if st.latest[q.source] == nil, st.latest.count >= (policy.maxSourcesPerAsset ?? AggregationPolicy.defaultMaxSources) {
-            return .rejected(reject(.tooManySources))
-        }
         if let last = st.latest[q.source] {
-            if q.timestamp == last.timestamp { return .rejected(reject(.duplicate)) }
+            if q.timestamp == last.timestamp { return .rejected(reject(q.price == last.price ? .duplicate : .conflict)) }
             if q.timestamp < last.timestamp { return .rejected(reject(.outOfOrder)) }
             if q.timestamp - last.timestamp < policy.minInterval { return .rejected(reject(.flooding)) }
+        }
+        let evictBefore = q.timestamp - policy.evictionAge
+        if st.latest.values.contains(where: { $0.timestamp < evictBefore }) {
+            st.latest = st.latest.filter { $0.value.timestamp >= evictBefore }
+        }
+        if st.latest[q.source] == nil, st.latest.count >= (policy.maxSourcesPerAsset ?? AggregationPolicy.defaultMaxSources) {
+            return .rejected(reject(.tooManySources))
         }
         st.latest[q.source] = q
         let result = aggregate(&st, at: q.timestamp, policy: policy)
@@ -266,8 +309,9 @@ public struct PriceAggregator: Sendable {
         } else {
             agreed = usable
         }
+        // the stable price's clock never runs backwards (an old quote cannot buy a large step later)
         let dt = Double(max(t - st.lastUpdate, 0)) / 1000
-        st.lastUpdate = t
+        st.lastUpdate = max(st.lastUpdate, t)
         guard agreed.count >= policy.minSources else {
             _ = reject(.tooFewSources)
             st.aggregate = nil
@@ -276,12 +320,17 @@ public struct PriceAggregator: Sendable {
         }
         let agg = median(agreed)
         // Unstable (no parameter may loosen) when the aggregate jumps against its recent
-        // average, or while a source is being dropped for disagreeing: a possible manipulation.
-        if let avg = st.average, Swift.abs(agg / avg - 1) > policy.circuitBreaker {
-            st.unstable = true
-        } else {
-            st.unstable = disagreement
-        }
+        // reference (the breaker trips), or while a source is being dropped for disagreeing: a
+        // possible manipulation. The reference is the median of the recent aggregates: one
+        // spike does not move it (the breaker releases as soon as the spike reverts), a level
+        // that persists for half the window becomes it (the breaker releases then).
+        var recent = st.recent ?? st.average.map { [$0] } ?? []
+        let tripped = recent.isEmpty ? false : Swift.abs(agg / median(recent) - 1) > policy.circuitBreaker
+        st.unstable = tripped || disagreement
+        st.tripped = tripped ? true : nil
+        if recent.count >= policy.breakerWindow { recent.removeFirst(recent.count - policy.breakerWindow + 1) }
+        recent.append(agg)
+        st.recent = recent
         st.average = st.average.map { policy.averageDecay * $0 + (1 - policy.averageDecay) * agg } ?? agg
         if let s = st.stable {
             let limit = Double.exp(policy.stableRatePerSecond * dt)

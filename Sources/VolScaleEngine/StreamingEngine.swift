@@ -293,17 +293,29 @@ public struct AssetSettings: Sendable, Equatable, Codable {
     public let spread: Double?
     public let haircutFloor: Double?
     public let haircutCap: Double?
+    /// The sources the venue declares for the asset (1 to 128 bytes each, at most the sources
+    /// kept): a quote from any other is refused (`undeclaredSource`). nil: any source (tests,
+    /// files ingested by hand).
+    public let sources: [String]?
 
     /// No settings of its own: the engine's.
     public static let none = AssetSettings(unchecked: ())
 
-    private init(unchecked: Void) { (aggregation, barMillis, barsPerDay, spread, haircutFloor, haircutCap) = (nil, nil, nil, nil, nil, nil) }
+    private init(unchecked: Void) {
+        (aggregation, barMillis, barsPerDay, spread, haircutFloor, haircutCap, sources) = (nil, nil, nil, nil, nil, nil, nil)
+    }
 
     /// Throws `EngineConfigError` naming the first value out of range.
     public init(aggregation: AggregationPolicy? = nil, barMillis: Int64? = nil, barsPerDay: Double? = nil,
-                spread: Double? = nil, haircutFloor: Double? = nil, haircutCap: Double? = nil) throws(EngineConfigError) {
+                spread: Double? = nil, haircutFloor: Double? = nil, haircutCap: Double? = nil, sources: [String]? = nil) throws(EngineConfigError) {
         func bad(_ field: String, _ value: some CustomStringConvertible, _ reason: String) -> EngineConfigError {
             EngineConfigError(field: "settings.\(field)", value: value.description, reason: reason)
+        }
+        if let names = sources {
+            if let n = names.first(where: { $0.isEmpty || $0.utf8.count > 128 }) { throw bad("sources", "'\(n.prefix(128))'", "a source name is 1 to 128 bytes") }
+            guard Set(names).count == names.count else { throw bad("sources", names.joined(separator: ","), "a source is named twice") }
+            let kept = aggregation?.maxSourcesPerAsset ?? AggregationPolicy.defaultMaxSources
+            guard !names.isEmpty && names.count <= kept else { throw bad("sources", names.count, "must declare 1 to \(kept) sources (the sources kept)") }
         }
         if let b = barMillis { guard b >= 0 && b <= EngineConfig.year else { throw bad("barMillis", b, "must be 0 to \(EngineConfig.year) ms") } }
         if let n = barsPerDay { guard n >= 1.0 / 7 && n <= 86_400 else { throw bad("barsPerDay", n, "must be in [1/7, 86400]") } }
@@ -311,7 +323,7 @@ public struct AssetSettings: Sendable, Equatable, Codable {
         if let f = haircutFloor { guard f >= 0 && f <= 1 else { throw bad("haircutFloor", f, "must be in [0, 1]") } }
         if let c = haircutCap { guard c >= 0 && c <= 1 && c >= (haircutFloor ?? 0) else { throw bad("haircutCap", c, "must be in [0, 1], not below the floor") } }
         (self.aggregation, self.barMillis, self.barsPerDay) = (aggregation, barMillis, barsPerDay)
-        (self.spread, self.haircutFloor, self.haircutCap) = (spread, haircutFloor, haircutCap)
+        (self.spread, self.haircutFloor, self.haircutCap, self.sources) = (spread, haircutFloor, haircutCap, sources)
     }
 
     /// Reads settings back (from a snapshot) and checks them as the initialiser does.
@@ -320,16 +332,22 @@ public struct AssetSettings: Sendable, Equatable, Codable {
         try self.init(aggregation: c.decodeIfPresent(AggregationPolicy.self, forKey: .aggregation),
                       barMillis: c.decodeIfPresent(Int64.self, forKey: .barMillis), barsPerDay: c.decodeIfPresent(Double.self, forKey: .barsPerDay),
                       spread: c.decodeIfPresent(Double.self, forKey: .spread), haircutFloor: c.decodeIfPresent(Double.self, forKey: .haircutFloor),
-                      haircutCap: c.decodeIfPresent(Double.self, forKey: .haircutCap))
+                      haircutCap: c.decodeIfPresent(Double.self, forKey: .haircutCap),
+                      sources: c.decodeIfPresent([String].self, forKey: .sources))
     }
 }
 
 /// The O(1) volatility state of one asset.
 public struct AssetVolatilityState: Sendable, Equatable, Codable {
-    /// Close of the last completed bar, and of the bar being formed.
+    /// Close of the last trusted bar (returns are taken from it), and of the bar being formed.
     public var lastClose: Double?
     public var pending: Double?
     public var pendingBar: Int64?
+    /// Whether the bar being formed ended with the circuit breaker tripped (its close is not a
+    /// trusted price).
+    public var pendingTripped: Bool?
+    /// Bars whose close was not trusted (circuit breaker): no return was taken from them.
+    public var untrustedBars: Int64?
     /// Returns kept until the EWMA seed window (75, as arch) is full.
     public var seedReturns: [Double] = []
     /// sigma^2 for the next return (decimal, per bar) once seeded.
@@ -427,6 +445,8 @@ public struct StreamingEngine: Sendable {
     public private(set) var volatility: [String: AssetVolatilityState]
     public private(set) var sequence: Int64 = 0
     public private(set) var accepted: Int64 = 0
+    /// Why the last `implausibleResult` was refused (not part of the snapshot).
+    public private(set) var lastRefusal: String?
     let factors: (quantile: Double, es: Double)
 
     public static let seedWindow = EWMA.seedLength
@@ -533,13 +553,33 @@ public struct StreamingEngine: Sendable {
 
     /// Feeds one quote. Returns the publications it triggered (possibly none) or the
     /// reason it was rejected.
+    ///
+    /// Beyond the aggregator's rules: a source the asset does not declare is refused, and so
+    /// is a quote before the asset's current bar (a closed bar never changes). A quote whose
+    /// publications or state would hold a value that is not finite or outside its bounds is
+    /// refused as `implausibleResult` and the engine is left exactly as it was before it
+    /// (`lastRefusal` says why): nothing of it can reach a publication or the store.
     public mutating func ingest(_ q: Quote, now: Int64? = nil) -> Result<[Publication], RejectionReason> {
+        let settings = config.settings(q.asset)
+        if let declared = settings.sources, !declared.contains(q.source) { return .failure(aggregator.reject(.undeclaredSource)) }
+        if let st = volatility[q.asset], let last = st.lastInput {
+            let barMillis = settings.barMillis ?? config.barMillis
+            let before = barMillis > 0 ? q.timestamp / barMillis < (st.pendingBar ?? Int64.min) : q.timestamp < last
+            if before { return .failure(aggregator.reject(.beforeLastBar)) }
+        }
+        let saved = self
         switch aggregator.offer(q, now: now ?? q.timestamp) {
         case let .rejected(r): return .failure(r)
         case let .accepted(aggregate, unstable):
             accepted += 1
             guard let price = aggregate else { return .success([]) }
-            return .success(onAggregate(asset: q.asset, price: price, time: q.timestamp, unstable: unstable))
+            let out = onAggregate(asset: q.asset, price: price, time: q.timestamp, unstable: unstable)
+            if let problem = PublicationCheck.problem(out, volatility[q.asset]) {
+                self = saved
+                lastRefusal = "\(q.asset) from \(q.source) at \(q.timestamp): \(problem)"
+                return .failure(aggregator.reject(.implausibleResult))
+            }
+            return .success(out)
         }
     }
 
@@ -576,33 +616,49 @@ public struct StreamingEngine: Sendable {
                                          hardCap: .some(other.hardCap), maintenanceFraction: other.maintenanceFraction)
     }
 
+    /// A new aggregate price. Returns are taken from trusted prices only: a bar that closes
+    /// while the circuit breaker is tripped is skipped, neither stepped nor published, and the
+    /// next trusted close takes its return from the last trusted one. A spike that reverts
+    /// within the breaker's spell thus never enters volatility; one that persists enters once,
+    /// as one return, when the breaker releases. (A quote outside the deviation band never
+    /// reaches the aggregate; while one is being dropped the asset is unstable, and its rates
+    /// do not loosen, but the agreeing sources' aggregate is trusted.)
     mutating func onAggregate(asset: String, price: Double, time: Int64, unstable: Bool) -> [Publication] {
         guard var st = volatility[asset] else { return [] }
         if st.firstInput == nil { st.firstInput = time }
         st.lastInput = time
         var out: [Publication] = []
         let barMillis = config.settings(asset).barMillis ?? config.barMillis
+        let tripped = aggregator.states[asset]?.tripped == true
         if barMillis <= 0 {
-            closeBar(&st, asset: asset, close: price, barTime: time)
-            out = maybePublish(asset: asset, state: &st, time: time, unstable: unstable)
+            if closeBar(&st, asset: asset, close: price, barTime: time, trusted: !tripped) {
+                out = maybePublish(asset: asset, state: &st, time: time, unstable: unstable)
+            }
         } else {
             let bar = time / barMillis
-            if let pb = st.pendingBar, bar > pb, let close = st.pending {
-                closeBar(&st, asset: asset, close: close, barTime: pb &* barMillis)
+            if let pb = st.pendingBar, bar > pb, let close = st.pending,
+                closeBar(&st, asset: asset, close: close, barTime: pb &* barMillis, trusted: st.pendingTripped != true)
+            {
                 out = maybePublish(asset: asset, state: &st, time: time, unstable: unstable)
             }
             st.pending = price
             st.pendingBar = bar
+            st.pendingTripped = tripped
         }
         volatility[asset] = st
         return out
     }
 
     /// Absorbs one bar close: O(1) after the seed window (EWMA update); an asset with a
-    /// model of its own also steps its walker (`barTime`: the bar's time, UTC ms).
-    mutating func closeBar(_ st: inout AssetVolatilityState, asset: String, close: Double, barTime: Int64) {
+    /// model of its own also steps its walker (`barTime`: the bar's time, UTC ms). An
+    /// untrusted close is counted and otherwise ignored. Returns whether a return was taken.
+    mutating func closeBar(_ st: inout AssetVolatilityState, asset: String, close: Double, barTime: Int64, trusted: Bool) -> Bool {
+        guard trusted else {
+            st.untrustedBars = (st.untrustedBars ?? 0) + 1
+            return false
+        }
         defer { st.lastClose = close }
-        guard let last = st.lastClose else { return }
+        guard let last = st.lastClose else { return true }
         let r = Double.log(close / last)
         st.returns += 1
         st.barsSincePublication += 1
@@ -643,6 +699,7 @@ public struct StreamingEngine: Sendable {
                 st.seedReturns = []
             }
         }
+        return true
     }
 
     mutating func maybePublish(asset: String, state st: inout AssetVolatilityState, time: Int64, unstable: Bool) -> [Publication] {
@@ -662,6 +719,7 @@ public struct StreamingEngine: Sendable {
         }
         let settings = config.settings(asset)
         let sigmaDaily = sigma * (settings.barsPerDay ?? 1).squareRoot()
+        // while unstable, the set carries the last trusted close, not the aggregate that tripped the breaker
         let price = aggregator.states[asset]
         var haircuts = st.haircuts ?? [:]
         var out: [Publication] = []
@@ -681,6 +739,12 @@ public struct StreamingEngine: Sendable {
                 binding = .control(controlled.binding)
             }
             if impliedBound && binding == .control(.model) { binding = .impliedVolatility }
+            let cap = rateCap(asset, side)
+            if rate > cap {
+                maintenance *= cap / rate
+                rate = cap
+                binding = .control(.hardCap)
+            }
             if unstable, let p = previous, rate < p {
                 maintenance = rate > 0 ? maintenance * (p / rate) : maintenance
                 rate = p
@@ -696,9 +760,21 @@ public struct StreamingEngine: Sendable {
             out.append(Publication(sequence: sequence, asset: asset, side: .rates(side), timestamp: time, oldValue: previous,
                                    newValue: rate, maintenance: maintenance, sigma: sigma, binding: binding,
                                    modelVersion: policies[asset]?.name ?? config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time,
-                                   price: price?.aggregate, stablePrice: price?.stable, haircut: haircut, status: PriceStatus(unstable: unstable)))
+                                   price: unstable ? st.lastClose : price?.aggregate, stablePrice: price?.stable, haircut: haircut,
+                                   status: PriceStatus(unstable: unstable)))
         }
         st.haircuts = haircuts
         return out
+    }
+
+    /// The default hard cap of a policy that sets none: 100% of notional (decimal).
+    public static let defaultRateCap = 1.0
+
+    /// The highest initial rate an asset's side may publish (decimal fraction of notional): its
+    /// policy's hard cap, or `defaultRateCap` where the policy has none; for the long side never
+    /// above 1 (a long linear position cannot lose more than its notional).
+    public func rateCap(_ asset: String, _ side: Side) -> Double {
+        let cap = (policies[asset].map(\.controls.hardCap) ?? config.hardCap) ?? Self.defaultRateCap
+        return side == .long ? min(cap, 1) : cap
     }
 }

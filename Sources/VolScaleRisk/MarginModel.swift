@@ -113,7 +113,7 @@ public struct MarginControls: Sendable, Equatable {
         case let .dates(s, e): guard e > s else { throw bad("stressed_period", Double(e), "end must be after start") }
         }
         if let f = floorLookback { guard f >= 2 && f <= maxWindow else { throw bad("floor_lookback", Double(f), "must be 2 to \(maxWindow) bars") } }
-        if let u = speedLimitUp { guard u > 0 else { throw bad("speed_limit_up", u, "must be positive") } }
+        if let u = speedLimitUp { guard u >= 0.05 && u.isFinite else { throw bad("speed_limit_up", u, "must be at least 0.05 per bar (or off): a smaller limit freezes every rate") } }
         if let d = speedLimitDown { guard d > 0 && d < 1 else { throw bad("speed_limit_down", d, "must be in (0, 1)") } }
         if let s = smoothing { guard s >= 0 && s < 1 else { throw bad("smoothing", s, "must be in [0, 1)") } }
         guard floorFraction > 0 && floorFraction <= 1 else { throw bad("floor_fraction", floorFraction, "must be in (0, 1]") }

@@ -105,12 +105,13 @@ import VolScaleTestSupport
         ]
         for (q, r) in cases { #expect(e.ingest(q, now: now) == .failure(r)) }
         #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now, price: 100), now: now) == .success([]))
-        #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now, price: 101), now: now) == .failure(.duplicate))
-        #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now - 5, price: 101), now: now) == .failure(.outOfOrder))
+        #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now, price: 100), now: now) == .failure(.duplicate))
+        #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now, price: 101), now: now) == .failure(.conflict))
+        #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now - 5, price: 101), now: now) == .failure(.beforeLastBar))
         #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now + 3, price: 101), now: now) == .failure(.flooding))
         #expect(e.aggregator.states["BTC"]?.aggregate == 100)
         #expect(e.accepted == 1)
-        #expect(e.rejections.values.reduce(0, +) == 7)
+        #expect(e.rejections.values.reduce(0, +) == 8)
     }
 
     /// A snapshot taken mid-stream and restored continues exactly like an uninterrupted run.

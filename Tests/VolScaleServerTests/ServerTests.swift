@@ -242,11 +242,12 @@ func bearer(_ role: String?) -> HTTPFields {
                 #expect(String(buffer: r.body).contains("\"asset\":\"policy\""))
             }
             // a change that would leave the controls invalid is refused whole, and nothing is audited:
-            // a cap of 0 (every rate 0), a cap at or below the floor, a speed limit of 0
+            // a cap of 0 (every rate 0), a cap at or below the floor, a speed limit that freezes every rate
             let sequence = await state.engine.sequence
             for (body, message) in [("{\"hardCap\":0}", "hard_cap = 0.0: must be positive and above hard_floor"),
                                     ("{\"hardFloor\":0.4,\"buffer\":1}", "hard_cap = 0.4: must be positive and above hard_floor"),
-                                    ("{\"speedLimitUp\":0}", "speed_limit_up = 0.0: must be positive")] {
+                                    ("{\"speedLimitUp\":0}", "speed_limit_up = 0.0: must be at least 0.05"),
+                                    ("{\"speedLimitUp\":1e-300}", "speed_limit_up = 1e-300: must be at least 0.05")] {
                 try await client.execute(uri: "/v1/policy", method: .put, headers: bearer("admin"), body: ByteBuffer(string: body)) { r in
                     #expect(r.status == .unprocessableContent && String(buffer: r.body).contains(message), "\(body): \(String(buffer: r.body))")
                 }
