@@ -53,10 +53,7 @@ public struct BookConfig: Sendable {
     public var options: (policy: OptionsMarginPolicy, scaling: OptionsAccountFile.ScalingSettings)?
 
     public static func load(path: String) throws(ConfigError) -> BookConfig {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigError(file: path, location: "", reason: "cannot read: \(error.localizedDescription)")
-        }
+        let text = try ConfigFile.text(path)
         return try parse(text, path: path)
     }
 
@@ -317,10 +314,7 @@ public enum AccountsFile {
     public static func number(_ v: JSON?) -> Double? { v?.number }
 
     public static func read(path: String) throws(ConfigError) -> (accounts: [Account], errors: [AccountError]) {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ConfigError(file: path, location: "", reason: "cannot read: \(error.localizedDescription)")
-        }
+        let data = try ConfigFile.data(path, limit: ConfigFile.accountsLimit)
         return try parse(data, path: path)
     }
 

@@ -8,10 +8,7 @@ public enum BookPrices {
     /// Reads `path` and applies it to `book`.
     /// - Throws: `ConfigError` naming the file, the line and the reason.
     public static func apply(path: String, to book: inout MarginBook) throws(ConfigError) {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigError(file: path, location: "", reason: "cannot read: \(error.localizedDescription)")
-        }
+        let text = try ConfigFile.text(path)
         try apply(text: text, name: path, to: &book)
     }
 

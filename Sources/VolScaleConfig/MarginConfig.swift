@@ -72,10 +72,7 @@ public struct MarginConfig: Sendable {
 
     /// Reads and validates the whole file; nothing is returned on half-read settings.
     public static func load(path: String) throws(ConfigError) -> MarginConfig {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigError(file: path, location: "", reason: "cannot read: \(error.localizedDescription)")
-        }
+        let text = try ConfigFile.text(path)
         return try parse(text, path: path)
     }
 

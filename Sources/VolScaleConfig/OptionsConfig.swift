@@ -64,9 +64,7 @@ public struct OptionsAccountFile: Sendable {
 
     public static func load(path: String, venue: String? = nil) throws(ConfigError) -> OptionsAccountFile {
         func read(_ p: String) throws(ConfigError) -> String {
-            do { return try String(contentsOfFile: p, encoding: .utf8) } catch {
-                throw ConfigError(file: p, location: "", reason: "cannot read: \(error.localizedDescription)")
-            }
+            try ConfigFile.text(p)
         }
         var file = try parse(read(path), path: path)
         // only the venue's [options] table: its price histories are not needed here

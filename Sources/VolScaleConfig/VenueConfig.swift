@@ -95,10 +95,7 @@ public struct VenueConfig: Sendable {
     /// - Parameter holdBack: bars of each source fed live after the replay: the book's
     ///   histories (price, volatility, joint scenarios) end before them.
     public static func load(path: String, holdBack: Int = 0) throws(ConfigError) -> VenueConfig {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ConfigError(file: path, location: "", reason: "cannot read: \(error.localizedDescription)")
-        }
+        let text = try ConfigFile.text(path)
         return try parse(text, path: path, holdBack: holdBack)
     }
 

@@ -23,7 +23,12 @@ extension ServiceAPI: APIProtocol {
     }
 
     func ready(_ input: Operations.Ready.Input) async throws -> Operations.Ready.Output {
-        await state.ready ? .ok(.init(body: .json(.init(status: "ready")))) : .serviceUnavailable(.init(body: .json(.init(status: "starting"))))
+        // not ready while starting, nor while the store cannot commit (quotes would not be acknowledged)
+        guard await state.ready else { return .serviceUnavailable(.init(body: .json(.init(status: "starting")))) }
+        if let failure = await state.storeFailure {
+            return .serviceUnavailable(.init(body: .json(.init(status: "store failing: \(failure.prefix(200))"))))
+        }
+        return .ok(.init(body: .json(.init(status: "ready"))))
     }
 
     // MARK: - Assets and rates
@@ -120,6 +125,7 @@ extension ServiceAPI: APIProtocol {
         let published = await state.globalNumbers(result.publications)
         let out = Schemas.IngestResult(accepted: result.accepted, duplicates: result.duplicates, rejected: .init(additionalProperties: result.rejected),
                                        forwarded: result.forwarded == 0 ? nil : result.forwarded, publications: published.map(Schemas.Publication.init))
+        if result.rejected[RejectionReason.conflict.rawValue, default: 0] > 0 { return .conflict(.init(body: .json(out))) }
         let ok = result.accepted > 0 || result.duplicates > 0 || result.forwarded > 0 || quotes.isEmpty
         return ok ? .ok(.init(body: .json(out))) : .unprocessableContent(.init(body: .json(out)))
     }

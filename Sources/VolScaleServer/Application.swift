@@ -254,15 +254,19 @@ struct StoreWriterService: Service, CustomStringConvertible {
     }
 }
 
-/// Marks assets stale once a second (`ServiceState.checkStaleness`), until shutdown.
+/// Marks assets stale once a second (`ServiceState.checkStaleness`), and keeps the event
+/// streams alive every `ServiceState.keepAliveSeconds`, until shutdown.
 struct StalenessMonitor: Service, CustomStringConvertible {
     let state: ServiceState
     var description: String { "StalenessMonitor" }
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            var ticks = 0
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(1))
                 await state.checkStaleness()
+                ticks += 1
+                if ticks % ServiceState.keepAliveSeconds == 0 { await state.keepStreamsAlive() }
             }
         }
     }

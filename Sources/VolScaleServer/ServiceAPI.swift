@@ -115,7 +115,8 @@ struct ServiceAPI: Sendable {
         do throws(SubscribeError) {
             subscription = try await state.subscribe(since: since)
         } catch {
-            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "5"], message: "too many open streams (\(ServiceState.maxSubscribers))")
+            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(ServiceState.keepAliveSeconds)"],
+                            message: "too many open streams (\(ServiceState.maxSubscribers)); slots of clients that left are freed within \(ServiceState.keepAliveSeconds) s")
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
@@ -156,8 +157,8 @@ struct StreamBody: AsyncSequence, Sendable {
                 guard flag.dropped else { return nil }
                 return ByteBuffer(string: StreamEvent.dropped(resumeSince: lastSequence).serverSentEvent(encoder))
             }
+            guard let message = e.message else { return ByteBuffer(string: ": keep-alive\n\n") }
             remaining = remaining.map { $0 - 1 }
-            let message = e.message
             if let id = message.id { lastSequence = id }
             return ByteBuffer(string: message.serverSentEvent(encoder))
         }
@@ -172,9 +173,11 @@ struct StreamBody: AsyncSequence, Sendable {
 
 extension StreamEvent {
     /// The event as the document's `StreamMessage`: its name, its sequence number
-    /// (publications) and its data, as the SSE stream and the WebSocket both send it.
-    var message: Components.Schemas.StreamMessage {
+    /// (publications) and its data, as the SSE stream and the WebSocket both send it; nil for
+    /// a keep-alive, which carries nothing.
+    var message: Components.Schemas.StreamMessage? {
         switch self {
+        case .keepAlive: return nil
         case let .publication(p): return .init(event: .publication, id: p.sequence, data: .Publication(.init(p)))
         case let .status(asset, status, time):
             return .init(event: .status, data: .StatusEvent(.init(asset: asset, status: .init(rawValue: status.rawValue) ?? .unstable, time: time)))

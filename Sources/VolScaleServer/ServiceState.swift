@@ -217,7 +217,7 @@ public actor ServiceState {
         var accepted = 0
         var rejected: [String: Int] = [:]
         var pubs: [Publication] = []
-        var maybeDuplicate: [QuoteKey] = []
+        var maybeDuplicate: [(key: QuoteKey, reason: RejectionReason)] = []
         var forwarding: [Quote] = []
         for q in quotes {
             if let c = cluster, !c.owns(q.asset) {
@@ -230,8 +230,10 @@ public actor ServiceState {
             }
             switch engine.ingest(q, now: now) {
             case let .failure(r):
-                if r == .duplicate || r == .outOfOrder {
-                    maybeDuplicate.append(QuoteKey(q))
+                // a resent quote meets a later state: stored (or queued) it is a duplicate, else
+                // refused for the reason the engine gave
+                if r == .duplicate || r == .outOfOrder || r == .beforeLastBar || r == .tooOld {
+                    maybeDuplicate.append((QuoteKey(q), r))
                 } else {
                     rejected[r.rawValue, default: 0] += 1
                 }
@@ -258,17 +260,17 @@ public actor ServiceState {
         // suspend the actor, which is harmless: rejected quotes change no state.
         let ticket = appended
         var duplicates = 0
-        var unresolved: [QuoteKey] = []
+        var unresolved: [(key: QuoteKey, reason: RejectionReason)] = []
         for k in maybeDuplicate {
-            if uncommitted.contains(k) { duplicates += 1 } else { unresolved.append(k) }
+            if uncommitted.contains(k.key) { duplicates += 1 } else { unresolved.append(k) }
         }
         if !unresolved.isEmpty {
-            let stored = try await store?.storedQuoteKeys(unresolved) ?? []
+            let stored = try await store?.storedQuoteKeys(unresolved.map(\.key)) ?? []
             for k in unresolved {
-                if stored.contains(k) {
+                if stored.contains(k.key) {
                     duplicates += 1
                 } else {
-                    rejected[RejectionReason.outOfOrder.rawValue, default: 0] += 1
+                    rejected[(k.reason == .duplicate ? .outOfOrder : k.reason).rawValue, default: 0] += 1
                 }
             }
         }
@@ -519,6 +521,11 @@ public actor ServiceState {
 
     func unsubscribe(_ id: UUID) { subscribers[id] = nil }
 
+    /// Writes a keep-alive to every open stream (`StalenessMonitor`, every
+    /// `keepAliveSeconds`): the streams of clients that left end at the failed write.
+    public func keepStreamsAlive() { broadcast(.keepAlive) }
+    public static let keepAliveSeconds = 10
+
     /// Ends every stream (graceful shutdown: open streams would keep the server waiting).
     public func closeStreams() {
         for s in subscribers.values {
@@ -649,6 +656,9 @@ public enum StreamEvent: Sendable {
     case account(AccountMonitor.Change, time: Int64)
     /// `stable`, `unstable` (circuit breaker) or `stale` (no quote within the maximum age).
     case status(asset: String, status: PriceStatus, time: Int64)
+    /// Nothing happened for a while: an SSE comment is written, so a client that went away is
+    /// noticed (the write fails) and its stream slot freed, on a quiet venue too.
+    case keepAlive
 }
 
 public enum SubscribeError: Error, Sendable {

@@ -50,7 +50,7 @@ enum WebSocketStream {
                         var last = since ?? 0
                         for await e in subscription.events {
                             if subscription.flag.closed { break }
-                            let message = e.message
+                            guard let message = e.message else { continue }  // a closed socket ends the inbound task
                             if let id = message.id { last = id }
                             try await outbound.write(.text(message.text(encoder)))
                         }

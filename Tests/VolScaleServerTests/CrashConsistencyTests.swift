@@ -58,10 +58,24 @@ import Testing
         return (accepted + duplicates == keys.count, duplicates)
     }
 
+    /// A venue of BTC and ETH fed by the eight clients only (declared sources without files),
+    /// one bar a year and quotes never too old: every quote a client sends is accepted, in
+    /// whatever order the clients' timelines interleave.
+    static func venue(_ dir: String) throws -> String {
+        let sources = (0..<8).map { "[[asset.source]]\nname = \"client-\($0)\"\n" }.joined()
+        let assets = [("BTC", 60_000), ("ETH", 3_000)].map { name, price in
+            "[[asset]]\nname = \"\(name)\"\nprice = \(price)\nvolatility = 0.03\nbar_seconds = 31536000\n" + sources
+        }
+        let text = "[venue]\nname = \"crash\"\n[aggregation]\nmin_sources = 1\nmax_age = 3153600000\n" + assets.joined()
+        let path = dir + "/venue.toml"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
     static func start(_ binary: String, data: String, keys: String, port: Int) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["serve", "--data", data, "--port", String(port), "--keys", keys, "--config", Fixture.root.appendingPathComponent("examples/venue.toml").path, "--no-replay", "--rate-limit", "1000000"]
+        p.arguments = ["serve", "--data", data, "--port", String(port), "--keys", keys, "--config", try venue(data), "--no-replay", "--rate-limit", "1000000"]
         p.currentDirectoryURL = Fixture.root
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle(forWritingAtPath: data + "/server.log") ?? FileHandle.nullDevice

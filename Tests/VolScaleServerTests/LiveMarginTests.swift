@@ -183,7 +183,7 @@ import VolScaleStore
         }
         let c = try #require(change)
         #expect(c.old == .healthy && c.new != .healthy && (c.marginRatio ?? 0) > 0)
-        let text = StreamEvent.account(c, time: 1).message.text(JSONEncoder())
+        let text = try #require(StreamEvent.account(c, time: 1).message).text(JSONEncoder())
         #expect(text.contains(#""event":"account""#) && text.contains(#""account":"burst""#) && text.contains(#""old":"healthy""#))
     }
 }

@@ -21,6 +21,7 @@ enum ByteSource {
     static func withContents<R>(path: String, name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         if path != "-", let mapped = try MappedFile(path: path, name: name) {
             defer { mapped.close() }
+            try checkText(UnsafeRawBufferPointer(rebasing: mapped.bytes.prefix(1 << 16)), name: name, offset: 0)
             return try body(mapped.bytes)
         }
         var all: [UInt8] = []
@@ -28,8 +29,23 @@ enum ByteSource {
         return try all.withUnsafeBytes { try body($0) }
     }
 
-    /// Successive chunks of the (decompressed) bytes, in constant memory.
+    /// Text never holds a NUL byte: one in `bytes` (at `offset` of the stream) means a binary
+    /// file, a device such as /dev/zero or a sparse file, refused before it is read whole.
+    static func checkText(_ bytes: UnsafeRawBufferPointer, name: String, offset: Int) throws {
+        guard let base = bytes.baseAddress, let hit = memchr(base, 0, bytes.count) else { return }
+        let at = offset + (UnsafeRawPointer(hit) - base)
+        throw DataError(file: name, line: 0, kind: .unknownFormat("a NUL byte at offset \(at): binary data, not a text price file"))
+    }
+
+    /// Successive chunks of the (decompressed) bytes, in constant memory; binary data (a NUL
+    /// byte) is refused at the chunk that holds it.
     static func chunks(path: String, name: String, chunkSize: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var offset = 0
+        let body = { (chunk: UnsafeRawBufferPointer) throws -> Void in
+            try checkText(chunk, name: name, offset: offset)
+            offset += chunk.count
+            try body(chunk)
+        }
         if path == "-" {
             try readStream(fd: 0, name: name, leading: [], chunkSize: chunkSize, body)
             return
