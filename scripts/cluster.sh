@@ -102,9 +102,9 @@ X=$(owners $PB | tr ' ' '\n' | grep "=B\$" | head -n 1 | cut -d= -f1)
 TS=$(( $(sql "SELECT MAX(ts) FROM quotes WHERE asset = '$X'") + 1 ))
 PRICE=$(get $PB /v1/assets | python3 -c "import json,sys; print(next(a['price'] for a in json.load(sys.stdin) if a['asset'] == '$X'))")
 answer=$(curl -sf -X POST -H "Authorization: Bearer $INGEST" -H 'Content-Type: application/json' "http://127.0.0.1:$PA/v1/prices" \
-  -d "{\"asset\":\"$X\",\"source\":\"cl-forward\",\"ts\":$TS,\"price\":$PRICE}") || fail "POST of a quote for $X through A"
+  -d "{\"asset\":\"$X\",\"source\":\"desk\",\"ts\":$TS,\"price\":$PRICE}") || fail "POST of a quote for $X through A"
 grep -q '"forwarded":1' <<<"$answer" || fail "A did not forward the quote for $X: $answer"
-stored() { [[ "$(sql "SELECT COUNT(*) FROM quotes WHERE asset = '$X' AND source = 'cl-forward'")" == 1 && "$(sql "SELECT COUNT(*) FROM inbox")" == 0 ]]; }
+stored() { [[ "$(sql "SELECT COUNT(*) FROM quotes WHERE asset = '$X' AND source = 'desk'")" == 1 && "$(sql "SELECT COUNT(*) FROM inbox")" == 0 ]]; }
 wait_for 10 "B takes the forwarded quote" stored >/dev/null || fail "see above"
 echo "cluster: a quote for $X (B's) posted to A was forwarded and stored once by B"
 

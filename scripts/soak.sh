@@ -35,7 +35,7 @@ while (( $(date +%s) - start < SECONDS_TO_RUN )); do
     -d '{"collateral":{"USD":10000},"positions":[{"instrument":"BTC-PERP","quantity":0.1,"entryPrice":60000}]}' >/dev/null || fail "what-if did not answer"
   n=$((n + 1))
   curl -sf -H "Authorization: Bearer $INGEST" -H 'Content-Type: application/json' "http://127.0.0.1:$PORT/v1/prices" \
-    -d "{\"asset\":\"BTC\",\"source\":\"soak\",\"ts\":$(date +%s%3N),\"price\":60000}" >/dev/null || fail "ingestion did not answer 200"
+    -d "{\"asset\":\"BTC\",\"source\":\"desk\",\"ts\":$(date +%s%3N),\"price\":60000}" >/dev/null || fail "ingestion did not answer 200"
   sleep 2
 done
 RSS=$(ps -o rss= -p $SERVER | tr -d ' ')

@@ -173,6 +173,36 @@ func renderCommand(_ args: [String]) throws -> String {
         }
     }
 
+    /// Devices, sparse files and directories are refused at once, before they are read whole
+    /// (issue 28: /dev/zero used 8.4 GB, a 2 GB sparse venue file was read and accepted).
+    @Test func binaryFilesDevicesAndDirectoriesAreRefusedAtOnce() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-bounds-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let sparse = dir.appendingPathComponent("sparse.csv").path
+        #expect(FileManager.default.createFile(atPath: sparse, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: sparse))
+        try handle.truncate(atOffset: 2 << 30)  // 2 GiB of holes: no disk used
+        try handle.close()
+        let accounts = TestData.root.appendingPathComponent("examples/accounts.json").path
+        let cases: [([String], String)] = [
+            (["vol", "/dev/zero"], "/dev/zero: unrecognised format: a NUL byte at offset 0"),
+            (["vol", sparse], "sparse.csv: unrecognised format: a NUL byte at offset 0"),
+            (["vol", dir.path], "cannot read: is a directory"),
+            (["margin", "--config", sparse, "--accounts", accounts], "sparse.csv: cannot read: 2147483648 bytes, more than the 16 MiB"),
+            (["margin", "--config", dir.path, "--accounts", accounts], "cannot read: is a directory"),
+            (["margin", "--config", "/dev/zero", "--accounts", accounts], "/dev/zero: cannot read: not a regular file"),
+        ]
+        for (args, message) in cases {
+            do {
+                _ = try output(args)
+                Issue.record("no error for \(args)")
+            } catch {
+                #expect("\(error)".contains(message), "got: \(error)")
+            }
+        }
+    }
+
     @Test func arbitragePriceIsAnErrorNotNaN() throws {
         do {
             _ = try output(["iv", "--price", "3", "--forward", "105", "--strike", "100", "--expiry", "1"])
