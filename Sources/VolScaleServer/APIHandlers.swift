@@ -106,6 +106,9 @@ extension ServiceAPI: APIProtocol {
             guard b.quotes.count <= Requests.maxQuotes else { throw HTTPError(.badRequest, message: "quotes: at most \(Requests.maxQuotes) quotes per request") }
             quotes = try b.quotes.enumerated().map { try Self.quote($1, field: "quotes[\($0)].") }
         }
+        if let key = RawBody.key, let (i, q) = quotes.enumerated().first(where: { !key.mayQuote(asset: $1.asset, source: $1.source) }) {
+            throw HTTPError(.forbidden, message: "quotes[\(i)]: key '\(key.name)' may not quote \(q.asset) from source '\(q.source)' (its sources: \((key.sources ?? []).joined(separator: ", "))); nothing of this request was applied")
+        }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         // a store that fails (the duplicate lookup, or the commit not done in time) is a 503:
         // what was accepted stays queued, and a resend is answered as duplicates once stored
@@ -464,6 +467,8 @@ extension Components.Schemas.Explanation {
 enum RawBody {
     @TaskLocal static var current: ByteBuffer?
     @TaskLocal static var keyName: String?
+    /// The key that sent it (its bound sources limit what it may quote).
+    @TaskLocal static var key: APIKeyRecord?
 }
 
 /// Reads the body before the generated code does: at most `maxBytes` (413 beyond), so no

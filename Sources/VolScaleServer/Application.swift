@@ -34,7 +34,9 @@ struct RoleMiddleware: RouterMiddleware {
         let key = try auth.authorize(secret: request.apiKey(allowQuery: keyInQuery), role: role)
         context.key = key
         // the generated handlers see no context: the key's name reaches them as a task local
-        return try await RawBody.$keyName.withValue(key.name) { try await next(request, context) }
+        return try await RawBody.$keyName.withValue(key.name) {
+            try await RawBody.$key.withValue(key) { try await next(request, context) }
+        }
     }
 }
 

@@ -10,11 +10,22 @@ public enum Role: String, Sendable, Codable, Comparable, CaseIterable {
     public static func < (a: Role, b: Role) -> Bool { a.rank < b.rank }
 }
 
-/// An API key as stored: its name, role and the SHA-256 of the secret (never the secret).
+/// An API key as stored: its name, role and the SHA-256 of the secret (never the secret),
+/// and, for a key that sends quotes, the sources it may send for.
 public struct APIKeyRecord: Sendable, Codable, Equatable {
     public var name: String
     public var role: Role
     public var sha256: String
+    /// The price sources this key may quote as: "ASSET/SOURCE" (one asset's source) or
+    /// "SOURCE" (that source of every asset). nil: any source the venue declares. A quote
+    /// for another source is refused with 403 and nothing of its request is applied.
+    public var sources: [String]?
+
+    /// Whether this key may send a quote of `asset` from `source`.
+    public func mayQuote(asset: String, source: String) -> Bool {
+        guard let sources else { return true }
+        return sources.contains(source) || sources.contains("\(asset)/\(source)")
+    }
 
     public init(name: String, role: Role, secret: String) {
         self.name = name
