@@ -79,7 +79,7 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
     /// recent average marks the asset unstable.
     public let circuitBreaker: Double
     /// Decay of the recent average (per aggregate, EWMA weight of the past), in [0, 1). It sets
-    /// the circuit breaker's window: the median of the last `breakerWindow` aggregates.
+    /// the circuit breaker's window: the median of the last aggregates of `breakerWindow` bars.
     public let averageDecay: Double
     /// Quotes from one source for one asset within this many ms of its previous one are
     /// rejected as flooding (0 to one day).
@@ -96,7 +96,7 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
     /// than `maxAge`. At least 1 ms.
     public let evictAfter: Int64?
     public static let defaultEvictAfter: Int64 = 86_400_000
-    /// The circuit breaker's window, in aggregates: the span of an EWMA with `averageDecay`,
+    /// The circuit breaker's window, in bars: the span of an EWMA with `averageDecay`,
     /// (1 + d) / (1 - d) (0.8: 9, 0.98: 99), between 1 and 255.
     public var breakerWindow: Int { Int(min(max(((1 + averageDecay) / (1 - averageDecay)).rounded(), 1), 255)) }
     /// The eviction age in force: `evictAfter` (or the default), and never before `maxAge`.
@@ -183,10 +183,12 @@ public struct PriceState: Sendable, Equatable, Codable {
     public var aggregate: Double?
     public var stable: Double?
     public var average: Double?
-    /// The last `AggregationPolicy.breakerWindow` aggregates, oldest first: the circuit
+    /// The last aggregate of each of the last `AggregationPolicy.breakerWindow` bars, oldest first: the circuit
     /// breaker's reference is their median (nil in snapshots written before it existed: the
     /// average stands in for it).
     public var recent: [Double]?
+    /// The bar of `recent`'s last entry (nil: every aggregate is a bar).
+    public var recentBar: Int64?
     public var unstable: Bool = false
     /// Whether the circuit breaker itself is tripped (the aggregate jumped against its recent
     /// average), as opposed to a source merely being dropped from the deviation band: while it
@@ -255,7 +257,9 @@ public struct PriceAggregator: Sendable {
     /// timestamp equal to the last one is a duplicate (the same price) or a conflict (another
     /// price), an earlier one is out of order, one within `minInterval` is flooding — all
     /// rejected and counted, never applied. Sources silent for `evictionAge` leave the table.
-    public mutating func offer(_ q: Quote, now: Int64) -> Outcome {
+    /// `barMillis`: the asset's bar length (0: every aggregate is a bar), over which the
+    /// circuit breaker's reference is kept (one entry per bar).
+    public mutating func offer(_ q: Quote, now: Int64, barMillis: Int64 = 0) -> Outcome {
         guard q.price.isFinite else { return .rejected(reject(.nonFinitePrice)) }
         guard q.price > 0 else { return .rejected(reject(.nonPositivePrice)) }
         guard var st = states[q.asset] else { return .rejected(reject(.unknownAsset)) }
@@ -279,14 +283,14 @@ public struct PriceAggregator: Sendable {
             return .rejected(reject(.tooManySources))
         }
         st.latest[q.source] = q
-        let result = aggregate(&st, at: q.timestamp, policy: policy)
+        let result = aggregate(&st, at: q.timestamp, policy: policy, bar: barMillis > 0 ? q.timestamp / barMillis : nil)
         states[q.asset] = st
         return .accepted(aggregate: result, unstable: st.unstable)
     }
 
     /// Median of the sources that are fresh, confident and close to the median of the
     /// others; updates the stable price and the circuit breaker.
-    mutating func aggregate(_ st: inout PriceState, at t: Int64, policy: AggregationPolicy) -> Double? {
+    mutating func aggregate(_ st: inout PriceState, at t: Int64, policy: AggregationPolicy, bar: Int64? = nil) -> Double? {
         var usable: [Double] = []
         for q in st.latest.values {
             if t - q.timestamp > policy.maxAge { _ = reject(.stale); continue }
@@ -321,16 +325,22 @@ public struct PriceAggregator: Sendable {
         let agg = median(agreed)
         // Unstable (no parameter may loosen) when the aggregate jumps against its recent
         // reference (the breaker trips), or while a source is being dropped for disagreeing: a
-        // possible manipulation. The reference is the median of the recent aggregates: one
-        // spike does not move it (the breaker releases as soon as the spike reverts), a level
-        // that persists for half the window becomes it (the breaker releases then).
+        // possible manipulation. The reference is the median of the last aggregate of each of
+        // the recent bars (this one's so far included): a spike does not move it, however many
+        // quotes repeat it within a bar, and the breaker releases as soon as it reverts; a level
+        // that persists for half the window's bars becomes it, and the breaker releases then.
         var recent = st.recent ?? st.average.map { [$0] } ?? []
         let tripped = recent.isEmpty ? false : Swift.abs(agg / median(recent) - 1) > policy.circuitBreaker
         st.unstable = tripped || disagreement
         st.tripped = tripped ? true : nil
-        if recent.count >= policy.breakerWindow { recent.removeFirst(recent.count - policy.breakerWindow + 1) }
-        recent.append(agg)
+        if let bar, bar == st.recentBar, !recent.isEmpty {
+            recent[recent.count - 1] = agg
+        } else {
+            if recent.count >= policy.breakerWindow { recent.removeFirst(recent.count - policy.breakerWindow + 1) }
+            recent.append(agg)
+        }
         st.recent = recent
+        st.recentBar = bar
         st.average = st.average.map { policy.averageDecay * $0 + (1 - policy.averageDecay) * agg } ?? agg
         if let s = st.stable {
             let limit = Double.exp(policy.stableRatePerSecond * dt)

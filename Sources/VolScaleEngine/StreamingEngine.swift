@@ -568,7 +568,7 @@ public struct StreamingEngine: Sendable {
             if before { return .failure(aggregator.reject(.beforeLastBar)) }
         }
         let saved = self
-        switch aggregator.offer(q, now: now ?? q.timestamp) {
+        switch aggregator.offer(q, now: now ?? q.timestamp, barMillis: settings.barMillis ?? config.barMillis) {
         case let .rejected(r): return .failure(r)
         case let .accepted(aggregate, unstable):
             accepted += 1

@@ -471,20 +471,38 @@ enum RawBody {
     @TaskLocal static var key: APIKeyRecord?
 }
 
-/// Reads the body before the generated code does: at most `maxBytes` (413 beyond), so no
-/// client sizes an allocation; the bytes are kept in `RawBody` for the handler and the error
-/// middleware.
+/// Reads the body before the generated code does: at most `maxBytes` (413 beyond, at once
+/// when Content-Length announces more), within `timeout` (408 when a chunk arrives after it;
+/// a body that stops arriving meets the connection's idle timeout), so no client sizes an
+/// allocation or holds one open by sending slowly; the bytes are kept in `RawBody` for the
+/// handler and the error middleware. A refused body's connection is closed.
 struct BodyLimitMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let maxBytes: Int
+    let timeout: Duration
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .post || request.method == .put else { return try await next(request, context) }
-        var request = request
-        let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: maxBytes) } catch {
-            throw HTTPError(.contentTooLarge, message: "request body larger than \(maxBytes) bytes")
+        let close: HTTPFields = [.connection: "close"]
+        if let announced = request.headers[.contentLength].flatMap({ Int($0) }), announced > maxBytes {
+            throw HTTPError(.contentTooLarge, headers: close, message: "request body of \(announced) bytes announced; at most \(maxBytes)")
         }
+        // read here, chunk by chunk, in this task: a body that trickles is refused when a chunk
+        // arrives after the deadline; one that stalls is closed by the connection's idle timeout
+        var request = request
+        var buffer = ByteBuffer()
+        let deadline = ContinuousClock.now + timeout
+        for try await chunk in request.body {
+            guard buffer.readableBytes + chunk.readableBytes <= maxBytes else {
+                throw HTTPError(.contentTooLarge, headers: close, message: "request body larger than \(maxBytes) bytes")
+            }
+            var chunk = chunk
+            buffer.writeBuffer(&chunk)
+            if ContinuousClock.now > deadline {
+                throw HTTPError(.requestTimeout, headers: close, message: "the request body did not arrive within \(timeout)")
+            }
+        }
+        request.body = RequestBody(buffer: buffer)
         // an option chain comes as the venue sends it, nulls and all (Deribit writes null for a
         // missing bid, a price change without trades, ...): its reader treats null as absent
         if !NullCheck.acceptsNull(request.uri.path), let field = NullCheck.forbiddenNull(in: buffer) {

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import NIOCore
 import HTTPTypes
 import OpenAPIHummingbird
 import OpenAPIRuntime
@@ -50,8 +52,26 @@ public struct ServerConfig: Sendable {
     /// default leaves room for a busy venue gateway and stops a runaway one.
     public var ratePerSecond: Double = 1000
     public var burst: Double = 2000
+    /// Largest request body (413 beyond it, at once when Content-Length announces more).
     public var maxBodyBytes = 1 << 20
+    /// A request body must arrive whole within this many seconds (408 otherwise): a client
+    /// trickling a body cannot hold a connection and its buffer open.
+    public var bodyTimeoutSeconds = 30
+    /// A connection with no request in progress is closed after this many seconds.
+    public var idleTimeoutSeconds = 60
+    /// Request head limits: one header field, all of them, and how many (the connection is
+    /// answered 431 or closed beyond them, never held).
+    public var maxHeaderFieldBytes = 16 << 10
+    public var maxHeaderBytes = 64 << 10
+    public var maxHeaderCount = 100
     public init() {}
+
+    /// The HTTP/1 channel's settings from these limits.
+    var http1: HTTP1Channel.Configuration {
+        .init(idleTimeout: .seconds(Int64(idleTimeoutSeconds)),
+              httpDecoderConfiguration: .init(maxHeaderFieldSize: maxHeaderFieldBytes, maxHeaderListSize: maxHeaderBytes,
+                                               maxHeaderFieldCount: maxHeaderCount))
+    }
 }
 
 /// The metrics the service exposes at /metrics, in one Prometheus registry for the process.
@@ -172,7 +192,7 @@ public func buildRouter(state: ServiceState, auth: Authenticator, metrics: Servi
         if let g = groups[name] { return g }
         let g = router.group()
         if let role = route.role { g.add(middleware: RoleMiddleware(auth: auth, role: role, keyInQuery: route.keyInQuery)) }
-        g.add(middleware: BodyLimitMiddleware(maxBytes: config.maxBodyBytes))
+        g.add(middleware: BodyLimitMiddleware(maxBytes: config.maxBodyBytes, timeout: .seconds(config.bodyTimeoutSeconds)))
         g.add(middleware: OpenAPIErrorMiddleware())
         groups[name] = g
         return g
@@ -223,7 +243,7 @@ public func buildApplication(state: ServiceState, config: ServerConfig, metrics:
                              logger: Logger = Logger(label: "volscale"), services: [any Service] = []) -> some ApplicationProtocol {
     let auth = Authenticator(keys: config.keys, ratePerSecond: config.ratePerSecond, burst: config.burst)
     let router = buildRouter(state: state, auth: auth, metrics: metrics, config: config)
-    var app = Application(router: ServiceResponderBuilder(router: router), server: WebSocketStream.server(state: state, auth: auth), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
+    var app = Application(router: ServiceResponderBuilder(router: router), server: WebSocketStream.server(state: state, auth: auth, http1: config.http1), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
                           logger: logger)
     app.addServices(StoreWriterService(state: state, logger: logger))
     app.addServices(StalenessMonitor(state: state))

@@ -25,8 +25,8 @@ enum WebSocketStream {
         return n
     }
 
-    static func server(state: ServiceState, auth: Authenticator) -> HTTPServerBuilder {
-        .http1WebSocketUpgrade { request, _, _ in
+    static func server(state: ServiceState, auth: Authenticator, http1: HTTP1Channel.Configuration) -> HTTPServerBuilder {
+        .http1WebSocketUpgrade(configuration: .init(http1: http1)) { request, _, _ in
             guard let target = request.path, target == "/v1/ws" || target.hasPrefix("/v1/ws?") else { return .dontUpgrade }
             let query = URI(target).queryParameters
             var secret: String?
