@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // MARK: - Numeric core (no I/O, no Foundation)
@@ -75,6 +76,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -156,7 +158,8 @@ let package = Package(
         .testTarget(
             name: "VolScaleServerTests",
             dependencies: ["VolScaleServer", "VolScaleStore", "VolScaleEngine", .product(name: "HummingbirdTesting", package: "hummingbird"),
-                           .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket")]
+                           .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+                           .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI", "VolScaleTestSupport"]),
     ],

@@ -64,6 +64,11 @@ public struct ServerConfig: Sendable {
     public var maxHeaderFieldBytes = 16 << 10
     public var maxHeaderBytes = 64 << 10
     public var maxHeaderCount = 100
+    /// The first request head of a connection must arrive whole within this many seconds,
+    /// its request line within `maxRequestLineBytes` (414 beyond) and the head within
+    /// `maxHeaderBytes` (431 beyond); `RequestHeadGuard`.
+    public var headTimeoutSeconds = 10
+    public var maxRequestLineBytes = 16 << 10
     public init() {}
 
     /// The HTTP/1 channel's settings from these limits.
@@ -243,7 +248,8 @@ public func buildApplication(state: ServiceState, config: ServerConfig, metrics:
                              logger: Logger = Logger(label: "volscale"), services: [any Service] = []) -> some ApplicationProtocol {
     let auth = Authenticator(keys: config.keys, ratePerSecond: config.ratePerSecond, burst: config.burst)
     let router = buildRouter(state: state, auth: auth, metrics: metrics, config: config)
-    var app = Application(router: ServiceResponderBuilder(router: router), server: WebSocketStream.server(state: state, auth: auth, http1: config.http1), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
+    var app = Application(router: ServiceResponderBuilder(router: router), server: WebSocketStream.server(state: state, auth: auth, http1: config.http1, headTimeout: .seconds(Int64(config.headTimeoutSeconds)),
+                                                                                                        maxLineBytes: config.maxRequestLineBytes, maxHeadBytes: config.maxHeaderBytes), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
                           logger: logger)
     app.addServices(StoreWriterService(state: state, logger: logger))
     app.addServices(StalenessMonitor(state: state))

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
+import NIOCore
 import Logging
 
 /// `GET /v1/ws?since=SEQ`: the events of the SSE stream over a WebSocket, one text message
@@ -25,8 +26,20 @@ enum WebSocketStream {
         return n
     }
 
-    static func server(state: ServiceState, auth: Authenticator, http1: HTTP1Channel.Configuration) -> HTTPServerBuilder {
-        .http1WebSocketUpgrade(configuration: .init(http1: http1)) { request, _, _ in
+    /// HTTP/1 with the WebSocket upgrade, behind a `RequestHeadGuard` (the first head of a
+    /// connection within `headTimeout`, its request line and head within the limits).
+    static func server(state: ServiceState, auth: Authenticator, http1: HTTP1Channel.Configuration, headTimeout: TimeAmount,
+                       maxLineBytes: Int, maxHeadBytes: Int) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            GuardedChildChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: .init(http1: http1),
+                                                                    shouldUpgrade: shouldUpgrade(state: state, auth: auth)),
+                                timeout: headTimeout, maxLineBytes: maxLineBytes, maxHeadBytes: maxHeadBytes)
+        }
+    }
+
+    static func shouldUpgrade(state: ServiceState, auth: Authenticator)
+        -> @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        { request, _, _ in
             guard let target = request.path, target == "/v1/ws" || target.hasPrefix("/v1/ws?") else { return .dontUpgrade }
             let query = URI(target).queryParameters
             var secret: String?

@@ -1,0 +1,55 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+@testable import VolScaleServer
+
+/// The first request head of a connection is bounded before HTTP decoding (issue 28: a 100 KB
+/// header, 10,000 headers or a 100 KB path were never answered; an idle connection was held).
+@Suite struct RequestHeadGuardTests {
+    func channel() throws -> EmbeddedChannel {
+        let c = EmbeddedChannel()
+        try c.pipeline.syncOperations.addHandler(RequestHeadGuard(timeout: .seconds(10), maxLineBytes: 16 << 10, maxHeadBytes: 64 << 10))
+        try c.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+        return c
+    }
+
+    func answer(_ c: EmbeddedChannel) throws -> String? {
+        try c.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) }
+    }
+
+    @Test func oversizedHeadsAreAnsweredAndClosed() throws {
+        for (head, status) in [("GET /health HTTP/1.1\r\nX-Big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n", "431"),
+                               ("GET /" + String(repeating: "a", count: 100_000) + " HTTP/1.1\r\n\r\n", "414"),
+                               ("GET /health HTTP/1.1\r\n" + (0..<10_000).map { "X-\($0): 1\r\n" }.joined() + "\r\n", "431")] {
+            let c = try channel()
+            // in pieces, as a network delivers it
+            var rest = Substring(head)
+            while !rest.isEmpty, c.isActive {
+                try c.writeInbound(c.allocator.buffer(string: String(rest.prefix(8192))))
+                rest = rest.dropFirst(8192)
+            }
+            #expect(try answer(c)?.hasPrefix("HTTP/1.1 \(status) ") == true)
+            #expect(try c.readInbound(as: ByteBuffer.self) == nil, "a part of the head reached the decoder")
+            #expect(!c.isActive)
+        }
+    }
+
+    @Test func aWholeHeadPassesWithWhatFollowsAndTheGuardLeaves() throws {
+        let c = try channel()
+        try c.writeInbound(c.allocator.buffer(string: "POST /v1/prices HTTP/1.1\r\nHost: x\r\n"))
+        #expect(try c.readInbound(as: ByteBuffer.self) == nil)
+        try c.writeInbound(c.allocator.buffer(string: "Content-Length: 2\r\n\r\n{}"))
+        let passed = try #require(try c.readInbound(as: ByteBuffer.self))
+        #expect(String(buffer: passed) == "POST /v1/prices HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(throws: (any Error).self) { try c.pipeline.syncOperations.handler(type: RequestHeadGuard.self) }
+        #expect(c.isActive)
+    }
+
+    @Test func aConnectionWithoutAHeadIsClosedAfterTheTimeout() throws {
+        let c = try channel()
+        c.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(c.isActive)
+        c.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!c.isActive)
+    }
+}
