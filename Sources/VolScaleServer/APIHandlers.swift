@@ -242,6 +242,7 @@ extension ServiceAPI: APIProtocol {
     // MARK: - Stress and backtest
 
     func stress(_ input: Operations.Stress.Input) async throws -> Operations.Stress.Output {
+        defer { FreedMemory.release() }
         guard case let .json(body) = input.body else { throw HTTPError(.unsupportedMediaType) }
         let shock = body.shock.additionalProperties
         guard !shock.isEmpty else { throw HTTPError(.badRequest, message: "shock: expected {\"ASSET\": move, ...} (simple returns, -0.3 = -30%)") }

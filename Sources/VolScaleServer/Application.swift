@@ -283,7 +283,8 @@ struct StoreWriterService: Service, CustomStringConvertible {
 }
 
 /// Marks assets stale once a second (`ServiceState.checkStaleness`), and keeps the event
-/// streams alive every `ServiceState.keepAliveSeconds`, until shutdown.
+/// streams alive and returns freed heap to the system every `ServiceState.keepAliveSeconds`,
+/// until shutdown.
 struct StalenessMonitor: Service, CustomStringConvertible {
     let state: ServiceState
     var description: String { "StalenessMonitor" }
@@ -294,7 +295,10 @@ struct StalenessMonitor: Service, CustomStringConvertible {
                 try await Task.sleep(for: .seconds(1))
                 await state.checkStaleness()
                 ticks += 1
-                if ticks % ServiceState.keepAliveSeconds == 0 { await state.keepStreamsAlive() }
+                if ticks % ServiceState.keepAliveSeconds == 0 {
+                    await state.keepStreamsAlive()
+                    FreedMemory.release()  // what connections that came and went left in the allocator's arenas
+                }
             }
         }
     }

@@ -81,8 +81,13 @@ struct ServiceAPI: Sendable {
         case .stream: return try await stream(request)
         case .dashboardFile: throw HTTPError(.serviceUnavailable, message: Dashboard.missing)
         case .webSocket:
-            // reached only when the upgrade did not happen (see WebSocketStream)
+            // reached only when the upgrade did not happen (see WebSocketStream): a well-formed
+            // upgrade refused for want of a stream slot is 503, as the SSE stream answers then
             _ = try WebSocketStream.since(request.uri.queryParameters.get("since").map { String($0) })
+            if request.headers[.upgrade]?.lowercased() == "websocket", await state.subscriberCount >= ServiceState.maxSubscribers {
+                throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(ServiceState.keepAliveSeconds)"],
+                                message: "too many open streams (\(ServiceState.maxSubscribers)); slots of clients that left are freed within \(ServiceState.keepAliveSeconds) s")
+            }
             throw HTTPError(.upgradeRequired, headers: [.upgrade: "websocket"], message: "this route speaks WebSocket: send an upgrade request")
         }
     }
