@@ -18,6 +18,18 @@ func renderCommand(_ args: [String]) throws -> String {
 
     func output(_ args: [String]) throws -> String { try renderCommand(args) }
 
+    /// Each command fails with an error whose text contains its message.
+    func expectErrors(_ cases: [([String], String)], sourceLocation: SourceLocation = #_sourceLocation) {
+        for (args, message) in cases {
+            do {
+                _ = try output(args)
+                Issue.record("no error for \(args)", sourceLocation: sourceLocation)
+            } catch {
+                #expect("\(error)".contains(message), "got: \(error)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
     func json(_ args: [String]) throws -> [String: Any] {
         let text = try output(args)
         return try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
@@ -147,14 +159,7 @@ func renderCommand(_ args: [String]) throws -> String {
             (["vol", TestData.data("vix-daily.csv")], "vix-daily.csv:1: no column 'price' in the header (columns: date, vix)"),
             (["vol", TestData.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--model", "parkinson"], "parkinson needs open, high, low and close columns"),
         ]
-        for (args, message) in cases {
-            do {
-                _ = try output(args)
-                Issue.record("no error for \(args)")
-            } catch {
-                #expect("\(error)".contains(message), "got: \(error)")
-            }
-        }
+        expectErrors(cases)
         let invalid: [([String], String)] = [
             (["vol", "x.csv", "--model", "ewma", "--lambda", "1.5"], "--lambda must be strictly between 0 and 1"),
             (["vol", "x.csv", "--model", "ewma", "--dist", "t"], "--dist applies to garch, gjr and egarch only"),
@@ -193,14 +198,7 @@ func renderCommand(_ args: [String]) throws -> String {
             (["margin", "--config", dir.path, "--accounts", accounts], "cannot read: is a directory"),
             (["margin", "--config", "/dev/zero", "--accounts", accounts], "/dev/zero: cannot read: not a regular file"),
         ]
-        for (args, message) in cases {
-            do {
-                _ = try output(args)
-                Issue.record("no error for \(args)")
-            } catch {
-                #expect("\(error)".contains(message), "got: \(error)")
-            }
-        }
+        expectErrors(cases)
     }
 
     @Test func arbitragePriceIsAnErrorNotNaN() throws {
