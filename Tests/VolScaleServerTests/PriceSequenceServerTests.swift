@@ -5,6 +5,7 @@ import Testing
 import VolScaleConfig
 @testable import VolScaleEngine
 @testable import VolScaleServer
+import VolScaleStore
 
 /// Issue 28 through the API: a key bound to its sources, an undeclared source, a conflicting
 /// duplicate, and a spike that reverts; after each the venue serves, every published rate is
@@ -12,12 +13,12 @@ import VolScaleConfig
 @Suite struct PriceSequenceServerTests {
     static let day: Int64 = 86_400_000
 
-    static func state() async throws -> ServiceState {
+    static func state(store: (any EngineStore)? = nil) async throws -> ServiceState {
         let aggregation = try AggregationPolicy(maxAge: 120_000, minSources: 1, averageDecay: 0.8)
         let settings = try AssetSettings(aggregation: aggregation, barMillis: day, sources: ["desk", "feed"])
         let c = try EngineConfig(assets: ["BTC"], aggregation: aggregation, buffer: 0.25, settings: ["BTC": settings])
         let book = try BookConfig.load(path: Fixture.root.appendingPathComponent("examples/book.toml").path).book
-        let state = ServiceState(engine: StreamingEngine(config: c), store: nil, book: book)
+        let state = ServiceState(engine: StreamingEngine(config: c), store: store, book: book)
         await state.markReady()
         return state
     }
@@ -36,7 +37,11 @@ import VolScaleConfig
     }
 
     @Test func sourcesAreDeclaredAndBoundToKeys() async throws {
-        let state = try await Self.state()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-sequences-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteStore(path: dir.appendingPathComponent("store.sqlite").path)
+        let state = try await Self.state(store: store)
         let app = buildApplication(state: state, config: Self.config())
         try await app.test(.router) { client in
             let t: Int64 = 1_700_000_000_000
@@ -76,5 +81,10 @@ import VolScaleConfig
             try await client.execute(uri: "/ready", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v1/rates", method: .get, headers: bearer("read")) { #expect($0.status == .ok) }
         }
+        // the store took all of it and its audit chain holds
+        try await state.flush()
+        #expect(await state.storeFailure == nil)
+        let audit = try await store.verifyAudit()
+        #expect(audit.ok && audit.checked >= 20, "\(audit.checked) checked, broken: \(String(describing: audit.firstBroken))")
     }
 }
