@@ -59,10 +59,26 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if seen > maxHeadBytes { return refuse(context, "431 Request Header Fields Too Large") }
         guard complete else { return }
         deadline?.cancel()
-        let whole = pending
+        var whole = pending
         pending = ByteBuffer()
+        Self.closeAfterAnswer(&whole, headLength: seen)
         context.fireChannelRead(wrapInboundOut(whole))
         context.pipeline.syncOperations.removeHandler(self, promise: nil)
+    }
+
+    /// An HTTP/1.0 request that does not ask for keep-alive is answered and closed: the head
+    /// is given a `Connection: close` field (the server's HTTP types carry no version, so it
+    /// would otherwise keep the connection open until its idle timeout).
+    static func closeAfterAnswer(_ bytes: inout ByteBuffer, headLength: Int) {
+        guard headLength >= 4, let head = bytes.getString(at: bytes.readerIndex, length: headLength),
+              head.hasSuffix("\r\n\r\n"), let line = head.split(separator: "\r\n", maxSplits: 1).first,
+              line.hasSuffix(" HTTP/1.0"), !head.lowercased().contains("keep-alive") else { return }
+        var out = ByteBuffer()
+        out.writeBytes(head.utf8.dropLast(2))  // the head without its last CR LF (bytes: "\r\n" is one Character)
+        out.writeString("Connection: close\r\n\r\n")
+        bytes.moveReaderIndex(forwardBy: headLength)
+        out.writeBuffer(&bytes)
+        bytes = out
     }
 
     /// While the head is held, nothing downstream asks for more bytes (reads are on demand

@@ -45,6 +45,20 @@ import Testing
         #expect(c.isActive)
     }
 
+    /// HTTP/1.0 without keep-alive: the head reaches the server with `Connection: close`, so
+    /// the connection is closed after the answer, not at the idle timeout.
+    @Test func http10IsClosedAfterTheAnswer() throws {
+        let cases = [("GET /health HTTP/1.0\r\nHost: x\r\n\r\n", "GET /health HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n"),
+                     ("GET /health HTTP/1.0\r\n\r\n", "GET /health HTTP/1.0\r\nConnection: close\r\n\r\n"),
+                     ("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+                     ("GET /health HTTP/1.1\r\nHost: x\r\n\r\n", "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")]
+        for (head, expected) in cases {
+            let c = try channel()
+            try c.writeInbound(c.allocator.buffer(string: head))
+            #expect(String(buffer: try #require(try c.readInbound(as: ByteBuffer.self))) == expected)
+        }
+    }
+
     @Test func aConnectionWithoutAHeadIsClosedAfterTheTimeout() throws {
         let c = try channel()
         c.embeddedEventLoop.advanceTime(by: .seconds(9))
