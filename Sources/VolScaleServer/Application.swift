@@ -64,7 +64,8 @@ public struct ServerConfig: Sendable {
     public var maxHeaderFieldBytes = 16 << 10
     public var maxHeaderBytes = 64 << 10
     public var maxHeaderCount = 100
-    /// The first request head of a connection must arrive whole within this many seconds,
+    /// The first request head of a connection must arrive whole within this many seconds of
+    /// its first byte (a connection that sends nothing is closed after `idleTimeoutSeconds`),
     /// its request line within `maxRequestLineBytes` (414 beyond) and the head within
     /// `maxHeaderBytes` (431 beyond); `RequestHeadGuard`.
     public var headTimeoutSeconds = 10
@@ -249,6 +250,7 @@ public func buildApplication(state: ServiceState, config: ServerConfig, metrics:
     let auth = Authenticator(keys: config.keys, ratePerSecond: config.ratePerSecond, burst: config.burst)
     let router = buildRouter(state: state, auth: auth, metrics: metrics, config: config)
     var app = Application(router: ServiceResponderBuilder(router: router), server: WebSocketStream.server(state: state, auth: auth, http1: config.http1, headTimeout: .seconds(Int64(config.headTimeoutSeconds)),
+                                                                                                        idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)),
                                                                                                         maxLineBytes: config.maxRequestLineBytes, maxHeadBytes: config.maxHeaderBytes), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
                           logger: logger)
     app.addServices(StoreWriterService(state: state, logger: logger))

@@ -3,7 +3,8 @@ import Logging
 import NIOCore
 
 /// The first request head of a connection, bounded before HTTP decoding starts: a connection
-/// that sends no complete head within `timeout` is closed, a request line longer than
+/// that sends nothing within `idleTimeout`, or no complete head within `timeout` of its first
+/// byte, is closed, a request line longer than
 /// `maxLineBytes` is answered 414 and a head longer than `maxHeadBytes` 431, each closing the
 /// connection. (Hummingbird's own idle timeout and header limits act once the HTTP pipeline
 /// is in place, which the WebSocket upgrade handler sets up only after a whole head: without
@@ -17,6 +18,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     let timeout: TimeAmount
+    let idleTimeout: TimeAmount
     let maxLineBytes: Int
     let maxHeadBytes: Int
     var seen = 0
@@ -29,19 +31,25 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     var pending = ByteBuffer()
     var deadline: Scheduled<Void>?
 
-    init(timeout: TimeAmount, maxLineBytes: Int, maxHeadBytes: Int) {
-        (self.timeout, self.maxLineBytes, self.maxHeadBytes) = (timeout, maxLineBytes, maxHeadBytes)
+    init(timeout: TimeAmount, idleTimeout: TimeAmount, maxLineBytes: Int, maxHeadBytes: Int) {
+        (self.timeout, self.idleTimeout, self.maxLineBytes, self.maxHeadBytes) = (timeout, idleTimeout, maxLineBytes, maxHeadBytes)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    /// A connection that sends nothing is closed after the idle timeout (as an idle kept-alive
+    /// one is); once its first byte arrives, the head must be whole within `timeout`.
+    func handlerAdded(context: ChannelHandlerContext) { closeAfter(idleTimeout, context) }
+
+    func closeAfter(_ delay: TimeAmount, _ context: ChannelHandlerContext) {
+        deadline?.cancel()
         let ctx = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: timeout) { ctx.value.close(promise: nil) }
+        deadline = context.eventLoop.scheduleTask(in: delay) { ctx.value.close(promise: nil) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
+        if seen == 0 && buffer.readableBytes > 0 { closeAfter(timeout, context) }
         var complete = false
         buffer.withUnsafeReadableBytes { bytes in
             for b in bytes {
@@ -103,13 +111,15 @@ struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
     let inner: Inner
     let timeout: TimeAmount
+    let idleTimeout: TimeAmount
     let maxLineBytes: Int
     let maxHeadBytes: Int
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(
-                RequestHeadGuard(timeout: timeout, maxLineBytes: maxLineBytes, maxHeadBytes: maxHeadBytes), position: .first)
+                RequestHeadGuard(timeout: timeout, idleTimeout: idleTimeout, maxLineBytes: maxLineBytes, maxHeadBytes: maxHeadBytes),
+                position: .first)
         }.flatMap { inner.setup(channel: channel, logger: logger) }
     }
 

@@ -29,11 +29,11 @@ enum WebSocketStream {
     /// HTTP/1 with the WebSocket upgrade, behind a `RequestHeadGuard` (the first head of a
     /// connection within `headTimeout`, its request line and head within the limits).
     static func server(state: ServiceState, auth: Authenticator, http1: HTTP1Channel.Configuration, headTimeout: TimeAmount,
-                       maxLineBytes: Int, maxHeadBytes: Int) -> HTTPServerBuilder {
+                       idleTimeout: TimeAmount, maxLineBytes: Int, maxHeadBytes: Int) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
             GuardedChildChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: .init(http1: http1),
                                                                     shouldUpgrade: shouldUpgrade(state: state, auth: auth)),
-                                timeout: headTimeout, maxLineBytes: maxLineBytes, maxHeadBytes: maxHeadBytes)
+                                timeout: headTimeout, idleTimeout: idleTimeout, maxLineBytes: maxLineBytes, maxHeadBytes: maxHeadBytes)
         }
     }
 

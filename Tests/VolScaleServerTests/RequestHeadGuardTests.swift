@@ -8,7 +8,8 @@ import Testing
 @Suite struct RequestHeadGuardTests {
     func channel() throws -> EmbeddedChannel {
         let c = EmbeddedChannel()
-        try c.pipeline.syncOperations.addHandler(RequestHeadGuard(timeout: .seconds(10), maxLineBytes: 16 << 10, maxHeadBytes: 64 << 10))
+        try c.pipeline.syncOperations.addHandler(RequestHeadGuard(timeout: .seconds(10), idleTimeout: .seconds(60), maxLineBytes: 16 << 10,
+                                                                  maxHeadBytes: 64 << 10))
         try c.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         return c
     }
@@ -59,11 +60,20 @@ import Testing
         }
     }
 
-    @Test func aConnectionWithoutAHeadIsClosedAfterTheTimeout() throws {
-        let c = try channel()
-        c.embeddedEventLoop.advanceTime(by: .seconds(9))
-        #expect(c.isActive)
-        c.embeddedEventLoop.advanceTime(by: .seconds(2))
-        #expect(!c.isActive)
+    @Test func aConnectionWithoutAHeadIsClosedAfterTheTimeouts() throws {
+        // silent: the idle timeout
+        let silent = try channel()
+        silent.embeddedEventLoop.advanceTime(by: .seconds(59))
+        #expect(silent.isActive)
+        silent.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!silent.isActive)
+        // a head begun and not finished: 10 s from its first byte
+        let slow = try channel()
+        slow.embeddedEventLoop.advanceTime(by: .seconds(30))
+        try slow.writeInbound(slow.allocator.buffer(string: "GET /health HTTP/1.1\r\n"))
+        slow.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(slow.isActive)
+        slow.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!slow.isActive)
     }
 }
