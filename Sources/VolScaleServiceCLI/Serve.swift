@@ -57,7 +57,7 @@ extension VolScaleServiceCommand {
             logger.logLevel = .info
             var o = ServeOptions()
             o.dataDirectory = data
-            o.venuePath = config
+            o.venuePath = Self.venue(config)
             o.replaySources = !noReplay
             o.server.host = host
             o.server.port = port
@@ -105,5 +105,22 @@ extension VolScaleServiceCommand {
                                                           gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
+    }
+}
+
+extension VolScaleServiceCommand.Serve {
+    /// The venue file: as given; the default (`examples/venue.toml`), when it is not below the
+    /// working directory, is looked for above the executable (`REPO/.build/debug/volscale`), so
+    /// the example venue runs from any directory.
+    static func venue(_ given: String) -> String {
+        guard given == "examples/venue.toml", !FileManager.default.fileExists(atPath: given),
+              let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() else { return given }
+        var dir = executable.deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent(given).path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return given
     }
 }
