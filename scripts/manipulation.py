@@ -109,8 +109,7 @@ def main():
     a = ap.parse_args()
     config = os.path.abspath(a.config)
     rows = []
-    names = None
-    for i in range(100):
+    for name in attacks(a.asset, a.source, 1.0, 0):  # the attacks' names, in order
         with tempfile.TemporaryDirectory() as data:
             p, port, keys = start(os.path.abspath(a.binary), config, data)
             try:
@@ -121,26 +120,18 @@ def main():
                 status, body = call(port, "/v1/prices", keys["ingest"], {"quotes": [q]})
                 prelude = [x for x in (body or {}).get("publications", []) if x.get("asset") == a.asset] if isinstance(body, dict) else []
                 before = prelude or before
-                plan = attacks(a.asset, a.source, price, now)
-                names = names or list(plan)
-                if i >= len(names):
-                    break
-                name = names[i]
                 published, codes = [], []
-                for batch in plan[name]:
+                for batch in attacks(a.asset, a.source, price, now)[name]:
                     status, body = call(port, "/v1/prices", keys["ingest"], {"quotes": batch}, timeout=40)
                     codes.append(status)
                     if isinstance(body, dict):
                         published += [x for x in body.get("publications", []) if x.get("asset") == a.asset]
                 jammed = sum(c not in (200, 409, 422) for c in codes)
                 status, _ = call(port, "/v1/rates", keys["read"], timeout=10)
-                m = moves(before, published)
-                rows.append((name, m, len(published), jammed, status))
+                rows.append((name, moves(before, published), len(published), jammed, status))
             finally:
                 p.terminate()
                 p.wait(timeout=60)
-        if names and i + 1 >= len(names):
-            break
     fmt = lambda x: "inf" if not math.isfinite(x) else (f"{x:.3g}" if x >= 1e4 else f"{100 * x:.2f}%")
     print(f"| attack on {a.asset} | price | sigma | initial rate | haircut | publications | jammed answers | /v1/rates after |")
     print("|---|---|---|---|---|---|---|---|")

@@ -182,6 +182,8 @@ public enum PriceStatus: String, Sendable, Codable, CaseIterable {
 public struct PriceState: Sendable, Equatable, Codable {
     public var aggregate: Double?
     public var stable: Double?
+    /// The breaker's reference before `recent` existed: read once from an older snapshot as
+    /// the first entry of `recent`, no longer kept up to date.
     public var average: Double?
     /// The last aggregate of each of the last `AggregationPolicy.breakerWindow` bars, oldest first: the circuit
     /// breaker's reference is their median (nil in snapshots written before it existed: the
@@ -341,7 +343,6 @@ public struct PriceAggregator: Sendable {
         }
         st.recent = recent
         st.recentBar = bar
-        st.average = st.average.map { policy.averageDecay * $0 + (1 - policy.averageDecay) * agg } ?? agg
         if let s = st.stable {
             let limit = Double.exp(policy.stableRatePerSecond * dt)
             st.stable = s * min(max(agg / s, 1 / limit), limit)
