@@ -414,6 +414,10 @@ public struct EngineSnapshot: Sendable, Equatable, Codable {
     public var volatility: [String: AssetVolatilityState]
     public var sequence: Int64
     public var accepted: Int64
+    /// The assets' own margin models in force when the snapshot was taken (nil in snapshots
+    /// written before they were stored, and when no asset has one): a process that resumes
+    /// the store margins each asset by the model that published its last rates.
+    public var policies: [String: MarginModel]?
 }
 
 /// One asset's part of the engine state: what a process that takes the asset over (several
@@ -466,21 +470,17 @@ public struct StreamingEngine: Sendable {
         self.factors = ParametricTail.factors(confidence: config.confidence, nu: nil)
     }
 
-    /// Resumes a snapshot; the walkers of `policies` are rebuilt from the stored bar returns
-    /// (the same steps again, so the same state).
-    public init(snapshot s: EngineSnapshot, policies: [String: MarginModel]) throws(MarginModelError) {
-        self.init(snapshot: s)
-        self.policies = policies
-        for (asset, model) in policies where s.config.assets.contains(asset) {
-            var w = try MarginWalker(model: model)
-            if let st = s.volatility[asset] { Self.replay(&w, st) }
-            walkers[asset] = w
-        }
+    /// Resumes a snapshot with the policies stored in it (the venue's when it was taken).
+    public init(snapshot s: EngineSnapshot) throws(MarginModelError) {
+        try self.init(snapshot: s, policies: s.policies ?? [:])
     }
 
-    public init(snapshot s: EngineSnapshot) {
+    /// Resumes a snapshot with `policies` (a venue file's, which may differ from the stored
+    /// ones); their walkers are rebuilt from the stored bar returns (the same steps again, so
+    /// the same state).
+    public init(snapshot s: EngineSnapshot, policies: [String: MarginModel]) throws(MarginModelError) {
         self.config = s.config
-        self.policies = [:]
+        self.policies = policies
         var rej: [RejectionReason: Int] = [:]
         for (k, v) in s.rejections { if let r = RejectionReason(rawValue: k) { rej[r] = v } }
         self.aggregator = PriceAggregator(policy: s.config.aggregation, states: s.prices, rejections: rej, overrides: s.config.aggregationOverrides)
@@ -488,12 +488,18 @@ public struct StreamingEngine: Sendable {
         self.sequence = s.sequence
         self.accepted = s.accepted
         self.factors = ParametricTail.factors(confidence: s.config.confidence, nu: nil)
+        for (asset, model) in policies where s.config.assets.contains(asset) {
+            var w = try MarginWalker(model: model)
+            if let st = s.volatility[asset] { Self.replay(&w, st) }
+            walkers[asset] = w
+        }
     }
 
     public var snapshot: EngineSnapshot {
         EngineSnapshot(config: config, prices: aggregator.states,
                        rejections: Dictionary(uniqueKeysWithValues: aggregator.rejections.map { ($0.key.rawValue, $0.value) }),
-                       volatility: volatility, sequence: sequence, accepted: accepted)
+                       volatility: volatility, sequence: sequence, accepted: accepted,
+                       policies: policies.isEmpty ? nil : policies)
     }
 
     public var rejections: [RejectionReason: Int] { aggregator.rejections }

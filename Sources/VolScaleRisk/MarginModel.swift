@@ -2,7 +2,7 @@ import RealModule
 import VolScaleCore
 
 /// The volatility model behind a margin model.
-public enum VolatilitySpec: Sendable, Equatable {
+public enum VolatilitySpec: Sendable, Equatable, Codable {
     /// RiskMetrics EWMA, zero mean, seeded as `arch`.
     case ewma(lambda: Double)
     /// GARCH(1,1) or GJR (asymmetric), refitted on all data up to the evaluation bar every
@@ -21,7 +21,7 @@ public enum VolatilitySpec: Sendable, Equatable {
 }
 
 /// Where the stressed observations of the stressed-weighting tool come from.
-public enum StressedPeriod: Sendable, Equatable {
+public enum StressedPeriod: Sendable, Equatable, Codable {
     /// The window of `bars` returns with the highest realised volatility among the data
     /// seen so far (re-found at every bar, so a backtest never looks ahead).
     case worstWindow(bars: Int)
@@ -31,7 +31,7 @@ public enum StressedPeriod: Sendable, Equatable {
 }
 
 /// Maintenance requirement rule.
-public enum MaintenanceRule: Sendable, Equatable {
+public enum MaintenanceRule: Sendable, Equatable, Codable {
     /// A fraction of the initial requirement, in (0, 1].
     case fractionOfInitial(Double)
     /// The same risk measure at a lower confidence, never above initial.

@@ -14,7 +14,7 @@ public struct Ingestor {
     /// Resumes from the store's snapshot, or starts with `config` on a new store.
     public static func open(store: any EngineStore, config: EngineConfig?, batchSize: Int) async throws -> Ingestor {
         if let snap = try await store.loadSnapshot() {
-            return Ingestor(store: store, engine: StreamingEngine(snapshot: snap), batchSize: batchSize)
+            return Ingestor(store: store, engine: try StreamingEngine(snapshot: snap), batchSize: batchSize)
         }
         guard let config else { throw StoreError(store: "\(store)", reason: "new store: give the assets to track (--assets)") }
         return Ingestor(store: store, engine: StreamingEngine(config: config), batchSize: batchSize)

@@ -29,7 +29,7 @@ import VolScaleTestSupport
         #expect(bound.newValue > 3 * ParametricTail.estimate(sigma: realised, horizon: 1, factors: ParametricTail.factors(confidence: 0.99, nu: nil),
                                                               side: .long).expectedShortfall)
         // it survives a restart
-        var restarted = StreamingEngine(snapshot: engine.snapshot)
+        var restarted = try StreamingEngine(snapshot: engine.snapshot)
         #expect(restarted.volatility["SPX"]?.implied?.annualised == 2)
         // older chains are refused; once the implied is stale, the realised sigma is back
         #expect(restarted.setImplied("SPX", ImpliedVolatility(annualised: 1, time: times[100], source: "old")) == .olderThanCurrent(current: times[199]))

@@ -165,7 +165,7 @@ import VolScaleTestSupport
         for k in 0..<100 { _ = e.ingest(Quote(asset: "BTC", source: "a", timestamp: Int64(k) * Self.day, price: 100 * (1 + 0.01 * Double(k % 5)))) }
         var snap = e.snapshot
         snap.volatility["BTC"]?.variance = .infinity
-        e = StreamingEngine(snapshot: snap)
+        e = try StreamingEngine(snapshot: snap)
         let before = e.snapshot
         let r = e.ingest(Quote(asset: "BTC", source: "a", timestamp: 200 * Self.day, price: 1e6))
         #expect(r == .failure(.implausibleResult))

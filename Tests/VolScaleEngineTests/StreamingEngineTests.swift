@@ -124,7 +124,7 @@ import VolScaleTestSupport
             _ = b.ingest(Quote(asset: "SPX", source: "f", timestamp: times[i], price: closes[i]))
             if i == 2000 {
                 let data = try JSONEncoder().encode(b.snapshot)
-                b = StreamingEngine(snapshot: try JSONDecoder().decode(EngineSnapshot.self, from: data))
+                b = try StreamingEngine(snapshot: try JSONDecoder().decode(EngineSnapshot.self, from: data))
             }
         }
         #expect(a.snapshot == b.snapshot)
