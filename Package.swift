@@ -10,7 +10,6 @@ let package = Package(
         .library(name: "VolScaleRisk", targets: ["VolScaleRisk"]),
         .library(name: "VolScaleMargin", targets: ["VolScaleMargin"]),
         .executable(name: "volscale", targets: ["volscale"]),
-        .executable(name: "volscale-service", targets: ["volscale-service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -111,22 +110,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // The batch commands; the service commands hand over to `volscale-service` (exec, see
-        // ServiceCommands). volscale-service is a dependency so that building volscale alone
-        // also builds the executable its service commands hand over to (SwiftPM links its code
-        // into volscale as well).
-        // Two link options for the batch commands' start-up, each about 1 ms of an 11 ms
-        // `vol --model garch` run (README, "Reading market data"):
-        // --no-export-dynamic: the Swift driver exports every symbol (54,000 here) to the dynamic
-        //   symbol table, and the runtime's start-up dladdr walks that table; nothing looks
-        //   symbols up by name in this executable.
-        // -no-pie (linked by lld): a position-independent executable this size carries 147,000
-        //   relative relocations, applied at every start (1.4 MB of pages copied). lld, unlike
-        //   gold, relocates references to a shared Swift runtime's functions dynamically rather
-        //   than through canonical PLT entries, so builds without --static-swift-stdlib work too.
-        //   volscale-service, the executable that listens on a network, stays position-independent.
-        .executableTarget(name: "volscale", dependencies: ["VolScaleCLI", "volscale-service"],
-                          linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic", "-use-ld=lld", "-Xclang-linker", "-no-pie"])]),
+        // The one executable: the batch commands and the service's (serve, ingest, replay, params, audit).
+        .executableTarget(name: "volscale", dependencies: ["VolScaleCLI", "VolScaleServiceCLI"]),
         // The commands that run or read the live service (serve, ingest, replay, params, audit).
         .target(
             name: "VolScaleServiceCLI",
@@ -136,7 +121,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "volscale-service", dependencies: ["VolScaleServiceCLI"]),
 
         // MARK: - Benchmarks (release builds only; never a dependency of the library)
         .executableTarget(

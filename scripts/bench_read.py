@@ -138,7 +138,6 @@ def conformances(path):
         if "swift5_protocol_conformances" in line:
             return int(line.split("swift5_protocol_conformances")[1].split()[3], 16) // 4
     return None
-service = os.path.join(os.path.dirname(volscale), "volscale-service")
 
 # 100 million rows through a pipe, constant memory
 gen = subprocess.Popen([bench, "generate", str(stream_rows)], stdout=subprocess.PIPE)
@@ -151,10 +150,11 @@ for label, (v, p, r, diff) in results.items():
     print(f"{'vol --model ewma, 1M rows, ' + label:44} {v*1e3:7.0f} ms {p*1e3:7.0f} ms {v/p:7.3f}  <= 0.2 of pandas read_csv + EWMA "
           f"({'met' if v/p <= 0.2 else 'MISSED'}); peak RSS {r/1024:.0f} MiB ({r*1024/1e6:.0f} B/row); sigma2 agrees to {diff:.1e}")
 g = statistics.median(garch_walls)
-print(f"{'vol sp500 --model garch vs arch fit alone':44} {g*1e3:7.1f} ms {arch['fit']*1e3:7.1f} ms {g/arch['fit']:7.3f}  <= 0.5 of arch's fit "
-      f"({'met' if g/arch['fit'] <= 0.5 else 'MISSED'}); log-likelihood {ours_llf:.4f} vs arch {arch['llf']:.4f} (percent units)")
+# a whole process (start-up, reading, fitting, printing) against arch's fit alone: shown, no
+# bar (the fit itself is measured in process against arch by scripts/bench.sh)
+print(f"{'vol sp500 --model garch vs arch fit alone':44} {g*1e3:7.1f} ms {arch['fit']*1e3:7.1f} ms {g/arch['fit']:7.3f}  "
+      f"whole process, no bar; log-likelihood {ours_llf:.4f} vs arch {arch['llf']:.4f} (percent units)")
 print(f"{'volscale --version (start-up), median of 21':44} {statistics.median(version_walls)*1e3:7.1f} ms {'':>10} {'':>7}  "
-      f"binary {os.path.getsize(volscale)/1e6:.0f} MB, {conformances(volscale):,} conformance records"
-      + (f" (volscale-service: {os.path.getsize(service)/1e6:.0f} MB, {conformances(service):,})" if os.path.exists(service) else ""))
+      f"binary {os.path.getsize(volscale)/1e6:.0f} MB, {conformances(volscale):,} conformance records")
 print(f"{'vol - --stream, ' + format(stream_rows, ',') + ' generated rows':44} {w:7.1f} s  {'':>10} {'':>7}  peak RSS {rss/1024:.1f} MiB "
       f"({streamed['observations']:,} returns, {streamed['sampling']['bar']} bars)")

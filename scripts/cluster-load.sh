@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 CONNS="${2:-32}"
 BIN="${3:-.build/release/volscale}"
-[[ -x "$BIN" && -x "$(dirname "$BIN")/volscale-service" ]] || { swift build -c release --static-swift-stdlib --product volscale >&2 && swift build -c release --static-swift-stdlib --product volscale-service >&2; }
+[[ -x "$BIN" ]] || swift build -c release --static-swift-stdlib --product volscale >&2
 for tool in nginx wrk; do
   command -v "$tool" >/dev/null 2>&1 || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx wrk >&2; }
 done

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${1:-.build/release/volscale}"
-[[ -x "$BIN" && -x "$(dirname "$BIN")/volscale-service" ]] || { swift build -c release --static-swift-stdlib --product volscale >&2 && swift build -c release --static-swift-stdlib --product volscale-service >&2; }
+[[ -x "$BIN" ]] || swift build -c release --static-swift-stdlib --product volscale >&2
 [[ -n "${VOLSCALE_PG_URL:-}" ]] || { echo "cluster: FAIL: VOLSCALE_PG_URL is not set (scripts/postgres.sh start)"; exit 1; }
 LEASE="${VOLSCALE_LEASE_SECONDS:-5}"
 RATE="${VOLSCALE_CLUSTER_RATE:-2}"

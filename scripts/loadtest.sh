@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DURATION="${1:-60}"
 CONNS="${2:-32}"
 command -v wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-{ swift build -c release --static-swift-stdlib --product volscale >&2 && swift build -c release --static-swift-stdlib --product volscale-service >&2; }
+swift build -c release --static-swift-stdlib --product volscale >&2
 swift build -c release --static-swift-stdlib --product volscale-bench >&2
 DATA="$(mktemp -d)"
 OUT="$(mktemp)"

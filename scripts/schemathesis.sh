@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EXAMPLES="${1:-25}"
 BIN="${2:-.build/release/volscale}"
-[[ -x "$BIN" && -x "$(dirname "$BIN")/volscale-service" ]] || { swift build -c release --static-swift-stdlib --product volscale >&2 && swift build -c release --static-swift-stdlib --product volscale-service >&2; }
+[[ -x "$BIN" ]] || swift build -c release --static-swift-stdlib --product volscale >&2
 if ! command -v schemathesis >/dev/null 2>&1; then
   echo "installing schemathesis from PyPI" >&2
   python3 -m pip install -q 'schemathesis>=4,<5' >&2

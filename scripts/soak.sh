@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SECONDS_TO_RUN="${1:-300}"
 RATE="${2:-2}"
 BIN="${3:-.build/release/volscale}"
-[[ -x "$BIN" && -x "$(dirname "$BIN")/volscale-service" ]] || { swift build -c release --static-swift-stdlib --product volscale >&2 && swift build -c release --static-swift-stdlib --product volscale-service >&2; }
+[[ -x "$BIN" ]] || swift build -c release --static-swift-stdlib --product volscale >&2
 PORT=$(scripts/free-port.sh)
 DATA="$(mktemp -d)"
 LOG="$DATA/serve.log"

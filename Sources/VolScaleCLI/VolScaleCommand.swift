@@ -14,12 +14,11 @@ public struct VolScaleCommand: ParsableCommand {
         return t made with information up to t-1.
         """,
         version: "0.1.0",
-        subcommands: batchCommands + [Forwarded<IngestName>.self, Forwarded<ReplayName>.self, Forwarded<ParamsName>.self, Forwarded<AuditName>.self, Forwarded<ServeName>.self]
+        subcommands: batchCommands
     )
 
-    /// The commands this executable runs itself (the others are the service's, run by
-    /// volscale-service).
-    static let batchCommands: [any ParsableCommand.Type] = [
+    /// The batch commands (files in, numbers out); the executable adds the service's.
+    public static let batchCommands: [any ParsableCommand.Type] = [
         Vol.self, ImpliedVol.self, Surface.self, OptionsCommand.self, Corr.self, Liquidity.self, RegimesCommand.self,
         Haircuts.self, BacktestCommand.self, MarginRates.self, MarginCommand.self, StressCommand.self,
     ]

@@ -17,7 +17,7 @@ extension VolScaleServiceCommand {
     public struct Ingest: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "ingest",
-            abstract: ServiceCommands.abstract("ingest"),
+            abstract: "Feed quotes into the live engine and its store (files or standard input).",
             discussion: """
             Input: JSON lines {"asset": "BTC", "source": "binance", "ts": 1700000000000, "price": 60000.5,
             "confidence": 3.2} (ts epoch s/ms/us or ISO 8601), or with --asset and --source any price file
@@ -112,7 +112,7 @@ extension VolScaleServiceCommand {
     public struct Params: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "params",
-            abstract: ServiceCommands.abstract("params"),
+            abstract: "What the engine published, and when.",
             discussion: "Rates are decimal fractions of notional; sigma per bar, decimal. --at TIME shows the rates in force then.")
         @OptionGroup var storeOptions: StoreOptions
         @Option(help: "Only this asset.") var asset: String?
@@ -154,7 +154,7 @@ extension VolScaleServiceCommand {
 
     /// `volscale audit verify`
     public struct Audit: AsyncParsableCommand {
-        public static let configuration = CommandConfiguration(commandName: "audit", abstract: ServiceCommands.abstract("audit"), subcommands: [Verify.self])
+        public static let configuration = CommandConfiguration(commandName: "audit", abstract: "Audit-trail tools.", subcommands: [Verify.self])
         public init() {}
 
         public struct Verify: AsyncParsableCommand {
@@ -180,7 +180,7 @@ extension VolScaleServiceCommand {
     public struct Replay: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "replay",
-            abstract: ServiceCommands.abstract("replay"),
+            abstract: "Drive the engine from a price history at a chosen speed, committing to the store.",
             discussion: "--speed 0 runs as fast as possible; --speed N plays N bars per second.")
         @OptionGroup var storeOptions: StoreOptions
         @Argument(help: "Price file (CSV, klines or ticks).") var file: String

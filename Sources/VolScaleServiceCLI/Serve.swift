@@ -11,7 +11,7 @@ extension VolScaleServiceCommand {
     public struct Serve: AsyncParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "serve",
-            abstract: ServiceCommands.abstract("serve"),
+            abstract: "Run the risk service: HTTP API, live stream and dashboard.",
             discussion: """
             With no arguments: the example venue (examples/venue.toml: real BTC, ETH, S&P 500 and EUR/USD prices from data/,
             replayed into the engine, their last bars then fed live; aggregation, staleness and circuit breaker on; the

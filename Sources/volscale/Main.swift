@@ -1,17 +1,24 @@
+import ArgumentParser
 import VolScaleCLI
+import VolScaleServiceCLI
 
-/// Synchronous: every batch command runs on the main thread (no concurrency runtime to
-/// start); the service commands hand over to volscale-service before any parsing, and a batch
-/// command that parses on its own runs without the whole command tree being parsed.
+/// `volscale`: the batch commands and the service's, in one process.
+struct VolScale: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volscale",
+        abstract: VolScaleCommand.configuration.abstract,
+        discussion: VolScaleCommand.configuration.discussion,
+        version: VolScaleCommand.configuration.version,
+        subcommands: VolScaleCommand.batchCommands + VolScaleServiceCommand.commands
+    )
+}
+
 @main
 struct Main {
-    static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        if ServiceCommands.isServiceCommand(arguments) {
-            // returns only when volscale-service cannot be run
-            VolScaleCommand.exit(withError: CommandFailure(ServiceCommands.exec(arguments)))
-        }
-        if VolScaleCommand.runDirectly(arguments) { return }
-        VolScaleCommand.main()
+    static func main() async {
+        // a batch command is parsed on its own (`VolScaleCommand.runDirectly` says why);
+        // help, usage errors and the service commands go through the whole tree
+        if VolScaleCommand.runDirectly(Array(CommandLine.arguments.dropFirst())) { return }
+        await VolScale.main()
     }
 }

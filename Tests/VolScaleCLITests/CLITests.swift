@@ -316,35 +316,21 @@ func renderCommand(_ args: [String]) throws -> String {
         return (p.terminationStatus, o, e)
     }
 
-    /// `volscale serve` (and the other service commands) run in volscale-service, the
-    /// executable next to volscale: its help carries the service's options; without it the
-    /// reason is given and the exit status is 1.
-    @Test func serviceCommandsHandOverToTheServiceExecutable() throws {
+    /// One executable: `volscale serve` (and the other service commands) run in the same
+    /// process as the batch commands; the top-level help lists both.
+    @Test func serviceCommandsRunInTheOneExecutable() throws {
         let candidates = [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
         let directory = try #require(candidates.map { TestData.root.appendingPathComponent($0).path }.first {
-            FileManager.default.isExecutableFile(atPath: $0 + "/volscale") && FileManager.default.isExecutableFile(atPath: $0 + "/volscale-service")
-        }, "build both executables first (swift build)")
+            FileManager.default.isExecutableFile(atPath: $0 + "/volscale")
+        }, "build the executable first (swift build)")
         let help = try Self.runProcess(directory + "/volscale", ["serve", "--help"])
         #expect(help.status == 0)
         #expect(help.out.contains("--lease-seconds") && help.out.contains("--rate-limit"), "\(help.out)")
         let top = try Self.runProcess(directory + "/volscale", ["--help"])
         for name in ["serve", "ingest", "replay", "params", "audit", "vol", "backtest"] { #expect(top.out.contains("  \(name) "), "\(name)") }
-        // a copy of volscale alone, with no volscale-service beside it or on PATH
-        let lonely = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-lonely-\(getpid())")
-        try FileManager.default.createDirectory(at: lonely, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: lonely) }
-        try FileManager.default.copyItem(atPath: directory + "/volscale", toPath: lonely.path + "/volscale")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: lonely.path + "/volscale")
-        p.arguments = ["serve", "--port", "1"]
-        p.environment = ["PATH": lonely.path]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 1)
-        #expect(message.contains("cannot run volscale-service"), "\(message)")
+        // a service command's error is its own, with the usual status
+        let bad = try Self.runProcess(directory + "/volscale", ["params", "--store", "/nonexistent/x.sqlite"])
+        #expect(bad.status == 1)
+        #expect(bad.err.contains("/nonexistent/x.sqlite"), "\(bad.err)")
     }
 }

@@ -1,8 +1,0 @@
-import VolScaleServiceCLI
-
-@main
-struct Main {
-    static func main() async {
-        await VolScaleServiceCommand.main()
-    }
-}
