@@ -94,8 +94,12 @@ extension VolScaleServiceCommand {
             }
             let app = buildApplication(state: state, config: o.server, logger: logger, services: services)
             let read = printed.first { $0.0 == "read" }?.2
-            var banner = "VolScale is serving venue '\(venue.name)' (\(config)) on http://\(host):\(port)\n"
-            if let process = await state.clusterProcess { banner += "  as process \(process) of the venue's processes on PostgreSQL (lease \(storage.leaseSeconds) s)\n" }
+            var banner = "VolScale is serving venue '\(venue.name)' (\(Self.absolute(o.venuePath))) on http://\(host):\(port)\n"
+            if let process = await state.clusterProcess {
+                banner += "  as process \(process) of the venue's processes on PostgreSQL (lease \(storage.leaseSeconds) s)\n"
+            } else {
+                banner += "  data: \(Self.absolute((o.dataDirectory as NSString).appendingPathComponent("volscale.sqlite"))) (SQLite)\n"
+            }
             for (role, name, secret) in printed { banner += "  API key \(name) (\(role)): \(secret)\n" }
             if let read { banner += "Open the dashboard: http://\(host):\(port)/?key=\(read)\n" }
             FileHandle.standardOutput.write(Data(banner.utf8))
@@ -109,6 +113,11 @@ extension VolScaleServiceCommand {
 }
 
 extension VolScaleServiceCommand.Serve {
+    /// A path as the operator can find it from anywhere.
+    static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
     /// The venue file: as given; the default (`examples/venue.toml`), when it is not below the
     /// working directory, is looked for above the executable (`REPO/.build/debug/volscale`), so
     /// the example venue runs from any directory.

@@ -6,7 +6,9 @@ import VolScaleTestSupport
 
 @Suite struct MarginCLITests {
     static let book = TestData.root.appendingPathComponent("examples/book.toml").path
-    static let accounts = TestData.root.appendingPathComponent("examples/accounts.json").path
+    /// The example accounts plus two broken ones (a duplicate id, an unknown instrument): each
+    /// is refused by name and the others are margined.
+    static let accounts = TestData.root.appendingPathComponent("Tests/Fixtures/accounts-with-errors.json").path
 
     func json(_ args: [String]) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(try renderCommand(args).utf8)) as! [String: Any]
