@@ -43,8 +43,12 @@ let package = Package(
         // zlib for .gz price files (Debian's zlib1g-dev; scripts/test.sh installs it when missing),
         // ZIPFoundation for .zip archives as Binance publishes them
         .systemLibrary(name: "CVolScaleZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "VolScaleData", dependencies: ["VolScaleCore", "CVolScaleZlib",
-                                                     .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(
+            name: "VolScaleData",
+            dependencies: [
+                "VolScaleCore", "CVolScaleZlib",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
 
         // MARK: - Risk measures, margin models, backtests (pure computation)
         .target(name: "VolScaleRisk", dependencies: ["VolScaleCore"]),
@@ -94,13 +98,17 @@ let package = Package(
         // MARK: - Configuration files (TOML) for margin models
         .target(
             name: "VolScaleConfig",
-            dependencies: ["VolScaleRisk", "VolScaleMargin", "VolScaleData", "VolScaleEngine", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: [
+                "VolScaleRisk", "VolScaleMargin", "VolScaleData", "VolScaleEngine",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
         ),
 
         // MARK: - Fuzzing (libFuzzer): request decoding and the price-file readers.
         // `scripts/fuzz.sh` builds it with -sanitize=fuzzer -D FUZZING; a plain build gives a
         // runner that replays saved inputs through the same harness.
-        .executableTarget(name: "volscale-fuzz", dependencies: ["VolScaleConfig", "VolScaleData"], path: "Fuzz/volscale-fuzz"),
+        .executableTarget(
+            name: "volscale-fuzz", dependencies: ["VolScaleConfig", "VolScaleData"], path: "Fuzz/volscale-fuzz"),
 
         // MARK: - Command line
         .target(
@@ -125,8 +133,10 @@ let package = Package(
         // MARK: - Benchmarks (release builds only; never a dependency of the library)
         .executableTarget(
             name: "volscale-bench",
-            dependencies: ["VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleEngine", "VolScaleStore",
-                           "VolScaleConfig", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "VolScaleCore", "VolScaleData", "VolScaleRisk", "VolScaleMargin", "VolScaleEngine", "VolScaleStore",
+                "VolScaleConfig", .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             path: "Benchmarks/volscale-bench"
         ),
 
@@ -135,15 +145,23 @@ let package = Package(
         .target(name: "VolScaleTestSupport", path: "Tests/VolScaleTestSupport"),
         .testTarget(name: "VolScaleCoreTests", dependencies: ["VolScaleCore", "VolScaleTestSupport"]),
         .testTarget(name: "VolScaleDataTests", dependencies: ["VolScaleData", "VolScaleTestSupport"]),
-        .testTarget(name: "VolScaleRiskTests", dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData", "VolScaleTestSupport"]),
-        .testTarget(name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig", "VolScaleTestSupport"]),
-        .testTarget(name: "VolScaleEngineTests", dependencies: ["VolScaleEngine", "VolScaleRisk", "VolScaleMargin", "VolScaleData", "VolScaleTestSupport"]),
+        .testTarget(
+            name: "VolScaleRiskTests",
+            dependencies: ["VolScaleRisk", "VolScaleConfig", "VolScaleData", "VolScaleTestSupport"]),
+        .testTarget(
+            name: "VolScaleMarginTests", dependencies: ["VolScaleMargin", "VolScaleConfig", "VolScaleTestSupport"]),
+        .testTarget(
+            name: "VolScaleEngineTests",
+            dependencies: ["VolScaleEngine", "VolScaleRisk", "VolScaleMargin", "VolScaleData", "VolScaleTestSupport"]),
         .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine", "VolScaleConfig"]),
         .testTarget(
             name: "VolScaleServerTests",
-            dependencies: ["VolScaleServer", "VolScaleStore", "VolScaleEngine", .product(name: "HummingbirdTesting", package: "hummingbird"),
-                           .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
-                           .product(name: "NIOEmbedded", package: "swift-nio")]
+            dependencies: [
+                "VolScaleServer", "VolScaleStore", "VolScaleEngine",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "VolScaleCLITests", dependencies: ["VolScaleCLI", "VolScaleTestSupport"]),
     ],

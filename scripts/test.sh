@@ -22,6 +22,14 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 export VOLSCALE_REQUIRE_BROWSER=1
 trap 'scripts/postgres.sh stop; rm -f "$log"' EXIT
+# The formatter's lint (swift format ships with the toolchain; configuration: .swift-format,
+# line length 120): a file it would change, or a rule it flags, fails the run.
+lint_passed=0; lint_failed=0
+if swift format lint --strict --recursive --parallel Sources Tests Benchmarks Fuzz Package.swift; then
+  lint_passed=1; echo "swift format lint --strict: clean"
+else
+  lint_failed=1; echo "swift format lint --strict: FAILED (run: swift format --in-place --recursive Sources Tests Benchmarks Fuzz Package.swift)"
+fi
 swift test 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 summary="$(grep -E 'Test run with [0-9]+ tests? .* (passed|failed)' "$log" | tail -n 1)"
@@ -30,7 +38,8 @@ failed="$(grep -c '^✘ Test .* failed' "$log" || true)"
 if [[ $status -ne 0 && ${failed:-0} -eq 0 ]]; then failed=1; fi
 # The main job on defaults keeps serving past the end of its feed and stops cleanly (issue 9);
 # a short run with a fast feed, on the debug build the tests just made.
-extra_passed=0; extra_failed=0
+extra_passed=$lint_passed; extra_failed=$lint_failed
+[[ $lint_failed -eq 0 ]] || status=1
 if [[ -n "$total" ]]; then
   if scripts/soak.sh "${VOLSCALE_SOAK_SECONDS:-20}" 1000 .build/debug/volscale; then extra_passed=$((extra_passed + 1)); else extra_failed=$((extra_failed + 1)); status=1; fi
   # API conformance: schemathesis (PyPI) with --checks all against the live server's document,

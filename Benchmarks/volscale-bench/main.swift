@@ -1,22 +1,26 @@
 // Release-build benchmarks. Run through scripts/bench.sh, which runs the Python anchors
 // on the same data in the same run and prints the ratios. Prints one JSON object.
 import Foundation
+import Hummingbird
+import VolScaleConfig
 import VolScaleCore
 import VolScaleData
-import VolScaleRisk
-import VolScaleMargin
 import VolScaleEngine
+import VolScaleMargin
+import VolScaleRisk
 import VolScaleStore
-import VolScaleConfig
-enum VolScaleConfigLoader { static func book() throws -> MarginBook { try BookConfig.load(path: "examples/book.toml").book } }
 
-import Hummingbird
+enum VolScaleConfigLoader {
+    static func book() throws -> MarginBook { try BookConfig.load(path: "examples/book.toml").book }
+}
 
 // `volscale-bench hello PORT`: a bare Hummingbird hello-world, the baseline of the load test.
 if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "hello" {
     let router = Router()
     router.get("/hello") { _, _ in "Hello" }
-    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: Int(CommandLine.arguments[2]) ?? 18081)))
+    let app = Application(
+        router: router,
+        configuration: .init(address: .hostname("127.0.0.1", port: Int(CommandLine.arguments[2]) ?? 18081)))
     try await app.runService()
     exit(0)
 }
@@ -45,7 +49,7 @@ if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "generate" {
     var out = [UInt8]()
     out.reserveCapacity(1 << 20)
     out += Array("date,open,high,low,close\n".utf8)
-    var t = 946_684_800 // 2000-01-01 UTC, seconds
+    var t = 946_684_800  // 2000-01-01 UTC, seconds
     var cents: Int64 = 3_000_000
     var state: UInt64 = 42
     func rand() -> UInt64 {
@@ -79,12 +83,24 @@ if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "generate" {
         }
         out += date
         let s = t % 86_400
-        digits(s / 3600, 2); out.append(58); digits(s / 60 % 60, 2); out.append(58); digits(s % 60, 2)
+        digits(s / 3600, 2)
+        out.append(58)
+        digits(s / 60 % 60, 2)
+        out.append(58)
+        digits(s % 60, 2)
         let open = cents
         let move = Int64(rand() % 201) - 100
         cents = max(100, cents + move)
-        let high = max(open, cents) + Int64(rand() % 50), low = max(1, min(open, cents) - Int64(rand() % 50))
-        out.append(44); price(open); out.append(44); price(high); out.append(44); price(low); out.append(44); price(cents)
+        let high = max(open, cents) + Int64(rand() % 50)
+        let low = max(1, min(open, cents) - Int64(rand() % 50))
+        out.append(44)
+        price(open)
+        out.append(44)
+        price(high)
+        out.append(44)
+        price(low)
+        out.append(44)
+        price(cents)
         out.append(10)
         t += step
         if out.count >= 1 << 20 { flushOut(&out) }
@@ -126,8 +142,11 @@ if CommandLine.arguments.count > 2 && CommandLine.arguments[1] == "read" {
     t0 = now()
     let path = try EWMA(lambda: 0.94).filter(returns)
     let tFilter = now() - t0
-    print(String(format: "read %.1f ms, sampling %.1f ms, returns %.1f ms, ewma %.1f ms (%d rows, %@, next %.6g)",
-                 tRead * 1e3, tSampling * 1e3, tReturns * 1e3, tFilter * 1e3, out.series.count, sampling.barDescription, path.nextVariance))
+    print(
+        String(
+            format: "read %.1f ms, sampling %.1f ms, returns %.1f ms, ewma %.1f ms (%d rows, %@, next %.6g)",
+            tRead * 1e3, tSampling * 1e3, tReturns * 1e3, tFilter * 1e3, out.series.count, sampling.barDescription,
+            path.nextVariance))
     exit(0)
 }
 
@@ -141,8 +160,16 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "profile-whati
     var t0 = now()
     for _ in 0..<10_000 { _ = try JSONSerialization.jsonObject(with: data) }
     print("JSONSerialization parse: \((now() - t0) * 100) us")
-    struct P: Decodable { var instrument: String; var quantity: Double; var entryPrice: Double?; var impliedVolatility: Double? }
-    struct A: Decodable { var collateral: [String: Double]; var positions: [P] }
+    struct P: Decodable {
+        var instrument: String
+        var quantity: Double
+        var entryPrice: Double?
+        var impliedVolatility: Double?
+    }
+    struct A: Decodable {
+        var collateral: [String: Double]
+        var positions: [P]
+    }
     t0 = now()
     for _ in 0..<10_000 { _ = try JSONDecoder().decode(A.self, from: data) }
     print("JSONDecoder decode: \((now() - t0) * 100) us")
@@ -158,7 +185,9 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "profile-whati
     for _ in 0..<10_000 { r = try calc.evaluate(account!, mode: .standard) }
     print("evaluate: \((now() - t0) * 100) us  IM \(r!.initialMargin)")
     t0 = now()
-    for _ in 0..<10_000 { _ = try JSONEncoder().encode(["a": r!.equity, "b": r!.initialMargin, "c": r!.maintenanceMargin]) }
+    for _ in 0..<10_000 {
+        _ = try JSONEncoder().encode(["a": r!.equity, "b": r!.initialMargin, "c": r!.maintenanceMargin])
+    }
     print("JSONEncoder small: \((now() - t0) * 100) us")
     exit(0)
 }
@@ -174,18 +203,23 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "remargin" {
     let width = CommandLine.arguments.count > 3 ? Int(CommandLine.arguments[3]) ?? 10 : 10
     var rng = LCG()
     let assets = try (0..<10).map { i in
-        try AssetRisk(name: "U\(i)", price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9, spread: 0.0004,
-                  haircutFloor: 0.05, haircutCap: 0.9, impactThreshold: 1e5)
+        try AssetRisk(
+            name: "U\(i)", price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9,
+            spread: 0.0004,
+            haircutFloor: 0.05, haircutCap: 0.9, impactThreshold: 1e5)
     }
     var instruments: [Instrument] = []
     for a in assets {
         instruments.append(Instrument(symbol: a.name + "-PERP", underlying: a.name, kind: .linear(expiry: nil)))
         for (type, m) in [(OptionType.call, 1.05), (.call, 1.15), (.put, 0.95), (.put, 0.85)] {
-            instruments.append(Instrument(symbol: "\(a.name)-\(type.rawValue)-\(m)", underlying: a.name,
-                                          kind: .option(type: type, strike: a.price * m, expiry: 30.0 / 365), impliedVolatility: 0.6))
+            instruments.append(
+                Instrument(
+                    symbol: "\(a.name)-\(type.rawValue)-\(m)", underlying: a.name,
+                    kind: .option(type: type, strike: a.price * m, expiry: 30.0 / 365), impliedVolatility: 0.6))
         }
     }
-    let book = MarginBook(assets: [try AssetRisk(name: "USD", price: 1, volatility: 0)] + assets, instruments: instruments)
+    let book = MarginBook(
+        assets: [try AssetRisk(name: "USD", price: 1, volatility: 0)] + assets, instruments: instruments)
     let config = try EngineConfig(assets: assets.map(\.name), aggregation: AggregationPolicy(minSources: 1))
     var monitor = AccountMonitor(book: book)
     for k in 0..<n {
@@ -193,24 +227,33 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "remargin" {
         while chosen.count < width { chosen.insert(Int(rng.uniform() * 50) % 50) }
         let positions = chosen.sorted().map { i -> Position in
             let inst = instruments[i]
-            return Position(instrument: inst.symbol, quantity: (rng.uniform() * 2 - 1) * 10, entryPrice: book.assets[inst.underlying]!.price)
+            return Position(
+                instrument: inst.symbol, quantity: (rng.uniform() * 2 - 1) * 10,
+                entryPrice: book.assets[inst.underlying]!.price)
         }
         let coin = "U\(k % 10)"
-        monitor.set(Account(id: "a\(k)", collateral: [("USD", 50_000 * rng.uniform()), (coin, 10 * rng.uniform())], positions: positions),
-                    mode: .standard)
+        monitor.set(
+            Account(
+                id: "a\(k)", collateral: [("USD", 50_000 * rng.uniform()), (coin, 10 * rng.uniform())],
+                positions: positions),
+            mode: .standard)
     }
     var live = LiveBook(book: book)
     let first = monitor.remargin(assets: nil, calculator: MarginCalculator(book: book), sequence: 0)
     var times: [Double] = []
-    var evaluated = 0, changes = 0
+    var evaluated = 0
+    var changes = 0
     for round in 0..<5 {
         let sigma = 0.02 * (1 + 0.5 * Double(round % 2))  // U0's volatility alternates: statuses change
         let t0 = now()
         let seq = Int64(2 * round + 2)
         let pubs = ["long", "short"].enumerated().map { j, side in
-            Publication(sequence: seq - 1 + Int64(j), asset: "U0", side: side, timestamp: Int64(round), oldValue: nil, newValue: 2.665 * 1.25 * sigma,
-                        maintenance: 0.8 * 2.665 * 1.25 * sigma, sigma: sigma, binding: "model", modelVersion: "bench", inputFrom: 0, inputTo: 0,
-                        price: 100 * (1 + 0.01 * Double(round)), stablePrice: 100, haircut: 0.05 + 3 * sigma, status: .stable)
+            Publication(
+                sequence: seq - 1 + Int64(j), asset: "U0", side: side, timestamp: Int64(round), oldValue: nil,
+                newValue: 2.665 * 1.25 * sigma,
+                maintenance: 0.8 * 2.665 * 1.25 * sigma, sigma: sigma, binding: "model", modelVersion: "bench",
+                inputFrom: 0, inputTo: 0,
+                price: 100 * (1 + 0.01 * Double(round)), stablePrice: 100, haircut: 0.05 + 3 * sigma, status: .stable)
         }
         let changed = live.apply(pubs, config: config)
         var calc = MarginCalculator(book: live.book)
@@ -220,14 +263,18 @@ if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "remargin" {
         evaluated = r.evaluated
         changes += r.changes.count
     }
-    print("re-margin after one asset's publication: \(n) accounts x \(width) positions, \(evaluated) hold the asset; "
-          + "best \(String(format: "%.1f", times.min()! * 1000)) ms, median \(String(format: "%.1f", median(times) * 1000)) ms over 5 publications "
-          + "(\(changes) status changes; first full evaluation of all accounts: \(first.evaluated)); \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    print(
+        "re-margin after one asset's publication: \(n) accounts x \(width) positions, \(evaluated) hold the asset; "
+            + "best \(String(format: "%.1f", times.min()! * 1000)) ms, median \(String(format: "%.1f", median(times) * 1000)) ms over 5 publications "
+            + "(\(changes) status changes; first full evaluation of all accounts: \(first.evaluated)); \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    )
     exit(0)
 }
 
-
-func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
+func median(_ x: [Double]) -> Double {
+    let s = x.sorted()
+    return s[s.count / 2]
+}
 
 let args = CommandLine.arguments
 let dataPath = args.count > 1 ? args[1] : "data/sp500-daily.csv"
@@ -262,13 +309,15 @@ let ewmaSeconds = now() - t1
 let ewmaUpdates = Double(rounds * returns.count)
 
 // 3. Implied volatility: a grid of calls and puts across strikes and maturities.
-struct IVQuote { let price, forward, strike, expiry: Double; let type: OptionType }
+struct IVQuote {
+    let price, forward, strike, expiry: Double
+    let type: OptionType
+}
 var quotes: [IVQuote] = []
 struct LCG {
     var seed: UInt64 = 42
-    init(seed: UInt64 = 42) { self.seed = seed }
     mutating func uniform() -> Double {
-        seed = seed &* 6364136223846793005 &+ 1442695040888963407
+        seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return Double(seed >> 11) / Double(1 << 53)
     }
 }
@@ -276,7 +325,7 @@ var rng = LCG()
 for _ in 0..<200_000 {
     let t = 1.0 / 365 + rng.uniform() * 2
     let vol = 0.1 + rng.uniform() * 1.2
-    let z = -3 + 6 * rng.uniform() // strike in standard deviations
+    let z = -3 + 6 * rng.uniform()  // strike in standard deviations
     let k = 100 * exp(z * vol * t.squareRoot())
     let type: OptionType = rng.uniform() < 0.5 ? .call : .put
     let p = Black76.price(forward: 100, strike: k, volatility: vol, expiry: t, type: type)
@@ -288,7 +337,9 @@ var ivTimes: [Double] = []
 for _ in 0..<5 {
     let t0 = now()
     for q in quotes {
-        ivSum += (try? Black76.impliedVolatility(price: q.price, forward: q.forward, strike: q.strike, expiry: q.expiry, type: q.type)) ?? 0
+        ivSum +=
+            (try? Black76.impliedVolatility(
+                price: q.price, forward: q.forward, strike: q.strike, expiry: q.expiry, type: q.type)) ?? 0
     }
     ivTimes.append(now() - t0)
 }
@@ -300,11 +351,14 @@ let ivSeconds = median(ivTimes)
 let allReturns = series.returns
 let stamps = Array(series.timestamps.dropFirst())
 func fhsModel(apc: Bool) throws -> MarginModel {
-    try MarginModel(name: "FHS-ES", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
-                    confidence: 0.975, mpor: 2, lookback: 1000,
-                    controls: apc ? MarginControls(buffer: 0.25, stressedWeight: 0.25, floorLookback: 2520) : .none, testConfidence: 0.99)
+    try MarginModel(
+        name: "FHS-ES", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .fhs,
+        confidence: 0.975, mpor: 2, lookback: 1000,
+        controls: apc ? MarginControls(buffer: 0.25, stressedWeight: 0.25, floorLookback: 2520) : .none,
+        testConfidence: 0.99)
 }
-var backtestTimes: [Double] = [], backtestAPCTimes: [Double] = []
+var backtestTimes: [Double] = []
+var backtestAPCTimes: [Double] = []
 var exceedances = 0
 for _ in 0..<9 {
     for apc in [false, true] {
@@ -322,19 +376,25 @@ for _ in 0..<9 {
 //    from the same MarginCalculator the accounts use (Black-76 revaluation for options).
 var prng = LCG()
 @MainActor func gauss() -> Double {
-    let u1 = max(prng.uniform(), 1e-300), u2 = prng.uniform()
+    let u1 = max(prng.uniform(), 1e-300)
+    let u2 = prng.uniform()
     return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
 }
 let underlyings = (0..<10).map { "U\($0)" }
 let riskAssets = try underlyings.enumerated().map { i, n in
-    try AssetRisk(name: n, price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9, spread: 0.0004)
+    try AssetRisk(
+        name: n, price: 100 * Double(i + 1), volatility: 0.02 + 0.003 * Double(i), averageDailyVolume: 1e9,
+        spread: 0.0004)
 }
 var pmInstruments: [Instrument] = []
 for a in riskAssets {
     pmInstruments.append(Instrument(symbol: a.name + "-PERP", underlying: a.name, kind: .linear(expiry: nil)))
     for (type, m) in [(OptionType.call, 1.05), (.call, 1.15), (.put, 0.95), (.put, 0.85)] {
-        pmInstruments.append(Instrument(symbol: "\(a.name)-\(type.rawValue)-\(m)", underlying: a.name,
-                                        kind: .option(type: type, strike: a.price * m, expiry: 30.0 / 365), impliedVolatility: 0.5 + 0.1 * prng.uniform()))
+        pmInstruments.append(
+            Instrument(
+                symbol: "\(a.name)-\(type.rawValue)-\(m)", underlying: a.name,
+                kind: .option(type: type, strike: a.price * m, expiry: 30.0 / 365),
+                impliedVolatility: 0.5 + 0.1 * prng.uniform()))
     }
 }
 let scenarioCount = 1000
@@ -343,14 +403,17 @@ for _ in 0..<scenarioCount {
     let f = gauss()
     for a in riskAssets { jointReturns.append(a.volatility * (0.7 * f + 0.714 * gauss())) }
 }
-let pmBook = MarginBook(assets: riskAssets, instruments: pmInstruments,
-                        scenarios: JointScenarios(assets: underlyings, returns: jointReturns, labels: (0..<scenarioCount).map { "s\($0)" }))
+let pmBook = MarginBook(
+    assets: riskAssets, instruments: pmInstruments,
+    scenarios: JointScenarios(assets: underlyings, returns: jointReturns, labels: (0..<scenarioCount).map { "s\($0)" }))
 let pmCalc = MarginCalculator(book: pmBook)
 // the calculator's whole portfolio rule: scenarios, risk grid, side-dependent stand-alone
 // floors, liquidity add-ons (PortfolioKernelTests checks it equals the calculator's margin)
 let kernel = try pmCalc.portfolioKernel(pmInstruments.map(\.symbol))
-let accountCount = 100_000, width = 10
-var instIndex: [Int32] = [], coefs: [Double] = []
+let accountCount = 100_000
+let width = 10
+var instIndex: [Int32] = []
+var coefs: [Double] = []
 instIndex.reserveCapacity(accountCount * width)
 for _ in 0..<accountCount {
     var chosen = Set<Int32>()
@@ -361,7 +424,8 @@ for _ in 0..<accountCount {
     }
 }
 @MainActor func timeKernel(_ n: Int, threads: Int?) -> (Double, [Double]) {
-    let ii = Array(instIndex[0..<(n * width)]), cc = Array(coefs[0..<(n * width)])
+    let ii = Array(instIndex[0..<(n * width)])
+    let cc = Array(coefs[0..<(n * width)])
     var best = Double.infinity
     var r: [Double] = []
     for _ in 0..<3 {
@@ -381,11 +445,19 @@ try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirector
 func write<T>(_ a: [T], _ name: String) throws {
     try a.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: outDir + "/" + name)) }
 }
-try write(kernel.rows, "rows.f64"); try write(instIndex, "inst.i32"); try write(coefs, "coef.f64")
-try write(kernel.standaloneLong, "standalone-long.f64"); try write(kernel.standaloneShort, "standalone-short.f64")
-try write(kernel.price, "price.f64"); try write(kernel.halfSpread, "halfspread.f64"); try write(kernel.kappaSigma, "kappasigma.f64")
-try write(kernel.adv, "adv.f64"); try write(kernel.liquidityMultiplier, "liquidity-multiplier.f64")
-try write(kernel.impactThreshold, "impact-threshold.f64"); try write(kernel.gridRows, "grid.f64"); try write(kernel.gridWeights, "grid-weights.f64")
+try write(kernel.rows, "rows.f64")
+try write(instIndex, "inst.i32")
+try write(coefs, "coef.f64")
+try write(kernel.standaloneLong, "standalone-long.f64")
+try write(kernel.standaloneShort, "standalone-short.f64")
+try write(kernel.price, "price.f64")
+try write(kernel.halfSpread, "halfspread.f64")
+try write(kernel.kappaSigma, "kappasigma.f64")
+try write(kernel.adv, "adv.f64")
+try write(kernel.liquidityMultiplier, "liquidity-multiplier.f64")
+try write(kernel.impactThreshold, "impact-threshold.f64")
+try write(kernel.gridRows, "grid.f64")
+try write(kernel.gridWeights, "grid-weights.f64")
 try write([kernel.confidence, kernel.maxOffset, Double(kernel.scenarios)], "settings.f64")
 try write(pmResult, "swift-result.f64")
 
@@ -404,14 +476,17 @@ func makeQuotes(_ n: Int, assets: Int) -> [Quote] {
         for a in 0..<assets {
             prices[a] *= exp((r.uniform() - 0.5) * 0.001)
             for s in sources where q.count < n {
-                q.append(Quote(asset: names[a], source: s, timestamp: t, price: prices[a] * (1 + (r.uniform() - 0.5) * 1e-4)))
+                q.append(
+                    Quote(asset: names[a], source: s, timestamp: t, price: prices[a] * (1 + (r.uniform() - 0.5) * 1e-4))
+                )
             }
         }
     }
     return q
 }
 func liveConfig(assets: Int) throws -> EngineConfig {
-    try EngineConfig(assets: (0..<assets).map { "A\($0)" }, aggregation: AggregationPolicy(minSources: 2), barMillis: 1000)
+    try EngineConfig(
+        assets: (0..<assets).map { "A\($0)" }, aggregation: AggregationPolicy(minSources: 2), barMillis: 1000)
 }
 func liveBenchmarks(outDir: String) async throws -> [String: Any] {
     let memQuotes = makeQuotes(3_000_000, assets: 10)
@@ -419,7 +494,7 @@ func liveBenchmarks(outDir: String) async throws -> [String: Any] {
     var memPubs = 0
     let tMem = now()
     for q in memQuotes {
-        if case let .success(p) = memEngine.ingest(q) { memPubs += p.count }
+        if case .success(let p) = memEngine.ingest(q) { memPubs += p.count }
     }
     let memRate = Double(memQuotes.count) / (now() - tMem)
 
@@ -445,7 +520,7 @@ func liveBenchmarks(outDir: String) async throws -> [String: Any] {
         while fed < 10_000_000 {
             for q in memQuotes where fed < 10_000_000 {
                 var q2 = q
-                q2.timestamp += round * 10_000_000 // later rounds move forward in time
+                q2.timestamp += round * 10_000_000  // later rounds move forward in time
                 ing.feed(q2)
                 fed += 1
                 if ing.pending >= 100_000 { try await ing.commit(input: nil) }
@@ -459,8 +534,11 @@ func liveBenchmarks(outDir: String) async throws -> [String: Any] {
     let resumed = try await Ingestor.open(store: recovered, config: nil, batchSize: 1000)
     let recoverySeconds = now() - tRec
     let storedQuotes = try await recovered.quoteCount()
-    return ["ingestMemoryPerSecond": memRate, "ingestDurablePerSecond": durableRate, "ingestPublications": memPubs,
-            "recoverySeconds": recoverySeconds, "recoveryStoredQuotes": storedQuotes, "recoveryAccepted": resumed.engine.accepted]
+    return [
+        "ingestMemoryPerSecond": memRate, "ingestDurablePerSecond": durableRate, "ingestPublications": memPubs,
+        "recoverySeconds": recoverySeconds, "recoveryStoredQuotes": storedQuotes,
+        "recoveryAccepted": resumed.engine.accepted,
+    ]
 }
 let live = try await liveBenchmarks(outDir: outDir)
 

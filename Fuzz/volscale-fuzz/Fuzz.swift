@@ -47,19 +47,25 @@ func readersAgree(_ body: UnsafeRawBufferPointer, skipBadRows: Bool) {
     let reader = PriceFileReader(skipBadRows: skipBadRows)
     var times: [Int64] = []
     var prices: [Double] = []
-    let streamed = Result { try reader.stream(bytes: body, name: "fuzz", blockBytes: 7, chunkSize: 5) { times += $0.timestamps; prices += $0.price } }
-    if body.count >= 2 && body[0] == 0x1F && body[1] == 0x8B { return } // gzip: only the streamed reader inflates from memory
+    let streamed = Result {
+        try reader.stream(bytes: body, name: "fuzz", blockBytes: 7, chunkSize: 5) {
+            times += $0.timestamps
+            prices += $0.price
+        }
+    }
+    // gzip: only the streamed reader inflates from memory
+    if body.count >= 2 && body[0] == 0x1F && body[1] == 0x8B { return }
     let whole = Result { () throws(DataError) in try reader.parse(bytes: body, name: "fuzz") }
     switch (whole, streamed) {
-    case let (.success(out), .success(skipped)):
+    case (.success(let out), .success(let skipped)):
         guard out.series.timestamps == times, out.series.close == prices, out.skipped.counts == skipped.counts else {
             fatalError("readers disagree: \(out.series.count) rows whole, \(times.count) streamed")
         }
-    case let (.failure(a), .failure(b)):
+    case (.failure(let a), .failure(let b)):
         guard let b = b as? DataError, a == b else { fatalError("readers disagree: \(a) / \(b)") }
-    case let (.success(out), .failure(e)):
+    case (.success(let out), .failure(let e)):
         fatalError("whole read \(out.series.count) rows, streamed failed: \(e)")
-    case let (.failure(e), .success):
+    case (.failure(let e), .success):
         fatalError("streamed read \(times.count) rows, whole failed: \(e)")
     }
 }
@@ -71,7 +77,9 @@ func floatAgreesWithStrtod(_ body: UnsafeRawBufferPointer) {
     let bytes = Array(body.prefix(64))
     guard !bytes.contains(0) else { return }
     // the readers' short-price path: what it reads must be strtod's reading of those bytes
-    if let (v, n) = bytes.withUnsafeBufferPointer({ b in b.baseAddress.flatMap { DecimalParser.parseShortDecimal($0, b.count) } }) {
+    if let (v, n) = bytes.withUnsafeBufferPointer({ b in
+        b.baseAddress.flatMap { DecimalParser.parseShortDecimal($0, b.count) }
+    }) {
         let read = Array(bytes[0..<n])
         let expected = (read + [0]).withUnsafeBufferPointer { b in
             b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { strtod($0, nil) }
@@ -91,53 +99,62 @@ func floatAgreesWithStrtod(_ body: UnsafeRawBufferPointer) {
     }
     if let ours {
         guard let theirs, ours.bitPattern == theirs.bitPattern || (ours.isNaN && theirs.isNaN) else {
-            fatalError("float parser: \(String(decoding: bytes, as: UTF8.self)) gave \(ours), strtod \(String(describing: theirs))")
+            fatalError(
+                "float parser: \(String(decoding: bytes, as: UTF8.self)) gave \(ours), strtod \(String(describing: theirs))"
+            )
         }
     } else if theirs != nil {
         let text = String(decoding: bytes, as: UTF8.self).lowercased()
-        let leftOut = text.contains("x") || text.contains("(") || bytes.first.map { [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D].contains($0) } == true
+        let leftOut =
+            text.contains("x") || text.contains("(")
+            || bytes.first.map { [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D].contains($0) } == true
         guard leftOut else { fatalError("float parser refused \(text), strtod read it") }
     }
 }
 
 #if FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-@_silgen_name("LLVMFuzzerRunDriver")
-func llvmFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: FuzzCallback) -> CInt
-
-/// SwiftPM links an executable's entry point as `<module>_main`; libFuzzer's driver takes over.
-@_cdecl("volscale_fuzz_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var values = argv
-    return llvmFuzzerRunDriver(&count, &values, fuzzerTestOneInput)
-}
-#else
-/// Without the fuzzer: replays the files (or folders of files) given as arguments.
-@main
-struct FuzzReplay {
-    static func main() {
-        var files: [String] = []
-        for arg in CommandLine.arguments.dropFirst() {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: arg, isDirectory: &isDir), isDir.boolValue {
-                files += ((try? FileManager.default.contentsOfDirectory(atPath: arg)) ?? []).sorted().map { arg + "/" + $0 }
-            } else {
-                files.append(arg)
-            }
-        }
-        for f in files {
-            guard let d = FileManager.default.contents(atPath: f) else { continue }
-            d.withUnsafeBytes { fuzzOne($0) }
-        }
-        print("replayed \(files.count) inputs")
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+        fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
+        return 0
     }
-}
+
+    typealias FuzzCallback = @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func llvmFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<CInt>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: FuzzCallback
+    ) -> CInt
+
+    /// SwiftPM links an executable's entry point as `<module>_main`; libFuzzer's driver takes over.
+    @_cdecl("volscale_fuzz_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        var count = argc
+        var values = argv
+        return llvmFuzzerRunDriver(&count, &values, fuzzerTestOneInput)
+    }
+#else
+    /// Without the fuzzer: replays the files (or folders of files) given as arguments.
+    @main
+    struct FuzzReplay {
+        static func main() {
+            var files: [String] = []
+            for arg in CommandLine.arguments.dropFirst() {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: arg, isDirectory: &isDir), isDir.boolValue {
+                    files += ((try? FileManager.default.contentsOfDirectory(atPath: arg)) ?? []).sorted().map {
+                        arg + "/" + $0
+                    }
+                } else {
+                    files.append(arg)
+                }
+            }
+            for f in files {
+                guard let d = FileManager.default.contents(atPath: f) else { continue }
+                d.withUnsafeBytes { fuzzOne($0) }
+            }
+            print("replayed \(files.count) inputs")
+        }
+    }
 #endif

@@ -8,11 +8,11 @@ public struct VolScaleCommand: ParsableCommand {
         commandName: "volscale",
         abstract: "Volatility models, implied volatility and correlations for volatility-scaled margins.",
         discussion: """
-        Conventions everywhere: returns are log returns ln(P_t/P_{t-1}) in decimal units \
-        (0.01 = 1%); a volatility is a per-period standard deviation in decimal units unless \
-        labelled annualised (sigma * sqrt(periods per year)); sigma_t is the forecast for \
-        return t made with information up to t-1.
-        """,
+            Conventions everywhere: returns are log returns ln(P_t/P_{t-1}) in decimal units \
+            (0.01 = 1%); a volatility is a per-period standard deviation in decimal units unless \
+            labelled annualised (sigma * sqrt(periods per year)); sigma_t is the forecast for \
+            return t made with information up to t-1.
+            """,
         version: "0.1.0",
         subcommands: batchCommands
     )
@@ -37,11 +37,11 @@ public struct VolScaleCommand: ParsableCommand {
     /// whole command path (`volscale vol ...`).
     public static func runDirectly(_ arguments: [String]) -> Bool {
         guard let name = arguments.first,
-              let subcommand = batchCommands.first(where: { $0._commandName == name }),
-              var command = try? subcommand.parseAsRoot(Array(arguments.dropFirst())),
-              // (a help request parses as ArgumentParser's own help command, which would name
-              // the subcommand alone)
-              ObjectIdentifier(type(of: command)) == ObjectIdentifier(subcommand)
+            let subcommand = batchCommands.first(where: { $0._commandName == name }),
+            var command = try? subcommand.parseAsRoot(Array(arguments.dropFirst())),
+            // (a help request parses as ArgumentParser's own help command, which would name
+            // the subcommand alone)
+            ObjectIdentifier(type(of: command)) == ObjectIdentifier(subcommand)
         else { return false }
         do {
             try command.run()

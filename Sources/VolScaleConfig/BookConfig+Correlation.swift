@@ -21,7 +21,8 @@ extension BookConfig {
             }
             return try StressCorrelation(assets: names, matrix: m)
         } catch {
-            throw ConfigError(file: path, location: "history", reason: "EWMA correlation of the history files: \(error)")
+            throw ConfigError(
+                file: path, location: "history", reason: "EWMA correlation of the history files: \(error)")
         }
     }
 }

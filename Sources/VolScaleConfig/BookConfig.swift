@@ -68,12 +68,17 @@ public struct BookConfig: Sendable {
     static func parseTables(_ text: String, path: String, holdBack: Int = 0) throws(ConfigError) -> BookConfig {
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            throw ConfigError(file: path, location: "line \(e.source.begin.line)", reason: "TOML syntax: \(e.description)")
+            throw ConfigError(
+                file: path, location: "line \(e.source.begin.line)", reason: "TOML syntax: \(e.description)")
         } catch { throw ConfigError(file: path, location: "", reason: "TOML syntax: \(error)") }
         // a venue file (VenueConfig) is a book with the live service's tables added
-        try MarginConfig.checkKeys(root, allowed: ["settings", "asset", "instrument", "venue", "engine", "aggregation", "storage", "options"], file: path, location: "top level")
+        try MarginConfig.checkKeys(
+            root, allowed: ["settings", "asset", "instrument", "venue", "engine", "aggregation", "storage", "options"],
+            file: path, location: "top level")
         let base = (path as NSString).deletingLastPathComponent
-        func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
+        func resolve(_ p: String) -> String {
+            p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p)
+        }
 
         var s = MarginSettings.standard
         var scenarioLookback = 1000
@@ -81,22 +86,32 @@ public struct BookConfig: Sendable {
         var regimeLookback = 1000
         if let st = root["settings"]?.table {
             let loc = "[settings]"
-            try MarginConfig.checkKeys(st, allowed: ["settlement", "confidence", "mpor", "liquidation_horizon", "kappa", "max_offset",
-                                                     "maintenance_fraction", "scenario_lookback", "grid_moves", "vol_shocks",
-                                                     "extended_move", "extended_weight", "participation", "stressed_liquidity_multiplier",
-                                                     "liquidity_window", "regime_lookback"], file: path, location: loc)
-            func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(st, k, file: path, location: loc) }
+            try MarginConfig.checkKeys(
+                st,
+                allowed: [
+                    "settlement", "confidence", "mpor", "liquidation_horizon", "kappa", "max_offset",
+                    "maintenance_fraction", "scenario_lookback", "grid_moves", "vol_shocks",
+                    "extended_move", "extended_weight", "participation", "stressed_liquidity_multiplier",
+                    "liquidity_window", "regime_lookback",
+                ], file: path, location: loc)
+            func num(_ k: String) throws(ConfigError) -> Double? {
+                try MarginConfig.number(st, k, file: path, location: loc)
+            }
             func int(_ k: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
                 guard let x = try num(k) else { return nil }
                 guard let n = Checked.integer(x, in: range) else {
-                    throw ConfigError(file: path, location: loc, reason: "\(k): expected a whole number in [\(range.lowerBound), \(range.upperBound)]")
+                    throw ConfigError(
+                        file: path, location: loc,
+                        reason: "\(k): expected a whole number in [\(range.lowerBound), \(range.upperBound)]")
                 }
                 return n
             }
             /// A list of numbers; an entry that is not one is refused, not dropped.
             func numbers(_ k: String) throws(ConfigError) -> [Double]? {
                 guard let v = st[k] else { return nil }
-                guard let array = v.array else { throw ConfigError(file: path, location: loc, reason: "\(k): expected a list of numbers") }
+                guard let array = v.array else {
+                    throw ConfigError(file: path, location: loc, reason: "\(k): expected a list of numbers")
+                }
                 var out: [Double] = []
                 for (i, e) in array.enumerated() {
                     guard let x = e.double ?? e.int.map(Double.init) else {
@@ -112,13 +127,19 @@ public struct BookConfig: Sendable {
             let d = MarginSettings.standard
             do {
                 s = try MarginSettings(
-                    settlement: st["settlement"]?.string ?? d.settlement, confidence: try num("confidence") ?? d.confidence,
-                    mpor: try int("mpor", 1...250) ?? d.mpor, liquidationHorizon: try int("liquidation_horizon", 1...250) ?? d.liquidationHorizon,
+                    settlement: st["settlement"]?.string ?? d.settlement,
+                    confidence: try num("confidence") ?? d.confidence,
+                    mpor: try int("mpor", 1...250) ?? d.mpor,
+                    liquidationHorizon: try int("liquidation_horizon", 1...250) ?? d.liquidationHorizon,
                     kappa: try num("kappa") ?? d.kappa, participation: try num("participation") ?? d.participation,
-                    stressedLiquidityMultiplier: try num("stressed_liquidity_multiplier") ?? d.stressedLiquidityMultiplier,
-                    maxOffset: try num("max_offset") ?? d.maxOffset, maintenanceFraction: try num("maintenance_fraction") ?? d.maintenanceFraction,
-                    gridMoves: try numbers("grid_moves") ?? d.gridMoves, volShocks: try numbers("vol_shocks") ?? d.volShocks,
-                    extendedMove: try num("extended_move") ?? d.extendedMove, extendedWeight: try num("extended_weight") ?? d.extendedWeight)
+                    stressedLiquidityMultiplier: try num("stressed_liquidity_multiplier")
+                        ?? d.stressedLiquidityMultiplier,
+                    maxOffset: try num("max_offset") ?? d.maxOffset,
+                    maintenanceFraction: try num("maintenance_fraction") ?? d.maintenanceFraction,
+                    gridMoves: try numbers("grid_moves") ?? d.gridMoves,
+                    volShocks: try numbers("vol_shocks") ?? d.volShocks,
+                    extendedMove: try num("extended_move") ?? d.extendedMove,
+                    extendedWeight: try num("extended_weight") ?? d.extendedWeight)
             } catch {
                 throw ConfigError.wrapping(error, file: path, location: loc)
             }
@@ -129,26 +150,40 @@ public struct BookConfig: Sendable {
         }
         var histories: [String: PriceSeries] = [:]
         for (i, entry) in (root["asset"]?.array.map(Array.init) ?? []).enumerated() {
-            guard let t = entry.table else { throw ConfigError(file: path, location: "[[asset]] #\(i + 1)", reason: "must be a table") }
+            guard let t = entry.table else {
+                throw ConfigError(file: path, location: "[[asset]] #\(i + 1)", reason: "must be a table")
+            }
             let name = t["name"]?.string ?? ""
             let loc = "[[asset]] '\(name)'"
-            guard !name.isEmpty else { throw ConfigError(file: path, location: "[[asset]] #\(i + 1)", reason: "missing key 'name'") }
-            try MarginConfig.checkKeys(t, allowed: ["name", "price", "volatility", "history", "column", "lambda", "adv", "spread",
-                                                    "initial_rate", "maintenance_rate", "size_rule", "tiers", "open_interest",
-                                                    "haircut_floor", "haircut_cap", "haircut_tiers", "impact_threshold",
-                                                    "source", "aggregation", "bars_per_day", "bar_seconds", "scenarios", "policy",
-                                                    "volume_unit", "depth"], file: path, location: loc)
-            func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(t, k, file: path, location: loc) }
+            guard !name.isEmpty else {
+                throw ConfigError(file: path, location: "[[asset]] #\(i + 1)", reason: "missing key 'name'")
+            }
+            try MarginConfig.checkKeys(
+                t,
+                allowed: [
+                    "name", "price", "volatility", "history", "column", "lambda", "adv", "spread",
+                    "initial_rate", "maintenance_rate", "size_rule", "tiers", "open_interest",
+                    "haircut_floor", "haircut_cap", "haircut_tiers", "impact_threshold",
+                    "source", "aggregation", "bars_per_day", "bar_seconds", "scenarios", "policy",
+                    "volume_unit", "depth",
+                ], file: path, location: loc)
+            func num(_ k: String) throws(ConfigError) -> Double? {
+                try MarginConfig.number(t, k, file: path, location: loc)
+            }
             var price = try num("price")
             var vol = try num("volatility")
-            var adv = try num("adv"), spread = try num("spread")
+            var adv = try num("adv")
+            var spread = try num("spread")
             var stressed = 0.0
             var volumeUnit: VolumeUnit?
             if let u = t["volume_unit"] {
                 guard let text = u.string, let unit = VolumeUnit(rawValue: text) else {
                     throw ConfigError(file: path, location: loc, reason: "volume_unit: expected \"base\" or \"quote\"")
                 }
-                guard t["history"] != nil else { throw ConfigError(file: path, location: loc, reason: "volume_unit: needs a history file to measure from") }
+                guard t["history"] != nil else {
+                    throw ConfigError(
+                        file: path, location: loc, reason: "volume_unit: needs a history file to measure from")
+                }
                 volumeUnit = unit
             }
             // an asset fed live without a history of its own: its first source's file
@@ -156,7 +191,9 @@ public struct BookConfig: Sendable {
             if let h = t["history"]?.string ?? (price == nil || vol == nil ? firstSource : nil) {
                 var series: PriceSeries
                 do {
-                    series = try PriceFileReader(column: t["column"]?.string, skipBadRows: true, volume: volumeUnit != nil).read(path: resolve(h)).series
+                    series = try PriceFileReader(
+                        column: t["column"]?.string, skipBadRows: true, volume: volumeUnit != nil
+                    ).read(path: resolve(h)).series
                 } catch {
                     throw ConfigError(file: path, location: loc, reason: "history: \(error.description)")
                 }
@@ -167,7 +204,9 @@ public struct BookConfig: Sendable {
                 // `scenarios = false`: the history gives price and volatility only, not joint
                 // scenarios (its dates do not overlap the others', or its bars are not daily)
                 if let b = t["scenarios"] {
-                    guard let flag = b.bool else { throw ConfigError(file: path, location: loc, reason: "scenarios: expected true or false") }
+                    guard let flag = b.bool else {
+                        throw ConfigError(file: path, location: loc, reason: "scenarios: expected true or false")
+                    }
                     if flag { histories[name] = series }
                 } else {
                     histories[name] = series
@@ -178,14 +217,17 @@ public struct BookConfig: Sendable {
                         throw ConfigError(file: path, location: loc, reason: "history: \(error)")
                     }
                     guard let last else {
-                        throw ConfigError(file: path, location: loc, reason: "history: fewer than \(liquidityWindow + 1) bars to measure liquidity from")
+                        throw ConfigError(
+                            file: path, location: loc,
+                            reason: "history: fewer than \(liquidityWindow + 1) bars to measure liquidity from")
                     }
                     adv = adv ?? last.adv
                     spread = spread ?? last.spread
                 }
                 if s.stressedLiquidityMultiplier > 1 {
                     do {
-                        stressed = try MarkovSwitching.stressedShare(Array(series.returns.suffix(regimeLookback)), horizon: s.liquidationHorizon)
+                        stressed = try MarkovSwitching.stressedShare(
+                            Array(series.returns.suffix(regimeLookback)), horizon: s.liquidationHorizon)
                     } catch {
                         throw ConfigError(file: path, location: loc, reason: "history: regime filter: \(error)")
                     }
@@ -198,13 +240,23 @@ public struct BookConfig: Sendable {
                     }
                 }
             }
-            guard let p = price, p > 0, p.isFinite else { throw ConfigError(file: path, location: loc, reason: "price: missing or not positive (give price or history)") }
-            guard let v = vol, v >= 0, v.isFinite else { throw ConfigError(file: path, location: loc, reason: "volatility: missing or negative (give volatility or history)") }
+            guard let p = price, p > 0, p.isFinite else {
+                throw ConfigError(
+                    file: path, location: loc, reason: "price: missing or not positive (give price or history)")
+            }
+            guard let v = vol, v >= 0, v.isFinite else {
+                throw ConfigError(
+                    file: path, location: loc, reason: "volatility: missing or negative (give volatility or history)")
+            }
             let impactThreshold = try num("impact_threshold") ?? 0
-            guard impactThreshold >= 0, impactThreshold.isFinite else { throw ConfigError(file: path, location: loc, reason: "impact_threshold: expected a holding value >= 0") }
+            guard impactThreshold >= 0, impactThreshold.isFinite else {
+                throw ConfigError(file: path, location: loc, reason: "impact_threshold: expected a holding value >= 0")
+            }
             var rule: SizeRule?
             if let sr = t["size_rule"]?.table {
-                guard let b = sr["base"]?.double, let f = sr["f"]?.double else { throw ConfigError(file: path, location: loc, reason: "size_rule: needs base and f") }
+                guard let b = sr["base"]?.double, let f = sr["f"]?.double else {
+                    throw ConfigError(file: path, location: loc, reason: "size_rule: needs base and f")
+                }
                 rule = .squareRoot(base: b, f: f)
             }
             if let tiers = t["tiers"]?.array {
@@ -212,31 +264,47 @@ public struct BookConfig: Sendable {
             }
             if let oi = t["open_interest"]?.table {
                 guard let b = oi["base"]?.double, let lo = oi["lower"]?.double ?? oi["lower"]?.int.map(Double.init),
-                      let hi = oi["upper"]?.double ?? oi["upper"]?.int.map(Double.init), let cur = oi["current"]?.double ?? oi["current"]?.int.map(Double.init) else {
-                    throw ConfigError(file: path, location: loc, reason: "open_interest: needs base, lower, upper, current")
+                    let hi = oi["upper"]?.double ?? oi["upper"]?.int.map(Double.init),
+                    let cur = oi["current"]?.double ?? oi["current"]?.int.map(Double.init)
+                else {
+                    throw ConfigError(
+                        file: path, location: loc, reason: "open_interest: needs base, lower, upper, current")
                 }
                 rule = .openInterest(base: b, lower: lo, upper: hi, current: cur)
             }
             var depth: [DepthLevel] = []
             if let d = t["depth"] {
-                guard let rows = d.array else { throw ConfigError(file: path, location: loc, reason: "depth: expected [[distance, size], ...]") }
+                guard let rows = d.array else {
+                    throw ConfigError(file: path, location: loc, reason: "depth: expected [[distance, size], ...]")
+                }
                 for row in rows {
                     guard let pair = row.array, pair.count == 2,
-                          let dist = pair[0].double ?? pair[0].int.map(Double.init), let size = pair[1].double ?? pair[1].int.map(Double.init) else {
-                        throw ConfigError(file: path, location: loc, reason: "depth: each level is [distance from mid (decimal), cumulative size]")
+                        let dist = pair[0].double ?? pair[0].int.map(Double.init),
+                        let size = pair[1].double ?? pair[1].int.map(Double.init)
+                    else {
+                        throw ConfigError(
+                            file: path, location: loc,
+                            reason: "depth: each level is [distance from mid (decimal), cumulative size]")
                     }
                     depth.append(DepthLevel(distance: dist, size: size))
                 }
-                if let why = DepthLevel.curve(depth) { throw ConfigError(file: path, location: loc, reason: "depth: \(why)") }
+                if let why = DepthLevel.curve(depth) {
+                    throw ConfigError(file: path, location: loc, reason: "depth: \(why)")
+                }
             }
             let (initialRate, maintenanceRate) = (try num("initial_rate"), try num("maintenance_rate"))
             let (haircutFloor, haircutCap) = (try num("haircut_floor") ?? 0, try num("haircut_cap") ?? 1)
-            let haircutTiers = try t["haircut_tiers"]?.array.map { a throws(ConfigError) in try parseTiers(a, file: path, location: loc + " haircut_tiers") } ?? []
+            let haircutTiers =
+                try t["haircut_tiers"]?.array.map { a throws(ConfigError) in
+                    try parseTiers(a, file: path, location: loc + " haircut_tiers")
+                } ?? []
             var risk: AssetRisk
             do {
-                risk = try AssetRisk(name: name, price: p, volatility: v, averageDailyVolume: adv ?? .infinity, spread: spread ?? 0,
-                                     initialRate: initialRate, maintenanceRate: maintenanceRate, sizeRule: rule,
-                                     haircutFloor: haircutFloor, haircutCap: haircutCap, haircutTiers: haircutTiers, impactThreshold: impactThreshold)
+                risk = try AssetRisk(
+                    name: name, price: p, volatility: v, averageDailyVolume: adv ?? .infinity, spread: spread ?? 0,
+                    initialRate: initialRate, maintenanceRate: maintenanceRate, sizeRule: rule,
+                    haircutFloor: haircutFloor, haircutCap: haircutCap, haircutTiers: haircutTiers,
+                    impactThreshold: impactThreshold)
             } catch {
                 throw ConfigError(file: path, location: loc, reason: "\(error.field) = \(error.value): \(error.reason)")
             }
@@ -250,11 +318,16 @@ public struct BookConfig: Sendable {
                 throw ConfigError(file: path, location: "[[instrument]] #\(i + 1)", reason: "missing key 'symbol'")
             }
             let loc = "[[instrument]] '\(symbol)'"
-            try MarginConfig.checkKeys(t, allowed: ["symbol", "kind", "underlying", "multiplier", "strike", "expiry_days", "implied_volatility"], file: path, location: loc)
+            try MarginConfig.checkKeys(
+                t,
+                allowed: ["symbol", "kind", "underlying", "multiplier", "strike", "expiry_days", "implied_volatility"],
+                file: path, location: loc)
             guard let u = t["underlying"]?.string, assets.contains(where: { $0.name == u }) else {
                 throw ConfigError(file: path, location: loc, reason: "underlying: missing or not a declared asset")
             }
-            func num(_ k: String) throws(ConfigError) -> Double? { try MarginConfig.number(t, k, file: path, location: loc) }
+            func num(_ k: String) throws(ConfigError) -> Double? {
+                try MarginConfig.number(t, k, file: path, location: loc)
+            }
             let mult = try num("multiplier") ?? 1
             let expiry = try num("expiry_days").map { $0 / 365 }
             let kind: InstrumentKind
@@ -265,13 +338,19 @@ public struct BookConfig: Sendable {
             case "inverse-future": kind = .inverse(expiry: expiry)
             case "call", "put":
                 guard let k = try num("strike"), k > 0, let e = expiry, e > 0 else {
-                    throw ConfigError(file: path, location: loc, reason: "options need a positive strike and expiry_days")
+                    throw ConfigError(
+                        file: path, location: loc, reason: "options need a positive strike and expiry_days")
                 }
                 kind = .option(type: t["kind"]?.string == "call" ? .call : .put, strike: k, expiry: e)
             default:
-                throw ConfigError(file: path, location: loc, reason: "kind: expected perpetual, future, inverse-perpetual, inverse-future, call or put")
+                throw ConfigError(
+                    file: path, location: loc,
+                    reason: "kind: expected perpetual, future, inverse-perpetual, inverse-future, call or put")
             }
-            instruments.append(Instrument(symbol: symbol, underlying: u, kind: kind, multiplier: mult, impliedVolatility: try num("implied_volatility")))
+            instruments.append(
+                Instrument(
+                    symbol: symbol, underlying: u, kind: kind, multiplier: mult,
+                    impliedVolatility: try num("implied_volatility")))
         }
         // Joint filtered-historical scenarios over the assets with a history.
         var scenarios: JointScenarios?
@@ -281,22 +360,28 @@ public struct BookConfig: Sendable {
             let labels = aligned.timestamps.dropFirst().map { Timestamp.format($0, dateOnly: true) }
             let vols = withHistory.map { n in assets.first { $0.name == n }!.volatility }
             do {
-                scenarios = try JointScenarios.filteredHistorical(assets: withHistory, alignedReturns: aligned.returns, labels: Array(labels),
-                                                                  mpor: s.mpor, currentVolatility: vols, lookback: scenarioLookback)
+                scenarios = try JointScenarios.filteredHistorical(
+                    assets: withHistory, alignedReturns: aligned.returns, labels: Array(labels),
+                    mpor: s.mpor, currentVolatility: vols, lookback: scenarioLookback)
             } catch { throw ConfigError(file: path, location: "[[asset]] histories", reason: "\(error)") }
         }
         let options = try root["options"]?.table.map { t throws(ConfigError) in
-            try OptionsAccountFile.policy(t, over: (OptionsMarginPolicy(), OptionsAccountFile.ScalingSettings()), path: path)
+            try OptionsAccountFile.policy(
+                t, over: (OptionsMarginPolicy(), OptionsAccountFile.ScalingSettings()), path: path)
         }
-        return BookConfig(book: MarginBook(assets: assets, instruments: instruments, settings: s, scenarios: scenarios), histories: histories,
-                          path: path, options: options.map { (policy: $0.0, scaling: $0.1) })
+        return BookConfig(
+            book: MarginBook(assets: assets, instruments: instruments, settings: s, scenarios: scenarios),
+            histories: histories,
+            path: path, options: options.map { (policy: $0.0, scaling: $0.1) })
     }
 
     static func parseTiers(_ a: TOMLArray, file: String, location: String) throws(ConfigError) -> [Tier] {
         var out: [Tier] = []
         for e in a {
             guard let pair = e.array, pair.count == 2,
-                  let from = pair[0].double ?? pair[0].int.map(Double.init), let rate = pair[1].double ?? pair[1].int.map(Double.init) else {
+                let from = pair[0].double ?? pair[0].int.map(Double.init),
+                let rate = pair[1].double ?? pair[1].int.map(Double.init)
+            else {
                 throw ConfigError(file: file, location: location, reason: "each tier is [notional_from, rate]")
             }
             out.append(Tier(from: from, rate: rate))
@@ -318,27 +403,46 @@ public enum AccountsFile {
         return try parse(data, path: path)
     }
 
-    public static func parse(_ data: Data, path: String) throws(ConfigError) -> (accounts: [Account], errors: [AccountError]) {
+    public static func parse(_ data: Data, path: String) throws(ConfigError) -> (
+        accounts: [Account], errors: [AccountError]
+    ) {
         let json: JSON
         do throws(RequestError) { json = try Requests.json(data) } catch {
             throw ConfigError(file: path, location: "", reason: error.reason)
         }
         let list: [JSON]
-        if let a = json.array { list = a } else if let a = json["accounts"]?.array { list = a } else {
-            throw ConfigError(file: path, location: "", reason: "expected an array of accounts or {\"accounts\": [...]}")
+        if let a = json.array {
+            list = a
+        } else if let a = json["accounts"]?.array {
+            list = a
+        } else {
+            throw ConfigError(
+                file: path, location: "", reason: "expected an array of accounts or {\"accounts\": [...]}")
         }
         var accounts: [Account] = []
         var errors: [AccountError] = []
         var ids = Set<String>()
         for (i, item) in list.enumerated() {
             let fallbackID = "#\(i + 1)"
-            guard let o = item.dictionary else { errors.append(AccountError(accountId: fallbackID, field: "account", reason: "not an object")); continue }
-            let id = o["id"]?.string ?? o["id"]?.number.map { $0 == $0.rounded() && Swift.abs($0) < 1e15 ? String(Int64($0)) : String($0) } ?? fallbackID
-            guard o["id"] != nil else { errors.append(AccountError(accountId: id, field: "id", reason: "missing")); continue }
-            guard ids.insert(id).inserted else { errors.append(AccountError(accountId: id, field: "id", reason: "duplicate account id")); continue }
+            guard let o = item.dictionary else {
+                errors.append(AccountError(accountId: fallbackID, field: "account", reason: "not an object"))
+                continue
+            }
+            let id =
+                o["id"]?.string ?? o["id"]?.number.map {
+                    $0 == $0.rounded() && Swift.abs($0) < 1e15 ? String(Int64($0)) : String($0)
+                } ?? fallbackID
+            guard o["id"] != nil else {
+                errors.append(AccountError(accountId: id, field: "id", reason: "missing"))
+                continue
+            }
+            guard ids.insert(id).inserted else {
+                errors.append(AccountError(accountId: id, field: "id", reason: "duplicate account id"))
+                continue
+            }
             switch account(o, id: id) {
-            case let .success(a): accounts.append(a)
-            case let .failure(e): errors.append(e)
+            case .success(let a): accounts.append(a)
+            case .failure(let e): errors.append(e)
             }
         }
         return (accounts, errors)
@@ -347,12 +451,20 @@ public enum AccountsFile {
     /// One account from a decoded JSON object (fields: id, collateral, positions), every
     /// number within `AccountLimits`.
     public static func account(_ o: [String: JSON], id: String) -> Result<Account, AccountError> {
-        func fail(_ field: String, _ reason: String) -> Result<Account, AccountError> { .failure(AccountError(accountId: id, field: field, reason: reason)) }
-        for k in o.keys.sorted() where !["id", "collateral", "positions"].contains(k) { return fail(k, "unknown field") }
-        guard !id.isEmpty, id.unicodeScalars.count <= AccountLimits.maxNameLength else { return fail("id", "expected 1 to \(AccountLimits.maxNameLength) characters") }
+        func fail(_ field: String, _ reason: String) -> Result<Account, AccountError> {
+            .failure(AccountError(accountId: id, field: field, reason: reason))
+        }
+        for k in o.keys.sorted() where !["id", "collateral", "positions"].contains(k) {
+            return fail(k, "unknown field")
+        }
+        guard !id.isEmpty, id.unicodeScalars.count <= AccountLimits.maxNameLength else {
+            return fail("id", "expected 1 to \(AccountLimits.maxNameLength) characters")
+        }
         /// A balance, or why not: "not a number" or out of bounds.
         func balance(_ v: JSON?) -> Result<Double, AccountError> {
-            guard let n = number(v) else { return .failure(AccountError(accountId: id, field: "", reason: "not a number")) }
+            guard let n = number(v) else {
+                return .failure(AccountError(accountId: id, field: "", reason: "not a number"))
+            }
             guard n.isFinite, Swift.abs(n) <= AccountLimits.maxCollateral else {
                 return .failure(AccountError(accountId: id, field: "", reason: "expected a number in [-1e15, 1e15]"))
             }
@@ -360,35 +472,49 @@ public enum AccountsFile {
         }
         var collateral: [(asset: String, quantity: Double)] = []
         if let c = o["collateral"]?.dictionary {
-            guard c.count <= AccountLimits.maxCollateralAssets else { return fail("collateral", "more than \(AccountLimits.maxCollateralAssets) assets") }
+            guard c.count <= AccountLimits.maxCollateralAssets else {
+                return fail("collateral", "more than \(AccountLimits.maxCollateralAssets) assets")
+            }
             for (asset, q) in c.sorted(by: { $0.key < $1.key }) {
                 switch balance(q) {
-                case let .success(n): collateral.append((asset, n))
-                case let .failure(e): return fail("collateral.\(asset)", e.reason)
+                case .success(let n): collateral.append((asset, n))
+                case .failure(let e): return fail("collateral.\(asset)", e.reason)
                 }
             }
         } else if let c = o["collateral"]?.array {
-            guard c.count <= AccountLimits.maxCollateralAssets else { return fail("collateral", "more than \(AccountLimits.maxCollateralAssets) assets") }
+            guard c.count <= AccountLimits.maxCollateralAssets else {
+                return fail("collateral", "more than \(AccountLimits.maxCollateralAssets) assets")
+            }
             for (j, item) in c.enumerated() {
-                guard let e = item.dictionary, let asset = e["asset"]?.string else { return fail("collateral[\(j)]", "needs asset and quantity") }
+                guard let e = item.dictionary, let asset = e["asset"]?.string else {
+                    return fail("collateral[\(j)]", "needs asset and quantity")
+                }
                 guard !asset.isEmpty, asset.unicodeScalars.count <= AccountLimits.maxNameLength else {
                     return fail("collateral[\(j)].asset", "expected 1 to \(AccountLimits.maxNameLength) characters")
                 }
-                for k in e.keys.sorted() where !["asset", "quantity"].contains(k) { return fail("collateral[\(j)].\(k)", "unknown field") }
+                for k in e.keys.sorted() where !["asset", "quantity"].contains(k) {
+                    return fail("collateral[\(j)].\(k)", "unknown field")
+                }
                 switch balance(e["quantity"]) {
-                case let .success(n): collateral.append((asset, n))
-                case let .failure(err): return fail("collateral[\(j)].quantity", err.reason)
+                case .success(let n): collateral.append((asset, n))
+                case .failure(let err): return fail("collateral[\(j)].quantity", err.reason)
                 }
             }
-        } else if o["collateral"] != nil { return fail("collateral", "expected an object or an array") }
+        } else if o["collateral"] != nil {
+            return fail("collateral", "expected an object or an array")
+        }
         var positions: [Position] = []
         if let p = o["positions"], p.array == nil { return fail("positions", "expected an array") }
         let list = o["positions"]?.array ?? []
-        guard list.count <= AccountLimits.maxPositions else { return fail("positions", "more than \(AccountLimits.maxPositions) positions") }
+        guard list.count <= AccountLimits.maxPositions else {
+            return fail("positions", "more than \(AccountLimits.maxPositions) positions")
+        }
         for (j, e) in list.enumerated() {
             // one pass over the members (no dictionary per position: this is the what-if hot path)
             guard let members = e.members else { return fail("positions[\(j)]", "not an object") }
-            var p: (instrument: JSON?, quantity: JSON?, entryPrice: JSON?, impliedVolatility: JSON?) = (nil, nil, nil, nil)
+            var p: (instrument: JSON?, quantity: JSON?, entryPrice: JSON?, impliedVolatility: JSON?) = (
+                nil, nil, nil, nil
+            )
             var unknown: [String] = []
             for m in members {
                 switch m.key {
@@ -400,20 +526,31 @@ public enum AccountsFile {
                 }
             }
             if let k = unknown.min() { return fail("positions[\(j)].\(k)", "unknown field") }
-            guard let inst = p.instrument?.string else { return fail("positions[\(j)].instrument", p.instrument == nil ? "missing" : "expected a string") }
-            guard !inst.isEmpty, inst.unicodeScalars.count <= AccountLimits.maxNameLength else { return fail("positions[\(j)].instrument", "expected 1 to \(AccountLimits.maxNameLength) characters") }
-            guard let q = number(p.quantity) else { return fail("positions[\(j)].quantity", p.quantity == nil ? "missing" : "not a number") }
+            guard let inst = p.instrument?.string else {
+                return fail("positions[\(j)].instrument", p.instrument == nil ? "missing" : "expected a string")
+            }
+            guard !inst.isEmpty, inst.unicodeScalars.count <= AccountLimits.maxNameLength else {
+                return fail("positions[\(j)].instrument", "expected 1 to \(AccountLimits.maxNameLength) characters")
+            }
+            guard let q = number(p.quantity) else {
+                return fail("positions[\(j)].quantity", p.quantity == nil ? "missing" : "not a number")
+            }
             guard q.isFinite, Swift.abs(q) <= AccountLimits.maxQuantity else {
                 return fail("positions[\(j)].quantity", "expected a number in [-1e12, 1e12]")
             }
-            var entry: Double?, iv: Double?
+            var entry: Double?
+            var iv: Double?
             if let v = p.entryPrice {
-                guard let n = number(v), n > 0, n <= AccountLimits.maxPrice else { return fail("positions[\(j)].entryPrice", "expected a number in (0, 1e12]") }
+                guard let n = number(v), n > 0, n <= AccountLimits.maxPrice else {
+                    return fail("positions[\(j)].entryPrice", "expected a number in (0, 1e12]")
+                }
                 entry = n
             }
             if let v = p.impliedVolatility {
                 guard let n = number(v), n > 0, n <= AccountLimits.maxImpliedVolatility else {
-                    return fail("positions[\(j)].impliedVolatility", "expected an annualised decimal in (0, \(AccountLimits.maxImpliedVolatility)]")
+                    return fail(
+                        "positions[\(j)].impliedVolatility",
+                        "expected an annualised decimal in (0, \(AccountLimits.maxImpliedVolatility)]")
                 }
                 iv = n
             }

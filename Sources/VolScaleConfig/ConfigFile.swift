@@ -13,7 +13,9 @@ public enum ConfigFile {
 
     /// The file's bytes.
     public static func data(_ path: String, limit: Int = ConfigFile.limit) throws(ConfigError) -> Data {
-        func refuse(_ reason: String) -> ConfigError { ConfigError(file: path, location: "", reason: "cannot read: \(reason)") }
+        func refuse(_ reason: String) -> ConfigError {
+            ConfigError(file: path, location: "", reason: "cannot read: \(reason)")
+        }
         let attributes: [FileAttributeKey: Any]
         do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
             throw refuse(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
@@ -22,7 +24,9 @@ public enum ConfigFile {
         if type == .typeDirectory { throw refuse("is a directory") }
         guard type == .typeRegular else { throw refuse("not a regular file (a device, pipe or socket)") }
         let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        guard size <= limit else { throw refuse("\(size) bytes, more than the \(limit >> 20) MiB a configuration file may have") }
+        guard size <= limit else {
+            throw refuse("\(size) bytes, more than the \(limit >> 20) MiB a configuration file may have")
+        }
         let data: Data
         do {
             let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
@@ -32,8 +36,12 @@ public enum ConfigFile {
         } catch {
             throw refuse(error.localizedDescription)
         }
-        guard data.count <= limit else { throw refuse("more than the \(limit >> 20) MiB a configuration file may have") }
-        if let at = data.firstIndex(of: 0) { throw refuse("a NUL byte at offset \(at - data.startIndex): not a text file") }
+        guard data.count <= limit else {
+            throw refuse("more than the \(limit >> 20) MiB a configuration file may have")
+        }
+        if let at = data.firstIndex(of: 0) {
+            throw refuse("a NUL byte at offset \(at - data.startIndex): not a text file")
+        }
         return data
     }
 

@@ -19,30 +19,49 @@ public enum JSON: Sendable, Equatable {
     public static func == (a: JSON, b: JSON) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
-        case let (.bool(x), .bool(y)): return x == y
-        case let (.number(x), .number(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.array(x), .array(y)): return x == y
-        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.number(let x), .number(let y)): return x == y
+        case (.string(let x), .string(let y)): return x == y
+        case (.array(let x), .array(let y)): return x == y
+        case (.object(let x), .object(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
         default: return false
         }
     }
 
     /// The member `key` of an object (the last one when repeated); nil otherwise.
     public subscript(key: String) -> JSON? {
-        guard case let .object(members) = self else { return nil }
+        guard case .object(let members) = self else { return nil }
         return members.last(where: { $0.key == key })?.value
     }
 
-    public var number: Double? { if case let .number(n) = self { return n }; return nil }
-    public var string: String? { if case let .string(s) = self { return s }; return nil }
-    public var bool: Bool? { if case let .bool(b) = self { return b }; return nil }
-    public var array: [JSON]? { if case let .array(a) = self { return a }; return nil }
-    public var members: [(key: String, value: JSON)]? { if case let .object(m) = self { return m }; return nil }
-    public var isNull: Bool { if case .null = self { return true }; return false }
+    public var number: Double? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+    public var string: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    public var bool: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+    public var array: [JSON]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+    public var members: [(key: String, value: JSON)]? {
+        if case .object(let m) = self { return m }
+        return nil
+    }
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
     /// An object's members by key (a repeated key: the last one), nil for other kinds.
     public var dictionary: [String: JSON]? {
-        guard case let .object(m) = self else { return nil }
+        guard case .object(let m) = self else { return nil }
         return Dictionary(m.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
     }
 }
@@ -76,9 +95,15 @@ public struct JSONReader {
         case 0x7B: return try object()
         case 0x5B: return try array()
         case 0x22: return .string(try string())
-        case 0x74: try literal("true"); return .bool(true)
-        case 0x66: try literal("false"); return .bool(false)
-        case 0x6E: try literal("null"); return .null
+        case 0x74:
+            try literal("true")
+            return .bool(true)
+        case 0x66:
+            try literal("false")
+            return .bool(false)
+        case 0x6E:
+            try literal("null")
+            return .null
         case 0x2D, 0x30...0x39: return .number(try number())
         default: throw fail("unexpected character")
         }
@@ -101,7 +126,11 @@ public struct JSONReader {
         i += 1
         var members: [(key: String, value: JSON)] = []
         skipSpace()
-        if i < bytes.count, bytes[i] == 0x7D { i += 1; depth -= 1; return .object(members) }
+        if i < bytes.count, bytes[i] == 0x7D {
+            i += 1
+            depth -= 1
+            return .object(members)
+        }
         while true {
             skipSpace()
             guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a member name") }
@@ -113,8 +142,15 @@ public struct JSONReader {
             members.append((key, try value()))
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end") }
-            if bytes[i] == 0x2C { i += 1; continue }
-            if bytes[i] == 0x7D { i += 1; depth -= 1; return .object(members) }
+            if bytes[i] == 0x2C {
+                i += 1
+                continue
+            }
+            if bytes[i] == 0x7D {
+                i += 1
+                depth -= 1
+                return .object(members)
+            }
             throw fail("expected ',' or '}'")
         }
     }
@@ -124,14 +160,25 @@ public struct JSONReader {
         i += 1
         var items: [JSON] = []
         skipSpace()
-        if i < bytes.count, bytes[i] == 0x5D { i += 1; depth -= 1; return .array(items) }
+        if i < bytes.count, bytes[i] == 0x5D {
+            i += 1
+            depth -= 1
+            return .array(items)
+        }
         while true {
             skipSpace()
             items.append(try value())
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end") }
-            if bytes[i] == 0x2C { i += 1; continue }
-            if bytes[i] == 0x5D { i += 1; depth -= 1; return .array(items) }
+            if bytes[i] == 0x2C {
+                i += 1
+                continue
+            }
+            if bytes[i] == 0x5D {
+                i += 1
+                depth -= 1
+                return .array(items)
+            }
             throw fail("expected ',' or ']'")
         }
     }
@@ -144,7 +191,10 @@ public struct JSONReader {
     mutating func number() throws(RequestError) -> Double {
         let start = i
         var negative = false
-        if bytes[i] == 0x2D { negative = true; i += 1 }
+        if bytes[i] == 0x2D {
+            negative = true
+            i += 1
+        }
         guard i < bytes.count else { throw fail("unexpected end in a number") }
         var mantissa: UInt64 = 0
         var digits = 0
@@ -157,7 +207,9 @@ public struct JSONReader {
                 if mantissa != 0 { digits += 1 }
                 i += 1
             }
-        } else { throw fail("expected a digit") }
+        } else {
+            throw fail("expected a digit")
+        }
         if i < bytes.count, bytes[i] == 0x2E {
             i += 1
             guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("expected a digit after '.'") }
@@ -175,8 +227,13 @@ public struct JSONReader {
         if i < bytes.count, bytes[i] == 0x65 || bytes[i] == 0x45 {
             i += 1
             var negExp = false
-            if i < bytes.count, bytes[i] == 0x2B || bytes[i] == 0x2D { negExp = bytes[i] == 0x2D; i += 1 }
-            guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("expected a digit in the exponent") }
+            if i < bytes.count, bytes[i] == 0x2B || bytes[i] == 0x2D {
+                negExp = bytes[i] == 0x2D
+                i += 1
+            }
+            guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else {
+                throw fail("expected a digit in the exponent")
+            }
             while i < bytes.count, (0x30...0x39).contains(bytes[i]) {
                 if exponent < 100_000 { exponent = exponent * 10 + Int(bytes[i] - 0x30) } else { exponentOK = false }
                 i += 1
@@ -213,16 +270,26 @@ public struct JSONReader {
             let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
             i += 1
             if ascii { return String(decoding: raw, as: UTF8.self) }
-            guard let s = String(validating: raw, as: UTF8.self) else { i -= 1; throw fail("invalid UTF-8") }
+            guard let s = String(validating: raw, as: UTF8.self) else {
+                i -= 1
+                throw fail("invalid UTF-8")
+            }
             return s
         }
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
         while true {
             guard i < bytes.count else { throw fail("unterminated string") }
             let b = bytes[i]
-            if b == 0x22 { i += 1; break }
+            if b == 0x22 {
+                i += 1
+                break
+            }
             if b < 0x20 { throw fail("control character in a string") }
-            if b != 0x5C { out.append(b); i += 1; continue }
+            if b != 0x5C {
+                out.append(b)
+                i += 1
+                continue
+            }
             i += 1
             guard i < bytes.count else { throw fail("unterminated escape") }
             let e = bytes[i]
@@ -239,12 +306,16 @@ public struct JSONReader {
             case 0x75:
                 var scalar = try hex4()
                 if (0xD800...0xDBFF).contains(scalar) {
-                    guard i + 1 < bytes.count, bytes[i] == 0x5C, bytes[i + 1] == 0x75 else { throw fail("unpaired surrogate") }
+                    guard i + 1 < bytes.count, bytes[i] == 0x5C, bytes[i + 1] == 0x75 else {
+                        throw fail("unpaired surrogate")
+                    }
                     i += 2
                     let low = try hex4()
                     guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate") }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00...0xDFFF).contains(scalar) { throw fail("unpaired surrogate") }
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw fail("unpaired surrogate")
+                }
                 guard let u = Unicode.Scalar(scalar) else { throw fail("invalid escape") }
                 out.append(contentsOf: Array(String(Character(u)).utf8))
             default: throw fail("invalid escape")
@@ -290,8 +361,8 @@ extension JSON {
     func write(to out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
-        case let .bool(b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case let .number(n):
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n):
             if n.isFinite, n == n.rounded(), Swift.abs(n) <= 9_007_199_254_740_992 {
                 out.append(contentsOf: String(Int64(n)).utf8)
             } else if n.isFinite {
@@ -299,12 +370,15 @@ extension JSON {
             } else {
                 out.append(contentsOf: "null".utf8)
             }
-        case let .string(s): Self.writeString(s, to: &out)
-        case let .array(a):
+        case .string(let s): Self.writeString(s, to: &out)
+        case .array(let a):
             out.append(0x5B)
-            for (i, v) in a.enumerated() { if i > 0 { out.append(0x2C) }; v.write(to: &out) }
+            for (i, v) in a.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                v.write(to: &out)
+            }
             out.append(0x5D)
-        case let .object(m):
+        case .object(let m):
             out.append(0x7B)
             for (i, kv) in m.enumerated() {
                 if i > 0 { out.append(0x2C) }
@@ -320,11 +394,21 @@ extension JSON {
         out.append(0x22)
         for b in s.utf8 {
             switch b {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(0x6E)
-            case 0x0D: out.append(0x5C); out.append(0x72)
-            case 0x09: out.append(0x5C); out.append(0x74)
+            case 0x22:
+                out.append(0x5C)
+                out.append(0x22)
+            case 0x5C:
+                out.append(0x5C)
+                out.append(0x5C)
+            case 0x0A:
+                out.append(0x5C)
+                out.append(0x6E)
+            case 0x0D:
+                out.append(0x5C)
+                out.append(0x72)
+            case 0x09:
+                out.append(0x5C)
+                out.append(0x74)
             case 0..<0x20:
                 let hex: [UInt8] = Array("0123456789abcdef".utf8)
                 out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])

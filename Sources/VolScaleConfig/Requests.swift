@@ -42,7 +42,9 @@ public enum Requests {
         var batched = false
         if let o = json.dictionary, let q = o["quotes"] {
             guard let a = q.array else { throw RequestError("quotes", "expected an array") }
-            if let extra = o.keys.sorted().first(where: { $0 != "quotes" }) { throw RequestError(extra, "unknown field") }
+            if let extra = o.keys.sorted().first(where: { $0 != "quotes" }) {
+                throw RequestError(extra, "unknown field")
+            }
             guard a.count <= maxQuotes else { throw RequestError("quotes", "at most \(maxQuotes) quotes per request") }
             items = a
             batched = true
@@ -54,7 +56,9 @@ public enum Requests {
         var quotes: [Quote] = []
         quotes.reserveCapacity(items.count)
         for (i, item) in items.enumerated() {
-            guard let o = item.dictionary else { throw RequestError(batched ? "quotes[\(i)]" : "quote", "expected an object") }
+            guard let o = item.dictionary else {
+                throw RequestError(batched ? "quotes[\(i)]" : "quote", "expected an object")
+            }
             quotes.append(try quote(o, prefix: batched ? "quotes[\(i)]." : "", time: .epochMilliseconds))
         }
         return quotes
@@ -82,30 +86,39 @@ public enum Requests {
     static func quote(_ o: [String: JSON], prefix: String, time: QuoteTime) throws(RequestError) -> Quote {
         // the API refuses fields it does not know; a file's lines may carry others (volume, ids)
         if time == .epochMilliseconds,
-           let extra = o.keys.sorted().first(where: { !["asset", "source", "ts", "price", "confidence"].contains($0) }) {
+            let extra = o.keys.sorted().first(where: { !["asset", "source", "ts", "price", "confidence"].contains($0) })
+        {
             throw RequestError(prefix + extra, "unknown field")
         }
         func name(_ k: String) throws(RequestError) -> String {
             guard let v = o[k]?.string, !v.isEmpty, v.unicodeScalars.count <= maxNameLength,
-                  v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+                v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f })
+            else {
                 throw RequestError(prefix + k, "expected a string of 1 to \(maxNameLength) printable characters")
             }
             return v
         }
-        let asset = try name("asset"), source = try name("source")
+        let asset = try name("asset")
+        let source = try name("source")
         let range = Quote.timestampRange
         let ts: Int64
         switch time {
         case .epochMilliseconds:
             guard let v = o["ts"]?.number, let t = Checked.integer64(v, in: range) else {
-                throw RequestError(prefix + "ts", "expected epoch milliseconds, an integer in [\(range.lowerBound), \(range.upperBound)] (years 1900-2100)")
+                throw RequestError(
+                    prefix + "ts",
+                    "expected epoch milliseconds, an integer in [\(range.lowerBound), \(range.upperBound)] (years 1900-2100)"
+                )
             }
             ts = t
         case .lenient:
             let key = o["ts"] != nil ? "ts" : "timestamp"
             let value = o[key]
-            guard let t = value?.number.flatMap(Timestamp.epochMillis) ?? value?.string.flatMap(Timestamp.parse), range.contains(t) else {
-                throw RequestError(prefix + key, "expected an epoch time (s, ms, us or ns) or an ISO 8601 string, years 1900-2100")
+            guard let t = value?.number.flatMap(Timestamp.epochMillis) ?? value?.string.flatMap(Timestamp.parse),
+                range.contains(t)
+            else {
+                throw RequestError(
+                    prefix + key, "expected an epoch time (s, ms, us or ns) or an ISO 8601 string, years 1900-2100")
             }
             ts = t
         }
@@ -114,18 +127,23 @@ public enum Requests {
         }
         var confidence: Double?
         if let c = o["confidence"] {
-            guard let v = c.number, v >= 0, v <= maxPrice else { throw RequestError(prefix + "confidence", "expected a number in [0, 1e15]") }
+            guard let v = c.number, v >= 0, v <= maxPrice else {
+                throw RequestError(prefix + "confidence", "expected a number in [0, 1e15]")
+            }
             confidence = v
         }
         return Quote(asset: asset, source: source, timestamp: ts, price: price, confidence: confidence)
     }
 
     /// `POST /v1/margin/what-if`: an account (id optional) with `mode` and `explain`.
-    public static func whatIf(_ json: JSON) throws(RequestError) -> (account: Account, mode: MarginMode, explain: Bool) {
+    public static func whatIf(_ json: JSON) throws(RequestError) -> (account: Account, mode: MarginMode, explain: Bool)
+    {
         guard var o = json.dictionary else { throw RequestError("", "expected an account object") }
         var mode = MarginMode.standard
         if let m = o.removeValue(forKey: "mode") {
-            guard let s = m.string, let parsed = MarginMode(rawValue: s) else { throw RequestError("mode", "expected standard or portfolio") }
+            guard let s = m.string, let parsed = MarginMode(rawValue: s) else {
+                throw RequestError("mode", "expected standard or portfolio")
+            }
             mode = parsed
         }
         var explain = false
@@ -136,8 +154,8 @@ public enum Requests {
         if let id = o["id"], id.string == nil { throw RequestError("id", "expected a string") }
         let id = o["id"]?.string ?? "what-if"
         switch AccountsFile.account(o, id: id) {
-        case let .success(account): return (account, mode, explain)
-        case let .failure(e): throw RequestError(e.field, e.reason)
+        case .success(let account): return (account, mode, explain)
+        case .failure(let e): throw RequestError(e.field, e.reason)
         }
     }
 }

@@ -25,7 +25,10 @@ struct TOMLLines {
                 let name = String(line.dropFirst(2).prefix { $0 != "]" }).trimmed
                 table = name
                 top = String(name.split(separator: ".").first ?? "")
-                if !name.contains(".") { element[name, default: -1] += 1; names[name, default: []].append("") }
+                if !name.contains(".") {
+                    element[name, default: -1] += 1
+                    names[name, default: []].append("")
+                }
                 entries.append(Entry(table: table, element: element[top] ?? 0, key: nil, line: i + 1))
             } else if line.hasPrefix("[") {
                 table = String(line.dropFirst().prefix { $0 != "]" }).trimmed
@@ -34,8 +37,9 @@ struct TOMLLines {
             } else if let eq = line.firstIndex(of: "="), !line.hasPrefix("#") {
                 let key = String(line[..<eq]).trimmed.trimmingQuotes
                 entries.append(Entry(table: table, element: element[top] ?? 0, key: key, line: i + 1))
-                if (key == "name" || key == "symbol"), table == top, let n = names[top]?.indices.last,
-                   let value = line[line.index(after: eq)...].split(separator: "#").first {
+                if key == "name" || key == "symbol", table == top, let n = names[top]?.indices.last,
+                    let value = line[line.index(after: eq)...].split(separator: "#").first
+                {
                     names[top]?[n] = String(value).trimmed.trimmingQuotes
                 }
             }
@@ -53,7 +57,8 @@ struct TOMLLines {
     /// The error with the line of the table and key it names added to its location.
     func locate(_ e: ConfigError) -> ConfigError {
         guard !e.location.contains("line") else { return e }
-        var table = "", element = 0
+        var table = ""
+        var element = 0
         let loc = e.location
         if loc.hasPrefix("[[") {
             table = String(loc.dropFirst(2).prefix { $0 != "]" })

@@ -100,40 +100,59 @@ public struct VenueConfig: Sendable {
     }
 
     public static func parse(_ text: String, path: String, holdBack: Int = 0) throws(ConfigError) -> VenueConfig {
-        do { return try parseTables(text, path: path, holdBack: holdBack) } catch { throw TOMLLines(text).locate(error) }
+        do { return try parseTables(text, path: path, holdBack: holdBack) } catch {
+            throw TOMLLines(text).locate(error)
+        }
     }
 
     static func parseTables(_ text: String, path: String, holdBack: Int) throws(ConfigError) -> VenueConfig {
         let book = try BookConfig.parseTables(text, path: path, holdBack: holdBack)
         let root: TOMLTable
-        do { root = try TOMLTable(string: text) } catch { throw ConfigError(file: path, location: "", reason: "TOML syntax: \(error)") }
+        do { root = try TOMLTable(string: text) } catch {
+            throw ConfigError(file: path, location: "", reason: "TOML syntax: \(error)")
+        }
         let base = (path as NSString).deletingLastPathComponent
-        func resolve(_ p: String) -> String { p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p) }
-        func number(_ t: TOMLTable, _ k: String, _ loc: String, _ range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+        func resolve(_ p: String) -> String {
+            p.hasPrefix("/") || base.isEmpty ? p : (base as NSString).appendingPathComponent(p)
+        }
+        func number(_ t: TOMLTable, _ k: String, _ loc: String, _ range: ClosedRange<Double>) throws(ConfigError)
+            -> Double?
+        {
             guard let x = try MarginConfig.number(t, k, file: path, location: loc) else { return nil }
             guard range.contains(x) else {
-                throw ConfigError(file: path, location: loc, reason: "\(k): expected a number in [\(range.lowerBound), \(range.upperBound)], got \(x)")
+                throw ConfigError(
+                    file: path, location: loc,
+                    reason: "\(k): expected a number in [\(range.lowerBound), \(range.upperBound)], got \(x)")
             }
             return x
         }
-        func seconds(_ t: TOMLTable, _ k: String, _ loc: String, _ range: ClosedRange<Double>) throws(ConfigError) -> Int64? {
+        func seconds(_ t: TOMLTable, _ k: String, _ loc: String, _ range: ClosedRange<Double>) throws(ConfigError)
+            -> Int64?
+        {
             guard let s = try number(t, k, loc, range) else { return nil }
             return Int64((s * 1000).rounded())  // within range: far from Int64's bounds
         }
-        func integer(_ t: TOMLTable, _ k: String, _ loc: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        func integer(_ t: TOMLTable, _ k: String, _ loc: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int?
+        {
             guard let x = try MarginConfig.number(t, k, file: path, location: loc) else { return nil }
             guard let n = Checked.integer(x, in: range) else {
-                throw ConfigError(file: path, location: loc, reason: "\(k): expected a whole number in [\(range.lowerBound), \(range.upperBound)]")
+                throw ConfigError(
+                    file: path, location: loc,
+                    reason: "\(k): expected a whole number in [\(range.lowerBound), \(range.upperBound)]")
             }
             return n
         }
 
         // [venue]
-        var name = "venue", maxQuoteAge = 60.0, liveBars = 300, liveRate = 2.0
+        var name = "venue"
+        var maxQuoteAge = 60.0
+        var liveBars = 300
+        var liveRate = 2.0
         var accounts: String?
         if let v = root["venue"]?.table {
             let loc = "[venue]"
-            try MarginConfig.checkKeys(v, allowed: ["name", "accounts", "max_quote_age", "live_bars", "live_rate"], file: path, location: loc)
+            try MarginConfig.checkKeys(
+                v, allowed: ["name", "accounts", "max_quote_age", "live_bars", "live_rate"], file: path, location: loc)
             name = v["name"]?.string ?? name
             accounts = v["accounts"]?.string.map(resolve)
             maxQuoteAge = try number(v, "max_quote_age", loc, 1...86_400) ?? maxQuoteAge
@@ -142,13 +161,16 @@ public struct VenueConfig: Sendable {
         }
 
         // [storage]
-        var storeURL: String?, leaseSeconds: Double?
+        var storeURL: String?
+        var leaseSeconds: Double?
         if let t = root["storage"]?.table {
             let loc = "[storage]"
             try MarginConfig.checkKeys(t, allowed: ["url", "lease_seconds"], file: path, location: loc)
             if let u = t["url"] {
                 guard let url = u.string, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
-                    throw ConfigError(file: path, location: loc, reason: "url: expected \"postgres://user:password@host:port/database\"")
+                    throw ConfigError(
+                        file: path, location: loc,
+                        reason: "url: expected \"postgres://user:password@host:port/database\"")
                 }
                 storeURL = url
             }
@@ -156,9 +178,13 @@ public struct VenueConfig: Sendable {
         }
 
         // [aggregation] and each asset's own
-        let aggregationKeys: Set<String> = ["min_sources", "max_age", "max_deviation", "max_confidence", "stable_rate", "circuit_breaker",
-                                            "average_decay", "min_interval", "max_future_skew", "max_sources", "evict_after"]
-        func aggregation(_ t: TOMLTable, _ loc: String, over base: AggregationPolicy) throws(ConfigError) -> AggregationPolicy {
+        let aggregationKeys: Set<String> = [
+            "min_sources", "max_age", "max_deviation", "max_confidence", "stable_rate", "circuit_breaker",
+            "average_decay", "min_interval", "max_future_skew", "max_sources", "evict_after",
+        ]
+        func aggregation(_ t: TOMLTable, _ loc: String, over base: AggregationPolicy) throws(ConfigError)
+            -> AggregationPolicy
+        {
             try MarginConfig.checkKeys(t, allowed: aggregationKeys, file: path, location: loc)
             do {
                 return try AggregationPolicy(
@@ -186,16 +212,21 @@ public struct VenueConfig: Sendable {
         var settings: [String: AssetSettings] = [:]
         var sources: [Source] = []
         for entry in root["asset"]?.array.map(Array.init) ?? [] {
-            guard let t = entry.table, let asset = t["name"]?.string else { continue }  // BookConfig refused these already
+            // BookConfig refused these already
+            guard let t = entry.table, let asset = t["name"]?.string else { continue }
             let loc = "[[asset]] '\(asset)'"
             var own: AggregationPolicy?
             if let a = t["aggregation"] {
-                guard let at = a.table else { throw ConfigError(file: path, location: loc, reason: "aggregation: expected a table") }
+                guard let at = a.table else {
+                    throw ConfigError(file: path, location: loc, reason: "aggregation: expected a table")
+                }
                 own = try aggregation(at, loc + " aggregation", over: defaults)
             }
             if let p = t["policy"] {
                 let ploc = loc + " policy"
-                guard let pt = p.table else { throw ConfigError(file: path, location: loc, reason: "policy: expected a table") }
+                guard let pt = p.table else {
+                    throw ConfigError(file: path, location: loc, reason: "policy: expected a table")
+                }
                 var model: MarginModel
                 do { model = try MarginConfig.parseModel(pt, defaults: nil, index: 1, file: path) } catch {
                     throw ConfigError(file: path, location: ploc, reason: error.reason)
@@ -207,32 +238,45 @@ public struct VenueConfig: Sendable {
                 policies[asset] = model
             }
             guard let list = t["source"] else { continue }
-            guard let array = list.array else { throw ConfigError(file: path, location: loc, reason: "source: expected [[asset.source]] tables") }
+            guard let array = list.array else {
+                throw ConfigError(file: path, location: loc, reason: "source: expected [[asset.source]] tables")
+            }
             var names: [String] = []
             for (j, item) in array.enumerated() {
-                guard let st = item.table else { throw ConfigError(file: path, location: loc, reason: "source: entry \(j + 1) is not a table") }
+                guard let st = item.table else {
+                    throw ConfigError(file: path, location: loc, reason: "source: entry \(j + 1) is not a table")
+                }
                 let sloc = loc + " source"
                 try MarginConfig.checkKeys(st, allowed: ["name", "file", "column"], file: path, location: sloc)
                 guard let n = st["name"]?.string, !n.isEmpty, n.utf8.count <= 128 else {
                     throw ConfigError(file: path, location: sloc, reason: "name: expected 1 to 128 bytes")
                 }
-                guard !names.contains(n) else { throw ConfigError(file: path, location: sloc, reason: "name: '\(n)' given twice") }
+                guard !names.contains(n) else {
+                    throw ConfigError(file: path, location: sloc, reason: "name: '\(n)' given twice")
+                }
                 names.append(n)
                 // a source without a file is declared for quotes through the API (its ingest keys)
                 guard let f = st["file"] else { continue }
-                guard let file = f.string else { throw ConfigError(file: path, location: sloc, reason: "file: expected a path") }
+                guard let file = f.string else {
+                    throw ConfigError(file: path, location: sloc, reason: "file: expected a path")
+                }
                 sources.append(Source(asset: asset, name: n, path: resolve(file), column: st["column"]?.string))
             }
             // bars close on quote time: an asset fed live says how long its bar is
             guard let barMillis = try seconds(t, "bar_seconds", loc, 0.001...31_536_000) else {
-                throw ConfigError(file: path, location: loc, reason: "bar_seconds: missing (an asset with sources closes a bar every bar_seconds of quote time; 86400 for daily bars)")
+                throw ConfigError(
+                    file: path, location: loc,
+                    reason:
+                        "bar_seconds: missing (an asset with sources closes a bar every bar_seconds of quote time; 86400 for daily bars)"
+                )
             }
             let risk = book.book.assets[asset]
             let assetSettings: AssetSettings
             do {
-                assetSettings = try AssetSettings(aggregation: own, barMillis: barMillis,
-                                                    barsPerDay: try number(t, "bars_per_day", loc, 1.0 / 7...86_400), spread: risk?.spread,
-                                                    haircutFloor: risk?.haircutFloor, haircutCap: risk?.haircutCap, sources: names)
+                assetSettings = try AssetSettings(
+                    aggregation: own, barMillis: barMillis,
+                    barsPerDay: try number(t, "bars_per_day", loc, 1.0 / 7...86_400), spread: risk?.spread,
+                    haircutFloor: risk?.haircutFloor, haircutCap: risk?.haircutCap, sources: names)
             } catch {
                 throw ConfigError.wrapping(error, file: path, location: loc)
             }
@@ -244,11 +288,19 @@ public struct VenueConfig: Sendable {
         let s = book.book.settings
         let e = root["engine"]?.table ?? TOMLTable()
         let loc = "[engine]"
-        try MarginConfig.checkKeys(e, allowed: ["model", "lambda", "measure", "publish_every", "buffer", "speed_limit_up", "speed_limit_down",
-                                                "hard_floor", "hard_cap", "implied_weight", "implied_max_age"], file: path, location: loc)
+        try MarginConfig.checkKeys(
+            e,
+            allowed: [
+                "model", "lambda", "measure", "publish_every", "buffer", "speed_limit_up", "speed_limit_down",
+                "hard_floor", "hard_cap", "implied_weight", "implied_max_age",
+            ], file: path, location: loc)
         if let m = e["model"] {
             guard m.string == "ewma-parametric" else {
-                throw ConfigError(file: path, location: loc, reason: "model: expected \"ewma-parametric\" (the live engine's model; the batch models run in `volscale backtest`)")
+                throw ConfigError(
+                    file: path, location: loc,
+                    reason:
+                        "model: expected \"ewma-parametric\" (the live engine's model; the batch models run in `volscale backtest`)"
+                )
             }
         }
         let expectedShortfall: Bool
@@ -260,21 +312,31 @@ public struct VenueConfig: Sendable {
         let engine: EngineConfig
         do {
             engine = try EngineConfig(
-                assets: engineAssets, aggregation: defaults, lambda: try number(e, "lambda", loc, 0.5...0.9999) ?? EWMA.riskMetricsLambda,
+                assets: engineAssets, aggregation: defaults,
+                lambda: try number(e, "lambda", loc, 0.5...0.9999) ?? EWMA.riskMetricsLambda,
                 confidence: s.confidence, mpor: s.mpor, expectedShortfall: expectedShortfall,
-                buffer: try number(e, "buffer", loc, 0...10), speedLimitUp: try number(e, "speed_limit_up", loc, 0...10),
-                speedLimitDown: try number(e, "speed_limit_down", loc, 0...0.99), hardFloor: try number(e, "hard_floor", loc, 0...1),
+                buffer: try number(e, "buffer", loc, 0...10),
+                speedLimitUp: try number(e, "speed_limit_up", loc, 0...10),
+                speedLimitDown: try number(e, "speed_limit_down", loc, 0...0.99),
+                hardFloor: try number(e, "hard_floor", loc, 0...1),
                 hardCap: try number(e, "hard_cap", loc, 0...10), maintenanceFraction: s.maintenanceFraction,
                 publishEvery: try integer(e, "publish_every", loc, 1...1_000_000) ?? 1, settings: settings,
-                liquidationHorizon: s.liquidationHorizon, impliedWeight: try number(e, "implied_weight", loc, 0.01...10),
+                liquidationHorizon: s.liquidationHorizon,
+                impliedWeight: try number(e, "implied_weight", loc, 0.01...10),
                 impliedMaxAge: try seconds(e, "implied_max_age", loc, 1...(30 * 86_400)))
         } catch {
             throw ConfigError.wrapping(error, file: path, location: loc)
         }
         for asset in policies.keys where !engineAssets.contains(asset) {
-            throw ConfigError(file: path, location: "[[asset]] '\(asset)' policy", reason: "an asset with a policy needs a source ([[asset.source]]) or quotes through the API: give it a source")
+            throw ConfigError(
+                file: path, location: "[[asset]] '\(asset)' policy",
+                reason:
+                    "an asset with a policy needs a source ([[asset.source]]) or quotes through the API: give it a source"
+            )
         }
-        return VenueConfig(name: name, book: book, engine: engine, policies: policies, sources: sources, maxQuoteAge: maxQuoteAge, accountsPath: accounts,
-                           liveBars: liveBars, liveRate: liveRate, path: path, storeURL: storeURL, leaseSeconds: leaseSeconds)
+        return VenueConfig(
+            name: name, book: book, engine: engine, policies: policies, sources: sources, maxQuoteAge: maxQuoteAge,
+            accountsPath: accounts,
+            liveBars: liveBars, liveRate: liveRate, path: path, storeURL: storeURL, leaseSeconds: leaseSeconds)
     }
 }

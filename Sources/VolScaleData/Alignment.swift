@@ -1,3 +1,4 @@
+import RealModule
 import VolScaleCore
 
 /// Several series aligned on their common timestamps.
@@ -40,5 +41,3 @@ public struct AlignedReturns: Sendable {
         self.dropped = series.map { $0.count - ts.count }
     }
 }
-
-import RealModule

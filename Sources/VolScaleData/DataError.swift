@@ -21,21 +21,23 @@ public enum BadRowReason: Error, Hashable, Sendable, CustomStringConvertible, Co
     public var description: String {
         switch self {
         case .emptyRow: return "empty row"
-        case let .wrongFieldCount(e, g): return "expected \(e) fields, found \(g)"
-        case let .emptyField(f): return "field '\(f)' is empty"
-        case let .nonNumeric(f, v): return "field '\(f)' is not a number: '\(v)'"
-        case let .nonFinite(f): return "field '\(f)' is not finite"
-        case let .nonPositivePrice(f): return "field '\(f)' is not a positive price"
-        case let .negativeQuantity(f): return "field '\(f)' is negative"
-        case let .badTimestamp(v): return "unreadable timestamp '\(v)' (expected ISO 8601 date or date-time, or epoch seconds/ms/us)"
+        case .wrongFieldCount(let e, let g): return "expected \(e) fields, found \(g)"
+        case .emptyField(let f): return "field '\(f)' is empty"
+        case .nonNumeric(let f, let v): return "field '\(f)' is not a number: '\(v)'"
+        case .nonFinite(let f): return "field '\(f)' is not finite"
+        case .nonPositivePrice(let f): return "field '\(f)' is not a positive price"
+        case .negativeQuantity(let f): return "field '\(f)' is negative"
+        case .badTimestamp(let v):
+            return "unreadable timestamp '\(v)' (expected ISO 8601 date or date-time, or epoch seconds/ms/us)"
         case .highBelowLow: return "high below low"
         case .closeOutsideRange: return "close outside [low, high]"
         case .openOutsideRange: return "open outside [low, high]"
         case .timeBackwards: return "timestamp earlier than the previous row's"
         case .duplicateTimestamp: return "duplicate timestamp"
-        case let .invalidJSON(why): return "invalid JSON: \(why)"
+        case .invalidJSON(let why): return "invalid JSON: \(why)"
         case .unterminatedQuote: return "a quoted field has no closing quote"
-        case .textAfterQuote: return "text after the closing quote of a field (a quote inside a quoted field is written twice: \"\")"
+        case .textAfterQuote:
+            return "text after the closing quote of a field (a quote inside a quoted field is written twice: \"\")"
         }
     }
 
@@ -44,11 +46,11 @@ public enum BadRowReason: Error, Hashable, Sendable, CustomStringConvertible, Co
         switch self {
         case .emptyRow: return "empty row"
         case .wrongFieldCount: return "wrong number of fields"
-        case let .emptyField(f): return "empty field '\(f)'"
-        case let .nonNumeric(f, _): return "non-numeric field '\(f)'"
-        case let .nonFinite(f): return "non-finite field '\(f)'"
-        case let .nonPositivePrice(f): return "non-positive price in '\(f)'"
-        case let .negativeQuantity(f): return "negative quantity in '\(f)'"
+        case .emptyField(let f): return "empty field '\(f)'"
+        case .nonNumeric(let f, _): return "non-numeric field '\(f)'"
+        case .nonFinite(let f): return "non-finite field '\(f)'"
+        case .nonPositivePrice(let f): return "non-positive price in '\(f)'"
+        case .negativeQuantity(let f): return "negative quantity in '\(f)'"
         case .badTimestamp: return "unreadable timestamp"
         case .highBelowLow: return "high below low"
         case .closeOutsideRange: return "close outside [low, high]"
@@ -88,11 +90,12 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The reason alone, without file, line or advice.
     public var reason: String {
         switch kind {
-        case let .badRow(reason): return reason.description
-        case let .unreadable(why): return "cannot read: \(why)"
-        case let .missingColumn(name, available): return "no column '\(name)' in the header (columns: \(available.joined(separator: ", ")))"
-        case let .tooFewRows(needed, got): return "needs at least \(needed) valid rows, found \(got)"
-        case let .unknownFormat(why): return "unrecognised format: \(why)"
+        case .badRow(let reason): return reason.description
+        case .unreadable(let why): return "cannot read: \(why)"
+        case .missingColumn(let name, let available):
+            return "no column '\(name)' in the header (columns: \(available.joined(separator: ", ")))"
+        case .tooFewRows(let needed, let got): return "needs at least \(needed) valid rows, found \(got)"
+        case .unknownFormat(let why): return "unrecognised format: \(why)"
         }
     }
 
@@ -102,12 +105,12 @@ public struct DataError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         let location = line > 0 ? "\(file):\(line)" : file
         switch kind {
-        case let .badRow(reason): return "\(location): \(reason) (use --skip-bad-rows to skip such rows)"
-        case let .unreadable(why): return "\(location): cannot read: \(why)"
-        case let .missingColumn(name, available):
+        case .badRow(let reason): return "\(location): \(reason) (use --skip-bad-rows to skip such rows)"
+        case .unreadable(let why): return "\(location): cannot read: \(why)"
+        case .missingColumn(let name, let available):
             return "\(location): no column '\(name)' in the header (columns: \(available.joined(separator: ", ")))"
-        case let .tooFewRows(needed, got): return "\(location): needs at least \(needed) valid rows, found \(got)"
-        case let .unknownFormat(why): return "\(location): unrecognised format: \(why)"
+        case .tooFewRows(let needed, let got): return "\(location): needs at least \(needed) valid rows, found \(got)"
+        case .unknownFormat(let why): return "\(location): unrecognised format: \(why)"
         }
     }
 }

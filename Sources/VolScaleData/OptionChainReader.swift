@@ -21,24 +21,42 @@ public struct OptionChainReader: Sendable {
     }
 
     public func parse(_ text: String, name: String) throws(DataError) -> [ExpiryQuotes] {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasSuffix("\r") ? $0.dropLast() : $0
+        }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
-        guard let headerLine = lines.first else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 3, got: 0)) }
-        let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let headerLine = lines.first else {
+            throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 3, got: 0))
+        }
+        let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
         func col(_ n: String) throws(DataError) -> Int {
-            guard let i = header.firstIndex(of: n) else { throw DataError(file: name, line: 1, kind: .missingColumn(n, available: header)) }
+            guard let i = header.firstIndex(of: n) else {
+                throw DataError(file: name, line: 1, kind: .missingColumn(n, available: header))
+            }
             return i
         }
-        let k = try col("strike"), cb = try col("call_bid"), ca = try col("call_ask"), pb = try col("put_bid"), pa = try col("put_ask")
+        let k = try col("strike")
+        let cb = try col("call_bid")
+        let ca = try col("call_ask")
+        let pb = try col("put_bid")
+        let pa = try col("put_ask")
         let daysCol = header.firstIndex(of: "days")
         let yearsCol = header.firstIndex(of: "expiry")
-        guard daysCol != nil || yearsCol != nil else { throw DataError(file: name, line: 1, kind: .missingColumn("days", available: header)) }
+        guard daysCol != nil || yearsCol != nil else {
+            throw DataError(file: name, line: 1, kind: .missingColumn("days", available: header))
+        }
         let rateCol = header.firstIndex(of: "rate")
-        if rateCol == nil && defaultRate == nil { throw DataError(file: name, line: 1, kind: .missingColumn("rate", available: header)) }
+        if rateCol == nil && defaultRate == nil {
+            throw DataError(file: name, line: 1, kind: .missingColumn("rate", available: header))
+        }
         var groups: [Double: (rate: Double, quotes: [StrikeQuote])] = [:]
         for i in 1..<lines.count {
             let lineNo = i + 1
-            let f = lines[i].split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let f = lines[i].split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             func bad(_ r: BadRowReason) -> DataError { DataError(file: name, line: lineNo, kind: .badRow(r)) }
             guard f.count == header.count else { throw bad(.wrongFieldCount(expected: header.count, got: f.count)) }
             func number(_ c: Int, allowZero: Bool) throws(DataError) -> Double {
@@ -50,9 +68,13 @@ public struct OptionChainReader: Sendable {
                 return v
             }
             let expiry: Double
-            if let dc = daysCol { expiry = try number(dc, allowZero: false) / 365 } else if let yc = yearsCol {
+            if let dc = daysCol {
+                expiry = try number(dc, allowZero: false) / 365
+            } else if let yc = yearsCol {
                 expiry = try number(yc, allowZero: false)
-            } else { expiry = 0 }
+            } else {
+                expiry = 0
+            }
             let rate: Double
             if let rc = rateCol {
                 guard let r = Double(f[rc]), r.isFinite else { throw bad(.nonNumeric(field: "rate", value: f[rc])) }
@@ -60,9 +82,10 @@ public struct OptionChainReader: Sendable {
             } else {
                 rate = defaultRate ?? 0
             }
-            let q = StrikeQuote(strike: try number(k, allowZero: false), callBid: try number(cb, allowZero: true),
-                                callAsk: try number(ca, allowZero: true), putBid: try number(pb, allowZero: true),
-                                putAsk: try number(pa, allowZero: true))
+            let q = StrikeQuote(
+                strike: try number(k, allowZero: false), callBid: try number(cb, allowZero: true),
+                callAsk: try number(ca, allowZero: true), putBid: try number(pb, allowZero: true),
+                putAsk: try number(pa, allowZero: true))
             groups[expiry, default: (rate, [])].quotes.append(q)
         }
         return groups.keys.sorted().map { ExpiryQuotes(expiry: $0, rate: groups[$0]!.rate, quotes: groups[$0]!.quotes) }

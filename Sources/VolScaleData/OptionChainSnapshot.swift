@@ -59,7 +59,8 @@ public struct OptionChainSnapshot: Sendable {
             let f = o.underlyingPrice
             let intrinsic = Black76.intrinsic(forward: f, strike: o.strike, type: o.type) / f
             guard mark - intrinsic >= 0.005 else { continue }
-            var lo = 1e-9, hi = 20.0
+            var lo = 1e-9
+            var hi = 20.0
             for _ in 0..<200 {
                 let mid = 0.5 * (lo + hi)
                 let p = Black76.price(forward: f, strike: o.strike, volatility: iv, expiry: mid, type: o.type) / f
@@ -71,7 +72,9 @@ public struct OptionChainSnapshot: Sendable {
         }
         guard !moments.isEmpty else { return nil }
         moments.sort()
-        let m = moments.count % 2 == 1 ? moments[moments.count / 2] : 0.5 * (moments[moments.count / 2 - 1] + moments[moments.count / 2])
+        let m =
+            moments.count % 2 == 1
+            ? moments[moments.count / 2] : 0.5 * (moments[moments.count / 2 - 1] + moments[moments.count / 2])
         return Int64(exactly: m.rounded()) ?? nil
     }
 
@@ -82,12 +85,16 @@ public struct OptionChainSnapshot: Sendable {
     public func smileQuote(_ o: ListedOption, forward: Double, years: Double) -> SmileQuote? {
         func implied(_ price: Double?) -> Double? {
             guard let p = price, p > 0 else { return nil }
-            let v = try? Black76.impliedVolatility(price: p * forward, forward: forward, strike: o.strike, expiry: years, type: o.type)
+            let v = try? Black76.impliedVolatility(
+                price: p * forward, forward: forward, strike: o.strike, expiry: years, type: o.type)
             return v.flatMap { $0 > 0 ? $0 : nil }
         }
         var bid = quotesVolatility ? o.bidIV : implied(o.bid)
         var ask = quotesVolatility ? o.askIV : implied(o.ask)
-        if let b = bid, let a = ask, b > a { bid = nil; ask = nil }
+        if let b = bid, let a = ask, b > a {
+            bid = nil
+            ask = nil
+        }
         if bid == nil && ask == nil { return nil }
         return try? SmileQuote(strike: o.strike, bid: bid, ask: ask)
     }
@@ -119,7 +126,8 @@ extension OptionChainSnapshot {
         for (expiry, rows) in Dictionary(grouping: options, by: \.expiry).sorted(by: { $0.key < $1.key }) {
             let years = Double(expiry - asOf) / Self.millisecondsPerYear
             guard years > 0, let f = fwd[expiry] else { continue }
-            var calls: [Double: ListedOption] = [:], puts: [Double: ListedOption] = [:]
+            var calls: [Double: ListedOption] = [:]
+            var puts: [Double: ListedOption] = [:]
             for o in rows { if o.type == .call { calls[o.strike] = o } else { puts[o.strike] = o } }
             func usd(_ o: ListedOption) -> (Double, Double) {
                 guard let b = o.bid, let a = o.ask, a >= b else { return (0, 0) }
@@ -127,7 +135,8 @@ extension OptionChainSnapshot {
             }
             let quotes = calls.keys.sorted().compactMap { k -> StrikeQuote? in
                 guard let c = calls[k], let p = puts[k] else { return nil }
-                let (cb, ca) = usd(c), (pb, pa) = usd(p)
+                let (cb, ca) = usd(c)
+                let (pb, pa) = usd(p)
                 return StrikeQuote(strike: k, callBid: cb, callAsk: ca, putBid: pb, putAsk: pa)
             }
             out.append(ExpiryQuotes(expiry: years, rate: 0, quotes: quotes))
@@ -173,23 +182,34 @@ public struct OptionChainFileReader: Sendable {
 
     private func parseCSV(_ bytes: [UInt8], name: String) throws(DataError) -> OptionChainSnapshot {
         let records = CSVRecords.parse(bytes)
-        guard let header = records.first else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: 0)) }
+        guard let header = records.first else {
+            throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: 0))
+        }
         let columns = header.fields.map { $0.lowercased() }
         func col(_ n: String) -> Int? { columns.firstIndex(of: n) }
         func need(_ n: String) throws(DataError) -> Int {
-            guard let i = col(n) else { throw DataError(file: name, line: header.line, kind: .missingColumn(n, available: columns)) }
+            guard let i = col(n) else {
+                throw DataError(file: name, line: header.line, kind: .missingColumn(n, available: columns))
+            }
             return i
         }
-        let kCol = try need("strike"), typeCol = try need("type"), fCol = try need("underlying_price")
-        let expiryCol = col("expiry"), instrumentCol = col("instrument")
-        if expiryCol == nil && instrumentCol == nil { throw DataError(file: name, line: header.line, kind: .missingColumn("expiry", available: columns)) }
+        let kCol = try need("strike")
+        let typeCol = try need("type")
+        let fCol = try need("underlying_price")
+        let expiryCol = col("expiry")
+        let instrumentCol = col("instrument")
+        if expiryCol == nil && instrumentCol == nil {
+            throw DataError(file: name, line: header.line, kind: .missingColumn("expiry", available: columns))
+        }
         var options: [ListedOption] = []
         var placeholders = 0
         for record in records.dropFirst() where !record.blank {
             let f = record.fields
             func bad(_ r: BadRowReason) -> DataError { DataError(file: name, line: record.line, kind: .badRow(r)) }
             if let m = record.malformed { throw bad(m) }
-            guard record.fieldCount == columns.count, f.count == columns.count else { throw bad(.wrongFieldCount(expected: columns.count, got: record.fieldCount)) }
+            guard record.fieldCount == columns.count, f.count == columns.count else {
+                throw bad(.wrongFieldCount(expected: columns.count, got: record.fieldCount))
+            }
             func number(_ c: Int?, positive: Bool = false) throws(DataError) -> Double? {
                 guard let c, !f[c].isEmpty else { return nil }
                 guard let v = DecimalParser.parse(f[c]) else { throw bad(.nonNumeric(field: columns[c], value: f[c])) }
@@ -215,22 +235,33 @@ public struct OptionChainFileReader: Sendable {
                 throw bad(.badTimestamp(instrument))
             }
             guard let strike = try number(kCol, positive: true) else { throw bad(.emptyField("strike")) }
-            guard let type = OptionTypeName.parse(f[typeCol]) else { throw bad(.nonNumeric(field: "type", value: f[typeCol])) }
+            guard let type = OptionTypeName.parse(f[typeCol]) else {
+                throw bad(.nonNumeric(field: "type", value: f[typeCol]))
+            }
             guard let forward = try number(fCol, positive: true) else { throw bad(.emptyField("underlying_price")) }
             let bid = try number(col("bid")).flatMap { $0 > 0 ? $0 : nil }
             let ask = try number(col("ask")).flatMap { $0 > 0 ? $0 : nil }
             var bidIV = try percent(col("bid_iv"))
             var askIV = try percent(col("ask_iv"))
-            if let b = bidIV, b <= 0 || bid == nil { bidIV = nil; placeholders += 1 }
-            if let a = askIV, a >= 5 || ask == nil { askIV = nil; placeholders += 1 }
-            options.append(ListedOption(instrument: instrument, expiry: expiry, strike: strike, type: type, bid: bid, ask: ask,
-                                        mark: try number(col("mark")), markIV: try percent(col("mark_iv")).flatMap { $0 > 0 ? $0 : nil },
-                                        bidIV: bidIV, askIV: askIV, underlyingPrice: forward,
-                                        openInterest: try number(col("open_interest")), line: record.line))
+            if let b = bidIV, b <= 0 || bid == nil {
+                bidIV = nil
+                placeholders += 1
+            }
+            if let a = askIV, a >= 5 || ask == nil {
+                askIV = nil
+                placeholders += 1
+            }
+            options.append(
+                ListedOption(
+                    instrument: instrument, expiry: expiry, strike: strike, type: type, bid: bid, ask: ask,
+                    mark: try number(col("mark")), markIV: try percent(col("mark_iv")).flatMap { $0 > 0 ? $0 : nil },
+                    bidIV: bidIV, askIV: askIV, underlyingPrice: forward,
+                    openInterest: try number(col("open_interest")), line: record.line))
         }
         guard !options.isEmpty else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 1, got: 0)) }
-        return OptionChainSnapshot(file: name, options: options, timestamp: nil, placeholders: placeholders,
-                                   quotesVolatility: col("bid_iv") != nil || col("ask_iv") != nil)
+        return OptionChainSnapshot(
+            file: name, options: options, timestamp: nil, placeholders: placeholders,
+            quotesVolatility: col("bid_iv") != nil || col("ask_iv") != nil)
     }
 
     // MARK: JSON
@@ -241,10 +272,14 @@ public struct OptionChainFileReader: Sendable {
             throw DataError(file: name, line: 1, kind: .badRow(.invalidJSON(PriceFileReader.describe(error))))
         }
         let records: [Any]
-        if let a = object as? [Any] { records = a } else if let o = object as? [String: Any], let r = o["result"] as? [Any] {
+        if let a = object as? [Any] {
+            records = a
+        } else if let o = object as? [String: Any], let r = o["result"] as? [Any] {
             records = r
         } else {
-            throw DataError(file: name, line: 1, kind: .badRow(.invalidJSON("expected an array of book summaries or an object with a \"result\" array")))
+            throw DataError(
+                file: name, line: 1,
+                kind: .badRow(.invalidJSON("expected an array of book summaries or an object with a \"result\" array")))
         }
         var options: [ListedOption] = []
         var latest: Int64?
@@ -254,7 +289,8 @@ public struct OptionChainFileReader: Sendable {
             guard let r = any as? [String: Any] else { throw bad(.invalidJSON("record \(n) is not an object")) }
             guard let instrument = r["instrument_name"] as? String else { throw bad(.emptyField("instrument_name")) }
             guard let parsed = DeribitInstrument(instrument), let expiry = parsed.expiry,
-                  case let .option(strike, type) = parsed.kind else { continue } // futures and perpetuals
+                case .option(let strike, let type) = parsed.kind
+            else { continue }  // futures and perpetuals
             func number(_ key: String) throws(DataError) -> Double? {
                 guard let v = r[key], !(v is NSNull) else { return nil }
                 guard let d = (v as? NSNumber)?.doubleValue else { throw bad(.nonNumeric(field: key, value: "\(v)")) }
@@ -262,17 +298,24 @@ public struct OptionChainFileReader: Sendable {
                 if d < 0 { throw bad(.negativeQuantity(field: key)) }
                 return d
             }
-            guard let forward = try number("underlying_price"), forward > 0 else { throw bad(.nonPositivePrice(field: "underlying_price")) }
-            if let ts = try number("creation_timestamp"), let t = Int64(exactly: ts.rounded()) { latest = max(latest ?? t, t) }
-            options.append(ListedOption(instrument: instrument, expiry: expiry, strike: strike, type: type,
-                                        bid: try number("bid_price").flatMap { $0 > 0 ? $0 : nil },
-                                        ask: try number("ask_price").flatMap { $0 > 0 ? $0 : nil },
-                                        mark: try number("mark_price"), markIV: try number("mark_iv").flatMap { $0 > 0 ? $0 / 100 : nil },
-                                        bidIV: nil, askIV: nil, underlyingPrice: forward,
-                                        openInterest: try number("open_interest"), line: n))
+            guard let forward = try number("underlying_price"), forward > 0 else {
+                throw bad(.nonPositivePrice(field: "underlying_price"))
+            }
+            if let ts = try number("creation_timestamp"), let t = Int64(exactly: ts.rounded()) {
+                latest = max(latest ?? t, t)
+            }
+            options.append(
+                ListedOption(
+                    instrument: instrument, expiry: expiry, strike: strike, type: type,
+                    bid: try number("bid_price").flatMap { $0 > 0 ? $0 : nil },
+                    ask: try number("ask_price").flatMap { $0 > 0 ? $0 : nil },
+                    mark: try number("mark_price"), markIV: try number("mark_iv").flatMap { $0 > 0 ? $0 / 100 : nil },
+                    bidIV: nil, askIV: nil, underlyingPrice: forward,
+                    openInterest: try number("open_interest"), line: n))
         }
         guard !options.isEmpty else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 1, got: 0)) }
-        return OptionChainSnapshot(file: name, options: options, timestamp: latest, placeholders: 0, quotesVolatility: false)
+        return OptionChainSnapshot(
+            file: name, options: options, timestamp: latest, placeholders: 0, quotesVolatility: false)
     }
 }
 
@@ -306,7 +349,8 @@ public struct DeribitInstrument: Sendable, Equatable {
         guard parts.count >= 2, !parts[0].isEmpty else { return nil }
         underlying = parts[0]
         if parts.count == 2 && parts[1].uppercased() == "PERPETUAL" {
-            expiry = nil; kind = .perpetual
+            expiry = nil
+            kind = .perpetual
             return
         }
         guard let e = Self.date(parts[1]) else { return nil }
@@ -315,7 +359,8 @@ public struct DeribitInstrument: Sendable, Equatable {
         case 2: kind = .future
         case 4:
             guard let type = OptionTypeName.parse(parts[3]),
-                  let strike = Double(parts[2].replacingOccurrences(of: "d", with: ".")), strike > 0, strike.isFinite else { return nil }
+                let strike = Double(parts[2].replacingOccurrences(of: "d", with: ".")), strike > 0, strike.isFinite
+            else { return nil }
             kind = .option(strike: strike, type: type)
         default: return nil
         }
@@ -327,18 +372,25 @@ public struct DeribitInstrument: Sendable, Equatable {
         guard date.count == 6 || date.count == 7 else { return nil }
         let dayDigits = date.count - 5
         guard let day = Int(String(date[0..<dayDigits])), (1...31).contains(day),
-              let yy = Int(String(date[(dayDigits + 3)...])), (0...99).contains(yy) else { return nil }
+            let yy = Int(String(date[(dayDigits + 3)...])), (0...99).contains(yy)
+        else { return nil }
         let months = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
         guard let m = months.firstIndex(of: String(date[dayDigits..<(dayDigits + 3)])) else { return nil }
         let n = Timestamp.days(year: 2000 + yy, month: m + 1, day: day)
-        guard Timestamp.civil(days: n) == (2000 + yy, m + 1, day) else { return nil } // 31FEB20
+        guard Timestamp.civil(days: n) == (2000 + yy, m + 1, day) else { return nil }  // 31FEB20
         return Int64(n) * 86_400_000 + 8 * 3_600_000
     }
 }
 
 /// The records of a small CSV file as strings (RFC 4180 through `RecordScanner`).
 enum CSVRecords {
-    struct Record { let line: Int; let fields: [String]; let fieldCount: Int; let blank: Bool; let malformed: BadRowReason? }
+    struct Record {
+        let line: Int
+        let fields: [String]
+        let fieldCount: Int
+        let blank: Bool
+        let malformed: BadRowReason?
+    }
 
     static func parse(_ bytes: [UInt8]) -> [Record] {
         bytes.withUnsafeBufferPointer { buf -> [Record] in
@@ -352,10 +404,14 @@ enum CSVRecords {
                 let n = min(r.fieldCount, capacity)
                 let fields = (0..<n).map { i -> String in
                     let f = storage[i]
-                    let s = String(decoding: UnsafeBufferPointer(start: base + f.start, count: max(f.end - f.start, 0)), as: UTF8.self)
+                    let s = String(
+                        decoding: UnsafeBufferPointer(start: base + f.start, count: max(f.end - f.start, 0)),
+                        as: UTF8.self)
                     return f.escaped ? s.replacingOccurrences(of: "\"\"", with: "\"") : s
                 }
-                out.append(Record(line: r.line, fields: fields, fieldCount: r.fieldCount, blank: r.blank, malformed: r.malformed))
+                out.append(
+                    Record(
+                        line: r.line, fields: fields, fieldCount: r.fieldCount, blank: r.blank, malformed: r.malformed))
             }
             return out
         }

@@ -60,7 +60,9 @@ public struct PriceFileReader: Sendable {
     static func describe(_ error: Error) -> String {
         let ns = error as NSError
         if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadNoSuchFileError { return "no such file" }
-        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadInapplicableStringEncodingError { return "not UTF-8 text" }
+        if ns.domain == NSCocoaErrorDomain && ns.code == NSFileReadInapplicableStringEncodingError {
+            return "not UTF-8 text"
+        }
         return ns.localizedDescription
     }
 
@@ -78,25 +80,34 @@ public struct PriceFileReader: Sendable {
         }
         let p = raw.assumingMemoryBound(to: UInt8.self)
         let head = try Head(p, count: bytes.count, reader: self, name: name, final: true)
-        let block = Self.parseParallel(p, from: head.bodyStart, to: bytes.count, layout: head.layout, name: name,
-                                       skipBadRows: skipBadRows, lineOffset: head.lines)
+        let block = Self.parseParallel(
+            p, from: head.bodyStart, to: bytes.count, layout: head.layout, name: name,
+            skipBadRows: skipBadRows, lineOffset: head.lines)
         if let e = block.error { throw e }
         return try Self.output(block, name: name)
     }
 
     static func output(_ block: PriceBlock, name: String) throws(DataError) -> Output {
-        guard block.count >= 2 else { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: block.count)) }
+        guard block.count >= 2 else {
+            throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: block.count))
+        }
         // every bar was checked on the way in (PriceBlock.append), with the same rules
-        let bars = block.hasBars ? OHLCBars(checkedOpen: block.open, high: block.high, low: block.low, close: block.barClose) : nil
-        return Output(series: PriceSeries(checked: name, timestamps: block.timestamps, close: block.price, bars: bars,
-                                          volume: block.hasVolume ? block.volume : nil),
-                      skipped: block.skipped)
+        let bars =
+            block.hasBars
+            ? OHLCBars(checkedOpen: block.open, high: block.high, low: block.low, close: block.barClose) : nil
+        return Output(
+            series: PriceSeries(
+                checked: name, timestamps: block.timestamps, close: block.price, bars: bars,
+                volume: block.hasVolume ? block.volume : nil),
+            skipped: block.skipped)
     }
 
     /// Reads a file in constant memory: `body` gets the accepted rows block by block, in
     /// file order (each block's arrays are reused after `body` returns). For files larger
     /// than memory and for the one-pass filters. Returns what was skipped.
-    public func stream(path: String, blockBytes: Int = 4 << 20, _ body: (PriceBlock) throws -> Void) throws -> SkipReport {
+    public func stream(path: String, blockBytes: Int = 4 << 20, _ body: (PriceBlock) throws -> Void) throws
+        -> SkipReport
+    {
         let name = path == "-" ? "<stdin>" : path
         var parser = StreamParser(reader: self, name: name, blockBytes: blockBytes)
         try ByteSource.chunks(path: path, name: name) { chunk in try parser.feed(chunk, body) }
@@ -106,14 +117,20 @@ public struct PriceFileReader: Sendable {
 
     /// The streaming reader over bytes in memory (gzip data is inflated), cut into chunks
     /// of `chunkSize`: the same path as a file or a pipe, for tests and the fuzz target.
-    public func stream(bytes: UnsafeRawBufferPointer, name: String, blockBytes: Int = 4 << 20, chunkSize: Int = 1 << 20,
-                       _ body: (PriceBlock) throws -> Void) throws -> SkipReport {
+    public func stream(
+        bytes: UnsafeRawBufferPointer, name: String, blockBytes: Int = 4 << 20, chunkSize: Int = 1 << 20,
+        _ body: (PriceBlock) throws -> Void
+    ) throws -> SkipReport {
         var parser = StreamParser(reader: self, name: name, blockBytes: blockBytes)
         let inflater = ByteSource.kind(of: Array(bytes.prefix(2))) == .gzip ? try Inflater(name: name) : nil
         var offset = 0
         while offset < bytes.count {
             let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + max(chunkSize, 1), bytes.count)])
-            if let inflater { try inflater.inflate(chunk) { try parser.feed($0, body) } } else { try parser.feed(chunk, body) }
+            if let inflater {
+                try inflater.inflate(chunk) { try parser.feed($0, body) }
+            } else {
+                try parser.feed(chunk, body)
+            }
             offset += chunk.count
         }
         try inflater?.finish()
@@ -126,8 +143,10 @@ public struct PriceFileReader: Sendable {
     /// The parts split at line breaks for parsing on several cores: 2 MiB at least each, one
     /// per core; a header CSV with quotes is parsed in one part (a quoted field may hold a
     /// line break, so a line break is not known to end a record without reading from the start).
-    static func parseParallel(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, layout: PriceLayout, name: String,
-                              skipBadRows: Bool, lineOffset: Int) -> PriceBlock {
+    static func parseParallel(
+        _ p: UnsafePointer<UInt8>, from start: Int, to end: Int, layout: PriceLayout, name: String,
+        skipBadRows: Bool, lineOffset: Int
+    ) -> PriceBlock {
         let parser = BlockParser(layout: layout, name: name, skipBadRows: skipBadRows)
         let size = end - start
         var parts = 1
@@ -151,12 +170,17 @@ public struct PriceFileReader: Sendable {
         }
         let results = UnsafeMutableBufferPointer<PriceBlock?>.allocate(capacity: parts)
         results.initialize(repeating: nil)
-        defer { results.deinitialize(); results.deallocate() }
+        defer {
+            results.deinitialize()
+            results.deallocate()
+        }
         let slots = Slots(results: results)
         DispatchQueue.concurrentPerform(iterations: parts) { k in
             slots.results[k] = job.part(k, previous: nil)
         }
-        guard var merged = results[0] else { return PriceBlock(name: name, skipBadRows: skipBadRows, layout: layout, capacity: 0) }
+        guard var merged = results[0] else {
+            return PriceBlock(name: name, skipBadRows: skipBadRows, layout: layout, capacity: 0)
+        }
         results[0] = nil
         merged.offsetLines(by: lineOffset)
         var lineBase = lineOffset + merged.lines
@@ -197,10 +221,12 @@ private struct PartParser: @unchecked Sendable {
         // the first part reserves room for the whole file, so the others append to it in place
         // (reserved pages that are never written cost no memory)
         let to = k == 0 ? bounds[bounds.count - 1] : bounds[k + 1]
-        var block = PriceBlock(name: name, skipBadRows: skipBadRows, layout: layout,
-                               capacity: BlockParser.capacity(p, from: bounds[k], to: to))
-        _ = parser.parse(p, from: bounds[k], to: bounds[k + 1], final: true, endsFile: k == bounds.count - 2,
-                         previous: previous, into: &block)
+        var block = PriceBlock(
+            name: name, skipBadRows: skipBadRows, layout: layout,
+            capacity: BlockParser.capacity(p, from: bounds[k], to: to))
+        _ = parser.parse(
+            p, from: bounds[k], to: bounds[k + 1], final: true, endsFile: k == bounds.count - 2,
+            previous: previous, into: &block)
         return block
     }
 }
@@ -233,8 +259,10 @@ struct Head {
     }
 
     /// The head, nil when there is no complete first record yet (or no record at all when final).
-    static func find(_ p: UnsafePointer<UInt8>, count: Int, reader: PriceFileReader, name: String,
-                     final: Bool) throws(DataError) -> Head? {
+    static func find(
+        _ p: UnsafePointer<UInt8>, count: Int, reader: PriceFileReader, name: String,
+        final: Bool
+    ) throws(DataError) -> Head? {
         let column = reader.column
         var start = 0
         if count >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { start = 3 }
@@ -248,7 +276,10 @@ struct Head {
         while true {
             recordStart = scanner.position
             guard let r = fields.withUnsafeMutableBufferPointer({ scanner.next($0) }) else { return nil }
-            if !r.blank { record = r; break }
+            if !r.blank {
+                record = r
+                break
+            }
         }
         guard let record else { return nil }
         let lineBefore = record.line - 1
@@ -268,18 +299,22 @@ struct Head {
         switch kind {
         case .jsonl:
             let price = column ?? "price"
-            var layout = PriceLayout(kind: .jsonl, fieldCount: 0, time: 0, timeName: "ts", price: 0, priceName: price, ohlc: nil,
-                                     timeKeys: ["ts", "timestamp", "time"], priceKeys: [price, "close"],
-                                     volumeKeys: reader.volume ? ["volume", "qty", "size"] : [])
+            var layout = PriceLayout(
+                kind: .jsonl, fieldCount: 0, time: 0, timeName: "ts", price: 0, priceName: price, ohlc: nil,
+                timeKeys: ["ts", "timestamp", "time"], priceKeys: [price, "close"],
+                volumeKeys: reader.volume ? ["volume", "qty", "size"] : [])
             layout.volume = reader.volume ? 0 : nil
             return Head(layout: layout, bodyStart: recordStart, lines: lineBefore)
         case .kline:
-            let layout = PriceLayout(kind: .kline, fieldCount: 6, time: 0, timeName: "open_time", price: 4, priceName: "close",
-                                     ohlc: (1, 2, 3, 4), volume: reader.volume ? 5 : nil)
+            let layout = PriceLayout(
+                kind: .kline, fieldCount: 6, time: 0, timeName: "open_time", price: 4, priceName: "close",
+                ohlc: (1, 2, 3, 4), volume: reader.volume ? 5 : nil)
             return Head(layout: layout, bodyStart: recordStart, lines: lineBefore)
         case .csv, .auto:
             guard record.fieldCount <= fields.count else {
-                throw DataError(file: name, line: record.line, kind: .unknownFormat("more than \(fields.count) columns in the header"))
+                throw DataError(
+                    file: name, line: record.line,
+                    kind: .unknownFormat("more than \(fields.count) columns in the header"))
             }
             let header = (0..<record.fieldCount).map { RecordScanner.text(p, fields[$0], limit: 200).lowercased() }
             guard let tCol = PriceFileReader.timeColumns.lazy.compactMap({ header.firstIndex(of: $0) }).first else {
@@ -291,7 +326,8 @@ struct Head {
             }
             var ohlc: (Int, Int, Int, Int)?
             if let o = header.firstIndex(of: "open"), let h = header.firstIndex(of: "high"),
-               let l = header.firstIndex(of: "low"), let c = header.firstIndex(of: "close") {
+                let l = header.firstIndex(of: "low"), let c = header.firstIndex(of: "close")
+            {
                 ohlc = (o, h, l, c)
             }
             var volume: Int?
@@ -301,8 +337,9 @@ struct Head {
                 }
                 volume = v
             }
-            let layout = PriceLayout(kind: .header, fieldCount: record.fieldCount, time: tCol, timeName: header[tCol],
-                                     price: pCol, priceName: priceName, ohlc: ohlc, volume: volume)
+            let layout = PriceLayout(
+                kind: .header, fieldCount: record.fieldCount, time: tCol, timeName: header[tCol],
+                price: pCol, priceName: priceName, ohlc: ohlc, volume: volume)
             return Head(layout: layout, bodyStart: scanner.position, lines: scanner.line - 1)
         }
     }
@@ -351,13 +388,16 @@ struct StreamParser {
             if head == nil {
                 guard let h = try Head.find(base, count: raw.count, reader: reader, name: name, final: final) else {
                     if final { throw DataError(file: name, line: 0, kind: .tooFewRows(needed: 2, got: 0)) }
-                    if raw.count > Self.longestRecord { throw DataError(file: name, line: 1, kind: .unknownFormat("no line break in the first 64 MiB")) }
+                    if raw.count > Self.longestRecord {
+                        throw DataError(file: name, line: 1, kind: .unknownFormat("no line break in the first 64 MiB"))
+                    }
                     return 0
                 }
                 head = h
                 lines = h.lines
                 start = h.bodyStart
-                block = PriceBlock(name: name, skipBadRows: reader.skipBadRows, layout: h.layout, capacity: raw.count / 40 + 16)
+                block = PriceBlock(
+                    name: name, skipBadRows: reader.skipBadRows, layout: h.layout, capacity: raw.count / 40 + 16)
             }
             guard let layout = head?.layout, var b = block else { return 0 }
             block = nil
@@ -365,7 +405,8 @@ struct StreamParser {
             b.skipped = SkipReport()
             b.lines = 0
             let parser = BlockParser(layout: layout, name: name, skipBadRows: reader.skipBadRows)
-            let stop = parser.parse(base, from: start, to: raw.count, final: final, endsFile: final, previous: last, into: &b)
+            let stop = parser.parse(
+                base, from: start, to: raw.count, final: final, endsFile: final, previous: last, into: &b)
             b.offsetLines(by: lines)
             if let e = b.error { throw e }
             if !final && stop == start && raw.count - start > Self.longestRecord {

@@ -21,9 +21,12 @@ extension PriceSeries {
     /// The liquidity measures at every bar where the window is full (`LiquidityTracker`);
     /// needs bars and volumes.
     public func liquidity(_ settings: LiquidityWindow, unit: VolumeUnit) throws(LiquidityError) -> [LiquidityPoint] {
-        guard let bars else { throw .missingInput("\(source) has no open/high/low/close columns; the spread estimate needs bars") }
+        guard let bars else {
+            throw .missingInput("\(source) has no open/high/low/close columns; the spread estimate needs bars")
+        }
         guard let dv = dollarVolume(unit) else { throw .missingInput("\(source) has no volume column") }
-        return try LiquidityTracker.measures(high: bars.high, low: bars.low, close: bars.close, dollarVolume: dv, settings: settings)
+        return try LiquidityTracker.measures(
+            high: bars.high, low: bars.low, close: bars.close, dollarVolume: dv, settings: settings)
     }
 
     /// The latest window's liquidity measures (the last of `liquidity`); nil when there are

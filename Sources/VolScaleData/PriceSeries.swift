@@ -1,4 +1,5 @@
 import Dispatch
+import RealModule
 import VolScaleCore
 
 /// Log returns of one range of a series, written into their slots (each range by one worker).
@@ -31,14 +32,21 @@ public struct PriceSeries: Sendable, Equatable {
     /// - Throws: `DataError` naming `source`, the row (1-based, as `line`) and the reason:
     ///   columns of different lengths, a price that is not positive and finite, a volume that
     ///   is negative or not finite, a timestamp not after the one before.
-    public init(source: String, timestamps: [Int64], close: [Double], bars: OHLCBars? = nil, volume: [Double]? = nil) throws(DataError) {
+    public init(source: String, timestamps: [Int64], close: [Double], bars: OHLCBars? = nil, volume: [Double]? = nil)
+        throws(DataError)
+    {
         let n = close.count
         guard timestamps.count == n, bars.map({ $0.count == n }) ?? true, volume.map({ $0.count == n }) ?? true else {
-            throw DataError(file: source, line: 0, kind: .unreadable(
-                "columns of different lengths: \(timestamps.count) timestamps, \(n) prices\(bars.map { ", \($0.count) bars" } ?? "")\(volume.map { ", \($0.count) volumes" } ?? "")"))
+            throw DataError(
+                file: source, line: 0,
+                kind: .unreadable(
+                    "columns of different lengths: \(timestamps.count) timestamps, \(n) prices\(bars.map { ", \($0.count) bars" } ?? "")\(volume.map { ", \($0.count) volumes" } ?? "")"
+                ))
         }
         for i in 0..<n {
-            func bad(_ reason: BadRowReason) -> DataError { DataError(file: source, line: i + 1, kind: .badRow(reason)) }
+            func bad(_ reason: BadRowReason) -> DataError {
+                DataError(file: source, line: i + 1, kind: .badRow(reason))
+            }
             guard close[i].isFinite else { throw bad(.nonFinite(field: "close")) }
             guard close[i] > 0 else { throw bad(.nonPositivePrice(field: "close")) }
             if let v = volume?[i] {
@@ -68,10 +76,14 @@ public struct PriceSeries: Sendable, Equatable {
     /// The first `n` bars (all of them when `n >= count`), with their OHLC bars and volumes.
     public func prefix(_ n: Int) -> PriceSeries {
         let k = max(0, min(n, count))
-        let b = bars.map { OHLCBars(checkedOpen: Array($0.open.prefix(k)), high: Array($0.high.prefix(k)), low: Array($0.low.prefix(k)),
-                                    close: Array($0.close.prefix(k))) }
-        return PriceSeries(checked: source, timestamps: Array(timestamps.prefix(k)), close: Array(close.prefix(k)), bars: b,
-                           volume: volume.map { Array($0.prefix(k)) })
+        let b = bars.map {
+            OHLCBars(
+                checkedOpen: Array($0.open.prefix(k)), high: Array($0.high.prefix(k)), low: Array($0.low.prefix(k)),
+                close: Array($0.close.prefix(k)))
+        }
+        return PriceSeries(
+            checked: source, timestamps: Array(timestamps.prefix(k)), close: Array(close.prefix(k)), bars: b,
+            volume: volume.map { Array($0.prefix(k)) })
     }
 
     /// Log returns `ln(P_t / P_{t-1})`, decimal; `returns[i]` ends at bar `i + 1`. A gap
@@ -87,7 +99,9 @@ public struct PriceSeries: Sendable, Equatable {
                 if parts == 1 {
                     job.run(0..<n)
                 } else {
-                    DispatchQueue.concurrentPerform(iterations: parts) { k in job.run((n * k / parts)..<(n * (k + 1) / parts)) }
+                    DispatchQueue.concurrentPerform(iterations: parts) { k in
+                        job.run((n * k / parts)..<(n * (k + 1) / parts))
+                    }
                 }
                 count = n
             }
@@ -102,8 +116,6 @@ public struct PriceSeries: Sendable, Equatable {
 
     public var sampling: Sampling { Sampling.infer(timestamps) }
 }
-
-import RealModule
 
 /// The bar length found in the timestamps and the periods per year used to annualise.
 public struct Sampling: Sendable, Equatable {
@@ -127,25 +139,34 @@ public struct Sampling: Sendable, Equatable {
 
     static func infer(count: Int, medianGap median: Double, weekendBars: Int, barsPerDay: [Int]) -> Sampling {
         guard count >= 2 else {
-            return Sampling(medianSpacing: 0, barDescription: "unknown", periodsPerYear: 252, reason: "too few timestamps to tell the bar length; assumed 252 per year")
+            return Sampling(
+                medianSpacing: 0, barDescription: "unknown", periodsPerYear: 252,
+                reason: "too few timestamps to tell the bar length; assumed 252 per year")
         }
         let day = 86_400.0
         let trades247 = Double(weekendBars) >= 0.05 * Double(count)
         if median >= 0.9 * day && median <= 1.1 * day {
             return trades247
-                ? Sampling(medianSpacing: median, barDescription: "1 day", periodsPerYear: 365,
-                           reason: "daily bars including weekends (24/7 market): 365 per year")
-                : Sampling(medianSpacing: median, barDescription: "1 day", periodsPerYear: 252,
-                           reason: "daily bars on weekdays only (equity sessions): 252 per year")
+                ? Sampling(
+                    medianSpacing: median, barDescription: "1 day", periodsPerYear: 365,
+                    reason: "daily bars including weekends (24/7 market): 365 per year")
+                : Sampling(
+                    medianSpacing: median, barDescription: "1 day", periodsPerYear: 252,
+                    reason: "daily bars on weekdays only (equity sessions): 252 per year")
         }
         if median >= 6 * day && median <= 8 * day {
-            return Sampling(medianSpacing: median, barDescription: "1 week", periodsPerYear: 52, reason: "weekly bars: 52 per year")
+            return Sampling(
+                medianSpacing: median, barDescription: "1 week", periodsPerYear: 52, reason: "weekly bars: 52 per year")
         }
         if median >= 27 * day && median <= 32 * day {
-            return Sampling(medianSpacing: median, barDescription: "1 month", periodsPerYear: 12, reason: "monthly bars: 12 per year")
+            return Sampling(
+                medianSpacing: median, barDescription: "1 month", periodsPerYear: 12,
+                reason: "monthly bars: 12 per year")
         }
         if median >= 88 * day && median <= 93 * day {
-            return Sampling(medianSpacing: median, barDescription: "1 quarter", periodsPerYear: 4, reason: "quarterly bars: 4 per year")
+            return Sampling(
+                medianSpacing: median, barDescription: "1 quarter", periodsPerYear: 4,
+                reason: "quarterly bars: 4 per year")
         }
         if median < 0.9 * day {
             let counts = barsPerDay.sorted()
@@ -153,11 +174,14 @@ public struct Sampling: Sendable, Equatable {
             let days = trades247 ? 365.0 : 252.0
             return Sampling(
                 medianSpacing: median, barDescription: describe(median), periodsPerYear: perDay * days,
-                reason: "\(describe(median)) bars, median \(Int(perDay)) per day, \(trades247 ? "including weekends: 365" : "weekdays only: 252") days per year")
+                reason:
+                    "\(describe(median)) bars, median \(Int(perDay)) per day, \(trades247 ? "including weekends: 365" : "weekdays only: 252") days per year"
+            )
         }
         let ppy = 365.25 * day / median
-        return Sampling(medianSpacing: median, barDescription: describe(median), periodsPerYear: ppy,
-                        reason: "irregular \(describe(median)) spacing: 365.25 days / median spacing")
+        return Sampling(
+            medianSpacing: median, barDescription: describe(median), periodsPerYear: ppy,
+            reason: "irregular \(describe(median)) spacing: 365.25 days / median spacing")
     }
 
     static func describe(_ seconds: Double) -> String {
@@ -229,9 +253,13 @@ public struct SamplingAccumulator: Sendable {
             var seen = 0
             for (gap, c) in copy.gaps.sorted(by: { $0.key < $1.key }) {
                 seen += c
-                if seen > n / 2 { median = Double(gap) / 1000; break }
+                if seen > n / 2 {
+                    median = Double(gap) / 1000
+                    break
+                }
             }
         }
-        return Sampling.infer(count: count, medianGap: median, weekendBars: copy.weekendBars, barsPerDay: copy.barsPerDay)
+        return Sampling.infer(
+            count: count, medianGap: median, weekendBars: copy.weekendBars, barsPerDay: copy.barsPerDay)
     }
 }

@@ -61,7 +61,10 @@ public enum Timestamp {
         var integral = i < count && count - i <= 18
         while integral && i < count {
             let d = p[i] &- 48
-            guard d < 10 else { integral = false; break }
+            guard d < 10 else {
+                integral = false
+                break
+            }
             v = v &* 10 &+ Int64(d)
             i += 1
         }
@@ -78,7 +81,15 @@ public enum Timestamp {
         guard value.isFinite else { return nil }
         let a = Swift.abs(value)
         let ms: Double
-        if a < 1e11 { ms = value * 1000 } else if a < 1e14 { ms = value } else if a < 1e17 { ms = value / 1000 } else { ms = value / 1e6 }
+        if a < 1e11 {
+            ms = value * 1000
+        } else if a < 1e14 {
+            ms = value
+        } else if a < 1e17 {
+            ms = value / 1000
+        } else {
+            ms = value / 1e6
+        }
         return Checked.integer64(ms.rounded(), in: EpochMillis.range)
     }
 
@@ -90,7 +101,9 @@ public enum Timestamp {
         let signed = negative ? -a : a
         if a < 100_000_000_000 { return Checked.integer64(Double(signed) * 1000, in: EpochMillis.range) }
         if a < 100_000_000_000_000 { return EpochMillis.range.contains(signed) ? signed : nil }
-        if a < 100_000_000_000_000_000 { return Checked.integer64((Double(signed) / 1000).rounded(), in: EpochMillis.range) }
+        if a < 100_000_000_000_000_000 {
+            return Checked.integer64((Double(signed) / 1000).rounded(), in: EpochMillis.range)
+        }
         return Checked.integer64((Double(signed) / 1e6).rounded(), in: EpochMillis.range)
     }
 
@@ -111,7 +124,8 @@ public enum Timestamp {
     static func parseDate(_ p: UnsafePointer<UInt8>) -> Int64? {
         func num(_ from: Int, _ len: Int) -> Int? { digits(p, from, len, count: 10) }
         guard let y = num(0, 4), p[4] == UInt8(ascii: "-"), let mo = num(5, 2), p[7] == UInt8(ascii: "-"),
-              let d = num(8, 2), (1...12).contains(mo), (1...31).contains(d) else { return nil }
+            let d = num(8, 2), (1...12).contains(mo), (1...31).contains(d)
+        else { return nil }
         let dn = days(year: y, month: mo, day: d)
         guard civil(days: dn) == (y, mo, d) else { return nil }
         return Int64(dn) * 86_400_000
@@ -131,8 +145,9 @@ public enum Timestamp {
         func num(_ from: Int, _ len: Int) -> Int? { digits(b, from, len, count: count) }
         if count == 10 { return 0 }
         guard b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "),
-              let hh = num(11, 2), count > 13, b[13] == UInt8(ascii: ":"), let mm = num(14, 2),
-              hh < 24, mm < 60 else { return nil }
+            let hh = num(11, 2), count > 13, b[13] == UInt8(ascii: ":"), let mm = num(14, 2),
+            hh < 24, mm < 60
+        else { return nil }
         var ms = Int64(hh * 3_600_000 + mm * 60_000)
         var i = 16
         if i < count, b[i] == UInt8(ascii: ":") {
@@ -142,7 +157,9 @@ public enum Timestamp {
             if i < count, b[i] == UInt8(ascii: ".") {
                 i += 1
                 // milliseconds, rounded half up on the fourth digit; further digits ignored
-                var frac = 0, digits = 0, next = 0
+                var frac = 0
+                var digits = 0
+                var next = 0
                 while i < count, b[i] >= 48, b[i] <= 57 {
                     if digits < 3 { frac = frac * 10 + Int(b[i] - 48) } else if digits == 3 { next = Int(b[i] - 48) }
                     digits += 1
@@ -163,7 +180,9 @@ public enum Timestamp {
                 let j = b[i + 3] == UInt8(ascii: ":") ? i + 4 : i + 3
                 guard let m = num(j, 2), m < 60, j + 2 == count else { return nil }
                 om = m
-            } else if i + 3 != count { return nil }
+            } else if i + 3 != count {
+                return nil
+            }
             return ms - sign * Int64(oh * 3_600_000 + om * 60_000)
         }
         return nil

@@ -29,13 +29,16 @@ public struct LiveBook: Sendable {
         }
         for asset in changed {
             guard var risk = book.assets[asset], let long = sides[asset]?["long"], let short = sides[asset]?["short"],
-                  let price = (long.sequence > short.sequence ? long : short).price, price > 0, price.isFinite else {
+                let price = (long.sequence > short.sequence ? long : short).price, price > 0, price.isFinite
+            else {
                 changed.remove(asset)
                 continue
             }
             let latest = long.sequence > short.sequence ? long : short
             let sigmaDaily = latest.sigma * (config.settings(asset).barsPerDay ?? 1).squareRoot()
-            if let sc = book.scenarios, let column = sc.assets.firstIndex(of: asset), risk.volatility > 0, sigmaDaily.isFinite {
+            if let sc = book.scenarios, let column = sc.assets.firstIndex(of: asset), risk.volatility > 0,
+                sigmaDaily.isFinite
+            {
                 var rescaled = sc
                 let factor = sigmaDaily / risk.volatility
                 for k in 0..<sc.count { rescaled.returns[k * sc.assets.count + column] *= factor }
@@ -103,7 +106,9 @@ public struct AccountMonitor: Sendable {
     public var count: Int { slotOf.count }
 
     func entry(slot: Int) -> Entry? {
-        accounts[slot].map { Entry(account: $0, mode: modes[slot], assets: assetsOf[slot], status: statuses[slot], ratio: ratios[slot]) }
+        accounts[slot].map {
+            Entry(account: $0, mode: modes[slot], assets: assetsOf[slot], status: statuses[slot], ratio: ratios[slot])
+        }
     }
     public func entry(_ id: String) -> Entry? { slotOf[id].flatMap(entry(slot:)) }
     public var entries: [Entry] { accounts.indices.compactMap(entry(slot:)) }
@@ -121,7 +126,12 @@ public struct AccountMonitor: Sendable {
             slot = f
         } else {
             slot = accounts.count
-            accounts.append(nil); assetsOf.append([]); modes.append(.standard); compiled.append(CompiledAccount()); statuses.append(nil); ratios.append(nil)
+            accounts.append(nil)
+            assetsOf.append([])
+            modes.append(.standard)
+            compiled.append(CompiledAccount())
+            statuses.append(nil)
+            ratios.append(nil)
         }
         accounts[slot] = account
         assetsOf[slot] = assets
@@ -159,22 +169,29 @@ public struct AccountMonitor: Sendable {
     /// `calculator`'s book on all cores, records each one's status and returns the changes
     /// (an account's first evaluation is not a change). Accounts that cannot be evaluated
     /// keep no status. - Returns: how many were evaluated, and the changes.
-    public mutating func remargin(assets: Set<String>?, calculator: MarginCalculator, sequence: Int64) -> (evaluated: Int, changes: [Change]) {
+    public mutating func remargin(assets: Set<String>?, calculator: MarginCalculator, sequence: Int64) -> (
+        evaluated: Int, changes: [Change]
+    ) {
         remargin(slots: assets.map(affected(by:)) ?? Array(slotOf.values), calculator: calculator, sequence: sequence)
     }
 
     /// Re-evaluates the accounts `ids` (unknown ids are skipped); as `remargin(assets:)`.
-    public mutating func remargin(ids: [String], calculator: MarginCalculator, sequence: Int64) -> (evaluated: Int, changes: [Change]) {
+    public mutating func remargin(ids: [String], calculator: MarginCalculator, sequence: Int64) -> (
+        evaluated: Int, changes: [Change]
+    ) {
         remargin(slots: ids.compactMap { slotOf[$0] }, calculator: calculator, sequence: sequence)
     }
 
-    mutating func remargin(slots targets: [Int], calculator: MarginCalculator, sequence: Int64) -> (evaluated: Int, changes: [Change]) {
+    mutating func remargin(slots targets: [Int], calculator: MarginCalculator, sequence: Int64) -> (
+        evaluated: Int, changes: [Change]
+    ) {
         var calc = calculator
         calc.explaining = false
         calc.liquidationPrices = false
         // standard margin through the kernel; portfolio margin and what it cannot take through the calculator
         let kernel = StandardMarginKernel(calculator: calc, catalogue: catalogue)
-        var standard: [Int] = [], rest: [Int] = []
+        var standard: [Int] = []
+        var rest: [Int] = []
         standard.reserveCapacity(targets.count)
         for t in targets {
             if modes[t] == .standard && compiled[t].kernelEvaluable { standard.append(t) } else { rest.append(t) }
@@ -197,7 +214,8 @@ public struct AccountMonitor: Sendable {
             let evaluated = calc.evaluateAll(group.compactMap { accounts[$0] }, mode: mode)
             for (slot, r) in zip(group, evaluated) {
                 switch r {
-                case let .success(res): record(slot, res.status, res.equity > 0 ? res.maintenanceMargin / res.equity : nil)
+                case .success(let res):
+                    record(slot, res.status, res.equity > 0 ? res.maintenanceMargin / res.equity : nil)
                 case .failure: record(slot, nil, nil)
                 }
             }

@@ -116,41 +116,76 @@ public struct AggregationPolicy: Sendable, Equatable, Codable {
     }
 
     /// Throws `EngineConfigError` naming the first value out of range.
-    public init(maxAge: Int64 = 60_000, maxConfidenceRatio: Double = 0.02, maxDeviation: Double = 0.05, minSources: Int = 2,
-                stableRatePerSecond: Double = 0.0005, circuitBreaker: Double = 0.15, averageDecay: Double = 0.98,
-                minInterval: Int64 = 0, maxFutureSkew: Int64 = 5_000, maxSourcesPerAsset: Int? = nil,
-                evictAfter: Int64? = nil) throws(EngineConfigError) {
+    public init(
+        maxAge: Int64 = 60_000, maxConfidenceRatio: Double = 0.02, maxDeviation: Double = 0.05, minSources: Int = 2,
+        stableRatePerSecond: Double = 0.0005, circuitBreaker: Double = 0.15, averageDecay: Double = 0.98,
+        minInterval: Int64 = 0, maxFutureSkew: Int64 = 5_000, maxSourcesPerAsset: Int? = nil,
+        evictAfter: Int64? = nil
+    ) throws(EngineConfigError) {
         func bad(_ field: String, _ value: some CustomStringConvertible, _ reason: String) -> EngineConfigError {
             EngineConfigError(field: "aggregation.\(field)", value: value.description, reason: reason)
         }
         let kept = maxSourcesPerAsset ?? Self.defaultMaxSources
-        guard maxAge >= 1 && maxAge <= Self.maxAgeLimit else { throw bad("maxAge", maxAge, "must be 1 to \(Self.maxAgeLimit) ms") }
-        guard maxConfidenceRatio >= 0 && maxConfidenceRatio <= 1 else { throw bad("maxConfidenceRatio", maxConfidenceRatio, "must be in [0, 1]") }
-        guard maxDeviation > 0 && maxDeviation <= 1 else { throw bad("maxDeviation", maxDeviation, "must be in (0, 1]") }
+        guard maxAge >= 1 && maxAge <= Self.maxAgeLimit else {
+            throw bad("maxAge", maxAge, "must be 1 to \(Self.maxAgeLimit) ms")
+        }
+        guard maxConfidenceRatio >= 0 && maxConfidenceRatio <= 1 else {
+            throw bad("maxConfidenceRatio", maxConfidenceRatio, "must be in [0, 1]")
+        }
+        guard maxDeviation > 0 && maxDeviation <= 1 else {
+            throw bad("maxDeviation", maxDeviation, "must be in (0, 1]")
+        }
         guard kept >= 1 && kept <= 1000 else { throw bad("maxSourcesPerAsset", kept, "must be 1 to 1000") }
-        guard minSources >= 1 && minSources <= kept else { throw bad("minSources", minSources, "must be 1 to the sources kept (\(kept))") }
-        guard stableRatePerSecond >= 0 && stableRatePerSecond <= 1 else { throw bad("stableRatePerSecond", stableRatePerSecond, "must be in [0, 1]") }
-        guard circuitBreaker > 0 && circuitBreaker <= 10 else { throw bad("circuitBreaker", circuitBreaker, "must be in (0, 10]") }
-        guard averageDecay >= 0 && averageDecay < 1 else { throw bad("averageDecay", averageDecay, "must be in [0, 1)") }
-        guard minInterval >= 0 && minInterval <= Self.day else { throw bad("minInterval", minInterval, "must be 0 to \(Self.day) ms") }
-        guard maxFutureSkew >= 0 && maxFutureSkew <= Self.day else { throw bad("maxFutureSkew", maxFutureSkew, "must be 0 to \(Self.day) ms") }
-        (self.maxAge, self.maxConfidenceRatio, self.maxDeviation, self.minSources) = (maxAge, maxConfidenceRatio, maxDeviation, minSources)
-        (self.stableRatePerSecond, self.circuitBreaker, self.averageDecay) = (stableRatePerSecond, circuitBreaker, averageDecay)
-        if let e = evictAfter { guard e >= 1 && e <= Self.maxAgeLimit else { throw bad("evictAfter", e, "must be 1 to \(Self.maxAgeLimit) ms") } }
-        (self.minInterval, self.maxFutureSkew, self.maxSourcesPerAsset) = (minInterval, maxFutureSkew, maxSourcesPerAsset)
+        guard minSources >= 1 && minSources <= kept else {
+            throw bad("minSources", minSources, "must be 1 to the sources kept (\(kept))")
+        }
+        guard stableRatePerSecond >= 0 && stableRatePerSecond <= 1 else {
+            throw bad("stableRatePerSecond", stableRatePerSecond, "must be in [0, 1]")
+        }
+        guard circuitBreaker > 0 && circuitBreaker <= 10 else {
+            throw bad("circuitBreaker", circuitBreaker, "must be in (0, 10]")
+        }
+        guard averageDecay >= 0 && averageDecay < 1 else {
+            throw bad("averageDecay", averageDecay, "must be in [0, 1)")
+        }
+        guard minInterval >= 0 && minInterval <= Self.day else {
+            throw bad("minInterval", minInterval, "must be 0 to \(Self.day) ms")
+        }
+        guard maxFutureSkew >= 0 && maxFutureSkew <= Self.day else {
+            throw bad("maxFutureSkew", maxFutureSkew, "must be 0 to \(Self.day) ms")
+        }
+        (self.maxAge, self.maxConfidenceRatio, self.maxDeviation, self.minSources) = (
+            maxAge, maxConfidenceRatio, maxDeviation, minSources
+        )
+        (self.stableRatePerSecond, self.circuitBreaker, self.averageDecay) = (
+            stableRatePerSecond, circuitBreaker, averageDecay
+        )
+        if let e = evictAfter {
+            guard e >= 1 && e <= Self.maxAgeLimit else {
+                throw bad("evictAfter", e, "must be 1 to \(Self.maxAgeLimit) ms")
+            }
+        }
+        (self.minInterval, self.maxFutureSkew, self.maxSourcesPerAsset) = (
+            minInterval, maxFutureSkew, maxSourcesPerAsset
+        )
         self.evictAfter = evictAfter
     }
 
     /// Reads the rules back (from a snapshot) and checks them as the initialiser does.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        try self.init(maxAge: c.decode(Int64.self, forKey: .maxAge), maxConfidenceRatio: c.decode(Double.self, forKey: .maxConfidenceRatio),
-                      maxDeviation: c.decode(Double.self, forKey: .maxDeviation), minSources: c.decode(Int.self, forKey: .minSources),
-                      stableRatePerSecond: c.decode(Double.self, forKey: .stableRatePerSecond),
-                      circuitBreaker: c.decode(Double.self, forKey: .circuitBreaker), averageDecay: c.decode(Double.self, forKey: .averageDecay),
-                      minInterval: c.decode(Int64.self, forKey: .minInterval), maxFutureSkew: c.decode(Int64.self, forKey: .maxFutureSkew),
-                      maxSourcesPerAsset: c.decodeIfPresent(Int.self, forKey: .maxSourcesPerAsset),
-                      evictAfter: c.decodeIfPresent(Int64.self, forKey: .evictAfter))
+        try self.init(
+            maxAge: c.decode(Int64.self, forKey: .maxAge),
+            maxConfidenceRatio: c.decode(Double.self, forKey: .maxConfidenceRatio),
+            maxDeviation: c.decode(Double.self, forKey: .maxDeviation),
+            minSources: c.decode(Int.self, forKey: .minSources),
+            stableRatePerSecond: c.decode(Double.self, forKey: .stableRatePerSecond),
+            circuitBreaker: c.decode(Double.self, forKey: .circuitBreaker),
+            averageDecay: c.decode(Double.self, forKey: .averageDecay),
+            minInterval: c.decode(Int64.self, forKey: .minInterval),
+            maxFutureSkew: c.decode(Int64.self, forKey: .maxFutureSkew),
+            maxSourcesPerAsset: c.decodeIfPresent(Int.self, forKey: .maxSourcesPerAsset),
+            evictAfter: c.decodeIfPresent(Int64.self, forKey: .evictAfter))
     }
 }
 
@@ -227,7 +262,10 @@ public struct PriceAggregator: Sendable {
         for a in assets { states[a] = PriceState() }
     }
 
-    public init(policy: AggregationPolicy, states: [String: PriceState], rejections: [RejectionReason: Int], overrides: [String: AggregationPolicy] = [:]) {
+    public init(
+        policy: AggregationPolicy, states: [String: PriceState], rejections: [RejectionReason: Int],
+        overrides: [String: AggregationPolicy] = [:]
+    ) {
         self.policy = policy
         self.overrides = overrides
         self.states = states
@@ -273,7 +311,9 @@ public struct PriceAggregator: Sendable {
         if !st.latest.isEmpty, st.lastUpdate - q.timestamp > policy.maxAge { return .rejected(reject(.tooOld)) }
         if let c = q.confidence, !(c.isFinite && c >= 0) { return .rejected(reject(.lowConfidence)) }
         if let last = st.latest[q.source] {
-            if q.timestamp == last.timestamp { return .rejected(reject(q.price == last.price ? .duplicate : .conflict)) }
+            if q.timestamp == last.timestamp {
+                return .rejected(reject(q.price == last.price ? .duplicate : .conflict))
+            }
             if q.timestamp < last.timestamp { return .rejected(reject(.outOfOrder)) }
             if q.timestamp - last.timestamp < policy.minInterval { return .rejected(reject(.flooding)) }
         }
@@ -281,7 +321,9 @@ public struct PriceAggregator: Sendable {
         if st.latest.values.contains(where: { $0.timestamp < evictBefore }) {
             st.latest = st.latest.filter { $0.value.timestamp >= evictBefore }
         }
-        if st.latest[q.source] == nil, st.latest.count >= (policy.maxSourcesPerAsset ?? AggregationPolicy.defaultMaxSources) {
+        if st.latest[q.source] == nil,
+            st.latest.count >= (policy.maxSourcesPerAsset ?? AggregationPolicy.defaultMaxSources)
+        {
             return .rejected(reject(.tooManySources))
         }
         st.latest[q.source] = q
@@ -292,11 +334,19 @@ public struct PriceAggregator: Sendable {
 
     /// Median of the sources that are fresh, confident and close to the median of the
     /// others; updates the stable price and the circuit breaker.
-    mutating func aggregate(_ st: inout PriceState, at t: Int64, policy: AggregationPolicy, bar: Int64? = nil) -> Double? {
+    mutating func aggregate(_ st: inout PriceState, at t: Int64, policy: AggregationPolicy, bar: Int64? = nil)
+        -> Double?
+    {
         var usable: [Double] = []
         for q in st.latest.values {
-            if t - q.timestamp > policy.maxAge { _ = reject(.stale); continue }
-            if let c = q.confidence, c / q.price > policy.maxConfidenceRatio { _ = reject(.lowConfidence); continue }
+            if t - q.timestamp > policy.maxAge {
+                _ = reject(.stale)
+                continue
+            }
+            if let c = q.confidence, c / q.price > policy.maxConfidenceRatio {
+                _ = reject(.lowConfidence)
+                continue
+            }
             usable.append(q.price)
         }
         var agreed: [Double] = []
@@ -310,7 +360,9 @@ public struct PriceAggregator: Sendable {
                 if Swift.abs(p / m - 1) > policy.maxDeviation {
                     _ = reject(.deviation)
                     disagreement = true
-                } else { agreed.append(p) }
+                } else {
+                    agreed.append(p)
+                }
             }
         } else {
             agreed = usable

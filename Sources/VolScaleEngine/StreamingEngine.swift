@@ -11,7 +11,9 @@ public protocol StoredAsString: Codable, CustomStringConvertible, ExpressibleByS
 
 extension StoredAsString {
     public init(stringLiteral value: String) { self.init(stored: value) }
-    public init(from decoder: any Decoder) throws { self.init(stored: try decoder.singleValueContainer().decode(String.self)) }
+    public init(from decoder: any Decoder) throws {
+        self.init(stored: try decoder.singleValueContainer().decode(String.self))
+    }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(stored)
@@ -33,12 +35,12 @@ public enum PublicationSide: Sendable, Hashable, StoredAsString {
 
     public var stored: String {
         switch self {
-        case let .rates(side): return side.rawValue
-        case let .policyChange(author): return author
+        case .rates(let side): return side.rawValue
+        case .policyChange(let author): return author
         }
     }
     /// The side of a rates publication; nil for a policy change.
-    public var side: Side? { if case let .rates(s) = self { return s } else { return nil } }
+    public var side: Side? { if case .rates(let s) = self { return s } else { return nil } }
 }
 
 /// What set a published rate: one of the margin controls, the implied-volatility bound, the
@@ -57,18 +59,23 @@ public enum PublicationBinding: Sendable, Hashable, StoredAsString {
     /// The stored string read back: a control's name, the implied bound or the circuit
     /// breaker; anything else the text of a policy change.
     public init(stored: String) {
-        if let c = BindingControl(rawValue: stored) { self = .control(c) }
-        else if stored == Self.impliedText { self = .impliedVolatility }
-        else if stored == Self.circuitBreakerText { self = .circuitBreaker }
-        else { self = .policyChanges(stored) }
+        if let c = BindingControl(rawValue: stored) {
+            self = .control(c)
+        } else if stored == Self.impliedText {
+            self = .impliedVolatility
+        } else if stored == Self.circuitBreakerText {
+            self = .circuitBreaker
+        } else {
+            self = .policyChanges(stored)
+        }
     }
 
     public var stored: String {
         switch self {
-        case let .control(c): return c.rawValue
+        case .control(let c): return c.rawValue
         case .impliedVolatility: return Self.impliedText
         case .circuitBreaker: return Self.circuitBreakerText
-        case let .policyChanges(text): return text
+        case .policyChanges(let text): return text
         }
     }
 }
@@ -110,9 +117,12 @@ public struct Publication: Sendable, Equatable, Codable {
     /// policy changes and publications stored before sets carried it.
     public var status: PriceStatus?
 
-    public init(sequence: Int64, asset: String, side: PublicationSide, timestamp: Int64, oldValue: Double?, newValue: Double,
-                maintenance: Double, sigma: Double, binding: PublicationBinding, modelVersion: String, inputFrom: Int64, inputTo: Int64,
-                price: Double? = nil, stablePrice: Double? = nil, haircut: Double? = nil, status: PriceStatus? = nil) {
+    public init(
+        sequence: Int64, asset: String, side: PublicationSide, timestamp: Int64, oldValue: Double?, newValue: Double,
+        maintenance: Double, sigma: Double, binding: PublicationBinding, modelVersion: String, inputFrom: Int64,
+        inputTo: Int64,
+        price: Double? = nil, stablePrice: Double? = nil, haircut: Double? = nil, status: PriceStatus? = nil
+    ) {
         self.price = price
         self.stablePrice = stablePrice
         self.haircut = haircut
@@ -138,16 +148,20 @@ public struct Publication: Sendable, Equatable, Codable {
     /// Stored as a record of its own (the stores' `policy_changes`), in the same audit chain
     /// and sequence as the parameter sets; its hashed text is the one a publication of the
     /// asset "policy" with these fields has, so chains written before it verify unchanged.
-    public static func policyChange(sequence: Int64, by author: String, at time: Int64, changes: String,
-                                    maintenance: Double, modelVersion: String) -> Publication {
-        Publication(sequence: sequence, asset: policyAsset, side: .policyChange(by: author), timestamp: time, oldValue: nil, newValue: 0,
-                    maintenance: maintenance, sigma: 0, binding: .policyChanges(changes), modelVersion: modelVersion,
-                    inputFrom: time, inputTo: time)
+    public static func policyChange(
+        sequence: Int64, by author: String, at time: Int64, changes: String,
+        maintenance: Double, modelVersion: String
+    ) -> Publication {
+        Publication(
+            sequence: sequence, asset: policyAsset, side: .policyChange(by: author), timestamp: time, oldValue: nil,
+            newValue: 0,
+            maintenance: maintenance, sigma: 0, binding: .policyChanges(changes), modelVersion: modelVersion,
+            inputFrom: time, inputTo: time)
     }
 
     /// The author and the text of a policy change; nil for a parameter set.
     public var policyChange: (author: String, changes: String)? {
-        guard case let .policyChange(author) = side else { return nil }
+        guard case .policyChange(let author) = side else { return nil }
         return (author, binding.stored)
     }
 }
@@ -196,76 +210,122 @@ public struct EngineConfig: Sendable, Equatable, Codable {
     static let year: Int64 = 31_536_000_000
 
     /// Throws `EngineConfigError` naming the first value out of range.
-    public init(assets: [String], aggregation: AggregationPolicy = .standard, barMillis: Int64 = 0,
-                lambda: Double = EWMA.riskMetricsLambda, confidence: Double = 0.99, mpor: Int = 1, expectedShortfall: Bool = true,
-                buffer: Double? = nil, speedLimitUp: Double? = nil, speedLimitDown: Double? = nil, hardFloor: Double? = nil,
-                hardCap: Double? = nil, maintenanceFraction: Double = 0.8, publishEvery: Int = 1,
-                modelVersion: String = "ewma-parametric-1", settings: [String: AssetSettings]? = nil, liquidationHorizon: Int? = nil,
-                impliedWeight: Double? = nil, impliedMaxAge: Int64? = nil) throws(EngineConfigError) {
+    public init(
+        assets: [String], aggregation: AggregationPolicy = .standard, barMillis: Int64 = 0,
+        lambda: Double = EWMA.riskMetricsLambda, confidence: Double = 0.99, mpor: Int = 1,
+        expectedShortfall: Bool = true,
+        buffer: Double? = nil, speedLimitUp: Double? = nil, speedLimitDown: Double? = nil, hardFloor: Double? = nil,
+        hardCap: Double? = nil, maintenanceFraction: Double = 0.8, publishEvery: Int = 1,
+        modelVersion: String = "ewma-parametric-1", settings: [String: AssetSettings]? = nil,
+        liquidationHorizon: Int? = nil,
+        impliedWeight: Double? = nil, impliedMaxAge: Int64? = nil
+    ) throws(EngineConfigError) {
         func bad(_ field: String, _ value: some CustomStringConvertible, _ reason: String) -> EngineConfigError {
             EngineConfigError(field: field, value: value.description, reason: reason)
         }
-        if let a = assets.first(where: { $0.isEmpty || $0.utf8.count > 128 }) { throw bad("assets", "'\(a.prefix(128))'", "an asset name is 1 to 128 bytes") }
-        guard Set(assets).count == assets.count else { throw bad("assets", assets.joined(separator: ","), "an asset is named twice") }
-        guard barMillis >= 0 && barMillis <= Self.year else { throw bad("barMillis", barMillis, "must be 0 to \(Self.year) ms") }
+        if let a = assets.first(where: { $0.isEmpty || $0.utf8.count > 128 }) {
+            throw bad("assets", "'\(a.prefix(128))'", "an asset name is 1 to 128 bytes")
+        }
+        guard Set(assets).count == assets.count else {
+            throw bad("assets", assets.joined(separator: ","), "an asset is named twice")
+        }
+        guard barMillis >= 0 && barMillis <= Self.year else {
+            throw bad("barMillis", barMillis, "must be 0 to \(Self.year) ms")
+        }
         guard lambda > 0 && lambda < 1 else { throw bad("lambda", lambda, "must be in (0, 1)") }
         guard confidence > 0.5 && confidence < 1 else { throw bad("confidence", confidence, "must be in (0.5, 1)") }
-        guard mpor >= 1 && mpor <= MarginModel.maxBars else { throw bad("mpor", mpor, "must be 1 to \(MarginModel.maxBars) bars") }
-        guard publishEvery >= 1 && publishEvery <= 1_000_000 else { throw bad("publishEvery", publishEvery, "must be 1 to 1000000 bars") }
-        guard !modelVersion.isEmpty && modelVersion.utf8.count <= 128 else { throw bad("modelVersion", modelVersion.prefix(128), "must be 1 to 128 bytes") }
-        if let h = liquidationHorizon { guard h >= 1 && h <= 365 else { throw bad("liquidationHorizon", h, "must be 1 to 365 days") } }
-        if let w = impliedWeight { guard w > 0 && w.isFinite else { throw bad("impliedWeight", w, "must be positive") } }
-        if let a = impliedMaxAge { guard a >= 1 && a <= AggregationPolicy.maxAgeLimit else { throw bad("impliedMaxAge", a, "must be 1 to \(AggregationPolicy.maxAgeLimit) ms") } }
+        guard mpor >= 1 && mpor <= MarginModel.maxBars else {
+            throw bad("mpor", mpor, "must be 1 to \(MarginModel.maxBars) bars")
+        }
+        guard publishEvery >= 1 && publishEvery <= 1_000_000 else {
+            throw bad("publishEvery", publishEvery, "must be 1 to 1000000 bars")
+        }
+        guard !modelVersion.isEmpty && modelVersion.utf8.count <= 128 else {
+            throw bad("modelVersion", modelVersion.prefix(128), "must be 1 to 128 bytes")
+        }
+        if let h = liquidationHorizon {
+            guard h >= 1 && h <= 365 else { throw bad("liquidationHorizon", h, "must be 1 to 365 days") }
+        }
+        if let w = impliedWeight {
+            guard w > 0 && w.isFinite else { throw bad("impliedWeight", w, "must be positive") }
+        }
+        if let a = impliedMaxAge {
+            guard a >= 1 && a <= AggregationPolicy.maxAgeLimit else {
+                throw bad("impliedMaxAge", a, "must be 1 to \(AggregationPolicy.maxAgeLimit) ms")
+            }
+        }
         if let stray = settings?.keys.sorted().first(where: { !assets.contains($0) }) {
             throw bad("settings", stray, "settings for an asset the engine does not margin")
         }
         do {
-            controls = try MarginControls(buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown,
-                                          hardFloor: hardFloor, hardCap: hardCap, maintenance: .fractionOfInitial(maintenanceFraction))
+            controls = try MarginControls(
+                buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown,
+                hardFloor: hardFloor, hardCap: hardCap, maintenance: .fractionOfInitial(maintenanceFraction))
         } catch {
-            guard case let .invalidControl(field, value, reason) = error else { throw bad("controls", "\(error)", "invalid") }
+            guard case .invalidControl(let field, let value, let reason) = error else {
+                throw bad("controls", "\(error)", "invalid")
+            }
             throw bad(field, value, reason)
         }
-        (self.assets, self.aggregation, self.barMillis, self.lambda, self.confidence, self.mpor) = (assets, aggregation, barMillis, lambda, confidence, mpor)
-        (self.expectedShortfall, self.buffer, self.speedLimitUp, self.speedLimitDown) = (expectedShortfall, buffer, speedLimitUp, speedLimitDown)
-        (self.hardFloor, self.hardCap, self.maintenanceFraction, self.publishEvery) = (hardFloor, hardCap, maintenanceFraction, publishEvery)
+        (self.assets, self.aggregation, self.barMillis, self.lambda, self.confidence, self.mpor) = (
+            assets, aggregation, barMillis, lambda, confidence, mpor
+        )
+        (self.expectedShortfall, self.buffer, self.speedLimitUp, self.speedLimitDown) = (
+            expectedShortfall, buffer, speedLimitUp, speedLimitDown
+        )
+        (self.hardFloor, self.hardCap, self.maintenanceFraction, self.publishEvery) = (
+            hardFloor, hardCap, maintenanceFraction, publishEvery
+        )
         (self.modelVersion, self.settings, self.liquidationHorizon) = (modelVersion, settings, liquidationHorizon)
         (self.impliedWeight, self.impliedMaxAge) = (impliedWeight, impliedMaxAge)
     }
 
     /// The same settings with the margin controls changed (a policy change): `.some(nil)`
     /// switches a control off, `nil` leaves it. Checked as a new configuration.
-    public func withControls(buffer: Double?? = nil, speedLimitUp: Double?? = nil, speedLimitDown: Double?? = nil,
-                             hardFloor: Double?? = nil, hardCap: Double?? = nil, maintenanceFraction: Double? = nil) throws(EngineConfigError) -> EngineConfig {
-        try EngineConfig(assets: assets, aggregation: aggregation, barMillis: barMillis, lambda: lambda, confidence: confidence, mpor: mpor,
-                         expectedShortfall: expectedShortfall, buffer: buffer ?? self.buffer, speedLimitUp: speedLimitUp ?? self.speedLimitUp,
-                         speedLimitDown: speedLimitDown ?? self.speedLimitDown, hardFloor: hardFloor ?? self.hardFloor,
-                         hardCap: hardCap ?? self.hardCap, maintenanceFraction: maintenanceFraction ?? self.maintenanceFraction,
-                         publishEvery: publishEvery, modelVersion: modelVersion, settings: settings, liquidationHorizon: liquidationHorizon,
-                         impliedWeight: impliedWeight, impliedMaxAge: impliedMaxAge)
+    public func withControls(
+        buffer: Double?? = nil, speedLimitUp: Double?? = nil, speedLimitDown: Double?? = nil,
+        hardFloor: Double?? = nil, hardCap: Double?? = nil, maintenanceFraction: Double? = nil
+    ) throws(EngineConfigError) -> EngineConfig {
+        try EngineConfig(
+            assets: assets, aggregation: aggregation, barMillis: barMillis, lambda: lambda, confidence: confidence,
+            mpor: mpor,
+            expectedShortfall: expectedShortfall, buffer: buffer ?? self.buffer,
+            speedLimitUp: speedLimitUp ?? self.speedLimitUp,
+            speedLimitDown: speedLimitDown ?? self.speedLimitDown, hardFloor: hardFloor ?? self.hardFloor,
+            hardCap: hardCap ?? self.hardCap, maintenanceFraction: maintenanceFraction ?? self.maintenanceFraction,
+            publishEvery: publishEvery, modelVersion: modelVersion, settings: settings,
+            liquidationHorizon: liquidationHorizon,
+            impliedWeight: impliedWeight, impliedMaxAge: impliedMaxAge)
     }
 
     enum CodingKeys: String, CodingKey {
-        case assets, aggregation, barMillis, lambda, confidence, mpor, expectedShortfall, buffer, speedLimitUp, speedLimitDown
-        case hardFloor, hardCap, maintenanceFraction, publishEvery, modelVersion, settings, liquidationHorizon, impliedWeight, impliedMaxAge
+        case assets, aggregation, barMillis, lambda, confidence, mpor, expectedShortfall, buffer, speedLimitUp,
+            speedLimitDown
+        case hardFloor, hardCap, maintenanceFraction, publishEvery, modelVersion, settings, liquidationHorizon,
+            impliedWeight, impliedMaxAge
     }
 
     /// Reads a configuration back (from a snapshot) and checks it as the initialiser does.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        try self.init(assets: c.decode([String].self, forKey: .assets), aggregation: c.decode(AggregationPolicy.self, forKey: .aggregation),
-                      barMillis: c.decode(Int64.self, forKey: .barMillis), lambda: c.decode(Double.self, forKey: .lambda),
-                      confidence: c.decode(Double.self, forKey: .confidence), mpor: c.decode(Int.self, forKey: .mpor),
-                      expectedShortfall: c.decode(Bool.self, forKey: .expectedShortfall),
-                      buffer: c.decodeIfPresent(Double.self, forKey: .buffer), speedLimitUp: c.decodeIfPresent(Double.self, forKey: .speedLimitUp),
-                      speedLimitDown: c.decodeIfPresent(Double.self, forKey: .speedLimitDown),
-                      hardFloor: c.decodeIfPresent(Double.self, forKey: .hardFloor), hardCap: c.decodeIfPresent(Double.self, forKey: .hardCap),
-                      maintenanceFraction: c.decode(Double.self, forKey: .maintenanceFraction), publishEvery: c.decode(Int.self, forKey: .publishEvery),
-                      modelVersion: c.decode(String.self, forKey: .modelVersion),
-                      settings: c.decodeIfPresent([String: AssetSettings].self, forKey: .settings),
-                      liquidationHorizon: c.decodeIfPresent(Int.self, forKey: .liquidationHorizon),
-                      impliedWeight: c.decodeIfPresent(Double.self, forKey: .impliedWeight),
-                      impliedMaxAge: c.decodeIfPresent(Int64.self, forKey: .impliedMaxAge))
+        try self.init(
+            assets: c.decode([String].self, forKey: .assets),
+            aggregation: c.decode(AggregationPolicy.self, forKey: .aggregation),
+            barMillis: c.decode(Int64.self, forKey: .barMillis), lambda: c.decode(Double.self, forKey: .lambda),
+            confidence: c.decode(Double.self, forKey: .confidence), mpor: c.decode(Int.self, forKey: .mpor),
+            expectedShortfall: c.decode(Bool.self, forKey: .expectedShortfall),
+            buffer: c.decodeIfPresent(Double.self, forKey: .buffer),
+            speedLimitUp: c.decodeIfPresent(Double.self, forKey: .speedLimitUp),
+            speedLimitDown: c.decodeIfPresent(Double.self, forKey: .speedLimitDown),
+            hardFloor: c.decodeIfPresent(Double.self, forKey: .hardFloor),
+            hardCap: c.decodeIfPresent(Double.self, forKey: .hardCap),
+            maintenanceFraction: c.decode(Double.self, forKey: .maintenanceFraction),
+            publishEvery: c.decode(Int.self, forKey: .publishEvery),
+            modelVersion: c.decode(String.self, forKey: .modelVersion),
+            settings: c.decodeIfPresent([String: AssetSettings].self, forKey: .settings),
+            liquidationHorizon: c.decodeIfPresent(Int.self, forKey: .liquidationHorizon),
+            impliedWeight: c.decodeIfPresent(Double.self, forKey: .impliedWeight),
+            impliedMaxAge: c.decodeIfPresent(Int64.self, forKey: .impliedMaxAge))
     }
 
     public func settings(_ asset: String) -> AssetSettings { settings?[asset] ?? .none }
@@ -302,26 +362,46 @@ public struct AssetSettings: Sendable, Equatable, Codable {
     public static let none = AssetSettings(unchecked: ())
 
     private init(unchecked: Void) {
-        (aggregation, barMillis, barsPerDay, spread, haircutFloor, haircutCap, sources) = (nil, nil, nil, nil, nil, nil, nil)
+        (aggregation, barMillis, barsPerDay, spread, haircutFloor, haircutCap, sources) = (
+            nil, nil, nil, nil, nil, nil, nil
+        )
     }
 
     /// Throws `EngineConfigError` naming the first value out of range.
-    public init(aggregation: AggregationPolicy? = nil, barMillis: Int64? = nil, barsPerDay: Double? = nil,
-                spread: Double? = nil, haircutFloor: Double? = nil, haircutCap: Double? = nil, sources: [String]? = nil) throws(EngineConfigError) {
+    public init(
+        aggregation: AggregationPolicy? = nil, barMillis: Int64? = nil, barsPerDay: Double? = nil,
+        spread: Double? = nil, haircutFloor: Double? = nil, haircutCap: Double? = nil, sources: [String]? = nil
+    ) throws(EngineConfigError) {
         func bad(_ field: String, _ value: some CustomStringConvertible, _ reason: String) -> EngineConfigError {
             EngineConfigError(field: "settings.\(field)", value: value.description, reason: reason)
         }
         if let names = sources {
-            if let n = names.first(where: { $0.isEmpty || $0.utf8.count > 128 }) { throw bad("sources", "'\(n.prefix(128))'", "a source name is 1 to 128 bytes") }
-            guard Set(names).count == names.count else { throw bad("sources", names.joined(separator: ","), "a source is named twice") }
+            if let n = names.first(where: { $0.isEmpty || $0.utf8.count > 128 }) {
+                throw bad("sources", "'\(n.prefix(128))'", "a source name is 1 to 128 bytes")
+            }
+            guard Set(names).count == names.count else {
+                throw bad("sources", names.joined(separator: ","), "a source is named twice")
+            }
             let kept = aggregation?.maxSourcesPerAsset ?? AggregationPolicy.defaultMaxSources
-            guard !names.isEmpty && names.count <= kept else { throw bad("sources", names.count, "must declare 1 to \(kept) sources (the sources kept)") }
+            guard !names.isEmpty && names.count <= kept else {
+                throw bad("sources", names.count, "must declare 1 to \(kept) sources (the sources kept)")
+            }
         }
-        if let b = barMillis { guard b >= 0 && b <= EngineConfig.year else { throw bad("barMillis", b, "must be 0 to \(EngineConfig.year) ms") } }
-        if let n = barsPerDay { guard n >= 1.0 / 7 && n <= 86_400 else { throw bad("barsPerDay", n, "must be in [1/7, 86400]") } }
+        if let b = barMillis {
+            guard b >= 0 && b <= EngineConfig.year else {
+                throw bad("barMillis", b, "must be 0 to \(EngineConfig.year) ms")
+            }
+        }
+        if let n = barsPerDay {
+            guard n >= 1.0 / 7 && n <= 86_400 else { throw bad("barsPerDay", n, "must be in [1/7, 86400]") }
+        }
         if let s = spread { guard s >= 0 && s < 1 else { throw bad("spread", s, "must be in [0, 1)") } }
         if let f = haircutFloor { guard f >= 0 && f <= 1 else { throw bad("haircutFloor", f, "must be in [0, 1]") } }
-        if let c = haircutCap { guard c >= 0 && c <= 1 && c >= (haircutFloor ?? 0) else { throw bad("haircutCap", c, "must be in [0, 1], not below the floor") } }
+        if let c = haircutCap {
+            guard c >= 0 && c <= 1 && c >= (haircutFloor ?? 0) else {
+                throw bad("haircutCap", c, "must be in [0, 1], not below the floor")
+            }
+        }
         (self.aggregation, self.barMillis, self.barsPerDay) = (aggregation, barMillis, barsPerDay)
         (self.spread, self.haircutFloor, self.haircutCap, self.sources) = (spread, haircutFloor, haircutCap, sources)
     }
@@ -329,11 +409,14 @@ public struct AssetSettings: Sendable, Equatable, Codable {
     /// Reads settings back (from a snapshot) and checks them as the initialiser does.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        try self.init(aggregation: c.decodeIfPresent(AggregationPolicy.self, forKey: .aggregation),
-                      barMillis: c.decodeIfPresent(Int64.self, forKey: .barMillis), barsPerDay: c.decodeIfPresent(Double.self, forKey: .barsPerDay),
-                      spread: c.decodeIfPresent(Double.self, forKey: .spread), haircutFloor: c.decodeIfPresent(Double.self, forKey: .haircutFloor),
-                      haircutCap: c.decodeIfPresent(Double.self, forKey: .haircutCap),
-                      sources: c.decodeIfPresent([String].self, forKey: .sources))
+        try self.init(
+            aggregation: c.decodeIfPresent(AggregationPolicy.self, forKey: .aggregation),
+            barMillis: c.decodeIfPresent(Int64.self, forKey: .barMillis),
+            barsPerDay: c.decodeIfPresent(Double.self, forKey: .barsPerDay),
+            spread: c.decodeIfPresent(Double.self, forKey: .spread),
+            haircutFloor: c.decodeIfPresent(Double.self, forKey: .haircutFloor),
+            haircutCap: c.decodeIfPresent(Double.self, forKey: .haircutCap),
+            sources: c.decodeIfPresent([String].self, forKey: .sources))
     }
 }
 
@@ -384,7 +467,9 @@ public struct ImpliedVolatility: Sendable, Equatable, Codable {
     public var source: String
 
     public init(annualised: Double, time: Int64, source: String) {
-        self.annualised = annualised; self.time = time; self.source = source
+        self.annualised = annualised
+        self.time = time
+        self.source = source
     }
 
     /// Per bar: sigma_annual / sqrt(365 x barsPerDay).
@@ -400,8 +485,8 @@ public enum ImpliedRejection: Error, Equatable, Sendable, CustomStringConvertibl
     public var description: String {
         switch self {
         case .unknownAsset: return "unknown asset"
-        case let .outOfRange(v): return "implied volatility \(v) is outside (0, 10] (annualised decimal)"
-        case let .olderThanCurrent(t): return "the chain is older than the asset's current one (taken at \(t) ms)"
+        case .outOfRange(let v): return "implied volatility \(v) is outside (0, 10] (annualised decimal)"
+        case .olderThanCurrent(let t): return "the chain is older than the asset's current one (taken at \(t) ms)"
         }
     }
 }
@@ -459,13 +544,16 @@ public struct StreamingEngine: Sendable {
     public init(config: EngineConfig, policies: [String: MarginModel]) throws(MarginModelError) {
         self.init(config: config)
         self.policies = policies
-        for (asset, model) in policies where config.assets.contains(asset) { walkers[asset] = try MarginWalker(model: model) }
+        for (asset, model) in policies where config.assets.contains(asset) {
+            walkers[asset] = try MarginWalker(model: model)
+        }
     }
 
     public init(config: EngineConfig) {
         self.config = config
         self.policies = [:]
-        self.aggregator = PriceAggregator(policy: config.aggregation, assets: config.assets, overrides: config.aggregationOverrides)
+        self.aggregator = PriceAggregator(
+            policy: config.aggregation, assets: config.assets, overrides: config.aggregationOverrides)
         self.volatility = Dictionary(uniqueKeysWithValues: config.assets.map { ($0, AssetVolatilityState()) })
         self.factors = ParametricTail.factors(confidence: config.confidence, nu: nil)
     }
@@ -483,7 +571,8 @@ public struct StreamingEngine: Sendable {
         self.policies = policies
         var rej: [RejectionReason: Int] = [:]
         for (k, v) in s.rejections { if let r = RejectionReason(rawValue: k) { rej[r] = v } }
-        self.aggregator = PriceAggregator(policy: s.config.aggregation, states: s.prices, rejections: rej, overrides: s.config.aggregationOverrides)
+        self.aggregator = PriceAggregator(
+            policy: s.config.aggregation, states: s.prices, rejections: rej, overrides: s.config.aggregationOverrides)
         self.volatility = s.volatility
         self.sequence = s.sequence
         self.accepted = s.accepted
@@ -496,10 +585,11 @@ public struct StreamingEngine: Sendable {
     }
 
     public var snapshot: EngineSnapshot {
-        EngineSnapshot(config: config, prices: aggregator.states,
-                       rejections: Dictionary(uniqueKeysWithValues: aggregator.rejections.map { ($0.key.rawValue, $0.value) }),
-                       volatility: volatility, sequence: sequence, accepted: accepted,
-                       policies: policies.isEmpty ? nil : policies)
+        EngineSnapshot(
+            config: config, prices: aggregator.states,
+            rejections: Dictionary(uniqueKeysWithValues: aggregator.rejections.map { ($0.key.rawValue, $0.value) }),
+            volatility: volatility, sequence: sequence, accepted: accepted,
+            policies: policies.isEmpty ? nil : policies)
     }
 
     public var rejections: [RejectionReason: Int] { aggregator.rejections }
@@ -515,7 +605,9 @@ public struct StreamingEngine: Sendable {
     /// asset with a model of its own needs its walker rebuilt from the stored bar returns
     /// (`walker(for:_:)`, one pass over its bars: built outside the engine's owner so that
     /// it blocks nothing), unless it is only `following` (its state shown, not advanced).
-    public mutating func adopt(_ asset: String, _ s: AssetSnapshot, following: Bool = false, walker: MarginWalker? = nil) {
+    public mutating func adopt(
+        _ asset: String, _ s: AssetSnapshot, following: Bool = false, walker: MarginWalker? = nil
+    ) {
         guard volatility[asset] != nil else { return }
         aggregator.adopt(asset, state: s.price)
         volatility[asset] = s.volatility
@@ -544,7 +636,9 @@ public struct StreamingEngine: Sendable {
     /// than the asset's current one.
     public mutating func setImplied(_ asset: String, _ value: ImpliedVolatility) -> ImpliedRejection? {
         guard var st = volatility[asset] else { return .unknownAsset }
-        guard value.annualised > 0, value.annualised <= 10, value.annualised.isFinite else { return .outOfRange(value.annualised) }
+        guard value.annualised > 0, value.annualised <= 10, value.annualised.isFinite else {
+            return .outOfRange(value.annualised)
+        }
         if let old = st.implied, value.time < old.time { return .olderThanCurrent(current: old.time) }
         st.implied = value
         volatility[asset] = st
@@ -553,7 +647,8 @@ public struct StreamingEngine: Sendable {
 
     /// The asset's implied volatility per bar at `time` (nil when none, or older than the limit).
     func impliedPerBar(_ asset: String, _ st: AssetVolatilityState, at time: Int64) -> Double? {
-        guard let iv = st.implied, time - iv.time <= (config.impliedMaxAge ?? 86_400_000), iv.time <= time + 60_000 else { return nil }
+        guard let iv = st.implied, time - iv.time <= (config.impliedMaxAge ?? 86_400_000), iv.time <= time + 60_000
+        else { return nil }
         return iv.perBar(barsPerDay: config.settings(asset).barsPerDay ?? 1)
     }
 
@@ -567,7 +662,9 @@ public struct StreamingEngine: Sendable {
     /// (`lastRefusal` says why): nothing of it can reach a publication or the store.
     public mutating func ingest(_ q: Quote, now: Int64? = nil) -> Result<[Publication], RejectionReason> {
         let settings = config.settings(q.asset)
-        if let declared = settings.sources, !declared.contains(q.source) { return .failure(aggregator.reject(.undeclaredSource)) }
+        if let declared = settings.sources, !declared.contains(q.source) {
+            return .failure(aggregator.reject(.undeclaredSource))
+        }
         if let st = volatility[q.asset], let last = st.lastInput {
             let barMillis = settings.barMillis ?? config.barMillis
             let before = barMillis > 0 ? q.timestamp / barMillis < (st.pendingBar ?? Int64.min) : q.timestamp < last
@@ -575,8 +672,8 @@ public struct StreamingEngine: Sendable {
         }
         let saved = self
         switch aggregator.offer(q, now: now ?? q.timestamp, barMillis: settings.barMillis ?? config.barMillis) {
-        case let .rejected(r): return .failure(r)
-        case let .accepted(aggregate, unstable):
+        case .rejected(let r): return .failure(r)
+        case .accepted(let aggregate, let unstable):
             accepted += 1
             guard let price = aggregate else { return .success([]) }
             let out = onAggregate(asset: q.asset, price: price, time: q.timestamp, unstable: unstable)
@@ -593,10 +690,13 @@ public struct StreamingEngine: Sendable {
     /// side = who made it, binding = what changed), so it enters the audit chain. A change
     /// that leaves the controls invalid (a cap at or below the floor, a buffer under 0.25)
     /// throws and changes nothing.
-    public mutating func updatePolicy(buffer: Double??, speedLimitUp: Double??, speedLimitDown: Double??, hardFloor: Double??,
-                                      hardCap: Double??, maintenanceFraction: Double?, by who: String, at time: Int64) throws(EngineConfigError) -> Publication {
-        let changed = try config.withControls(buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown,
-                                              hardFloor: hardFloor, hardCap: hardCap, maintenanceFraction: maintenanceFraction)
+    public mutating func updatePolicy(
+        buffer: Double??, speedLimitUp: Double??, speedLimitDown: Double??, hardFloor: Double??,
+        hardCap: Double??, maintenanceFraction: Double?, by who: String, at time: Int64
+    ) throws(EngineConfigError) -> Publication {
+        let changed = try config.withControls(
+            buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown,
+            hardFloor: hardFloor, hardCap: hardCap, maintenanceFraction: maintenanceFraction)
         var changes: [String] = []
         func note(_ name: String, _ given: Double??, _ old: Double?) {
             guard let v = given else { return }
@@ -610,16 +710,18 @@ public struct StreamingEngine: Sendable {
         if let m = maintenanceFraction { changes.append("maintenanceFraction: \(config.maintenanceFraction) -> \(m)") }
         config = changed
         sequence += 1
-        return .policyChange(sequence: sequence, by: who, at: time, changes: changes.joined(separator: "; "),
-                             maintenance: config.maintenanceFraction, modelVersion: config.modelVersion)
+        return .policyChange(
+            sequence: sequence, by: who, at: time, changes: changes.joined(separator: "; "),
+            maintenance: config.maintenanceFraction, modelVersion: config.modelVersion)
     }
 
     /// Takes the margin controls of a configuration another process changed (several
     /// processes on one store: a policy update made through any of them holds for all).
     public mutating func adoptControls(from other: EngineConfig) throws(EngineConfigError) {
-        config = try config.withControls(buffer: .some(other.buffer), speedLimitUp: .some(other.speedLimitUp),
-                                         speedLimitDown: .some(other.speedLimitDown), hardFloor: .some(other.hardFloor),
-                                         hardCap: .some(other.hardCap), maintenanceFraction: other.maintenanceFraction)
+        config = try config.withControls(
+            buffer: .some(other.buffer), speedLimitUp: .some(other.speedLimitUp),
+            speedLimitDown: .some(other.speedLimitDown), hardFloor: .some(other.hardFloor),
+            hardCap: .some(other.hardCap), maintenanceFraction: other.maintenanceFraction)
     }
 
     /// A new aggregate price. Returns are taken from trusted prices only: a bar that closes
@@ -658,7 +760,9 @@ public struct StreamingEngine: Sendable {
     /// Absorbs one bar close: O(1) after the seed window (EWMA update); an asset with a
     /// model of its own also steps its walker (`barTime`: the bar's time, UTC ms). An
     /// untrusted close is counted and otherwise ignored. Returns whether a return was taken.
-    mutating func closeBar(_ st: inout AssetVolatilityState, asset: String, close: Double, barTime: Int64, trusted: Bool) -> Bool {
+    mutating func closeBar(
+        _ st: inout AssetVolatilityState, asset: String, close: Double, barTime: Int64, trusted: Bool
+    ) -> Bool {
         guard trusted else {
             st.untrustedBars = (st.untrustedBars ?? 0) + 1
             return false
@@ -669,7 +773,8 @@ public struct StreamingEngine: Sendable {
         st.returns += 1
         st.barsSincePublication += 1
         if var w = walkers[asset] {
-            var rs = st.policyReturns ?? [], ts = st.policyTimes ?? []
+            var rs = st.policyReturns ?? []
+            var ts = st.policyTimes ?? []
             st.policyReturns = nil
             st.policyTimes = nil
             rs.append(r)
@@ -708,7 +813,9 @@ public struct StreamingEngine: Sendable {
         return true
     }
 
-    mutating func maybePublish(asset: String, state st: inout AssetVolatilityState, time: Int64, unstable: Bool) -> [Publication] {
+    mutating func maybePublish(asset: String, state st: inout AssetVolatilityState, time: Int64, unstable: Bool)
+        -> [Publication]
+    {
         let step = walkers[asset] != nil ? steps.removeValue(forKey: asset) : nil
         if walkers[asset] != nil {
             // a model of its own publishes every bar it has rates for
@@ -731,13 +838,16 @@ public struct StreamingEngine: Sendable {
         var out: [Publication] = []
         for side in Side.allCases {
             let previous = st.published[side.rawValue]
-            var rate: Double, maintenance: Double, binding: PublicationBinding
+            var rate: Double
+            var maintenance: Double
+            var binding: PublicationBinding
             if let s = step?.side(side) {
                 rate = s.margin
                 maintenance = s.maintenance
                 binding = .control(s.binding)
             } else {
-                let tail = ParametricTail.estimate(sigma: sigmaDaily, horizon: config.mpor, factors: factors, side: side)
+                let tail = ParametricTail.estimate(
+                    sigma: sigmaDaily, horizon: config.mpor, factors: factors, side: side)
                 let m = config.expectedShortfall ? tail.expectedShortfall : tail.valueAtRisk
                 let controlled = config.controls.apply(model: m, floorValue: nil, previous: previous)
                 rate = controlled.rate
@@ -757,17 +867,22 @@ public struct StreamingEngine: Sendable {
                 binding = .circuitBreaker
             }
             if step == nil { maintenance = config.maintenanceFraction * rate }
-            var haircut = CollateralHaircut.base(sigmaDaily: sigmaDaily, horizon: config.liquidationHorizon ?? 2, factors: factors, side: side,
-                                                 spread: settings.spread ?? 0, floor: settings.haircutFloor ?? 0, cap: settings.haircutCap ?? 1).rate
+            var haircut = CollateralHaircut.base(
+                sigmaDaily: sigmaDaily, horizon: config.liquidationHorizon ?? 2, factors: factors, side: side,
+                spread: settings.spread ?? 0, floor: settings.haircutFloor ?? 0, cap: settings.haircutCap ?? 1
+            ).rate
             if unstable, let p = haircuts[side.rawValue], haircut < p { haircut = p }
             haircuts[side.rawValue] = haircut
             sequence += 1
             st.published[side.rawValue] = rate
-            out.append(Publication(sequence: sequence, asset: asset, side: .rates(side), timestamp: time, oldValue: previous,
-                                   newValue: rate, maintenance: maintenance, sigma: sigma, binding: binding,
-                                   modelVersion: policies[asset]?.name ?? config.modelVersion, inputFrom: st.firstInput ?? time, inputTo: time,
-                                   price: unstable ? st.lastClose : price?.aggregate, stablePrice: price?.stable, haircut: haircut,
-                                   status: PriceStatus(unstable: unstable)))
+            out.append(
+                Publication(
+                    sequence: sequence, asset: asset, side: .rates(side), timestamp: time, oldValue: previous,
+                    newValue: rate, maintenance: maintenance, sigma: sigma, binding: binding,
+                    modelVersion: policies[asset]?.name ?? config.modelVersion, inputFrom: st.firstInput ?? time,
+                    inputTo: time,
+                    price: unstable ? st.lastClose : price?.aggregate, stablePrice: price?.stable, haircut: haircut,
+                    status: PriceStatus(unstable: unstable)))
         }
         st.haircuts = haircuts
         return out

@@ -53,10 +53,14 @@ public enum AccountLimits {
     /// (`collateral.USD`, `positions[3].quantity`), or nil. The one check of every account
     /// that comes from outside: the accounts file and the service's request bodies.
     public static func violation(in account: Account) -> AccountError? {
-        func fail(_ field: String, _ reason: String) -> AccountError { AccountError(accountId: account.id, field: field, reason: reason) }
+        func fail(_ field: String, _ reason: String) -> AccountError {
+            AccountError(accountId: account.id, field: field, reason: reason)
+        }
         func nameOK(_ s: String) -> Bool { !s.isEmpty && s.unicodeScalars.count <= maxNameLength }
         guard nameOK(account.id) else { return fail("id", "expected 1 to \(maxNameLength) characters") }
-        guard account.collateral.count <= maxCollateralAssets else { return fail("collateral", "more than \(maxCollateralAssets) assets") }
+        guard account.collateral.count <= maxCollateralAssets else {
+            return fail("collateral", "more than \(maxCollateralAssets) assets")
+        }
         for c in account.collateral {
             // names are not checked here: an asset the book does not know is refused when the
             // account is evaluated, whatever its length
@@ -64,15 +68,23 @@ public enum AccountLimits {
                 return fail("collateral.\(c.asset)", "expected a number in [-1e15, 1e15]")
             }
         }
-        guard account.positions.count <= maxPositions else { return fail("positions", "more than \(maxPositions) positions") }
+        guard account.positions.count <= maxPositions else {
+            return fail("positions", "more than \(maxPositions) positions")
+        }
         for (j, p) in account.positions.enumerated() {
-            guard nameOK(p.instrument) else { return fail("positions[\(j)].instrument", "expected 1 to \(maxNameLength) characters") }
+            guard nameOK(p.instrument) else {
+                return fail("positions[\(j)].instrument", "expected 1 to \(maxNameLength) characters")
+            }
             guard p.quantity.isFinite, Swift.abs(p.quantity) <= maxQuantity else {
                 return fail("positions[\(j)].quantity", "expected a number in [-1e12, 1e12]")
             }
-            if let e = p.entryPrice, !(e > 0 && e <= maxPrice) { return fail("positions[\(j)].entryPrice", "expected a number in (0, 1e12]") }
+            if let e = p.entryPrice, !(e > 0 && e <= maxPrice) {
+                return fail("positions[\(j)].entryPrice", "expected a number in (0, 1e12]")
+            }
             if let v = p.impliedVolatility, !(v > 0 && v <= maxImpliedVolatility) {
-                return fail("positions[\(j)].impliedVolatility", "expected an annualised decimal in (0, \(maxImpliedVolatility)]")
+                return fail(
+                    "positions[\(j)].impliedVolatility",
+                    "expected an annualised decimal in (0, \(maxImpliedVolatility)]")
             }
         }
         return nil
@@ -140,8 +152,10 @@ public struct AccountResult: Sendable {
 
     /// The same result, naming the sequence of the parameter sets it was computed at.
     public func numbered(_ sequence: Int64) -> AccountResult {
-        AccountResult(accountId: accountId, mode: mode, equity: equity, initialMargin: initialMargin, maintenanceMargin: maintenanceMargin,
-                      status: status, liquidationPrice: liquidationPrice, explanation: explanation, sequence: sequence)
+        AccountResult(
+            accountId: accountId, mode: mode, equity: equity, initialMargin: initialMargin,
+            maintenanceMargin: maintenanceMargin,
+            status: status, liquidationPrice: liquidationPrice, explanation: explanation, sequence: sequence)
     }
 
     /// Equity minus initial margin (negative: a margin call's size).

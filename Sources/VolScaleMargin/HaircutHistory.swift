@@ -42,19 +42,22 @@ public struct HaircutHistory: Sendable {
     ///   - asset: floor, cap, tiers and threshold of the asset (price, volatility, ADV,
     ///     spread and regime are replaced bar by bar).
     ///   - firstIndex: the first bar to report (earlier bars are still used, as history).
-    public static func walk(high: [Double], low: [Double], close: [Double], dollarVolume: [Double],
-                            holdingValue: Double, asset: AssetRisk, settings: MarginSettings,
-                            liquidityWindow: Int = 20, lambda: Double = EWMA.riskMetricsLambda, regimeLookback: Int = 1000,
-                            refitEvery: Int = 63, minimumRegimeReturns: Int = 250, firstIndex: Int = 0) throws -> HaircutHistory {
+    public static func walk(
+        high: [Double], low: [Double], close: [Double], dollarVolume: [Double],
+        holdingValue: Double, asset: AssetRisk, settings: MarginSettings,
+        liquidityWindow: Int = 20, lambda: Double = EWMA.riskMetricsLambda, regimeLookback: Int = 1000,
+        refitEvery: Int = 63, minimumRegimeReturns: Int = 250, firstIndex: Int = 0
+    ) throws -> HaircutHistory {
         let window = try LiquidityWindow(window: liquidityWindow)
-        let liquidity = try LiquidityTracker.measures(high: high, low: low, close: close, dollarVolume: dollarVolume, settings: window)
+        let liquidity = try LiquidityTracker.measures(
+            high: high, low: low, close: close, dollarVolume: dollarVolume, settings: window)
         let returns = (1..<close.count).map { Double.log(close[$0] / close[$0 - 1]) }
         let path = try EWMA(lambda: lambda).filter(returns)
         let book = MarginBook(assets: [], instruments: [], settings: settings)
         let calc = MarginCalculator(book: book)
         let calmCalc = MarginCalculator(book: MarginBook(assets: [], instruments: [], settings: settings.calm))
         var state: MarkovSwitchingModel.FilterState?
-        var filteredUpTo = 0          // returns[0..<filteredUpTo] are in `state`
+        var filteredUpTo = 0  // returns[0..<filteredUpTo] are in `state`
         var fittedAt: Int?
         var refits: [Int] = []
         var points: [Point] = []
@@ -95,8 +98,10 @@ public struct HaircutHistory: Sendable {
             a.published = nil
             let h = calc.haircut(a, holdingValue: holdingValue, borrowed: false).rate
             let calm = calmCalc.haircut(a, holdingValue: holdingValue, borrowed: false).rate
-            points.append(Point(index: t, volatility: a.volatility, adv: l.adv, spread: l.spread, amihud: l.amihud,
-                                stressedProbability: p, haircut: h, calmHaircut: calm))
+            points.append(
+                Point(
+                    index: t, volatility: a.volatility, adv: l.adv, spread: l.spread, amihud: l.amihud,
+                    stressedProbability: p, haircut: h, calmHaircut: calm))
         }
         return HaircutHistory(points: points, refits: refits)
     }

@@ -32,7 +32,7 @@ public struct DepthLevel: Sendable, Equatable {
     /// (a book that thins out no faster than it did).
     public static func concession(_ levels: [DepthLevel], selling q: Double) -> Double {
         guard q > 0, let last = levels.last else { return 0 }
-        var area = 0.0           // integral of distance over size
+        var area = 0.0  // integral of distance over size
         var prev = DepthLevel(distance: 0, size: 0)
         for l in levels {
             if q <= l.size {
@@ -113,7 +113,8 @@ public struct HoldingLiquidity: Sendable, Equatable {
         if volatility > 0, !depth.isEmpty { impact = max(impact, DepthLevel.concession(depth, selling: size / days)) }
         var extra = 0.0
         if days > Double(horizon), volatility > 0 {
-            let s0 = volatility * Double(horizon).squareRoot(), s1 = volatility * days.squareRoot()
+            let s0 = volatility * Double(horizon).squareRoot()
+            let s1 = volatility * days.squareRoot()
             let sign = side == .long ? -1.0 : 1.0
             extra = max(0, side.loss(logReturn: sign * esFactor * s1) - side.loss(logReturn: sign * esFactor * s0))
         }

@@ -31,13 +31,18 @@ public struct MarginCalculator: Sendable {
 
     /// The book's volatility rate (as `MarginBook.volatilityRate`) with the cached factors.
     func volatilityRate(_ asset: AssetRisk, side: Side, horizon: Int) -> Double {
-        ParametricTail.estimate(sigma: asset.volatility, horizon: horizon, factors: tailFactors, side: side).expectedShortfall
+        ParametricTail.estimate(sigma: asset.volatility, horizon: horizon, factors: tailFactors, side: side)
+            .expectedShortfall
     }
 
     /// A leg's per-unit scenario row: the cached one when the leg is at the book's price
     /// and its quoted implied volatility, otherwise computed at `price`.
     func row(_ leg: Leg, price: Double, cache: [String: [Double]], compute: (AssetRisk) -> [Double]) -> [Double] {
-        if price == leg.asset.price, leg.iv == leg.instrument.impliedVolatility, let cached = cache[leg.instrument.symbol] { return cached }
+        if price == leg.asset.price, leg.iv == leg.instrument.impliedVolatility,
+            let cached = cache[leg.instrument.symbol]
+        {
+            return cached
+        }
         var a = leg.asset
         a.price = price
         return compute(a)
@@ -60,12 +65,14 @@ public struct MarginCalculator: Sendable {
             g.append((m, 0, s.extendedWeight, "extended: price \(Self.signed(m))σ (loss x \(s.extendedWeight))"))
         }
         self.grid = g
-        var fr: [String: [Double]] = [:], gr: [String: [Double]] = [:]
+        var fr: [String: [Double]] = [:]
+        var gr: [String: [Double]] = [:]
         for (symbol, inst) in book.instruments {
             guard let asset = book.assets[inst.underlying] else { continue }
             gr[symbol] = Self.rowForGrid(inst, asset: asset, iv: inst.impliedVolatility, grid: g, mpor: s.mpor)
             if let sc = book.scenarios, let a = sc.assets.firstIndex(of: inst.underlying) {
-                fr[symbol] = Self.rowForScenarios(inst, asset: asset, iv: inst.impliedVolatility, scenarios: sc, column: a)
+                fr[symbol] = Self.rowForScenarios(
+                    inst, asset: asset, iv: inst.impliedVolatility, scenarios: sc, column: a)
             }
         }
         self.fhsRows = fr
@@ -78,7 +85,9 @@ public struct MarginCalculator: Sendable {
     /// sum of quantity x multiplier / entry for inverse ones, quantity for options).
     public func scenarioRow(_ symbol: String) -> [Double]? { fhsRows[symbol] }
 
-    static func signed(_ v: Double) -> String { (v > 0 ? "+" : "") + (v == v.rounded() ? Checked.rounded(v).map(String.init) ?? String(v) : String(v)) }
+    static func signed(_ v: Double) -> String {
+        (v > 0 ? "+" : "") + (v == v.rounded() ? Checked.rounded(v).map(String.init) ?? String(v) : String(v))
+    }
 
     // MARK: - Unit values
 
@@ -86,26 +95,40 @@ public struct MarginCalculator: Sendable {
     /// IV by a relative shock): the price change for linear and inverse contracts (the
     /// position's coefficient carries multiplier and entry), the option value change times
     /// the multiplier for options.
-    static func unitChange(_ inst: Instrument, price p: Double, newPrice p1: Double, iv: Double?, volShock: Double) -> Double {
+    static func unitChange(_ inst: Instrument, price p: Double, newPrice p1: Double, iv: Double?, volShock: Double)
+        -> Double
+    {
         switch inst.kind {
         case .spot, .linear, .inverse: return p1 - p
-        case let .option(type, strike, expiry):
+        case .option(let type, let strike, let expiry):
             let sigma = iv ?? 0
             let v0 = Black76.price(forward: p, strike: strike, volatility: sigma, expiry: expiry, type: type)
-            let v1 = Black76.price(forward: p1, strike: strike, volatility: sigma * (1 + volShock), expiry: expiry, type: type)
+            let v1 = Black76.price(
+                forward: p1, strike: strike, volatility: sigma * (1 + volShock), expiry: expiry, type: type)
             return inst.multiplier * (v1 - v0)
         }
     }
 
-    static func rowForGrid(_ inst: Instrument, asset: AssetRisk, iv: Double?, grid: [(move: Double, volShock: Double, weight: Double, label: String)], mpor: Int) -> [Double] {
+    static func rowForGrid(
+        _ inst: Instrument, asset: AssetRisk, iv: Double?,
+        grid: [(move: Double, volShock: Double, weight: Double, label: String)], mpor: Int
+    ) -> [Double] {
         let s = asset.volatility * Double(mpor).squareRoot()
-        return grid.map { unitChange(inst, price: asset.price, newPrice: asset.price * Double.exp($0.move * s), iv: iv, volShock: $0.volShock) }
+        return grid.map {
+            unitChange(
+                inst, price: asset.price, newPrice: asset.price * Double.exp($0.move * s), iv: iv, volShock: $0.volShock
+            )
+        }
     }
 
-    static func rowForScenarios(_ inst: Instrument, asset: AssetRisk, iv: Double?, scenarios: JointScenarios, column a: Int) -> [Double] {
+    static func rowForScenarios(
+        _ inst: Instrument, asset: AssetRisk, iv: Double?, scenarios: JointScenarios, column a: Int
+    ) -> [Double] {
         let m = scenarios.assets.count
         return (0..<scenarios.count).map { k in
-            unitChange(inst, price: asset.price, newPrice: asset.price * Double.exp(scenarios.returns[k * m + a]), iv: iv, volShock: 0)
+            unitChange(
+                inst, price: asset.price, newPrice: asset.price * Double.exp(scenarios.returns[k * m + a]), iv: iv,
+                volShock: 0)
         }
     }
 
@@ -145,22 +168,34 @@ public struct MarginCalculator: Sendable {
             switch instrument.kind {
             case .spot: return quantity * price
             case .linear: return entries.reduce(0) { $0 + $1.0 * instrument.multiplier * (price - $1.1) }
-            case .inverse: return entries.reduce(0) { $0 + $1.0 * instrument.multiplier * (1 / $1.1 - 1 / price) * price }
-            case let .option(type, strike, expiry):
-                return quantity * instrument.multiplier * Black76.price(forward: price, strike: strike, volatility: (iv ?? 0) * (1 + volShock), expiry: expiry, type: type)
+            case .inverse:
+                return entries.reduce(0) { $0 + $1.0 * instrument.multiplier * (1 / $1.1 - 1 / price) * price }
+            case .option(let type, let strike, let expiry):
+                return quantity * instrument.multiplier
+                    * Black76.price(
+                        forward: price, strike: strike, volatility: (iv ?? 0) * (1 + volShock), expiry: expiry,
+                        type: type)
             }
         }
     }
 
     func resolve(_ account: Account) throws(AccountError) -> (legs: [Leg], collateral: [(AssetRisk, Double)]) {
-        func fail(_ field: String, _ reason: String) -> AccountError { AccountError(accountId: account.id, field: field, reason: reason) }
+        func fail(_ field: String, _ reason: String) -> AccountError {
+            AccountError(accountId: account.id, field: field, reason: reason)
+        }
         var collateral: [(AssetRisk, Double)] = []
         var seenAssets = Set<String>()
         for (i, c) in account.collateral.enumerated() {
             guard c.quantity.isFinite else { throw fail("collateral[\(i)] \(c.asset).quantity", "not a finite number") }
-            guard let a = book.assets[c.asset] else { throw fail("collateral[\(i)].asset", "unknown asset '\(c.asset)'") }
-            guard a.price > 0, a.price.isFinite else { throw fail("collateral[\(i)].asset", "no price for '\(c.asset)'") }
-            guard seenAssets.insert(c.asset).inserted else { throw fail("collateral[\(i)].asset", "'\(c.asset)' listed twice") }
+            guard let a = book.assets[c.asset] else {
+                throw fail("collateral[\(i)].asset", "unknown asset '\(c.asset)'")
+            }
+            guard a.price > 0, a.price.isFinite else {
+                throw fail("collateral[\(i)].asset", "no price for '\(c.asset)'")
+            }
+            guard seenAssets.insert(c.asset).inserted else {
+                throw fail("collateral[\(i)].asset", "'\(c.asset)' listed twice")
+            }
             collateral.append((a, c.quantity))
         }
         var legs: [String: Leg] = [:]
@@ -168,9 +203,15 @@ public struct MarginCalculator: Sendable {
         for (i, p) in account.positions.enumerated() {
             func field() -> String { "positions[\(i)]" }  // built only for an error
             guard p.quantity.isFinite else { throw fail("\(field()).quantity", "not a finite number") }
-            guard let inst = book.instruments[p.instrument] else { throw fail("\(field()).instrument", "unknown instrument '\(p.instrument)'") }
-            guard let asset = book.assets[inst.underlying] else { throw fail("\(field()).instrument", "no risk parameters for underlying '\(inst.underlying)'") }
-            guard asset.price > 0, asset.price.isFinite else { throw fail("\(field()).instrument", "missing price for '\(inst.underlying)'") }
+            guard let inst = book.instruments[p.instrument] else {
+                throw fail("\(field()).instrument", "unknown instrument '\(p.instrument)'")
+            }
+            guard let asset = book.assets[inst.underlying] else {
+                throw fail("\(field()).instrument", "no risk parameters for underlying '\(inst.underlying)'")
+            }
+            guard asset.price > 0, asset.price.isFinite else {
+                throw fail("\(field()).instrument", "missing price for '\(inst.underlying)'")
+            }
             var entry = asset.price
             switch inst.kind {
             case .linear, .inverse:
@@ -179,7 +220,9 @@ public struct MarginCalculator: Sendable {
                 entry = e
             case .option:
                 let iv = p.impliedVolatility ?? inst.impliedVolatility
-                guard let iv else { throw fail("\(field()).impliedVolatility", "option \(p.instrument) has no implied volatility") }
+                guard let iv else {
+                    throw fail("\(field()).impliedVolatility", "option \(p.instrument) has no implied volatility")
+                }
                 guard iv > 0, iv.isFinite else { throw fail("\(field()).impliedVolatility", "must be positive") }
             case .spot:
                 throw fail("\(field()).instrument", "'\(p.instrument)' is a spot asset: list it under collateral")
@@ -192,8 +235,9 @@ public struct MarginCalculator: Sendable {
                 leg.entries.append((p.quantity, entry))
                 legs[p.instrument] = leg
             } else {
-                legs[p.instrument] = Leg(instrument: inst, asset: asset, quantity: p.quantity, entries: [(p.quantity, entry)],
-                                         iv: p.impliedVolatility ?? inst.impliedVolatility)
+                legs[p.instrument] = Leg(
+                    instrument: inst, asset: asset, quantity: p.quantity, entries: [(p.quantity, entry)],
+                    iv: p.impliedVolatility ?? inst.impliedVolatility)
                 order.append(p.instrument)
             }
         }
@@ -211,11 +255,13 @@ public struct MarginCalculator: Sendable {
     /// - Returns: the rate, its volatility part (the longer horizon included), its liquidity
     ///   part, what bound it, and the add-on's parts.
     public func haircut(_ asset: AssetRisk, holdingValue v: Double, borrowed: Bool)
-        -> (rate: Double, volatility: Double, liquidity: Double, bound: String, addOn: HoldingLiquidity.AddOn) {
+        -> (rate: Double, volatility: Double, liquidity: Double, bound: String, addOn: HoldingLiquidity.AddOn)
+    {
         let side: Side = borrowed ? .short : .long
         let b = haircutBase(asset, side: side)
         let liquidity = HoldingLiquidity(asset: asset, settings: book.settings, esFactor: tailFactors.es)
-        let h = Self.holdingHaircut(base: b.rate, liquidity: liquidity, side: side, cap: asset.haircutCap, tiers: asset.haircutTiers, value: v)
+        let h = Self.holdingHaircut(
+            base: b.rate, liquidity: liquidity, side: side, cap: asset.haircutCap, tiers: asset.haircutTiers, value: v)
         let volatility = b.volatility + h.addOn.horizon
         return (h.rate, volatility, h.rate - volatility, h.bound ?? b.bound, h.addOn)
     }
@@ -226,33 +272,49 @@ public struct MarginCalculator: Sendable {
             let base = p.haircut(side)
             return (base, max(0, base - 0.5 * asset.spread), "published (sequence \(p.sequence))")
         }
-        let b = CollateralHaircut.base(sigmaDaily: asset.volatility, horizon: book.settings.liquidationHorizon, factors: tailFactors, side: side,
-                                       spread: asset.spread, floor: asset.haircutFloor, cap: asset.haircutCap)
-        let bound = b.rate == asset.haircutFloor && b.rate > b.volatility + 0.5 * asset.spread ? "floor" : (b.rate == asset.haircutCap ? "cap" : "volatility + liquidity")
+        let b = CollateralHaircut.base(
+            sigmaDaily: asset.volatility, horizon: book.settings.liquidationHorizon, factors: tailFactors, side: side,
+            spread: asset.spread, floor: asset.haircutFloor, cap: asset.haircutCap)
+        let bound =
+            b.rate == asset.haircutFloor && b.rate > b.volatility + 0.5 * asset.spread
+            ? "floor" : (b.rate == asset.haircutCap ? "cap" : "volatility + liquidity")
         return (b.rate, b.volatility, bound)
     }
 
     /// A holding's haircut from its base: plus the liquidity add-on, at least the tier rate,
     /// at most the cap; the bound when a tier or the cap set it.
     @inline(__always)
-    static func holdingHaircut(base: Double, liquidity: HoldingLiquidity, side: Side, cap: Double, tiers: [Tier],
-                               value v: Double) -> (rate: Double, bound: String?, addOn: HoldingLiquidity.AddOn) {
+    static func holdingHaircut(
+        base: Double, liquidity: HoldingLiquidity, side: Side, cap: Double, tiers: [Tier],
+        value v: Double
+    ) -> (rate: Double, bound: String?, addOn: HoldingLiquidity.AddOn) {
         let addOn = liquidity.addOn(value: v, side: side)
         var rate = base + addOn.total
         var bound: String?
         if !tiers.isEmpty {
             let t = SizeRule.tiers(tiers).rate(notional: Swift.abs(v))
-            if t > rate { rate = t; bound = "tier table" }
+            if t > rate {
+                rate = t
+                bound = "tier table"
+            }
         }
-        if rate > cap { rate = cap; bound = "cap" }
+        if rate > cap {
+            rate = cap
+            bound = "cap"
+        }
         return (rate, bound, addOn)
     }
 
     /// Initial and maintenance rates of a linear or inverse position before its size rule:
     /// published, fixed, or from the volatility (maintenance: the fraction of initial).
     func linearRates(_ asset: AssetRisk, side: Side) -> (initial: Double, maintenance: Double) {
-        let base = asset.published?.initial(side) ?? asset.initialRate ?? volatilityRate(asset, side: side, horizon: book.settings.mpor)
-        return (base, asset.published?.maintenance(side) ?? asset.maintenanceRate ?? book.settings.maintenanceFraction * base)
+        let base =
+            asset.published?.initial(side) ?? asset.initialRate
+            ?? volatilityRate(asset, side: side, horizon: book.settings.mpor)
+        return (
+            base,
+            asset.published?.maintenance(side) ?? asset.maintenanceRate ?? book.settings.maintenanceFraction * base
+        )
     }
 
     // MARK: - Requirements
@@ -264,54 +326,83 @@ public struct MarginCalculator: Sendable {
         let side: Side = leg.quantity >= 0 ? .long : .short
         let notional = leg.notional(price: price)
         if leg.instrument.isOption {
-            let row = self.row(leg, price: price, cache: gridRows) { Self.rowForGrid(leg.instrument, asset: $0, iv: leg.iv, grid: grid, mpor: s.mpor) }
-            var worst = 0.0, at = -1
+            let row = self.row(leg, price: price, cache: gridRows) {
+                Self.rowForGrid(leg.instrument, asset: $0, iv: leg.iv, grid: grid, mpor: s.mpor)
+            }
+            var worst = 0.0
+            var at = -1
             for (g, r) in row.enumerated() {
                 let loss = -leg.coefficient * r * grid[g].weight
-                if loss > worst { worst = loss; at = g }
+                if loss > worst {
+                    worst = loss
+                    at = g
+                }
             }
             let label = at >= 0 ? grid[at].label : "no loss in any grid scenario"
-            return (worst, s.maintenanceFraction * worst,
-                    Explanation(leg.instrument.symbol, worst, detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) options, worst grid scenario: \(label)")))
+            return (
+                worst, s.maintenanceFraction * worst,
+                Explanation(
+                    leg.instrument.symbol, worst,
+                    detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) options, worst grid scenario: \(label)"))
+            )
         }
         let published = leg.asset.published
         let (base, mmBase) = linearRates(leg.asset, side: side)
         var rate = base
         var why: String {
             if let published { return "published rate, sequence \(published.sequence)" }
-            return leg.asset.initialRate != nil ? "fixed rate" : "volatility rate (ES \(s.confidence) over \(s.mpor) day\(s.mpor == 1 ? "" : "s"), daily sigma \(leg.asset.volatility))"
+            return leg.asset.initialRate != nil
+                ? "fixed rate"
+                : "volatility rate (ES \(s.confidence) over \(s.mpor) day\(s.mpor == 1 ? "" : "s"), daily sigma \(leg.asset.volatility))"
         }
         var sized: String?
         if let rule = leg.asset.sizeRule {
             let r = rule.rate(notional: notional)
-            if r > rate { rate = r; sized = "size rule at notional \(Self.money(notional))" }
+            if r > rate {
+                rate = r
+                sized = "size rule at notional \(Self.money(notional))"
+            }
         }
         let im = rate * notional
         let mm = base > 0 ? im * mmBase / base : 0
-        return (im, mm, Explanation(leg.instrument.symbol, im, detail: text("\(side.rawValue) \(Swift.abs(leg.quantity)) contracts, notional \(Self.money(notional)), rate \(Self.pct(rate)) (\(sized ?? why))")))
+        return (
+            im, mm,
+            Explanation(
+                leg.instrument.symbol, im,
+                detail: text(
+                    "\(side.rawValue) \(Swift.abs(leg.quantity)) contracts, notional \(Self.money(notional)), rate \(Self.pct(rate)) (\(sized ?? why))"
+                ))
+        )
     }
 
     /// Portfolio requirement: the worse of the account's loss in the joint grid (all
     /// underlyings moved by the same multiple of their own sigma sqrt(mpor), IV shocked,
     /// extended rows weighted) and its ES over the joint filtered-historical scenarios,
     /// plus liquidity add-ons; never below (1 - maxOffset) of the stand-alone sum.
-    func portfolio(_ legs: [Leg], prices: [String: Double], standaloneSum: Double) -> (im: Double, mm: Double, explanation: Explanation) {
+    func portfolio(_ legs: [Leg], prices: [String: Double], standaloneSum: Double) -> (
+        im: Double, mm: Double, explanation: Explanation
+    ) {
         let s = book.settings
         var children: [Explanation] = []
         // Grid
         var gridLoss = [Double](repeating: 0, count: grid.count)
         for leg in legs {
             let price = prices[leg.asset.name] ?? leg.asset.price
-            let row = self.row(leg, price: price, cache: gridRows) { Self.rowForGrid(leg.instrument, asset: $0, iv: leg.iv, grid: grid, mpor: s.mpor) }
+            let row = self.row(leg, price: price, cache: gridRows) {
+                Self.rowForGrid(leg.instrument, asset: $0, iv: leg.iv, grid: grid, mpor: s.mpor)
+            }
             let c = leg.coefficient
             for g in 0..<grid.count { gridLoss[g] -= c * row[g] }
         }
-        var gridReq = 0.0, gridAt = -1
+        var gridReq = 0.0
+        var gridAt = -1
         for g in 0..<grid.count where gridLoss[g] * grid[g].weight > gridReq {
             gridReq = gridLoss[g] * grid[g].weight
             gridAt = g
         }
-        children.append(Explanation("grid", gridReq, detail: gridAt >= 0 ? "worst: \(grid[gridAt].label)" : "no loss in any grid scenario"))
+        children.append(
+            Explanation(
+                "grid", gridReq, detail: gridAt >= 0 ? "worst: \(grid[gridAt].label)" : "no loss in any grid scenario"))
         // Joint FHS
         var fhsReq = 0.0
         if let sc = book.scenarios, sc.count > 0 {
@@ -319,15 +410,24 @@ public struct MarginCalculator: Sendable {
             for leg in legs {
                 guard let a = sc.assets.firstIndex(of: leg.asset.name) else { continue }
                 let price = prices[leg.asset.name] ?? leg.asset.price
-                let row = self.row(leg, price: price, cache: fhsRows) { Self.rowForScenarios(leg.instrument, asset: $0, iv: leg.iv, scenarios: sc, column: a) }
+                let row = self.row(leg, price: price, cache: fhsRows) {
+                    Self.rowForScenarios(leg.instrument, asset: $0, iv: leg.iv, scenarios: sc, column: a)
+                }
                 let c = leg.coefficient
                 for k in 0..<sc.count { loss[k] -= c * row[k] }
             }
             var candidates = loss.map { (loss: $0, weight: 1.0 / Double(sc.count)) }
             let worstIndex = loss.indices.max { loss[$0] < loss[$1] } ?? 0
-            fhsReq = max(0, EmpiricalTail.estimate(candidates: &candidates, totalWeight: 1, confidence: s.confidence).expectedShortfall)
-            children.append(Explanation("joint historical scenarios", fhsReq,
-                                        detail: text("ES \(s.confidence) over \(sc.count) dates; worst \(sc.labels[worstIndex]) (loss \(Self.money(loss[worstIndex])))")))
+            fhsReq = max(
+                0,
+                EmpiricalTail.estimate(candidates: &candidates, totalWeight: 1, confidence: s.confidence)
+                    .expectedShortfall)
+            children.append(
+                Explanation(
+                    "joint historical scenarios", fhsReq,
+                    detail: text(
+                        "ES \(s.confidence) over \(sc.count) dates; worst \(sc.labels[worstIndex]) (loss \(Self.money(loss[worstIndex])))"
+                    )))
         }
         // Liquidity add-ons
         var liquidity = 0.0
@@ -340,7 +440,8 @@ public struct MarginCalculator: Sendable {
             liquidity += add
             var detail = "notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))"
             if l.multiplier != 1 {
-                detail += "; liquidity x\((l.multiplier * 1000).rounded() / 1000): the stressed regime expected for \(Self.pct(leg.asset.stressedProbability)) of the horizon"
+                detail +=
+                    "; liquidity x\((l.multiplier * 1000).rounded() / 1000): the stressed regime expected for \(Self.pct(leg.asset.stressedProbability)) of the horizon"
             }
             liqChildren.append(Explanation(leg.instrument.symbol, add, detail: text(detail)))
         }
@@ -348,9 +449,16 @@ public struct MarginCalculator: Sendable {
         let risk = max(gridReq, fhsReq) + liquidity
         let floor = (1 - s.maxOffset) * standaloneSum
         let im = max(risk, floor)
-        let bound = floor > risk ? "offset limit: (1 - \(s.maxOffset)) x stand-alone sum \(Self.money(standaloneSum))" : (fhsReq > gridReq ? "historical scenarios + liquidity" : "grid + liquidity")
-        children.append(Explanation("offset limit", floor, detail: text("(1 - max_offset) x sum of stand-alone requirements")))
-        return (im, s.maintenanceFraction * im, Explanation("portfolio margin", im, detail: text("set by \(bound)"), children: children))
+        let bound =
+            floor > risk
+            ? "offset limit: (1 - \(s.maxOffset)) x stand-alone sum \(Self.money(standaloneSum))"
+            : (fhsReq > gridReq ? "historical scenarios + liquidity" : "grid + liquidity")
+        children.append(
+            Explanation("offset limit", floor, detail: text("(1 - max_offset) x sum of stand-alone requirements")))
+        return (
+            im, s.maintenanceFraction * im,
+            Explanation("portfolio margin", im, detail: text("set by \(bound)"), children: children)
+        )
     }
 
     // MARK: - Evaluation
@@ -360,7 +468,9 @@ public struct MarginCalculator: Sendable {
         var equityExplanation: Explanation, marginExplanation: Explanation
     }
 
-    func figures(_ legs: [Leg], _ collateral: [(AssetRisk, Double)], prices: [String: Double], mode: MarginMode) -> Figures {
+    func figures(_ legs: [Leg], _ collateral: [(AssetRisk, Double)], prices: [String: Double], mode: MarginMode)
+        -> Figures
+    {
         var equity = 0.0
         var eqChildren: [Explanation] = []
         for (asset, q) in collateral {
@@ -370,19 +480,26 @@ public struct MarginCalculator: Sendable {
             let counted = q >= 0 ? v * (1 - h.rate) : v * (1 + h.rate)
             equity += counted
             if explaining {
-                var detail = "\(q) at \(Self.money(p)) = \(Self.money(v)); haircut \(Self.pct(h.rate)) (volatility \(Self.pct(h.volatility)) + liquidity \(Self.pct(h.liquidity)); \(h.bound))"
+                var detail =
+                    "\(q) at \(Self.money(p)) = \(Self.money(v)); haircut \(Self.pct(h.rate)) (volatility \(Self.pct(h.volatility)) + liquidity \(Self.pct(h.liquidity)); \(h.bound))"
                 detail += Self.liquidityNote(asset, h.addOn, settings: book.settings)
-                eqChildren.append(Explanation("\(asset.name) \(q >= 0 ? "balance" : "borrowed")", counted, detail: text(detail)))
+                eqChildren.append(
+                    Explanation("\(asset.name) \(q >= 0 ? "balance" : "borrowed")", counted, detail: text(detail)))
             }
         }
         for leg in legs {
             let p = prices[leg.asset.name] ?? leg.asset.price
             let v = leg.value(price: p)
             equity += v
-            if explaining { eqChildren.append(Explanation("\(leg.instrument.symbol) \(leg.instrument.isOption ? "option value" : "unrealised P&L")", v,
-                                          detail: text("net \(leg.quantity) at \(Self.money(p))"))) }
+            if explaining {
+                eqChildren.append(
+                    Explanation(
+                        "\(leg.instrument.symbol) \(leg.instrument.isOption ? "option value" : "unrealised P&L")", v,
+                        detail: text("net \(leg.quantity) at \(Self.money(p))")))
+            }
         }
-        var im = 0.0, mm = 0.0
+        var im = 0.0
+        var mm = 0.0
         var posChildren: [Explanation] = []
         for leg in legs {
             let r = standalone(leg, price: prices[leg.asset.name] ?? leg.asset.price)
@@ -390,7 +507,8 @@ public struct MarginCalculator: Sendable {
             mm += r.mm
             posChildren.append(r.explanation)
         }
-        var marginExplanation = Explanation("standard margin", im, detail: text("sum of per-position requirements"), children: posChildren)
+        var marginExplanation = Explanation(
+            "standard margin", im, detail: text("sum of per-position requirements"), children: posChildren)
         if mode == .portfolio {
             let pm = portfolio(legs, prices: prices, standaloneSum: im)
             im = pm.im
@@ -399,9 +517,10 @@ public struct MarginCalculator: Sendable {
             e.children.append(Explanation("stand-alone requirements", marginExplanation.value, children: posChildren))
             marginExplanation = e
         }
-        return Figures(equity: equity, im: im, mm: mm,
-                       equityExplanation: Explanation("margin equity", equity, children: eqChildren),
-                       marginExplanation: marginExplanation)
+        return Figures(
+            equity: equity, im: im, mm: mm,
+            equityExplanation: Explanation("margin equity", equity, children: eqChildren),
+            marginExplanation: marginExplanation)
     }
 
     /// Evaluates one account.
@@ -411,13 +530,22 @@ public struct MarginCalculator: Sendable {
         let f = figures(legs, collateral, prices: prices, mode: mode)
         let status: AccountStatus = f.equity < f.mm ? .liquidatable : (f.equity < f.im ? .marginCall : .healthy)
         let liq = liquidationPrices ? liquidationPrice(legs, collateral, prices: prices, mode: mode) : nil
-        var children = [f.equityExplanation, f.marginExplanation,
-                        Explanation("maintenance margin", f.mm), Explanation("free collateral", f.equity - f.im)]
-        if let liq { children.append(Explanation("liquidation price", liq.price, detail: text("\(liq.asset) price at which equity = maintenance"))) }
+        var children = [
+            f.equityExplanation, f.marginExplanation,
+            Explanation("maintenance margin", f.mm), Explanation("free collateral", f.equity - f.im),
+        ]
+        if let liq {
+            children.append(
+                Explanation(
+                    "liquidation price", liq.price, detail: text("\(liq.asset) price at which equity = maintenance")))
+        }
         if explaining, !legs.isEmpty { children.append(greeks(legs, prices: prices)) }
-        return AccountResult(accountId: account.id, mode: mode, equity: f.equity, initialMargin: f.im, maintenanceMargin: f.mm,
-                             status: status, liquidationPrice: liq?.price,
-                             explanation: Explanation("account \(account.id)", nil, detail: text("\(mode.rawValue) margin, status \(status.rawValue)"), children: children), sequence: nil)
+        return AccountResult(
+            accountId: account.id, mode: mode, equity: f.equity, initialMargin: f.im, maintenanceMargin: f.mm,
+            status: status, liquidationPrice: liq?.price,
+            explanation: Explanation(
+                "account \(account.id)", nil, detail: text("\(mode.rawValue) margin, status \(status.rawValue)"),
+                children: children), sequence: nil)
     }
 
     /// The positions' Greeks per underlying (Black-76 at each option's IV, the index as forward):
@@ -431,7 +559,7 @@ public struct MarginCalculator: Sendable {
             let p = prices[leg.asset.name] ?? leg.asset.price
             let g: OptionGreeks
             switch leg.instrument.kind {
-            case let .option(type, strike, expiry):
+            case .option(let type, let strike, let expiry):
                 g = Black76.greeks(forward: p, strike: strike, volatility: leg.iv ?? 0, expiry: expiry, type: type)
                     .scaled(leg.quantity * leg.instrument.multiplier)
             case .spot, .linear, .inverse:
@@ -439,14 +567,17 @@ public struct MarginCalculator: Sendable {
             }
             if byAsset[leg.asset.name] == nil { order.append(leg.asset.name) }
             byAsset[leg.asset.name, default: (.zero, [])].total = (byAsset[leg.asset.name]?.total ?? .zero) + g
-            byAsset[leg.asset.name, default: (.zero, [])].parts.append(Explanation(leg.instrument.symbol, g.delta * p, detail: Self.greekText(g, price: p)))
+            byAsset[leg.asset.name, default: (.zero, [])].parts.append(
+                Explanation(leg.instrument.symbol, g.delta * p, detail: Self.greekText(g, price: p)))
         }
         let children = order.compactMap { name -> Explanation? in
             guard let a = byAsset[name] else { return nil }
             let p = prices[name] ?? book.assets[name]?.price ?? 0
             return Explanation(name, a.total.delta * p, detail: Self.greekText(a.total, price: p), children: a.parts)
         }
-        return Explanation("greeks", nil, detail: "per underlying: value = delta in the settlement currency (delta x price)", children: children)
+        return Explanation(
+            "greeks", nil, detail: "per underlying: value = delta in the settlement currency (delta x price)",
+            children: children)
     }
 
     static func greekText(_ g: OptionGreeks, price p: Double) -> String {
@@ -458,7 +589,8 @@ public struct MarginCalculator: Sendable {
         }
         let delta = "delta \(f(g.delta)) units (\(money(g.delta * p)))"
         if g.gamma == 0 && g.vega == 0 && g.theta == 0 { return delta }
-        return delta + ", gamma \(f(g.gamma)) per unit of price, vega \(money(g.vega)) per vol point, theta \(money(g.theta)) per day"
+        return delta
+            + ", gamma \(f(g.gamma)) per unit of price, vega \(money(g.vega)) per vol point, theta \(money(g.theta)) per day"
     }
 
     /// Evaluates many accounts on all cores; each entry is a result or that account's error.
@@ -484,7 +616,9 @@ public struct MarginCalculator: Sendable {
 
     /// For positions on one underlying: the price where equity meets maintenance, found by
     /// bisection on a bracket found by scanning outwards from the current price.
-    func liquidationPrice(_ legs: [Leg], _ collateral: [(AssetRisk, Double)], prices: [String: Double], mode: MarginMode) -> (asset: String, price: Double)? {
+    func liquidationPrice(
+        _ legs: [Leg], _ collateral: [(AssetRisk, Double)], prices: [String: Double], mode: MarginMode
+    ) -> (asset: String, price: Double)? {
         let underlyings = Set(legs.map(\.asset.name))
         guard underlyings.count == 1, let u = underlyings.first, let p0 = prices[u] else { return nil }
         func gap(_ p: Double) -> Double {
@@ -496,7 +630,8 @@ public struct MarginCalculator: Sendable {
         let g0 = gap(p0)
         guard g0 > 0 else { return (u, p0) }
         for direction in [0.5, 2.0] {
-            var a = p0, b = p0 * direction
+            var a = p0
+            var b = p0 * direction
             var steps = 0
             while gap(b) > 0 && steps < 12 {
                 a = b
@@ -528,11 +663,15 @@ public struct MarginCalculator: Sendable {
         var parts: [String] = []
         if a.impact > 0 { parts.append("impact \(pct(a.impact))") }
         if a.days > Double(settings.liquidationHorizon) {
-            parts.append("\((a.days * 10).rounded() / 10) days to sell at \(pct(settings.participation)) of ADV \(money(asset.averageDailyVolume)): +\(pct(a.horizon)) volatility")
+            parts.append(
+                "\((a.days * 10).rounded() / 10) days to sell at \(pct(settings.participation)) of ADV \(money(asset.averageDailyVolume)): +\(pct(a.horizon)) volatility"
+            )
         }
         let m = 1 + (settings.stressedLiquidityMultiplier - 1) * min(1, max(0, asset.stressedProbability))
         if m != 1 {
-            parts.append("liquidity x\((m * 1000).rounded() / 1000): the stressed regime expected for \(pct(asset.stressedProbability)) of the \(settings.liquidationHorizon)-day horizon (+\(pct(a.spread)) spread)")
+            parts.append(
+                "liquidity x\((m * 1000).rounded() / 1000): the stressed regime expected for \(pct(asset.stressedProbability)) of the \(settings.liquidationHorizon)-day horizon (+\(pct(a.spread)) spread)"
+            )
         }
         return parts.isEmpty ? "" : "; " + parts.joined(separator: ", ")
     }

@@ -28,7 +28,10 @@ public struct Instrument: Sendable, Equatable {
     /// Implied volatility (annualised decimal) when the book quotes one per instrument.
     public var impliedVolatility: Double?
 
-    public init(symbol: String, underlying: String, kind: InstrumentKind, multiplier: Double = 1, impliedVolatility: Double? = nil) {
+    public init(
+        symbol: String, underlying: String, kind: InstrumentKind, multiplier: Double = 1,
+        impliedVolatility: Double? = nil
+    ) {
         self.symbol = symbol
         self.underlying = underlying
         self.kind = kind
@@ -44,7 +47,10 @@ public struct Instrument: Sendable, Equatable {
 public struct Tier: Sendable, Equatable {
     public var from: Double
     public var rate: Double
-    public init(from: Double, rate: Double) { self.from = from; self.rate = rate }
+    public init(from: Double, rate: Double) {
+        self.from = from
+        self.rate = rate
+    }
 }
 
 /// How a position's initial-margin rate grows with its size.
@@ -60,11 +66,11 @@ public enum SizeRule: Sendable, Equatable {
     /// Initial-margin rate for a position of this notional.
     public func rate(notional: Double) -> Double {
         switch self {
-        case let .tiers(tiers):
+        case .tiers(let tiers):
             return tiers.filter { notional >= $0.from }.max { $0.from < $1.from }?.rate ?? (tiers.first?.rate ?? 0)
-        case let .squareRoot(base, f):
+        case .squareRoot(let base, let f):
             return max(base, f * notional.squareRoot())
-        case let .openInterest(base, lower, upper, current):
+        case .openInterest(let base, let lower, let upper, let current):
             let x = upper > lower ? min(max((current - lower) / (upper - lower), 0), 1) : (current >= upper ? 1 : 0)
             return base + (1 - base) * x
         }
@@ -82,8 +88,10 @@ public struct PublishedParameters: Sendable, Equatable {
     /// Haircut of a balance held (long) and of a borrowed one (short).
     public var haircutLong: Double, haircutShort: Double
 
-    public init(sequence: Int64, initialLong: Double, initialShort: Double, maintenanceLong: Double, maintenanceShort: Double,
-                haircutLong: Double, haircutShort: Double) {
+    public init(
+        sequence: Int64, initialLong: Double, initialShort: Double, maintenanceLong: Double, maintenanceShort: Double,
+        haircutLong: Double, haircutShort: Double
+    ) {
         self.sequence = sequence
         self.initialLong = initialLong
         self.initialShort = initialShort
@@ -155,9 +163,11 @@ public struct AssetRisk: Sendable, Equatable {
     /// size rule's rates outside [0, 1] or negative notionals; haircut bounds outside
     /// 0 <= floor <= cap <= 1; a tier outside [0, 1] or from a negative value; a negative
     /// impact threshold.
-    public init(name: String, price: Double, volatility: Double, averageDailyVolume: Double = .infinity, spread: Double = 0,
-                initialRate: Double? = nil, maintenanceRate: Double? = nil, sizeRule: SizeRule? = nil,
-                haircutFloor: Double = 0, haircutCap: Double = 1, haircutTiers: [Tier] = [], impactThreshold: Double = 0) throws(AssetRiskError) {
+    public init(
+        name: String, price: Double, volatility: Double, averageDailyVolume: Double = .infinity, spread: Double = 0,
+        initialRate: Double? = nil, maintenanceRate: Double? = nil, sizeRule: SizeRule? = nil,
+        haircutFloor: Double = 0, haircutCap: Double = 1, haircutTiers: [Tier] = [], impactThreshold: Double = 0
+    ) throws(AssetRiskError) {
         func check(_ ok: Bool, _ field: String, _ value: Double, _ reason: String) throws(AssetRiskError) {
             if !ok { throw AssetRiskError(asset: name, field: field, value: value, reason: reason) }
         }
@@ -170,7 +180,9 @@ public struct AssetRisk: Sendable, Equatable {
         }
         try check(!name.isEmpty, "name", .nan, "must not be empty")
         try check(price > 0 && price.isFinite, "price", price, "must be positive and finite")
-        try check(volatility >= 0 && volatility.isFinite, "volatility", volatility, "must be >= 0 and finite (decimal per day)")
+        try check(
+            volatility >= 0 && volatility.isFinite, "volatility", volatility,
+            "must be >= 0 and finite (decimal per day)")
         try check(averageDailyVolume > 0, "adv", averageDailyVolume, "must be positive (infinite: no impact)")
         try check(spread >= 0 && spread < 1, "spread", spread, "must be in [0, 1)")
         if let r = initialRate { try check(r > 0 && r <= 1, "initial_rate", r, "must be in (0, 1]") }
@@ -180,21 +192,24 @@ public struct AssetRisk: Sendable, Equatable {
         }
         switch sizeRule {
         case nil: break
-        case let .tiers(tiers)?:
+        case .tiers(let tiers)?:
             try checkTiers(tiers, "tiers", from: "a notional")
-        case let .squareRoot(base, f)?:
+        case .squareRoot(let base, let f)?:
             try check(unit(base), "size_rule.base", base, "must be in [0, 1]")
             try check(f >= 0 && f.isFinite, "size_rule.f", f, "must be >= 0")
-        case let .openInterest(base, lower, upper, current)?:
+        case .openInterest(let base, let lower, let upper, let current)?:
             try check(unit(base), "open_interest.base", base, "must be in [0, 1]")
             try check(lower >= 0 && lower.isFinite, "open_interest.lower", lower, "must be >= 0")
             try check(upper >= lower && upper.isFinite, "open_interest.upper", upper, "must be at least lower")
             try check(current >= 0 && current.isFinite, "open_interest.current", current, "must be >= 0")
         }
         try check(unit(haircutFloor), "haircut_floor", haircutFloor, "must be in [0, 1]")
-        try check(unit(haircutCap) && haircutCap >= haircutFloor, "haircut_cap", haircutCap, "must be in [haircut_floor, 1]")
+        try check(
+            unit(haircutCap) && haircutCap >= haircutFloor, "haircut_cap", haircutCap, "must be in [haircut_floor, 1]")
         try checkTiers(haircutTiers, "haircut_tiers", from: "a holding value")
-        try check(impactThreshold >= 0 && impactThreshold.isFinite, "impact_threshold", impactThreshold, "must be a holding value >= 0")
+        try check(
+            impactThreshold >= 0 && impactThreshold.isFinite, "impact_threshold", impactThreshold,
+            "must be a holding value >= 0")
         self.name = name
         self.price = price
         self.volatility = volatility
@@ -255,38 +270,61 @@ public struct MarginSettings: Sendable, Equatable {
     private init(unchecked: Void) {
         (settlement, confidence, mpor, liquidationHorizon, kappa, participation) = ("USD", 0.99, 1, 2, 1, 0.1)
         (stressedLiquidityMultiplier, maxOffset, maintenanceFraction) = (1, 0.5, 0.8)
-        (gridMoves, volShocks, extendedMove, extendedWeight) = ([-4, -3, -2, -1, -0.5, 0, 0.5, 1, 2, 3, 4], [-0.25, 0, 0.25], 8, 1.0 / 3)
+        (gridMoves, volShocks, extendedMove, extendedWeight) = (
+            [-4, -3, -2, -1, -0.5, 0, 0.5, 1, 2, 3, 4], [-0.25, 0, 0.25], 8, 1.0 / 3
+        )
     }
 
     /// Throws `MarginSettingsError` naming the first setting out of range (by its key in a
     /// book file's `[settings]`).
-    public init(settlement: String = "USD", confidence: Double = 0.99, mpor: Int = 1, liquidationHorizon: Int = 2, kappa: Double = 1,
-                participation: Double = 0.1, stressedLiquidityMultiplier: Double = 1, maxOffset: Double = 0.5,
-                maintenanceFraction: Double = 0.8, gridMoves: [Double] = MarginSettings.standard.gridMoves,
-                volShocks: [Double] = MarginSettings.standard.volShocks, extendedMove: Double = 8,
-                extendedWeight: Double = 1.0 / 3) throws(MarginSettingsError) {
+    public init(
+        settlement: String = "USD", confidence: Double = 0.99, mpor: Int = 1, liquidationHorizon: Int = 2,
+        kappa: Double = 1,
+        participation: Double = 0.1, stressedLiquidityMultiplier: Double = 1, maxOffset: Double = 0.5,
+        maintenanceFraction: Double = 0.8, gridMoves: [Double] = MarginSettings.standard.gridMoves,
+        volShocks: [Double] = MarginSettings.standard.volShocks, extendedMove: Double = 8,
+        extendedWeight: Double = 1.0 / 3
+    ) throws(MarginSettingsError) {
         func bad(_ field: String, _ value: some CustomStringConvertible, _ reason: String) -> MarginSettingsError {
             MarginSettingsError(field: field, value: value.description, reason: reason)
         }
         guard !settlement.isEmpty else { throw bad("settlement", "''", "must name a currency") }
         guard confidence > 0.5 && confidence < 1 else { throw bad("confidence", confidence, "must be in (0.5, 1)") }
         guard mpor >= 1 && mpor <= 250 else { throw bad("mpor", mpor, "must be 1 to 250 days") }
-        guard liquidationHorizon >= 1 && liquidationHorizon <= 250 else { throw bad("liquidation_horizon", liquidationHorizon, "must be 1 to 250 days") }
+        guard liquidationHorizon >= 1 && liquidationHorizon <= 250 else {
+            throw bad("liquidation_horizon", liquidationHorizon, "must be 1 to 250 days")
+        }
         guard kappa >= 0 && kappa <= 100 else { throw bad("kappa", kappa, "must be in [0, 100]") }
-        guard participation > 0 && participation <= 1 else { throw bad("participation", participation, "must be in (0, 1]") }
+        guard participation > 0 && participation <= 1 else {
+            throw bad("participation", participation, "must be in (0, 1]")
+        }
         guard stressedLiquidityMultiplier >= 1 && stressedLiquidityMultiplier <= 100 else {
             throw bad("stressed_liquidity_multiplier", stressedLiquidityMultiplier, "must be in [1, 100]")
         }
         guard maxOffset >= 0 && maxOffset < 1 else { throw bad("max_offset", maxOffset, "must be in [0, 1)") }
-        guard maintenanceFraction > 0 && maintenanceFraction <= 1 else { throw bad("maintenance_fraction", maintenanceFraction, "must be in (0, 1]") }
+        guard maintenanceFraction > 0 && maintenanceFraction <= 1 else {
+            throw bad("maintenance_fraction", maintenanceFraction, "must be in (0, 1]")
+        }
         guard !gridMoves.isEmpty else { throw bad("grid_moves", "[]", "must hold at least one move") }
-        if let m = gridMoves.first(where: { !($0.magnitude <= 100) }) { throw bad("grid_moves", m, "each move must be within +/-100 sigma") }
+        if let m = gridMoves.first(where: { !($0.magnitude <= 100) }) {
+            throw bad("grid_moves", m, "each move must be within +/-100 sigma")
+        }
         guard !volShocks.isEmpty else { throw bad("vol_shocks", "[]", "must hold at least one shock (0: none)") }
-        if let v = volShocks.first(where: { !($0 > -1 && $0 <= 10) }) { throw bad("vol_shocks", v, "each shock must be in (-1, 10]") }
-        guard extendedMove >= 0 && extendedMove <= 100 else { throw bad("extended_move", extendedMove, "must be in [0, 100]") }
-        guard extendedWeight >= 0 && extendedWeight <= 1 else { throw bad("extended_weight", extendedWeight, "must be in [0, 1]") }
-        (self.settlement, self.confidence, self.mpor, self.liquidationHorizon, self.kappa) = (settlement, confidence, mpor, liquidationHorizon, kappa)
-        (self.participation, self.stressedLiquidityMultiplier, self.maxOffset) = (participation, stressedLiquidityMultiplier, maxOffset)
+        if let v = volShocks.first(where: { !($0 > -1 && $0 <= 10) }) {
+            throw bad("vol_shocks", v, "each shock must be in (-1, 10]")
+        }
+        guard extendedMove >= 0 && extendedMove <= 100 else {
+            throw bad("extended_move", extendedMove, "must be in [0, 100]")
+        }
+        guard extendedWeight >= 0 && extendedWeight <= 1 else {
+            throw bad("extended_weight", extendedWeight, "must be in [0, 1]")
+        }
+        (self.settlement, self.confidence, self.mpor, self.liquidationHorizon, self.kappa) = (
+            settlement, confidence, mpor, liquidationHorizon, kappa
+        )
+        (self.participation, self.stressedLiquidityMultiplier, self.maxOffset) = (
+            participation, stressedLiquidityMultiplier, maxOffset
+        )
         (self.maintenanceFraction, self.gridMoves, self.volShocks) = (maintenanceFraction, gridMoves, volShocks)
         (self.extendedMove, self.extendedWeight) = (extendedMove, extendedWeight)
     }
@@ -297,8 +335,12 @@ extension MarginSettings {
     public var calm: MarginSettings { MarginSettings(self, stressedLiquidityMultiplier: 1) }
 
     private init(_ s: MarginSettings, stressedLiquidityMultiplier: Double) {
-        (settlement, confidence, mpor, liquidationHorizon, kappa) = (s.settlement, s.confidence, s.mpor, s.liquidationHorizon, s.kappa)
-        (participation, self.stressedLiquidityMultiplier, maxOffset) = (s.participation, stressedLiquidityMultiplier, s.maxOffset)
+        (settlement, confidence, mpor, liquidationHorizon, kappa) = (
+            s.settlement, s.confidence, s.mpor, s.liquidationHorizon, s.kappa
+        )
+        (participation, self.stressedLiquidityMultiplier, maxOffset) = (
+            s.participation, stressedLiquidityMultiplier, s.maxOffset
+        )
         (maintenanceFraction, gridMoves, volShocks) = (s.maintenanceFraction, s.gridMoves, s.volShocks)
         (extendedMove, extendedWeight) = (s.extendedMove, s.extendedWeight)
     }
@@ -324,7 +366,10 @@ public struct MarginBook: Sendable {
     /// volatility.
     public var scenarios: JointScenarios?
 
-    public init(assets: [AssetRisk], instruments: [Instrument], settings: MarginSettings = .standard, scenarios: JointScenarios? = nil) {
+    public init(
+        assets: [AssetRisk], instruments: [Instrument], settings: MarginSettings = .standard,
+        scenarios: JointScenarios? = nil
+    ) {
         self.assets = Dictionary(assets.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         self.instruments = Dictionary(instruments.map { ($0.symbol, $0) }, uniquingKeysWith: { $1 })
         self.settings = settings
@@ -333,7 +378,9 @@ public struct MarginBook: Sendable {
 
     /// Parametric normal tail factor for a side: the loss of a unit position when the log
     /// price moves by the ES (or VaR) quantile of sigma sqrt(h).
-    public func volatilityRate(_ asset: AssetRisk, side: Side, horizon: Int, measure: TailMeasure = .expectedShortfall) -> Double {
+    public func volatilityRate(_ asset: AssetRisk, side: Side, horizon: Int, measure: TailMeasure = .expectedShortfall)
+        -> Double
+    {
         let f = ParametricTail.factors(confidence: settings.confidence, nu: nil)
         return ParametricTail.estimate(sigma: asset.volatility, horizon: horizon, factors: f, side: side).value(measure)
     }
@@ -359,8 +406,10 @@ public struct JointScenarios: Sendable, Equatable {
     /// Filtered historical scenarios: per asset, devolatilised returns `r_i / sigma_i`
     /// (EWMA sigma made before each return) on common dates, summed over `mpor`
     /// overlapping days and rescaled to each asset's current volatility.
-    public static func filteredHistorical(assets: [String], alignedReturns: [[Double]], labels: [String],
-                                          lambda: Double = EWMA.riskMetricsLambda, mpor: Int, currentVolatility: [Double], lookback: Int) throws(VolatilityError) -> JointScenarios {
+    public static func filteredHistorical(
+        assets: [String], alignedReturns: [[Double]], labels: [String],
+        lambda: Double = EWMA.riskMetricsLambda, mpor: Int, currentVolatility: [Double], lookback: Int
+    ) throws(VolatilityError) -> JointScenarios {
         let n = alignedReturns.count
         let m = assets.count
         var z = [[Double]](repeating: [Double](repeating: 0, count: m), count: n)

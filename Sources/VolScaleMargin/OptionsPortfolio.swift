@@ -17,7 +17,10 @@ public enum ListedContract: Sendable, Equatable {
 public struct OptionsAccountError: Error, Equatable, Sendable, CustomStringConvertible {
     public let field: String
     public let reason: String
-    public init(field: String, reason: String) { self.field = field; self.reason = reason }
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
     public var description: String { "\(field): \(reason)" }
 }
 
@@ -33,13 +36,21 @@ public struct ContractPosition: Sendable, Equatable {
             throw OptionsAccountError(field: name, reason: "quantity \(quantity) is not a number in [-1e12, 1e12]")
         }
         switch contract {
-        case let .option(_, strike, expiry, _):
-            guard strike > 0, strike.isFinite else { throw OptionsAccountError(field: name, reason: "strike \(strike) must be positive") }
-            guard expiry > 0, expiry.isFinite else { throw OptionsAccountError(field: name, reason: "expired or no time to expiry (\(expiry) years)") }
-        case let .future(expiry, _):
-            if let e = expiry, !(e > 0 && e.isFinite) { throw OptionsAccountError(field: name, reason: "expired (\(e) years)") }
+        case .option(_, let strike, let expiry, _):
+            guard strike > 0, strike.isFinite else {
+                throw OptionsAccountError(field: name, reason: "strike \(strike) must be positive")
+            }
+            guard expiry > 0, expiry.isFinite else {
+                throw OptionsAccountError(field: name, reason: "expired or no time to expiry (\(expiry) years)")
+            }
+        case .future(let expiry, _):
+            if let e = expiry, !(e > 0 && e.isFinite) {
+                throw OptionsAccountError(field: name, reason: "expired (\(e) years)")
+            }
         }
-        self.name = name; self.contract = contract; self.quantity = quantity
+        self.name = name
+        self.contract = contract
+        self.quantity = quantity
     }
 }
 
@@ -51,8 +62,11 @@ public struct OptionsMarket: Sendable {
     public let index: Double
 
     public init(surface: VolatilitySurface, index: Double) throws(OptionsAccountError) {
-        guard index > 0, index.isFinite else { throw OptionsAccountError(field: "index", reason: "must be positive and finite") }
-        self.surface = surface; self.index = index
+        guard index > 0, index.isFinite else {
+            throw OptionsAccountError(field: "index", reason: "must be positive and finite")
+        }
+        self.surface = surface
+        self.index = index
     }
 
     public func forward(_ expiry: Double?) -> Double { expiry.map { surface.forward(expiry: $0) } ?? index }
@@ -103,7 +117,9 @@ public struct OptionsMarginPolicy: Sendable, Equatable {
 
     public func validate() throws(OptionsAccountError) {
         func check(_ name: String, _ v: Double, _ ok: Bool) throws(OptionsAccountError) {
-            guard v.isFinite, ok else { throw OptionsAccountError(field: "policy.\(name)", reason: "\(v) is out of range") }
+            guard v.isFinite, ok else {
+                throw OptionsAccountError(field: "policy.\(name)", reason: "\(v) is out of range")
+            }
         }
         try check("initial_base", initialBase, initialBase >= 0)
         try check("initial_minimum", initialMinimum, initialMinimum >= 0)
@@ -112,11 +128,15 @@ public struct OptionsMarginPolicy: Sendable, Equatable {
         try check("price_steps", Double(priceSteps), priceSteps >= 3 && priceSteps % 2 == 1 && priceSteps <= 101)
         try check("volatility_up", volatilityUp, volatilityUp >= 0)
         try check("volatility_down", volatilityDown, volatilityDown >= 0)
-        try check("minimum_volatility_factor", minimumVolatilityFactor, minimumVolatilityFactor > 0 && minimumVolatilityFactor <= 1)
+        try check(
+            "minimum_volatility_factor", minimumVolatilityFactor,
+            minimumVolatilityFactor > 0 && minimumVolatilityFactor <= 1)
         try check("initial_multiplier", initialMultiplier, initialMultiplier >= 1)
         for m in extendedMoves { try check("extended_moves", m, m > -1) }
         if let w = extendedWeights {
-            guard w.count == extendedMoves.count else { throw OptionsAccountError(field: "policy.extended_weights", reason: "one weight per extended move") }
+            guard w.count == extendedMoves.count else {
+                throw OptionsAccountError(field: "policy.extended_weights", reason: "one weight per extended move")
+            }
             for x in w { try check("extended_weights", x, x >= 0 && x <= 1) }
         }
     }
@@ -158,11 +178,22 @@ public struct VolatilityScaling: Sendable, Equatable {
     public let floor: Double
     public let cap: Double
 
-    public init(live: Double, calibration: Double = 0.8, floor: Double = 0.5, cap: Double = 2.5) throws(OptionsAccountError) {
-        guard live > 0, live.isFinite else { throw OptionsAccountError(field: "volatility", reason: "the live volatility \(live) must be positive") }
-        guard calibration > 0, calibration.isFinite else { throw OptionsAccountError(field: "calibration_volatility", reason: "must be positive") }
-        guard floor > 0, cap >= floor, cap.isFinite else { throw OptionsAccountError(field: "scaling", reason: "need 0 < floor <= cap") }
-        self.live = live; self.calibration = calibration; self.floor = floor; self.cap = cap
+    public init(live: Double, calibration: Double = 0.8, floor: Double = 0.5, cap: Double = 2.5)
+        throws(OptionsAccountError)
+    {
+        guard live > 0, live.isFinite else {
+            throw OptionsAccountError(field: "volatility", reason: "the live volatility \(live) must be positive")
+        }
+        guard calibration > 0, calibration.isFinite else {
+            throw OptionsAccountError(field: "calibration_volatility", reason: "must be positive")
+        }
+        guard floor > 0, cap >= floor, cap.isFinite else {
+            throw OptionsAccountError(field: "scaling", reason: "need 0 < floor <= cap")
+        }
+        self.live = live
+        self.calibration = calibration
+        self.floor = floor
+        self.cap = cap
     }
 
     public var ratio: Double { min(max(live / calibration, floor), cap) }
@@ -230,8 +261,12 @@ public struct HistoricalMoves: Sendable, Equatable {
         guard moves.allSatisfy({ $0.isFinite && $0 > -1 }) else {
             throw OptionsAccountError(field: "history", reason: "a move is not a finite relative move above -100%")
         }
-        guard confidence > 0.5, confidence < 1 else { throw OptionsAccountError(field: "confidence", reason: "\(confidence) is not in (0.5, 1)") }
-        self.moves = moves; self.labels = labels; self.confidence = confidence
+        guard confidence > 0.5, confidence < 1 else {
+            throw OptionsAccountError(field: "confidence", reason: "\(confidence) is not in (0.5, 1)")
+        }
+        self.moves = moves
+        self.labels = labels
+        self.confidence = confidence
     }
 
     /// From MPOR log returns (`JointScenarios` rows of one asset).
@@ -260,10 +295,13 @@ public struct PortfolioMarginResult: Sendable {
     /// The larger of the matrix's worst weighted loss and the historical expected shortfall,
     /// plus the contingencies.
     public var maintenance: Double {
-        max(worst?.weightedLoss ?? 0, historical?.expectedShortfall ?? 0, 0) + shortOptionContingency + futuresContingency
+        max(worst?.weightedLoss ?? 0, historical?.expectedShortfall ?? 0, 0) + shortOptionContingency
+            + futuresContingency
     }
     /// Which part set the maintenance: "matrix" or "historical".
-    public var setBy: String { (historical?.expectedShortfall ?? 0) > (worst?.weightedLoss ?? 0) ? "historical" : "matrix" }
+    public var setBy: String {
+        (historical?.expectedShortfall ?? 0) > (worst?.weightedLoss ?? 0) ? "historical" : "matrix"
+    }
     public var initial: Double { maintenance * policy.initialMultiplier }
 }
 
@@ -277,15 +315,20 @@ public struct PortfolioMarginResult: Sendable {
 /// options' P&L is `q (V1/F1 - V0/F0)`; USD-settled ones' and linear futures' USD P&L is
 /// converted at the moved forward.
 public enum OptionsMargin {
-    public static func evaluate(balance: Double, positions: [ContractPosition], market: OptionsMarket,
-                                policy: OptionsMarginPolicy, historical: HistoricalMoves? = nil) throws(OptionsAccountError) -> OptionsAccountReport {
+    public static func evaluate(
+        balance: Double, positions: [ContractPosition], market: OptionsMarket,
+        policy: OptionsMarginPolicy, historical: HistoricalMoves? = nil
+    ) throws(OptionsAccountError) -> OptionsAccountReport {
         guard balance.isFinite, abs(balance) <= AccountLimits.maxCollateral else {
             throw OptionsAccountError(field: "balance", reason: "\(balance) is not a number in [-1e15, 1e15]")
         }
         try policy.validate()
         var reports: [PositionReport] = []
-        var usd = OptionGreeks.zero, coin = OptionGreeks.zero
-        var im = 0.0, mm = 0.0, value = 0.0
+        var usd = OptionGreeks.zero
+        var coin = OptionGreeks.zero
+        var im = 0.0
+        var mm = 0.0
+        var value = 0.0
         for p in positions {
             let r = report(p, market, policy)
             reports.append(r)
@@ -295,29 +338,34 @@ public enum OptionsMargin {
             mm += r.maintenanceMargin
             value += r.value
         }
-        return OptionsAccountReport(balance: balance, equity: balance + value, positions: reports, greeksUSD: usd, greeksCoin: coin,
-                                    standardInitial: im, standardMaintenance: mm,
-                                    portfolio: portfolioMargin(positions, market: market, policy: policy, historical: historical))
+        return OptionsAccountReport(
+            balance: balance, equity: balance + value, positions: reports, greeksUSD: usd, greeksCoin: coin,
+            standardInitial: im, standardMaintenance: mm,
+            portfolio: portfolioMargin(positions, market: market, policy: policy, historical: historical))
     }
 
-    static func report(_ p: ContractPosition, _ market: OptionsMarket, _ policy: OptionsMarginPolicy) -> PositionReport {
+    static func report(_ p: ContractPosition, _ market: OptionsMarket, _ policy: OptionsMarginPolicy) -> PositionReport
+    {
         let q = p.quantity
         switch p.contract {
-        case let .option(type, strike, expiry, settlement):
+        case .option(let type, let strike, let expiry, let settlement):
             let f = market.forward(expiry)
             let v = market.surface.impliedVolatility(strike: strike, expiry: expiry, forward: f)
             let g = Black76.greeks(forward: f, strike: strike, volatility: v, expiry: expiry, type: type)
             let markCoin = g.price / f
-            var im = 0.0, mm = 0.0
+            var im = 0.0
+            var mm = 0.0
             if q < 0 {
                 // out of the money by the intrinsic value of the opposite option
                 let otm = Black76.intrinsic(forward: f, strike: strike, type: type == .call ? .put : .call) / f
                 im = -q * (max(policy.initialBase - otm, policy.initialMinimum) + markCoin)
                 mm = -q * (policy.maintenanceBase + markCoin)
             }
-            return PositionReport(position: p, forward: f, volatility: v, value: q * markCoin, greeksUSD: g.scaled(q),
-                                  greeksCoin: g.inCoin(forward: f, settlement: settlement).scaled(q), initialMargin: im, maintenanceMargin: mm)
-        case let .future(expiry, inverse):
+            return PositionReport(
+                position: p, forward: f, volatility: v, value: q * markCoin, greeksUSD: g.scaled(q),
+                greeksCoin: g.inCoin(forward: f, settlement: settlement).scaled(q), initialMargin: im,
+                maintenanceMargin: mm)
+        case .future(let expiry, let inverse):
             let f = market.forward(expiry)
             let coins = inverse ? q / f : q
             let size = abs(coins)
@@ -325,29 +373,34 @@ public enum OptionsMargin {
             let delta = OptionGreeks(price: 0, delta: coins, gamma: 0, vega: 0, theta: 0)
             let deltaCoin = inverse ? OptionGreeks(price: 0, delta: coins, gamma: -coins / f, vega: 0, theta: 0) : delta
             let scale = policy.futuresSlopePer100 * size / 100
-            return PositionReport(position: p, forward: f, volatility: nil, value: 0, greeksUSD: delta, greeksCoin: deltaCoin,
-                                  initialMargin: size * (policy.futuresInitialBase + scale),
-                                  maintenanceMargin: size * (policy.futuresMaintenanceBase + scale))
+            return PositionReport(
+                position: p, forward: f, volatility: nil, value: 0, greeksUSD: delta, greeksCoin: deltaCoin,
+                initialMargin: size * (policy.futuresInitialBase + scale),
+                maintenanceMargin: size * (policy.futuresMaintenanceBase + scale))
         }
     }
 
     /// P&L in coins of the positions when the underlying moves by `move` and volatilities are
     /// shocked relatively by `shock x termFactor(T)` (signed).
-    public static func pnl(_ positions: [ContractPosition], market: OptionsMarket, move: Double, shock: Double,
-                           policy: OptionsMarginPolicy) -> Double {
+    public static func pnl(
+        _ positions: [ContractPosition], market: OptionsMarket, move: Double, shock: Double,
+        policy: OptionsMarginPolicy
+    ) -> Double {
         var total = 0.0
         for p in positions {
             switch p.contract {
-            case let .option(type, strike, expiry, settlement):
-                let f0 = market.forward(expiry), f1 = f0 * (1 + move)
+            case .option(let type, let strike, let expiry, let settlement):
+                let f0 = market.forward(expiry)
+                let f1 = f0 * (1 + move)
                 let v0 = market.surface.impliedVolatility(strike: strike, expiry: expiry, forward: f0)
                 let factor = max(1 + shock * policy.termFactor(expiry), policy.minimumVolatilityFactor)
                 let v1 = market.surface.impliedVolatility(strike: strike, expiry: expiry, forward: f1) * factor
                 let p0 = Black76.price(forward: f0, strike: strike, volatility: v0, expiry: expiry, type: type)
                 let p1 = Black76.price(forward: f1, strike: strike, volatility: v1, expiry: expiry, type: type)
                 total += settlement == .coin ? p.quantity * (p1 / f1 - p0 / f0) : p.quantity * (p1 - p0) / f1
-            case let .future(expiry, inverse):
-                let f0 = market.forward(expiry), f1 = f0 * (1 + move)
+            case .future(let expiry, let inverse):
+                let f0 = market.forward(expiry)
+                let f1 = f0 * (1 + move)
                 total += inverse ? p.quantity * (1 / f0 - 1 / f1) : p.quantity * (f1 - f0) / f1
             }
         }
@@ -357,46 +410,62 @@ public enum OptionsMargin {
     /// The risk matrix: `priceSteps` moves over +-priceRange times volatility up, unchanged and
     /// down (weight 1), and the extended moves on volatility up at their weights; plus the
     /// contingencies.
-    public static func portfolioMargin(_ positions: [ContractPosition], market: OptionsMarket, policy: OptionsMarginPolicy,
-                                       historical: HistoricalMoves? = nil) -> PortfolioMarginResult {
+    public static func portfolioMargin(
+        _ positions: [ContractPosition], market: OptionsMarket, policy: OptionsMarginPolicy,
+        historical: HistoricalMoves? = nil
+    ) -> PortfolioMarginResult {
         var scenarios: [OptionsScenario] = []
         let n = policy.priceSteps
         for i in 0..<n {
             let move = policy.priceRange * (2 * Double(i) / Double(n - 1) - 1)
-            for (side, shock) in [(OptionsScenario.Volatility.up, policy.volatilityUp), (.unchanged, 0), (.down, -policy.volatilityDown)] {
-                scenarios.append(OptionsScenario(move: move, volatility: side, weight: 1, extended: false,
-                                                 pnl: pnl(positions, market: market, move: move, shock: shock, policy: policy)))
+            for (side, shock) in [
+                (OptionsScenario.Volatility.up, policy.volatilityUp), (.unchanged, 0), (.down, -policy.volatilityDown),
+            ] {
+                scenarios.append(
+                    OptionsScenario(
+                        move: move, volatility: side, weight: 1, extended: false,
+                        pnl: pnl(positions, market: market, move: move, shock: shock, policy: policy)))
             }
         }
         let weights = policy.extendedMoveWeights
         for (j, move) in policy.extendedMoves.enumerated() {
             let weight = weights[j]
-            scenarios.append(OptionsScenario(move: move, volatility: .up, weight: weight, extended: true,
-                                             pnl: pnl(positions, market: market, move: move, shock: policy.volatilityUp, policy: policy)))
+            scenarios.append(
+                OptionsScenario(
+                    move: move, volatility: .up, weight: weight, extended: true,
+                    pnl: pnl(positions, market: market, move: move, shock: policy.volatilityUp, policy: policy)))
         }
         let worst = scenarios.max { $0.weightedLoss < $1.weightedLoss }
         var historicalPart: HistoricalPart?
         if let h = historical {
-            var candidates: [(loss: Double, weight: Double)] = h.moves.map { (-pnl(positions, market: market, move: $0, shock: 0, policy: policy), 1.0) }
+            var candidates: [(loss: Double, weight: Double)] = h.moves.map {
+                (-pnl(positions, market: market, move: $0, shock: 0, policy: policy), 1.0)
+            }
             let worstIndex = candidates.indices.max { candidates[$0].loss < candidates[$1].loss } ?? 0
             let worstLoss = candidates[worstIndex].loss
-            let es = EmpiricalTail.estimate(candidates: &candidates, totalWeight: Double(h.moves.count), confidence: h.confidence).expectedShortfall
-            historicalPart = HistoricalPart(count: h.moves.count, expectedShortfall: max(es, 0), worstLabel: h.labels[worstIndex], worstLoss: worstLoss)
+            let es = EmpiricalTail.estimate(
+                candidates: &candidates, totalWeight: Double(h.moves.count), confidence: h.confidence
+            ).expectedShortfall
+            historicalPart = HistoricalPart(
+                count: h.moves.count, expectedShortfall: max(es, 0), worstLabel: h.labels[worstIndex],
+                worstLoss: worstLoss)
         }
         // net short options per (expiry, strike), calls and puts together
         var net: [Double: [Double: Double]] = [:]
-        var longFutures = 0.0, shortFutures = 0.0
+        var longFutures = 0.0
+        var shortFutures = 0.0
         for p in positions {
             switch p.contract {
-            case let .option(_, strike, expiry, _): net[expiry, default: [:]][strike, default: 0] += p.quantity
-            case let .future(expiry, inverse):
+            case .option(_, let strike, let expiry, _): net[expiry, default: [:]][strike, default: 0] += p.quantity
+            case .future(let expiry, let inverse):
                 let coins = inverse ? p.quantity / market.forward(expiry) : p.quantity
                 if coins > 0 { longFutures += coins } else { shortFutures -= coins }
             }
         }
         let shortOptions = net.values.reduce(0.0) { $0 + $1.values.reduce(0.0) { $0 + max(0, -$1) } }
-        return PortfolioMarginResult(policy: policy, scenarios: scenarios, worst: worst, historical: historicalPart,
-                                     shortOptionContingency: shortOptions * policy.shortOptionContingency,
-                                     futuresContingency: min(longFutures, shortFutures) * policy.futuresContingency)
+        return PortfolioMarginResult(
+            policy: policy, scenarios: scenarios, worst: worst, historical: historicalPart,
+            shortOptionContingency: shortOptions * policy.shortOptionContingency,
+            futuresContingency: min(longFutures, shortFutures) * policy.futuresContingency)
     }
 }

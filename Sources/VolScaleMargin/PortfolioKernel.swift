@@ -32,9 +32,12 @@ public struct PortfolioKernel: Sendable {
     public let confidence: Double
     public let maxOffset: Double
 
-    public init(rows: [Double], scenarios: Int, standaloneLong: [Double], standaloneShort: [Double], price: [Double], halfSpread: [Double],
-                kappaSigma: [Double], adv: [Double], liquidityMultiplier: [Double], impactThreshold: [Double],
-                gridRows: [Double], gridWeights: [Double], confidence: Double, maxOffset: Double) {
+    public init(
+        rows: [Double], scenarios: Int, standaloneLong: [Double], standaloneShort: [Double], price: [Double],
+        halfSpread: [Double],
+        kappaSigma: [Double], adv: [Double], liquidityMultiplier: [Double], impactThreshold: [Double],
+        gridRows: [Double], gridWeights: [Double], confidence: Double, maxOffset: Double
+    ) {
         self.rows = rows
         self.scenarios = scenarios
         self.instruments = rows.count / max(scenarios, 1)
@@ -49,12 +52,18 @@ public struct PortfolioKernel: Sendable {
     /// The scenario part alone: no grid, one stand-alone requirement per unit for both sides,
     /// no regime multiplier and no impact threshold (a synthetic book, as the direct
     /// computation in `PortfolioKernelTests` has).
-    public init(rows: [Double], scenarios: Int, standalone: [Double], price: [Double], halfSpread: [Double],
-                kappaSigma: [Double], adv: [Double], confidence: Double, maxOffset: Double) {
-        let ones = [Double](repeating: 1, count: standalone.count), zeros = [Double](repeating: 0, count: standalone.count)
-        self.init(rows: rows, scenarios: scenarios, standaloneLong: standalone, standaloneShort: standalone, price: price, halfSpread: halfSpread,
-                  kappaSigma: kappaSigma, adv: adv, liquidityMultiplier: ones, impactThreshold: zeros, gridRows: [], gridWeights: [],
-                  confidence: confidence, maxOffset: maxOffset)
+    public init(
+        rows: [Double], scenarios: Int, standalone: [Double], price: [Double], halfSpread: [Double],
+        kappaSigma: [Double], adv: [Double], confidence: Double, maxOffset: Double
+    ) {
+        let ones = [Double](repeating: 1, count: standalone.count)
+        let zeros = [Double](repeating: 0, count: standalone.count)
+        self.init(
+            rows: rows, scenarios: scenarios, standaloneLong: standalone, standaloneShort: standalone, price: price,
+            halfSpread: halfSpread,
+            kappaSigma: kappaSigma, adv: adv, liquidityMultiplier: ones, impactThreshold: zeros, gridRows: [],
+            gridWeights: [],
+            confidence: confidence, maxOffset: maxOffset)
     }
 
     /// Requirements of `accounts` accounts with `width` positions each: `instrument` and
@@ -75,21 +84,34 @@ public struct PortfolioKernel: Sendable {
                 gridRows.withUnsafeBufferPointer { gridPtr in
                     instrument.withUnsafeBufferPointer { instPtr in
                         coefficient.withUnsafeBufferPointer { coefPtr in
-                            nonisolated(unsafe) let rowsBuf = rowsPtr, gridBuf = gridPtr, instBuf = instPtr, coefBuf = coefPtr
+                            nonisolated(unsafe) let rowsBuf = rowsPtr
+                            nonisolated(unsafe) let gridBuf = gridPtr
+                            nonisolated(unsafe) let instBuf = instPtr
+                            nonisolated(unsafe) let coefBuf = coefPtr
                             let work: @Sendable (Int) -> Void = { c in
                                 let loss = UnsafeMutableBufferPointer<Double>.allocate(capacity: scenarios)
                                 let top = UnsafeMutableBufferPointer<Double>.allocate(capacity: k + 1)
-                                let gridLoss = UnsafeMutableBufferPointer<Double>.allocate(capacity: Swift.max(points, 1))
-                                defer { loss.deallocate(); top.deallocate(); gridLoss.deallocate() }
+                                let gridLoss = UnsafeMutableBufferPointer<Double>.allocate(
+                                    capacity: Swift.max(points, 1))
+                                defer {
+                                    loss.deallocate()
+                                    top.deallocate()
+                                    gridLoss.deallocate()
+                                }
                                 for a in (c * chunk)..<min(n, (c + 1) * chunk) {
                                     for s in 0..<scenarios { loss[s] = 0 }
                                     for g in 0..<points { gridLoss[g] = 0 }
-                                    var floor = 0.0, liquidity = 0.0, unknown = false
+                                    var floor = 0.0
+                                    var liquidity = 0.0
+                                    var unknown = false
                                     for j in 0..<width {
                                         let coef = coefBuf[a * width + j]
                                         if coef == 0 { continue }
                                         let i = Int(instBuf[a * width + j])
-                                        guard i >= 0 && i < instruments, let rowsBase = rowsBuf.baseAddress else { unknown = true; break }
+                                        guard i >= 0 && i < instruments, let rowsBase = rowsBuf.baseAddress else {
+                                            unknown = true
+                                            break
+                                        }
                                         // pointers to the instrument's rows: indexing the whole matrix
                                         // (`rows[i * scenarios + s]`) checks every sum for overflow and
                                         // keeps the loop from being vectorised (twice the time)
@@ -103,21 +125,32 @@ public struct PortfolioKernel: Sendable {
                                         floor += q * (coef < 0 ? standaloneShort[i] : standaloneLong[i])
                                         let notional = q * price[i]
                                         let excess = Swift.max(0, notional - impactThreshold[i])
-                                        let impact = kappaSigma[i] > 0 && excess > 0 ? kappaSigma[i] * (excess / adv[i]).squareRoot() : 0
+                                        let impact =
+                                            kappaSigma[i] > 0 && excess > 0
+                                            ? kappaSigma[i] * (excess / adv[i]).squareRoot() : 0
                                         liquidity += notional * liquidityMultiplier[i] * (halfSpread[i] + impact)
                                     }
-                                    if unknown { result[a] = .nan; continue }
+                                    if unknown {
+                                        result[a] = .nan
+                                        continue
+                                    }
                                     var gridRequirement = 0.0
-                                    for g in 0..<points where gridLoss[g] * gridWeights[g] > gridRequirement { gridRequirement = gridLoss[g] * gridWeights[g] }
+                                    for g in 0..<points where gridLoss[g] * gridWeights[g] > gridRequirement {
+                                        gridRequirement = gridLoss[g] * gridWeights[g]
+                                    }
                                     // k largest losses, kept sorted descending (insertion; k is small)
                                     // (the smallest kept in a register: most losses stop at that comparison)
-                                    var m = 0, smallest = -Double.infinity
+                                    var m = 0
+                                    var smallest = -Double.infinity
                                     for s in 0..<scenarios {
                                         let v = loss[s]
                                         if m == k { if v <= smallest { continue } } else { m += 1 }
                                         // v goes in at the end (the list still filling) or over the smallest kept
                                         var p = m - 1
-                                        while p > 0 && top[p - 1] < v { top[p] = top[p - 1]; p -= 1 }
+                                        while p > 0 && top[p - 1] < v {
+                                            top[p] = top[p - 1]
+                                            p -= 1
+                                        }
                                         top[p] = v
                                         if m == k { smallest = top[k - 1] }
                                     }
@@ -162,14 +195,25 @@ extension MarginCalculator {
     public func portfolioKernel(_ symbols: [String]) throws(KernelRefusal) -> PortfolioKernel {
         guard let sc = book.scenarios, sc.count > 0 else { throw .noScenarios }
         let s = book.settings
-        var rows: [Double] = [], gridMatrix: [Double] = []
-        var long: [Double] = [], short: [Double] = [], price: [Double] = [], halfSpread: [Double] = []
-        var kappaSigma: [Double] = [], adv: [Double] = [], multiplier: [Double] = [], threshold: [Double] = []
+        var rows: [Double] = []
+        var gridMatrix: [Double] = []
+        var long: [Double] = []
+        var short: [Double] = []
+        var price: [Double] = []
+        var halfSpread: [Double] = []
+        var kappaSigma: [Double] = []
+        var adv: [Double] = []
+        var multiplier: [Double] = []
+        var threshold: [Double] = []
         for symbol in symbols {
             func refuse(_ reason: String) -> KernelRefusal { .unsupported(symbol: symbol, reason: reason) }
-            guard let inst = book.instruments[symbol], let asset = book.assets[inst.underlying] else { throw refuse("not in the book") }
+            guard let inst = book.instruments[symbol], let asset = book.assets[inst.underlying] else {
+                throw refuse("not in the book")
+            }
             guard asset.sizeRule == nil else { throw refuse("its underlying has a size rule") }
-            guard let scenarioRow = fhsRows[symbol], let gridRow = self.gridRows[symbol] else { throw refuse("its underlying is not in the scenarios") }
+            guard let scenarioRow = fhsRows[symbol], let gridRow = self.gridRows[symbol] else {
+                throw refuse("its underlying is not in the scenarios")
+            }
             let p = bookPrices[asset.name] ?? asset.price
             switch inst.kind {
             case .linear:
@@ -178,7 +222,8 @@ extension MarginCalculator {
                 price.append(p)
             case .option:
                 guard inst.impliedVolatility != nil else { throw refuse("an option without implied volatility") }
-                var worstLong = 0.0, worstShort = 0.0
+                var worstLong = 0.0
+                var worstShort = 0.0
                 for (g, r) in gridRow.enumerated() {
                     worstLong = Swift.max(worstLong, -r * grid[g].weight)
                     worstShort = Swift.max(worstShort, r * grid[g].weight)
@@ -198,9 +243,10 @@ extension MarginCalculator {
             multiplier.append(l.multiplier)
             threshold.append(asset.impactThreshold)
         }
-        return PortfolioKernel(rows: rows, scenarios: sc.count, standaloneLong: long, standaloneShort: short, price: price,
-                               halfSpread: halfSpread, kappaSigma: kappaSigma, adv: adv, liquidityMultiplier: multiplier,
-                               impactThreshold: threshold, gridRows: gridMatrix, gridWeights: grid.map(\.weight),
-                               confidence: s.confidence, maxOffset: s.maxOffset)
+        return PortfolioKernel(
+            rows: rows, scenarios: sc.count, standaloneLong: long, standaloneShort: short, price: price,
+            halfSpread: halfSpread, kappaSigma: kappaSigma, adv: adv, liquidityMultiplier: multiplier,
+            impactThreshold: threshold, gridRows: gridMatrix, gridWeights: grid.map(\.weight),
+            confidence: s.confidence, maxOffset: s.maxOffset)
     }
 }

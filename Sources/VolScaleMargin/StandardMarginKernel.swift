@@ -42,7 +42,9 @@ public struct MarginCatalogue: Sendable {
         assetIndex = Dictionary(uniqueKeysWithValues: assets.enumerated().map { ($1, Int32($0)) })
         instrumentIndex = Dictionary(uniqueKeysWithValues: instruments.enumerated().map { ($1, Int32($0)) })
         instrumentKinds = instruments.map { book.instruments[$0]!.kind }
-        instrumentHasVolatility = instruments.map { book.instruments[$0]!.impliedVolatility.map { $0 > 0 && $0.isFinite } ?? false }
+        instrumentHasVolatility = instruments.map {
+            book.instruments[$0]!.impliedVolatility.map { $0 > 0 && $0.isFinite } ?? false
+        }
     }
 
     /// The account in the kernel's form (the calculator's netting and order).
@@ -50,22 +52,36 @@ public struct MarginCatalogue: Sendable {
         var c = CompiledAccount()
         var seen = Set<Int32>()
         for x in account.collateral {
-            guard let a = assetIndex[x.asset], seen.insert(a).inserted, x.quantity.isFinite else { c.kernelEvaluable = false; return c }
+            guard let a = assetIndex[x.asset], seen.insert(a).inserted, x.quantity.isFinite else {
+                c.kernelEvaluable = false
+                return c
+            }
             c.collateralAsset.append(a)
             c.collateralQuantity.append(x.quantity)
         }
         var legs: [Int32: (quantity: Double, entries: [(Double, Double)])] = [:]
         var order: [Int32] = []
         for p in account.positions {
-            guard let i = instrumentIndex[p.instrument], p.quantity.isFinite, p.impliedVolatility == nil else { c.kernelEvaluable = false; return c }
+            guard let i = instrumentIndex[p.instrument], p.quantity.isFinite, p.impliedVolatility == nil else {
+                c.kernelEvaluable = false
+                return c
+            }
             var entry = 0.0
             switch instrumentKinds[Int(i)] {
             case .linear, .inverse:
-                guard let e = p.entryPrice, e > 0, e.isFinite else { c.kernelEvaluable = false; return c }
+                guard let e = p.entryPrice, e > 0, e.isFinite else {
+                    c.kernelEvaluable = false
+                    return c
+                }
                 entry = e
             case .option:
-                guard instrumentHasVolatility[Int(i)] else { c.kernelEvaluable = false; return c }
-            case .spot: c.kernelEvaluable = false; return c
+                guard instrumentHasVolatility[Int(i)] else {
+                    c.kernelEvaluable = false
+                    return c
+                }
+            case .spot:
+                c.kernelEvaluable = false
+                return c
             }
             if legs[i] == nil { order.append(i) }
             legs[i, default: (0, [])].quantity += p.quantity
@@ -122,10 +138,19 @@ public struct StandardMarginKernel: Sendable {
         liquidity = risks.map { HoldingLiquidity(asset: $0, settings: book.settings, esFactor: c.tailFactors.es) }
         haircutCap = risks.map(\.haircutCap)
         haircutTiers = risks.map(\.haircutTiers)
-        var kind: [UInt8] = [], asset: [Int32] = [], multiplier: [Double] = []
-        var il: [Double] = [], ish: [Double] = [], ml: [Double] = [], ms: [Double] = []
-        var ruleKind: [UInt8] = [], ruleBase: [Double] = [], ruleF: [Double] = [], ruleTiers: [SizeRule?] = []
-        var gridRow: [[Double]] = [], optionPrice: [Double] = []
+        var kind: [UInt8] = []
+        var asset: [Int32] = []
+        var multiplier: [Double] = []
+        var il: [Double] = []
+        var ish: [Double] = []
+        var ml: [Double] = []
+        var ms: [Double] = []
+        var ruleKind: [UInt8] = []
+        var ruleBase: [Double] = []
+        var ruleF: [Double] = []
+        var ruleTiers: [SizeRule?] = []
+        var gridRow: [[Double]] = []
+        var optionPrice: [Double] = []
         for symbol in catalogue.instruments {
             let inst = book.instruments[symbol]!
             asset.append(catalogue.assetIndex[inst.underlying] ?? -1)
@@ -133,32 +158,63 @@ public struct StandardMarginKernel: Sendable {
             // an underlying missing from the book gives NaN rates: `evaluate` then declines
             let a = book.assets[inst.underlying]
             let unknown = (initial: Double.nan, maintenance: Double.nan)
-            let long = a.map { c.linearRates($0, side: .long) } ?? unknown, short = a.map { c.linearRates($0, side: .short) } ?? unknown
-            il.append(long.initial); ish.append(short.initial); ml.append(long.maintenance); ms.append(short.maintenance)
+            let long = a.map { c.linearRates($0, side: .long) } ?? unknown
+            let short = a.map { c.linearRates($0, side: .short) } ?? unknown
+            il.append(long.initial)
+            ish.append(short.initial)
+            ml.append(long.maintenance)
+            ms.append(short.maintenance)
             switch a?.sizeRule {
-            case nil: ruleKind.append(0); ruleBase.append(0); ruleF.append(0); ruleTiers.append(nil)
-            case let .squareRoot(base, f)?: ruleKind.append(1); ruleBase.append(base); ruleF.append(f); ruleTiers.append(nil)
+            case nil:
+                ruleKind.append(0)
+                ruleBase.append(0)
+                ruleF.append(0)
+                ruleTiers.append(nil)
+            case .squareRoot(let base, let f)?:
+                ruleKind.append(1)
+                ruleBase.append(base)
+                ruleF.append(f)
+                ruleTiers.append(nil)
             case let rule?:
                 if case .openInterest = rule {
-                    ruleKind.append(2); ruleBase.append(rule.rate(notional: 0)); ruleF.append(0); ruleTiers.append(nil)
+                    ruleKind.append(2)
+                    ruleBase.append(rule.rate(notional: 0))
+                    ruleF.append(0)
+                    ruleTiers.append(nil)
                 } else {
-                    ruleKind.append(3); ruleBase.append(0); ruleF.append(0); ruleTiers.append(rule)
+                    ruleKind.append(3)
+                    ruleBase.append(0)
+                    ruleF.append(0)
+                    ruleTiers.append(rule)
                 }
             }
             switch inst.kind {
-            case .inverse: kind.append(1); optionPrice.append(0)
-            case let .option(type, strike, expiry):
+            case .inverse:
+                kind.append(1)
+                optionPrice.append(0)
+            case .option(let type, let strike, let expiry):
                 kind.append(2)
-                optionPrice.append(Black76.price(forward: a?.price ?? .nan, strike: strike, volatility: inst.impliedVolatility ?? 0, expiry: expiry, type: type))
-            default: kind.append(0); optionPrice.append(0)
+                optionPrice.append(
+                    Black76.price(
+                        forward: a?.price ?? .nan, strike: strike, volatility: inst.impliedVolatility ?? 0,
+                        expiry: expiry, type: type))
+            default:
+                kind.append(0)
+                optionPrice.append(0)
             }
             gridRow.append(c.gridRows[symbol] ?? [])
         }
         self.kind = kind
         self.asset = asset
         self.multiplier = multiplier
-        initialLong = il; initialShort = ish; maintenanceLong = ml; maintenanceShort = ms
-        self.ruleKind = ruleKind; self.ruleBase = ruleBase; self.ruleF = ruleF; self.ruleTiers = ruleTiers
+        initialLong = il
+        initialShort = ish
+        maintenanceLong = ml
+        maintenanceShort = ms
+        self.ruleKind = ruleKind
+        self.ruleBase = ruleBase
+        self.ruleF = ruleF
+        self.ruleTiers = ruleTiers
         self.gridRow = gridRow
         self.optionPrice = optionPrice
         gridWeights = c.grid.map(\.weight)
@@ -172,11 +228,14 @@ public struct StandardMarginKernel: Sendable {
         var equity = 0.0
         for k in 0..<a.collateralAsset.count {
             let i = Int(a.collateralAsset[k])
-            let q = a.collateralQuantity[k], p = price[i]
+            let q = a.collateralQuantity[k]
+            let p = price[i]
             guard p > 0, p.isFinite else { return nil }
             let v = q * p
-            let h = MarginCalculator.holdingHaircut(base: q < 0 ? haircutShort[i] : haircutLong[i], liquidity: liquidity[i], side: q < 0 ? .short : .long,
-                                                    cap: haircutCap[i], tiers: haircutTiers[i], value: v).rate
+            let h = MarginCalculator.holdingHaircut(
+                base: q < 0 ? haircutShort[i] : haircutLong[i], liquidity: liquidity[i], side: q < 0 ? .short : .long,
+                cap: haircutCap[i], tiers: haircutTiers[i], value: v
+            ).rate
             equity += q >= 0 ? v * (1 - h) : v * (1 + h)
         }
         var start = 0
@@ -184,7 +243,8 @@ public struct StandardMarginKernel: Sendable {
             let n = Int(a.legInstrument[j])
             let u = Int(asset[n])
             guard u >= 0 else { return nil }
-            let p = price[u], m = multiplier[n]
+            let p = price[u]
+            let m = multiplier[n]
             guard p > 0, p.isFinite else { return nil }
             let end = Int(a.legEntriesEnd[j])
             switch kind[n] {
@@ -201,7 +261,8 @@ public struct StandardMarginKernel: Sendable {
             }
             start = end
         }
-        var im = 0.0, mm = 0.0
+        var im = 0.0
+        var mm = 0.0
         for j in 0..<a.legInstrument.count {
             let n = Int(a.legInstrument[j])
             let q = a.legQuantity[j]
@@ -217,7 +278,8 @@ public struct StandardMarginKernel: Sendable {
                 mm += maintenanceFraction * worst
             } else {
                 let long = q >= 0
-                let notional = kind[n] == 1 ? Swift.abs(q) * multiplier[n] : Swift.abs(q) * multiplier[n] * price[Int(asset[n])]
+                let notional =
+                    kind[n] == 1 ? Swift.abs(q) * multiplier[n] : Swift.abs(q) * multiplier[n] * price[Int(asset[n])]
                 let base = long ? initialLong[n] : initialShort[n]
                 let mmBase = long ? maintenanceLong[n] : maintenanceShort[n]
                 var rate = base

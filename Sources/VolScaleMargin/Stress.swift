@@ -25,7 +25,9 @@ public struct StressShock: Sendable, Equatable {
         for (name, asset) in book.assets where moves[name] == nil && asset.volatility > 0 {
             moves[name] = rho * asset.volatility * z
         }
-        let text = given.sorted { $0.key < $1.key }.map { "\($0.key) \(MarginCalculator.pct(Double.expMinusOne($0.value)))" }.joined(separator: ", ")
+        let text = given.sorted { $0.key < $1.key }.map {
+            "\($0.key) \(MarginCalculator.pct(Double.expMinusOne($0.value)))"
+        }.joined(separator: ", ")
         return StressShock(label: "\(text), others at correlation \(rho)", moves: moves)
     }
 }
@@ -41,9 +43,13 @@ public struct StressCorrelation: Sendable, Equatable {
     public init(assets: [String], matrix: [Double]) throws(StressError) {
         let n = assets.count
         guard Set(assets).count == n else { throw .invalid("correlation: asset names repeat") }
-        guard matrix.count == n * n else { throw .invalid("correlation: \(n) assets need \(n * n) entries, got \(matrix.count)") }
+        guard matrix.count == n * n else {
+            throw .invalid("correlation: \(n) assets need \(n * n) entries, got \(matrix.count)")
+        }
         for i in 0..<n {
-            guard Swift.abs(matrix[i * n + i] - 1) <= 1e-12 else { throw .invalid("correlation: diagonal of \(assets[i]) is not 1") }
+            guard Swift.abs(matrix[i * n + i] - 1) <= 1e-12 else {
+                throw .invalid("correlation: diagonal of \(assets[i]) is not 1")
+            }
             for j in 0..<n {
                 let v = matrix[i * n + j]
                 guard v.isFinite, v >= -1, v <= 1, Swift.abs(v - matrix[j * n + i]) <= 1e-12 else {
@@ -72,7 +78,9 @@ public struct StressCorrelation: Sendable, Equatable {
 public enum StressError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalid(String)
     public var description: String {
-        switch self { case let .invalid(why): return why }
+        switch self {
+        case .invalid(let why): return why
+        }
     }
 }
 
@@ -87,9 +95,14 @@ public struct CascadeSettings: Sendable, Equatable {
     public let insuranceFund: Double
     public let maxRounds: Int
 
-    public init(correlation: StressCorrelation? = nil, lambda: Double = EWMA.riskMetricsLambda, insuranceFund: Double = 0, maxRounds: Int = 100) throws(StressError) {
+    public init(
+        correlation: StressCorrelation? = nil, lambda: Double = EWMA.riskMetricsLambda, insuranceFund: Double = 0,
+        maxRounds: Int = 100
+    ) throws(StressError) {
         guard lambda > 0, lambda <= 1 else { throw .invalid("lambda must be in (0, 1], got \(lambda)") }
-        guard insuranceFund.isFinite, insuranceFund >= 0 else { throw .invalid("the insurance fund must be finite and non-negative") }
+        guard insuranceFund.isFinite, insuranceFund >= 0 else {
+            throw .invalid("the insurance fund must be finite and non-negative")
+        }
         guard maxRounds >= 1, maxRounds <= 10_000 else { throw .invalid("rounds must be between 1 and 10000") }
         self.correlation = correlation
         self.lambda = lambda
@@ -206,8 +219,10 @@ extension MarginBook {
 /// profitable first, as settlement-currency debits that later rounds see). It stops when
 /// a round liquidates nobody (each account is liquidated at most once) or at `maxRounds`.
 public enum StressTest {
-    public static func run(book: MarginBook, accounts: [Account], mode: MarginMode, shock: StressShock,
-                           cascade: CascadeSettings = .isolated) -> StressReport {
+    public static func run(
+        book: MarginBook, accounts: [Account], mode: MarginMode, shock: StressShock,
+        cascade: CascadeSettings = .isolated
+    ) -> StressReport {
         var current = book
         var accounts = accounts
         let baseline = MarginCalculator(book: book).evaluateAll(accounts, mode: mode).map { try? $0.get().equity }
@@ -223,7 +238,9 @@ public enum StressTest {
             if !ratio.isEmpty {
                 for i in accounts.indices {
                     for (k, p) in accounts[i].positions.enumerated() {
-                        guard let iv = p.impliedVolatility, let u = current.instruments[p.instrument]?.underlying, let f = ratio[u] else { continue }
+                        guard let iv = p.impliedVolatility, let u = current.instruments[p.instrument]?.underlying,
+                            let f = ratio[u]
+                        else { continue }
                         accounts[i].positions[k].impliedVolatility = iv * f
                     }
                 }
@@ -238,9 +255,9 @@ public enum StressTest {
             var flow: [String: Double] = [:]
             for (i, res) in results.enumerated() {
                 switch res {
-                case let .failure(e):
+                case .failure(let e):
                     if r == 1 { failed.append(e) }
-                case let .success(result):
+                case .success(let result):
                     guard result.status == .liquidatable, !liquidated.contains(result.accountId) else { continue }
                     liquidated.insert(result.accountId)
                     newly.append(result.accountId)
@@ -256,11 +273,14 @@ public enum StressTest {
             if residual > 0 {
                 var gains: [(index: Int, gain: Double, ratio: Double)] = []
                 for (i, res) in results.enumerated() {
-                    guard case let .success(now) = res, !liquidated.contains(now.accountId), let base = baseline[i] else { continue }
+                    guard case .success(let now) = res, !liquidated.contains(now.accountId), let base = baseline[i]
+                    else { continue }
                     let gain = now.equity - base
                     if gain > 0 { gains.append((i, gain, gain / max(Swift.abs(base), 1e-9))) }
                 }
-                for g in gains.sorted(by: { $0.ratio != $1.ratio ? $0.ratio > $1.ratio : accounts[$0.index].id < accounts[$1.index].id }) where residual > 0 {
+                for g in gains.sorted(by: {
+                    $0.ratio != $1.ratio ? $0.ratio > $1.ratio : accounts[$0.index].id < accounts[$1.index].id
+                }) where residual > 0 {
                     let take = min(g.gain, residual)
                     residual -= take
                     deleveraged.append((accounts[g.index].id, take))
@@ -277,10 +297,12 @@ public enum StressTest {
                 impact[asset] = units > 0 ? -m : m
             }
             let spill = cascade.correlation.map { spillover(impact, book: current, correlation: $0) } ?? [:]
-            rounds.append(StressRound(round: r, moves: move, prices: current.assets.mapValues(\.price),
-                                      volatility: current.assets.mapValues(\.volatility), newlyLiquidatable: newly, shortfall: shortfall,
-                                      insurancePaid: paid, insuranceFund: fund, deleveraged: deleveraged, uncovered: residual,
-                                      liquidationFlow: flow, impact: impact, spillover: spill))
+            rounds.append(
+                StressRound(
+                    round: r, moves: move, prices: current.assets.mapValues(\.price),
+                    volatility: current.assets.mapValues(\.volatility), newlyLiquidatable: newly, shortfall: shortfall,
+                    insurancePaid: paid, insuranceFund: fund, deleveraged: deleveraged, uncovered: residual,
+                    liquidationFlow: flow, impact: impact, spillover: spill))
             if newly.isEmpty { break }
             previousMove = move
             move = impact.merging(spill) { $0 + $1 }
@@ -290,14 +312,24 @@ public enum StressTest {
 
     /// Moves of the assets not sold, given the impacts on those sold: the conditional mean of
     /// a joint normal with the book's volatilities and `correlation`.
-    static func spillover(_ impact: [String: Double], book: MarginBook, correlation: StressCorrelation) -> [String: Double] {
-        let sold = impact.keys.filter { impact[$0] != 0 && (book.assets[$0]?.volatility ?? 0) > 0 && correlation.rho($0, $0) != nil }.sorted()
+    static func spillover(_ impact: [String: Double], book: MarginBook, correlation: StressCorrelation) -> [String:
+        Double]
+    {
+        let sold = impact.keys.filter {
+            impact[$0] != 0 && (book.assets[$0]?.volatility ?? 0) > 0 && correlation.rho($0, $0) != nil
+        }.sorted()
         guard !sold.isEmpty else { return [:] }
-        let others = book.assets.keys.filter { impact[$0] == nil && (book.assets[$0]?.volatility ?? 0) > 0 && correlation.rho($0, $0) != nil }.sorted()
+        let others = book.assets.keys.filter {
+            impact[$0] == nil && (book.assets[$0]?.volatility ?? 0) > 0 && correlation.rho($0, $0) != nil
+        }.sorted()
         let n = sold.count
         let sigma = { (a: String) in book.assets[a]?.volatility ?? 0 }
         var cov = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { for j in 0..<n { cov[i * n + j] = (correlation.rho(sold[i], sold[j]) ?? 0) * sigma(sold[i]) * sigma(sold[j]) } }
+        for i in 0..<n {
+            for j in 0..<n {
+                cov[i * n + j] = (correlation.rho(sold[i], sold[j]) ?? 0) * sigma(sold[i]) * sigma(sold[j])
+            }
+        }
         // weights w = Sigma_SS^-1 m_S; a singular block (perfectly correlated sales) falls back
         // to the average move in sigmas
         let m = sold.map { impact[$0] ?? 0 }
@@ -305,11 +337,16 @@ public enum StressTest {
         if let inv = DenseMatrix.inverse(cov, n: n) {
             let w = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + inv[i * n + $1] * m[$1] } }
             for b in others {
-                out[b] = (0..<n).reduce(0.0) { $0 + (correlation.rho(b, sold[$1]) ?? 0) * sigma(b) * sigma(sold[$1]) * w[$1] }
+                out[b] = (0..<n).reduce(0.0) {
+                    $0 + (correlation.rho(b, sold[$1]) ?? 0) * sigma(b) * sigma(sold[$1]) * w[$1]
+                }
             }
         } else {
             for b in others {
-                out[b] = (0..<n).reduce(0.0) { $0 + (correlation.rho(b, sold[$1]) ?? 0) * sigma(b) * m[$1] / sigma(sold[$1]) } / Double(n)
+                out[b] =
+                    (0..<n).reduce(0.0) {
+                        $0 + (correlation.rho(b, sold[$1]) ?? 0) * sigma(b) * m[$1] / sigma(sold[$1])
+                    } / Double(n)
             }
         }
         return out.filter { $0.value != 0 }
@@ -324,12 +361,14 @@ public enum StressTest {
             out[c.asset, default: 0] += c.quantity
         }
         for p in account.positions {
-            guard let inst = calc.book.instruments[p.instrument], let a = calc.book.assets[inst.underlying] else { continue }
+            guard let inst = calc.book.instruments[p.instrument], let a = calc.book.assets[inst.underlying] else {
+                continue
+            }
             switch inst.kind {
             case .spot: out[inst.underlying, default: 0] += p.quantity
             case .linear: out[inst.underlying, default: 0] += p.quantity * inst.multiplier
             case .inverse: out[inst.underlying, default: 0] += p.quantity * inst.multiplier / a.price
-            case let .option(type, strike, expiry):
+            case .option(let type, let strike, let expiry):
                 let iv = p.impliedVolatility ?? inst.impliedVolatility ?? 0
                 let s = iv * expiry.squareRoot()
                 guard s > 0 else { continue }

@@ -39,7 +39,8 @@ public struct Procyclicality: Sendable, Equatable {
     public var averageMargin: Double
 
     public init(margins m: [Double]) {
-        let maxM = m.max() ?? .nan, minM = m.min() ?? .nan
+        let maxM = m.max() ?? .nan
+        let minM = m.min() ?? .nan
         peakToTrough = minM > 0 ? maxM / minM : .infinity
         func inc(_ lag: Int) -> Double {
             guard m.count > lag else { return .nan }
@@ -60,7 +61,8 @@ public enum CoverageTests {
     /// chi-square with 1 degree of freedom, p = 1 - alpha.
     public static func kupiec(exceedances x: Int, observations n: Int, confidence alpha: Double) -> TestStatistic {
         let p = 1 - alpha
-        let xd = Double(x), nd = Double(n)
+        let xd = Double(x)
+        let nd = Double(n)
         let phat = xd / nd
         let ll0 = xlogy(nd - xd, 1 - p) + xlogy(xd, p)
         let ll1 = xlogy(nd - xd, 1 - phat) + xlogy(xd, phat)
@@ -70,8 +72,13 @@ public enum CoverageTests {
 
     /// Christoffersen (1998) independence (first-order Markov, chi-square 1) and
     /// conditional coverage (POF + independence, chi-square 2).
-    public static func christoffersen(_ hits: [Bool], confidence alpha: Double) -> (independence: TestStatistic, conditionalCoverage: TestStatistic) {
-        var n00 = 0.0, n01 = 0.0, n10 = 0.0, n11 = 0.0
+    public static func christoffersen(_ hits: [Bool], confidence alpha: Double) -> (
+        independence: TestStatistic, conditionalCoverage: TestStatistic
+    ) {
+        var n00 = 0.0
+        var n01 = 0.0
+        var n10 = 0.0
+        var n11 = 0.0
         if hits.count > 1 {
             for t in 1..<hits.count {
                 switch (hits[t - 1], hits[t]) {
@@ -90,8 +97,10 @@ public enum CoverageTests {
         let lrInd = max(0, -2 * (llRestricted - llMarkov))
         let pof = kupiec(exceedances: hits.filter { $0 }.count, observations: hits.count, confidence: alpha)
         let lrCC = pof.statistic + lrInd
-        return (TestStatistic(statistic: lrInd, pValue: chiSquareSurvival1(lrInd)),
-                TestStatistic(statistic: lrCC, pValue: Double.exp(-0.5 * lrCC)))
+        return (
+            TestStatistic(statistic: lrInd, pValue: chiSquareSurvival1(lrInd)),
+            TestStatistic(statistic: lrCC, pValue: Double.exp(-0.5 * lrCC))
+        )
     }
 
     /// Basel traffic light over every rolling window of `window` bars. Zone limits come
@@ -103,7 +112,8 @@ public enum CoverageTests {
         let p = 1 - alpha
         var cdf = 0.0
         var x = 0
-        var greenMax = -1, yellowMax = -1
+        var greenMax = -1
+        var yellowMax = -1
         while x <= window {
             cdf += binomialPMF(x, n: window, p: p)
             if cdf < 0.95 { greenMax = x }
@@ -121,7 +131,13 @@ public enum CoverageTests {
                 if hits[end - window] { count -= 1 }
             }
             result.maxExceedances = max(result.maxExceedances, count)
-            if count <= result.greenMax { result.green += 1 } else if count <= result.yellowMax { result.yellow += 1 } else { result.red += 1 }
+            if count <= result.greenMax {
+                result.green += 1
+            } else if count <= result.yellowMax {
+                result.yellow += 1
+            } else {
+                result.red += 1
+            }
         }
         result.worst = result.red > 0 ? .red : (result.yellow > 0 ? .yellow : .green)
         return result
@@ -179,7 +195,11 @@ extension MarginPath {
     public func backtest(returns: [Double], side: Side, from: Int? = nil) -> BacktestResult {
         let h = model.mpor
         let sidePath = self.side(side)
-        var idx: [Int] = [], m: [Double] = [], l: [Double] = [], e: [Bool] = [], sg: [Double] = []
+        var idx: [Int] = []
+        var m: [Double] = []
+        var l: [Double] = []
+        var e: [Bool] = []
+        var sg: [Double] = []
         let first = max(0, (from ?? startIndex) - startIndex)
         for k in first..<max(first, count) {
             let t = startIndex + k
@@ -200,7 +220,11 @@ extension MarginPath {
         var shares: [BindingControl: Double] = [:]
         for b in sidePath.binding[first..<(first + m.count)] { shares[b, default: 0] += 1 }
         var notes = self.notes
-        if h > 1 { notes.append("coverage tests on \(sample.count) non-overlapping \(h)-bar windows (every \(English.ordinal(h)) publication)") }
+        if h > 1 {
+            notes.append(
+                "coverage tests on \(sample.count) non-overlapping \(h)-bar windows (every \(English.ordinal(h)) publication)"
+            )
+        }
         for key in shares.keys { shares[key]! /= Double(max(m.count, 1)) }
         return BacktestResult(
             model: model, side: side, indices: idx, margins: m, losses: l, exceeded: e, sigma: sg,
@@ -216,7 +240,8 @@ extension MarginPath {
 public enum English {
     /// 1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st, 22nd, 101st, 111th.
     public static func ordinal(_ n: Int) -> String {
-        let tens = (n % 100 + 100) % 100, ones = (n % 10 + 10) % 10
+        let tens = (n % 100 + 100) % 100
+        let ones = (n % 10 + 10) % 10
         if (11...13).contains(tens) { return "\(n)th" }
         switch ones {
         case 1: return "\(n)st"

@@ -52,7 +52,9 @@ extension MarginControls {
     /// Order: model margin m -> 10-year floor -> buffer -> smoothing -> speed limits ->
     /// hard floor/cap. `previous` is the last published rate (nil at the first bar).
     /// Returns the published rate and the last step that changed it.
-    public func apply(model m: Double, floorValue: Double?, previous: Double?) -> (rate: Double, binding: BindingControl) {
+    public func apply(model m: Double, floorValue: Double?, previous: Double?) -> (
+        rate: Double, binding: BindingControl
+    ) {
         var history = PublicationHistory()
         if let previous { history.record(previous) }
         return apply(model: m, floorValue: floorValue, history: history)
@@ -62,7 +64,9 @@ extension MarginControls {
     /// applied by the caller) -> floor (at `floorFraction`) -> buffer -> smoothing -> speed
     /// limits -> rise limit over `riseBars` -> corridor -> hard floor/cap. `history` holds
     /// this side's earlier publications (kept for at least `riseBars`).
-    public func apply(model m: Double, floorValue: Double?, history: PublicationHistory) -> (rate: Double, binding: BindingControl) {
+    public func apply(model m: Double, floorValue: Double?, history: PublicationHistory) -> (
+        rate: Double, binding: BindingControl
+    ) {
         let previous = history.previous
         var v = m
         var binding = BindingControl.model
@@ -92,7 +96,10 @@ extension MarginControls {
         }
         if let s = smoothing, s > 0, let p = previous {
             let sm = s * p + (1 - s) * v
-            if sm != v { v = sm; binding = .smoothing }
+            if sm != v {
+                v = sm
+                binding = .smoothing
+            }
         }
         if let p = previous {
             if let up = speedLimitUp, v > p * (1 + up) {

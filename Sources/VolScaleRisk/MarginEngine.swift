@@ -47,25 +47,32 @@ public enum MarginEngine {
     ///   - timestamps: UTC ms of the bar that ends each return (for named stressed periods).
     ///   - implied: per-period implied volatility known at the close of each return's bar
     ///     (nil where missing), for the implied blend.
-    public static func run(_ model: MarginModel, returns: [Double], timestamps: [Int64],
-                           implied: [Double?]? = nil) throws(MarginModelError) -> MarginPath {
+    public static func run(
+        _ model: MarginModel, returns: [Double], timestamps: [Int64],
+        implied: [Double?]? = nil
+    ) throws(MarginModelError) -> MarginPath {
         let n = returns.count
         if model.method != .parametric && model.lookback >= n {
-            throw .invalidField(model: model.name, field: "lookback", value: Double(model.lookback),
-                                reason: "longer than the data (\(n) returns)")
+            throw .invalidField(
+                model: model.name, field: "lookback", value: Double(model.lookback),
+                reason: "longer than the data (\(n) returns)")
         }
         let h = model.mpor
         // The volatility filters' own checks (finite returns, enough of them), as the model's errors.
         let firstValid: Int
         switch model.volatility {
-        case let .ewma(lambda):
+        case .ewma(let lambda):
             do { _ = try EWMA(lambda: lambda).filter(returns) } catch { throw .volatility(model: model.name, error) }
             firstValid = min(ewmaWarmUp, n)
-        case let .closeToClose(window):
-            do { _ = try RollingVolatility(window: window).filter(returns) } catch { throw .volatility(model: model.name, error) }
+        case .closeToClose(let window):
+            do { _ = try RollingVolatility(window: window).filter(returns) } catch {
+                throw .volatility(model: model.name, error)
+            }
             firstValid = window
-        case let .garch(_, _, _, minimumFit):
-            guard n > minimumFit else { throw .tooFewObservations(model: model.name, needed: minimumFit + model.lookback + h, got: n) }
+        case .garch(_, _, _, let minimumFit):
+            guard n > minimumFit else {
+                throw .tooFewObservations(model: model.name, needed: minimumFit + model.lookback + h, got: n)
+            }
             firstValid = minimumFit
         }
         let usesScenarios = model.method != .parametric
@@ -77,12 +84,18 @@ public enum MarginEngine {
         if model.controls.stressedWeight != nil && !usesScenarios {
             notes.append("stressed weighting applies to scenario methods only; ignored for parametric")
         }
-        if case let .dates(s, e) = model.controls.stressedPeriod {
+        if case .dates(let s, let e) = model.controls.stressedPeriod {
             let first = timestamps.firstIndex { $0 >= s } ?? n
             let last = timestamps.lastIndex { $0 <= e } ?? -1
-            if last - h + 1 < first { notes.append("named stressed period holds fewer than mpor returns of the data: stressed weighting is off") }
-            else if usesScenarios, model.controls.stressedWeight != nil, start < timestamps.count, timestamps[start] < e {
-                notes.append("named stressed period not yet in the past at the first publications: stressed weighting starts once it is")
+            if last - h + 1 < first {
+                notes.append(
+                    "named stressed period holds fewer than mpor returns of the data: stressed weighting is off")
+            } else if usesScenarios, model.controls.stressedWeight != nil, start < timestamps.count,
+                timestamps[start] < e
+            {
+                notes.append(
+                    "named stressed period not yet in the past at the first publications: stressed weighting starts once it is"
+                )
             }
         }
 
@@ -109,8 +122,10 @@ public enum MarginEngine {
                 }
             }
         }
-        if case let .garch(asymmetric, _, refitEvery, _) = model.volatility {
-            notes.insert("\(asymmetric ? "GJR-GARCH(1,1,1)" : "GARCH(1,1)") refitted \(walker.fits) times on expanding windows (every \(refitEvery) bars)", at: 0)
+        if case .garch(let asymmetric, _, let refitEvery, _) = model.volatility {
+            notes.insert(
+                "\(asymmetric ? "GJR-GARCH(1,1,1)" : "GARCH(1,1)") refitted \(walker.fits) times on expanding windows (every \(refitEvery) bars)",
+                at: 0)
         }
         path.notes = notes
         return path

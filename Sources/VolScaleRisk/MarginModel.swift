@@ -13,9 +13,9 @@ public enum VolatilitySpec: Sendable, Equatable, Codable {
 
     public var label: String {
         switch self {
-        case let .ewma(l): return "EWMA(\(l))"
-        case let .garch(a, d, _, _): return (a ? "GJR" : "GARCH") + (d == .studentT ? "-t" : "")
-        case let .closeToClose(w): return "close-to-close(\(w))"
+        case .ewma(let l): return "EWMA(\(l))"
+        case .garch(let a, let d, _, _): return (a ? "GJR" : "GARCH") + (d == .studentT ? "-t" : "")
+        case .closeToClose(let w): return "close-to-close(\(w))"
         }
     }
 }
@@ -88,47 +88,91 @@ public struct MarginControls: Sendable, Equatable {
     public static let none = MarginControls()
 
     private init() {
-        (buffer, bufferRebuildRate, stressedWeight, stressedPeriod, floorLookback) = (nil, 0, nil, .worstWindow(bars: 250), nil)
+        (buffer, bufferRebuildRate, stressedWeight, stressedPeriod, floorLookback) = (
+            nil, 0, nil, .worstWindow(bars: 250), nil
+        )
         (speedLimitUp, speedLimitDown, smoothing, floorFraction, calibration) = (nil, nil, nil, 1, nil)
-        (riseLimit, riseBars, corridor, hardFloor, hardCap, maintenance) = (nil, 5, nil, nil, nil, .fractionOfInitial(0.8))
+        (riseLimit, riseBars, corridor, hardFloor, hardCap, maintenance) = (
+            nil, 5, nil, nil, nil, .fractionOfInitial(0.8)
+        )
     }
 
     /// Throws `.invalidControl` naming the configuration key of the first value out of range.
-    public init(buffer: Double? = nil, bufferRebuildRate: Double = 0, stressedWeight: Double? = nil,
-                stressedPeriod: StressedPeriod = .worstWindow(bars: 250), floorLookback: Int? = nil,
-                speedLimitUp: Double? = nil, speedLimitDown: Double? = nil, smoothing: Double? = nil,
-                floorFraction: Double = 1, calibration: CoverageCalibration? = nil, riseLimit: Double? = nil,
-                riseBars: Int = 5, corridor: Double? = nil, hardFloor: Double? = nil, hardCap: Double? = nil,
-                maintenance: MaintenanceRule = .fractionOfInitial(0.8)) throws(MarginModelError) {
+    public init(
+        buffer: Double? = nil, bufferRebuildRate: Double = 0, stressedWeight: Double? = nil,
+        stressedPeriod: StressedPeriod = .worstWindow(bars: 250), floorLookback: Int? = nil,
+        speedLimitUp: Double? = nil, speedLimitDown: Double? = nil, smoothing: Double? = nil,
+        floorFraction: Double = 1, calibration: CoverageCalibration? = nil, riseLimit: Double? = nil,
+        riseBars: Int = 5, corridor: Double? = nil, hardFloor: Double? = nil, hardCap: Double? = nil,
+        maintenance: MaintenanceRule = .fractionOfInitial(0.8)
+    ) throws(MarginModelError) {
         func bad(_ field: String, _ value: Double, _ reason: String) -> MarginModelError {
             .invalidControl(field: field, value: value, reason: reason)
         }
         let maxWindow = MarginModel.maxWindow
-        if let b = buffer { guard b >= 0.25 && b.isFinite else { throw bad("buffer", b, "EMIR Art. 28 requires at least 0.25") } }
-        guard bufferRebuildRate >= 0 && bufferRebuildRate.isFinite else { throw bad("buffer_rebuild_rate", bufferRebuildRate, "must be >= 0") }
-        if let w = stressedWeight { guard w >= 0.25 && w < 1 else { throw bad("stressed_weight", w, "EMIR Art. 28 requires at least 0.25 (and below 1)") } }
-        switch stressedPeriod {
-        case let .worstWindow(bars):
-            guard bars >= 2 && bars <= maxWindow else { throw bad("stressed_window", Double(bars), "must be 2 to \(maxWindow) bars") }
-        case let .dates(s, e): guard e > s else { throw bad("stressed_period", Double(e), "end must be after start") }
+        if let b = buffer {
+            guard b >= 0.25 && b.isFinite else { throw bad("buffer", b, "EMIR Art. 28 requires at least 0.25") }
         }
-        if let f = floorLookback { guard f >= 2 && f <= maxWindow else { throw bad("floor_lookback", Double(f), "must be 2 to \(maxWindow) bars") } }
-        if let u = speedLimitUp { guard u >= 0.05 && u.isFinite else { throw bad("speed_limit_up", u, "must be at least 0.05 per bar (or off): a smaller limit freezes every rate") } }
-        if let d = speedLimitDown { guard d > 0 && d < 1 else { throw bad("speed_limit_down", d, "must be in (0, 1)") } }
+        guard bufferRebuildRate >= 0 && bufferRebuildRate.isFinite else {
+            throw bad("buffer_rebuild_rate", bufferRebuildRate, "must be >= 0")
+        }
+        if let w = stressedWeight {
+            guard w >= 0.25 && w < 1 else {
+                throw bad("stressed_weight", w, "EMIR Art. 28 requires at least 0.25 (and below 1)")
+            }
+        }
+        switch stressedPeriod {
+        case .worstWindow(let bars):
+            guard bars >= 2 && bars <= maxWindow else {
+                throw bad("stressed_window", Double(bars), "must be 2 to \(maxWindow) bars")
+            }
+        case .dates(let s, let e):
+            guard e > s else { throw bad("stressed_period", Double(e), "end must be after start") }
+        }
+        if let f = floorLookback {
+            guard f >= 2 && f <= maxWindow else {
+                throw bad("floor_lookback", Double(f), "must be 2 to \(maxWindow) bars")
+            }
+        }
+        if let u = speedLimitUp {
+            guard u >= 0.05 && u.isFinite else {
+                throw bad(
+                    "speed_limit_up", u, "must be at least 0.05 per bar (or off): a smaller limit freezes every rate")
+            }
+        }
+        if let d = speedLimitDown {
+            guard d > 0 && d < 1 else { throw bad("speed_limit_down", d, "must be in (0, 1)") }
+        }
         if let s = smoothing { guard s >= 0 && s < 1 else { throw bad("smoothing", s, "must be in [0, 1)") } }
-        guard floorFraction > 0 && floorFraction <= 1 else { throw bad("floor_fraction", floorFraction, "must be in (0, 1]") }
+        guard floorFraction > 0 && floorFraction <= 1 else {
+            throw bad("floor_fraction", floorFraction, "must be in (0, 1]")
+        }
         if let r = riseLimit { guard r > 0 && r.isFinite else { throw bad("rise_limit", r, "must be positive") } }
-        guard riseBars >= 1 && riseBars <= maxWindow else { throw bad("rise_bars", Double(riseBars), "must be 1 to \(maxWindow)") }
+        guard riseBars >= 1 && riseBars <= maxWindow else {
+            throw bad("rise_bars", Double(riseBars), "must be 1 to \(maxWindow)")
+        }
         if let k = corridor { guard k > 1 && k.isFinite else { throw bad("corridor", k, "must exceed 1") } }
         if let f = hardFloor { guard f >= 0 && f.isFinite else { throw bad("hard_floor", f, "must be >= 0") } }
-        if let cap = hardCap { guard cap > 0 && cap > (hardFloor ?? 0) else { throw bad("hard_cap", cap, "must be positive and above hard_floor") } }
-        switch maintenance {
-        case let .fractionOfInitial(f): guard f > 0 && f <= 1 else { throw bad("maintenance_fraction", f, "must be in (0, 1]") }
-        case let .confidence(a): guard a > 0.5 && a < 1 else { throw bad("maintenance_confidence", a, "must be in (0.5, confidence)") }
+        if let cap = hardCap {
+            guard cap > 0 && cap > (hardFloor ?? 0) else {
+                throw bad("hard_cap", cap, "must be positive and above hard_floor")
+            }
         }
-        (self.buffer, self.bufferRebuildRate, self.stressedWeight, self.stressedPeriod) = (buffer, bufferRebuildRate, stressedWeight, stressedPeriod)
-        (self.floorLookback, self.speedLimitUp, self.speedLimitDown, self.smoothing) = (floorLookback, speedLimitUp, speedLimitDown, smoothing)
-        (self.floorFraction, self.calibration, self.riseLimit, self.riseBars) = (floorFraction, calibration, riseLimit, riseBars)
+        switch maintenance {
+        case .fractionOfInitial(let f):
+            guard f > 0 && f <= 1 else { throw bad("maintenance_fraction", f, "must be in (0, 1]") }
+        case .confidence(let a):
+            guard a > 0.5 && a < 1 else { throw bad("maintenance_confidence", a, "must be in (0.5, confidence)") }
+        }
+        (self.buffer, self.bufferRebuildRate, self.stressedWeight, self.stressedPeriod) = (
+            buffer, bufferRebuildRate, stressedWeight, stressedPeriod
+        )
+        (self.floorLookback, self.speedLimitUp, self.speedLimitDown, self.smoothing) = (
+            floorLookback, speedLimitUp, speedLimitDown, smoothing
+        )
+        (self.floorFraction, self.calibration, self.riseLimit, self.riseBars) = (
+            floorFraction, calibration, riseLimit, riseBars
+        )
         (self.corridor, self.hardFloor, self.hardCap, self.maintenance) = (corridor, hardFloor, hardCap, maintenance)
     }
 }
@@ -151,12 +195,18 @@ public struct CoverageCalibration: Sendable, Equatable {
     public let maximum: Double
 
     /// Throws `.invalidControl` naming the configuration key of the first value out of range.
-    public init(target: Double, halfLife: Double, gain: Double, minimum: Double, maximum: Double) throws(MarginModelError) {
+    public init(target: Double, halfLife: Double, gain: Double, minimum: Double, maximum: Double)
+        throws(MarginModelError)
+    {
         func bad(_ field: String, _ value: Double, _ reason: String) -> MarginModelError {
             .invalidControl(field: field, value: value, reason: reason)
         }
-        guard target > 0 && target < 1 else { throw bad("calibration_target", target, "must be an exceedance rate in (0, 1)") }
-        guard halfLife >= 1 && halfLife <= 1_000_000 else { throw bad("calibration_half_life", halfLife, "must be 1 to 1000000 publications") }
+        guard target > 0 && target < 1 else {
+            throw bad("calibration_target", target, "must be an exceedance rate in (0, 1)")
+        }
+        guard halfLife >= 1 && halfLife <= 1_000_000 else {
+            throw bad("calibration_half_life", halfLife, "must be 1 to 1000000 publications")
+        }
         guard gain > 0 && gain <= 100 else { throw bad("calibration_gain", gain, "must be in (0, 100]") }
         guard minimum > 0 && minimum <= 1 else { throw bad("calibration_min", minimum, "must be in (0, 1]") }
         guard maximum >= 1 && maximum <= 100 else { throw bad("calibration_max", maximum, "must be in [1, 100]") }
@@ -212,55 +262,80 @@ public struct MarginModel: Sendable, Equatable {
     public static let maxWindow = 1_000_000
 
     /// Throws `.invalidField` naming the model, the field and the reason.
-    public init(name: String, volatility: VolatilitySpec, measure: TailMeasure, method: RiskMethod,
-                nu: Double? = nil, useFittedNu: Bool = false, confidence: Double, mpor: Int, lookback: Int,
-                controls: MarginControls = .none, impliedWeight: Double? = nil, testConfidence: Double? = nil) throws(MarginModelError) {
+    public init(
+        name: String, volatility: VolatilitySpec, measure: TailMeasure, method: RiskMethod,
+        nu: Double? = nil, useFittedNu: Bool = false, confidence: Double, mpor: Int, lookback: Int,
+        controls: MarginControls = .none, impliedWeight: Double? = nil, testConfidence: Double? = nil
+    ) throws(MarginModelError) {
         func bad(_ field: String, _ value: Double, _ why: String) -> MarginModelError {
             .invalidField(model: name, field: field, value: value, reason: why)
         }
-        guard confidence > 0.5 && confidence < 1 else { throw bad("confidence", confidence, "must be in (0.5, 1), e.g. 0.99") }
-        if let tc = testConfidence { guard tc > 0.5 && tc < 1 else { throw bad("test_confidence", tc, "must be in (0.5, 1)") } }
+        guard confidence > 0.5 && confidence < 1 else {
+            throw bad("confidence", confidence, "must be in (0.5, 1), e.g. 0.99")
+        }
+        if let tc = testConfidence {
+            guard tc > 0.5 && tc < 1 else { throw bad("test_confidence", tc, "must be in (0.5, 1)") }
+        }
         guard mpor >= 1 else { throw bad("mpor", Double(mpor), "must be a positive number of bars") }
         // upper bounds: far beyond any real use, they keep index arithmetic far from overflow
         guard mpor <= Self.maxBars else { throw bad("mpor", Double(mpor), "must be at most \(Self.maxBars) bars") }
         guard lookback >= 2 else { throw bad("lookback", Double(lookback), "must be at least 2 bars") }
-        guard lookback <= Self.maxWindow else { throw bad("lookback", Double(lookback), "must be at most \(Self.maxWindow) bars") }
+        guard lookback <= Self.maxWindow else {
+            throw bad("lookback", Double(lookback), "must be at most \(Self.maxWindow) bars")
+        }
         if method != .parametric, lookback < mpor + 1 { throw bad("lookback", Double(lookback), "must exceed mpor") }
         if method != .parametric, Int(Double(lookback) * (1 - confidence)) < 1 {
             throw bad("lookback", Double(lookback), "too short for the confidence: fewer than one scenario in the tail")
         }
         switch volatility {
-        case let .ewma(l): guard l > 0 && l < 1 else { throw bad("lambda", l, "must be in (0, 1)") }
-        case let .garch(_, _, refit, minFit):
-            guard refit >= 1 && refit <= Self.maxWindow else { throw bad("refit_every", Double(refit), "must be 1 to \(Self.maxWindow) bars") }
-            guard minFit <= Self.maxWindow else { throw bad("minimum_fit", Double(minFit), "must be at most \(Self.maxWindow)") }
-            guard minFit >= GARCHModel.minimumObservations else { throw bad("minimum_fit", Double(minFit), "must be at least \(GARCHModel.minimumObservations)") }
-        case let .closeToClose(w):
+        case .ewma(let l): guard l > 0 && l < 1 else { throw bad("lambda", l, "must be in (0, 1)") }
+        case .garch(_, _, let refit, let minFit):
+            guard refit >= 1 && refit <= Self.maxWindow else {
+                throw bad("refit_every", Double(refit), "must be 1 to \(Self.maxWindow) bars")
+            }
+            guard minFit <= Self.maxWindow else {
+                throw bad("minimum_fit", Double(minFit), "must be at most \(Self.maxWindow)")
+            }
+            guard minFit >= GARCHModel.minimumObservations else {
+                throw bad("minimum_fit", Double(minFit), "must be at least \(GARCHModel.minimumObservations)")
+            }
+        case .closeToClose(let w):
             guard w >= 2 else { throw bad("window", Double(w), "must be at least 2") }
             guard w <= Self.maxWindow else { throw bad("window", Double(w), "must be at most \(Self.maxWindow)") }
         }
         if let nu { guard nu > 2 else { throw bad("nu", nu, "must exceed 2") } }
         // the controls checked their own values when built; here, how they fit the model
-        if case let .worstWindow(bars) = controls.stressedPeriod, controls.stressedWeight != nil {
+        if case .worstWindow(let bars) = controls.stressedPeriod, controls.stressedWeight != nil {
             guard bars >= mpor + 1 else { throw bad("stressed_window", Double(bars), "must exceed mpor") }
         }
-        if let f = controls.floorLookback { guard f > mpor else { throw bad("floor_lookback", Double(f), "must exceed mpor") } }
-        if case let .confidence(a) = controls.maintenance {
+        if let f = controls.floorLookback {
+            guard f > mpor else { throw bad("floor_lookback", Double(f), "must exceed mpor") }
+        }
+        if case .confidence(let a) = controls.maintenance {
             guard a < confidence else { throw bad("maintenance_confidence", a, "must be in (0.5, confidence)") }
         }
-        if let w = impliedWeight { guard w > 0 && w.isFinite else { throw bad("implied_weight", w, "must be positive") } }
-        (self.name, self.volatility, self.measure, self.method, self.nu, self.useFittedNu) = (name, volatility, measure, method, nu, useFittedNu)
+        if let w = impliedWeight {
+            guard w > 0 && w.isFinite else { throw bad("implied_weight", w, "must be positive") }
+        }
+        (self.name, self.volatility, self.measure, self.method, self.nu, self.useFittedNu) = (
+            name, volatility, measure, method, nu, useFittedNu
+        )
         (self.confidence, self.mpor, self.lookback, self.controls) = (confidence, mpor, lookback, controls)
         (self.impliedWeight, self.testConfidence) = (impliedWeight, testConfidence)
     }
 
     /// This model with some fields replaced, checked again as a new model.
-    public func with(name: String? = nil, volatility: VolatilitySpec? = nil, mpor: Int? = nil, lookback: Int? = nil,
-                     controls: MarginControls? = nil, impliedWeight: Double?? = nil) throws(MarginModelError) -> MarginModel {
-        try MarginModel(name: name ?? self.name, volatility: volatility ?? self.volatility, measure: measure, method: method, nu: nu,
-                        useFittedNu: useFittedNu, confidence: confidence, mpor: mpor ?? self.mpor, lookback: lookback ?? self.lookback,
-                        controls: controls ?? self.controls, impliedWeight: impliedWeight ?? self.impliedWeight,
-                        testConfidence: testConfidence)
+    public func with(
+        name: String? = nil, volatility: VolatilitySpec? = nil, mpor: Int? = nil, lookback: Int? = nil,
+        controls: MarginControls? = nil, impliedWeight: Double?? = nil
+    ) throws(MarginModelError) -> MarginModel {
+        try MarginModel(
+            name: name ?? self.name, volatility: volatility ?? self.volatility, measure: measure, method: method,
+            nu: nu,
+            useFittedNu: useFittedNu, confidence: confidence, mpor: mpor ?? self.mpor,
+            lookback: lookback ?? self.lookback,
+            controls: controls ?? self.controls, impliedWeight: impliedWeight ?? self.impliedWeight,
+            testConfidence: testConfidence)
     }
 }
 
@@ -275,11 +350,13 @@ public enum MarginModelError: Error, Equatable, Sendable, CustomStringConvertibl
 
     public var description: String {
         switch self {
-        case let .invalidField(model, field, value, reason): return "model '\(model)': \(field) = \(value): \(reason)"
-        case let .tooFewObservations(model, needed, got):
-            return "model '\(model)': needs at least \(needed) returns (lookback, warm-up and MPOR), the data has \(got)"
-        case let .volatility(model, e): return "model '\(model)': \(e)"
-        case let .invalidControl(field, value, reason): return "\(field) = \(value): \(reason)"
+        case .invalidField(let model, let field, let value, let reason):
+            return "model '\(model)': \(field) = \(value): \(reason)"
+        case .tooFewObservations(let model, let needed, let got):
+            return
+                "model '\(model)': needs at least \(needed) returns (lookback, warm-up and MPOR), the data has \(got)"
+        case .volatility(let model, let e): return "model '\(model)': \(e)"
+        case .invalidControl(let field, let value, let reason): return "\(field) = \(value): \(reason)"
         }
     }
 }

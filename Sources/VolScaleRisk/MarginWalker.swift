@@ -66,18 +66,23 @@ public struct MarginWalker: Sendable {
     public init(model: MarginModel, live: Bool = true) throws(MarginModelError) {
         switch model.volatility {
         case .ewma: firstValid = MarginEngine.ewmaWarmUp
-        case let .garch(_, _, _, minimumFit): firstValid = minimumFit
-        case let .closeToClose(window):
-            if live { throw .invalidField(model: model.name, field: "volatility", value: 0, reason: "close-to-close volatility is not available live (ewma, garch or gjr)") }
+        case .garch(_, _, _, let minimumFit): firstValid = minimumFit
+        case .closeToClose(let window):
+            if live {
+                throw .invalidField(
+                    model: model.name, field: "volatility", value: 0,
+                    reason: "close-to-close volatility is not available live (ewma, garch or gjr)")
+            }
             firstValid = window
         }
         self.model = model
-        let side = SideState(history: PublicationHistory(keep: max(model.controls.riseBars, model.mpor)),
-                             calibration: model.controls.calibration.map { CoverageCalibration.State($0) })
+        let side = SideState(
+            history: PublicationHistory(keep: max(model.controls.riseBars, model.mpor)),
+            calibration: model.controls.calibration.map { CoverageCalibration.State($0) })
         sides = [.long: side, .short: side]
         start = model.method != .parametric ? firstValid + model.lookback - 1 : firstValid
         fixedFactors = ParametricTail.factors(confidence: model.confidence, nu: model.nu)
-        if case let .confidence(a) = model.controls.maintenance { maintenanceAlpha = a } else { maintenanceAlpha = nil }
+        if case .confidence(let a) = model.controls.maintenance { maintenanceAlpha = a } else { maintenanceAlpha = nil }
         fixedMaintenanceFactors = maintenanceAlpha.map { ParametricTail.factors(confidence: $0, nu: model.nu) }
     }
 
@@ -87,14 +92,17 @@ public struct MarginWalker: Sendable {
     /// One GARCH/GJR variance update with return r.
     @inline(__always)
     static func garchStep(_ p: GARCHParameters, _ r: Double, _ s2: Double) -> Double {
-        GARCHProcess.step(omega: p.omega, alpha: p.alpha, gamma: p.gamma, beta: p.beta, variance: s2, residual: r - p.mu)
+        GARCHProcess.step(
+            omega: p.omega, alpha: p.alpha, gamma: p.gamma, beta: p.beta, variance: s2, residual: r - p.mu)
     }
 
     /// Absorbs return `r` (decimal log return) of the bar ending at `timestamp` (UTC ms);
     /// returns the rates set at its close, or nil while the model is warming up.
     /// - Parameter implied: per-period implied volatility known at that close.
     public mutating func step(_ r: Double, timestamp: Int64, implied: Double? = nil) throws(MarginModelError) -> Step? {
-        guard r.isFinite else { throw .invalidField(model: model.name, field: "return", value: r, reason: "not finite") }
+        guard r.isFinite else {
+            throw .invalidField(model: model.name, field: "return", value: r, reason: "not finite")
+        }
         returns.append(r)
         timestamps.append(timestamp)
         let t = returns.count - 1
@@ -104,7 +112,8 @@ public struct MarginWalker: Sendable {
         z.append(t >= firstValid ? returns[t] / variance[t].squareRoot() : 0)
         if t - h + 1 >= 0 {
             let j = t - h + 1
-            var a = 0.0, b = 0.0
+            var a = 0.0
+            var b = 0.0
             for i in j..<(j + h) {
                 a += z[i]
                 b += returns[i]
@@ -118,7 +127,7 @@ public struct MarginWalker: Sendable {
     /// variance[t + 1], the forecast after return t.
     mutating func forecast(_ t: Int) throws(MarginModelError) {
         switch model.volatility {
-        case let .ewma(lambda):
+        case .ewma(let lambda):
             if t + 1 < firstValid { return }
             if t + 1 == firstValid {
                 // arch's seed over the first 75 returns, then the recursion over them
@@ -136,14 +145,15 @@ public struct MarginWalker: Sendable {
                 variance.append(state.variance)
                 nuAt.append(nil)
             }
-        case let .garch(asymmetric, distribution, refitEvery, minimumFit):
+        case .garch(let asymmetric, let distribution, let refitEvery, let minimumFit):
             while variance.count < t + 1 {
                 variance.append(.nan)
                 nuAt.append(nil)
             }
             if t + 1 < minimumFit { return }
             if t + 1 == minimumFit || (t + 1 - minimumFit) % refitEvery == 0 {
-                let spec = GARCHModel(mean: .constant, volatility: .init(asymmetric: asymmetric), distribution: distribution)
+                let spec = GARCHModel(
+                    mean: .constant, volatility: .init(asymmetric: asymmetric), distribution: distribution)
                 let fit: GARCHFit
                 do { fit = try spec.fit(returns) } catch { throw .volatility(model: model.name, error) }
                 fits += 1
@@ -156,7 +166,7 @@ public struct MarginWalker: Sendable {
                 variance.append(s2)
                 nuAt.append(g.params.nu)
             }
-        case let .closeToClose(window):
+        case .closeToClose(let window):
             while variance.count < t + 1 {
                 variance.append(.nan)
                 nuAt.append(nil)
@@ -174,7 +184,7 @@ public struct MarginWalker: Sendable {
         let h = model.mpor
         let usesScenarios = model.method != .parametric
         let stressedWeight = usesScenarios ? model.controls.stressedWeight : nil
-        if case let .worstWindow(bars) = model.controls.stressedPeriod, stressedWeight != nil {
+        if case .worstWindow(let bars) = model.controls.stressedPeriod, stressedWeight != nil {
             rollingSS += returns[t] * returns[t]
             if t >= bars { rollingSS -= returns[t - bars] * returns[t - bars] }
             if t >= bars - 1 && rollingSS > bestSS {
@@ -197,7 +207,7 @@ public struct MarginWalker: Sendable {
             switch model.controls.stressedPeriod {
             case .worstWindow:
                 if let w = stressedWindow, w.end - h + 1 >= w.start { stressed = w.start..<(w.end - h + 2) }
-            case let .dates(s, e):
+            case .dates(let s, let e):
                 if timestamps[t] >= e {
                     if namedStressed == nil {
                         let first = timestamps.firstIndex { $0 >= s } ?? returns.count
@@ -219,19 +229,26 @@ public struct MarginWalker: Sendable {
                 fm = maintenanceAlpha.map { ParametricTail.factors(confidence: $0, nu: nu) }
             }
             for side in Side.allCases {
-                tails[side] = (ParametricTail.estimate(sigma: sigma, horizon: h, factors: f, side: side),
-                               fm.map { ParametricTail.estimate(sigma: sigma, horizon: h, factors: $0, side: side) })
+                tails[side] = (
+                    ParametricTail.estimate(sigma: sigma, horizon: h, factors: f, side: side),
+                    fm.map { ParametricTail.estimate(sigma: sigma, horizon: h, factors: $0, side: side) }
+                )
             }
         case .historical, .fhs:
             let scale = model.method == .fhs ? sigma : 1
-            let lo = t - model.lookback + 1, hi = t - h + 1
+            let lo = t - model.lookback + 1
+            let hi = t - h + 1
             if model.method == .fhs {
-                if t == start { window.reset(zh[lo...hi]) } else {
+                if t == start {
+                    window.reset(zh[lo...hi])
+                } else {
                     window.remove(zh[lo - 1])
                     window.insert(zh[hi])
                 }
             } else {
-                if t == start { window.reset(rh[lo...hi]) } else {
+                if t == start {
+                    window.reset(rh[lo...hi])
+                } else {
                     window.remove(rh[lo - 1])
                     window.insert(rh[hi])
                 }
@@ -266,14 +283,17 @@ public struct MarginWalker: Sendable {
                 for r in (side == .long ? sLow : sHigh) { candidates.append((side.loss(logReturn: r), wStressed)) }
                 var c2 = candidates
                 let main = EmpiricalTail.estimate(candidates: &candidates, totalWeight: 1, confidence: alpha)
-                let mm = maintenanceAlpha.map { EmpiricalTail.estimate(candidates: &c2, totalWeight: 1, confidence: $0) }
+                let mm = maintenanceAlpha.map {
+                    EmpiricalTail.estimate(candidates: &c2, totalWeight: 1, confidence: $0)
+                }
                 tails[side] = (main, mm)
             }
         }
 
         var floors: [Side: Double] = [:]
         if let fl = model.controls.floorLookback {
-            let lo = max(0, t - fl + 1), hi = t - h + 1
+            let lo = max(0, t - fl + 1)
+            let hi = t - h + 1
             if hi - lo + 1 >= 2 {
                 let nF = hi - lo + 1
                 let kF = EmpiricalTail.candidateCount(n: nF, groupShare: 1, confidence: alpha)
@@ -286,8 +306,11 @@ public struct MarginWalker: Sendable {
                 floorRange = lo...hi
                 floorWindow.extremes(k: kF, low: &low, high: &high)
                 for side in Side.allCases {
-                    var c = (side == .long ? low : high).map { (loss: side.loss(logReturn: $0), weight: 1.0 / Double(nF)) }
-                    floors[side] = EmpiricalTail.estimate(candidates: &c, totalWeight: 1, confidence: alpha).value(model.measure)
+                    var c = (side == .long ? low : high).map {
+                        (loss: side.loss(logReturn: $0), weight: 1.0 / Double(nF))
+                    }
+                    floors[side] = EmpiricalTail.estimate(candidates: &c, totalWeight: 1, confidence: alpha).value(
+                        model.measure)
                 }
             }
         }
@@ -304,7 +327,7 @@ public struct MarginWalker: Sendable {
             let (rate, binding) = model.controls.apply(model: k * m, floorValue: floors[side], history: state.history)
             let maintenance: Double
             switch model.controls.maintenance {
-            case let .fractionOfInitial(f): maintenance = f * rate
+            case .fractionOfInitial(let f): maintenance = f * rate
             case .confidence: maintenance = min(max(mTail?.value(model.measure) ?? rate, 0), rate)
             }
             state.history.record(rate)

@@ -50,8 +50,10 @@ public enum EmpiricalTail {
     ///   lie in the worst `1 - alpha` of the total weight (usually the few largest losses
     ///   of each weighted group); weights need not be normalised but `totalWeight` must be
     ///   the weight of all scenarios.
-    public static func estimate(candidates: inout [(loss: Double, weight: Double)], totalWeight: Double,
-                                confidence alpha: Double) -> TailEstimate {
+    public static func estimate(
+        candidates: inout [(loss: Double, weight: Double)], totalWeight: Double,
+        confidence alpha: Double
+    ) -> TailEstimate {
         candidates.sort { $0.loss > $1.loss }
         let tailMass = (1 - alpha) * totalWeight
         var cumulative = 0.0
@@ -92,11 +94,17 @@ public enum ParametricTail {
         return (z, Special.normalPDF(z) / (1 - alpha))
     }
 
-    public static func estimate(sigma: Double, horizon h: Int, factors f: (quantile: Double, es: Double), side: Side) -> TailEstimate {
+    public static func estimate(sigma: Double, horizon h: Int, factors f: (quantile: Double, es: Double), side: Side)
+        -> TailEstimate
+    {
         let s = sigma * Double(h).squareRoot()
         switch side {
-        case .long: return TailEstimate(valueAtRisk: side.loss(logReturn: -f.quantile * s), expectedShortfall: side.loss(logReturn: -f.es * s))
-        case .short: return TailEstimate(valueAtRisk: side.loss(logReturn: f.quantile * s), expectedShortfall: side.loss(logReturn: f.es * s))
+        case .long:
+            return TailEstimate(
+                valueAtRisk: side.loss(logReturn: -f.quantile * s), expectedShortfall: side.loss(logReturn: -f.es * s))
+        case .short:
+            return TailEstimate(
+                valueAtRisk: side.loss(logReturn: f.quantile * s), expectedShortfall: side.loss(logReturn: f.es * s))
         }
     }
 }
@@ -169,7 +177,8 @@ struct SortedWindow {
 
     /// Index of the first element >= v.
     private func lowerBound(_ v: Double) -> Int {
-        var lo = 0, hi = values.count
+        var lo = 0
+        var hi = values.count
         while lo < hi {
             let mid = (lo + hi) >> 1
             if values[mid] < v { lo = mid + 1 } else { hi = mid }
@@ -209,9 +218,14 @@ public enum CollateralHaircut {
     ///   - side: `.long` for a balance held, `.short` for a borrowed one.
     ///   - spread: relative bid-ask spread (0.001 = 10 bp); half of it is charged.
     /// - Returns: the haircut (decimal fraction of value) and its volatility part.
-    public static func base(sigmaDaily: Double, horizon: Int, factors: (quantile: Double, es: Double), side: Side,
-                            spread: Double, floor: Double, cap: Double) -> (rate: Double, volatility: Double) {
-        let vol = sigmaDaily > 0 ? ParametricTail.estimate(sigma: sigmaDaily, horizon: horizon, factors: factors, side: side).expectedShortfall : 0
+    public static func base(
+        sigmaDaily: Double, horizon: Int, factors: (quantile: Double, es: Double), side: Side,
+        spread: Double, floor: Double, cap: Double
+    ) -> (rate: Double, volatility: Double) {
+        let vol =
+            sigmaDaily > 0
+            ? ParametricTail.estimate(sigma: sigmaDaily, horizon: horizon, factors: factors, side: side)
+                .expectedShortfall : 0
         return (min(max(vol + 0.5 * spread, floor), cap), vol)
     }
 }

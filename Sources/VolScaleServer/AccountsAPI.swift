@@ -26,13 +26,16 @@ extension ServiceAPI {
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     static func storeFailed(_ error: any Error) -> HTTPError {
-        HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: "the store failed: \(error); nothing was changed, retrying is safe")
+        HTTPError(
+            .serviceUnavailable, headers: [.retryAfter: "1"],
+            message: "the store failed: \(error); nothing was changed, retrying is safe")
     }
 
     /// The generated record of a stored account (its document read back through the same
     /// mapping as a request body).
     static func record(_ a: StoredAccount, deleted: Bool? = nil) throws -> Schemas.AccountRecord {
-        .init(id: a.id, version: a.version, updated: a.updated, deleted: deleted, account: try storedDocument(a.document))
+        .init(
+            id: a.id, version: a.version, updated: a.updated, deleted: deleted, account: try storedDocument(a.document))
     }
 
     static func storedDocument(_ text: String) throws -> Schemas.Account {
@@ -42,21 +45,26 @@ extension ServiceAPI {
     }
 
     func putAccount(_ input: Operations.PutAccount.Input) async throws -> Operations.PutAccount.Output {
-        guard case var .json(document) = input.body else { throw HTTPError(.unsupportedMediaType) }
+        guard case .json(var document) = input.body else { throw HTTPError(.unsupportedMediaType) }
         let id = input.path.id
         try Self.checkID(id)
-        if let given = document.id, given != id { throw HTTPError(.unprocessableContent, message: "id: the body's id must be the path's ('\(id.prefix(64))')") }
+        if let given = document.id, given != id {
+            throw HTTPError(.unprocessableContent, message: "id: the body's id must be the path's ('\(id.prefix(64))')")
+        }
         // `explain` belongs to a what-if answer, not to an account: not stored (the document says so)
         document.explain = nil
         document.id = id
         let account = try Self.account(document)
         let mode = document.mode.flatMap { MarginMode(rawValue: $0.rawValue) }
-        if case let .failure(e) = evaluate(account, mode: mode ?? .standard, explain: false) {
+        if case .failure(let e) = evaluate(account, mode: mode ?? .standard, explain: false) {
             throw HTTPError(.unprocessableContent, message: "\(e.field): \(e.reason)")
         }
         let store = try accountStore()
         let stored: StoredAccount
-        do { stored = try await store.putAccount(id: id, document: document.json.text, time: Self.now(), by: RawBody.keyName ?? "unknown") } catch {
+        do {
+            stored = try await store.putAccount(
+                id: id, document: document.json.text, time: Self.now(), by: RawBody.keyName ?? "unknown")
+        } catch {
             throw Self.storeFailed(error)
         }
         await state.setAccount(account, mode: mode)
@@ -66,7 +74,9 @@ extension ServiceAPI {
     func getAccount(_ input: Operations.GetAccount.Input) async throws -> Operations.GetAccount.Output {
         try Self.checkID(input.path.id)
         let found: StoredAccount?
-        do { found = try await accountStore().account(input.path.id) } catch let e as HTTPError { throw e } catch { throw Self.storeFailed(error) }
+        do { found = try await accountStore().account(input.path.id) } catch let e as HTTPError { throw e } catch {
+            throw Self.storeFailed(error)
+        }
         guard let found else { throw HTTPError(.notFound, message: "unknown account '\(input.path.id.prefix(64))'") }
         return .ok(.init(body: .json(try Self.record(found))))
     }
@@ -75,7 +85,10 @@ extension ServiceAPI {
         try Self.checkID(input.path.id)
         let store = try accountStore()
         let deleted: StoredAccount?
-        do { deleted = try await store.deleteAccount(id: input.path.id, time: Self.now(), by: RawBody.keyName ?? "unknown") } catch {
+        do {
+            deleted = try await store.deleteAccount(
+                id: input.path.id, time: Self.now(), by: RawBody.keyName ?? "unknown")
+        } catch {
             throw Self.storeFailed(error)
         }
         guard let deleted else { throw HTTPError(.notFound, message: "unknown account '\(input.path.id.prefix(64))'") }
@@ -91,29 +104,50 @@ extension ServiceAPI {
         let store = try accountStore()
         let page: [StoredAccount]
         // one more than asked: whether there is a next page
-        do { page = try await store.accounts(after: input.query.after, limit: limit + 1) } catch { throw Self.storeFailed(error) }
+        do { page = try await store.accounts(after: input.query.after, limit: limit + 1) } catch {
+            throw Self.storeFailed(error)
+        }
         let shown = page.prefix(limit)
-        return .ok(.init(body: .json(.init(accounts: try shown.map { try Self.record($0) }, next: page.count > limit ? shown.last?.id : nil))))
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        accounts: try shown.map { try Self.record($0) }, next: page.count > limit ? shown.last?.id : nil
+                    ))))
     }
 
     func accountHistory(_ input: Operations.AccountHistory.Input) async throws -> Operations.AccountHistory.Output {
         try Self.checkID(input.path.id)
         let limit = try Self.bounded(input.query.limit, "limit", 1...1000) ?? 100
-        if let b = input.query.before, b < 1 { throw HTTPError(.badRequest, message: "before: expected an integer in [1, \(Int64.max)]") }
+        if let b = input.query.before, b < 1 {
+            throw HTTPError(.badRequest, message: "before: expected an integer in [1, \(Int64.max)]")
+        }
         let store = try accountStore()
         let events: [AccountEvent]
-        do { events = try await store.accountHistory(input.path.id, before: input.query.before, limit: limit) } catch { throw Self.storeFailed(error) }
-        if events.isEmpty, input.query.before == nil { throw HTTPError(.notFound, message: "unknown account '\(input.path.id.prefix(64))'") }
-        return .ok(.init(body: .json(try events.map { e in
-            .init(number: e.number, version: e.version, time: e.time, kind: .init(rawValue: e.kind) ?? .status, by: e.by,
-                  account: e.kind == "put" ? try Self.storedDocument(e.detail) : nil, detail: e.kind == "put" || e.detail.isEmpty ? nil : e.detail)
-        })))
+        do { events = try await store.accountHistory(input.path.id, before: input.query.before, limit: limit) } catch {
+            throw Self.storeFailed(error)
+        }
+        if events.isEmpty, input.query.before == nil {
+            throw HTTPError(.notFound, message: "unknown account '\(input.path.id.prefix(64))'")
+        }
+        return .ok(
+            .init(
+                body: .json(
+                    try events.map { e in
+                        .init(
+                            number: e.number, version: e.version, time: e.time,
+                            kind: .init(rawValue: e.kind) ?? .status, by: e.by,
+                            account: e.kind == "put" ? try Self.storedDocument(e.detail) : nil,
+                            detail: e.kind == "put" || e.detail.isEmpty ? nil : e.detail)
+                    })))
     }
 
     /// At start: a store that ever held accounts is the source of truth; a new store is
     /// seeded from the accounts file (recorded as put by `accounts file`). The accounts are
     /// evaluated together afterwards (`ServiceState.remarginAll`).
-    static func loadAccounts(state: ServiceState, store: any EngineStore, file: [Account]) async throws -> (loaded: Int, seeded: Int) {
+    static func loadAccounts(state: ServiceState, store: any EngineStore, file: [Account]) async throws -> (
+        loaded: Int, seeded: Int
+    ) {
         if try await store.accountsEverStored() {
             var after: String?
             var n = 0
@@ -121,7 +155,9 @@ extension ServiceAPI {
                 let page = try await store.accounts(after: after, limit: 1000)
                 for a in page {
                     let document = try storedDocument(a.document)
-                    await state.setAccount(try account(document), mode: document.mode.flatMap { MarginMode(rawValue: $0.rawValue) }, evaluate: false)
+                    await state.setAccount(
+                        try account(document), mode: document.mode.flatMap { MarginMode(rawValue: $0.rawValue) },
+                        evaluate: false)
                 }
                 n += page.count
                 guard page.count == 1000, let last = page.last?.id else { return (n, 0) }
@@ -143,9 +179,14 @@ extension Components.Schemas.Account {
     init(_ a: Account) {
         var map: [String: Double] = [:]
         for c in a.collateral { map[c.asset, default: 0] += c.quantity }
-        self.init(id: a.id, collateral: a.collateral.isEmpty ? nil : .case1(.init(additionalProperties: map)),
-                  positions: a.positions.map { .init(instrument: $0.instrument, quantity: $0.quantity, entryPrice: $0.entryPrice, impliedVolatility: $0.impliedVolatility) },
-                  mode: nil, explain: nil)
+        self.init(
+            id: a.id, collateral: a.collateral.isEmpty ? nil : .case1(.init(additionalProperties: map)),
+            positions: a.positions.map {
+                .init(
+                    instrument: $0.instrument, quantity: $0.quantity, entryPrice: $0.entryPrice,
+                    impliedVolatility: $0.impliedVolatility)
+            },
+            mode: nil, explain: nil)
     }
 
     /// The document as JSON, members sorted (the stored text).
@@ -153,21 +194,36 @@ extension Components.Schemas.Account {
         var m: [(key: String, value: JSON)] = []
         switch collateral {
         case nil: break
-        case let .case1(map)?: m.append(("collateral", .object(map.additionalProperties.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })))
-        case let .case2(list)?: m.append(("collateral", .array(list.map { .object([("asset", .string($0.asset)), ("quantity", .number($0.quantity))]) })))
+        case .case1(let map)?:
+            m.append(
+                (
+                    "collateral",
+                    .object(map.additionalProperties.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) })
+                ))
+        case .case2(let list)?:
+            m.append(
+                (
+                    "collateral",
+                    .array(list.map { .object([("asset", .string($0.asset)), ("quantity", .number($0.quantity))]) })
+                ))
         }
         if let explain { m.append(("explain", .bool(explain))) }
         if let id { m.append(("id", .string(id))) }
         if let mode { m.append(("mode", .string(mode.rawValue))) }
         if let positions {
-            m.append(("positions", .array(positions.map { p in
-                var o: [(key: String, value: JSON)] = []
-                if let e = p.entryPrice { o.append(("entryPrice", .number(e))) }
-                if let v = p.impliedVolatility { o.append(("impliedVolatility", .number(v))) }
-                o.append(("instrument", .string(p.instrument)))
-                o.append(("quantity", .number(p.quantity)))
-                return .object(o)
-            })))
+            m.append(
+                (
+                    "positions",
+                    .array(
+                        positions.map { p in
+                            var o: [(key: String, value: JSON)] = []
+                            if let e = p.entryPrice { o.append(("entryPrice", .number(e))) }
+                            if let v = p.impliedVolatility { o.append(("impliedVolatility", .number(v))) }
+                            o.append(("instrument", .string(p.instrument)))
+                            o.append(("quantity", .number(p.quantity)))
+                            return .object(o)
+                        })
+                ))
         }
         return .object(m)
     }

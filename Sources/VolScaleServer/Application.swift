@@ -1,13 +1,14 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import NIOCore
-import HTTPTypes
-import OpenAPIHummingbird
-import OpenAPIRuntime
 import Logging
 import Metrics
+import NIOCore
+import OpenAPIHummingbird
+import OpenAPIRuntime
 import Prometheus
+import ServiceLifecycle
 import VolScaleConfig
 import VolScaleEngine
 import VolScaleMargin
@@ -31,7 +32,9 @@ struct RoleMiddleware: RouterMiddleware {
     let role: Role
     let keyInQuery: Bool
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         var context = context
         let key = try auth.authorize(secret: request.apiKey(allowQuery: keyInQuery), role: role)
         context.key = key
@@ -74,9 +77,11 @@ public struct ServerConfig: Sendable {
 
     /// The HTTP/1 channel's settings from these limits.
     var http1: HTTP1Channel.Configuration {
-        .init(idleTimeout: .seconds(Int64(idleTimeoutSeconds)),
-              httpDecoderConfiguration: .init(maxHeaderFieldSize: maxHeaderFieldBytes, maxHeaderListSize: maxHeaderBytes,
-                                               maxHeaderFieldCount: maxHeaderCount))
+        .init(
+            idleTimeout: .seconds(Int64(idleTimeoutSeconds)),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: maxHeaderFieldBytes, maxHeaderListSize: maxHeaderBytes,
+                maxHeaderFieldCount: maxHeaderCount))
     }
 }
 
@@ -100,7 +105,8 @@ public final class ServiceMetrics: Sendable {
     }
 
     func rejected(_ reason: String, _ n: Int) {
-        registry.makeCounter(name: "volscale_quotes_rejected_total", labels: [("reason", reason)]).increment(by: Int64(n))
+        registry.makeCounter(name: "volscale_quotes_rejected_total", labels: [("reason", reason)]).increment(
+            by: Int64(n))
     }
 
     /// swift-metrics has one backend per process, so the registry is the process's.
@@ -114,13 +120,17 @@ public final class ServiceMetrics: Sendable {
         "http.server.active_requests": "volscale_http_active_requests",
     ]
     static let labels: [String: String] = [
-        "http.route": "route", "http.request.method": "method", "http.response.status_code": "status", "error.type": "status",
+        "http.route": "route", "http.request.method": "method", "http.response.status_code": "status",
+        "error.type": "status",
     ]
 
     private static let bootstrapped: Void = {
         var factory = PrometheusMetricsFactory(registry: processRegistry)
         factory.nameAndLabelSanitizer = { name, labels in
-            (names[name] ?? name.replacingOccurrences(of: ".", with: "_"), labels.map { (ServiceMetrics.labels[$0.0] ?? $0.0.replacingOccurrences(of: ".", with: "_"), $0.1) })
+            (
+                names[name] ?? name.replacingOccurrences(of: ".", with: "_"),
+                labels.map { (ServiceMetrics.labels[$0.0] ?? $0.0.replacingOccurrences(of: ".", with: "_"), $0.1) }
+            )
         }
         factory.durationHistogramBuckets["volscale_http_request_duration_seconds"] =
             [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1].map { Duration.microseconds(Int64($0 * 1e6)) }
@@ -171,8 +181,11 @@ struct KnownRoutesResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Con
         guard !methods.isEmpty, !methods.contains(request.method) else { return nil }
         let list = methods.map(\.rawValue).joined(separator: ", ")
         // answered here, not thrown: outside the router nothing turns an error into its response
-        return try HTTPError(.methodNotAllowed, headers: [.allow: list], message: "\(request.method.rawValue) is not served here; allowed: \(list)")
-            .response(from: request, context: context)
+        return try HTTPError(
+            .methodNotAllowed, headers: [.allow: list],
+            message: "\(request.method.rawValue) is not served here; allowed: \(list)"
+        )
+        .response(from: request, context: context)
     }
 }
 
@@ -188,7 +201,9 @@ struct ServiceResponderBuilder: HTTPResponderBuilder {
 /// rule (role middleware, then the body limit and the error shape); the generated
 /// operations through `RoleRoutingTransport`, the others as Hummingbird handlers; the
 /// dashboard's files through Hummingbird's file middleware.
-public func buildRouter(state: ServiceState, auth: Authenticator, metrics: ServiceMetrics, config: ServerConfig) -> Router<AppRequestContext> {
+public func buildRouter(state: ServiceState, auth: Authenticator, metrics: ServiceMetrics, config: ServerConfig)
+    -> Router<AppRequestContext>
+{
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: MetricsMiddleware<AppRequestContext>())
     let api = ServiceAPI(state: state, auth: auth, metrics: metrics, config: config)
@@ -197,8 +212,12 @@ public func buildRouter(state: ServiceState, auth: Authenticator, metrics: Servi
         let name = "\(route.role?.rawValue ?? "public")|\(route.keyInQuery)"
         if let g = groups[name] { return g }
         let g = router.group()
-        if let role = route.role { g.add(middleware: RoleMiddleware(auth: auth, role: role, keyInQuery: route.keyInQuery)) }
-        g.add(middleware: BodyLimitMiddleware(maxBytes: config.maxBodyBytes, timeout: .seconds(config.bodyTimeoutSeconds)))
+        if let role = route.role {
+            g.add(middleware: RoleMiddleware(auth: auth, role: role, keyInQuery: route.keyInQuery))
+        }
+        g.add(
+            middleware: BodyLimitMiddleware(maxBytes: config.maxBodyBytes, timeout: .seconds(config.bodyTimeoutSeconds))
+        )
         g.add(middleware: OpenAPIErrorMiddleware())
         groups[name] = g
         return g
@@ -209,7 +228,9 @@ public func buildRouter(state: ServiceState, auth: Authenticator, metrics: Servi
         case .dashboardFile?:
             // served by the file middleware; without the files, a 503 that says where they belong
             if Dashboard.folder == nil {
-                group(route).on(RouterPath(route.path), method: route.method) { _, _ -> Response in throw HTTPError(.serviceUnavailable, message: Dashboard.missing) }
+                group(route).on(RouterPath(route.path), method: route.method) { _, _ -> Response in
+                    throw HTTPError(.serviceUnavailable, message: Dashboard.missing)
+                }
             }
         case let handler?:
             group(route).on(RouterPath(route.path), method: route.method) { request, context in
@@ -218,10 +239,16 @@ public func buildRouter(state: ServiceState, auth: Authenticator, metrics: Servi
         }
     }
     if let folder = Dashboard.folder { router.add(middleware: FileMiddleware(folder.path, searchForIndexHtml: true)) }
-    let transport = RoleRoutingTransport(group: { method, path in
-        // an operation missing from the table needs the highest role (a test checks there is none)
-        group(ServiceAPI.routes.first { $0.method == method && $0.path == path } ?? ServiceRoute(method: method, path: path, role: .admin))
-    }, replacements: ["POST /v1/margin/what-if": { request, context in try await api.whatIfFast(request, context: context) }])
+    let transport = RoleRoutingTransport(
+        group: { method, path in
+            // an operation missing from the table needs the highest role (a test checks there is none)
+            group(
+                ServiceAPI.routes.first { $0.method == method && $0.path == path }
+                    ?? ServiceRoute(method: method, path: path, role: .admin))
+        },
+        replacements: [
+            "POST /v1/margin/what-if": { request, context in try await api.whatIfFast(request, context: context) }
+        ])
     // the transport throws nothing: registration cannot fail
     try? api.registerHandlers(on: transport, configuration: .init(jsonEncodingOptions: [.sortedKeys]))
     return router
@@ -234,8 +261,13 @@ public func buildRouter(state: ServiceState, auth: Authenticator, metrics: Servi
 struct RoleRoutingTransport: ServerTransport {
     let group: (HTTPRequest.Method, String) -> RouterGroup<AppRequestContext>
     let replacements: [String: @Sendable (Request, AppRequestContext) async throws -> Response]
-    func register(_ handler: @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?),
-                  method: HTTPRequest.Method, path: String) throws {
+    func register(
+        _ handler:
+            @escaping @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (
+                HTTPResponse, HTTPBody?
+            ),
+        method: HTTPRequest.Method, path: String
+    ) throws {
         if let replacement = replacements["\(method.rawValue) \(path)"] {
             group(method, path).on(RouterPath(path), method: method, use: replacement)
         } else {
@@ -245,21 +277,25 @@ struct RoleRoutingTransport: ServerTransport {
 }
 
 /// The application `volscale serve` runs and the tests drive.
-public func buildApplication(state: ServiceState, config: ServerConfig, metrics: ServiceMetrics = ServiceMetrics(),
-                             logger: Logger = Logger(label: "volscale"), services: [any Service] = []) -> some ApplicationProtocol {
+public func buildApplication(
+    state: ServiceState, config: ServerConfig, metrics: ServiceMetrics = ServiceMetrics(),
+    logger: Logger = Logger(label: "volscale"), services: [any Service] = []
+) -> some ApplicationProtocol {
     let auth = Authenticator(keys: config.keys, ratePerSecond: config.ratePerSecond, burst: config.burst)
     let router = buildRouter(state: state, auth: auth, metrics: metrics, config: config)
-    var app = Application(router: ServiceResponderBuilder(router: router), server: WebSocketStream.server(state: state, auth: auth, http1: config.http1, headTimeout: .seconds(Int64(config.headTimeoutSeconds)),
-                                                                                                        idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)),
-                                                                                                        maxLineBytes: config.maxRequestLineBytes, maxHeadBytes: config.maxHeaderBytes), configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
-                          logger: logger)
+    var app = Application(
+        router: ServiceResponderBuilder(router: router),
+        server: WebSocketStream.server(
+            state: state, auth: auth, http1: config.http1, headTimeout: .seconds(Int64(config.headTimeoutSeconds)),
+            idleTimeout: .seconds(Int64(config.idleTimeoutSeconds)),
+            maxLineBytes: config.maxRequestLineBytes, maxHeadBytes: config.maxHeaderBytes),
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "volscale"),
+        logger: logger)
     app.addServices(StoreWriterService(state: state, logger: logger))
     app.addServices(StalenessMonitor(state: state))
     for s in services { app.addServices(s) }
     return app
 }
-
-import ServiceLifecycle
 
 /// The store's single writer (group commit) as a service: runs until graceful shutdown,
 /// then drains the queue. Registered first, so that it stops last: after the HTTP server

@@ -1,7 +1,7 @@
-import VolScaleStore
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
+import VolScaleStore
 
 /// Roles, each including the ones below it: read < ingest < admin.
 public enum Role: String, Sendable, Codable, Comparable, CaseIterable {
@@ -50,7 +50,7 @@ public struct APIKeyRecord: Sendable, Codable, Equatable {
 /// Key lookup and per-key token-bucket rate limits. A lock, not an actor: every request
 /// passes here, and an actor hop per request would serialise them.
 public final class Authenticator: @unchecked Sendable {
-    let keys: [String: APIKeyRecord] // by hash
+    let keys: [String: APIKeyRecord]  // by hash
     let ratePerSecond: Double
     let burst: Double
     var buckets: [String: (tokens: Double, at: Double)] = [:]
@@ -66,10 +66,16 @@ public final class Authenticator: @unchecked Sendable {
     /// HTTP error to answer with (401, 403, or 429 with Retry-After).
     public func authorize(secret: String?, role: Role) throws -> APIKeyRecord {
         guard let secret, !secret.isEmpty else {
-            throw HTTPError(.unauthorized, message: "an API key is required: header 'Authorization: Bearer KEY' or 'X-API-Key'")
+            throw HTTPError(
+                .unauthorized, message: "an API key is required: header 'Authorization: Bearer KEY' or 'X-API-Key'")
         }
-        guard let key = keys[APIKeyRecord.hash(secret)] else { throw HTTPError(.unauthorized, message: "unknown API key") }
-        guard key.role >= role else { throw HTTPError(.forbidden, message: "key '\(key.name)' has role \(key.role.rawValue); this needs \(role.rawValue)") }
+        guard let key = keys[APIKeyRecord.hash(secret)] else {
+            throw HTTPError(.unauthorized, message: "unknown API key")
+        }
+        guard key.role >= role else {
+            throw HTTPError(
+                .forbidden, message: "key '\(key.name)' has role \(key.role.rawValue); this needs \(role.rawValue)")
+        }
         let now = Date().timeIntervalSince1970
         lock.lock()
         defer { lock.unlock() }
@@ -79,7 +85,9 @@ public final class Authenticator: @unchecked Sendable {
         guard b.tokens >= 1 else {
             buckets[key.name] = b
             let wait = Int(((1 - b.tokens) / ratePerSecond).rounded(.up))
-            throw HTTPError(.tooManyRequests, headers: [.retryAfter: String(max(wait, 1))], message: "rate limit of \(ratePerSecond) requests per second exceeded for key '\(key.name)'")
+            throw HTTPError(
+                .tooManyRequests, headers: [.retryAfter: String(max(wait, 1))],
+                message: "rate limit of \(ratePerSecond) requests per second exceeded for key '\(key.name)'")
         }
         b.tokens -= 1
         buckets[key.name] = b

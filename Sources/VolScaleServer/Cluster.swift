@@ -106,9 +106,12 @@ extension ServiceState {
     /// Commits the batch under this process's leases. Work for an asset whose lease is gone
     /// is dropped (none of it was acknowledged: its waiters are told to resend, and the
     /// asset's owner now decides); the rest goes back to the queue if the store fails.
-    func commitCluster(quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord], target: UInt64) async throws {
+    func commitCluster(
+        quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord], target: UInt64
+    ) async throws {
         guard var role = cluster else { return }
-        var quotes = quotes, publications = publications
+        var quotes = quotes
+        var publications = publications
         var inbox = role.pendingInbox
         cluster?.pendingInbox = []
         var touched = Set(quotes.map(\.asset)).union(publications.map(\.asset).filter { $0 != Publication.policyAsset })
@@ -135,8 +138,9 @@ extension ServiceState {
             states[a] = engine.assetSnapshot(a)
         }
         let configChanged = role.configChanged
-        var batch = ClusterCommit(process: role.process, fences: fences, quotes: quotes, publications: publications, states: states,
-                                  inputs: inputs, statusEvents: statusEvents, config: configChanged ? engine.config : nil)
+        var batch = ClusterCommit(
+            process: role.process, fences: fences, quotes: quotes, publications: publications, states: states,
+            inputs: inputs, statusEvents: statusEvents, config: configChanged ? engine.config : nil)
         batch.idleTimeout = max(200, role.lease / 4)
         batch.inbox = inbox.map(\.id)
         let store = role.store
@@ -146,7 +150,8 @@ extension ServiceState {
             for (p, n) in zip(publications, numbers) { role.numbered[p.sequence] = n }
             if role.numbered.count > 20_000 {
                 let keep = role.numbered.keys.sorted().suffix(10_000)
-                role.numbered = Dictionary(uniqueKeysWithValues: keep.compactMap { k in role.numbered[k].map { (k, $0) } })
+                role.numbered = Dictionary(
+                    uniqueKeysWithValues: keep.compactMap { k in role.numbered[k].map { (k, $0) } })
             }
             if configChanged { role.configChanged = false }
             role.inboxTaken.subtract(inbox.map(\.id))
@@ -155,7 +160,8 @@ extension ServiceState {
         } catch let lost as LeaseLost {
             for a in lost.assets { lose(a) }
             // the other assets' work goes back to the queue; every waiter is told to resend
-            var q = quotes, p = publications
+            var q = quotes
+            var p = publications
             discard(Set(lost.assets), quotes: &q, publications: &p)
             dropInbox(Set(lost.assets), &inbox)
             requeue(quotes: q, publications: p, statusEvents: statusEvents, inbox: inbox)
@@ -171,7 +177,10 @@ extension ServiceState {
     }
 
     /// Puts the inbox rows of a failed commit back at the head of the queue, with its other work.
-    func requeue(quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord], inbox: [(id: Int64, asset: String)]) {
+    func requeue(
+        quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord],
+        inbox: [(id: Int64, asset: String)]
+    ) {
         requeue(quotes: quotes, publications: publications, statusEvents: statusEvents)
         let rows = inbox + (cluster?.pendingInbox ?? [])  // read before the write: one access at a time
         cluster?.pendingInbox = rows
@@ -198,7 +207,9 @@ extension ServiceState {
         guard let c = cluster else { return }
         let owned = c.fences.keys.filter { c.owns($0) }.sorted()
         let rows = try await c.store.inbox(assets: owned, limit: limit)
-        let fresh = rows.filter { !(cluster?.inboxTaken.contains($0.id) ?? true) && (cluster?.owns($0.quote.asset) ?? false) }
+        let fresh = rows.filter {
+            !(cluster?.inboxTaken.contains($0.id) ?? true) && (cluster?.owns($0.quote.asset) ?? false)
+        }
         guard !fresh.isEmpty else { return }
         cluster?.inboxTaken.formUnion(fresh.map(\.id))
         cluster?.pendingInbox.append(contentsOf: fresh.map { ($0.id, $0.quote.asset) })
@@ -228,9 +239,12 @@ extension ServiceState {
         guard let store = cluster?.store else { return false }
         let stored = try await store.assetState(asset)
         var positions: [String: Int64] = [:]
-        for (name, a) in cluster?.inputAsset ?? [:] where a == asset { positions[name] = try await store.inputPosition(name) }
+        for (name, a) in cluster?.inputAsset ?? [:] where a == asset {
+            positions[name] = try await store.inputPosition(name)
+        }
         if let stored {
-            let model = engine.policies[asset], state = stored.state
+            let model = engine.policies[asset]
+            let state = stored.state
             let walker = await Task.detached { StreamingEngine.walker(for: model, state) }.value
             engine.adopt(asset, stored.state, walker: walker)
             cluster?.stateVersions[asset] = stored.version
@@ -283,7 +297,9 @@ extension ServiceState {
         // another call may have run while this one waited: only what is still new
         let fresh = rows.map(\.publication).filter { $0.sequence > (cluster?.followedSequence ?? 0) }
         if let last = fresh.last { cluster?.followedSequence = last.sequence }
-        if fresh.contains(where: { $0.asset == Publication.policyAsset }), let stored = try await store.venueConfig(), stored.version != cluster?.configVersion {
+        if fresh.contains(where: { $0.asset == Publication.policyAsset }), let stored = try await store.venueConfig(),
+            stored.version != cluster?.configVersion
+        {
             try engine.adoptControls(from: stored.config)
             cluster?.configVersion = stored.version
         }
@@ -306,8 +322,14 @@ extension ServiceState {
             if s.state.price.lastUpdate > (engine.aggregator.states[asset]?.lastUpdate ?? 0) { arrived(asset) }
             engine.adopt(asset, s.state, following: true)
             cluster?.stateVersions[asset] = s.version
-            if let price = s.state.price.aggregate, history[asset]?.last.map({ $0.t < s.state.price.lastUpdate }) ?? true {
-                addHistory(asset, HistoryPoint(t: s.state.price.lastUpdate, price: price, sigma: s.state.volatility.variance.map { $0.squareRoot() }))
+            if let price = s.state.price.aggregate,
+                history[asset]?.last.map({ $0.t < s.state.price.lastUpdate }) ?? true
+            {
+                addHistory(
+                    asset,
+                    HistoryPoint(
+                        t: s.state.price.lastUpdate, price: price,
+                        sigma: s.state.volatility.variance.map { $0.squareRoot() }))
             }
         }
         try await followAccounts(store)
@@ -323,11 +345,14 @@ extension ServiceState {
             cluster?.followedAccountEvent = followed
             switch e.kind {
             case "put":
-                if let document = try? ServiceAPI.storedDocument(e.detail), let account = try? ServiceAPI.account(document),
-                   monitor.entry(account.id)?.account != account {
+                if let document = try? ServiceAPI.storedDocument(e.detail),
+                    let account = try? ServiceAPI.account(document),
+                    monitor.entry(account.id)?.account != account
+                {
                     // the latest version only: an older event of an account changed since is skipped
                     if let current = try await store.account(e.id), current.version != e.version { continue }
-                    setAccount(account, mode: document.mode.flatMap { MarginMode(rawValue: $0.rawValue) }, record: false)
+                    setAccount(
+                        account, mode: document.mode.flatMap { MarginMode(rawValue: $0.rawValue) }, record: false)
                 }
             case "delete":
                 if let current = try await store.account(e.id), current.version > e.version { continue }
@@ -360,8 +385,11 @@ public struct ClusterService: Service, CustomStringConvertible {
     let replay: @Sendable (String) async throws -> Void
     let logger: Logger
 
-    public init(state: ServiceState, store: PostgresStore, process: String, address: String, assets: [String], lease: Int64,
-                followInterval: Duration = .milliseconds(200), logger: Logger, replay: @escaping @Sendable (String) async throws -> Void) {
+    public init(
+        state: ServiceState, store: PostgresStore, process: String, address: String, assets: [String], lease: Int64,
+        followInterval: Duration = .milliseconds(200), logger: Logger,
+        replay: @escaping @Sendable (String) async throws -> Void
+    ) {
         self.state = state
         self.store = store
         self.process = process
@@ -406,7 +434,9 @@ public struct ClusterService: Service, CustomStringConvertible {
         }
         // graceful stop: what is queued is committed by the writer; hand every asset over now
         for (asset, _) in await state.ownedAssets {
-            if let fence = await state.beginRelease(asset) { try? await store.release(asset, process: process, fence: fence) }
+            if let fence = await state.beginRelease(asset) {
+                try? await store.release(asset, process: process, fence: fence)
+            }
         }
         try? await store.leave(process: process)
         logger.info("left the venue: leases released")
@@ -435,7 +465,8 @@ public struct ClusterService: Service, CustomStringConvertible {
         while mine.count > share, let asset = mine.popLast() {
             if let fence = await state.beginRelease(asset) {
                 try await store.release(asset, process: process, fence: fence)
-                logger.info("handed \(asset) over (fair share \(share) of \(assets.count) assets among \(live) processes)")
+                logger.info(
+                    "handed \(asset) over (fair share \(share) of \(assets.count) assets among \(live) processes)")
             }
         }
     }
@@ -460,7 +491,9 @@ public struct ClusterService: Service, CustomStringConvertible {
                 await state.setReplaying(lease.asset, false)
             }
             owned += 1
-            logger.info("took \(lease.asset) over (fence \(fence), \(resumed ? "resumed from its stored state" : "history replayed"))")
+            logger.info(
+                "took \(lease.asset) over (fence \(fence), \(resumed ? "resumed from its stored state" : "history replayed"))"
+            )
             // asset views say so at once
             await state.setLeases(try await store.leases())
         }

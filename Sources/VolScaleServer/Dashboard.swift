@@ -10,15 +10,22 @@ enum Dashboard {
         if let exe = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent() {
             candidates.append(exe.appendingPathComponent("VolScale_VolScaleServer.resources"))
         }
-        for b in Bundle.allBundles { candidates.append(b.bundleURL.deletingLastPathComponent().appendingPathComponent("VolScale_VolScaleServer.resources")) }
-        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("openapi.yaml").path) }
+        for b in Bundle.allBundles {
+            candidates.append(
+                b.bundleURL.deletingLastPathComponent().appendingPathComponent("VolScale_VolScaleServer.resources"))
+        }
+        return candidates.first {
+            FileManager.default.fileExists(atPath: $0.appendingPathComponent("openapi.yaml").path)
+        }
     }()
 
     /// A file of the package's resources, or the source tree's copy (a development checkout).
     static func resource(_ name: String) -> String? {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(name)
         for url in [resources?.appendingPathComponent(name), source].compactMap({ $0 }) {
-            if let data = FileManager.default.contents(atPath: url.path) { return String(decoding: data, as: UTF8.self) }
+            if let data = FileManager.default.contents(atPath: url.path) {
+                return String(decoding: data, as: UTF8.self)
+            }
         }
         return nil
     }
@@ -32,10 +39,16 @@ enum Dashboard {
         if let exe = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent() {
             candidates.append(exe.appendingPathComponent("VolScale_VolScaleServer.resources/dashboard"))
         }
-        for b in Bundle.allBundles { candidates.append(b.bundleURL.deletingLastPathComponent().appendingPathComponent("VolScale_VolScaleServer.resources/dashboard")) }
-        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/dashboard"))
+        for b in Bundle.allBundles {
+            candidates.append(
+                b.bundleURL.deletingLastPathComponent().appendingPathComponent(
+                    "VolScale_VolScaleServer.resources/dashboard"))
+        }
+        candidates.append(
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/dashboard"))
         return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("index.html").path) }
     }()
 
-    static let missing = "dashboard files not found: VolScale_VolScaleServer.resources/dashboard must stay next to the volscale executable"
+    static let missing =
+        "dashboard files not found: VolScale_VolScaleServer.resources/dashboard must stay next to the volscale executable"
 }

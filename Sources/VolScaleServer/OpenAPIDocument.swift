@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import VolScaleConfig
 import Yams
 
@@ -15,7 +15,9 @@ enum OpenAPIDocument {
     static let json: Result<String, HTTPError> = {
         guard let yaml else { return .failure(HTTPError(.serviceUnavailable, message: missing)) }
         do {
-            guard let node = try Yams.compose(yaml: yaml) else { return .failure(HTTPError(.serviceUnavailable, message: "openapi.yaml is empty")) }
+            guard let node = try Yams.compose(yaml: yaml) else {
+                return .failure(HTTPError(.serviceUnavailable, message: "openapi.yaml is empty"))
+            }
             return .success(try convert(node).text)
         } catch {
             return .failure(HTTPError(.serviceUnavailable, message: "openapi.yaml cannot be read: \(error)"))
@@ -41,18 +43,21 @@ enum OpenAPIDocument {
                     }
                     walk(m.value)
                 }
-            } else if let a = v.array { a.forEach(walk) }
+            } else if let a = v.array {
+                a.forEach(walk)
+            }
         }
         walk(doc)
         return names
     }
 
-    static let missing = "openapi.yaml not found: VolScale_VolScaleServer.resources must stay next to the volscale executable"
+    static let missing =
+        "openapi.yaml not found: VolScale_VolScaleServer.resources must stay next to the volscale executable"
 
     /// A YAML node as JSON: scalars by their resolved tag (null, bool, int, float, else string).
     static func convert(_ node: Node) throws -> JSON {
         switch node {
-        case let .scalar(s):
+        case .scalar(let s):
             switch Tag.Name(rawValue: node.tag.rawValue) {
             case .null: return .null
             case .bool: return node.bool.map(JSON.bool) ?? .string(s.string)
@@ -60,9 +65,9 @@ enum OpenAPIDocument {
             case .float: return node.float.map(JSON.number) ?? .string(s.string)
             default: return .string(s.string)
             }
-        case let .mapping(m):
+        case .mapping(let m):
             return .object(try m.map { (key: $0.key.string ?? "", value: try convert($0.value)) })
-        case let .sequence(q):
+        case .sequence(let q):
             return .array(try q.map(convert))
         case .alias:
             throw HTTPError(.serviceUnavailable, message: "openapi.yaml uses an alias")

@@ -32,7 +32,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     var deadline: Scheduled<Void>?
 
     init(timeout: TimeAmount, idleTimeout: TimeAmount, maxLineBytes: Int, maxHeadBytes: Int) {
-        (self.timeout, self.idleTimeout, self.maxLineBytes, self.maxHeadBytes) = (timeout, idleTimeout, maxLineBytes, maxHeadBytes)
+        (self.timeout, self.idleTimeout, self.maxLineBytes, self.maxHeadBytes) = (
+            timeout, idleTimeout, maxLineBytes, maxHeadBytes
+        )
     }
 
     /// A connection that sends nothing is closed after the idle timeout (as an idle kept-alive
@@ -57,7 +59,10 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 tail.append(b)
                 if tail.count > 4 { tail.removeFirst() }
                 if !lineDone && b == 0x0A { (lineDone, firstLine) = (true, seen) }
-                if tail == [0x0D, 0x0A, 0x0D, 0x0A] || tail.suffix(2) == [0x0A, 0x0A] { complete = true; break }
+                if tail == [0x0D, 0x0A, 0x0D, 0x0A] || tail.suffix(2) == [0x0A, 0x0A] {
+                    complete = true
+                    break
+                }
             }
         }
         // the head is held here until it is whole: the decoder never sees a part of one
@@ -79,8 +84,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// would otherwise keep the connection open until its idle timeout).
     static func closeAfterAnswer(_ bytes: inout ByteBuffer, headLength: Int) {
         guard headLength >= 4, let head = bytes.getString(at: bytes.readerIndex, length: headLength),
-              head.hasSuffix("\r\n\r\n"), let line = head.split(separator: "\r\n", maxSplits: 1).first,
-              line.hasSuffix(" HTTP/1.0"), !head.lowercased().contains("keep-alive") else { return }
+            head.hasSuffix("\r\n\r\n"), let line = head.split(separator: "\r\n", maxSplits: 1).first,
+            line.hasSuffix(" HTTP/1.0"), !head.lowercased().contains("keep-alive")
+        else { return }
         var out = ByteBuffer()
         out.writeBytes(head.utf8.dropLast(2))  // the head without its last CR LF (bytes: "\r\n" is one Character)
         out.writeString("Connection: close\r\n\r\n")
@@ -118,7 +124,8 @@ struct GuardedChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(
-                RequestHeadGuard(timeout: timeout, idleTimeout: idleTimeout, maxLineBytes: maxLineBytes, maxHeadBytes: maxHeadBytes),
+                RequestHeadGuard(
+                    timeout: timeout, idleTimeout: idleTimeout, maxLineBytes: maxLineBytes, maxHeadBytes: maxHeadBytes),
                 position: .first)
         }.flatMap { inner.setup(channel: channel, logger: logger) }
     }

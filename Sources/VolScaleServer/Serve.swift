@@ -27,8 +27,10 @@ public struct SampleFeed: Sendable {
         var out: [Series] = []
         for src in sources {
             let s = try PriceFileReader(column: src.column, skipBadRows: true).read(path: src.path).series
-            out.append(Series(asset: src.asset, source: src.name, file: (src.path as NSString).lastPathComponent,
-                              timestamps: s.timestamps, prices: s.close))
+            out.append(
+                Series(
+                    asset: src.asset, source: src.name, file: (src.path as NSString).lastPathComponent,
+                    timestamps: s.timestamps, prices: s.close))
         }
         return SampleFeed(series: out)
     }
@@ -66,7 +68,9 @@ public struct ServeOptions: Sendable {
 public enum VolScaleService {
     /// Builds the state (resuming the store when it exists), and returns it with the sample
     /// bars still to be fed live.
-    public static func prepare(_ o: ServeOptions, logger: Logger) async throws -> (ServiceState, SampleFeed, VenueConfig) {
+    public static func prepare(_ o: ServeOptions, logger: Logger) async throws -> (
+        ServiceState, SampleFeed, VenueConfig
+    ) {
         // the venue's live_bars, unless overridden, are held back: read once for the setting
         let liveBars = try o.liveBars ?? VenueConfig.load(path: o.venuePath).liveBars
         let venue = try VenueConfig.load(path: o.venuePath, holdBack: o.replaySources ? liveBars : 0)
@@ -81,9 +85,13 @@ public enum VolScaleService {
         let config = venue.engine
         let snapshot = try await store.loadSnapshot()
         if let snapshot, snapshot.config.assets != config.assets {
-            logger.warning("the store's engine has assets \(snapshot.config.assets), the venue file \(config.assets): the store's engine is resumed as it is")
+            logger.warning(
+                "the store's engine has assets \(snapshot.config.assets), the venue file \(config.assets): the store's engine is resumed as it is"
+            )
         }
-        let engine = try snapshot.map { try StreamingEngine(snapshot: $0, policies: venue.policies) } ?? StreamingEngine(config: config, policies: venue.policies)
+        let engine =
+            try snapshot.map { try StreamingEngine(snapshot: $0, policies: venue.policies) }
+            ?? StreamingEngine(config: config, policies: venue.policies)
         var positions: [String: Int] = [:]
         let fresh = snapshot == nil
         for s in sample.series {
@@ -96,7 +104,9 @@ public enum VolScaleService {
             state = ServiceState(engine: engine, store: store, book: book)
             for s in sample.series {
                 let n = positions[s.file]!
-                let quotes = (0..<n).map { Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[$0], price: s.prices[$0]) }
+                let quotes = (0..<n).map {
+                    Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[$0], price: s.prices[$0])
+                }
                 _ = try await state.ingest(quotes)
                 await state.setInputPosition(s.file, Int64(n))
                 try await state.flush()
@@ -120,7 +130,9 @@ public enum VolScaleService {
     }
 
     /// Accounts: the store's once it has held any; a new store is seeded from the venue's file.
-    static func loadAccounts(_ venue: VenueConfig, state: ServiceState, store: any EngineStore, logger: Logger) async throws {
+    static func loadAccounts(_ venue: VenueConfig, state: ServiceState, store: any EngineStore, logger: Logger)
+        async throws
+    {
         var fileAccounts: [Account] = []
         if let a = venue.accountsPath, FileManager.default.fileExists(atPath: a) {
             let file = try AccountsFile.read(path: a)
@@ -133,7 +145,9 @@ public enum VolScaleService {
 
     /// Chart history: the sample's first `positions` bars replayed into a scratch engine (the
     /// stored engine itself is not re-run).
-    static func chartHistory(_ sample: SampleFeed, config: EngineConfig, positions: [String: Int]) -> [String: [ServiceState.HistoryPoint]] {
+    static func chartHistory(_ sample: SampleFeed, config: EngineConfig, positions: [String: Int]) -> [String:
+        [ServiceState.HistoryPoint]]
+    {
         var scratch = StreamingEngine(config: config)
         var history: [String: [ServiceState.HistoryPoint]] = [:]
         for s in sample.series {
@@ -141,7 +155,10 @@ public enum VolScaleService {
                 let q = Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])
                 _ = scratch.ingest(q)
                 if let agg = scratch.aggregator.states[s.asset]?.aggregate {
-                    history[s.asset, default: []].append(.init(t: q.timestamp, price: agg, sigma: scratch.volatility[s.asset]?.variance.map { $0.squareRoot() }))
+                    history[s.asset, default: []].append(
+                        .init(
+                            t: q.timestamp, price: agg,
+                            sigma: scratch.volatility[s.asset]?.variance.map { $0.squareRoot() }))
                 }
             }
         }
@@ -151,7 +168,9 @@ public enum VolScaleService {
     /// Several processes on one PostgreSQL store: the engine starts from every asset's
     /// stored state (followed, not owned: the assets are taken by `ClusterService`), the
     /// accounts and the chain's publications from the store.
-    static func prepareShared(_ o: ServeOptions, venue: VenueConfig, logger: Logger) async throws -> (ServiceState, SampleFeed) {
+    static func prepareShared(_ o: ServeOptions, venue: VenueConfig, logger: Logger) async throws -> (
+        ServiceState, SampleFeed
+    ) {
         guard let url = o.storage(venue).url else { throw StoreError(store: "serve", reason: "no store URL") }
         let store = try await PostgresStore.connect(url: url)
         let sample = o.replaySources ? try SampleFeed.load(venue.sources) : SampleFeed(series: [])
@@ -165,8 +184,11 @@ public enum VolScaleService {
             versions[asset] = s.version
         }
         let state = ServiceState(engine: engine, store: store, book: venue.book.book)
-        let process = o.processName ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-        await state.joinCluster(store: store, process: process, lease: Int64(o.storage(venue).leaseSeconds * 1000), inputs: Dictionary(sample.series.map { ($0.file, $0.asset) }, uniquingKeysWith: { a, _ in a }))
+        let process =
+            o.processName ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        await state.joinCluster(
+            store: store, process: process, lease: Int64(o.storage(venue).leaseSeconds * 1000),
+            inputs: Dictionary(sample.series.map { ($0.file, $0.asset) }, uniquingKeysWith: { a, _ in a }))
         var positions: [String: Int] = [:]
         for s in sample.series { positions[s.file] = Int(clamping: try await store.inputPosition(s.file)) }
         await state.seedHistory(chartHistory(sample, config: venue.engine, positions: positions))
@@ -175,21 +197,29 @@ public enum VolScaleService {
         let stored = try await store.publications(asset: nil, at: nil, limit: 20_000).map(\.publication)
         for p in stored { await state.appendStored(p) }
         await state.restoreParameterSets(stored)
-        await state.startFollowing(sequence: stored.last?.sequence ?? 0, accountEvent: accountEvent, versions: versions, configVersion: storedConfig?.version ?? 0)
+        await state.startFollowing(
+            sequence: stored.last?.sequence ?? 0, accountEvent: accountEvent, versions: versions,
+            configVersion: storedConfig?.version ?? 0)
         await state.remarginAll()
-        logger.info("process \(process) joined venue '\(venue.name)' on \(url.split(separator: "@").last.map(String.init) ?? "PostgreSQL"): \(versions.count) assets stored, chain at sequence \(stored.last?.sequence ?? 0)")
+        logger.info(
+            "process \(process) joined venue '\(venue.name)' on \(url.split(separator: "@").last.map(String.init) ?? "PostgreSQL"): \(versions.count) assets stored, chain at sequence \(stored.last?.sequence ?? 0)"
+        )
         return (state, sample)
     }
 
     /// Replays one asset's held-back history into the engine and commits it (a new venue:
     /// the first process to own the asset does it).
-    public static func replayHistory(state: ServiceState, sample: SampleFeed, asset: String, liveBars: Int) async throws {
+    public static func replayHistory(state: ServiceState, sample: SampleFeed, asset: String, liveBars: Int) async throws
+    {
         for s in sample.series where s.asset == asset {
             let n = max(s.prices.count - liveBars, 0)
             var i = Int(await state.inputPosition(s.file))
             while i < n {
                 let j = min(i + 5000, n)
-                _ = try await state.ingest((i..<j).map { Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[$0], price: s.prices[$0]) })
+                _ = try await state.ingest(
+                    (i..<j).map {
+                        Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[$0], price: s.prices[$0])
+                    })
                 await state.setInputPosition(s.file, Int64(j))
                 try await state.flush()
                 i = j
@@ -209,7 +239,9 @@ public enum VolScaleService {
                 guard let p = await state.feedPosition(s.file, asset: s.asset) else { continue }
                 let i = Int(clamping: p)
                 guard i < s.prices.count else { continue }
-                let result = try? await state.ingest([Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])], forward: false)
+                let result = try? await state.ingest(
+                    [Quote(asset: s.asset, source: s.source, timestamp: s.timestamps[i], price: s.prices[i])],
+                    forward: false)
                 // handed over meanwhile: the line is the new owner's to feed
                 if result?.rejected[ServiceState.notOwned] != nil { continue }
                 await state.setInputPosition(s.file, Int64(i + 1))

@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import NIOCore
 import VolScaleConfig
 import VolScaleCore
@@ -69,13 +69,16 @@ struct ServiceAPI: Sendable {
         .init(method: .post, path: "/v1/backtest", role: .read),
     ]
 
-    func handle(_ handler: ServiceRoute.Handler, request: Request, context: AppRequestContext) async throws -> Response {
+    func handle(_ handler: ServiceRoute.Handler, request: Request, context: AppRequestContext) async throws -> Response
+    {
         switch handler {
         case .metrics:
             metrics.lag.set(Double(await state.lag))
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
+            return Response(
+                status: .ok, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
         case .openapiJSON: return try OpenAPIDocument.response(json: true)
         case .openapiYAML: return try OpenAPIDocument.response(json: false)
         case .stream: return try await stream(request)
@@ -84,17 +87,25 @@ struct ServiceAPI: Sendable {
             // reached only when the upgrade did not happen (see WebSocketStream): a well-formed
             // upgrade refused for want of a stream slot is 503, as the SSE stream answers then
             _ = try WebSocketStream.since(request.uri.queryParameters.get("since").map { String($0) })
-            if request.headers[.upgrade]?.lowercased() == "websocket", await state.subscriberCount >= ServiceState.maxSubscribers {
-                throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(ServiceState.keepAliveSeconds)"],
-                                message: "too many open streams (\(ServiceState.maxSubscribers)); slots of clients that left are freed within \(ServiceState.keepAliveSeconds) s")
+            if request.headers[.upgrade]?.lowercased() == "websocket",
+                await state.subscriberCount >= ServiceState.maxSubscribers
+            {
+                throw HTTPError(
+                    .serviceUnavailable, headers: [.retryAfter: "\(ServiceState.keepAliveSeconds)"],
+                    message:
+                        "too many open streams (\(ServiceState.maxSubscribers)); slots of clients that left are freed within \(ServiceState.keepAliveSeconds) s"
+                )
             }
-            throw HTTPError(.upgradeRequired, headers: [.upgrade: "websocket"], message: "this route speaks WebSocket: send an upgrade request")
+            throw HTTPError(
+                .upgradeRequired, headers: [.upgrade: "websocket"],
+                message: "this route speaks WebSocket: send an upgrade request")
         }
     }
 
     func requireAsset(_ asset: String, status: HTTPResponse.Status = .notFound) async throws {
         guard await state.engine.config.assets.contains(asset) else {
-            throw HTTPError(status, message: "\(status == .notFound ? "" : "asset: ")unknown asset '\(asset.prefix(64))'")
+            throw HTTPError(
+                status, message: "\(status == .notFound ? "" : "asset: ")unknown asset '\(asset.prefix(64))'")
         }
     }
 
@@ -102,7 +113,8 @@ struct ServiceAPI: Sendable {
     static func queryInteger(_ request: Request, _ name: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let text = request.uri.queryParameters.get(name) else { return nil }
         guard let n = Int(text), range.contains(n) else {
-            throw HTTPError(.badRequest, message: "\(name): expected an integer in [\(range.lowerBound), \(range.upperBound)]")
+            throw HTTPError(
+                .badRequest, message: "\(name): expected an integer in [\(range.lowerBound), \(range.upperBound)]")
         }
         return n
     }
@@ -120,16 +132,23 @@ struct ServiceAPI: Sendable {
         do throws(SubscribeError) {
             subscription = try await state.subscribe(since: since)
         } catch {
-            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "\(ServiceState.keepAliveSeconds)"],
-                            message: "too many open streams (\(ServiceState.maxSubscribers)); slots of clients that left are freed within \(ServiceState.keepAliveSeconds) s")
+            throw HTTPError(
+                .serviceUnavailable, headers: [.retryAfter: "\(ServiceState.keepAliveSeconds)"],
+                message:
+                    "too many open streams (\(ServiceState.maxSubscribers)); slots of clients that left are freed within \(ServiceState.keepAliveSeconds) s"
+            )
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let preamble = subscription.missed ? ": some events before the requested sequence are no longer kept; fetch /v1/rates for current values\n\n" : ": stream open\n\n"
-        let body = StreamBody(subscription: subscription, limit: limit, preamble: preamble, encoder: encoder, since: since ?? 0)
+        let preamble =
+            subscription.missed
+            ? ": some events before the requested sequence are no longer kept; fetch /v1/rates for current values\n\n"
+            : ": stream open\n\n"
+        let body = StreamBody(
+            subscription: subscription, limit: limit, preamble: preamble, encoder: encoder, since: since ?? 0)
         return Response(status: .ok, headers: headers, body: .init(asyncSequence: body))
     }
 }
@@ -154,7 +173,10 @@ struct StreamBody: AsyncSequence, Sendable {
         var finished = false
 
         mutating func next() async -> ByteBuffer? {
-            if let p = preamble { preamble = nil; return ByteBuffer(string: p) }
+            if let p = preamble {
+                preamble = nil
+                return ByteBuffer(string: p)
+            }
             if finished || flag.closed { return nil }
             if let r = remaining, r <= 0 { return nil }
             guard let e = await inner.next() else {
@@ -170,11 +192,12 @@ struct StreamBody: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(inner: subscription.events.makeAsyncIterator(), flag: subscription.flag, remaining: limit, preamble: preamble,
-                      encoder: encoder, lastSequence: since)
+        AsyncIterator(
+            inner: subscription.events.makeAsyncIterator(), flag: subscription.flag, remaining: limit,
+            preamble: preamble,
+            encoder: encoder, lastSequence: since)
     }
 }
-
 
 extension StreamEvent {
     /// The event as the document's `StreamMessage`: its name, its sequence number
@@ -183,19 +206,28 @@ extension StreamEvent {
     var message: Components.Schemas.StreamMessage? {
         switch self {
         case .keepAlive: return nil
-        case let .publication(p): return .init(event: .publication, id: p.sequence, data: .Publication(.init(p)))
-        case let .status(asset, status, time):
-            return .init(event: .status, data: .StatusEvent(.init(asset: asset, status: .init(rawValue: status.rawValue) ?? .unstable, time: time)))
-        case let .account(c, time):
+        case .publication(let p): return .init(event: .publication, id: p.sequence, data: .Publication(.init(p)))
+        case .status(let asset, let status, let time):
+            return .init(
+                event: .status,
+                data: .StatusEvent(
+                    .init(asset: asset, status: .init(rawValue: status.rawValue) ?? .unstable, time: time)))
+        case .account(let c, let time):
             typealias E = Components.Schemas.AccountStatusEvent
-            return .init(event: .account, data: .AccountStatusEvent(.init(
-                account: c.id, old: c.old.flatMap { E.OldPayload(rawValue: $0.rawValue) }, new: E.NewPayload(rawValue: c.new.rawValue) ?? .healthy,
-                marginRatio: c.marginRatio.flatMap { $0.isFinite ? $0 : nil }, sequence: c.sequence, time: time)))
+            return .init(
+                event: .account,
+                data: .AccountStatusEvent(
+                    .init(
+                        account: c.id, old: c.old.flatMap { E.OldPayload(rawValue: $0.rawValue) },
+                        new: E.NewPayload(rawValue: c.new.rawValue) ?? .healthy,
+                        marginRatio: c.marginRatio.flatMap { $0.isFinite ? $0 : nil }, sequence: c.sequence, time: time)
+                ))
         }
     }
 
     static func dropped(resumeSince: Int64) -> Components.Schemas.StreamMessage {
-        .init(event: .dropped, data: .DroppedEvent(.init(reason: "the client read too slowly", resumeSince: resumeSince)))
+        .init(
+            event: .dropped, data: .DroppedEvent(.init(reason: "the client read too slowly", resumeSince: resumeSince)))
     }
 }
 

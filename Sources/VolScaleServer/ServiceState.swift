@@ -66,7 +66,9 @@ public actor ServiceState {
     /// The accounts the service knows, in id order (stress).
     public var accounts: [Account] { monitor.entries.map(\.account).sorted { $0.id < $1.id } }
     /// An account and its own margin mode (its document's `mode`, else standard).
-    public func account(_ id: String) -> (account: Account, mode: MarginMode)? { monitor.entry(id).map { ($0.account, $0.mode) } }
+    public func account(_ id: String) -> (account: Account, mode: MarginMode)? {
+        monitor.entry(id).map { ($0.account, $0.mode) }
+    }
     public func setAccounts(_ a: [Account]) { for x in a { setAccount(x, mode: nil) } }
     /// Adds or replaces an account and evaluates it at once: a change of its status (from
     /// its previous version's) is an `account` event like one caused by a publication.
@@ -199,7 +201,12 @@ public actor ServiceState {
         let now = Self.wallClock()
         for c in changes {
             let ratio = c.marginRatio.map { "margin ratio " + String(format: "%.4f", $0) } ?? "equity not positive"
-            if record { pendingStatusEvents.append(AccountStatusRecord(id: c.id, time: now, detail: "\(c.old?.rawValue ?? "none") -> \(c.new.rawValue) (\(ratio), sequence \(c.sequence))")) }
+            if record {
+                pendingStatusEvents.append(
+                    AccountStatusRecord(
+                        id: c.id, time: now,
+                        detail: "\(c.old?.rawValue ?? "none") -> \(c.new.rawValue) (\(ratio), sequence \(c.sequence))"))
+            }
             broadcast(.account(c, time: now))
         }
         guard record else { return }
@@ -224,12 +231,14 @@ public actor ServiceState {
                 if forward && engine.config.assets.contains(q.asset) {
                     forwarding.append(q)
                 } else {
-                    rejected[engine.config.assets.contains(q.asset) ? ClusterRole.notOwned : RejectionReason.unknownAsset.rawValue, default: 0] += 1
+                    rejected[
+                        engine.config.assets.contains(q.asset)
+                            ? ClusterRole.notOwned : RejectionReason.unknownAsset.rawValue, default: 0] += 1
                 }
                 continue
             }
             switch engine.ingest(q, now: now) {
-            case let .failure(r):
+            case .failure(let r):
                 // a resent quote meets a later state: stored (or queued) it is a duplicate, else
                 // refused for the reason the engine gave
                 if r == .duplicate || r == .outOfOrder || r == .beforeLastBar || r == .tooOld {
@@ -237,7 +246,7 @@ public actor ServiceState {
                 } else {
                     rejected[r.rawValue, default: 0] += 1
                 }
-            case let .success(p):
+            case .success(let p):
                 accepted += 1
                 arrived(q.asset)
                 pendingQuotes.append(q)
@@ -274,7 +283,8 @@ public actor ServiceState {
                 }
             }
         }
-        var result = IngestResult(accepted: accepted, duplicates: duplicates, rejected: rejected, publications: pubs, ticket: ticket)
+        var result = IngestResult(
+            accepted: accepted, duplicates: duplicates, rejected: rejected, publications: pubs, ticket: ticket)
         if let c = cluster, !forwarding.isEmpty {
             try await c.store.forward(forwarding, by: c.process)
             result.forwarded = forwarding.count
@@ -297,7 +307,9 @@ public actor ServiceState {
         addHistory(q.asset, HistoryPoint(t: q.timestamp, price: agg, sigma: sigma))
         if lastStatus[q.asset] != st.unstable {
             lastStatus[q.asset] = st.unstable
-            if !stale.contains(q.asset) { broadcast(.status(asset: q.asset, status: PriceStatus(unstable: st.unstable), time: q.timestamp)) }
+            if !stale.contains(q.asset) {
+                broadcast(.status(asset: q.asset, status: PriceStatus(unstable: st.unstable), time: q.timestamp))
+            }
         }
     }
 
@@ -376,16 +388,20 @@ public actor ServiceState {
             }
         }
         let target = appended
-        let quotes = pendingQuotes, publications = pendingPublications, statusEvents = pendingStatusEvents
+        let quotes = pendingQuotes
+        let publications = pendingPublications
+        let statusEvents = pendingStatusEvents
         pendingQuotes.removeAll(keepingCapacity: true)
         pendingPublications.removeAll(keepingCapacity: true)
         pendingStatusEvents.removeAll(keepingCapacity: true)
         if cluster != nil {
-            try await commitCluster(quotes: quotes, publications: publications, statusEvents: statusEvents, target: target)
+            try await commitCluster(
+                quotes: quotes, publications: publications, statusEvents: statusEvents, target: target)
             return
         }
         impliedChanged = []  // the snapshot below carries every asset's implied volatility
-        var batch = CommitBatch(quotes: quotes, publications: publications, snapshot: engine.snapshot, inputs: inputPositions)
+        var batch = CommitBatch(
+            quotes: quotes, publications: publications, snapshot: engine.snapshot, inputs: inputPositions)
         batch.statusEvents = statusEvents
         do {
             // A cancelled caller must not abandon a commit half-way: the commit runs to its
@@ -427,7 +443,10 @@ public actor ServiceState {
     /// `timeout` (the store keeps failing) or when the service stops first.
     public func waitDurable(_ ticket: UInt64, timeout: Duration = .seconds(30)) async throws {
         if durable >= ticket { return }
-        if store == nil { try await commitPending(); return }
+        if store == nil {
+            try await commitPending()
+            return
+        }
         let id = nextWaiter
         nextWaiter &+= 1
         let expiry = Task { [weak self] in
@@ -436,14 +455,19 @@ public actor ServiceState {
         }
         defer { expiry.cancel() }
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            if durable >= ticket { c.resume(); return }
+            if durable >= ticket {
+                c.resume()
+                return
+            }
             waiters[id] = (ticket, c)
         }
     }
 
     func expire(_ id: UInt64) {
         guard let w = waiters.removeValue(forKey: id) else { return }
-        w.continuation.resume(throwing: NotDurable(reason: storeFailure.map { "the store is failing: \($0)" } ?? "the commit did not finish in time"))
+        w.continuation.resume(
+            throwing: NotDurable(
+                reason: storeFailure.map { "the store is failing: \($0)" } ?? "the commit did not finish in time"))
     }
 
     /// Commits everything queued so far and returns once it is durable (start-up replay,
@@ -472,7 +496,10 @@ public actor ServiceState {
     func waitForWork() async {
         if (durable < appended && !committing) || stopping { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            if (durable < appended && !committing) || stopping { c.resume(); return }
+            if (durable < appended && !committing) || stopping {
+                c.resume()
+                return
+            }
             writerWake = c
         }
     }
@@ -498,7 +525,8 @@ public actor ServiceState {
     public func subscribe(since: Int64?) throws(SubscribeError) -> Subscription {
         guard subscribers.count < Self.maxSubscribers else { throw .tooMany }
         let id = UUID()
-        let (stream, continuation) = AsyncStream<StreamEvent>.makeStream(bufferingPolicy: .bufferingOldest(Self.subscriberBuffer))
+        let (stream, continuation) = AsyncStream<StreamEvent>.makeStream(
+            bufferingPolicy: .bufferingOldest(Self.subscriberBuffer))
         let flag = SubscriptionFlag()
         var missed = false
         if let since {
@@ -558,7 +586,9 @@ public actor ServiceState {
     /// volatility in the engine (committed with the engine's state; answered once durable), and
     /// its fitted surface is kept for the API and the dashboard. Several processes: only the
     /// asset's owner takes it (`ClusterRole.notOwned` otherwise).
-    public func setImplied(_ asset: String, _ value: ImpliedVolatility, surface: ChainSurface?) async throws -> ImpliedRejection? {
+    public func setImplied(_ asset: String, _ value: ImpliedVolatility, surface: ChainSurface?) async throws
+        -> ImpliedRejection?
+    {
         if let c = cluster, !c.owns(asset), engine.config.assets.contains(asset) { throw NotOwnedError(asset: asset) }
         if let r = engine.setImplied(asset, value) { return r }
         surfaces[asset] = surface  // nil when no expiry could be fitted: no stale surface is shown
@@ -570,11 +600,14 @@ public actor ServiceState {
 
     /// Applies a policy change and appends it to the audit chain; returns once it is durable.
     /// Throws `EngineConfigError`, having changed nothing, when the controls would be invalid.
-    public func updatePolicy(buffer: Double??, speedLimitUp: Double??, speedLimitDown: Double??, hardFloor: Double??,
-                             hardCap: Double??, maintenanceFraction: Double?, by who: String) async throws -> Publication {
-        let p = try engine.updatePolicy(buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown, hardFloor: hardFloor,
-                                    hardCap: hardCap, maintenanceFraction: maintenanceFraction, by: who,
-                                    at: Int64(Date().timeIntervalSince1970 * 1000))
+    public func updatePolicy(
+        buffer: Double??, speedLimitUp: Double??, speedLimitDown: Double??, hardFloor: Double??,
+        hardCap: Double??, maintenanceFraction: Double?, by who: String
+    ) async throws -> Publication {
+        let p = try engine.updatePolicy(
+            buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown, hardFloor: hardFloor,
+            hardCap: hardCap, maintenanceFraction: maintenanceFraction, by: who,
+            at: Int64(Date().timeIntervalSince1970 * 1000))
         pendingPublications.append(p)
         if cluster == nil { append(p) } else { cluster?.configChanged = true }
         queueChanged()
@@ -585,7 +618,9 @@ public actor ServiceState {
     /// Outside the actor on purpose: what-if requests run in parallel at the latest
     /// parameter sets (the calculators are immutable; a new set swaps them in `margin`).
     /// The result names the sequence of the sets it used.
-    nonisolated public func whatIf(_ account: Account, mode: MarginMode, explain: Bool = true) throws(AccountError) -> AccountResult {
+    nonisolated public func whatIf(_ account: Account, mode: MarginMode, explain: Bool = true) throws(AccountError)
+        -> AccountResult
+    {
         let c = margin.current
         return try (explain ? c.explaining : c.plain).evaluate(account, mode: mode).numbered(c.sequence)
     }
@@ -618,7 +653,9 @@ public struct ChainSurface: Sendable {
 
 public struct NotDurable: Error, Sendable, CustomStringConvertible {
     public var reason: String
-    public var description: String { "not yet durable: \(reason); resending is safe (stored quotes are counted as duplicates)" }
+    public var description: String {
+        "not yet durable: \(reason); resending is safe (stored quotes are counted as duplicates)"
+    }
 }
 
 /// The calculators at the latest parameter sets, swapped whole when a set is published:
@@ -673,10 +710,26 @@ public final class SubscriptionFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     private var shut = false
-    func markDropped() { lock.lock(); value = true; lock.unlock() }
-    func markClosed() { lock.lock(); shut = true; lock.unlock() }
-    public var dropped: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    public var closed: Bool { lock.lock(); defer { lock.unlock() }; return shut }
+    func markDropped() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
+    func markClosed() {
+        lock.lock()
+        shut = true
+        lock.unlock()
+    }
+    public var dropped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+    public var closed: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return shut
+    }
 }
 
 /// A client's stream: replayed and live events, whether some requested ones are no longer
@@ -720,7 +773,9 @@ public struct StoreWriter: Sendable {
         if left.quotes == 0 && left.publications == 0 {
             logger.info("store flushed on shutdown: everything acknowledged is stored")
         } else {
-            logger.error("store NOT fully flushed on shutdown: \(left.quotes) quotes and \(left.publications) publications were not stored (none of them was acknowledged)")
+            logger.error(
+                "store NOT fully flushed on shutdown: \(left.quotes) quotes and \(left.publications) publications were not stored (none of them was acknowledged)"
+            )
         }
     }
 }

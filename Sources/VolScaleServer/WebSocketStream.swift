@@ -3,8 +3,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
-import NIOCore
 import Logging
+import NIOCore
 
 /// `GET /v1/ws?since=SEQ`: the events of the SSE stream over a WebSocket, one text message
 /// each: `{"event": "publication"|"status"|"dropped", "id": SEQ (publications), "data": {...}}`.
@@ -28,19 +28,28 @@ enum WebSocketStream {
 
     /// HTTP/1 with the WebSocket upgrade, behind a `RequestHeadGuard` (the first head of a
     /// connection within `headTimeout`, its request line and head within the limits).
-    static func server(state: ServiceState, auth: Authenticator, http1: HTTP1Channel.Configuration, headTimeout: TimeAmount,
-                       idleTimeout: TimeAmount, maxLineBytes: Int, maxHeadBytes: Int) -> HTTPServerBuilder {
+    static func server(
+        state: ServiceState, auth: Authenticator, http1: HTTP1Channel.Configuration, headTimeout: TimeAmount,
+        idleTimeout: TimeAmount, maxLineBytes: Int, maxHeadBytes: Int
+    ) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            GuardedChildChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: .init(http1: http1),
-                                                                    shouldUpgrade: shouldUpgrade(state: state, auth: auth)),
-                                timeout: headTimeout, idleTimeout: idleTimeout, maxLineBytes: maxLineBytes, maxHeadBytes: maxHeadBytes)
+            GuardedChildChannel(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, configuration: .init(http1: http1),
+                    shouldUpgrade: shouldUpgrade(state: state, auth: auth)),
+                timeout: headTimeout, idleTimeout: idleTimeout, maxLineBytes: maxLineBytes, maxHeadBytes: maxHeadBytes)
         }
     }
 
     static func shouldUpgrade(state: ServiceState, auth: Authenticator)
-        -> @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        -> @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<
+            WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
+        >
+    {
         { request, _, _ in
-            guard let target = request.path, target == "/v1/ws" || target.hasPrefix("/v1/ws?") else { return .dontUpgrade }
+            guard let target = request.path, target == "/v1/ws" || target.hasPrefix("/v1/ws?") else {
+                return .dontUpgrade
+            }
             let query = URI(target).queryParameters
             var secret: String?
             if let a = request.headerFields[.authorization], a.hasPrefix("Bearer ") { secret = String(a.dropFirst(7)) }
@@ -49,8 +58,9 @@ enum WebSocketStream {
             // `since` is optional: absent, the client gets live events only (a `try?` here
             // would read an absent `since` as a refusal)
             let parsed = Result { try since(query.get("since").map { String($0) }) }
-            guard (try? auth.authorize(secret: secret, role: .read)) != nil, case let .success(since) = parsed,
-                  let subscription = try? await state.subscribe(since: since) else { return .dontUpgrade }
+            guard (try? auth.authorize(secret: secret, role: .read)) != nil, case .success(let since) = parsed,
+                let subscription = try? await state.subscribe(since: since)
+            else { return .dontUpgrade }
             return .upgrade([:]) { inbound, outbound, _ in
                 // the client's side is read only to notice that it left: then the sender stops
                 try await withThrowingTaskGroup(of: Void.self) { group in

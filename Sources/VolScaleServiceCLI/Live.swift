@@ -9,7 +9,10 @@ import VolScaleStore
 extension VolScaleServiceCommand {
     /// Options shared by the live-engine commands.
     struct StoreOptions: ParsableArguments {
-        @Option(help: "Store URL: a SQLite path (sqlite:PATH or PATH, WAL) or postgres://user:password@host:port/db[?owner=NAME].")
+        @Option(
+            help:
+                "Store URL: a SQLite path (sqlite:PATH or PATH, WAL) or postgres://user:password@host:port/db[?owner=NAME]."
+        )
         var store: String = "volscale.sqlite"
     }
 
@@ -19,23 +22,24 @@ extension VolScaleServiceCommand {
             commandName: "ingest",
             abstract: "Feed quotes into the live engine and its store (files or standard input).",
             discussion: """
-            Input: JSON lines {"asset": "BTC", "source": "binance", "ts": 1700000000000, "price": 60000.5,
-            "confidence": 3.2} (ts epoch s/ms/us or ISO 8601), or with --asset and --source any price file
-            volscale reads (CSV, klines, ticks), each row a quote. Rules: quotes per (asset, source) must move
-            forward in time: an equal timestamp is a duplicate, an earlier one out of order; both are rejected
-            and counted, as are non-finite or non-positive prices, unknown assets, timestamps beyond the clock,
-            stale or too-uncertain quotes and sources too far from the median. Accepted quotes, publications and
-            the engine state are committed together every --batch quotes (and at the end); with --ack a line
-            "ack LINES QUOTES" is printed after each commit: everything acknowledged is durable. A restart on
-            the same file resumes after the last committed line.
-            """
+                Input: JSON lines {"asset": "BTC", "source": "binance", "ts": 1700000000000, "price": 60000.5,
+                "confidence": 3.2} (ts epoch s/ms/us or ISO 8601), or with --asset and --source any price file
+                volscale reads (CSV, klines, ticks), each row a quote. Rules: quotes per (asset, source) must move
+                forward in time: an equal timestamp is a duplicate, an earlier one out of order; both are rejected
+                and counted, as are non-finite or non-positive prices, unknown assets, timestamps beyond the clock,
+                stale or too-uncertain quotes and sources too far from the median. Accepted quotes, publications and
+                the engine state are committed together every --batch quotes (and at the end); with --ack a line
+                "ack LINES QUOTES" is printed after each commit: everything acknowledged is durable. A restart on
+                the same file resumes after the last committed line.
+                """
         )
 
         @OptionGroup var storeOptions: StoreOptions
         @Argument(help: "Input files ('-' for standard input).") var files: [String] = ["-"]
         @Option(help: "Assets to track, for a new store (comma separated).") var assets: String?
         @Option(help: "Minimum agreeing sources for an aggregate (new store).") var minSources: Int = 1
-        @Option(help: "Bar length in seconds for volatility (0: every aggregate is a bar; new store).") var barSeconds: Int = 0
+        @Option(help: "Bar length in seconds for volatility (0: every aggregate is a bar; new store).") var barSeconds:
+            Int = 0
         @Option(help: "With a price file: the asset its rows quote.") var asset: String?
         @Option(help: "With a price file: the source name.") var source: String = "file"
         @Option(help: "Quotes per commit.") var batch: Int = 1000
@@ -45,8 +49,12 @@ extension VolScaleServiceCommand {
 
         public func validate() throws {
             if !(1...1_000_000).contains(batch) { throw ValidationError("--batch: expected 1 to 1000000") }
-            if !(1...AggregationPolicy.defaultMaxSources).contains(minSources) { throw ValidationError("--min-sources: expected 1 to \(AggregationPolicy.defaultMaxSources)") }
-            if !(0...31_536_000).contains(barSeconds) { throw ValidationError("--bar-seconds: expected 0 to 31536000 (one year)") }
+            if !(1...AggregationPolicy.defaultMaxSources).contains(minSources) {
+                throw ValidationError("--min-sources: expected 1 to \(AggregationPolicy.defaultMaxSources)")
+            }
+            if !(0...31_536_000).contains(barSeconds) {
+                throw ValidationError("--bar-seconds: expected 0 to 31536000 (one year)")
+            }
         }
 
         public func run() async throws {
@@ -56,25 +64,34 @@ extension VolScaleServiceCommand {
             if let assets {
                 do {
                     // one source: every quote is its own aggregate, however old (a file replayed)
-                    let rules = try AggregationPolicy(maxAge: minSources == 1 ? AggregationPolicy.maxAgeLimit : AggregationPolicy.standard.maxAge, minSources: minSources)
-                    config = try EngineConfig(assets: assets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
-                                              aggregation: rules, barMillis: Int64(barSeconds) * 1000)
+                    let rules = try AggregationPolicy(
+                        maxAge: minSources == 1 ? AggregationPolicy.maxAgeLimit : AggregationPolicy.standard.maxAge,
+                        minSources: minSources)
+                    config = try EngineConfig(
+                        assets: assets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                        aggregation: rules, barMillis: Int64(barSeconds) * 1000)
                 } catch { throw CommandFailure("--assets, --min-sources or --bar-seconds: \(error)") }
             }
             var ingestor: Ingestor
-            do { ingestor = try await Ingestor.open(store: store, config: config, batchSize: batch) } catch { throw CommandFailure("\(error)") }
+            do { ingestor = try await Ingestor.open(store: store, config: config, batchSize: batch) } catch {
+                throw CommandFailure("\(error)")
+            }
             var bad = 0
             for file in files {
                 let name = file == "-" ? "<stdin>" : file
                 let skip = file == "-" ? 0 : try await store.inputPosition(name)
                 var lineNo: Int64 = 0
                 func commit() async throws {
-                    do { try await ingestor.commit(input: file == "-" ? nil : (name, lineNo)) } catch { throw CommandFailure("\(error)") }
+                    do { try await ingestor.commit(input: file == "-" ? nil : (name, lineNo)) } catch {
+                        throw CommandFailure("\(error)")
+                    }
                     if ack { FileHandle.standardOutput.write(Data("ack \(lineNo) \(ingestor.committedQuotes)\n".utf8)) }
                 }
                 if let asset {
                     let out: PriceFileReader.Output
-                    do { out = try PriceFileReader(skipBadRows: true).read(path: file) } catch { throw CommandFailure(error.description) }
+                    do { out = try PriceFileReader(skipBadRows: true).read(path: file) } catch {
+                        throw CommandFailure(error.description)
+                    }
                     for (t, p) in zip(out.series.timestamps, out.series.close) {
                         lineNo += 1
                         if lineNo <= skip { continue }
@@ -83,8 +100,12 @@ extension VolScaleServiceCommand {
                     }
                 } else {
                     let handle: FileHandle
-                    if file == "-" { handle = .standardInput } else {
-                        guard let h = FileHandle(forReadingAtPath: file) else { throw CommandFailure("\(file): cannot read") }
+                    if file == "-" {
+                        handle = .standardInput
+                    } else {
+                        guard let h = FileHandle(forReadingAtPath: file) else {
+                            throw CommandFailure("\(file): cannot read")
+                        }
                         handle = h
                     }
                     var reader = LineReader(handle)
@@ -103,8 +124,12 @@ extension VolScaleServiceCommand {
                 }
                 try await commit()
             }
-            let rej = ingestor.engine.rejections.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
-            printError("ingested: \(ingestor.engine.accepted) quotes accepted in total; rejected: \(rej.isEmpty ? "none" : rej.joined(separator: ", "))\(bad > 0 ? "; \(bad) unreadable lines" : "")")
+            let rej = ingestor.engine.rejections.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+                "\($0.key.rawValue) \($0.value)"
+            }
+            printError(
+                "ingested: \(ingestor.engine.accepted) quotes accepted in total; rejected: \(rej.isEmpty ? "none" : rej.joined(separator: ", "))\(bad > 0 ? "; \(bad) unreadable lines" : "")"
+            )
         }
     }
 
@@ -113,7 +138,9 @@ extension VolScaleServiceCommand {
         public static let configuration = CommandConfiguration(
             commandName: "params",
             abstract: "What the engine published, and when.",
-            discussion: "Rates are decimal fractions of notional; sigma per bar, decimal. --at TIME shows the rates in force then.")
+            discussion:
+                "Rates are decimal fractions of notional; sigma per bar, decimal. --at TIME shows the rates in force then."
+        )
         @OptionGroup var storeOptions: StoreOptions
         @Option(help: "Only this asset.") var asset: String?
         @Option(help: "Rates in force at this time (ISO 8601 or epoch).") var at: String?
@@ -131,22 +158,37 @@ extension VolScaleServiceCommand {
             }
             let rows = try await store.publications(asset: asset, at: atMs, limit: limit)
             if format == .json {
-                try StandardOutput.write(JSONValue.array(rows.map { r in
-                    let p = r.publication
-                    return .object([("sequence", .integer(Int(p.sequence))), ("asset", .string(p.asset)), ("side", .string(p.side.stored)),
-                                    ("time", .string(Timestamp.format(p.timestamp, dateOnly: false))), ("old", .num(p.oldValue)),
-                                    ("new", .number(p.newValue)), ("maintenance", .number(p.maintenance)), ("sigma", .number(p.sigma)),
-                                    ("setBy", .string(p.binding.stored)), ("modelVersion", .string(p.modelVersion)),
-                                    ("inputsFrom", .string(Timestamp.format(p.inputFrom, dateOnly: false))),
-                                    ("inputsTo", .string(Timestamp.format(p.inputTo, dateOnly: false))), ("hash", .string(r.hash))])
-                }).rendered() + "\n")
+                try StandardOutput.write(
+                    JSONValue.array(
+                        rows.map { r in
+                            let p = r.publication
+                            return .object([
+                                ("sequence", .integer(Int(p.sequence))), ("asset", .string(p.asset)),
+                                ("side", .string(p.side.stored)),
+                                ("time", .string(Timestamp.format(p.timestamp, dateOnly: false))),
+                                ("old", .num(p.oldValue)),
+                                ("new", .number(p.newValue)), ("maintenance", .number(p.maintenance)),
+                                ("sigma", .number(p.sigma)),
+                                ("setBy", .string(p.binding.stored)), ("modelVersion", .string(p.modelVersion)),
+                                ("inputsFrom", .string(Timestamp.format(p.inputFrom, dateOnly: false))),
+                                ("inputsTo", .string(Timestamp.format(p.inputTo, dateOnly: false))),
+                                ("hash", .string(r.hash)),
+                            ])
+                        }
+                    ).rendered() + "\n")
                 return
             }
-            var t = TextTable(["seq", "time", "asset", "side", "old", "new", "maintenance", "sigma", "set by"], rightAligned: [0, 4, 5, 6, 7])
+            var t = TextTable(
+                ["seq", "time", "asset", "side", "old", "new", "maintenance", "sigma", "set by"],
+                rightAligned: [0, 4, 5, 6, 7])
             for r in rows {
                 let p = r.publication
-                t.add(["\(p.sequence)", Timestamp.format(p.timestamp, dateOnly: false), p.asset, p.side.stored, p.oldValue.map { Fmt.percent($0, 3) } ?? "-",
-                       Fmt.percent(p.newValue, 3), Fmt.percent(p.maintenance, 3), Fmt.percent(p.sigma, 3), p.binding.stored])
+                t.add([
+                    "\(p.sequence)", Timestamp.format(p.timestamp, dateOnly: false), p.asset, p.side.stored,
+                    p.oldValue.map { Fmt.percent($0, 3) } ?? "-",
+                    Fmt.percent(p.newValue, 3), Fmt.percent(p.maintenance, 3), Fmt.percent(p.sigma, 3),
+                    p.binding.stored,
+                ])
             }
             try StandardOutput.write(t.render() + "\n")
         }
@@ -154,7 +196,8 @@ extension VolScaleServiceCommand {
 
     /// `volscale audit verify`
     public struct Audit: AsyncParsableCommand {
-        public static let configuration = CommandConfiguration(commandName: "audit", abstract: "Audit-trail tools.", subcommands: [Verify.self])
+        public static let configuration = CommandConfiguration(
+            commandName: "audit", abstract: "Audit-trail tools.", subcommands: [Verify.self])
         public init() {}
 
         public struct Verify: AsyncParsableCommand {
@@ -165,10 +208,14 @@ extension VolScaleServiceCommand {
             public init() {}
             public func run() async throws {
                 let store: any EngineStore
-                do { store = try await StoreFactory.open(storeOptions.store) } catch { throw CommandFailure("\(error)") }
+                do { store = try await StoreFactory.open(storeOptions.store) } catch {
+                    throw CommandFailure("\(error)")
+                }
                 let report = try await store.verifyAudit()
                 if let b = report.firstBroken {
-                    try StandardOutput.write("audit chain BROKEN at sequence \(b.sequence): \(b.reason) (\(report.checked) publications verified before it)\n")
+                    try StandardOutput.write(
+                        "audit chain BROKEN at sequence \(b.sequence): \(b.reason) (\(report.checked) publications verified before it)\n"
+                    )
                     throw ExitCode(1)
                 }
                 try StandardOutput.write("audit chain intact: \(report.checked) publications verified\n")
@@ -191,7 +238,9 @@ extension VolScaleServiceCommand {
 
         public func validate() throws {
             if !(1...1_000_000).contains(batch) { throw ValidationError("--batch: expected 1 to 1000000") }
-            if !(speed >= 0 && speed <= 1_000_000) { throw ValidationError("--speed: expected 0 to 1000000 bars per second") }
+            if !(speed >= 0 && speed <= 1_000_000) {
+                throw ValidationError("--speed: expected 0 to 1000000 bars per second")
+            }
         }
 
         public func run() async throws {
@@ -199,24 +248,33 @@ extension VolScaleServiceCommand {
             do { store = try await StoreFactory.open(storeOptions.store) } catch { throw CommandFailure("\(error)") }
             let c: EngineConfig
             do {
-                c = try EngineConfig(assets: [asset], aggregation: AggregationPolicy(maxAge: AggregationPolicy.maxAgeLimit, minSources: 1, circuitBreaker: 10))
+                c = try EngineConfig(
+                    assets: [asset],
+                    aggregation: AggregationPolicy(
+                        maxAge: AggregationPolicy.maxAgeLimit, minSources: 1, circuitBreaker: 10))
             } catch { throw CommandFailure("--asset: \(error)") }
             var ing = try await Ingestor.open(store: store, config: c, batchSize: batch)
             let out: PriceFileReader.Output
-            do { out = try PriceFileReader(skipBadRows: true).read(path: file) } catch { throw CommandFailure(error.description) }
+            do { out = try PriceFileReader(skipBadRows: true).read(path: file) } catch {
+                throw CommandFailure(error.description)
+            }
             let skip = try await store.inputPosition(file)
             var line: Int64 = 0
             var published = 0
             for (t, p) in zip(out.series.timestamps, out.series.close) {
                 line += 1
                 if line <= skip { continue }
-                if case let .success(pubs) = ing.feed(Quote(asset: asset, source: "replay", timestamp: t, price: p)) { published += pubs.count }
+                if case .success(let pubs) = ing.feed(Quote(asset: asset, source: "replay", timestamp: t, price: p)) {
+                    published += pubs.count
+                }
                 if ing.pending >= batch || speed > 0 { try await ing.commit(input: (file, line)) }
                 if speed > 0 { try await Task.sleep(nanoseconds: UInt64(1e9 / speed)) }
             }
             try await ing.commit(input: (file, line))
             let sigma = ing.engine.volatility[asset]?.variance.map { $0.squareRoot() }
-            try StandardOutput.write("replayed \(line - skip) bars of \(asset); \(published) publications; sigma per bar \(sigma.map { JSONValue.format($0) } ?? "not yet seeded")\n")
+            try StandardOutput.write(
+                "replayed \(line - skip) bars of \(asset); \(published) publications; sigma per bar \(sigma.map { JSONValue.format($0) } ?? "not yet seeded")\n"
+            )
         }
     }
 }

@@ -48,11 +48,14 @@ extension PostgresStore {
     /// heartbeat within `ttl` milliseconds (itself included).
     public func heartbeat(process: String, address: String, ttl: Int64) async throws -> Int {
         try await wrap {
-            try await client.query("""
+            try await client.query(
+                """
                 INSERT INTO processes(name, address, heartbeat_at) VALUES (\(process), \(address), \(unescaped: Self.dbNow))
                 ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, heartbeat_at = EXCLUDED.heartbeat_at
                 """, logger: logger)
-            let rows = try await client.query("SELECT COUNT(*)::bigint FROM processes WHERE heartbeat_at > \(unescaped: Self.dbNow) - \(ttl)", logger: logger)
+            let rows = try await client.query(
+                "SELECT COUNT(*)::bigint FROM processes WHERE heartbeat_at > \(unescaped: Self.dbNow) - \(ttl)",
+                logger: logger)
             for try await n in rows.decode(Int64.self) { return Int(clamping: n) }
             return 1
         }
@@ -61,7 +64,9 @@ extension PostgresStore {
     /// How many processes have sent a heartbeat within `ttl` milliseconds.
     public func liveProcesses(ttl: Int64) async throws -> Int {
         try await wrap {
-            let rows = try await client.query("SELECT COUNT(*)::bigint FROM processes WHERE heartbeat_at > \(unescaped: Self.dbNow) - \(ttl)", logger: logger)
+            let rows = try await client.query(
+                "SELECT COUNT(*)::bigint FROM processes WHERE heartbeat_at > \(unescaped: Self.dbNow) - \(ttl)",
+                logger: logger)
             for try await n in rows.decode(Int64.self) { return Int(clamping: n) }
             return 1
         }
@@ -70,7 +75,8 @@ extension PostgresStore {
     /// Removes this process from the live ones (graceful stop) and releases its leases.
     public func leave(process: String) async throws {
         try await wrap {
-            try await client.query("UPDATE asset_leases SET owner = '', expires_at = 0 WHERE owner = \(process)", logger: logger)
+            try await client.query(
+                "UPDATE asset_leases SET owner = '', expires_at = 0 WHERE owner = \(process)", logger: logger)
             try await client.query("DELETE FROM processes WHERE name = \(process)", logger: logger)
         }
     }
@@ -79,7 +85,9 @@ extension PostgresStore {
     public func registerAssets(_ assets: [String]) async throws {
         try await wrap {
             for a in assets {
-                try await client.query("INSERT INTO asset_leases(asset, owner, expires_at, fence) VALUES (\(a), '', 0, 0) ON CONFLICT (asset) DO NOTHING", logger: logger)
+                try await client.query(
+                    "INSERT INTO asset_leases(asset, owner, expires_at, fence) VALUES (\(a), '', 0, 0) ON CONFLICT (asset) DO NOTHING",
+                    logger: logger)
             }
         }
     }
@@ -91,7 +99,8 @@ extension PostgresStore {
         return try await wrap {
             var held: [String: Int64] = [:]
             for (asset, fence) in fences {
-                let rows = try await client.query("""
+                let rows = try await client.query(
+                    """
                     UPDATE asset_leases SET expires_at = \(unescaped: Self.dbNow) + \(ttl)
                     WHERE asset = \(asset) AND owner = \(process) AND fence = \(fence) RETURNING fence
                     """, logger: logger)
@@ -104,7 +113,8 @@ extension PostgresStore {
     /// Takes `asset` if it is unowned or its lease has expired; returns the new fencing token.
     public func acquire(_ asset: String, process: String, ttl: Int64) async throws -> Int64? {
         try await wrap {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 UPDATE asset_leases SET owner = \(process), fence = fence + 1, expires_at = \(unescaped: Self.dbNow) + \(ttl)
                 WHERE asset = \(asset) AND (owner = '' OR expires_at < \(unescaped: Self.dbNow)) RETURNING fence
                 """, logger: logger)
@@ -116,20 +126,24 @@ extension PostgresStore {
     /// Gives `asset` up (its state is committed): another process may take it at once.
     public func release(_ asset: String, process: String, fence: Int64) async throws {
         try await wrap {
-            try await client.query("UPDATE asset_leases SET owner = '', expires_at = 0 WHERE asset = \(asset) AND owner = \(process) AND fence = \(fence)", logger: logger)
+            try await client.query(
+                "UPDATE asset_leases SET owner = '', expires_at = 0 WHERE asset = \(asset) AND owner = \(process) AND fence = \(fence)",
+                logger: logger)
         }
     }
 
     /// Every asset's lease, with its owner's address (empty when unowned or unknown).
     public func leases() async throws -> [Lease] {
         try await wrap {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT l.asset, l.owner, l.fence, l.expires_at, COALESCE(p.address, ''), \(unescaped: Self.dbNow)
                 FROM asset_leases l LEFT JOIN processes p ON p.name = l.owner ORDER BY l.asset
                 """, logger: logger)
             var out: [Lease] = []
             for try await (a, o, f, e, addr, now) in rows.decode((String, String, Int64, Int64, String, Int64).self) {
-                out.append(Lease(asset: a, owner: o, fence: f, expiresAt: e, address: addr, live: !o.isEmpty && e > now))
+                out.append(
+                    Lease(asset: a, owner: o, fence: f, expiresAt: e, address: addr, live: !o.isEmpty && e > now))
             }
             return out
         }
@@ -138,7 +152,8 @@ extension PostgresStore {
     /// The stored state of one asset, nil before its first commit.
     public func assetState(_ asset: String) async throws -> (state: AssetSnapshot, version: Int64)? {
         try await wrap {
-            let rows = try await client.query("SELECT state, version FROM asset_state WHERE chain = \(chain) AND asset = \(asset)", logger: logger)
+            let rows = try await client.query(
+                "SELECT state, version FROM asset_state WHERE chain = \(chain) AND asset = \(asset)", logger: logger)
             for try await (text, v) in rows.decode((String, Int64).self) {
                 return (try JSONDecoder().decode(AssetSnapshot.self, from: Data(text.utf8)), v)
             }
@@ -149,7 +164,8 @@ extension PostgresStore {
     /// The version of every stored asset state (a follower fetches only the changed ones).
     public func assetStateVersions() async throws -> [String: Int64] {
         try await wrap {
-            let rows = try await client.query("SELECT asset, version FROM asset_state WHERE chain = \(chain)", logger: logger)
+            let rows = try await client.query(
+                "SELECT asset, version FROM asset_state WHERE chain = \(chain)", logger: logger)
             var out: [String: Int64] = [:]
             for try await (a, v) in rows.decode((String, Int64).self) { out[a] = v }
             return out
@@ -159,7 +175,8 @@ extension PostgresStore {
     /// The venue's stored engine configuration (its margin controls change by policy updates).
     public func venueConfig() async throws -> (config: EngineConfig, version: Int64)? {
         try await wrap {
-            let rows = try await client.query("SELECT config, version FROM venue_config WHERE chain = \(chain)", logger: logger)
+            let rows = try await client.query(
+                "SELECT config, version FROM venue_config WHERE chain = \(chain)", logger: logger)
             for try await (text, v) in rows.decode((String, Int64).self) {
                 return (try JSONDecoder().decode(EngineConfig.self, from: Data(text.utf8)), v)
             }
@@ -174,7 +191,8 @@ extension PostgresStore {
         try await wrap {
             let q = quotes
             let conf = q.map { $0.confidence ?? .nan }
-            try await client.query("""
+            try await client.query(
+                """
                 INSERT INTO inbox(chain, asset, source, ts, price, confidence, received_by)
                 SELECT \(chain), a, s, t, p, NULLIF(c, 'NaN'::float8), \(process) FROM UNNEST(\(q.map(\.asset))::text[], \(q.map(\.source))::text[], \(q.map(\.timestamp))::bigint[], \(q.map(\.price))::float8[], \(conf)::float8[]) AS u(a, s, t, p, c)
                 ON CONFLICT (chain, asset, source, ts) DO NOTHING
@@ -187,7 +205,8 @@ extension PostgresStore {
         guard !assets.isEmpty else { return [] }
         return try await wrap {
             let n = Int64(limit)
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT id, asset, source, ts, price, confidence FROM inbox WHERE chain = \(chain) AND asset = ANY(\(assets)::text[]) ORDER BY id LIMIT \(n)
                 """, logger: logger)
             var out: [(id: Int64, quote: Quote)] = []
@@ -202,7 +221,9 @@ extension PostgresStore {
     public func publications(after sequence: Int64, limit: Int) async throws -> [StoredPublication] {
         try await wrap {
             let n = Int64(limit)
-            let rows = try await client.query("SELECT \(unescaped: Self.columns) FROM audit_chain WHERE owner = \(chain) AND seq > \(sequence) ORDER BY seq LIMIT \(n)", logger: logger)
+            let rows = try await client.query(
+                "SELECT \(unescaped: Self.columns) FROM audit_chain WHERE owner = \(chain) AND seq > \(sequence) ORDER BY seq LIMIT \(n)",
+                logger: logger)
             var out: [StoredPublication] = []
             for try await r in rows.decode(Row.self) { out.append(Self.stored(r)) }
             return out
@@ -215,11 +236,14 @@ extension PostgresStore {
     public func accountEvents(after number: Int64, limit: Int) async throws -> [AccountEvent] {
         try await wrap {
             let n = Int64(limit)
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT number, id, version, ts, kind, by, detail FROM account_history WHERE number > \(number) ORDER BY number LIMIT \(n)
                 """, logger: logger)
             var out: [AccountEvent] = []
-            for try await (num, i, v, t, k, b, d) in rows.decode((Int64, String, Int64, Int64, String, String, String).self) {
+            for try await (num, i, v, t, k, b, d) in rows.decode(
+                (Int64, String, Int64, Int64, String, String, String).self)
+            {
                 out.append(AccountEvent(number: num, id: i, version: v, time: t, kind: k, by: b, detail: d))
             }
             return out
@@ -229,7 +253,8 @@ extension PostgresStore {
     /// The highest account event number (a starting process follows from there).
     public func lastAccountEvent() async throws -> Int64 {
         try await wrap {
-            let rows = try await client.query("SELECT COALESCE(MAX(number), 0)::bigint FROM account_history", logger: logger)
+            let rows = try await client.query(
+                "SELECT COALESCE(MAX(number), 0)::bigint FROM account_history", logger: logger)
             for try await n in rows.decode(Int64.self) { return n }
             return 0
         }
@@ -248,20 +273,26 @@ extension PostgresStore {
                 // a process paused inside this transaction (SIGSTOP, a long GC-like stall, a
                 // partition) must not hold the lease rows and the chain lock: the server ends
                 // its session, the locks go, and its commit fails
-                try await conn.query("SET LOCAL idle_in_transaction_session_timeout = \(unescaped: String(batch.idleTimeout))", logger: logger)
+                try await conn.query(
+                    "SET LOCAL idle_in_transaction_session_timeout = \(unescaped: String(batch.idleTimeout))",
+                    logger: logger)
                 try await conn.query("SET LOCAL lock_timeout = \(unescaped: String(batch.idleTimeout))", logger: logger)
                 let assets = Array(batch.fences.keys).sorted()
                 if !assets.isEmpty {
-                    let rows = try await conn.query("SELECT asset, owner, fence FROM asset_leases WHERE asset = ANY(\(assets)::text[]) ORDER BY asset FOR SHARE", logger: logger)
+                    let rows = try await conn.query(
+                        "SELECT asset, owner, fence FROM asset_leases WHERE asset = ANY(\(assets)::text[]) ORDER BY asset FOR SHARE",
+                        logger: logger)
                     var valid = Set<String>()
-                    for try await (a, o, f) in rows.decode((String, String, Int64).self) where o == batch.process && f == batch.fences[a] { valid.insert(a) }
+                    for try await (a, o, f) in rows.decode((String, String, Int64).self)
+                    where o == batch.process && f == batch.fences[a] { valid.insert(a) }
                     let lost = assets.filter { !valid.contains($0) }
                     if !lost.isEmpty { throw LeaseLost(assets: lost) }
                 }
                 if !batch.quotes.isEmpty {
                     let q = batch.quotes
                     let conf = q.map { $0.confidence ?? .nan }
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         INSERT INTO quotes(asset, source, ts, price, confidence)
                         SELECT a, s, t, p, NULLIF(c, 'NaN'::float8) FROM UNNEST(\(q.map(\.asset))::text[], \(q.map(\.source))::text[], \(q.map(\.timestamp))::bigint[], \(q.map(\.price))::float8[], \(conf)::float8[]) AS u(a, s, t, p, c)
                         """, logger: logger)
@@ -269,49 +300,65 @@ extension PostgresStore {
                 var sequences: [Int64] = []
                 if !batch.publications.isEmpty {
                     try await conn.query("SELECT pg_advisory_xact_lock(hashtext(\("chain:" + chain)))", logger: logger)
-                    var previous = AuditChain.genesis, seq: Int64 = 0
-                    let last = try await conn.query("SELECT seq, hash FROM audit_chain WHERE owner = \(chain) ORDER BY seq DESC LIMIT 1", logger: logger)
-                    for try await (s, h) in last.decode((Int64, String).self) { seq = s; previous = h }
+                    var previous = AuditChain.genesis
+                    var seq: Int64 = 0
+                    let last = try await conn.query(
+                        "SELECT seq, hash FROM audit_chain WHERE owner = \(chain) ORDER BY seq DESC LIMIT 1",
+                        logger: logger)
+                    for try await (s, h) in last.decode((Int64, String).self) {
+                        seq = s
+                        previous = h
+                    }
                     for var p in batch.publications {
                         seq += 1
                         p.sequence = seq
                         let h = AuditChain.hash(p, previous: previous)
-                        defer { previous = h; sequences.append(seq) }
+                        defer {
+                            previous = h
+                            sequences.append(seq)
+                        }
                         if let change = p.policyChange {
-                            try await conn.query("""
+                            try await conn.query(
+                                """
                                 INSERT INTO policy_changes(owner, seq, ts, author, changes, maintenance, model_version, prev_hash, hash, process)
                                 VALUES (\(chain), \(seq), \(p.timestamp), \(change.author), \(change.changes), \(p.maintenance), \(p.modelVersion), \(previous), \(h), \(batch.process))
                                 """, logger: logger)
                             continue
                         }
                         let fence = batch.fences[p.asset]
-                        try await conn.query("""
+                        try await conn.query(
+                            """
                             INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status, process, fence)
                             VALUES (\(chain), \(seq), \(p.asset), \(p.side.stored), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding.stored), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h), \(p.price), \(p.stablePrice), \(p.haircut), \(p.status?.rawValue), \(batch.process), \(fence))
                             """, logger: logger)
                     }
                 }
                 for (asset, text) in states {
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         INSERT INTO asset_state(chain, asset, state, version, process) VALUES (\(chain), \(asset), \(text), nextval('asset_state_version'), \(batch.process))
                         ON CONFLICT (chain, asset) DO UPDATE SET state = EXCLUDED.state, version = EXCLUDED.version, process = EXCLUDED.process
                         """, logger: logger)
                 }
                 if let config {
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         INSERT INTO venue_config(chain, config, version) VALUES (\(chain), \(config), 1)
                         ON CONFLICT (chain) DO UPDATE SET config = EXCLUDED.config, version = venue_config.version + 1
                         """, logger: logger)
                 }
                 for (name, lines) in batch.inputs {
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         INSERT INTO inputs(owner, name, lines) VALUES (\(chain), \(name), \(lines))
                         ON CONFLICT (owner, name) DO UPDATE SET lines = EXCLUDED.lines
                         """, logger: logger)
                 }
                 for e in batch.statusEvents {
                     let version = try await lockAccount(conn, e.id)
-                    try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(e.id), \(version), \(e.time), 'status', \(batch.process), \(e.detail))", logger: logger)
+                    try await conn.query(
+                        "INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(e.id), \(version), \(e.time), 'status', \(batch.process), \(e.detail))",
+                        logger: logger)
                 }
                 if !batch.inbox.isEmpty {
                     try await conn.query("DELETE FROM inbox WHERE id = ANY(\(batch.inbox)::bigint[])", logger: logger)
@@ -349,8 +396,11 @@ public struct ClusterCommit: Sendable {
     /// Inbox rows consumed by this batch (their quotes were offered to the engine: the
     /// accepted ones are in `quotes`); deleted in the same transaction.
     public var inbox: [Int64] = []
-    public init(process: String, fences: [String: Int64], quotes: [Quote], publications: [Publication], states: [String: AssetSnapshot],
-                inputs: [String: Int64], statusEvents: [AccountStatusRecord], config: EngineConfig? = nil) {
+    public init(
+        process: String, fences: [String: Int64], quotes: [Quote], publications: [Publication],
+        states: [String: AssetSnapshot],
+        inputs: [String: Int64], statusEvents: [AccountStatusRecord], config: EngineConfig? = nil
+    ) {
         self.process = process
         self.fences = fences
         self.quotes = quotes
@@ -366,7 +416,9 @@ public struct ClusterCommit: Sendable {
 /// written.
 public struct LeaseLost: Error, Sendable, CustomStringConvertible {
     public var assets: [String]
-    public var description: String { "the lease on \(assets.joined(separator: ", ")) was taken over by another process" }
+    public var description: String {
+        "the lease on \(assets.joined(separator: ", ")) was taken over by another process"
+    }
 }
 
 /// One asset's lease as stored.

@@ -15,7 +15,10 @@ public struct CommitBatch: Sendable {
     /// each account's history (kind `status`, by `engine`) in the same transaction.
     public var statusEvents: [AccountStatusRecord] = []
 
-    public init(quotes: [Quote], publications: [Publication], snapshot: EngineSnapshot, input: (name: String, lines: Int64)? = nil) {
+    public init(
+        quotes: [Quote], publications: [Publication], snapshot: EngineSnapshot,
+        input: (name: String, lines: Int64)? = nil
+    ) {
         self.quotes = quotes
         self.publications = publications
         self.snapshot = snapshot
@@ -56,7 +59,8 @@ public struct AuditReport: Sendable, Equatable {
     public var ok: Bool { firstBroken == nil }
 
     public static func == (a: AuditReport, b: AuditReport) -> Bool {
-        a.checked == b.checked && a.firstBroken?.sequence == b.firstBroken?.sequence && a.firstBroken?.reason == b.firstBroken?.reason
+        a.checked == b.checked && a.firstBroken?.sequence == b.firstBroken?.sequence
+            && a.firstBroken?.reason == b.firstBroken?.reason
     }
 }
 
@@ -65,7 +69,10 @@ public struct AuditReport: Sendable, Equatable {
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var store: String
     public var reason: String
-    public init(store: String, reason: String) { self.store = store; self.reason = reason }
+    public init(store: String, reason: String) {
+        self.store = store
+        self.reason = reason
+    }
     public var description: String { "\(store): \(reason)" }
 }
 
@@ -157,11 +164,16 @@ public enum AuditChain {
     /// parameter set's price, stable price, haircut and status are covered when present
     /// (publications stored before they existed hash as they did then).
     public static func hash(_ p: Publication, previous: String) -> String {
-        var fields = [previous, String(p.sequence), p.asset, p.side.stored, String(p.timestamp),
-                      p.oldValue.map { "\($0)" } ?? "-", "\(p.newValue)", "\(p.maintenance)", "\(p.sigma)",
-                      p.binding.stored, p.modelVersion, String(p.inputFrom), String(p.inputTo)]
+        var fields = [
+            previous, String(p.sequence), p.asset, p.side.stored, String(p.timestamp),
+            p.oldValue.map { "\($0)" } ?? "-", "\(p.newValue)", "\(p.maintenance)", "\(p.sigma)",
+            p.binding.stored, p.modelVersion, String(p.inputFrom), String(p.inputTo),
+        ]
         if p.price != nil || p.stablePrice != nil || p.haircut != nil || p.status != nil {
-            fields += [p.price.map { "\($0)" } ?? "-", p.stablePrice.map { "\($0)" } ?? "-", p.haircut.map { "\($0)" } ?? "-", p.status?.rawValue ?? "-"]
+            fields += [
+                p.price.map { "\($0)" } ?? "-", p.stablePrice.map { "\($0)" } ?? "-", p.haircut.map { "\($0)" } ?? "-",
+                p.status?.rawValue ?? "-",
+            ]
         }
         return sha256Hex(fields.joined(separator: "|"))
     }
@@ -186,9 +198,16 @@ public enum AuditChain {
         var lastSeq: Int64 = 0
         for (i, r) in rows.enumerated() {
             let seq = r.publication.sequence
-            if seq != lastSeq + 1 { return AuditReport(checked: i, firstBroken: (seq, "sequence \(lastSeq + 1) is missing (row deleted?)")) }
-            if r.previousHash != previous { return AuditReport(checked: i, firstBroken: (seq, "previous-hash link does not match")) }
-            if hash(r.publication, previous: previous) != r.hash { return AuditReport(checked: i, firstBroken: (seq, "contents do not match the stored hash (row altered?)")) }
+            if seq != lastSeq + 1 {
+                return AuditReport(checked: i, firstBroken: (seq, "sequence \(lastSeq + 1) is missing (row deleted?)"))
+            }
+            if r.previousHash != previous {
+                return AuditReport(checked: i, firstBroken: (seq, "previous-hash link does not match"))
+            }
+            if hash(r.publication, previous: previous) != r.hash {
+                return AuditReport(
+                    checked: i, firstBroken: (seq, "contents do not match the stored hash (row altered?)"))
+            }
             previous = r.hash
             lastSeq = seq
         }

@@ -16,7 +16,9 @@ public struct Ingestor {
         if let snap = try await store.loadSnapshot() {
             return Ingestor(store: store, engine: try StreamingEngine(snapshot: snap), batchSize: batchSize)
         }
-        guard let config else { throw StoreError(store: "\(store)", reason: "new store: give the assets to track (--assets)") }
+        guard let config else {
+            throw StoreError(store: "\(store)", reason: "new store: give the assets to track (--assets)")
+        }
         return Ingestor(store: store, engine: StreamingEngine(config: config), batchSize: batchSize)
     }
 
@@ -32,7 +34,7 @@ public struct Ingestor {
     @discardableResult
     public mutating func feed(_ q: Quote, now: Int64? = nil) -> Result<[Publication], RejectionReason> {
         let r = engine.ingest(q, now: now)
-        if case let .success(pubs) = r {
+        if case .success(let pubs) = r {
             pendingQuotes.append(q)
             pendingPublications += pubs
         }
@@ -41,7 +43,8 @@ public struct Ingestor {
 
     /// Commits what is pending together with the engine state and the input position.
     public mutating func commit(input: (name: String, lines: Int64)?) async throws {
-        let batch = CommitBatch(quotes: pendingQuotes, publications: pendingPublications, snapshot: engine.snapshot, input: input)
+        let batch = CommitBatch(
+            quotes: pendingQuotes, publications: pendingPublications, snapshot: engine.snapshot, input: input)
         try await store.commit(batch)
         committedQuotes += Int64(pendingQuotes.count)
         pendingQuotes.removeAll(keepingCapacity: true)

@@ -38,30 +38,32 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         }
         let database = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
         let ownerName = owner ?? u.queryItems?.first { $0.name == "owner" }?.value ?? "engine"
-        let config = PostgresClient.Configuration(host: host, port: u.port ?? 5432, username: user, password: u.password,
-                                                  database: database.isEmpty ? nil : database, tls: .disable)
+        let config = PostgresClient.Configuration(
+            host: host, port: u.port ?? 5432, username: user, password: u.password,
+            database: database.isEmpty ? nil : database, tls: .disable)
         let store = PostgresStore(client: PostgresClient(configuration: config), owner: ownerName, url: url)
         do { try await store.migrate() } catch { throw StoreError(store: url, reason: "\(String(reflecting: error))") }
         return store
     }
 
     func migrate() async throws {
-        let statements: [PostgresQuery] = [
-            "CREATE TABLE IF NOT EXISTS quotes (id BIGSERIAL PRIMARY KEY, asset TEXT NOT NULL, source TEXT NOT NULL, ts BIGINT NOT NULL, price DOUBLE PRECISION NOT NULL, confidence DOUBLE PRECISION, UNIQUE (asset, source, ts))",
-            "CREATE TABLE IF NOT EXISTS publications (owner TEXT NOT NULL, seq BIGINT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, ts BIGINT NOT NULL, old_value DOUBLE PRECISION, new_value DOUBLE PRECISION NOT NULL, maintenance DOUBLE PRECISION NOT NULL, sigma DOUBLE PRECISION NOT NULL, binding TEXT NOT NULL, model_version TEXT NOT NULL, input_from BIGINT NOT NULL, input_to BIGINT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (owner, seq))",
-            "CREATE TABLE IF NOT EXISTS engine_state (owner TEXT PRIMARY KEY, snapshot TEXT NOT NULL, committed_at BIGINT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS inputs (owner TEXT NOT NULL, name TEXT NOT NULL, lines BIGINT NOT NULL, PRIMARY KEY (owner, name))",
-            "CREATE TABLE IF NOT EXISTS asset_leases (asset TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL)",
-            // accounts are the venue's: shared by every engine process (no owner column)
-            "CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, document TEXT NOT NULL, version BIGINT NOT NULL, updated BIGINT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS account_history (number BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, version BIGINT NOT NULL, ts BIGINT NOT NULL, kind TEXT NOT NULL, by TEXT NOT NULL, detail TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS account_history_id ON account_history(id, number)",
-            // parameter sets: price, stable price, haircut and status of each publication
-            "ALTER TABLE publications ADD COLUMN IF NOT EXISTS price DOUBLE PRECISION",
-            "ALTER TABLE publications ADD COLUMN IF NOT EXISTS stable_price DOUBLE PRECISION",
-            "ALTER TABLE publications ADD COLUMN IF NOT EXISTS haircut DOUBLE PRECISION",
-            "ALTER TABLE publications ADD COLUMN IF NOT EXISTS status TEXT",
-        ] + Self.policyChangeMigrations
+        let statements: [PostgresQuery] =
+            [
+                "CREATE TABLE IF NOT EXISTS quotes (id BIGSERIAL PRIMARY KEY, asset TEXT NOT NULL, source TEXT NOT NULL, ts BIGINT NOT NULL, price DOUBLE PRECISION NOT NULL, confidence DOUBLE PRECISION, UNIQUE (asset, source, ts))",
+                "CREATE TABLE IF NOT EXISTS publications (owner TEXT NOT NULL, seq BIGINT NOT NULL, asset TEXT NOT NULL, side TEXT NOT NULL, ts BIGINT NOT NULL, old_value DOUBLE PRECISION, new_value DOUBLE PRECISION NOT NULL, maintenance DOUBLE PRECISION NOT NULL, sigma DOUBLE PRECISION NOT NULL, binding TEXT NOT NULL, model_version TEXT NOT NULL, input_from BIGINT NOT NULL, input_to BIGINT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (owner, seq))",
+                "CREATE TABLE IF NOT EXISTS engine_state (owner TEXT PRIMARY KEY, snapshot TEXT NOT NULL, committed_at BIGINT NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS inputs (owner TEXT NOT NULL, name TEXT NOT NULL, lines BIGINT NOT NULL, PRIMARY KEY (owner, name))",
+                "CREATE TABLE IF NOT EXISTS asset_leases (asset TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+                // accounts are the venue's: shared by every engine process (no owner column)
+                "CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, document TEXT NOT NULL, version BIGINT NOT NULL, updated BIGINT NOT NULL)",
+                "CREATE TABLE IF NOT EXISTS account_history (number BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, version BIGINT NOT NULL, ts BIGINT NOT NULL, kind TEXT NOT NULL, by TEXT NOT NULL, detail TEXT NOT NULL)",
+                "CREATE INDEX IF NOT EXISTS account_history_id ON account_history(id, number)",
+                // parameter sets: price, stable price, haircut and status of each publication
+                "ALTER TABLE publications ADD COLUMN IF NOT EXISTS price DOUBLE PRECISION",
+                "ALTER TABLE publications ADD COLUMN IF NOT EXISTS stable_price DOUBLE PRECISION",
+                "ALTER TABLE publications ADD COLUMN IF NOT EXISTS haircut DOUBLE PRECISION",
+                "ALTER TABLE publications ADD COLUMN IF NOT EXISTS status TEXT",
+            ] + Self.policyChangeMigrations
         // Serialise concurrent first starts of several processes. A schema already at this
         // version is left alone: ALTER TABLE takes an exclusive lock even when there is nothing
         // to add, and a process joining a venue whose others are committing would deadlock.
@@ -69,7 +71,9 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
             try await conn.query("SELECT pg_advisory_xact_lock(7215)", logger: logger)
             try await conn.query("CREATE TABLE IF NOT EXISTS volscale_schema (version BIGINT NOT NULL)", logger: logger)
             var current: Int64 = 0
-            for try await v in try await conn.query("SELECT COALESCE(MAX(version), 0)::bigint FROM volscale_schema", logger: logger).decode(Int64.self) { current = v }
+            for try await v in try await conn.query(
+                "SELECT COALESCE(MAX(version), 0)::bigint FROM volscale_schema", logger: logger
+            ).decode(Int64.self) { current = v }
             guard current < Self.schemaVersion else { return }
             for s in statements + Self.clusterMigrations { try await conn.query(s, logger: logger) }
             try await conn.query("DELETE FROM volscale_schema", logger: logger)
@@ -88,18 +92,20 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         """
         CREATE TABLE IF NOT EXISTS policy_changes (owner TEXT NOT NULL, seq BIGINT NOT NULL, ts BIGINT NOT NULL, author TEXT NOT NULL, changes TEXT NOT NULL, maintenance DOUBLE PRECISION NOT NULL, model_version TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, process TEXT, PRIMARY KEY (owner, seq))
         """,
-        PostgresQuery(unsafeSQL: """
-            WITH moved AS (DELETE FROM publications WHERE \(AuditChain.policyRowShape)
-                           RETURNING owner, seq, ts, side, binding, maintenance, model_version, prev_hash, hash)
-            INSERT INTO policy_changes(owner, seq, ts, author, changes, maintenance, model_version, prev_hash, hash) SELECT * FROM moved
-            """),
-        PostgresQuery(unsafeSQL: """
-            CREATE OR REPLACE VIEW audit_chain AS
-                SELECT owner, \(columns) FROM publications
-                UNION ALL
-                SELECT owner, seq, 'policy', author, ts, NULL::float8, 0::float8, maintenance, 0::float8, changes, model_version,
-                       ts, ts, prev_hash, hash, NULL::float8, NULL::float8, NULL::float8, NULL::text FROM policy_changes
-            """),
+        PostgresQuery(
+            unsafeSQL: """
+                WITH moved AS (DELETE FROM publications WHERE \(AuditChain.policyRowShape)
+                               RETURNING owner, seq, ts, side, binding, maintenance, model_version, prev_hash, hash)
+                INSERT INTO policy_changes(owner, seq, ts, author, changes, maintenance, model_version, prev_hash, hash) SELECT * FROM moved
+                """),
+        PostgresQuery(
+            unsafeSQL: """
+                CREATE OR REPLACE VIEW audit_chain AS
+                    SELECT owner, \(columns) FROM publications
+                    UNION ALL
+                    SELECT owner, seq, 'policy', author, ts, NULL::float8, 0::float8, maintenance, 0::float8, changes, model_version,
+                           ts, ts, prev_hash, hash, NULL::float8, NULL::float8, NULL::float8, NULL::text FROM policy_changes
+                """),
     ]
 
     func wrap<T>(_ body: () async throws -> T) async throws -> T {
@@ -115,7 +121,8 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
             var held: [String] = []
             for a in assets {
                 let expires = now + ttl
-                let rows = try await client.query("""
+                let rows = try await client.query(
+                    """
                     INSERT INTO asset_leases(asset, owner, expires_at) VALUES (\(a), \(owner), \(expires))
                     ON CONFLICT (asset) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at,
                     fence = CASE WHEN asset_leases.owner = EXCLUDED.owner THEN asset_leases.fence ELSE asset_leases.fence + 1 END
@@ -133,46 +140,56 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         try await wrap {
             try await client.withTransaction(logger: logger) { conn in
                 if !batch.quotes.isEmpty {
-                    let assets = batch.quotes.map(\.asset), sources = batch.quotes.map(\.source)
-                    let ts = batch.quotes.map(\.timestamp), prices = batch.quotes.map(\.price)
+                    let assets = batch.quotes.map(\.asset)
+                    let sources = batch.quotes.map(\.source)
+                    let ts = batch.quotes.map(\.timestamp)
+                    let prices = batch.quotes.map(\.price)
                     let conf = batch.quotes.map { $0.confidence ?? .nan }
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         INSERT INTO quotes(asset, source, ts, price, confidence)
                         SELECT a, s, t, p, NULLIF(c, 'NaN'::float8) FROM UNNEST(\(assets)::text[], \(sources)::text[], \(ts)::bigint[], \(prices)::float8[], \(conf)::float8[]) AS u(a, s, t, p, c)
                         """, logger: logger)
                 }
                 var previous = AuditChain.genesis
-                let last = try await conn.query("SELECT hash FROM audit_chain WHERE owner = \(owner) ORDER BY seq DESC LIMIT 1", logger: logger)
+                let last = try await conn.query(
+                    "SELECT hash FROM audit_chain WHERE owner = \(owner) ORDER BY seq DESC LIMIT 1", logger: logger)
                 for try await h in last.decode(String.self) { previous = h }
                 for p in batch.publications {
                     let h = AuditChain.hash(p, previous: previous)
                     defer { previous = h }
                     if let change = p.policyChange {
-                        try await conn.query("""
+                        try await conn.query(
+                            """
                             INSERT INTO policy_changes(owner, seq, ts, author, changes, maintenance, model_version, prev_hash, hash)
                             VALUES (\(owner), \(p.sequence), \(p.timestamp), \(change.author), \(change.changes), \(p.maintenance), \(p.modelVersion), \(previous), \(h))
                             """, logger: logger)
                         continue
                     }
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status)
                         VALUES (\(owner), \(p.sequence), \(p.asset), \(p.side.stored), \(p.timestamp), \(p.oldValue), \(p.newValue), \(p.maintenance), \(p.sigma), \(p.binding.stored), \(p.modelVersion), \(p.inputFrom), \(p.inputTo), \(previous), \(h), \(p.price), \(p.stablePrice), \(p.haircut), \(p.status?.rawValue))
                         """, logger: logger)
                 }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
-                try await conn.query("""
+                try await conn.query(
+                    """
                     INSERT INTO engine_state(owner, snapshot, committed_at) VALUES (\(owner), \(snapshot), \(now))
                     ON CONFLICT (owner) DO UPDATE SET snapshot = EXCLUDED.snapshot, committed_at = EXCLUDED.committed_at
                     """, logger: logger)
                 for input in batch.inputs.map({ (name: $0.key, lines: $0.value) }) {
-                    try await conn.query("""
+                    try await conn.query(
+                        """
                         INSERT INTO inputs(owner, name, lines) VALUES (\(owner), \(input.name), \(input.lines))
                         ON CONFLICT (owner, name) DO UPDATE SET lines = EXCLUDED.lines
                         """, logger: logger)
                 }
                 for e in batch.statusEvents {
                     let version = try await lockAccount(conn, e.id)
-                    try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(e.id), \(version), \(e.time), 'status', 'engine', \(e.detail))", logger: logger)
+                    try await conn.query(
+                        "INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(e.id), \(version), \(e.time), 'status', 'engine', \(e.detail))",
+                        logger: logger)
                 }
             }
         }
@@ -180,48 +197,62 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
 
     public func loadSnapshot() async throws -> EngineSnapshot? {
         try await wrap {
-            let rows = try await client.query("SELECT snapshot FROM engine_state WHERE owner = \(owner)", logger: logger)
-            for try await text in rows.decode(String.self) { return try EngineSnapshot.stored(Data(text.utf8), store: url) }
+            let rows = try await client.query(
+                "SELECT snapshot FROM engine_state WHERE owner = \(owner)", logger: logger)
+            for try await text in rows.decode(String.self) {
+                return try EngineSnapshot.stored(Data(text.utf8), store: url)
+            }
             return nil
         }
     }
 
     public func inputPosition(_ input: String) async throws -> Int64 {
         try await wrap {
-            let rows = try await client.query("SELECT lines FROM inputs WHERE owner = \(owner) AND name = \(input)", logger: logger)
+            let rows = try await client.query(
+                "SELECT lines FROM inputs WHERE owner = \(owner) AND name = \(input)", logger: logger)
             for try await n in rows.decode(Int64.self) { return n }
             return 0
         }
     }
 
-    typealias Row = (Int64, String, String, Int64, Double?, Double, Double, Double, String, String, Int64, Int64, String, String,
-                     Double?, Double?, Double?, String?)
+    typealias Row = (
+        Int64, String, String, Int64, Double?, Double, Double, Double, String, String, Int64, Int64, String, String,
+        Double?, Double?, Double?, String?
+    )
     static func stored(_ r: Row) -> StoredPublication {
-        StoredPublication(publication: Publication(sequence: r.0, asset: r.1, side: PublicationSide(stored: r.2), timestamp: r.3, oldValue: r.4, newValue: r.5,
-                                                   maintenance: r.6, sigma: r.7, binding: PublicationBinding(stored: r.8), modelVersion: r.9, inputFrom: r.10, inputTo: r.11,
-                                                   price: r.14, stablePrice: r.15, haircut: r.16, status: r.17.flatMap(PriceStatus.init(rawValue:))),
-                          previousHash: r.12, hash: r.13)
+        StoredPublication(
+            publication: Publication(
+                sequence: r.0, asset: r.1, side: PublicationSide(stored: r.2), timestamp: r.3, oldValue: r.4,
+                newValue: r.5,
+                maintenance: r.6, sigma: r.7, binding: PublicationBinding(stored: r.8), modelVersion: r.9,
+                inputFrom: r.10, inputTo: r.11,
+                price: r.14, stablePrice: r.15, haircut: r.16, status: r.17.flatMap(PriceStatus.init(rawValue:))),
+            previousHash: r.12, hash: r.13)
     }
 
-    static let columns = "seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status"
+    static let columns =
+        "seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash, price, stable_price, haircut, status"
 
     public func publications(asset: String?, at: Int64?, limit: Int) async throws -> [StoredPublication] {
         try await wrap {
             let rows: PostgresRowSequence
             let assetFilter = asset ?? ""
             let atFilter = at ?? Int64.max
-            rows = try await client.query(PostgresQuery(unsafeSQL: """
-                SELECT \(Self.columns) FROM audit_chain WHERE owner = $1 AND ($2 = '' OR asset = $2)
-                AND ($3 = \(Int64.max) OR seq IN (SELECT MAX(seq) FROM audit_chain WHERE owner = $1 AND ts <= $3 GROUP BY asset, side))
-                ORDER BY seq DESC LIMIT $4
-                """, binds: {
-                    var b = PostgresBindings()
-                    b.append(owner)
-                    b.append(assetFilter)
-                    b.append(atFilter)
-                    b.append(Int64(limit))
-                    return b
-                }()), logger: logger)
+            rows = try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT \(Self.columns) FROM audit_chain WHERE owner = $1 AND ($2 = '' OR asset = $2)
+                        AND ($3 = \(Int64.max) OR seq IN (SELECT MAX(seq) FROM audit_chain WHERE owner = $1 AND ts <= $3 GROUP BY asset, side))
+                        ORDER BY seq DESC LIMIT $4
+                        """,
+                    binds: {
+                        var b = PostgresBindings()
+                        b.append(owner)
+                        b.append(assetFilter)
+                        b.append(atFilter)
+                        b.append(Int64(limit))
+                        return b
+                    }()), logger: logger)
             var out: [StoredPublication] = []
             for try await r in rows.decode(Row.self) { out.append(Self.stored(r)) }
             return out.reversed()
@@ -239,24 +270,32 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
     public func storedQuoteKeys(_ keys: [QuoteKey]) async throws -> Set<QuoteKey> {
         guard !keys.isEmpty else { return [] }
         return try await wrap {
-            let assets = keys.map(\.asset), sources = keys.map(\.source), ts = keys.map(\.timestamp)
-            let rows = try await client.query("""
+            let assets = keys.map(\.asset)
+            let sources = keys.map(\.source)
+            let ts = keys.map(\.timestamp)
+            let rows = try await client.query(
+                """
                 SELECT q.asset, q.source, q.ts FROM quotes q
                 JOIN UNNEST(\(assets)::text[], \(sources)::text[], \(ts)::bigint[]) AS u(a, s, t) ON q.asset = u.a AND q.source = u.s AND q.ts = u.t
                 """, logger: logger)
             var found = Set<QuoteKey>()
-            for try await (a, s, t) in rows.decode((String, String, Int64).self) { found.insert(QuoteKey(asset: a, source: s, timestamp: t)) }
+            for try await (a, s, t) in rows.decode((String, String, Int64).self) {
+                found.insert(QuoteKey(asset: a, source: s, timestamp: t))
+            }
             return found
         }
     }
 
     public func verifyAudit() async throws -> AuditReport {
         try await wrap {
-            let rows = try await client.query(PostgresQuery(unsafeSQL: "SELECT \(Self.columns) FROM audit_chain WHERE owner = $1 ORDER BY seq", binds: {
-                var b = PostgresBindings()
-                b.append(owner)
-                return b
-            }()), logger: logger)
+            let rows = try await client.query(
+                PostgresQuery(
+                    unsafeSQL: "SELECT \(Self.columns) FROM audit_chain WHERE owner = $1 ORDER BY seq",
+                    binds: {
+                        var b = PostgresBindings()
+                        b.append(owner)
+                        return b
+                    }()), logger: logger)
             var out: [StoredPublication] = []
             for try await r in rows.decode(Row.self) { out.append(Self.stored(r)) }
             return AuditChain.verify(out)
@@ -269,7 +308,8 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
     /// advisory lock keyed by the id's hash), so two processes never give out one version twice.
     func lockAccount(_ conn: PostgresConnection, _ id: String) async throws -> Int64 {
         try await conn.query("SELECT pg_advisory_xact_lock(hashtext(\(id)))", logger: logger)
-        let rows = try await conn.query("SELECT COALESCE(MAX(version), 0)::bigint FROM account_history WHERE id = \(id)", logger: logger)
+        let rows = try await conn.query(
+            "SELECT COALESCE(MAX(version), 0)::bigint FROM account_history WHERE id = \(id)", logger: logger)
         for try await v in rows.decode(Int64.self) { return v }
         return 0
     }
@@ -278,11 +318,14 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         try await wrap {
             try await client.withTransaction(logger: logger) { conn in
                 let version = try await lockAccount(conn, id) + 1
-                try await conn.query("""
+                try await conn.query(
+                    """
                     INSERT INTO accounts (id, document, version, updated) VALUES (\(id), \(document), \(version), \(time))
                     ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document, version = EXCLUDED.version, updated = EXCLUDED.updated
                     """, logger: logger)
-                try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(id), \(version), \(time), 'put', \(by), \(document))", logger: logger)
+                try await conn.query(
+                    "INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(id), \(version), \(time), 'put', \(by), \(document))",
+                    logger: logger)
                 return StoredAccount(id: id, document: document, version: version, updated: time)
             }
         }
@@ -292,11 +335,14 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         try await wrap {
             try await client.withTransaction(logger: logger) { conn -> StoredAccount? in
                 let version = try await lockAccount(conn, id) + 1
-                let rows = try await conn.query("DELETE FROM accounts WHERE id = \(id) RETURNING document", logger: logger)
+                let rows = try await conn.query(
+                    "DELETE FROM accounts WHERE id = \(id) RETURNING document", logger: logger)
                 var document: String?
                 for try await d in rows.decode(String.self) { document = d }
                 guard let document else { return nil }
-                try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(id), \(version), \(time), 'delete', \(by), '')", logger: logger)
+                try await conn.query(
+                    "INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(id), \(version), \(time), 'delete', \(by), '')",
+                    logger: logger)
                 return StoredAccount(id: id, document: document, version: version, updated: time)
             }
         }
@@ -304,30 +350,42 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
 
     public func account(_ id: String) async throws -> StoredAccount? {
         try await wrap {
-            let rows = try await client.query("SELECT id, document, version, updated FROM accounts WHERE id = \(id)", logger: logger)
-            for try await (i, d, v, u) in rows.decode((String, String, Int64, Int64).self) { return StoredAccount(id: i, document: d, version: v, updated: u) }
+            let rows = try await client.query(
+                "SELECT id, document, version, updated FROM accounts WHERE id = \(id)", logger: logger)
+            for try await (i, d, v, u) in rows.decode((String, String, Int64, Int64).self) {
+                return StoredAccount(id: i, document: d, version: v, updated: u)
+            }
             return nil
         }
     }
 
     public func accounts(after: String?, limit: Int) async throws -> [StoredAccount] {
         try await wrap {
-            let from = after ?? "", n = Int64(limit)
-            let rows = try await client.query("SELECT id, document, version, updated FROM accounts WHERE id COLLATE \"C\" > \(from) ORDER BY id COLLATE \"C\" LIMIT \(n)", logger: logger)
+            let from = after ?? ""
+            let n = Int64(limit)
+            let rows = try await client.query(
+                "SELECT id, document, version, updated FROM accounts WHERE id COLLATE \"C\" > \(from) ORDER BY id COLLATE \"C\" LIMIT \(n)",
+                logger: logger)
             var out: [StoredAccount] = []
-            for try await (i, d, v, u) in rows.decode((String, String, Int64, Int64).self) { out.append(StoredAccount(id: i, document: d, version: v, updated: u)) }
+            for try await (i, d, v, u) in rows.decode((String, String, Int64, Int64).self) {
+                out.append(StoredAccount(id: i, document: d, version: v, updated: u))
+            }
             return out
         }
     }
 
     public func accountHistory(_ id: String, before: Int64?, limit: Int) async throws -> [AccountEvent] {
         try await wrap {
-            let below = before ?? Int64.max, n = Int64(limit)
-            let rows = try await client.query("""
+            let below = before ?? Int64.max
+            let n = Int64(limit)
+            let rows = try await client.query(
+                """
                 SELECT number, id, version, ts, kind, by, detail FROM account_history WHERE id = \(id) AND number < \(below) ORDER BY number DESC LIMIT \(n)
                 """, logger: logger)
             var out: [AccountEvent] = []
-            for try await (num, i, v, t, k, b, d) in rows.decode((Int64, String, Int64, Int64, String, String, String).self) {
+            for try await (num, i, v, t, k, b, d) in rows.decode(
+                (Int64, String, Int64, Int64, String, String, String).self)
+            {
                 out.append(AccountEvent(number: num, id: i, version: v, time: t, kind: k, by: b, detail: d))
             }
             return out
@@ -338,7 +396,9 @@ public final class PostgresStore: EngineStore, @unchecked Sendable {
         try await wrap {
             try await client.withTransaction(logger: logger) { conn in
                 let version = try await lockAccount(conn, id)
-                try await conn.query("INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(id), \(version), \(time), \(kind), \(by), \(detail))", logger: logger)
+                try await conn.query(
+                    "INSERT INTO account_history (id, version, ts, kind, by, detail) VALUES (\(id), \(version), \(time), \(kind), \(by), \(detail))",
+                    logger: logger)
             }
         }
     }

@@ -1,8 +1,9 @@
-import Testing
-import Foundation
 import ArgumentParser
-@testable import VolScaleCLI
+import Foundation
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleCLI
 
 /// What a batch command prints for `args` (parsed as `volscale` parses them).
 func renderCommand(_ args: [String]) throws -> String {
@@ -49,13 +50,16 @@ func renderCommand(_ args: [String]) throws -> String {
         let llPercent = ll - 5030 * log(100.0)
         #expect(llPercent >= -6941.5391 - 1e-4, "percent-unit logL \(llPercent)")
         let v = try #require(j["volatility"] as? [String: Any])
-        let next = try #require(v["next"] as? Double), annualized = try #require(v["annualized"] as? Double)
+        let next = try #require(v["next"] as? Double)
+        let annualized = try #require(v["annualized"] as? Double)
         #expect(abs(annualized - next * sqrt(252)) < 1e-15)
         #expect((v["last"] as? Double ?? 0) > 0)
     }
 
     @Test func tDistributionReportsNu() throws {
-        let j = try json(["vol", TestData.data("sp500-daily.csv"), "--model", "garch", "--dist", "t", "--format", "json"])
+        let j = try json([
+            "vol", TestData.data("sp500-daily.csv"), "--model", "garch", "--dist", "t", "--format", "json",
+        ])
         let p = try #require(j["parameters"] as? [String: Double])
         #expect(abs(p["nu"]! - 6.509363) < 1e-3)
         #expect(abs(p["alpha"]! - 0.099492) < 2e-3)
@@ -65,9 +69,13 @@ func renderCommand(_ args: [String]) throws -> String {
     /// EGARCH and the skewed t through the command: arch's keys (`omega`, `alpha`, `gamma`,
     /// `beta`; `nu` and `skew` for arch's `eta` and `lambda`), and arch's fit (fixtures from
     /// `scripts/make_fixtures.py arch_composed`).
-    @Test(arguments: [("egarch", "skewt", "egarch-skewt"), ("egarch", "normal", "egarch-normal"), ("gjr", "skewt", "gjr-skewt")])
+    @Test(arguments: [
+        ("egarch", "skewt", "egarch-skewt"), ("egarch", "normal", "egarch-normal"), ("gjr", "skewt", "gjr-skewt"),
+    ])
     func composedModelsUseArchNames(_ model: String, _ dist: String, _ fixture: String) throws {
-        let j = try json(["vol", TestData.data("sp500-daily.csv"), "--model", model, "--dist", dist, "--format", "json"])
+        let j = try json([
+            "vol", TestData.data("sp500-daily.csv"), "--model", model, "--dist", dist, "--format", "json",
+        ])
         let ref = try TestData.json(fixture + ".json")
         let p = try #require(j["parameters"] as? [String: Double])
         let expected = try #require(ref["parameters"] as? [String: Double])
@@ -75,7 +83,8 @@ func renderCommand(_ args: [String]) throws -> String {
         for key in ["alpha", "gamma", "beta", "skew"] where expected[key] != nil {
             #expect(abs(p[key]! - expected[key]!) <= 5e-3, "\(fixture) \(key) \(p[key]!) vs \(expected[key]!)")
         }
-        let ll = try #require(j["logLikelihood"] as? Double), refLL = try #require(ref["logLikelihood"] as? Double)
+        let ll = try #require(j["logLikelihood"] as? Double)
+        let refLL = try #require(ref["logLikelihood"] as? Double)
         #expect(ll >= refLL - 1e-6 * abs(refLL), "\(fixture) logL \(ll) vs arch \(refLL)")
         #expect(Set((j["standardErrors"] as? [String: Double] ?? [:]).keys) == Set(expected.keys))
     }
@@ -106,11 +115,13 @@ func renderCommand(_ args: [String]) throws -> String {
     }
 
     @Test func rollingCSVLeavesVolatilityEmptyWhileTheWindowFills() throws {
-        let text = try output(["vol", TestData.data("sp500-daily.csv"), "--model", "parkinson", "--window", "10", "--format", "csv"])
+        let text = try output([
+            "vol", TestData.data("sp500-daily.csv"), "--model", "parkinson", "--window", "10", "--format", "csv",
+        ])
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines[1].hasSuffix(","))   // return 0: no full window before it
-        #expect(lines[9].hasSuffix(","))   // return 8 (bars 0..8: 9 bars)
-        #expect(!lines[10].hasSuffix(",")) // return 9: window of bars 0..9
+        #expect(lines[1].hasSuffix(","))  // return 0: no full window before it
+        #expect(lines[9].hasSuffix(","))  // return 8 (bars 0..8: 9 bars)
+        #expect(!lines[10].hasSuffix(","))  // return 9: window of bars 0..9
     }
 
     @Test func jsonKeysForEveryModel() throws {
@@ -121,7 +132,11 @@ func renderCommand(_ args: [String]) throws -> String {
             }
             let v = try #require(j["volatility"] as? [String: Any])
             #expect(v["next"] is Double && v["annualized"] is Double && v["last"] is Double, "\(model.rawValue)")
-            if model == .garch || model == .gjr || model == .egarch { #expect(j["logLikelihood"] is Double) } else { #expect(j["logLikelihood"] == nil) }
+            if model == .garch || model == .gjr || model == .egarch {
+                #expect(j["logLikelihood"] is Double)
+            } else {
+                #expect(j["logLikelihood"] == nil)
+            }
         }
     }
 
@@ -134,17 +149,23 @@ func renderCommand(_ args: [String]) throws -> String {
     }
 
     @Test func impliedVolatilityOneOptionAndChain() throws {
-        let j = try json(["iv", "--price", "10", "--forward", "100", "--strike", "105", "--expiry", "0.5", "--format", "json"])
+        let j = try json([
+            "iv", "--price", "10", "--forward", "100", "--strike", "105", "--expiry", "0.5", "--format", "json",
+        ])
         let iv = try #require(j["impliedVolatility"] as? Double)
         #expect(abs((j["repricedPrice"] as! Double) - 10) < 1e-12)
         #expect(iv > 0.2 && iv < 0.5)
-        let c = try json(["iv", "--chain", TestData.data("vix-whitepaper-chain.csv"), "--rate", "0.0038", "--format", "json"])
+        let c = try json([
+            "iv", "--chain", TestData.data("vix-whitepaper-chain.csv"), "--rate", "0.0038", "--format", "json",
+        ])
         let ref = try TestData.json("vix-whitepaper.json")["index"] as! Double
         #expect(abs((c["index"] as! Double) - ref) < 1e-9)
     }
 
     @Test func correlationOfAlignedFiles() throws {
-        let j = try json(["corr", TestData.data("sp500-daily.csv"), TestData.data("sp500-daily.csv"), "--format", "json"])
+        let j = try json([
+            "corr", TestData.data("sp500-daily.csv"), TestData.data("sp500-daily.csv"), "--format", "json",
+        ])
         let corr = try #require(j["correlation"] as? [[Double]])
         #expect(abs(corr[0][1] - 1) < 1e-12)
         #expect(j["observations"] as? Int == 5030)
@@ -156,15 +177,27 @@ func renderCommand(_ args: [String]) throws -> String {
         let cases: [([String], String)] = [
             (["vol", TestData.data("vix-daily.csv"), "--column", "vix"], "vix-daily.csv:13: field 'vix' is empty"),
             (["vol", "/no/such/file.csv"], "/no/such/file.csv: cannot read: no such file"),
-            (["vol", TestData.data("vix-daily.csv")], "vix-daily.csv:1: no column 'price' in the header (columns: date, vix)"),
-            (["vol", TestData.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--model", "parkinson"], "parkinson needs open, high, low and close columns"),
+            (
+                ["vol", TestData.data("vix-daily.csv")],
+                "vix-daily.csv:1: no column 'price' in the header (columns: date, vix)"
+            ),
+            (
+                ["vol", TestData.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--model", "parkinson"],
+                "parkinson needs open, high, low and close columns"
+            ),
         ]
         expectErrors(cases)
         let invalid: [([String], String)] = [
             (["vol", "x.csv", "--model", "ewma", "--lambda", "1.5"], "--lambda must be strictly between 0 and 1"),
             (["vol", "x.csv", "--model", "ewma", "--dist", "t"], "--dist applies to garch, gjr and egarch only"),
-            (["vol", "x.csv", "--model", "egarch", "--horizon", "2"], "egarch has an analytic forecast one step ahead only"),
-            (["vol", "x.csv", "--model", "garch", "--window", "5"], "--window applies to close-to-close and range estimators only"),
+            (
+                ["vol", "x.csv", "--model", "egarch", "--horizon", "2"],
+                "egarch has an analytic forecast one step ahead only"
+            ),
+            (
+                ["vol", "x.csv", "--model", "garch", "--window", "5"],
+                "--window applies to close-to-close and range estimators only"
+            ),
             (["vol", "x.csv", "--periods-per-year=-3"], "--periods-per-year must be a positive number"),
             (["iv", "--price", "1"], "give --price, --strike, --expiry"),
         ]
@@ -173,7 +206,9 @@ func renderCommand(_ args: [String]) throws -> String {
                 _ = try VolScaleCommand.parseAsRoot(args)
                 Issue.record("accepted \(args)")
             } catch {
-                #expect(VolScaleCommand.message(for: error).contains(message), "got: \(VolScaleCommand.message(for: error))")
+                #expect(
+                    VolScaleCommand.message(for: error).contains(message), "got: \(VolScaleCommand.message(for: error))"
+                )
             }
         }
     }
@@ -194,9 +229,15 @@ func renderCommand(_ args: [String]) throws -> String {
             (["vol", "/dev/zero"], "/dev/zero: unrecognised format: a NUL byte at offset 0"),
             (["vol", sparse], "sparse.csv: unrecognised format: a NUL byte at offset 0"),
             (["vol", dir.path], "cannot read: is a directory"),
-            (["margin", "--config", sparse, "--accounts", accounts], "sparse.csv: cannot read: 2147483648 bytes, more than the 16 MiB"),
+            (
+                ["margin", "--config", sparse, "--accounts", accounts],
+                "sparse.csv: cannot read: 2147483648 bytes, more than the 16 MiB"
+            ),
             (["margin", "--config", dir.path, "--accounts", accounts], "cannot read: is a directory"),
-            (["margin", "--config", "/dev/zero", "--accounts", accounts], "/dev/zero: cannot read: not a regular file"),
+            (
+                ["margin", "--config", "/dev/zero", "--accounts", accounts],
+                "/dev/zero: cannot read: not a regular file"
+            ),
         ]
         expectErrors(cases)
     }
@@ -211,7 +252,9 @@ func renderCommand(_ args: [String]) throws -> String {
     }
 
     @Test func skippedRowsAreReportedInJSON() throws {
-        let j = try json(["vol", TestData.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--format", "json"])
+        let j = try json([
+            "vol", TestData.data("vix-daily.csv"), "--column", "vix", "--skip-bad-rows", "--format", "json",
+        ])
         let skipped = try #require(j["skippedRows"] as? [String: Int])
         #expect(skipped["empty field 'vix'"] == 46)
     }
@@ -228,12 +271,16 @@ func renderCommand(_ args: [String]) throws -> String {
     /// one-pass model, as JSON and as CSV, on a plain file and on the zip archive of klines.
     @Test(arguments: ["ewma", "close-to-close", "parkinson", "yang-zhang"])
     func streamingEqualsBatch(_ model: String) throws {
-        for file in [TestData.data("sp500-daily.csv"), TestData.root.appendingPathComponent("Tests/Fixtures/archives/BTCUSD-1d-klines.zip").path] {
+        for file in [
+            TestData.data("sp500-daily.csv"),
+            TestData.root.appendingPathComponent("Tests/Fixtures/archives/BTCUSD-1d-klines.zip").path,
+        ] {
             for format in ["json", "csv", "table"] {
                 let args = ["vol", file, "--model", model, "--format", format]
                 let batch = try output(args)
                 guard let c = try VolScaleCommand.parseAsRoot(args + ["--stream"]) as? VolScaleCommand.Vol else {
-                    Issue.record("not vol"); return
+                    Issue.record("not vol")
+                    return
                 }
                 var streamed = ""
                 try c.renderStreaming { streamed += $0 }
@@ -244,7 +291,11 @@ func renderCommand(_ args: [String]) throws -> String {
     }
 
     @Test func streamRefusesWholeSampleModels() {
-        #expect(throws: (any Error).self) { _ = try VolScaleCommand.parseAsRoot(["vol", TestData.data("sp500-daily.csv"), "--model", "garch", "--stream"]) }
+        #expect(throws: (any Error).self) {
+            _ = try VolScaleCommand.parseAsRoot([
+                "vol", TestData.data("sp500-daily.csv"), "--model", "garch", "--stream",
+            ])
+        }
     }
 
     /// A write that fails (a full disk, here /dev/full) is an error: exit 1 with the reason,
@@ -296,17 +347,22 @@ func renderCommand(_ args: [String]) throws -> String {
     }
 
     static func debugExecutable(_ name: String) throws -> String {
-        let candidates = [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
-        return try #require(candidates.map { TestData.root.appendingPathComponent($0 + "/" + name).path }.first {
-            FileManager.default.isExecutableFile(atPath: $0)
-        }, "build the \(name) executable first (swift build)")
+        let candidates = [
+            ".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug",
+        ]
+        return try #require(
+            candidates.map { TestData.root.appendingPathComponent($0 + "/" + name).path }.first {
+                FileManager.default.isExecutableFile(atPath: $0)
+            }, "build the \(name) executable first (swift build)")
     }
 
-    static func runProcess(_ binary: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    static func runProcess(_ binary: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String)
+    {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()
@@ -319,15 +375,20 @@ func renderCommand(_ args: [String]) throws -> String {
     /// One executable: `volscale serve` (and the other service commands) run in the same
     /// process as the batch commands; the top-level help lists both.
     @Test func serviceCommandsRunInTheOneExecutable() throws {
-        let candidates = [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
-        let directory = try #require(candidates.map { TestData.root.appendingPathComponent($0).path }.first {
-            FileManager.default.isExecutableFile(atPath: $0 + "/volscale")
-        }, "build the executable first (swift build)")
+        let candidates = [
+            ".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug",
+        ]
+        let directory = try #require(
+            candidates.map { TestData.root.appendingPathComponent($0).path }.first {
+                FileManager.default.isExecutableFile(atPath: $0 + "/volscale")
+            }, "build the executable first (swift build)")
         let help = try Self.runProcess(directory + "/volscale", ["serve", "--help"])
         #expect(help.status == 0)
         #expect(help.out.contains("--lease-seconds") && help.out.contains("--rate-limit"), "\(help.out)")
         let top = try Self.runProcess(directory + "/volscale", ["--help"])
-        for name in ["serve", "ingest", "replay", "params", "audit", "vol", "backtest"] { #expect(top.out.contains("  \(name) "), "\(name)") }
+        for name in ["serve", "ingest", "replay", "params", "audit", "vol", "backtest"] {
+            #expect(top.out.contains("  \(name) "), "\(name)")
+        }
         // a service command's error is its own, with the usual status
         let bad = try Self.runProcess(directory + "/volscale", ["params", "--store", "/nonexistent/x.sqlite"])
         #expect(bad.status == 1)

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import VolScaleCLI
 import VolScaleTestSupport
+
+@testable import VolScaleCLI
 
 /// `volscale surface` on the bundled Deribit chain: the output contract of issue 14 and the
 /// quality bars (90% of two-sided quotes inside bid-ask, no static arbitrage).
@@ -15,14 +16,15 @@ import VolScaleTestSupport
         #expect(json["asOfSource"] as? String == "marks")
         let expiries = try #require(json["expiries"] as? [[String: Any]])
         #expect(expiries.count == 7)
-        var twoSided = 0, within = 0.0
+        var twoSided = 0
+        var within = 0.0
         for e in expiries {
             let n = try #require(e["twoSided"] as? Int)
             let share = try #require(e["withinBidAsk"] as? Double)
             twoSided += n
             within += share * Double(n)
             for key in ["expiry", "forward", "points", "rmse", "svi", "markError"] { #expect(e[key] != nil, "\(key)") }
-            #expect(try #require(e["rmse"] as? Double) < 6) // volatility points
+            #expect(try #require(e["rmse"] as? Double) < 6)  // volatility points
         }
         #expect(twoSided > 150)
         #expect(within / Double(twoSided) >= 0.9)
@@ -51,7 +53,9 @@ import VolScaleTestSupport
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-empty-chain.csv").path
         try "strike,type\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: (any Error).self) { try renderCommand(["surface", path]) }
-        do { _ = try renderCommand(["surface", path]) } catch { #expect("\(error)".contains("volscale-empty-chain.csv")) }
+        do { _ = try renderCommand(["surface", path]) } catch {
+            #expect("\(error)".contains("volscale-empty-chain.csv"))
+        }
     }
 
     /// `volscale options` on the example account: the scaled matrix equals the fixed one when the
@@ -61,12 +65,14 @@ import VolScaleTestSupport
         let account = TestData.path("examples/options-account.toml")
         let out = try renderCommand(["options", account, "--chain", chain, "--format", "json", "--volatility", "0.8"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
-        let fixed = try #require(json["portfolioFixed"] as? [String: Any]), scaled = try #require(json["portfolioScaled"] as? [String: Any])
+        let fixed = try #require(json["portfolioFixed"] as? [String: Any])
+        let scaled = try #require(json["portfolioScaled"] as? [String: Any])
         #expect(fixed["maintenance"] as? Double == scaled["maintenance"] as? Double)
         #expect((try #require(json["scaling"] as? [String: Any]))["ratio"] as? Double == 1)
         let positions = try #require(json["positions"] as? [[String: Any]])
         #expect(positions.count == 5)
-        var delta = 0.0, im = 0.0
+        var delta = 0.0
+        var im = 0.0
         for p in positions {
             delta += try #require((p["greeksCoin"] as? [String: Any])?["delta"] as? Double)
             im += try #require(p["standardInitial"] as? Double)
@@ -81,17 +87,26 @@ import VolScaleTestSupport
         let liveJSON = try #require(try JSONSerialization.jsonObject(with: Data(live.utf8)) as? [String: Any])
         let scaling = try #require(liveJSON["scaling"] as? [String: Any])
         #expect(scaling["liveSource"] as? String == "the chain's 30-day model-free index")
-        #expect(close(try #require(scaling["ratio"] as? Double), try #require(scaling["live"] as? Double) / 0.8, rel: 1e-12))
+        #expect(
+            close(try #require(scaling["ratio"] as? Double), try #require(scaling["live"] as? Double) / 0.8, rel: 1e-12)
+        )
     }
 
     @Test func optionsAccountErrorsNameTheEntry() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-options-bad.toml").path
-        try "balance = 1\n[[position]]\ninstrument = \"BTC-26JUN20-9000\"\nquantity = 1\n".write(toFile: path, atomically: true, encoding: .utf8)
-        do { _ = try renderCommand(["options", path, "--chain", chain]); Issue.record("accepted a bad instrument") } catch {
+        try "balance = 1\n[[position]]\ninstrument = \"BTC-26JUN20-9000\"\nquantity = 1\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try renderCommand(["options", path, "--chain", chain])
+            Issue.record("accepted a bad instrument")
+        } catch {
             #expect("\(error)".contains("[[position]] #1") && "\(error)".contains("BTC-26JUN20-9000"))
         }
         try "balance = 1\n[options]\nprice_range = 2\n".write(toFile: path, atomically: true, encoding: .utf8)
-        do { _ = try renderCommand(["options", path, "--chain", chain]); Issue.record("accepted a price range of 200%") } catch {
+        do {
+            _ = try renderCommand(["options", path, "--chain", chain])
+            Issue.record("accepted a price range of 200%")
+        } catch {
             #expect("\(error)".contains("price_range"))
         }
     }
@@ -107,14 +122,18 @@ import VolScaleTestSupport
             for j in 1..<f.count { if let v = Double(f[j]) { f[j] = String(v * 2) } }
             lines[i] = f.joined(separator: ",")
         }
-        let changed = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-btc-future-changed.csv").path
+        let changed = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-btc-future-changed.csv")
+            .path
         try lines.joined(separator: "\n").write(toFile: changed, atomically: true, encoding: .utf8)
         func historical(_ file: String) throws -> [String: Any] {
-            let out = try renderCommand(["options", account, "--chain", chain, "--format", "json", "--volatility", "0.8", "--history", file])
+            let out = try renderCommand([
+                "options", account, "--chain", chain, "--format", "json", "--volatility", "0.8", "--history", file,
+            ])
             let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
             return try #require((json["portfolioFixed"] as? [String: Any])?["historical"] as? [String: Any])
         }
-        let a = try historical(TestData.data("btcusd-daily.csv")), b = try historical(changed)
+        let a = try historical(TestData.data("btcusd-daily.csv"))
+        let b = try historical(changed)
         #expect(a["expectedShortfall"] as? Double == b["expectedShortfall"] as? Double)
         #expect(a["worst"] as? String == "2020-03-12" && a["scenarios"] as? Int == 1000)
     }

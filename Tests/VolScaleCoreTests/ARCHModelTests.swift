@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleCore
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 /// The composite `ARCHModel` (a process and a distribution as protocols) against arch's
 /// EGARCH and SkewStudent on the S&P 500 (fixtures: `scripts/make_fixtures.py arch_composed`),
@@ -13,11 +14,15 @@ import VolScaleTestSupport
 @Suite struct ARCHModelTests {
     static func fit(_ name: String, _ returns: [Double]) throws -> ARCHFit {
         switch name {
-        case "egarch-normal": return try ARCHModel(volatility: EGARCH(), distribution: StandardizedNormal()).fit(returns)
+        case "egarch-normal":
+            return try ARCHModel(volatility: EGARCH(), distribution: StandardizedNormal()).fit(returns)
         case "egarch-t": return try ARCHModel(volatility: EGARCH(), distribution: StandardizedStudentT()).fit(returns)
         case "egarch-skewt": return try ARCHModel(volatility: EGARCH(), distribution: SkewedStudentT()).fit(returns)
-        case "garch-skewt": return try ARCHModel(volatility: GARCHProcess(), distribution: SkewedStudentT()).fit(returns)
-        default: return try ARCHModel(volatility: GARCHProcess(asymmetric: true), distribution: SkewedStudentT()).fit(returns)
+        case "garch-skewt":
+            return try ARCHModel(volatility: GARCHProcess(), distribution: SkewedStudentT()).fit(returns)
+        default:
+            return try ARCHModel(volatility: GARCHProcess(asymmetric: true), distribution: SkewedStudentT()).fit(
+                returns)
         }
     }
 
@@ -27,14 +32,17 @@ import VolScaleTestSupport
         let returns = try TestData.sp500Returns()
         let fit = try Self.fit(name, returns)
         let refLL = try #require(ref["logLikelihood"] as? Double)
-        #expect(fit.logLikelihood >= refLL - 1e-6 * Swift.abs(refLL), "\(name): logL \(fit.logLikelihood) vs arch \(refLL)")
+        #expect(
+            fit.logLikelihood >= refLL - 1e-6 * Swift.abs(refLL), "\(name): logL \(fit.logLikelihood) vs arch \(refLL)")
         let p = try #require(ref["parameters"] as? [String: Double])
         #expect(Set(fit.parameterNames) == Set(p.keys), "\(name): \(fit.parameterNames) vs \(p.keys.sorted())")
         for (key, value) in p {
             let ours = try #require(fit[key])
             switch key {
-            case "alpha", "gamma", "beta": #expect(Swift.abs(ours - value) <= 2e-3, "\(name) \(key) \(ours) vs \(value)")
-            case "omega" where name.hasPrefix("egarch"): #expect(Swift.abs(ours - value) <= 0.01, "\(name) omega \(ours) vs \(value)")
+            case "alpha", "gamma", "beta":
+                #expect(Swift.abs(ours - value) <= 2e-3, "\(name) \(key) \(ours) vs \(value)")
+            case "omega" where name.hasPrefix("egarch"):
+                #expect(Swift.abs(ours - value) <= 0.01, "\(name) omega \(ours) vs \(value)")
             case "omega", "mu": #expect(close(ours, value, rel: 0.02), "\(name) \(key) \(ours) vs \(value)")
             case "nu": #expect(close(ours, value, rel: 0.01), "\(name) nu \(ours) vs \(value)")
             default: #expect(Swift.abs(ours - value) <= 5e-3, "\(name) \(key) \(ours) vs \(value)")
@@ -55,7 +63,8 @@ import VolScaleTestSupport
         // mu's is not compared: arch gives 3.2e-5 for EGARCH with the normal, a third of what it
         // gives for every other model here (ours 9.0e-5, against arch's 1.0e-4 to 1.1e-4 elsewhere);
         // omega's depends on the scale conversion (GARCHTests compares it for GARCH)
-        for (i, key) in fit.parameterNames.enumerated() where key != "omega" && key != "mu" && Swift.abs(p[key] ?? 1) > 1e-4 {
+        for (i, key) in fit.parameterNames.enumerated()
+        where key != "omega" && key != "mu" && Swift.abs(p[key] ?? 1) > 1e-4 {
             #expect(close(se[i], refSE[key]!, rel: 0.1), "\(name) se(\(key)) \(se[i]) vs \(refSE[key]!)")
         }
     }
@@ -64,30 +73,41 @@ import VolScaleTestSupport
     /// fits with analytic derivatives: same optimum, same path.
     @Test func compositeGARCHEqualsTheAnalyticKernel() throws {
         let returns = try TestData.sp500Returns()
-        let composite = try ARCHModel(volatility: GARCHProcess(asymmetric: true), distribution: StandardizedStudentT()).fit(returns)
+        let composite = try ARCHModel(volatility: GARCHProcess(asymmetric: true), distribution: StandardizedStudentT())
+            .fit(returns)
         let analytic = try GARCHModel(volatility: .init(asymmetric: true), distribution: .studentT).fit(returns)
         #expect(Swift.abs(composite.logLikelihood - analytic.logLikelihood) <= 1e-6 * Swift.abs(analytic.logLikelihood))
         #expect(composite.parameterNames == analytic.model.parameterNames)
-        for (a, b) in zip(composite.parameters, analytic.parameterVector) { #expect(Swift.abs(a - b) <= 2e-3 * max(Swift.abs(b), 1e-3)) }
+        for (a, b) in zip(composite.parameters, analytic.parameterVector) {
+            #expect(Swift.abs(a - b) <= 2e-3 * max(Swift.abs(b), 1e-3))
+        }
         #expect(relativeError(composite.nextVariance, analytic.nextVariance) <= 1e-3)
     }
 
     /// The skewed t with skew 0 is Student's t; its density integrates to 1 with mean 0 and
     /// variance 1 for any skew (trapezoid on a wide grid).
     @Test func skewedTIsAStandardizedDensity() throws {
-        let t = StandardizedStudentT(), skewed = SkewedStudentT()
-        let c0 = try #require(skewed.constants([7, 0])), ct = try #require(t.constants([7]))
+        let t = StandardizedStudentT()
+        let skewed = SkewedStudentT()
+        let c0 = try #require(skewed.constants([7, 0]))
+        let ct = try #require(t.constants([7]))
         for z in [-3.0, -0.5, 0, 0.7, 4] {
-            #expect(Swift.abs(skewed.logDensity(c0, residual: z, variance: 1) - t.logDensity(ct, residual: z, variance: 1)) <= 1e-12)
+            #expect(
+                Swift.abs(skewed.logDensity(c0, residual: z, variance: 1) - t.logDensity(ct, residual: z, variance: 1))
+                    <= 1e-12)
         }
         for skew in [-0.6, -0.1, 0.3] {
             let c = try #require(skewed.constants([6, skew]))
-            var m0 = 0.0, m1 = 0.0, m2 = 0.0
+            var m0 = 0.0
+            var m1 = 0.0
+            var m2 = 0.0
             let h = 0.001
             for i in -60_000...60_000 {
                 let z = Double(i) * h
                 let f = Foundation.exp(skewed.logDensity(c, residual: z, variance: 1)) * h
-                m0 += f; m1 += z * f; m2 += z * z * f
+                m0 += f
+                m1 += z * f
+                m2 += z * z * f
             }
             #expect(Swift.abs(m0 - 1) <= 1e-4, "mass \(m0) at skew \(skew)")
             #expect(Swift.abs(m1) <= 1e-4, "mean \(m1) at skew \(skew)")
@@ -96,7 +116,8 @@ import VolScaleTestSupport
     }
 
     @Test func egarchHasNoAnalyticForecastBeyondOneStep() throws {
-        let fit = try ARCHModel(volatility: EGARCH(), distribution: StandardizedNormal()).fit(try TestData.sp500Returns())
+        let fit = try ARCHModel(volatility: EGARCH(), distribution: StandardizedNormal()).fit(
+            try TestData.sp500Returns())
         #expect(fit.forecastVariance(horizon: 1) == [fit.nextVariance])
         #expect(fit.forecastVariance(horizon: 2) == nil)
     }

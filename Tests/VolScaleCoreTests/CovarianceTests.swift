@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleCore
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 @Suite struct CovarianceTests {
     @Test func ewmaCovarianceMatchesNumpy() throws {

@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleCore
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 @Suite struct EWMATests {
     @Test func matchesArchEWMAVariance() throws {
@@ -21,7 +22,10 @@ import VolScaleTestSupport
     }
 
     @Test func lambdaOutsideUnitIntervalIsRejected() {
-        #expect(throws: VolatilityError.invalidParameter(name: "lambda", value: 1.0, reason: "must be strictly between 0 and 1")) {
+        #expect(
+            throws: VolatilityError.invalidParameter(
+                name: "lambda", value: 1.0, reason: "must be strictly between 0 and 1")
+        ) {
             try EWMA(lambda: 1.0)
         }
     }

@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleCore
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 /// GARCH and GJR against the Python `arch` package on the S&P 500 (fixtures from
 /// scripts/make_fixtures.py). Required: log-likelihood >= arch's - 1e-6 relative,
@@ -23,13 +24,21 @@ import VolScaleTestSupport
         #expect(returns.count == ref["observations"] as? Int)
         let fit = try model.fit(returns)
         let refLL = try #require(ref["logLikelihood"] as? Double)
-        #expect(fit.logLikelihood >= refLL - 1e-6 * Swift.abs(refLL), "\(name): logL \(fit.logLikelihood) vs arch \(refLL)")
+        #expect(
+            fit.logLikelihood >= refLL - 1e-6 * Swift.abs(refLL), "\(name): logL \(fit.logLikelihood) vs arch \(refLL)")
         let p = try #require(ref["parameters"] as? [String: Double])
-        #expect(Swift.abs(fit.parameters.alpha - p["alpha"]!) <= 2e-3, "\(name) alpha \(fit.parameters.alpha) vs \(p["alpha"]!)")
-        #expect(Swift.abs(fit.parameters.beta - p["beta"]!) <= 2e-3, "\(name) beta \(fit.parameters.beta) vs \(p["beta"]!)")
+        #expect(
+            Swift.abs(fit.parameters.alpha - p["alpha"]!) <= 2e-3,
+            "\(name) alpha \(fit.parameters.alpha) vs \(p["alpha"]!)")
+        #expect(
+            Swift.abs(fit.parameters.beta - p["beta"]!) <= 2e-3, "\(name) beta \(fit.parameters.beta) vs \(p["beta"]!)")
         if let g = p["gamma"] { #expect(Swift.abs(fit.parameters.gamma - g) <= 2e-3, "\(name) gamma") }
-        if let mu = p["mu"] { #expect(close(fit.parameters.mu, mu, rel: 0.02), "\(name) mu \(fit.parameters.mu) vs \(mu)") }
-        #expect(close(fit.parameters.omega, p["omega"]!, rel: 0.02), "\(name) omega \(fit.parameters.omega) vs \(p["omega"]!)")
+        if let mu = p["mu"] {
+            #expect(close(fit.parameters.mu, mu, rel: 0.02), "\(name) mu \(fit.parameters.mu) vs \(mu)")
+        }
+        #expect(
+            close(fit.parameters.omega, p["omega"]!, rel: 0.02),
+            "\(name) omega \(fit.parameters.omega) vs \(p["omega"]!)")
         if let nu = p["nu"] { #expect(close(fit.parameters.nu ?? 0, nu, rel: 0.01), "\(name) nu") }
 
         let refVol = try #require(ref["conditionalVolatility"] as? [Double])

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import VolScaleCore
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 /// Black-76 Greeks against central finite differences of the price, in the USD view and in the
 /// coin view of a coin-settled option (value V/F, delta F d(V/F)/dF).
@@ -17,7 +18,9 @@ import VolScaleTestSupport
             func p(_ f: Double = 0, _ v: Double = 0, _ t: Double = 0) -> Double {
                 Black76.price(forward: c.f + f, strike: c.k, volatility: c.v + v, expiry: c.t + t, type: c.type)
             }
-            let hf = c.f * 1e-4, hv = 1e-5, ht = c.t * 1e-5
+            let hf = c.f * 1e-4
+            let hv = 1e-5
+            let ht = c.t * 1e-5
             #expect(close(g.price, p(), rel: 1e-15))
             #expect(close(g.delta, (p(hf) - p(-hf)) / (2 * hf), rel: 1e-6, abs: 1e-9), "delta \(c)")
             #expect(close(g.gamma, (p(hf) - 2 * p() + p(-hf)) / (hf * hf), rel: 1e-4), "gamma \(c)")
@@ -30,12 +33,19 @@ import VolScaleTestSupport
         for c in cases {
             let coin = Black76.greeks(forward: c.f, strike: c.k, volatility: c.v, expiry: c.t, type: c.type)
                 .inCoin(forward: c.f, settlement: .coin)
-            func value(_ f: Double) -> Double { Black76.price(forward: f, strike: c.k, volatility: c.v, expiry: c.t, type: c.type) / f }
-            func exposure(_ f: Double) -> Double { let h = f * 1e-5; return f * (value(f + h) - value(f - h)) / (2 * h) }
+            func value(_ f: Double) -> Double {
+                Black76.price(forward: f, strike: c.k, volatility: c.v, expiry: c.t, type: c.type) / f
+            }
+            func exposure(_ f: Double) -> Double {
+                let h = f * 1e-5
+                return f * (value(f + h) - value(f - h)) / (2 * h)
+            }
             let hf = c.f * 1e-4
             #expect(close(coin.price, value(c.f), rel: 1e-15))
             #expect(close(coin.delta, exposure(c.f), rel: 1e-6, abs: 1e-9), "delta \(c)")
-            #expect(close(coin.gamma, (exposure(c.f + hf) - exposure(c.f - hf)) / (2 * hf), rel: 1e-3, abs: 1e-12), "gamma \(c)")
+            #expect(
+                close(coin.gamma, (exposure(c.f + hf) - exposure(c.f - hf)) / (2 * hf), rel: 1e-3, abs: 1e-12),
+                "gamma \(c)")
             // a long call's coin delta is below its Black delta by its coin premium (Deribit's adjusted delta)
             let usd = Black76.greeks(forward: c.f, strike: c.k, volatility: c.v, expiry: c.t, type: c.type)
             #expect(close(coin.delta, usd.delta - usd.price / c.f, rel: 1e-14, abs: 1e-15))

@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleCore
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 @Suite struct ImpliedVolatilityTests {
     /// The forward formula against 50-digit mpmath prices, including prices of 1e-200.
@@ -13,7 +14,8 @@ import VolScaleTestSupport
         #expect(points.count > 60)
         var worst = 0.0
         for p in points {
-            let k = p["strike"]!, s = p["totalVol"]!
+            let k = p["strike"]!
+            let s = p["totalVol"]!
             for (type, key) in [(OptionType.call, "call"), (.put, "put")] {
                 let ours = Black76.price(forward: 1, strike: k, volatility: s, expiry: 1, type: type)
                 let err = relativeError(ours, p[key]!)
@@ -32,7 +34,9 @@ import VolScaleTestSupport
         let vols = [0.01, 0.02, 0.05, 0.1, 0.15, 0.3, 0.45, 0.6, 1.0, 1.5, 2.0, 4.0]
         // strikes from deep ITM to deep OTM in units of standard deviations of ln(K/F)
         let moneyness = stride(from: -12.0, through: 12.0, by: 24.0 / 95).map { $0 }
-        var count = 0, worst = 0.0, skipped = 0
+        var count = 0
+        var worst = 0.0
+        var skipped = 0
         for t in expiries {
             for v in vols {
                 for z in moneyness {
@@ -40,13 +44,19 @@ import VolScaleTestSupport
                     let k = 100 * exp(z * s)
                     for type in [OptionType.call, .put] {
                         let df = exp(-0.03 * t)
-                        let p = Black76.price(forward: 100, strike: k, volatility: v, expiry: t, discountFactor: df, type: type)
+                        let p = Black76.price(
+                            forward: 100, strike: k, volatility: v, expiry: t, discountFactor: df, type: type)
                         let intrinsic = df * (type == .call ? max(100 - k, 0) : max(k - 100, 0))
                         let maximum = df * (type == .call ? 100 : k)
                         // skipped: price equal to intrinsic or to the maximum in double precision
-                        guard p > intrinsic, p < maximum, p > 1e-280 else { skipped += 1; continue }
-                        let iv = try Black76.impliedVolatility(price: p, forward: 100, strike: k, expiry: t, discountFactor: df, type: type)
-                        let back = Black76.price(forward: 100, strike: k, volatility: iv, expiry: t, discountFactor: df, type: type)
+                        guard p > intrinsic, p < maximum, p > 1e-280 else {
+                            skipped += 1
+                            continue
+                        }
+                        let iv = try Black76.impliedVolatility(
+                            price: p, forward: 100, strike: k, expiry: t, discountFactor: df, type: type)
+                        let back = Black76.price(
+                            forward: 100, strike: k, volatility: iv, expiry: t, discountFactor: df, type: type)
                         let err = relativeError(back, p)
                         worst = max(worst, err)
                         count += 1
@@ -55,7 +65,9 @@ import VolScaleTestSupport
                 }
             }
         }
-        #expect(count >= 10_000, "grid has \(count) points (\(skipped) skipped: price equals intrinsic in double precision)")
+        #expect(
+            count >= 10_000, "grid has \(count) points (\(skipped) skipped: price equals intrinsic in double precision)"
+        )
         #expect(worst <= 1e-12)
     }
 
@@ -100,6 +112,6 @@ import VolScaleTestSupport
             // Phi's condition number at x is about x^2: allow that many ulps
             #expect(close(back, p, rel: 4 * Double.ulpOfOne * max(1, x * x)), "p=\(p)")
         }
-        #expect(close(Special.normalQuantile(0.99), 2.3263478740408408, rel: 1e-15)) // scipy.stats.norm.ppf(0.99)
+        #expect(close(Special.normalQuantile(0.99), 2.3263478740408408, rel: 1e-15))  // scipy.stats.norm.ppf(0.99)
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import VolScaleCore
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 /// Liquidity measures against an independent numpy computation (scripts/make_fixtures.py,
 /// `liquidity`): sliding windows over the whole file, no running sums.
@@ -13,13 +14,16 @@ import VolScaleTestSupport
         let quote = try #require(f["volumeUnit"] as? String) == "quote"
         let overnight = try #require(f["overnightAdjusted"] as? Bool)
         let cols = try TestData.columns(file)
-        let close = try #require(cols["close"]), volume = try #require(cols["volume"])
+        let close = try #require(cols["close"])
+        let volume = try #require(cols["volume"])
         let dollarVolume = quote ? volume : zip(volume, close).map { $0 * $1 }
-        let points = try LiquidityTracker.measures(high: try #require(cols["high"]), low: try #require(cols["low"]), close: close,
-                                                   dollarVolume: dollarVolume,
-                                                   settings: LiquidityWindow(window: window, overnightAdjusted: overnight))
+        let points = try LiquidityTracker.measures(
+            high: try #require(cols["high"]), low: try #require(cols["low"]), close: close,
+            dollarVolume: dollarVolume,
+            settings: LiquidityWindow(window: window, overnightAdjusted: overnight))
         let index = try #require(f["index"] as? [Int])
-        let adv = try #require(f["adv"] as? [Double]), spread = try #require(f["spread"] as? [Double])
+        let adv = try #require(f["adv"] as? [Double])
+        let spread = try #require(f["spread"] as? [Double])
         let amihud = try #require(f["amihud"] as? [Any])
         #expect(points.map(\.index) == index)
         var worst = (adv: 0.0, amihud: 0.0, spread: 0.0)
@@ -48,7 +52,9 @@ import VolScaleTestSupport
     @Test func corwinSchultzByHand() throws {
         let a = try LiquidityBar(high: 101, low: 99, close: 100, dollarVolume: 1)
         let b = try LiquidityBar(high: 101.2, low: 99.2, close: 101, dollarVolume: 1)
-        let l1 = Foundation.log(101.0 / 99), l2 = Foundation.log(101.2 / 99.2), lg = Foundation.log(101.2 / 99)
+        let l1 = Foundation.log(101.0 / 99)
+        let l2 = Foundation.log(101.2 / 99.2)
+        let lg = Foundation.log(101.2 / 99)
         let beta = l1 * l1 + l2 * l2
         let gamma = lg * lg
         let k = 3 - 2 * 2.0.squareRoot()
@@ -83,7 +89,8 @@ import VolScaleTestSupport
         #expect(throws: LiquidityError.self) { try LiquidityBar(high: 2, low: 1, close: 1.5, dollarVolume: -1) }
         #expect(throws: LiquidityError.self) { try LiquidityBar(high: 2, low: 1, close: 1.5, dollarVolume: .nan) }
         #expect(throws: LiquidityError.self) {
-            try LiquidityTracker.measures(high: [2], low: [1], close: [1.5, 1.5], dollarVolume: [1], settings: LiquidityWindow(window: 2))
+            try LiquidityTracker.measures(
+                high: [2], low: [1], close: [1.5, 1.5], dollarVolume: [1], settings: LiquidityWindow(window: 2))
         }
     }
 }

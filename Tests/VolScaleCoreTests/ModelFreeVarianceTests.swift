@@ -1,16 +1,20 @@
-import Testing
 import Foundation
-@testable import VolScaleCore
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 @Suite struct ModelFreeVarianceTests {
     /// The CBOE white paper's own option chain (data/vix-whitepaper-chain.csv).
     static func whitePaperChains() throws -> [ExpiryQuotes] {
-        let text = try String(contentsOf: TestData.root.appendingPathComponent("data").appendingPathComponent("vix-whitepaper-chain.csv"), encoding: .utf8)
+        let text = try String(
+            contentsOf: TestData.root.appendingPathComponent("data").appendingPathComponent("vix-whitepaper-chain.csv"),
+            encoding: .utf8)
         var byDays: [Int: [StrikeQuote]] = [:]
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: ",").map { Double($0)! }
-            byDays[Int(f[1]), default: []].append(StrikeQuote(strike: f[2], callBid: f[3], callAsk: f[4], putBid: f[5], putAsk: f[6]))
+            byDays[Int(f[1]), default: []].append(
+                StrikeQuote(strike: f[2], callBid: f[3], callAsk: f[4], putBid: f[5], putAsk: f[6]))
         }
         return byDays.map { ExpiryQuotes(expiry: Double($0.key) / 365, rate: 0.0038, quotes: $0.value) }
     }
@@ -37,7 +41,9 @@ import VolScaleTestSupport
         var chains: [ExpiryQuotes] = []
         for days in [23.0, 37.0] {
             let q = rows.filter { $0["days"] == days }.map {
-                StrikeQuote(strike: $0["strike"]!, callBid: $0["call"]!, callAsk: $0["call"]!, putBid: $0["put"]!, putAsk: $0["put"]!)
+                StrikeQuote(
+                    strike: $0["strike"]!, callBid: $0["call"]!, callAsk: $0["call"]!, putBid: $0["put"]!,
+                    putAsk: $0["put"]!)
             }
             chains.append(ExpiryQuotes(expiry: days / 365, rate: rate, quotes: q))
         }

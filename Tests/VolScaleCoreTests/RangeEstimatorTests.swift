@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleCore
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 /// Range estimators against an independent numpy implementation (range-sp500.json) and a
 /// hand-computed bar.
@@ -18,8 +19,10 @@ import VolScaleTestSupport
         let points = try #require(ref["rolling"] as? [[String: Double]])
         for p in points {
             let end = Int(p["barIndex"]!)
-            for (est, key) in [(RangeEstimator.parkinson, "parkinson"), (.garmanKlass, "garmanKlass"),
-                               (.rogersSatchell, "rogersSatchell"), (.yangZhang, "yangZhang")] {
+            for (est, key) in [
+                (RangeEstimator.parkinson, "parkinson"), (.garmanKlass, "garmanKlass"),
+                (.rogersSatchell, "rogersSatchell"), (.yangZhang, "yangZhang"),
+            ] {
                 let v = est.variance(bars, end: end, window: window).squareRoot()
                 #expect(close(v, p[key]!, rel: 1e-12), "\(key) at \(end): \(v) vs \(p[key]!)")
             }
@@ -29,8 +32,10 @@ import VolScaleTestSupport
     @Test func fullSampleMatchesNumpy() throws {
         let ref = try #require(try TestData.json("range-sp500.json")["fullSample"] as? [String: Double])
         let bars = try Self.bars()
-        for (est, key) in [(RangeEstimator.parkinson, "parkinson"), (.garmanKlass, "garmanKlass"),
-                           (.rogersSatchell, "rogersSatchell"), (.yangZhang, "yangZhang")] {
+        for (est, key) in [
+            (RangeEstimator.parkinson, "parkinson"), (.garmanKlass, "garmanKlass"),
+            (.rogersSatchell, "rogersSatchell"), (.yangZhang, "yangZhang"),
+        ] {
             #expect(close(try est.fullSample(bars).squareRoot(), ref[key]!, rel: 1e-11), "\(key)")
         }
     }
@@ -38,9 +43,13 @@ import VolScaleTestSupport
     /// One bar by hand: O=100, H=110, L=95, C=105.
     @Test func singleBarByHand() throws {
         let bars = try OHLCBars(open: [100, 100], high: [110, 110], low: [95, 95], close: [105, 105])
-        let hl = log(110.0 / 95), co = log(105.0 / 100)
+        let hl = log(110.0 / 95)
+        let co = log(105.0 / 100)
         #expect(close(RangeEstimator.parkinson.variance(bars, end: 1, window: 2), hl * hl / (4 * log(2)), rel: 1e-14))
-        #expect(close(RangeEstimator.garmanKlass.variance(bars, end: 1, window: 2), 0.5 * hl * hl - (2 * log(2) - 1) * co * co, rel: 1e-14))
+        #expect(
+            close(
+                RangeEstimator.garmanKlass.variance(bars, end: 1, window: 2),
+                0.5 * hl * hl - (2 * log(2) - 1) * co * co, rel: 1e-14))
         let rs = log(110.0 / 105) * log(110.0 / 100) + log(95.0 / 105) * log(95.0 / 100)
         #expect(close(RangeEstimator.rogersSatchell.variance(bars, end: 1, window: 2), rs, rel: 1e-14))
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import VolScaleCore
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 /// Markov-switching regimes against statsmodels' MarkovRegression on the S&P 500
 /// (scripts/make_fixtures.py, `regimes`).
@@ -18,9 +19,10 @@ import VolScaleTestSupport
     func cases() throws -> [Case] {
         let f = try TestData.json("regimes-sp500.json")
         return try #require(f["cases"] as? [[String: Any]]).map { c in
-            Case(states: try #require(c["states"] as? Int), logLikelihood: try #require(c["logLikelihood"] as? Double),
-                 means: try #require(c["means"] as? [Double]), variances: try #require(c["variances"] as? [Double]),
-                 transition: try #require(c["transition"] as? [[Double]]), pHigh: try #require(c["pHigh"] as? [Double]))
+            Case(
+                states: try #require(c["states"] as? Int), logLikelihood: try #require(c["logLikelihood"] as? Double),
+                means: try #require(c["means"] as? [Double]), variances: try #require(c["variances"] as? [Double]),
+                transition: try #require(c["transition"] as? [[Double]]), pHigh: try #require(c["pHigh"] as? [Double]))
         }
     }
 
@@ -44,13 +46,17 @@ import VolScaleTestSupport
         let r = try TestData.sp500Returns()
         let c = try #require(try cases().first { $0.states == states })
         let fit = try MarkovSwitching.fit(r, states: states)
-        #expect(fit.logLikelihood >= c.logLikelihood - 1e-6 * Swift.abs(c.logLikelihood),
-                "K=\(states): \(fit.logLikelihood) vs statsmodels \(c.logLikelihood)")
+        #expect(
+            fit.logLikelihood >= c.logLikelihood - 1e-6 * Swift.abs(c.logLikelihood),
+            "K=\(states): \(fit.logLikelihood) vs statsmodels \(c.logLikelihood)")
         for k in 0..<states {
-            #expect(relativeError(fit.model.variances[k], c.variances[k]) <= 0.02, "variance \(k): \(fit.model.variances[k]) vs \(c.variances[k])")
+            #expect(
+                relativeError(fit.model.variances[k], c.variances[k]) <= 0.02,
+                "variance \(k): \(fit.model.variances[k]) vs \(c.variances[k])")
             for j in 0..<states {
-                #expect(Swift.abs(fit.model.transition[k][j] - c.transition[k][j]) <= 0.01,
-                        "P[\(k)][\(j)]: \(fit.model.transition[k][j]) vs \(c.transition[k][j])")
+                #expect(
+                    Swift.abs(fit.model.transition[k][j] - c.transition[k][j]) <= 0.01,
+                    "P[\(k)][\(j)]: \(fit.model.transition[k][j]) vs \(c.transition[k][j])")
             }
         }
         // the reported likelihood is the model's own
@@ -64,8 +70,11 @@ import VolScaleTestSupport
         // stationary: pi0 = 0.3 / (0.1 + 0.3) = 0.75
         #expect(close(model.stationary[0], 0.75, rel: 1e-14))
         let y = 0.02
-        func phi(_ m: Double, _ v: Double) -> Double { Foundation.exp(-(y - m) * (y - m) / (2 * v)) / (2 * Double.pi * v).squareRoot() }
-        let f0 = 0.75 * phi(0, 1e-4), f1 = 0.25 * phi(0.01, 4e-4)
+        func phi(_ m: Double, _ v: Double) -> Double {
+            Foundation.exp(-(y - m) * (y - m) / (2 * v)) / (2 * Double.pi * v).squareRoot()
+        }
+        let f0 = 0.75 * phi(0, 1e-4)
+        let f1 = 0.25 * phi(0.01, 4e-4)
         let (ll, filtered) = model.filter([y])
         #expect(close(ll, Foundation.log(f0 + f1), rel: 1e-13))
         #expect(close(filtered[1], f1 / (f0 + f1), rel: 1e-13))
@@ -89,8 +98,12 @@ import VolScaleTestSupport
 
     @Test func invalidModelsAreErrors() {
         #expect(throws: RegimeError.self) { try MarkovSwitchingModel(means: [0], variances: [1], transition: [[1]]) }
-        #expect(throws: RegimeError.self) { try MarkovSwitchingModel(means: [0, 0], variances: [2, 1], transition: [[1, 0], [0, 1]]) }
-        #expect(throws: RegimeError.self) { try MarkovSwitchingModel(means: [0, 0], variances: [1, 2], transition: [[0.5, 0.6], [0, 1]]) }
+        #expect(throws: RegimeError.self) {
+            try MarkovSwitchingModel(means: [0, 0], variances: [2, 1], transition: [[1, 0], [0, 1]])
+        }
+        #expect(throws: RegimeError.self) {
+            try MarkovSwitchingModel(means: [0, 0], variances: [1, 2], transition: [[0.5, 0.6], [0, 1]])
+        }
         #expect(throws: RegimeError.self) { try MarkovSwitching.fit([0.01, -0.01, 0.02], states: 2) }
         #expect(throws: RegimeError.self) { try MarkovSwitching.fit([Double](repeating: 0.01, count: 100), states: 2) }
     }

@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleCore
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 /// Student's t against scipy.stats (fixture student-t.json).
 @Suite struct StudentTTests {
@@ -11,7 +12,9 @@ import VolScaleTestSupport
         for p in points {
             let t = try StudentT(nu: p["nu"]!)
             let q = t.quantile(p["p"]!)
-            #expect(close(q, p["quantile"]!, rel: 1e-11, abs: 1e-14), "nu \(p["nu"]!) p \(p["p"]!): \(q) vs \(p["quantile"]!)")
+            #expect(
+                close(q, p["quantile"]!, rel: 1e-11, abs: 1e-14),
+                "nu \(p["nu"]!) p \(p["p"]!): \(q) vs \(p["quantile"]!)")
             #expect(close(t.cdf(p["quantile"]!), p["cdfAtQuantile"]!, rel: 1e-12), "cdf nu \(p["nu"]!) p \(p["p"]!)")
             #expect(close(t.pdf(p["quantile"]!), p["pdfAtQuantile"]!, rel: 1e-12))
         }
@@ -23,7 +26,9 @@ import VolScaleTestSupport
         for r in rows {
             let t = try StudentT(nu: r["nu"]!)
             #expect(close(t.standardizedQuantile(r["alpha"]!), r["standardizedQuantile"]!, rel: 1e-11))
-            #expect(close(t.standardizedExpectedShortfall(r["alpha"]!), r["standardizedES"]!, rel: 1e-9), "nu \(r["nu"]!) alpha \(r["alpha"]!)")
+            #expect(
+                close(t.standardizedExpectedShortfall(r["alpha"]!), r["standardizedES"]!, rel: 1e-9),
+                "nu \(r["nu"]!) alpha \(r["alpha"]!)")
         }
     }
 
@@ -32,7 +37,10 @@ import VolScaleTestSupport
         for nu in [0.0, -1, .nan, .infinity] {
             #expect(throws: VolatilityError.self, "nu \(nu)") { try StudentT(nu: nu) }
         }
-        #expect(throws: VolatilityError.invalidParameter(name: "nu", value: 2, reason: "degrees of freedom must be finite and above 2")) {
+        #expect(
+            throws: VolatilityError.invalidParameter(
+                name: "nu", value: 2, reason: "degrees of freedom must be finite and above 2")
+        ) {
             try StudentT(nu: 2, standardized: true)
         }
         #expect((try? StudentT(nu: 1.5)) != nil)

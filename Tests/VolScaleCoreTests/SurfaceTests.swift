@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-@testable import VolScaleCore
 import VolScaleTestSupport
+
+@testable import VolScaleCore
 
 /// SVI smiles and surfaces: the density function against Breeden-Litzenberger on Black-76
 /// prices, the published example of butterfly arbitrage, fits of a known smile, calendar checks
@@ -19,7 +20,8 @@ import VolScaleTestSupport
             return Black76.price(forward: 1, strike: strike, volatility: v, expiry: t, type: .call)
         }
         for k in stride(from: -0.8, through: 0.8, by: 0.2) {
-            let strike = Foundation.exp(k), h = 1e-3
+            let strike = Foundation.exp(k)
+            let h = 1e-3
             let bl = (call(strike + h) - 2 * call(strike) + call(strike - h)) / (h * h)
             let w = smooth.totalVariance(k)
             let d2 = -k / w.squareRoot() - w.squareRoot() / 2
@@ -46,7 +48,8 @@ import VolScaleTestSupport
         #expect(throws: SurfaceError.self) { try SVISlice(a: 0.04, b: 0.1, rho: 1, m: 0, sigma: 0.1) }
         #expect(throws: SurfaceError.self) { try SVISlice(a: 0.04, b: -0.1, rho: 0, m: 0, sigma: 0.1) }
         #expect(throws: SurfaceError.self) { try SVISlice(a: 0.04, b: 0.1, rho: 0, m: 0, sigma: 0) }
-        #expect(throws: SurfaceError.self) { try SVISlice(a: -0.05, b: 0.1, rho: 0, m: 0, sigma: 0.1) } // min variance < 0
+        // min variance < 0
+        #expect(throws: SurfaceError.self) { try SVISlice(a: -0.05, b: 0.1, rho: 0, m: 0, sigma: 0.1) }
         #expect(throws: SurfaceError.self) { try SVISlice(a: .nan, b: 0.1, rho: 0, m: 0, sigma: 0.1) }
         #expect(throws: SurfaceError.self) { try SmileQuote(strike: 100, bid: 0.6, ask: 0.5) }
         #expect(throws: SurfaceError.self) { try SmileInput(expiry: 0, forward: 100, quotes: []) }
@@ -56,7 +59,8 @@ import VolScaleTestSupport
     /// smile at every strike to 1e-4 and puts every quote inside its spread.
     @Test func fitRecoversAKnownSmile() throws {
         let truth = try SVISlice(a: 0.01, b: 0.08, rho: -0.3, m: 0.02, sigma: 0.15)
-        let t = 0.25, f = 100.0
+        let t = 0.25
+        let f = 100.0
         let quotes = try stride(from: 60.0, through: 160.0, by: 4).map { k -> SmileQuote in
             let v = (truth.totalVariance(Foundation.log(k / f)) / t).squareRoot()
             return try SmileQuote(strike: k, bid: v - 0.01, ask: v + 0.01)
@@ -76,8 +80,10 @@ import VolScaleTestSupport
     @Test func sparseExpiryIsSkippedWithReason() throws {
         let q = try [90.0, 100, 110].map { try SmileQuote(strike: $0, bid: 0.5, ask: 0.55) }
         let full = try stride(from: 70.0, through: 130, by: 5).map { try SmileQuote(strike: $0, bid: 0.5, ask: 0.55) }
-        let fit = try SurfaceFitter.fit([try SmileInput(expiry: 0.1, forward: 100, quotes: q),
-                                         try SmileInput(expiry: 0.2, forward: 100, quotes: full)])
+        let fit = try SurfaceFitter.fit([
+            try SmileInput(expiry: 0.1, forward: 100, quotes: q),
+            try SmileInput(expiry: 0.2, forward: 100, quotes: full),
+        ])
         #expect(fit.surface.slices.map(\.expiry) == [0.2])
         #expect(fit.skipped.count == 1)
         #expect(fit.skipped.first?.reason == .tooFewQuotes(expiry: 0.1, usable: 3, needed: SurfaceFitter.minimumQuotes))
@@ -86,18 +92,21 @@ import VolScaleTestSupport
     /// Between expiries the total variance is linear in T at fixed k; before the first, the first
     /// smile's volatility; a later smile below an earlier one is a calendar arbitrage.
     @Test func interpolationAndCalendarCheck() throws {
-        let early = try SurfaceSlice(expiry: 0.1, forward: 100, smile: SVISlice(a: 0.004, b: 0.02, rho: -0.2, m: 0, sigma: 0.1))
-        let late = try SurfaceSlice(expiry: 0.3, forward: 102, smile: SVISlice(a: 0.015, b: 0.05, rho: -0.2, m: 0, sigma: 0.1))
+        let early = try SurfaceSlice(
+            expiry: 0.1, forward: 100, smile: SVISlice(a: 0.004, b: 0.02, rho: -0.2, m: 0, sigma: 0.1))
+        let late = try SurfaceSlice(
+            expiry: 0.3, forward: 102, smile: SVISlice(a: 0.015, b: 0.05, rho: -0.2, m: 0, sigma: 0.1))
         let surface = try VolatilitySurface(slices: [early, late])
         let k = 0.1
-        let mid = surface.totalVariance(k: k, expiry: 0.15) // a quarter of the way
+        let mid = surface.totalVariance(k: k, expiry: 0.15)  // a quarter of the way
         #expect(close(mid, 0.75 * early.smile.totalVariance(k) + 0.25 * late.smile.totalVariance(k), rel: 1e-14))
         #expect(close(surface.forward(expiry: 0.15), 100.5, rel: 1e-14))
         let before = surface.impliedVolatility(strike: 100 * Foundation.exp(k), expiry: 0.05)
         #expect(close(before, (early.smile.totalVariance(k) / 0.1).squareRoot(), rel: 1e-14))
         #expect(surface.arbitrage(over: -1...1).arbitrageFree)
         // a later smile with a lower level crosses the earlier one
-        let crossing = try SurfaceSlice(expiry: 0.3, forward: 102, smile: SVISlice(a: 0.001, b: 0.05, rho: -0.2, m: 0, sigma: 0.1))
+        let crossing = try SurfaceSlice(
+            expiry: 0.3, forward: 102, smile: SVISlice(a: 0.001, b: 0.05, rho: -0.2, m: 0, sigma: 0.1))
         let bad = try VolatilitySurface(slices: [early, crossing]).arbitrage(over: -1...1)
         #expect(!bad.calendarFree)
         #expect(bad.butterflyFree)

@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleData
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleData
 
 /// The byte readers at the border: RFC 4180 CSV, line endings, byte-order marks, NUL bytes,
 /// compressed files, and the three ways of reading one file (whole on one core, whole on
@@ -10,9 +11,12 @@ import VolScaleTestSupport
     let reader = PriceFileReader()
 
     static var root: URL { TestData.root }
-    static func archive(_ name: String) -> String { root.appendingPathComponent("Tests/Fixtures/archives/\(name)").path }
+    static func archive(_ name: String) -> String {
+        root.appendingPathComponent("Tests/Fixtures/archives/\(name)").path
+    }
 
-    static let lf = "date,open,high,low,close\n2024-01-01,100,101,99,100.5\n2024-01-02,100.5,102,100,101.25\n2024-01-03,101.25,101.5,98,99\n"
+    static let lf =
+        "date,open,high,low,close\n2024-01-01,100,101,99,100.5\n2024-01-02,100.5,102,100,101.25\n2024-01-03,101.25,101.5,98,99\n"
 
     func rows(_ text: String, _ r: PriceFileReader = PriceFileReader()) throws -> PriceSeries {
         try r.parse(text, name: "p.csv").series
@@ -53,22 +57,37 @@ import VolScaleTestSupport
         #expect(s.close == [1000.5, 1001.5, 1002.5, 1003.5])
         // a bad row after the quoted line break is named by its physical line
         let bad = text + "\n2024-01-05,x,y\n"
-        do { _ = try rows(bad); Issue.record("accepted") } catch {
+        do {
+            _ = try rows(bad)
+            Issue.record("accepted")
+        } catch {
             #expect("\(error)".hasPrefix("p.csv:7: field 'close' is not a number: 'x'"), "\(error)")
         }
-        do { _ = try rows("date,close\n2024-01-01,1\n2024-01-02,\"2\n"); Issue.record("accepted") } catch {
+        do {
+            _ = try rows("date,close\n2024-01-01,1\n2024-01-02,\"2\n")
+            Issue.record("accepted")
+        } catch {
             #expect("\(error)".hasPrefix("p.csv:3: a quoted field has no closing quote"), "\(error)")
         }
-        do { _ = try rows("date,close\n2024-01-01,1\n2024-01-02,\"2\"x\n"); Issue.record("accepted") } catch {
+        do {
+            _ = try rows("date,close\n2024-01-01,1\n2024-01-02,\"2\"x\n")
+            Issue.record("accepted")
+        } catch {
             #expect("\(error)".hasPrefix("p.csv:3: text after the closing quote"), "\(error)")
         }
     }
 
     @Test func nulInsideAFieldIsAnErrorThatShowsIt() {
-        do { _ = try rows("date,close\n2024-01-01,100\n2024-01-02,100\u{0} 99\n"); Issue.record("accepted") } catch {
+        do {
+            _ = try rows("date,close\n2024-01-01,100\n2024-01-02,100\u{0} 99\n")
+            Issue.record("accepted")
+        } catch {
             #expect("\(error)".hasPrefix("p.csv:3: field 'close' is not a number: '100\\u{0} 99'"), "\(error)")
         }
-        do { _ = try rows("date,close\n2024-01-01\u{0},100\n2024-01-02,101\n"); Issue.record("accepted") } catch {
+        do {
+            _ = try rows("date,close\n2024-01-01\u{0},100\n2024-01-02,101\n")
+            Issue.record("accepted")
+        } catch {
             #expect("\(error)".hasPrefix("p.csv:2: unreadable timestamp '2024-01-01\\u{0}'"), "\(error)")
         }
     }
@@ -79,19 +98,28 @@ import VolScaleTestSupport
         #expect(plain.close.first == 457.334015)
         for name in ["BTCUSD-1d-klines.zip", "BTCUSD-1d-klines.csv.gz", "BTCUSD-1d-klines-two-members.csv.gz"] {
             let s = try reader.read(path: Self.archive(name)).series
-            #expect(s.timestamps == plain.timestamps && s.close == plain.close && s.bars == plain.bars && s.volume == plain.volume, "\(name)")
+            #expect(
+                s.timestamps == plain.timestamps && s.close == plain.close && s.bars == plain.bars
+                    && s.volume == plain.volume, "\(name)")
             var streamed: [Double] = []
             _ = try reader.stream(path: Self.archive(name), blockBytes: 1000) { streamed += $0.price }
             #expect(streamed == plain.close, "\(name) streamed")
         }
-        do { _ = try reader.read(path: Self.archive("two-files.zip")); Issue.record("accepted") } catch {
+        do {
+            _ = try reader.read(path: Self.archive("two-files.zip"))
+            Issue.record("accepted")
+        } catch {
             #expect("\(error)".contains("must hold exactly one price file"), "\(error)")
         }
         let gz = try Data(contentsOf: URL(fileURLWithPath: Self.archive("BTCUSD-1d-klines.csv.gz")))
-        let truncated = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-truncated-\(UUID()).csv.gz")
+        let truncated = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "volscale-truncated-\(UUID()).csv.gz")
         try gz.prefix(gz.count / 2).write(to: truncated)
         defer { try? FileManager.default.removeItem(at: truncated) }
-        do { _ = try reader.read(path: truncated.path); Issue.record("accepted") } catch {
+        do {
+            _ = try reader.read(path: truncated.path)
+            Issue.record("accepted")
+        } catch {
             #expect("\(error)".contains("ends early"), "\(error)")
         }
     }
@@ -133,10 +161,12 @@ import VolScaleTestSupport
         #expect(skipped.counts == whole.skipped.counts)
         #expect(skipped.examples.map(\.line) == whole.skipped.examples.map(\.line))
         // volumes (here the close again, in a sixth column) follow their rows through the parts
-        let withVolume = text.replacingOccurrences(of: "timestamp,open,high,low,close\r\n", with: "timestamp,open,high,low,close,volume\r\n")
-            .split(separator: "\r\n", omittingEmptySubsequences: false).enumerated()
-            .map { i, line in i == 0 || line.isEmpty ? String(line) : line + "," + (line.split(separator: ",").last ?? "") }
-            .joined(separator: "\r\n")
+        let withVolume = text.replacingOccurrences(
+            of: "timestamp,open,high,low,close\r\n", with: "timestamp,open,high,low,close,volume\r\n"
+        )
+        .split(separator: "\r\n", omittingEmptySubsequences: false).enumerated()
+        .map { i, line in i == 0 || line.isEmpty ? String(line) : line + "," + (line.split(separator: ",").last ?? "") }
+        .joined(separator: "\r\n")
         var volumeReader = skipping
         volumeReader.volume = true
         #expect(try volumeReader.parse(withVolume, name: "big-volume.csv").series.volume == expected)
@@ -144,7 +174,11 @@ import VolScaleTestSupport
         let firstBad = 2 + (0..<n).first { $0 % 9_973 == 17 }!
         for attempt in 0..<2 {
             do {
-                if attempt == 0 { _ = try reader.parse(text, name: path.path) } else { _ = try reader.stream(path: path.path, blockBytes: 700) { _ in } }
+                if attempt == 0 {
+                    _ = try reader.parse(text, name: path.path)
+                } else {
+                    _ = try reader.stream(path: path.path, blockBytes: 700) { _ in }
+                }
                 Issue.record("accepted")
             } catch let e as DataError {
                 #expect(e.line == firstBad, "\(e)")
@@ -153,13 +187,20 @@ import VolScaleTestSupport
     }
 
     @Test func jsonLinesOnBytes() throws {
-        let text = "{\"ts\": 1704067200000, \"price\": 100.5, \"meta\": {\"venue\": \"x\", \"tags\": [1, \"}\"]}}\r\n"
+        let text =
+            "{\"ts\": 1704067200000, \"price\": 100.5, \"meta\": {\"venue\": \"x\", \"tags\": [1, \"}\"]}}\r\n"
             + "{\"price\": \"100.7\", \"ts\": \"2024-01-01T00:00:01.500Z\"}\n\n"
         let s = try rows(text)
         #expect(s.close == [100.5, 100.7])
-        for (bad, reason) in [("{\"ts\": 1, \"price\": 1", "invalid JSON"), ("{\"ts\": 1 \"price\": 1}", "invalid JSON"),
-                              ("{\"ts\": \"a\u{0}\", \"price\": 1}", "invalid JSON"), ("{\"ts\": 1704067300000, \"price\": null}", "field 'price' is empty")] {
-            do { _ = try rows("{\"ts\": 1704067200000, \"price\": 1}\n" + bad + "\n"); Issue.record("accepted \(bad)") } catch {
+        for (bad, reason) in [
+            ("{\"ts\": 1, \"price\": 1", "invalid JSON"), ("{\"ts\": 1 \"price\": 1}", "invalid JSON"),
+            ("{\"ts\": \"a\u{0}\", \"price\": 1}", "invalid JSON"),
+            ("{\"ts\": 1704067300000, \"price\": null}", "field 'price' is empty"),
+        ] {
+            do {
+                _ = try rows("{\"ts\": 1704067200000, \"price\": 1}\n" + bad + "\n")
+                Issue.record("accepted \(bad)")
+            } catch {
                 #expect("\(error)".hasPrefix("p.csv:2: \(reason)"), "\(error)")
             }
         }

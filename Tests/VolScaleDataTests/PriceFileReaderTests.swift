@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleData
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleData
 
 @Suite struct PriceFileReaderTests {
     let reader = PriceFileReader()
@@ -53,7 +54,7 @@ import VolScaleTestSupport
 
     @Test func cryptoDailyWithWeekendsIs365() throws {
         // 10 consecutive calendar days including a weekend, epoch milliseconds
-        let start: Int64 = 1_704_067_200_000 // 2024-01-01
+        let start: Int64 = 1_704_067_200_000  // 2024-01-01
         var text = "timestamp,close\n"
         for d in 0..<10 { text += "\(start + Int64(d) * 86_400_000),\(100 + d)\n" }
         let s = try reader.parse(text, name: "btc.csv").series
@@ -64,10 +65,10 @@ import VolScaleTestSupport
 
     @Test func binanceKlineMillisecondsAndMicroseconds() throws {
         let ms = """
-        1704067200000,42283.58,42554.57,42261.02,42475.23,1271.68,1704070799999,53957248.97,47134,682.58,28964118.82,0
-        1704070800000,42475.23,42775.00,42431.65,42613.56,1196.37,1704074399999,50968010.58,45556,605.25,25781930.37,0
-        1704074400000,42613.57,42638.41,42500.00,42581.09,685.19,1704077999999,29175018.38,31112,312.03,13286391.45,0
-        """
+            1704067200000,42283.58,42554.57,42261.02,42475.23,1271.68,1704070799999,53957248.97,47134,682.58,28964118.82,0
+            1704070800000,42475.23,42775.00,42431.65,42613.56,1196.37,1704074399999,50968010.58,45556,605.25,25781930.37,0
+            1704074400000,42613.57,42638.41,42500.00,42581.09,685.19,1704077999999,29175018.38,31112,312.03,13286391.45,0
+            """
         let a = try reader.parse(ms, name: "BTCUSDT-1h.csv").series
         #expect(a.count == 3 && a.bars != nil)
         #expect(a.label(0) == "2024-01-01T00:00:00Z")
@@ -100,16 +101,18 @@ import VolScaleTestSupport
             _ = try withVolume.parse(csv.replacingOccurrences(of: ",0\n", with: ",-3\n"), name: "neg.csv")
             Issue.record("accepted a negative volume")
         } catch {
-            #expect(error.description == "neg.csv:3: field 'volume' is negative (use --skip-bad-rows to skip such rows)", "\(error)")
+            #expect(
+                error.description == "neg.csv:3: field 'volume' is negative (use --skip-bad-rows to skip such rows)",
+                "\(error)")
         }
     }
 
     @Test func jsonLinesOfTicks() throws {
         let text = """
-        {"ts": 1704067200000, "price": 100.5}
-        {"ts": "2024-01-01T00:00:01.500Z", "price": 100.7}
-        {"ts": 1704067203, "price": 100.6}
-        """
+            {"ts": 1704067200000, "price": 100.5}
+            {"ts": "2024-01-01T00:00:01.500Z", "price": 100.7}
+            {"ts": 1704067203, "price": 100.6}
+            """
         let s = try reader.parse(text, name: "ticks.jsonl").series
         #expect(s.timestamps == [1_704_067_200_000, 1_704_067_201_500, 1_704_067_203_000])
         #expect(s.close == [100.5, 100.7, 100.6])
@@ -120,7 +123,7 @@ import VolScaleTestSupport
         #expect(Timestamp.parse("2024-01-01 00:00") == 1_704_067_200_000)
         #expect(Timestamp.parse("2024-02-30") == nil)
         #expect(Timestamp.parse("yesterday") == nil)
-        #expect(Timestamp.weekday(milliseconds: 1_704_067_200_000) == 1) // Monday
+        #expect(Timestamp.weekday(milliseconds: 1_704_067_200_000) == 1)  // Monday
     }
 
     // MARK: bad rows: each names file, line and reason
@@ -130,8 +133,14 @@ import VolScaleTestSupport
         ("date,close\n2024-01-01,100\n2024-01-02,abc\n", "prices.csv:3: field 'close' is not a number: 'abc'"),
         ("date,close\n2024-01-01,100\n2024-01-02,-5\n", "prices.csv:3: field 'close' is not a positive price"),
         ("date,close\n2024-01-01,100\n2024-01-02,0\n", "prices.csv:3: field 'close' is not a positive price"),
-        ("date,open,high,low,close\n2024-01-01,100,101,99,100\n2024-01-02,100,98,99,99\n", "prices.csv:3: high below low"),
-        ("date,open,high,low,close\n2024-01-01,100,101,99,100\n2024-01-02,100,101,99,102\n", "prices.csv:3: close outside [low, high]"),
+        (
+            "date,open,high,low,close\n2024-01-01,100,101,99,100\n2024-01-02,100,98,99,99\n",
+            "prices.csv:3: high below low"
+        ),
+        (
+            "date,open,high,low,close\n2024-01-01,100,101,99,100\n2024-01-02,100,101,99,102\n",
+            "prices.csv:3: close outside [low, high]"
+        ),
         ("date,close\n2024-01-02,100\n2024-01-01,101\n", "prices.csv:3: timestamp earlier than the previous row's"),
         ("date,close\n2024-01-01,100\n2024-01-01,101\n", "prices.csv:3: duplicate timestamp"),
         ("date,close\n2024-01-01,100\n\n2024-01-03,101\n", "prices.csv:3: empty row"),
@@ -153,24 +162,36 @@ import VolScaleTestSupport
 
     @Test func badKlineAndJSONRows() {
         let kline = "1704067200000,1,2,0.5,1.5,10\n1704070800000,1,2,0.5\n"
-        do { _ = try reader.parse(kline, name: "k.csv"); Issue.record("accepted") } catch {
+        do {
+            _ = try reader.parse(kline, name: "k.csv")
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.hasPrefix("k.csv:2: expected 6 fields, found 4"))
         }
         let jsonl = "{\"ts\": 1704067200000, \"price\": 100}\n{\"ts\": 1704067260000, \"price\": 100.5\n"
-        do { _ = try reader.parse(jsonl, name: "t.jsonl"); Issue.record("accepted") } catch {
+        do {
+            _ = try reader.parse(jsonl, name: "t.jsonl")
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.hasPrefix("t.jsonl:2: invalid JSON: cannot parse"))
         }
         let missing = "{\"ts\": 1704067200000, \"price\": 100}\n{\"ts\": 1704067260000}\n"
-        do { _ = try reader.parse(missing, name: "t.jsonl"); Issue.record("accepted") } catch {
+        do {
+            _ = try reader.parse(missing, name: "t.jsonl")
+            Issue.record("accepted")
+        } catch {
             #expect(error.description.hasPrefix("t.jsonl:2: field 'price' is empty"))
         }
     }
 
     @Test func skipBadRowsCountsByReason() throws {
-        let text = "date,close\n2024-01-01,100\n2024-01-02,\n2024-01-03,\n2024-01-04,-1\n2024-01-04,101\n2024-01-05,102\n2024-01-05,103\n"
+        let text =
+            "date,close\n2024-01-01,100\n2024-01-02,\n2024-01-03,\n2024-01-04,-1\n2024-01-04,101\n2024-01-05,102\n2024-01-05,103\n"
         let out = try PriceFileReader(skipBadRows: true).parse(text, name: "p.csv")
         #expect(out.series.close == [100, 101, 102])
-        let expected: [String: Int] = ["empty field 'close'": 2, "non-positive price in 'close'": 1, "duplicate timestamp": 1]
+        let expected: [String: Int] = [
+            "empty field 'close'": 2, "non-positive price in 'close'": 1, "duplicate timestamp": 1,
+        ]
         #expect(out.skipped.counts == expected)
         #expect(out.skipped.lines.first == "2 rows skipped: empty field 'close'")
         #expect(out.skipped.examples.first?.line == 3)
@@ -206,17 +227,20 @@ import VolScaleTestSupport
     }
 
     @Test func alignmentKeepsCommonTimestampsAndCountsDrops() throws {
-        let a = try reader.parse("date,close\n2024-01-01,100\n2024-01-02,110\n2024-01-03,121\n2024-01-04,100\n", name: "a").series
+        let a = try reader.parse(
+            "date,close\n2024-01-01,100\n2024-01-02,110\n2024-01-03,121\n2024-01-04,100\n", name: "a"
+        ).series
         let b = try reader.parse("date,close\n2024-01-01,10\n2024-01-03,12\n2024-01-04,11\n", name: "b").series
         let al = AlignedReturns([a, b])
         #expect(al.dropped == [1, 0])
         #expect(al.returns.count == 2)
-        #expect(abs(al.returns[0][0] - log(121.0 / 100)) < 1e-15) // the gap is one return
+        #expect(abs(al.returns[0][0] - log(121.0 / 100)) < 1e-15)  // the gap is one return
         #expect(abs(al.returns[0][1] - log(12.0 / 10)) < 1e-15)
     }
 
     @Test func optionChainReaderGroupsExpiries() throws {
-        let text = "days,strike,call_bid,call_ask,put_bid,put_ask\n9,900,10,11,5,6\n37,900,20,21,15,16\n9,910,6,7,9,10\n"
+        let text =
+            "days,strike,call_bid,call_ask,put_bid,put_ask\n9,900,10,11,5,6\n37,900,20,21,15,16\n9,910,6,7,9,10\n"
         let chains = try OptionChainReader(defaultRate: 0.01).parse(text, name: "chain.csv")
         let expiries: [Double] = [9.0 / 365, 37.0 / 365]
         #expect(chains.map(\.expiry) == expiries)

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import VolScaleTestSupport
+
 @testable import VolScaleEngine
 @testable import VolScaleRisk
-import VolScaleTestSupport
 
 /// Hostile and broken sequences of prices (issue 28): a spike that reverts, one that persists,
 /// a stuck feed, invented sources, an ancient timestamp, a flood of source names, a
@@ -18,23 +19,32 @@ import VolScaleTestSupport
     /// a floor and no hard cap of its own, one declared source, daily bars on quote time, the
     /// [aggregation] defaults with the asset's ~5-bar average.
     static func venue(sources: [String] = ["arch"], barMillis: Int64 = day) throws -> StreamingEngine {
-        let controls = try MarginControls(stressedWeight: 0.25, stressedPeriod: .worstWindow(bars: 250), floorLookback: 1000)
-        let policy = try MarginModel(name: "GJR FHS-ES88 + stressed + floor",
-                                     volatility: .garch(asymmetric: true, distribution: .normal, refitEvery: 250, minimumFit: 500),
-                                     measure: .expectedShortfall, method: .fhs, confidence: 0.88, mpor: 1, lookback: 1000, controls: controls)
+        let controls = try MarginControls(
+            stressedWeight: 0.25, stressedPeriod: .worstWindow(bars: 250), floorLookback: 1000)
+        let policy = try MarginModel(
+            name: "GJR FHS-ES88 + stressed + floor",
+            volatility: .garch(asymmetric: true, distribution: .normal, refitEvery: 250, minimumFit: 500),
+            measure: .expectedShortfall, method: .fhs, confidence: 0.88, mpor: 1, lookback: 1000, controls: controls)
         let aggregation = try AggregationPolicy(maxAge: 120_000, minSources: 1, averageDecay: 0.8, maxFutureSkew: 5_000)
-        let settings = try AssetSettings(aggregation: aggregation, barMillis: barMillis, barsPerDay: 1, sources: sources)
+        let settings = try AssetSettings(
+            aggregation: aggregation, barMillis: barMillis, barsPerDay: 1, sources: sources)
         let config = try EngineConfig(assets: ["SPX"], aggregation: aggregation, settings: ["SPX": settings])
         return try StreamingEngine(config: config, policies: ["SPX": policy])
     }
 
     /// The engine after `bars` S&P 500 closes from `arch`, and the time of the last one.
-    static func warmed(_ bars: Int = warm, sources: [String] = ["arch"]) throws -> (StreamingEngine, [Publication], Int64) {
+    static func warmed(_ bars: Int = warm, sources: [String] = ["arch"]) throws -> (
+        StreamingEngine, [Publication], Int64
+    ) {
         var e = try venue(sources: sources)
         let (closes, times) = try StreamingEngineTests.sp500()
         var pubs: [Publication] = []
         for i in 0..<bars {
-            if case let .success(p) = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: times[i], price: closes[i])) { pubs += p }
+            if case .success(let p) = e.ingest(
+                Quote(asset: "SPX", source: "arch", timestamp: times[i], price: closes[i]))
+            {
+                pubs += p
+            }
         }
         return (e, pubs, times[bars - 1])
     }
@@ -59,21 +69,36 @@ import VolScaleTestSupport
         let p = try Self.lastClose()
         var pubs: [Publication] = []
         for (k, x) in [p, p * factor, p].enumerated() {
-            if case let .success(out) = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t + Self.day + Int64(k) * 1000, price: x)) { pubs += out }
+            if case .success(let out) = e.ingest(
+                Quote(asset: "SPX", source: "arch", timestamp: t + Self.day + Int64(k) * 1000, price: x))
+            {
+                pubs += out
+            }
         }
         _ = clean.ingest(Quote(asset: "SPX", source: "arch", timestamp: t + Self.day + 2000, price: p))
         // a spike on a bar of its own, reverted the next bar
         var cleanPubs: [Publication] = []
         t += 2 * Self.day
-        if case let .success(out) = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t, price: p * factor)) { pubs += out }
+        if case .success(let out) = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t, price: p * factor)) {
+            pubs += out
+        }
         for k in 1...20 {
             let x = p * (1 + 0.001 * Double(k % 3))
-            if case let .success(out) = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t + Int64(k) * Self.day, price: x)) { pubs += out }
-            if case let .success(out) = clean.ingest(Quote(asset: "SPX", source: "arch", timestamp: t + Int64(k) * Self.day, price: x)) { cleanPubs += out }
+            if case .success(let out) = e.ingest(
+                Quote(asset: "SPX", source: "arch", timestamp: t + Int64(k) * Self.day, price: x))
+            {
+                pubs += out
+            }
+            if case .success(let out) = clean.ingest(
+                Quote(asset: "SPX", source: "arch", timestamp: t + Int64(k) * Self.day, price: x))
+            {
+                cleanPubs += out
+            }
         }
         try Self.sane(e, pubs, "x\(factor)")
         #expect(e.volatility["SPX"]?.untrustedBars ?? 0 >= 1)
-        let last = pubs.suffix(2).map(\.newValue), cleanLast = cleanPubs.suffix(2).map(\.newValue)
+        let last = pubs.suffix(2).map(\.newValue)
+        let cleanLast = cleanPubs.suffix(2).map(\.newValue)
         #expect(!last.isEmpty && last == cleanLast, "x\(factor): \(last) vs \(cleanLast)")
         #expect(pubs.last?.sigma == cleanPubs.last?.sigma)
         #expect(e.volatility["SPX"]?.policyReturns == clean.volatility["SPX"]?.policyReturns)
@@ -86,7 +111,11 @@ import VolScaleTestSupport
         let p = try Self.lastClose()
         var pubs: [Publication] = []
         for k in 1...300 {
-            if case let .success(out) = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t + Int64(k) * Self.day, price: p * 1000)) { pubs += out }
+            if case .success(let out) = e.ingest(
+                Quote(asset: "SPX", source: "arch", timestamp: t + Int64(k) * Self.day, price: p * 1000))
+            {
+                pubs += out
+            }
         }
         try Self.sane(e, pubs, "persistent x1000")
         #expect(e.aggregator.states["SPX"]?.unstable == false, "the breaker never released")
@@ -105,7 +134,8 @@ import VolScaleTestSupport
         let p = try Self.lastClose()
         // the first quote of the next bar closes the last one; the rest stay within the new bar
         _ = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t + Self.day, price: p))
-        let sigma = e.volatility["SPX"]?.variance, returns = e.volatility["SPX"]?.returns
+        let sigma = e.volatility["SPX"]?.variance
+        let returns = e.volatility["SPX"]?.returns
         for k in 1...1000 {
             let r = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t + Self.day + Int64(k), price: p))
             #expect(r == .success([]))
@@ -119,7 +149,9 @@ import VolScaleTestSupport
     @Test func undeclaredSourcesAreRefusedAndSilentOnesEvicted() throws {
         var (e, _, t) = try Self.warmed(sources: ["arch", "b"])
         for k in 0..<40 {
-            #expect(e.ingest(Quote(asset: "SPX", source: "fake\(k)", timestamp: t + 1000, price: 1_196_020)) == .failure(.undeclaredSource))
+            #expect(
+                e.ingest(Quote(asset: "SPX", source: "fake\(k)", timestamp: t + 1000, price: 1_196_020))
+                    == .failure(.undeclaredSource))
         }
         #expect(e.aggregator.states["SPX"]?.latest.count == 1)
         // "b" quotes once, then only "arch" for more than the eviction age (a day; max_age is 120 s)
@@ -138,7 +170,9 @@ import VolScaleTestSupport
         #expect(r == .failure(.beforeLastBar) || r == .failure(.tooOld))
         // within the bar but older than max_age before the newest quote
         _ = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t + Self.day + 3_600_000, price: 1196))
-        #expect(e.ingest(Quote(asset: "SPX", source: "b", timestamp: t + Self.day + 1000, price: 1196)) == .failure(.tooOld))
+        #expect(
+            e.ingest(Quote(asset: "SPX", source: "b", timestamp: t + Self.day + 1000, price: 1196)) == .failure(.tooOld)
+        )
         let stable = e.aggregator.states["SPX"]?.stable ?? 0
         _ = e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t + Self.day + 3_601_000, price: 1196 * 1.1))
         let moved = abs(log((e.aggregator.states["SPX"]?.stable ?? 0) / stable))
@@ -152,7 +186,9 @@ import VolScaleTestSupport
         #expect(e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t, price: 1)) == .failure(.conflict))
         #expect(e.rejections[.conflict] == 1)
         let (closes, _) = try StreamingEngineTests.sp500()
-        #expect(e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t, price: closes[Self.warm - 1])) == .failure(.duplicate))
+        #expect(
+            e.ingest(Quote(asset: "SPX", source: "arch", timestamp: t, price: closes[Self.warm - 1]))
+                == .failure(.duplicate))
     }
 
     /// A quote whose result is not finite is refused and the engine is left as it was: its
@@ -162,7 +198,11 @@ import VolScaleTestSupport
         // is given one, as a corrupted or overflowing model would leave it
         let config = try StreamingEngineTests.singleSource(["BTC"])
         var e = StreamingEngine(config: config)
-        for k in 0..<100 { _ = e.ingest(Quote(asset: "BTC", source: "a", timestamp: Int64(k) * Self.day, price: 100 * (1 + 0.01 * Double(k % 5)))) }
+        for k in 0..<100 {
+            _ = e.ingest(
+                Quote(
+                    asset: "BTC", source: "a", timestamp: Int64(k) * Self.day, price: 100 * (1 + 0.01 * Double(k % 5))))
+        }
         var snap = e.snapshot
         snap.volatility["BTC"]?.variance = .infinity
         e = try StreamingEngine(snapshot: snap)

@@ -1,9 +1,10 @@
-import Testing
 import Foundation
+import Testing
+import VolScaleTestSupport
+
+@testable import VolScaleCore
 @testable import VolScaleEngine
 @testable import VolScaleRisk
-@testable import VolScaleCore
-import VolScaleTestSupport
 
 @Suite struct StreamingEngineTests {
     static func sp500() throws -> (closes: [Double], times: [Int64]) {
@@ -13,11 +14,16 @@ import VolScaleTestSupport
     }
 
     /// One source, quotes never stale (a file replayed), no circuit breaker.
-    static func singleSource(_ assets: [String], minInterval: Int64 = 0, impliedWeight: Double? = nil,
-                             impliedMaxAge: Int64? = nil) throws -> EngineConfig {
-        try EngineConfig(assets: assets, aggregation: AggregationPolicy(maxAge: AggregationPolicy.maxAgeLimit, minSources: 1, circuitBreaker: 10,
-                                                                        minInterval: minInterval),
-                         impliedWeight: impliedWeight, impliedMaxAge: impliedMaxAge)
+    static func singleSource(
+        _ assets: [String], minInterval: Int64 = 0, impliedWeight: Double? = nil,
+        impliedMaxAge: Int64? = nil
+    ) throws -> EngineConfig {
+        try EngineConfig(
+            assets: assets,
+            aggregation: AggregationPolicy(
+                maxAge: AggregationPolicy.maxAgeLimit, minSources: 1, circuitBreaker: 10,
+                minInterval: minInterval),
+            impliedWeight: impliedWeight, impliedMaxAge: impliedMaxAge)
     }
 
     /// Replaying the stored history through the streaming engine gives the batch numbers.
@@ -26,23 +32,27 @@ import VolScaleTestSupport
         var engine = StreamingEngine(config: try Self.singleSource(["SPX"]))
         var pubs: [Publication] = []
         for (p, t) in zip(closes, times) {
-            if case let .success(x) = engine.ingest(Quote(asset: "SPX", source: "file", timestamp: t, price: p)) { pubs += x }
+            if case .success(let x) = engine.ingest(Quote(asset: "SPX", source: "file", timestamp: t, price: p)) {
+                pubs += x
+            }
         }
         let returns = (1..<closes.count).map { log(closes[$0] / closes[$0 - 1]) }
         let batch = try EWMA(lambda: 0.94).filter(returns)
         let state = try #require(engine.volatility["SPX"])
-        #expect(state.variance == batch.nextVariance, "streaming \(state.variance ?? .nan) vs batch \(batch.nextVariance)")
+        #expect(
+            state.variance == batch.nextVariance, "streaming \(state.variance ?? .nan) vs batch \(batch.nextVariance)")
         // every published sigma equals the batch sigma for the next return
         let longs = pubs.filter { $0.side == "long" }
         #expect(longs.count == returns.count - 74)
         for (k, p) in longs.enumerated() {
-            let t = 74 + k // publication after return t
+            let t = 74 + k  // publication after return t
             let next = t + 1 < returns.count ? batch.variance[t + 1]! : batch.nextVariance
             #expect(p.sigma == next.squareRoot(), "publication \(k)")
         }
         // and the published rates equal the batch margin engine's parametric path
-        let model = try MarginModel(name: "p", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .parametric,
-                                confidence: 0.99, mpor: 1, lookback: 2)
+        let model = try MarginModel(
+            name: "p", volatility: .ewma(lambda: 0.94), measure: .expectedShortfall, method: .parametric,
+            confidence: 0.99, mpor: 1, lookback: 2)
         let path = try MarginEngine.run(model, returns: returns, timestamps: Array(times.dropFirst()))
         #expect(path.startIndex == 75 && longs.count == path.count + 1)
         for k in 0..<path.count { #expect(longs[k + 1].newValue == path.long.margin[k]) }
@@ -60,21 +70,26 @@ import VolScaleTestSupport
         var prices: [Double] = []
         var t: Int64 = 1_700_000_000_000
         var seed: UInt64 = 1
-        func noise() -> Double { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return (Double(seed >> 11) / Double(1 << 53) - 0.5) * 0.002 }
+        func noise() -> Double {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (Double(seed >> 11) / Double(1 << 53) - 0.5) * 0.002
+        }
         var price = 60_000.0
         var stables: [Double] = []
-        for second in 0..<(200 * 60) { // 200 minutes, a quote per source per second
+        for second in 0..<(200 * 60) {  // 200 minutes, a quote per source per second
             t += 1000
             if second % 60 == 0 && !(140 * 60..<160 * 60).contains(second) { price *= exp(noise() * 5) }
             let attacked = second >= 150 * 60 && second < 151 * 60
             for (i, s) in ["a", "b", "c"].enumerated() {
                 let p = (i == 2 && attacked) ? price * 1.5 : price * (1 + noise() * 0.1)
-                if case let .success(pubs) = engine.ingest(Quote(asset: "BTC", source: s, timestamp: t, price: p)) {
+                if case .success(let pubs) = engine.ingest(Quote(asset: "BTC", source: s, timestamp: t, price: p)) {
                     rates += pubs.filter { $0.side == "short" }.map(\.newValue)
                     if attacked { attackRates += pubs.map { ($0.oldValue, $0.newValue) } }
                 }
             }
-            if second >= 149 * 60 && second < 152 * 60, let agg = engine.aggregator.states["BTC"]?.aggregate { prices.append(agg) }
+            if second >= 149 * 60 && second < 152 * 60, let agg = engine.aggregator.states["BTC"]?.aggregate {
+                prices.append(agg)
+            }
             if let s = engine.aggregator.states["BTC"]?.stable { stables.append(s) }
         }
         let before = prices[0..<60].reduce(0, +) / 60
@@ -105,10 +120,14 @@ import VolScaleTestSupport
         ]
         for (q, r) in cases { #expect(e.ingest(q, now: now) == .failure(r)) }
         #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now, price: 100), now: now) == .success([]))
-        #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now, price: 100), now: now) == .failure(.duplicate))
+        #expect(
+            e.ingest(Quote(asset: "BTC", source: "a", timestamp: now, price: 100), now: now) == .failure(.duplicate))
         #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now, price: 101), now: now) == .failure(.conflict))
-        #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now - 5, price: 101), now: now) == .failure(.beforeLastBar))
-        #expect(e.ingest(Quote(asset: "BTC", source: "a", timestamp: now + 3, price: 101), now: now) == .failure(.flooding))
+        #expect(
+            e.ingest(Quote(asset: "BTC", source: "a", timestamp: now - 5, price: 101), now: now)
+                == .failure(.beforeLastBar))
+        #expect(
+            e.ingest(Quote(asset: "BTC", source: "a", timestamp: now + 3, price: 101), now: now) == .failure(.flooding))
         #expect(e.aggregator.states["BTC"]?.aggregate == 100)
         #expect(e.accepted == 1)
         #expect(e.rejections.values.reduce(0, +) == 8)

@@ -1,7 +1,8 @@
-import Testing
 import Foundation
-@testable import VolScaleRisk
+import Testing
 import VolScaleTestSupport
+
+@testable import VolScaleRisk
 
 @Suite struct CoverageTestsTests {
     /// Against the statistics written out independently and scipy's chi-square p-values.
@@ -13,10 +14,16 @@ import VolScaleTestSupport
             let x = c["exceedances"] as! Int
             let k = CoverageTests.kupiec(exceedances: x, observations: hits.count, confidence: alpha)
             let ch = CoverageTests.christoffersen(hits, confidence: alpha)
-            for (ours, key) in [(k, "kupiec"), (ch.independence, "independence"), (ch.conditionalCoverage, "conditionalCoverage")] {
+            for (ours, key) in [
+                (k, "kupiec"), (ch.independence, "independence"), (ch.conditionalCoverage, "conditionalCoverage"),
+            ] {
                 let ref = c[key] as! [String: Double]
-                #expect(close(ours.statistic, ref["statistic"]!, rel: 1e-10, abs: 1e-12), "\(key) statistic \(ours.statistic) vs \(ref["statistic"]!)")
-                #expect(close(ours.pValue, ref["pValue"]!, rel: 1e-9, abs: 1e-15), "\(key) p \(ours.pValue) vs \(ref["pValue"]!)")
+                #expect(
+                    close(ours.statistic, ref["statistic"]!, rel: 1e-10, abs: 1e-12),
+                    "\(key) statistic \(ours.statistic) vs \(ref["statistic"]!)")
+                #expect(
+                    close(ours.pValue, ref["pValue"]!, rel: 1e-9, abs: 1e-15),
+                    "\(key) p \(ours.pValue) vs \(ref["pValue"]!)")
             }
         }
     }

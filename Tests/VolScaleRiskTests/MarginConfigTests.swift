@@ -1,30 +1,31 @@
-import Testing
 import Foundation
+import Testing
+import VolScaleTestSupport
+
 @testable import VolScaleConfig
 @testable import VolScaleRisk
-import VolScaleTestSupport
 
 /// A config with a bad field names the file, the model and the field; nothing runs.
 @Suite struct MarginConfigTests {
     let good = """
-    [defaults]
-    mpor = 2
-    [[model]]
-    name = "a"
-    volatility = "ewma"
-    lambda = 0.94
-    method = "fhs"
-    measure = "es"
-    confidence = 0.975
-    lookback = 500
-    [model.controls]
-    buffer = 0.25
-    stressed_weight = 0.3
-    stressed_period = "2008-09-01..2009-03-31"
-    floor_lookback = 2520
-    speed_limit_down = 0.1
-    maintenance_confidence = 0.95
-    """
+        [defaults]
+        mpor = 2
+        [[model]]
+        name = "a"
+        volatility = "ewma"
+        lambda = 0.94
+        method = "fhs"
+        measure = "es"
+        confidence = 0.975
+        lookback = 500
+        [model.controls]
+        buffer = 0.25
+        stressed_weight = 0.3
+        stressed_period = "2008-09-01..2009-03-31"
+        floor_lookback = 2520
+        speed_limit_down = 0.1
+        maintenance_confidence = 0.95
+        """
 
     @Test func readsEveryField() throws {
         let c = try MarginConfig.parse(good, path: "m.toml")
@@ -49,7 +50,10 @@ import VolScaleTestSupport
         ("mpor = -2", "m.toml: [[model]] #1: model 'a': mpor = -2.0: must be a positive number of bars"),
         ("measure = \"cvar\"", "m.toml: [[model]] 'a': measure: expected one of var, es"),
         ("lookback = 1.5", "m.toml: [[model]] 'a': lookback: expected a whole number"),
-        ("distribution = \"t\"", "m.toml: [[model]] 'a': distribution = \"t\" needs nu, or a garch/gjr volatility to fit it"),
+        (
+            "distribution = \"t\"",
+            "m.toml: [[model]] 'a': distribution = \"t\" needs nu, or a garch/gjr volatility to fit it"
+        ),
     ]
 
     @Test(arguments: 0..<6)
@@ -83,7 +87,11 @@ import VolScaleTestSupport
 
     @Test func syntaxErrorsAndEmptyConfigs() {
         #expect(throws: ConfigError.self) { try MarginConfig.parse("[[model]\nname = 1", path: "m.toml") }
-        #expect(throws: ConfigError(file: "m.toml", location: "", reason: "no [[model]] entries")) { try MarginConfig.parse("[data]\n", path: "m.toml") }
-        #expect(throws: ConfigError.self) { try MarginConfig.parse("[[model]]\nname = \"a\"\n[[model]]\nname = \"a\"\n", path: "m.toml") }
+        #expect(throws: ConfigError(file: "m.toml", location: "", reason: "no [[model]] entries")) {
+            try MarginConfig.parse("[data]\n", path: "m.toml")
+        }
+        #expect(throws: ConfigError.self) {
+            try MarginConfig.parse("[[model]]\nname = \"a\"\n[[model]]\nname = \"a\"\n", path: "m.toml")
+        }
     }
 }

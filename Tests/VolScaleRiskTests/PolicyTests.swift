@@ -1,8 +1,9 @@
-import Testing
 import Foundation
-@testable import VolScaleRisk
+import Testing
 import VolScaleConfig
 import VolScaleTestSupport
+
+@testable import VolScaleRisk
 
 /// The recommended policy (examples/policies/recommended.toml) and the controls it adds:
 /// calibration from trailing coverage, the rise limit over a window, the corridor.
@@ -20,7 +21,8 @@ import VolScaleTestSupport
         var state = CoverageCalibration.State(c)
         let outcomes = [true, false, false, true, true, false, false, false, false, false, false, false]
         let a = 1 - pow(2, -1.0 / 3)
-        var q = 0.01, k = 1.0
+        var q = 0.01
+        var k = 1.0
         var sawMaximum = false
         for e in outcomes {
             state.observe(exceeded: e, c)
@@ -30,7 +32,7 @@ import VolScaleTestSupport
             #expect(close(state.rate, q, rel: 1e-14))
             #expect(close(state.multiplier, k, rel: 1e-13))
         }
-        #expect(sawMaximum) // three exceedances in five push k to its bound
+        #expect(sawMaximum)  // three exceedances in five push k to its bound
         // a long run without exceedances brings k down to its minimum, never below
         for _ in 0..<2000 { state.observe(exceeded: false, c) }
         #expect(state.multiplier == 0.8)
@@ -97,13 +99,20 @@ import VolScaleTestSupport
     /// A calibration is checked when built: a value out of range is refused with its
     /// configuration key, and a configuration file with one names the file and the table.
     @Test func calibrationIsValidatedWhenBuilt() {
-        #expect(throws: MarginModelError.invalidControl(field: "calibration_gain", value: 0, reason: "must be in (0, 100]")) {
+        #expect(
+            throws: MarginModelError.invalidControl(field: "calibration_gain", value: 0, reason: "must be in (0, 100]")
+        ) {
             try CoverageCalibration(target: 0.01, halfLife: 70, gain: 0, minimum: 0.8, maximum: 1.5)
         }
-        #expect(throws: MarginModelError.invalidControl(field: "calibration_target", value: 1, reason: "must be an exceedance rate in (0, 1)")) {
+        #expect(
+            throws: MarginModelError.invalidControl(
+                field: "calibration_target", value: 1, reason: "must be an exceedance rate in (0, 1)")
+        ) {
             try CoverageCalibration(target: 1, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 1.5)
         }
-        #expect(throws: MarginModelError.invalidControl(field: "calibration_max", value: 0.9, reason: "must be in [1, 100]")) {
+        #expect(
+            throws: MarginModelError.invalidControl(field: "calibration_max", value: 0.9, reason: "must be in [1, 100]")
+        ) {
             try CoverageCalibration(target: 0.01, halfLife: 70, gain: 0.5, minimum: 0.8, maximum: 0.9)
         }
         let text = Self.fhsModel(controls: "calibration_target = 0.01\ncalibration_half_life = 0.5")
@@ -111,7 +120,10 @@ import VolScaleTestSupport
             _ = try MarginConfig.parse(text, path: "p.toml")
             Issue.record("a half-life of 0.5 publications was accepted")
         } catch {
-            #expect("\(error)".contains("p.toml") && "\(error)".contains("calibration_half_life = 0.5: must be 1 to 1000000 publications"), "\(error)")
+            #expect(
+                "\(error)".contains("p.toml")
+                    && "\(error)".contains("calibration_half_life = 0.5: must be 1 to 1000000 publications"), "\(error)"
+            )
         }
     }
 
@@ -137,7 +149,9 @@ import VolScaleTestSupport
         } catch {
             #expect("\(error)".contains("calibration_gain needs calibration_target"))
         }
-        #expect(throws: MarginModelError.invalidControl(field: "floor_fraction", value: 1.5, reason: "must be in (0, 1]")) {
+        #expect(
+            throws: MarginModelError.invalidControl(field: "floor_fraction", value: 1.5, reason: "must be in (0, 1]")
+        ) {
             try MarginControls(floorFraction: 1.5)
         }
         #expect(throws: MarginModelError.invalidControl(field: "corridor", value: 1, reason: "must exceed 1")) {

@@ -1,5 +1,6 @@
 import RealModule
 import VolScaleCore
+
 @testable import VolScaleRisk
 
 /// The batch engine as it was before it was built on `MarginWalker` (session 4), frozen
@@ -13,12 +14,15 @@ enum ReferenceMarginEngine {
     ///   - timestamps: UTC ms of the bar that ends each return (for named stressed periods).
     ///   - implied: per-period implied volatility known at the close of each return's bar
     ///     (nil where missing), for the implied blend.
-    static func run(_ model: MarginModel, returns: [Double], timestamps: [Int64],
-                           implied: [Double?]? = nil) throws(MarginModelError) -> MarginPath {
+    static func run(
+        _ model: MarginModel, returns: [Double], timestamps: [Int64],
+        implied: [Double?]? = nil
+    ) throws(MarginModelError) -> MarginPath {
         let n = returns.count
         if model.method != .parametric && model.lookback >= n {
-            throw .invalidField(model: model.name, field: "lookback", value: Double(model.lookback),
-                                reason: "longer than the data (\(n) returns)")
+            throw .invalidField(
+                model: model.name, field: "lookback", value: Double(model.lookback),
+                reason: "longer than the data (\(n) returns)")
         }
         let h = model.mpor
         var notes: [String] = []
@@ -29,21 +33,23 @@ enum ReferenceMarginEngine {
         let firstValid: Int
         do {
             switch model.volatility {
-            case let .ewma(lambda):
+            case .ewma(let lambda):
                 let path = try EWMA(lambda: lambda).filter(returns)
                 for i in 0..<n { variance[i] = path.variance[i] ?? .nan }
                 variance[n] = path.nextVariance
                 firstValid = min(ewmaWarmUp, n)
-            case let .closeToClose(window):
+            case .closeToClose(let window):
                 let path = try RollingVolatility(window: window).filter(returns)
                 for i in 0..<n { variance[i] = path.variance[i] ?? .nan }
                 variance[n] = path.nextVariance
                 firstValid = window
-            case let .garch(asymmetric, distribution, refitEvery, minimumFit):
+            case .garch(let asymmetric, let distribution, let refitEvery, let minimumFit):
                 guard n > minimumFit else {
-                    throw MarginModelError.tooFewObservations(model: model.name, needed: minimumFit + model.lookback + h, got: n)
+                    throw MarginModelError.tooFewObservations(
+                        model: model.name, needed: minimumFit + model.lookback + h, got: n)
                 }
-                let spec = GARCHModel(mean: .constant, volatility: .init(asymmetric: asymmetric), distribution: distribution)
+                let spec = GARCHModel(
+                    mean: .constant, volatility: .init(asymmetric: asymmetric), distribution: distribution)
                 var fitEnd = minimumFit
                 var fits = 0
                 while true {
@@ -55,7 +61,10 @@ enum ReferenceMarginEngine {
                     for i in fitEnd..<segmentEnd {
                         variance[i] = s2
                         nuAt[i] = p.nu
-                        s2 = { let e = returns[i] - p.mu; return p.omega + (p.alpha + (e < 0 ? p.gamma : 0)) * e * e + p.beta * s2 }()
+                        s2 = {
+                            let e = returns[i] - p.mu
+                            return p.omega + (p.alpha + (e < 0 ? p.gamma : 0)) * e * e + p.beta * s2
+                        }()
                     }
                     variance[segmentEnd] = s2
                     nuAt[segmentEnd] = p.nu
@@ -65,7 +74,8 @@ enum ReferenceMarginEngine {
                     fitEnd = segmentEnd
                 }
                 firstValid = minimumFit
-                notes.append("\(spec.volatility.name) refitted \(fits) times on expanding windows (every \(refitEvery) bars)")
+                notes.append(
+                    "\(spec.volatility.name) refitted \(fits) times on expanding windows (every \(refitEvery) bars)")
             }
         } catch let e as VolatilityError {
             throw .volatility(model: model.name, e)
@@ -82,7 +92,8 @@ enum ReferenceMarginEngine {
         var zh = [Double](repeating: 0, count: sums)
         var rh = [Double](repeating: 0, count: sums)
         for j in 0..<sums {
-            var a = 0.0, b = 0.0
+            var a = 0.0
+            var b = 0.0
             for i in j..<(j + h) {
                 a += z[i]
                 b += returns[i]
@@ -103,23 +114,33 @@ enum ReferenceMarginEngine {
         // 3. Walk forward.
         var path = MarginPath(model: model, startIndex: start, notes: [])
         let alpha = model.confidence
-        let maintenanceAlpha: Double? = { if case let .confidence(a) = model.controls.maintenance { return a } else { return nil } }()
+        let maintenanceAlpha: Double? = {
+            if case .confidence(let a) = model.controls.maintenance { return a } else { return nil }
+        }()
         let lowestAlpha = maintenanceAlpha ?? alpha
         let fixedFactors = ParametricTail.factors(confidence: alpha, nu: model.nu)
         let fixedMaintenanceFactors = maintenanceAlpha.map { ParametricTail.factors(confidence: $0, nu: model.nu) }
-        var prevLong: Double?, prevShort: Double?
-        var low: [Double] = [], high: [Double] = [], sLow: [Double] = [], sHigh: [Double] = []
+        var prevLong: Double?
+        var prevShort: Double?
+        var low: [Double] = []
+        var high: [Double] = []
+        var sLow: [Double] = []
+        var sHigh: [Double] = []
         // Worst window (auto stressed period) tracked incrementally on squared returns.
         var stressedWindow: (start: Int, end: Int)?
         var rollingSS = 0.0
         var bestSS = -1.0
         var stressedNoteMade = false
         var namedStressed: Range<Int>?
-        if case let .dates(s, e) = model.controls.stressedPeriod {
+        if case .dates(let s, let e) = model.controls.stressedPeriod {
             let first = timestamps.firstIndex { $0 >= s } ?? n
             let last = timestamps.lastIndex { $0 <= e } ?? -1
-            if last - h + 1 >= first { namedStressed = first..<(last - h + 2) }
-            else { notes.append("named stressed period holds fewer than mpor returns of the data: stressed weighting is off") }
+            if last - h + 1 >= first {
+                namedStressed = first..<(last - h + 2)
+            } else {
+                notes.append(
+                    "named stressed period holds fewer than mpor returns of the data: stressed weighting is off")
+            }
         }
         let stressedWeight = usesScenarios ? model.controls.stressedWeight : nil
         let count = n - start
@@ -132,7 +153,7 @@ enum ReferenceMarginEngine {
         var stressedCache: (range: Range<Int>, k: Int, low: [Double], high: [Double])?
 
         for t in 0..<n {
-            if case let .worstWindow(bars) = model.controls.stressedPeriod, stressedWeight != nil {
+            if case .worstWindow(let bars) = model.controls.stressedPeriod, stressedWeight != nil {
                 rollingSS += returns[t] * returns[t]
                 if t >= bars { rollingSS -= returns[t - bars] * returns[t - bars] }
                 if t >= bars - 1 && rollingSS > bestSS {
@@ -156,12 +177,14 @@ enum ReferenceMarginEngine {
                 switch model.controls.stressedPeriod {
                 case .worstWindow:
                     if let w = stressedWindow, w.end - h + 1 >= w.start { stressed = w.start..<(w.end - h + 2) }
-                case let .dates(_, e):
+                case .dates(_, let e):
                     if timestamps[t] >= e {
                         stressed = namedStressed
                     } else if !stressedNoteMade {
                         stressedNoteMade = true
-                        path.notes.append("named stressed period not yet in the past at the first publications: stressed weighting starts once it is")
+                        path.notes.append(
+                            "named stressed period not yet in the past at the first publications: stressed weighting starts once it is"
+                        )
                     }
                 }
             }
@@ -176,13 +199,18 @@ enum ReferenceMarginEngine {
                     fm = maintenanceAlpha.map { ParametricTail.factors(confidence: $0, nu: nu) }
                 }
                 for side in Side.allCases {
-                    tails[side] = (ParametricTail.estimate(sigma: sigma, horizon: h, factors: f, side: side),
-                                   fm.map { ParametricTail.estimate(sigma: sigma, horizon: h, factors: $0, side: side) })
+                    tails[side] = (
+                        ParametricTail.estimate(sigma: sigma, horizon: h, factors: f, side: side),
+                        fm.map { ParametricTail.estimate(sigma: sigma, horizon: h, factors: $0, side: side) }
+                    )
                 }
             case .historical, .fhs:
                 let scale = model.method == .fhs ? sigma : 1
-                let lo = t - model.lookback + 1, hi = t - h + 1 // scenario j in lo...hi
-                if t == start { window.reset(scenarioSource[lo...hi]) } else {
+                let lo = t - model.lookback + 1
+                let hi = t - h + 1  // scenario j in lo...hi
+                if t == start {
+                    window.reset(scenarioSource[lo...hi])
+                } else {
                     window.remove(scenarioSource[lo - 1])
                     window.insert(scenarioSource[hi])
                 }
@@ -212,11 +240,15 @@ enum ReferenceMarginEngine {
                 for side in Side.allCases {
                     var candidates: [(loss: Double, weight: Double)] = []
                     candidates.reserveCapacity(2 * k + 8)
-                    for r in (side == .long ? low : high) { candidates.append((side.loss(logReturn: scale * r), wWindow)) }
+                    for r in (side == .long ? low : high) {
+                        candidates.append((side.loss(logReturn: scale * r), wWindow))
+                    }
                     for r in (side == .long ? sLow : sHigh) { candidates.append((side.loss(logReturn: r), wStressed)) }
                     var c2 = candidates
                     let main = EmpiricalTail.estimate(candidates: &candidates, totalWeight: 1, confidence: alpha)
-                    let mm = maintenanceAlpha.map { EmpiricalTail.estimate(candidates: &c2, totalWeight: 1, confidence: $0) }
+                    let mm = maintenanceAlpha.map {
+                        EmpiricalTail.estimate(candidates: &c2, totalWeight: 1, confidence: $0)
+                    }
                     tails[side] = (main, mm)
                 }
             }
@@ -224,7 +256,8 @@ enum ReferenceMarginEngine {
             // Floor: unfiltered historical simulation over the floor lookback.
             var floors: [Side: Double] = [:]
             if let fl = model.controls.floorLookback {
-                let lo = max(0, t - fl + 1), hi = t - h + 1
+                let lo = max(0, t - fl + 1)
+                let hi = t - h + 1
                 if hi - lo + 1 >= 2 {
                     let nF = hi - lo + 1
                     let kF = EmpiricalTail.candidateCount(n: nF, groupShare: 1, confidence: alpha)
@@ -237,8 +270,11 @@ enum ReferenceMarginEngine {
                     floorRange = lo...hi
                     floorWindow.extremes(k: kF, low: &low, high: &high)
                     for side in Side.allCases {
-                        var c = (side == .long ? low : high).map { (loss: side.loss(logReturn: $0), weight: 1.0 / Double(nF)) }
-                        floors[side] = EmpiricalTail.estimate(candidates: &c, totalWeight: 1, confidence: alpha).value(model.measure)
+                        var c = (side == .long ? low : high).map {
+                            (loss: side.loss(logReturn: $0), weight: 1.0 / Double(nF))
+                        }
+                        floors[side] = EmpiricalTail.estimate(candidates: &c, totalWeight: 1, confidence: alpha).value(
+                            model.measure)
                     }
                 }
             }
@@ -250,7 +286,7 @@ enum ReferenceMarginEngine {
                 let (rate, binding) = model.controls.apply(model: m, floorValue: floors[side], previous: previous)
                 let maintenance: Double
                 switch model.controls.maintenance {
-                case let .fractionOfInitial(f): maintenance = f * rate
+                case .fractionOfInitial(let f): maintenance = f * rate
                 case .confidence: maintenance = min(max(mTail?.value(model.measure) ?? rate, 0), rate)
                 }
                 if side == .long {

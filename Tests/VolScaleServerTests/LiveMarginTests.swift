@@ -6,6 +6,7 @@ import VolScaleConfig
 import VolScaleEngine
 import VolScaleMargin
 import VolScaleStore
+
 @testable import VolScaleServer
 
 /// One live system (issue 10): quotes from several sources drive the engine's parameter
@@ -82,7 +83,9 @@ import VolScaleStore
     }
 
     static func post(_ client: any TestClientProtocol, _ body: String) async throws {
-        try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: body)) { r in
+        try await client.execute(
+            uri: "/v1/prices", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: body)
+        ) { r in
             #expect(r.status == .ok, "\(String(buffer: r.body))")
         }
     }
@@ -105,12 +108,17 @@ import VolScaleStore
         defer { try? FileManager.default.removeItem(at: live.dir) }
         try await live.app.test(.router) { client in
             for i in 0..<80 { try await Self.post(client, Self.day(i, Self.calm(i))) }
-            let account = #"{"collateral":{"BTC":0.5,"USD":10000},"positions":[{"instrument":"BTC-PERP","quantity":-0.2,"entryPrice":59000}]}"#
-            try await client.execute(uri: "/v1/accounts/exact", method: .put, headers: bearer("ingest"), body: ByteBuffer(string: account)) { #expect($0.status == .ok) }
+            let account =
+                #"{"collateral":{"BTC":0.5,"USD":10000},"positions":[{"instrument":"BTC-PERP","quantity":-0.2,"entryPrice":59000}]}"#
+            try await client.execute(
+                uri: "/v1/accounts/exact", method: .put, headers: bearer("ingest"), body: ByteBuffer(string: account)
+            ) { #expect($0.status == .ok) }
             var seen = Set<Int64>()
             for i in 80..<84 {
                 try await Self.post(client, Self.day(i, Self.calm(i) * (i % 2 == 0 ? 1.02 : 0.99)))
-                try await client.execute(uri: "/v1/accounts/exact/margin?explain=true", method: .get, headers: bearer("read")) { r in
+                try await client.execute(
+                    uri: "/v1/accounts/exact/margin?explain=true", method: .get, headers: bearer("read")
+                ) { r in
                     #expect(r.status == .ok)
                     let o = try Self.json(r)
                     let sequence = try #require(o["sequence"]?.number.flatMap { Int64(exactly: $0) })
@@ -120,14 +128,19 @@ import VolScaleStore
                     // the definition, to the last bit: rate x |quantity| x price
                     #expect(o["initialMargin"]?.number == set.short.newValue * (0.2 * 1 * price))
                     // coin collateral counts at (1 - published haircut) x published price
-                    let equity = try #require(o["explanation"]?["children"]?.array?.first { $0["label"]?.string == "margin equity" })
+                    let equity = try #require(
+                        o["explanation"]?["children"]?.array?.first { $0["label"]?.string == "margin equity" })
                     let btc = try #require(equity["children"]?.array?.first { $0["label"]?.string == "BTC balance" })
                     let haircut = try #require(set.long.haircut)
                     #expect(btc["value"]?.number == 0.5 * price * (1 - haircut))
                     // and the rest of equity: the dollars and the short's P&L at the same price
-                    #expect(abs((o["equity"]?.number ?? 0) - (0.5 * price * (1 - haircut) + 10_000 - 0.2 * (price - 59_000))) < 1e-9)
+                    #expect(
+                        abs(
+                            (o["equity"]?.number ?? 0) - (0.5 * price * (1 - haircut) + 10_000 - 0.2 * (price - 59_000))
+                        ) < 1e-9)
                     // the set is the latest one
-                    let latest = await live.state.latestPublications().filter { $0.asset == "BTC" }.map(\.sequence).max()
+                    let latest = await live.state.latestPublications().filter { $0.asset == "BTC" }.map(\.sequence)
+                        .max()
                     #expect(sequence == latest)
                 }
             }
@@ -143,20 +156,27 @@ import VolScaleStore
             for i in 0..<80 { try await Self.post(client, Self.day(i, Self.calm(i))) }
             let calm = await live.state.latestPublications().filter { $0.asset == "BTC" }
             let price = try #require(calm.first?.price)
-            let account = "{\"collateral\":{\"USD\":4000},\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":1,\"entryPrice\":\(price)}]}"
-            try await client.execute(uri: "/v1/accounts/burst", method: .put, headers: bearer("ingest"), body: ByteBuffer(string: account)) { #expect($0.status == .ok) }
+            let account =
+                "{\"collateral\":{\"USD\":4000},\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":1,\"entryPrice\":\(price)}]}"
+            try await client.execute(
+                uri: "/v1/accounts/burst", method: .put, headers: bearer("ingest"), body: ByteBuffer(string: account)
+            ) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v1/accounts/burst/margin", method: .get, headers: bearer("read")) { r in
                 let status = try Self.json(r)["status"]?.string
                 #expect(status == "healthy")
             }
             // the burst: +-8% a day, from all three sources, ending where it began
-            for (k, i) in (80..<86).enumerated() { try await Self.post(client, Self.day(i, price * (k % 2 == 0 ? 1.08 : 1.0))) }
+            for (k, i) in (80..<86).enumerated() {
+                try await Self.post(client, Self.day(i, price * (k % 2 == 0 ? 1.08 : 1.0)))
+            }
             try await Self.post(client, Self.day(86, price))
             let burst = await live.state.latestPublications().filter { $0.asset == "BTC" }
             for side: PublicationSide in [.rates(.long), .rates(.short)] {
-                let before = try #require(calm.first { $0.side == side }), after = try #require(burst.first { $0.side == side })
+                let before = try #require(calm.first { $0.side == side })
+                let after = try #require(burst.first { $0.side == side })
                 #expect(after.newValue > 2 * before.newValue, "\(side) rate \(before.newValue) -> \(after.newValue)")
-                let h0 = try #require(before.haircut), h1 = try #require(after.haircut)
+                let h0 = try #require(before.haircut)
+                let h1 = try #require(after.haircut)
                 #expect(h1 > h0, "\(side) haircut \(h0) -> \(h1)")
                 #expect(after.status == .stable)
             }
@@ -179,11 +199,16 @@ import VolScaleStore
         await live.state.closeStreams()
         var change: AccountMonitor.Change?
         for await e in subscription.events {
-            if case let .account(c, _) = e, c.id == "burst" { change = c; break }
+            if case .account(let c, _) = e, c.id == "burst" {
+                change = c
+                break
+            }
         }
         let c = try #require(change)
         #expect(c.old == .healthy && c.new != .healthy && (c.marginRatio ?? 0) > 0)
         let text = try #require(StreamEvent.account(c, time: 1).message).text(JSONEncoder())
-        #expect(text.contains(#""event":"account""#) && text.contains(#""account":"burst""#) && text.contains(#""old":"healthy""#))
+        #expect(
+            text.contains(#""event":"account""#) && text.contains(#""account":"burst""#)
+                && text.contains(#""old":"healthy""#))
     }
 }

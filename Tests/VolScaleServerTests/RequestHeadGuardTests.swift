@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import Testing
+
 @testable import VolScaleServer
 
 /// The first request head of a connection is bounded before HTTP decoding (issue 28: a 100 KB
@@ -8,8 +9,10 @@ import Testing
 @Suite struct RequestHeadGuardTests {
     func channel() throws -> EmbeddedChannel {
         let c = EmbeddedChannel()
-        try c.pipeline.syncOperations.addHandler(RequestHeadGuard(timeout: .seconds(10), idleTimeout: .seconds(60), maxLineBytes: 16 << 10,
-                                                                  maxHeadBytes: 64 << 10))
+        try c.pipeline.syncOperations.addHandler(
+            RequestHeadGuard(
+                timeout: .seconds(10), idleTimeout: .seconds(60), maxLineBytes: 16 << 10,
+                maxHeadBytes: 64 << 10))
         try c.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
         return c
     }
@@ -19,9 +22,11 @@ import Testing
     }
 
     @Test func oversizedHeadsAreAnsweredAndClosed() throws {
-        for (head, status) in [("GET /health HTTP/1.1\r\nX-Big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n", "431"),
-                               ("GET /" + String(repeating: "a", count: 100_000) + " HTTP/1.1\r\n\r\n", "414"),
-                               ("GET /health HTTP/1.1\r\n" + (0..<10_000).map { "X-\($0): 1\r\n" }.joined() + "\r\n", "431")] {
+        for (head, status) in [
+            ("GET /health HTTP/1.1\r\nX-Big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n", "431"),
+            ("GET /" + String(repeating: "a", count: 100_000) + " HTTP/1.1\r\n\r\n", "414"),
+            ("GET /health HTTP/1.1\r\n" + (0..<10_000).map { "X-\($0): 1\r\n" }.joined() + "\r\n", "431"),
+        ] {
             let c = try channel()
             // in pieces, as a network delivers it
             var rest = Substring(head)
@@ -49,10 +54,15 @@ import Testing
     /// HTTP/1.0 without keep-alive: the head reaches the server with `Connection: close`, so
     /// the connection is closed after the answer, not at the idle timeout.
     @Test func http10IsClosedAfterTheAnswer() throws {
-        let cases = [("GET /health HTTP/1.0\r\nHost: x\r\n\r\n", "GET /health HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n"),
-                     ("GET /health HTTP/1.0\r\n\r\n", "GET /health HTTP/1.0\r\nConnection: close\r\n\r\n"),
-                     ("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
-                     ("GET /health HTTP/1.1\r\nHost: x\r\n\r\n", "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")]
+        let cases = [
+            ("GET /health HTTP/1.0\r\nHost: x\r\n\r\n", "GET /health HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            ("GET /health HTTP/1.0\r\n\r\n", "GET /health HTTP/1.0\r\nConnection: close\r\n\r\n"),
+            (
+                "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+            ),
+            ("GET /health HTTP/1.1\r\nHost: x\r\n\r\n", "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ]
         for (head, expected) in cases {
             let c = try channel()
             try c.writeInbound(c.allocator.buffer(string: head))

@@ -2,9 +2,10 @@ import Foundation
 import Logging
 import Testing
 import VolScaleConfig
+import VolScaleStore
+
 @testable import VolScaleEngine
 @testable import VolScaleServer
-import VolScaleStore
 
 /// Every entry point that resumes a store margins an asset by the venue's model: `volscale
 /// ingest` on a store `volscale serve` wrote publishes, for the same quotes, exactly what
@@ -60,14 +61,19 @@ import VolScaleStore
         try await state.flush()
         let spx = try #require(sample.series.first)
         let n = spx.prices.count - 300
-        let quotes = (n..<(n + 5)).map { Quote(asset: "SPX", source: spx.source, timestamp: spx.timestamps[$0], price: spx.prices[$0]) }
+        let quotes = (n..<(n + 5)).map {
+            Quote(asset: "SPX", source: spx.source, timestamp: spx.timestamps[$0], price: spx.prices[$0])
+        }
 
         // `volscale ingest --store DATA/volscale.sqlite`: the stored engine, nothing else
         let store = try SQLiteStore(path: dir.appendingPathComponent("data/volscale.sqlite").path)
         var ingestor = try await Ingestor.open(store: store, config: nil, batchSize: 1000)
         var ingested: [Publication] = []
         for q in quotes {
-            guard case let .success(p) = ingestor.feed(q) else { Issue.record("refused \(q)"); return }
+            guard case .success(let p) = ingestor.feed(q) else {
+                Issue.record("refused \(q)")
+                return
+            }
             ingested += p
         }
         let served = try await state.ingest(quotes).publications
@@ -75,6 +81,9 @@ import VolScaleStore
         #expect(served.allSatisfy { $0.modelVersion == Self.policy })
         // bit for bit: every field of every publication
         #expect(ingested == served)
-        #expect(zip(ingested, served).allSatisfy { $0.newValue.bitPattern == $1.newValue.bitPattern && $0.sigma.bitPattern == $1.sigma.bitPattern })
+        #expect(
+            zip(ingested, served).allSatisfy {
+                $0.newValue.bitPattern == $1.newValue.bitPattern && $0.sigma.bitPattern == $1.sigma.bitPattern
+            })
     }
 }

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Testing
 import VolScaleConfig
 import VolScaleEngine
+
 @testable import VolScaleServer
 
 /// An asset with no accepted quote within the maximum age (wall clock) is reported stale,
@@ -36,7 +37,7 @@ import VolScaleEngine
         var statuses: [String] = []
         var iterator = subscription.events.makeAsyncIterator()
         while statuses.count < 4, let e = await iterator.next() {
-            if case let .status(asset, status, _) = e { statuses.append("\(asset) \(status)") }
+            if case .status(let asset, let status, _) = e { statuses.append("\(asset) \(status)") }
         }
         #expect(statuses == ["BTC stable", "BTC stale", "ETH stale", "BTC stable"])
     }

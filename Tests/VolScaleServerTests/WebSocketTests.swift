@@ -3,18 +3,24 @@ import Hummingbird
 import HummingbirdTesting
 import HummingbirdWSTesting
 import Testing
+
 @testable import VolScaleServer
 
 /// The WebSocket carries the stream's events, resumes by sequence, and needs a read key.
 @Suite struct WebSocketTests {
-    struct Message: Decodable { var event: String; var id: Int64? }
+    struct Message: Decodable {
+        var event: String
+        var id: Int64?
+    }
 
     static func read(_ client: some TestClientProtocol, path: String, count: Int) async throws -> [Message] {
         let box = Box()
         try await client.ws(path) { inbound, _, _ in
             var it = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
             while box.messages.count < count, let m = try await it.next() {
-                if case let .text(t) = m { box.messages.append(try JSONDecoder().decode(Message.self, from: Data(t.utf8))) }
+                if case .text(let t) = m {
+                    box.messages.append(try JSONDecoder().decode(Message.self, from: Data(t.utf8)))
+                }
             }
         }
         return box.messages
@@ -27,7 +33,10 @@ import Testing
         config.port = 0
         let app = buildApplication(state: try await Fixture.state(), config: config)
         try await app.test(.live) { client in
-            try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: Fixture.quotesBody())) {
+            try await client.execute(
+                uri: "/v1/prices", method: .post, headers: bearer("ingest"),
+                body: ByteBuffer(string: Fixture.quotesBody())
+            ) {
                 #expect($0.status == .ok)
             }
             let first = try await Self.read(client, path: "/v1/ws?since=0&key=\(Fixture.keys["read"]!)", count: 5)
@@ -40,7 +49,10 @@ import Testing
             let live = try await withThrowingTaskGroup(of: [Message].self) { group in
                 group.addTask { try await Self.read(client, path: "/v1/ws?key=\(Fixture.keys["read"]!)", count: 1) }
                 try await Task.sleep(for: .milliseconds(500))
-                try await client.execute(uri: "/v1/prices", method: .post, headers: bearer("ingest"), body: ByteBuffer(string: Fixture.quotesBody(from: 200, count: 3))) {
+                try await client.execute(
+                    uri: "/v1/prices", method: .post, headers: bearer("ingest"),
+                    body: ByteBuffer(string: Fixture.quotesBody(from: 200, count: 3))
+                ) {
                     #expect($0.status == .ok)
                 }
                 return try await group.next() ?? []
@@ -48,8 +60,12 @@ import Testing
             #expect(live.first?.event == "publication" && (live.first?.id ?? 0) > 5)
             // without a key there is no upgrade; the HTTP route says why
             try await client.execute(uri: "/v1/ws?since=0", method: .get) { #expect($0.status == .unauthorized) }
-            try await client.execute(uri: "/v1/ws?since=-1", method: .get, headers: bearer("read")) { #expect($0.status == .badRequest) }
-            try await client.execute(uri: "/v1/ws", method: .get, headers: bearer("read")) { #expect($0.status == .upgradeRequired) }
+            try await client.execute(uri: "/v1/ws?since=-1", method: .get, headers: bearer("read")) {
+                #expect($0.status == .badRequest)
+            }
+            try await client.execute(uri: "/v1/ws", method: .get, headers: bearer("read")) {
+                #expect($0.status == .upgradeRequired)
+            }
         }
     }
 }

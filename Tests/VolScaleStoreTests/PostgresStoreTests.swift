@@ -1,8 +1,9 @@
+import Foundation
 import Testing
 import VolScaleConfig
-import Foundation
-@testable import VolScaleStore
+
 @testable import VolScaleEngine
+@testable import VolScaleStore
 
 /// Against a real PostgreSQL server: scripts/test.sh starts one on loopback and sets
 /// VOLSCALE_PG_URL (and VOLSCALE_REQUIRE_PG=1, so a missing server fails instead of skipping).
@@ -33,10 +34,11 @@ enum PG {
         let store = try await PG.fresh(owner: "roundtrip")
         try await store.execute("TRUNCATE quotes")
         try await StoreSpec.roundTripAndAudit(store) { sql in
-            try await store.execute(sql.replacingOccurrences(of: "WHERE seq", with: "WHERE owner = 'roundtrip' AND seq"))
+            try await store.execute(
+                sql.replacingOccurrences(of: "WHERE seq", with: "WHERE owner = 'roundtrip' AND seq"))
         }
         try await store.execute("DELETE FROM publications WHERE owner = 'roundtrip' AND seq = 10")
-        #expect(try await store.verifyAudit().firstBroken?.sequence == 11) // the row after the gap
+        #expect(try await store.verifyAudit().firstBroken?.sequence == 11)  // the row after the gap
     }
 
     @Test(.enabled(if: PG.available)) func policyChangesAreRecordsOfTheirOwn() async throws {
@@ -53,13 +55,16 @@ enum PG {
         let store = try await PG.fresh(owner: "legacy")
         let rows = StoreSpec.legacyChain()
         for (p, previous, hash) in rows {
-            try await store.execute("""
+            try await store.execute(
+                """
                 INSERT INTO publications(owner, seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash)
                 VALUES ('legacy', \(p.sequence), '\(p.asset)', '\(p.side.stored)', \(p.timestamp), \(p.oldValue.map { "\($0)" } ?? "NULL"), \(p.newValue),
                         \(p.maintenance), \(p.sigma), '\(p.binding.stored)', '\(p.modelVersion)', \(p.inputFrom), \(p.inputTo), '\(previous)', '\(hash)')
                 """)
         }
-        for statement in PostgresStore.policyChangeMigrations { try await store.client.query(statement, logger: store.logger) }
+        for statement in PostgresStore.policyChangeMigrations {
+            try await store.client.query(statement, logger: store.logger)
+        }
         #expect(try await store.verifyAudit() == AuditReport(checked: rows.count, firstBroken: nil))
         #expect(try await store.publications(asset: nil, at: nil, limit: 10).map(\.publication) == rows.map(\.0))
         // moved: altering the moved row in its new table breaks the chain there
@@ -106,7 +111,7 @@ enum PG {
         let t0: Int64 = 1_000_000
         #expect(try await a.claim(assets: ["BTC", "ETH"], ttl: 10_000, now: t0) == ["BTC", "ETH"])
         #expect(try await b.claim(assets: ["BTC", "ETH", "SOL"], ttl: 10_000, now: t0 + 1_000) == ["SOL"])
-        #expect(try await a.claim(assets: ["BTC"], ttl: 10_000, now: t0 + 5_000) == ["BTC"]) // renewal
+        #expect(try await a.claim(assets: ["BTC"], ttl: 10_000, now: t0 + 5_000) == ["BTC"])  // renewal
         // engine-a stops renewing; after expiry engine-b takes ETH, and BTC once its renewed lease runs out
         #expect(try await b.claim(assets: ["BTC", "ETH"], ttl: 10_000, now: t0 + 12_000) == ["ETH"])
         #expect(try await b.claim(assets: ["BTC", "ETH"], ttl: 10_000, now: t0 + 16_000) == ["BTC", "ETH"])
@@ -123,33 +128,43 @@ enum PG {
         try await store.execute("DELETE FROM asset_state WHERE chain = '\(chain)'")
         try await store.registerAssets(["FX-1", "FX-2"])
         func publication(_ asset: String, _ t: Int64, old: Double?, new: Double) -> Publication {
-            Publication(sequence: 0, asset: asset, side: "long", timestamp: t, oldValue: old, newValue: new, maintenance: 0.8 * new, sigma: 0.01,
-                        binding: "model", modelVersion: "spec", inputFrom: 0, inputTo: t)
+            Publication(
+                sequence: 0, asset: asset, side: "long", timestamp: t, oldValue: old, newValue: new,
+                maintenance: 0.8 * new, sigma: 0.01,
+                binding: "model", modelVersion: "spec", inputFrom: 0, inputTo: t)
         }
         var state = AssetSnapshot(price: PriceState(), volatility: AssetVolatilityState())
         state.volatility.returns = 10
         func batch(_ process: String, _ fence: Int64, _ pubs: [Publication], returns: Int64) -> ClusterCommit {
             var s = state
             s.volatility.returns = returns
-            return ClusterCommit(process: process, fences: ["FX-1": fence], quotes: [], publications: pubs, states: ["FX-1": s], inputs: [:], statusEvents: [])
+            return ClusterCommit(
+                process: process, fences: ["FX-1": fence], quotes: [], publications: pubs, states: ["FX-1": s],
+                inputs: [:], statusEvents: [])
         }
         // a takes FX-1; b cannot while a's lease runs
         let fa = try #require(try await store.acquire("FX-1", process: "a", ttl: 60_000))
         #expect(try await store.acquire("FX-1", process: "b", ttl: 60_000) == nil)
-        #expect(try await store.commit(batch("a", fa, [publication("FX-1", 1, old: nil, new: 0.05)], returns: 11)) == [1])
+        #expect(
+            try await store.commit(batch("a", fa, [publication("FX-1", 1, old: nil, new: 0.05)], returns: 11)) == [1])
         // b cannot write under a's lease, even naming a's token
-        await #expect(throws: LeaseLost.self) { try await store.commit(batch("b", fa, [publication("FX-1", 2, old: 0.05, new: 0.06)], returns: 12)) }
+        await #expect(throws: LeaseLost.self) {
+            try await store.commit(batch("b", fa, [publication("FX-1", 2, old: 0.05, new: 0.06)], returns: 12))
+        }
         // a's lease lapses (paused process); b takes FX-1 with a larger token
         try await store.execute("UPDATE asset_leases SET expires_at = 0 WHERE asset = 'FX-1'")
         let fb = try #require(try await store.acquire("FX-1", process: "b", ttl: 60_000))
         #expect(fb == fa + 1)
         #expect(try await store.renew(process: "a", fences: ["FX-1": fa], ttl: 60_000).isEmpty)
         // a wakes and tries to publish: refused, nothing written
-        await #expect(throws: LeaseLost.self) { try await store.commit(batch("a", fa, [publication("FX-1", 2, old: 0.05, new: 0.07)], returns: 12)) }
+        await #expect(throws: LeaseLost.self) {
+            try await store.commit(batch("a", fa, [publication("FX-1", 2, old: 0.05, new: 0.07)], returns: 12))
+        }
         #expect(try await store.publications(after: 0, limit: 10).count == 1)
         #expect(try await store.assetState("FX-1")?.state.volatility.returns == 11)
         // b continues from a's last committed state, numbered on the one chain
-        #expect(try await store.commit(batch("b", fb, [publication("FX-1", 2, old: 0.05, new: 0.06)], returns: 12)) == [2])
+        #expect(
+            try await store.commit(batch("b", fb, [publication("FX-1", 2, old: 0.05, new: 0.06)], returns: 12)) == [2])
         let rows = try await store.publications(after: 0, limit: 10)
         #expect(rows.map(\.publication.sequence) == [1, 2])
         #expect(rows.map(\.publication.oldValue) == [nil, 0.05])

@@ -1,27 +1,38 @@
+import Foundation
 import Testing
 import VolScaleConfig
-import Foundation
-@testable import VolScaleStore
+
 @testable import VolScaleEngine
+@testable import VolScaleStore
 
 enum Paths {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static func temp(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-tests-\(ProcessInfo.processInfo.processIdentifier)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "volscale-tests-\(ProcessInfo.processInfo.processIdentifier)")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir.appendingPathComponent(name).path
     }
     /// The volscale executable built alongside the tests.
     static var binary: String? {
-        let candidates = [".build/debug/volscale", ".build/x86_64-unknown-linux-gnu/debug/volscale", ".build/aarch64-unknown-linux-gnu/debug/volscale"]
-        return candidates.map { root.appendingPathComponent($0).path }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        let candidates = [
+            ".build/debug/volscale", ".build/x86_64-unknown-linux-gnu/debug/volscale",
+            ".build/aarch64-unknown-linux-gnu/debug/volscale",
+        ]
+        return candidates.map { root.appendingPathComponent($0).path }.first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
     }
 }
 
 /// Quotes from three sources for two assets, one line each, in time order.
 func quoteLines(count: Int, seed: UInt64 = 5) -> [String] {
     var s = seed
-    func u() -> Double { s = s &* 6364136223846793005 &+ 1442695040888963407; return Double(s >> 11) / Double(1 << 53) }
+    func u() -> Double {
+        s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Double(s >> 11) / Double(1 << 53)
+    }
     var lines: [String] = []
     var prices = ["BTC": 60_000.0, "ETH": 3_000.0]
     var t: Int64 = 1_700_000_000_000
@@ -49,15 +60,25 @@ enum StoreSpec {
     /// sequence with the sets, and an alteration of its row breaks the chain at it.
     static func policyChanges(_ store: any EngineStore, tamper: (String) async throws -> Void) async throws {
         let set = { (n: Int64) in
-            Publication(sequence: n, asset: "BTC", side: "long", timestamp: 100 * n, oldValue: nil, newValue: 0.05, maintenance: 0.04, sigma: 0.02,
-                        binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 100 * n, price: 61_000, stablePrice: 60_900, haircut: 0.07, status: .stable)
+            Publication(
+                sequence: n, asset: "BTC", side: "long", timestamp: 100 * n, oldValue: nil, newValue: 0.05,
+                maintenance: 0.04, sigma: 0.02,
+                binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 100 * n, price: 61_000, stablePrice: 60_900,
+                haircut: 0.07, status: .stable)
         }
-        let change = Publication.policyChange(sequence: 2, by: "admin", at: 150, changes: "buffer: none -> 0.5; hardCap: none -> 0.4",
-                                              maintenance: 0.8, modelVersion: "t")
-        let batch = CommitBatch(quotes: [], publications: [set(1), change, set(3)], snapshot: StreamingEngine(config: try engineConfig()).snapshot)
+        let change = Publication.policyChange(
+            sequence: 2, by: "admin", at: 150, changes: "buffer: none -> 0.5; hardCap: none -> 0.4",
+            maintenance: 0.8, modelVersion: "t")
+        let batch = CommitBatch(
+            quotes: [], publications: [set(1), change, set(3)],
+            snapshot: StreamingEngine(config: try engineConfig()).snapshot)
         try await store.commit(batch)
-        #expect(try await store.publications(asset: nil, at: nil, limit: 10).map(\.publication) == [set(1), change, set(3)])
-        #expect(try await store.publications(asset: Publication.policyAsset, at: nil, limit: 10).map(\.publication) == [change])
+        #expect(
+            try await store.publications(asset: nil, at: nil, limit: 10).map(\.publication) == [set(1), change, set(3)])
+        #expect(
+            try await store.publications(asset: Publication.policyAsset, at: nil, limit: 10).map(\.publication) == [
+                change
+            ])
         #expect(try await store.publications(asset: nil, at: 160, limit: 10).map(\.publication) == [set(1), change])
         #expect(try await store.verifyAudit() == AuditReport(checked: 3, firstBroken: nil))
         try await tamper("UPDATE policy_changes SET changes = 'buffer: none -> 5' WHERE seq = 2")
@@ -70,11 +91,16 @@ enum StoreSpec {
     /// of another shape (a sigma), which is not a policy change as the engine writes them.
     static func legacyChain() -> [(Publication, previous: String, hash: String)] {
         let pubs = [
-            Publication(sequence: 1, asset: "BTC", side: "long", timestamp: 100, oldValue: nil, newValue: 0.05, maintenance: 0.04, sigma: 0.02,
-                        binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 100),
-            Publication.policyChange(sequence: 2, by: "admin", at: 150, changes: "buffer: none -> 0.5", maintenance: 0.8, modelVersion: "t"),
-            Publication(sequence: 3, asset: "policy", side: "ops", timestamp: 160, oldValue: nil, newValue: 0, maintenance: 0.8, sigma: 0.5,
-                        binding: "odd", modelVersion: "t", inputFrom: 160, inputTo: 160),
+            Publication(
+                sequence: 1, asset: "BTC", side: "long", timestamp: 100, oldValue: nil, newValue: 0.05,
+                maintenance: 0.04, sigma: 0.02,
+                binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 100),
+            Publication.policyChange(
+                sequence: 2, by: "admin", at: 150, changes: "buffer: none -> 0.5", maintenance: 0.8, modelVersion: "t"),
+            Publication(
+                sequence: 3, asset: "policy", side: "ops", timestamp: 160, oldValue: nil, newValue: 0, maintenance: 0.8,
+                sigma: 0.5,
+                binding: "odd", modelVersion: "t", inputFrom: 160, inputTo: 160),
         ]
         var previous = AuditChain.genesis
         return pubs.map { p in
@@ -100,7 +126,9 @@ enum StoreSpec {
         #expect(try await store.inputPosition("quotes") == 3000)
         // exactly-once lookups: the stored keys are found, keys never stored are not
         let probe = Array(acceptedKeys.prefix(40)) + Array(acceptedKeys.suffix(40))
-        let never = [QuoteKey(asset: "BTC", source: "nobody", timestamp: 1), QuoteKey(asset: "ETH", source: "a", timestamp: 5)]
+        let never = [
+            QuoteKey(asset: "BTC", source: "nobody", timestamp: 1), QuoteKey(asset: "ETH", source: "a", timestamp: 5),
+        ]
         #expect(try await store.storedQuoteKeys(probe + never) == Set(probe))
         #expect(try await store.storedQuoteKeys([]) == [])
         let report = try await store.verifyAudit()
@@ -121,7 +149,8 @@ enum StoreSpec {
         let store = try SQLiteStore(path: path)
         try await StoreSpec.roundTripAndAudit(store) { sql in try store.execute(sql) }
         // deleting a row is detected at the gap
-        try store.execute("UPDATE publications SET new_value = new_value * 2 WHERE seq = 50") // undo is impossible: hash stays broken
+        // undo is impossible: hash stays broken
+        try store.execute("UPDATE publications SET new_value = new_value * 2 WHERE seq = 50")
         let s2 = try SQLiteStore(path: Paths.temp("delete-\(UUID().uuidString).sqlite"))
         var ing = try await Ingestor.open(store: s2, config: engineConfig(), batchSize: 500)
         for line in quoteLines(count: 1500) { ing.feed(try Requests.quoteLine(Substring(line))) }
@@ -146,7 +175,8 @@ enum StoreSpec {
         do {
             let old = try SQLiteStore(path: path, migratingUpTo: "v3-parameter-sets")
             for (p, previous, hash) in rows {
-                try old.execute("""
+                try old.execute(
+                    """
                     INSERT INTO publications(seq, asset, side, ts, old_value, new_value, maintenance, sigma, binding, model_version, input_from, input_to, prev_hash, hash)
                     VALUES (\(p.sequence), '\(p.asset)', '\(p.side.stored)', \(p.timestamp), \(p.oldValue.map { "\($0)" } ?? "NULL"), \(p.newValue),
                             \(p.maintenance), \(p.sigma), '\(p.binding.stored)', '\(p.modelVersion)', \(p.inputFrom), \(p.inputTo), '\(previous)', '\(hash)')
@@ -156,7 +186,9 @@ enum StoreSpec {
         let store = try SQLiteStore(path: path)
         #expect(try await store.verifyAudit() == AuditReport(checked: rows.count, firstBroken: nil))
         #expect(try await store.publications(asset: nil, at: nil, limit: 10).map(\.publication) == rows.map(\.0))
-        #expect(try store.count("SELECT COUNT(*) FROM policy_changes") == 1 && store.count("SELECT COUNT(*) FROM publications") == 2)
+        #expect(
+            try store.count("SELECT COUNT(*) FROM policy_changes") == 1
+                && store.count("SELECT COUNT(*) FROM publications") == 2)
         try store.execute("UPDATE policy_changes SET author = 'someone else' WHERE seq = 2")
         #expect(try await store.verifyAudit().firstBroken?.sequence == 2)
     }
@@ -166,14 +198,18 @@ enum StoreSpec {
     @Test func invalidStoredSettingsAreNamedNotResumed() async throws {
         let path = Paths.temp("settings-\(UUID().uuidString).sqlite")
         let store = try SQLiteStore(path: path)
-        try await store.commit(CommitBatch(quotes: [], publications: [], snapshot: StreamingEngine(config: try engineConfig()).snapshot))
+        try await store.commit(
+            CommitBatch(quotes: [], publications: [], snapshot: StreamingEngine(config: try engineConfig()).snapshot))
         #expect(try await store.loadSnapshot() != nil)
         try store.execute("UPDATE engine_state SET snapshot = json_set(CAST(snapshot AS TEXT), '$.config.hardCap', 0)")
         do {
             _ = try await store.loadSnapshot()
             Issue.record("a stored hard cap of 0 was resumed")
         } catch {
-            #expect("\(error)" == "\(path): the stored engine state cannot be resumed: hard_cap = 0.0: must be positive and above hard_floor")
+            #expect(
+                "\(error)"
+                    == "\(path): the stored engine state cannot be resumed: hard_cap = 0.0: must be positive and above hard_floor"
+            )
         }
     }
 
@@ -212,12 +248,14 @@ enum StoreSpec {
             attempts += 1
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = ["ingest", "--store", db, "--assets", "BTC,ETH", "--min-sources", "2", "--batch", "97", "--ack", input]
+            p.arguments = [
+                "ingest", "--store", db, "--assets", "BTC,ETH", "--min-sources", "2", "--batch", "97", "--ack", input,
+            ]
             let out = Pipe()
             p.standardOutput = out
             p.standardError = FileHandle.nullDevice
             try p.run()
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let killAfter = kills < 5 ? Int(seed >> 33) % 25 + 1 : Int.max
             var acks = 0
             var lastAcked: Int64 = 0
@@ -231,9 +269,15 @@ enum StoreSpec {
                     let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
                     pending.removeSubrange(pending.startIndex...nl)
                     let parts = line.split(separator: " ")
-                    if parts.count == 3, parts[0] == "ack", let q = Int64(parts[2]) { acks += 1; lastAcked = q }
+                    if parts.count == 3, parts[0] == "ack", let q = Int64(parts[2]) {
+                        acks += 1
+                        lastAcked = q
+                    }
                 }
-                if acks >= killAfter { kill(p.processIdentifier, SIGKILL); break }
+                if acks >= killAfter {
+                    kill(p.processIdentifier, SIGKILL)
+                    break
+                }
             }
             p.waitUntilExit()
             if p.terminationReason == .uncaughtSignal {
@@ -248,8 +292,8 @@ enum StoreSpec {
         }
         #expect(finished && kills >= 3)
         let store = try SQLiteStore(path: db)
-        #expect(try await store.quoteCount() == reference.accepted) // nothing lost, nothing twice
-        #expect(try await store.loadSnapshot() == reference.snapshot) // same state as without kills
+        #expect(try await store.quoteCount() == reference.accepted)  // nothing lost, nothing twice
+        #expect(try await store.loadSnapshot() == reference.snapshot)  // same state as without kills
         #expect(try await store.verifyAudit().ok)
     }
 }
@@ -266,13 +310,21 @@ enum ReadOnlyProbe {
             let sem = DispatchSemaphore(value: 0)
             nonisolated(unsafe) var message = ""
             Task {
-                do { try await store.commit(CommitBatch(quotes: [Quote(asset: "BTC", source: "x", timestamp: 1, price: 1)], publications: [], snapshot: StreamingEngine(config: try engineConfig()).snapshot)) } catch { message = "\(error)" }
+                do {
+                    try await store.commit(
+                        CommitBatch(
+                            quotes: [Quote(asset: "BTC", source: "x", timestamp: 1, price: 1)], publications: [],
+                            snapshot: StreamingEngine(config: try engineConfig()).snapshot))
+                } catch { message = "\(error)" }
                 sem.signal()
             }
             sem.wait()
             return message
         }
-        do { _ = try SQLiteStore(path: path); return "opened" } catch { return "\(error)" }
+        do {
+            _ = try SQLiteStore(path: path)
+            return "opened"
+        } catch { return "\(error)" }
     }
 }
 
@@ -288,7 +340,8 @@ extension StoreSpec {
         let a2 = try await store.putAccount(id: "\(prefix)a", document: "{\"v\":2}", time: 20, by: "k2")
         #expect(a2.version == 2 && a2.updated == 20)
         #expect(try await store.account("\(prefix)a") == a2)
-        try await store.recordAccountEvent(id: "\(prefix)a", time: 25, kind: "status", by: "engine", detail: "healthy -> margin call")
+        try await store.recordAccountEvent(
+            id: "\(prefix)a", time: 25, kind: "status", by: "engine", detail: "healthy -> margin call")
         let deleted = try await store.deleteAccount(id: "\(prefix)a", time: 30, by: "k3")
         #expect(deleted?.version == 3 && deleted?.document == "{\"v\":2}")
         #expect(try await store.deleteAccount(id: "\(prefix)a", time: 31, by: "k3") == nil)
@@ -302,7 +355,9 @@ extension StoreSpec {
         let older = try await store.accountHistory("\(prefix)a", before: history[1].number, limit: 2)
         #expect(older.map(\.kind) == ["status", "put"])
         // ids in byte order ("B" < "a" < "b"), a page at a time
-        for id in ["b", "B", "a2", "a10"] { _ = try await store.putAccount(id: "\(prefix)\(id)", document: "{}", time: 50, by: "k") }
+        for id in ["b", "B", "a2", "a10"] {
+            _ = try await store.putAccount(id: "\(prefix)\(id)", document: "{}", time: 50, by: "k")
+        }
         var ids: [String] = []
         var after: String? = prefix
         while true {
@@ -318,7 +373,12 @@ extension StoreSpec {
             for w in 0..<8 {
                 group.addTask {
                     var v: [Int64] = []
-                    for i in 0..<5 { v.append(try await store.putAccount(id: id, document: "{\"w\":\(w),\"i\":\(i)}", time: 60, by: "w\(w)").version) }
+                    for i in 0..<5 {
+                        v.append(
+                            try await store.putAccount(
+                                id: id, document: "{\"w\":\(w),\"i\":\(i)}", time: 60, by: "w\(w)"
+                            ).version)
+                    }
                     return v
                 }
             }
@@ -330,10 +390,17 @@ extension StoreSpec {
         // one commit carries a parameter set and the status change it caused: the set reads
         // back whole (price, stable price, haircut, status), chained, and the change is in
         // the account's history at its current version, by the engine
-        let set = Publication(sequence: 1, asset: "BTC", side: "long", timestamp: 70, oldValue: nil, newValue: 0.05, maintenance: 0.04, sigma: 0.02,
-                              binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 70, price: 61_000.5, stablePrice: 60_900.25, haircut: 0.0725, status: .stable)
-        var batch = CommitBatch(quotes: [], publications: [set], snapshot: StreamingEngine(config: try engineConfig()).snapshot)
-        batch.statusEvents = [AccountStatusRecord(id: "\(prefix)a", time: 70, detail: "healthy -> margin call (margin ratio 0.9000, sequence 1)")]
+        let set = Publication(
+            sequence: 1, asset: "BTC", side: "long", timestamp: 70, oldValue: nil, newValue: 0.05, maintenance: 0.04,
+            sigma: 0.02,
+            binding: "model", modelVersion: "t", inputFrom: 1, inputTo: 70, price: 61_000.5, stablePrice: 60_900.25,
+            haircut: 0.0725, status: .stable)
+        var batch = CommitBatch(
+            quotes: [], publications: [set], snapshot: StreamingEngine(config: try engineConfig()).snapshot)
+        batch.statusEvents = [
+            AccountStatusRecord(
+                id: "\(prefix)a", time: 70, detail: "healthy -> margin call (margin ratio 0.9000, sequence 1)")
+        ]
         try await store.commit(batch)
         #expect(try await store.publications(asset: "BTC", at: nil, limit: 10).last?.publication == set)
         #expect(try await store.verifyAudit().ok)
@@ -345,7 +412,8 @@ extension StoreSpec {
 
 @Suite struct AccountStoreTests {
     @Test func sqliteAccounts() async throws {
-        try await StoreSpec.accounts(try SQLiteStore(path: Paths.temp("accounts-\(UUID().uuidString).sqlite")), prefix: "")
+        try await StoreSpec.accounts(
+            try SQLiteStore(path: Paths.temp("accounts-\(UUID().uuidString).sqlite")), prefix: "")
     }
 
     @Test(.enabled(if: PG.available)) func postgresAccounts() async throws {

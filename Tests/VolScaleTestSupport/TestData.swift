@@ -6,10 +6,13 @@ import Foundation
 /// parser (so that a parser bug cannot hide a model bug).
 public enum TestData {
     /// The repository root.
-    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// Path of a file in data/.
-    public static func data(_ name: String) -> String { root.appendingPathComponent("data").appendingPathComponent(name).path }
+    public static func data(_ name: String) -> String {
+        root.appendingPathComponent("data").appendingPathComponent(name).path
+    }
 
     /// Path of a file in the repository.
     public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
@@ -48,7 +51,9 @@ public enum TestData {
     /// Open, high, low and close of data/sp500-daily.csv.
     public static func sp500() throws -> (open: [Double], high: [Double], low: [Double], close: [Double]) {
         let c = try columns("sp500-daily.csv")
-        guard let o = c["open"], let h = c["high"], let l = c["low"], let cl = c["close"] else { throw CocoaError(.fileReadCorruptFile) }
+        guard let o = c["open"], let h = c["high"], let l = c["low"], let cl = c["close"] else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
         return (o, h, l, cl)
     }
 

@@ -10,16 +10,16 @@ extension VolScaleCommand {
             commandName: "corr",
             abstract: "Correlation of several price series on their common timestamps.",
             discussion: """
-            Returns are decimal log returns between consecutive timestamps present in every file; rows of a
-            file whose timestamp is missing elsewhere are dropped (counted and reported), never filled.
-            Methods:
-              ewma          S_t = lambda S_{t-1} + (1 - lambda) r r' (zero mean), seeded like arch's EWMA; the
-                            forecast for the next period
-              sample        sample covariance (ddof 1) over all aligned returns
-              ledoit-wolf   sample covariance shrunk toward constant correlation (Ledoit-Wolf 2004); use when
-                            the window is short relative to the number of assets
-            Volatilities are per period, decimal, and annualised with the first file's periods per year.
-            """
+                Returns are decimal log returns between consecutive timestamps present in every file; rows of a
+                file whose timestamp is missing elsewhere are dropped (counted and reported), never filled.
+                Methods:
+                  ewma          S_t = lambda S_{t-1} + (1 - lambda) r r' (zero mean), seeded like arch's EWMA; the
+                                forecast for the next period
+                  sample        sample covariance (ddof 1) over all aligned returns
+                  ledoit-wolf   sample covariance shrunk toward constant correlation (Ledoit-Wolf 2004); use when
+                                the window is short relative to the number of assets
+                Volatilities are per period, decimal, and annualised with the first file's periods per year.
+                """
         )
 
         public enum Method: String, ExpressibleByArgument, CaseIterable, Sendable {
@@ -40,7 +40,9 @@ extension VolScaleCommand {
             try data.validatePeriods()
             if files.count < 2 { throw ValidationError("give at least two files") }
             if format == .csv { throw ValidationError("corr prints table or json") }
-            if !(lambda > 0 && lambda < 1) { throw ValidationError("--lambda must be strictly between 0 and 1, got \(lambda)") }
+            if !(lambda > 0 && lambda < 1) {
+                throw ValidationError("--lambda must be strictly between 0 and 1, got \(lambda)")
+            }
             if let w = window, w < 3 { throw ValidationError("--window must be at least 3") }
         }
 
@@ -92,7 +94,9 @@ extension VolScaleCommand {
             for i in 0..<names.count { t.add([names[i]] + corr.rows[i].map { Fmt.fixed($0, 4) }) }
             var v = TextTable(["asset", "dropped rows", "vol per period", "annualised"], rightAligned: [1, 2, 3])
             for i in 0..<names.count {
-                v.add([names[i], "\(aligned.dropped[i])", Fmt.percent(vols[i]), Fmt.percent(vols[i] * ppy.squareRoot(), 2)])
+                v.add([
+                    names[i], "\(aligned.dropped[i])", Fmt.percent(vols[i]), Fmt.percent(vols[i] * ppy.squareRoot(), 2),
+                ])
             }
             var head = "Correlation (\(method.rawValue)\(method == .ewma ? ", lambda \(Fmt.sig(lambda, 4))" : ""))"
             head += " on \(returns.count) aligned returns"

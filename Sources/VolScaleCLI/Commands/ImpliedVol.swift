@@ -10,18 +10,18 @@ extension VolScaleCommand {
             commandName: "iv",
             abstract: "Implied volatility of one option (Black-76), or the model-free 30-day index of an option chain.",
             discussion: """
-            One option:  volscale iv --price 10.45 --forward 100 --strike 100 --expiry 1 --type call [--rate 0.05]
-              Black-76 on the forward F (give --spot S and --rate r for Black-Scholes: F = S exp(r T)).
-              --expiry in years; --rate continuously compounded, decimal (0.05 = 5%); discount factor exp(-r T)
-              unless --discount-factor is given. Result: annualised implied volatility, decimal and percent.
-              Prices outside the no-arbitrage bounds (below discounted intrinsic, or at/above DF*F for a call,
-              DF*K for a put) are errors, never NaN.
+                One option:  volscale iv --price 10.45 --forward 100 --strike 100 --expiry 1 --type call [--rate 0.05]
+                  Black-76 on the forward F (give --spot S and --rate r for Black-Scholes: F = S exp(r T)).
+                  --expiry in years; --rate continuously compounded, decimal (0.05 = 5%); discount factor exp(-r T)
+                  unless --discount-factor is given. Result: annualised implied volatility, decimal and percent.
+                  Prices outside the no-arbitrage bounds (below discounted intrinsic, or at/above DF*F for a call,
+                  DF*K for a put) are errors, never NaN.
 
-            A chain:     volscale iv --chain chain.csv [--rate 0.0038] [--target-days 30]
-              CSV columns: days (or expiry in years), strike, call_bid, call_ask, put_bid, put_ask [, rate].
-              The CBOE VIX white-paper method (as Deribit's DVOL): per-expiry model-free variance, then linear
-              interpolation in total variance to the target maturity. Result in volatility points (percent).
-            """
+                A chain:     volscale iv --chain chain.csv [--rate 0.0038] [--target-days 30]
+                  CSV columns: days (or expiry in years), strike, call_bid, call_ask, put_bid, put_ask [, rate].
+                  The CBOE VIX white-paper method (as Deribit's DVOL): per-expiry model-free variance, then linear
+                  interpolation in total variance to the target maturity. Result in volatility points (percent).
+                """
         )
 
         @Option(help: "Option price (same currency as forward and strike).") public var price: Double?
@@ -31,7 +31,8 @@ extension VolScaleCommand {
         @Option(help: "Time to expiry in years (e.g. 0.25).") public var expiry: Double?
         @Option(help: "call or put.") public var type: OptionType = .call
         @Option(help: "Continuously compounded rate, decimal (0.05 = 5%).") public var rate: Double?
-        @Option(help: "Discount factor to expiry (default exp(-rate * expiry), or 1 without a rate).") public var discountFactor: Double?
+        @Option(help: "Discount factor to expiry (default exp(-rate * expiry), or 1 without a rate).") public
+            var discountFactor: Double?
         @Option(help: "Option-chain CSV for the model-free index.") public var chain: String?
         @Option(help: "Target maturity of the index in days (365-day year).") public var targetDays: Double = 30
         @Option(help: "Output format: table or json.") public var format: OutputFormat = .table
@@ -48,7 +49,8 @@ extension VolScaleCommand {
                 return
             }
             guard price != nil, strike != nil, expiry != nil else {
-                throw ValidationError("give --price, --strike, --expiry and --forward (or --spot with --rate), or --chain FILE")
+                throw ValidationError(
+                    "give --price, --strike, --expiry and --forward (or --spot with --rate), or --chain FILE")
             }
             if forward == nil && spot == nil { throw ValidationError("give --forward, or --spot with --rate") }
             if forward != nil && spot != nil { throw ValidationError("give --forward or --spot, not both") }
@@ -63,8 +65,10 @@ extension VolScaleCommand {
             let df = discountFactor ?? Foundation.exp(-(rate ?? 0) * t)
             let f = forward ?? spot! * Foundation.exp(rate! * t)
             do {
-                let iv = try Black76.impliedVolatility(price: price!, forward: f, strike: strike!, expiry: t, discountFactor: df, type: type)
-                let check = Black76.price(forward: f, strike: strike!, volatility: iv, expiry: t, discountFactor: df, type: type)
+                let iv = try Black76.impliedVolatility(
+                    price: price!, forward: f, strike: strike!, expiry: t, discountFactor: df, type: type)
+                let check = Black76.price(
+                    forward: f, strike: strike!, volatility: iv, expiry: t, discountFactor: df, type: type)
                 if format == .json {
                     return JSONValue.object([
                         ("impliedVolatility", .number(iv)),
@@ -75,11 +79,11 @@ extension VolScaleCommand {
                     ]).rendered() + "\n"
                 }
                 return """
-                Implied volatility  \(Fmt.percent(iv, 6)) annualised (\(JSONValue.format(iv)) decimal)
-                Option              \(type.rawValue), F = \(Fmt.sig(f, 10)), K = \(Fmt.sig(strike!, 10)), T = \(Fmt.sig(t, 8)) years, DF = \(Fmt.sig(df, 10))
-                Reprices to         \(JSONValue.format(check)) (input \(JSONValue.format(price!)))
+                    Implied volatility  \(Fmt.percent(iv, 6)) annualised (\(JSONValue.format(iv)) decimal)
+                    Option              \(type.rawValue), F = \(Fmt.sig(f, 10)), K = \(Fmt.sig(strike!, 10)), T = \(Fmt.sig(t, 8)) years, DF = \(Fmt.sig(df, 10))
+                    Reprices to         \(JSONValue.format(check)) (input \(JSONValue.format(price!)))
 
-                """
+                    """
             } catch {
                 throw CommandFailure(error.description)
             }
@@ -97,14 +101,19 @@ extension VolScaleCommand {
                 throw CommandFailure("\(path): \(e.description)")
             }
             func expiryJSON(_ e: ModelFreeVariance.Expiry, weight: Double) -> JSONValue {
-                .object([("days", .number(e.expiry * 365)), ("years", .number(e.expiry)), ("variance", .number(e.variance)),
-                         ("volatility", .number(max(e.variance, 0).squareRoot())), ("forward", .number(e.forward)),
-                         ("k0", .number(e.k0)), ("optionsUsed", .integer(e.optionsUsed)), ("weight", .number(weight))])
+                .object([
+                    ("days", .number(e.expiry * 365)), ("years", .number(e.expiry)), ("variance", .number(e.variance)),
+                    ("volatility", .number(max(e.variance, 0).squareRoot())), ("forward", .number(e.forward)),
+                    ("k0", .number(e.k0)), ("optionsUsed", .integer(e.optionsUsed)), ("weight", .number(weight)),
+                ])
             }
             if format == .json {
                 return JSONValue.object([
                     ("index", .number(index.value)),
-                    ("units", .string("index in annualised volatility points (percent); variances annualised, decimal")),
+                    (
+                        "units",
+                        .string("index in annualised volatility points (percent); variances annualised, decimal")
+                    ),
                     ("targetDays", .number(targetDays)),
                     ("variance", .number(index.variance)),
                     ("near", expiryJSON(index.near, weight: index.nearWeight)),
@@ -112,18 +121,22 @@ extension VolScaleCommand {
                     ("expiriesInFile", .integer(chains.count)),
                 ]).rendered() + "\n"
             }
-            var t = TextTable(["expiry", "days", "forward", "K0", "options", "variance", "volatility", "weight"], rightAligned: [1, 2, 3, 4, 5, 6, 7])
+            var t = TextTable(
+                ["expiry", "days", "forward", "K0", "options", "variance", "volatility", "weight"],
+                rightAligned: [1, 2, 3, 4, 5, 6, 7])
             for (name, e, w) in [("near", index.near, index.nearWeight), ("next", index.next, 1 - index.nearWeight)] {
-                t.add([name, Fmt.fixed(e.expiry * 365, 2), Fmt.sig(e.forward, 8), Fmt.sig(e.k0, 8), "\(e.optionsUsed)",
-                       Fmt.fixed(e.variance, 6), Fmt.percent(max(e.variance, 0).squareRoot(), 2), Fmt.fixed(w, 4)])
+                t.add([
+                    name, Fmt.fixed(e.expiry * 365, 2), Fmt.sig(e.forward, 8), Fmt.sig(e.k0, 8), "\(e.optionsUsed)",
+                    Fmt.fixed(e.variance, 6), Fmt.percent(max(e.variance, 0).squareRoot(), 2), Fmt.fixed(w, 4),
+                ])
             }
             return """
-            Model-free \(Fmt.sig(targetDays, 4))-day implied volatility index: \(Fmt.fixed(index.value, 4))  (annualised, volatility points)
-            Source \(path): \(chains.count) expiries; CBOE white-paper method
+                Model-free \(Fmt.sig(targetDays, 4))-day implied volatility index: \(Fmt.fixed(index.value, 4))  (annualised, volatility points)
+                Source \(path): \(chains.count) expiries; CBOE white-paper method
 
-            \(t.render())
+                \(t.render())
 
-            """
+                """
         }
     }
 }

@@ -7,10 +7,13 @@ import VolScaleMargin
 
 /// Shared loading for `margin` and `stress`.
 struct BookInputs: ParsableArguments {
-    @Option(help: "Book TOML: settings, [[asset]] risk parameters, [[instrument]] catalogue (see examples/book.toml).") var config: String
+    @Option(help: "Book TOML: settings, [[asset]] risk parameters, [[instrument]] catalogue (see examples/book.toml).")
+    var config: String
     @Option(help: "Accounts JSON (see examples/accounts.json).") var accounts: String
-    @Option(help: "CSV with columns asset,price[,volatility] overriding the book's prices (volatility daily, decimal).") var prices: String?
-    @Option(help: "standard (per-position, summed) or portfolio (joint scenarios).") var mode: MarginModeArgument = .standard
+    @Option(help: "CSV with columns asset,price[,volatility] overriding the book's prices (volatility daily, decimal).")
+    var prices: String?
+    @Option(help: "standard (per-position, summed) or portfolio (joint scenarios).") var mode: MarginModeArgument =
+        .standard
 
     func load() throws -> (book: MarginBook, accounts: [Account], errors: [AccountError]) {
         var cfg: BookConfig
@@ -38,17 +41,17 @@ extension VolScaleCommand {
             commandName: "margin",
             abstract: "Equity, initial and maintenance margin and status of each account.",
             discussion: """
-            Amounts in the book's settlement currency. Equity = collateral at (1 - haircut) (borrowed balances at
-            (1 + haircut)) + unrealised P&L of futures + value of options. Haircut = tail loss over the liquidation
-            horizon + liquidity add-on spread/2 + kappa sigma sqrt(holding/ADV), within floor and cap.
-            standard: per-position requirements summed (rate x notional, raised by the size rule; options: worst
-            loss on the price x volatility grid). portfolio: the worse of the joint grid loss and the ES over
-            joint historical scenarios, plus liquidity add-ons, never below (1 - max_offset) x the stand-alone sum.
-            Status: healthy, margin call (equity < initial), liquidatable (equity < maintenance). Margin ratio =
-            maintenance / equity. A bad account is reported with its id and field; the others are still evaluated.
-            JSON: {"accounts": [{accountId, equity, initialMargin, maintenanceMargin, freeCollateral, marginRatio,
-            status, liquidationPrice, explanation?}], "failed": [{accountId, error}]}.
-            """
+                Amounts in the book's settlement currency. Equity = collateral at (1 - haircut) (borrowed balances at
+                (1 + haircut)) + unrealised P&L of futures + value of options. Haircut = tail loss over the liquidation
+                horizon + liquidity add-on spread/2 + kappa sigma sqrt(holding/ADV), within floor and cap.
+                standard: per-position requirements summed (rate x notional, raised by the size rule; options: worst
+                loss on the price x volatility grid). portfolio: the worse of the joint grid loss and the ES over
+                joint historical scenarios, plus liquidity add-ons, never below (1 - max_offset) x the stand-alone sum.
+                Status: healthy, margin call (equity < initial), liquidatable (equity < maintenance). Margin ratio =
+                maintenance / equity. A bad account is reported with its id and field; the others are still evaluated.
+                JSON: {"accounts": [{accountId, equity, initialMargin, maintenanceMargin, freeCollateral, marginRatio,
+                status, liquidationPrice, explanation?}], "failed": [{accountId, error}]}.
+                """
         )
 
         @OptionGroup var inputs: BookInputs
@@ -77,8 +80,8 @@ extension VolScaleCommand {
             var failed = fileErrors
             for r in results {
                 switch r {
-                case let .success(a): ok.append(a)
-                case let .failure(e): failed.append(e)
+                case .success(let a): ok.append(a)
+                case .failure(let e): failed.append(e)
                 }
             }
             let settlement = book.settings.settlement
@@ -87,17 +90,34 @@ extension VolScaleCommand {
                     ("mode", .string(inputs.mode.rawValue)),
                     ("settlement", .string(settlement)),
                     ("accounts", .array(ok.map { AccountJSON.result($0, explain: explain) })),
-                    ("failed", .array(failed.map { .object([("accountId", .string($0.accountId)), ("field", .string($0.field)), ("error", .string($0.description))]) })),
+                    (
+                        "failed",
+                        .array(
+                            failed.map {
+                                .object([
+                                    ("accountId", .string($0.accountId)), ("field", .string($0.field)),
+                                    ("error", .string($0.description)),
+                                ])
+                            })
+                    ),
                 ])
                 return (obj.rendered() + "\n", failed.count)
             }
-            var t = TextTable(["account", "equity", "initial", "maintenance", "free", "ratio", "status", "liq. price"], rightAligned: [1, 2, 3, 4, 5, 7])
+            var t = TextTable(
+                ["account", "equity", "initial", "maintenance", "free", "ratio", "status", "liq. price"],
+                rightAligned: [1, 2, 3, 4, 5, 7])
             for r in ok {
-                t.add([r.accountId, Fmt.fixed(r.equity, 2), Fmt.fixed(r.initialMargin, 2), Fmt.fixed(r.maintenanceMargin, 2),
-                       Fmt.fixed(r.freeCollateral, 2), r.marginRatio.isFinite ? Fmt.fixed(r.marginRatio, 3) : "inf", r.status.rawValue,
-                       r.liquidationPrice.map { Fmt.sig($0, 7) } ?? ""])
+                t.add([
+                    r.accountId, Fmt.fixed(r.equity, 2), Fmt.fixed(r.initialMargin, 2),
+                    Fmt.fixed(r.maintenanceMargin, 2),
+                    Fmt.fixed(r.freeCollateral, 2), r.marginRatio.isFinite ? Fmt.fixed(r.marginRatio, 3) : "inf",
+                    r.status.rawValue,
+                    r.liquidationPrice.map { Fmt.sig($0, 7) } ?? "",
+                ])
             }
-            var out = "\(inputs.mode.rawValue.capitalized) margin, amounts in \(settlement); \(ok.count) accounts evaluated, \(failed.count) failed\n\n" + t.render() + "\n"
+            var out =
+                "\(inputs.mode.rawValue.capitalized) margin, amounts in \(settlement); \(ok.count) accounts evaluated, \(failed.count) failed\n\n"
+                + t.render() + "\n"
             if explain {
                 for r in ok { out += "\n" + AccountJSON.tree(r.explanation) }
             }
@@ -112,7 +132,8 @@ extension VolScaleCommand {
 enum AccountJSON {
     static func result(_ r: AccountResult, explain: Bool) -> JSONValue {
         var o: [(String, JSONValue)] = [
-            ("accountId", .string(r.accountId)), ("equity", .number(r.equity)), ("initialMargin", .number(r.initialMargin)),
+            ("accountId", .string(r.accountId)), ("equity", .number(r.equity)),
+            ("initialMargin", .number(r.initialMargin)),
             ("maintenanceMargin", .number(r.maintenanceMargin)), ("freeCollateral", .number(r.freeCollateral)),
             ("marginRatio", .num(r.marginRatio.isFinite ? r.marginRatio : nil)), ("status", .string(r.status.rawValue)),
             ("liquidationPrice", .num(r.liquidationPrice)),
@@ -133,6 +154,7 @@ enum AccountJSON {
         var line = indent + e.label
         if let v = e.value { line += ": " + Fmt.fixed(v, 2) }
         if !e.detail.isEmpty { line += "  (" + e.detail + ")" }
-        return ([line] + e.children.map { tree($0, indent: indent + "  ") }).joined(separator: "\n") + (indent.isEmpty ? "\n" : "")
+        return ([line] + e.children.map { tree($0, indent: indent + "  ") }).joined(separator: "\n")
+            + (indent.isEmpty ? "\n" : "")
     }
 }

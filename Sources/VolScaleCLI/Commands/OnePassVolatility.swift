@@ -31,9 +31,11 @@ struct OnePassVolatility {
 
     init(_ kind: Kind) { self.kind = kind }
 
-    mutating func add(time: Int64, price: Double, bar: (open: Double, high: Double, low: Double, close: Double)?, _ emit: Emit) throws {
+    mutating func add(
+        time: Int64, price: Double, bar: (open: Double, high: Double, low: Double, close: Double)?, _ emit: Emit
+    ) throws {
         defer { previousPrice = price }
-        if case let .range(est, w) = kind {
+        if case .range(let est, let w) = kind {
             guard let bar else { throw CommandFailure("\(est.rawValue) needs open, high, low and close columns") }
             if let p0 = previousPrice {
                 let r = Double.log(price / p0)
@@ -47,7 +49,7 @@ struct OnePassVolatility {
         guard let p0 = previousPrice else { return }
         let r = Double.log(price / p0)
         switch kind {
-        case let .ewma(model):
+        case .ewma(let model):
             if var state = ewma {
                 try record(time, r, state.variance, emit)
                 state.update(r, lambda: model.lambda)
@@ -56,7 +58,7 @@ struct OnePassVolatility {
                 seed.append((time, r))
                 if seed.count == Self.seedLength { try startEWMA(model, emit) }
             }
-        case let .rolling(model):
+        case .rolling(let model):
             let v = window.count == model.window ? model.variance(of: window, endingAt: model.window) : nil
             try record(time, r, v, emit)
             window.append(r)
@@ -70,20 +72,24 @@ struct OnePassVolatility {
     /// were too few returns.
     mutating func finish(_ emit: Emit) throws -> Double {
         switch kind {
-        case let .ewma(model):
+        case .ewma(let model):
             if ewma == nil {
-                guard seed.count >= 2 else { throw VolatilityError.tooFewObservations(model: "EWMA", needed: 2, got: seed.count) }
+                guard seed.count >= 2 else {
+                    throw VolatilityError.tooFewObservations(model: "EWMA", needed: 2, got: seed.count)
+                }
                 try startEWMA(model, emit)
             }
             return ewma?.variance ?? .nan
-        case let .rolling(model):
+        case .rolling(let model):
             guard returns >= model.window else {
-                throw VolatilityError.tooFewObservations(model: "close-to-close(\(model.window))", needed: model.window, got: returns)
+                throw VolatilityError.tooFewObservations(
+                    model: "close-to-close(\(model.window))", needed: model.window, got: returns)
             }
             return model.variance(of: window, endingAt: model.window)
-        case let .range(est, w):
+        case .range(let est, let w):
             guard bars.count == w + est.leadingBars else {
-                throw VolatilityError.tooFewObservations(model: est.rawValue, needed: w + est.leadingBars, got: bars.count)
+                throw VolatilityError.tooFewObservations(
+                    model: est.rawValue, needed: w + est.leadingBars, got: bars.count)
             }
             return try estimate(est)
         }
@@ -107,7 +113,8 @@ struct OnePassVolatility {
 
     /// The estimate over the bars held: exactly the window (plus Yang-Zhang's previous close).
     private func estimate(_ est: RangeEstimator) throws -> Double {
-        let b = try OHLCBars(open: bars.map(\.open), high: bars.map(\.high), low: bars.map(\.low), close: bars.map(\.close))
+        let b = try OHLCBars(
+            open: bars.map(\.open), high: bars.map(\.high), low: bars.map(\.low), close: bars.map(\.close))
         return try est.fullSample(b)
     }
 }

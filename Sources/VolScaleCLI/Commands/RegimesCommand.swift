@@ -7,17 +7,18 @@ extension VolScaleCommand {
     public struct RegimesCommand: ParsableCommand {
         public static let configuration = CommandConfiguration(
             commandName: "regimes",
-            abstract: "Calm and stressed regimes: a Markov-switching model of returns (Hamilton filter, maximum likelihood).",
+            abstract:
+                "Calm and stressed regimes: a Markov-switching model of returns (Hamilton filter, maximum likelihood).",
             discussion: """
-            r_t | state k ~ N(mean_k, variance_k), the state a Markov chain started from its stationary distribution
-            (as statsmodels' MarkovRegression with switching variance). Fitted by EM from several starting points
-            (fixed seed: the same result on every run) and polished by BFGS on the exact likelihood.
-            Units: decimal log returns per bar; means and variances per bar; states in ascending variance, so the
-            last is the stressed one; transition row i = probabilities of the next state given state i.
-            json: logLikelihood, means, variances, transition, state (of the last bar), and more.
-            csv: date,return,p_high with p_high the filtered probability (data up to that bar) of the
-            highest-variance state.
-            """
+                r_t | state k ~ N(mean_k, variance_k), the state a Markov chain started from its stationary distribution
+                (as statsmodels' MarkovRegression with switching variance). Fitted by EM from several starting points
+                (fixed seed: the same result on every run) and polished by BFGS on the exact likelihood.
+                Units: decimal log returns per bar; means and variances per bar; states in ascending variance, so the
+                last is the stressed one; transition row i = probabilities of the next state given state i.
+                json: logLikelihood, means, variances, transition, state (of the last bar), and more.
+                csv: date,return,p_high with p_high the filtered probability (data up to that bar) of the
+                highest-variance state.
+                """
         )
 
         @Argument(help: "Price file.") public var file: String
@@ -31,7 +32,9 @@ extension VolScaleCommand {
         public func validate() throws {
             try data.validatePeriods()
             if !(2...6).contains(states) { throw ValidationError("--states must be between 2 and 6, got \(states)") }
-            if !(1...500).contains(starts) { throw ValidationError("--starts must be between 1 and 500, got \(starts)") }
+            if !(1...500).contains(starts) {
+                throw ValidationError("--starts must be between 1 and 500, got \(starts)")
+            }
         }
 
         public func run() throws { try StandardOutput.write(try render()) }
@@ -50,12 +53,14 @@ extension VolScaleCommand {
             let state = last.indices.max { last[$0] < last[$1] } ?? 0
             let ppy = data.sampling(for: series).periodsPerYear
             let stationary = model.stationary
-            let duration = (0..<k).map { i in model.transition[i][i] < 1 ? 1 / (1 - model.transition[i][i]) : .infinity }
+            let duration = (0..<k).map { i in model.transition[i][i] < 1 ? 1 / (1 - model.transition[i][i]) : .infinity
+            }
             switch format {
             case .csv:
                 var s = "date,return,p_high\n"
                 for t in returns.indices {
-                    s += "\(series.label(t + 1)),\(JSONValue.format(returns[t])),\(JSONValue.format(filtered[t * k + k - 1]))\n"
+                    s +=
+                        "\(series.label(t + 1)),\(JSONValue.format(returns[t])),\(JSONValue.format(filtered[t * k + k - 1]))\n"
                 }
                 return s
             case .json:
@@ -77,13 +82,19 @@ extension VolScaleCommand {
                     ("startsNearBest", .integer(fit.startsNearBest)),
                 ]).rendered() + "\n"
             case .table:
-                var t = TextTable(["state", "mean/bar", "vol/bar", "annualised vol", "long-run share", "expected stay (bars)", "now"],
-                                  rightAligned: Set(1...6))
+                var t = TextTable(
+                    [
+                        "state", "mean/bar", "vol/bar", "annualised vol", "long-run share", "expected stay (bars)",
+                        "now",
+                    ],
+                    rightAligned: Set(1...6))
                 for i in 0..<k {
                     let name = i == 0 ? "\(i) calm" : i == k - 1 ? "\(i) stressed" : "\(i)"
-                    t.add([name, Fmt.percent(model.means[i], 4), Fmt.percent(model.variances[i].squareRoot(), 3),
-                           Fmt.percent((model.variances[i] * ppy).squareRoot(), 1), Fmt.percent(stationary[i], 1),
-                           duration[i].isFinite ? Fmt.fixed(duration[i], 1) : "forever", Fmt.percent(last[i], 1)])
+                    t.add([
+                        name, Fmt.percent(model.means[i], 4), Fmt.percent(model.variances[i].squareRoot(), 3),
+                        Fmt.percent((model.variances[i] * ppy).squareRoot(), 1), Fmt.percent(stationary[i], 1),
+                        duration[i].isFinite ? Fmt.fixed(duration[i], 1) : "forever", Fmt.percent(last[i], 1),
+                    ])
                 }
                 var p = TextTable(["from \\ to"] + (0..<k).map { "\($0)" }, rightAligned: Set(1...k))
                 for i in 0..<k { p.add(["\(i)"] + model.transition[i].map { Fmt.fixed($0, 4) }) }

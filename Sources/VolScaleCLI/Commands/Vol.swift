@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import VolScaleCore
 import VolScaleData
 
@@ -10,35 +10,35 @@ extension VolScaleCommand {
             commandName: "vol",
             abstract: "Estimate a volatility model on a price file.",
             discussion: """
-            Units and conventions:
-              returns       log returns ln(P_t/P_{t-1}), decimal (0.01 = 1%)
-              sigma_t       per-period standard deviation for return t, forecast with information up to t-1
-              annualised    sigma * sqrt(periods per year); periods per year are inferred from the bar
-                            length (daily with weekends 365, daily weekdays 252, ...) unless --periods-per-year
-              parameters    decimal units: mu per period, omega per-period variance; alpha, gamma, beta unitless
-              log-likelihood  of the decimal returns (arch's percent-scale value + n ln 100)
+                Units and conventions:
+                  returns       log returns ln(P_t/P_{t-1}), decimal (0.01 = 1%)
+                  sigma_t       per-period standard deviation for return t, forecast with information up to t-1
+                  annualised    sigma * sqrt(periods per year); periods per year are inferred from the bar
+                                length (daily with weekends 365, daily weekdays 252, ...) unless --periods-per-year
+                  parameters    decimal units: mu per period, omega per-period variance; alpha, gamma, beta unitless
+                  log-likelihood  of the decimal returns (arch's percent-scale value + n ln 100)
 
-            Models:
-              close-to-close   rolling sample standard deviation over --window returns (ddof 1)
-              ewma             RiskMetrics, zero mean, --lambda (default 0.94) or --halflife, seeded as arch
-              garch, gjr       GARCH(1,1) / GJR-GARCH(1,1,1), --mean constant|zero, --dist normal|t|skewt, exact MLE
-              egarch           EGARCH(1,1,1) as arch (log variance; omega is its intercept for decimal returns),
-                               same options; forecasts one step ahead only (arch simulates beyond)
-              skewt            Hansen's skewed t: parameters nu (arch's eta) and skew (arch's lambda)
-              parkinson, garman-klass, rogers-satchell, yang-zhang
-                               range estimators over --window bars (needs open, high, low, close)
+                Models:
+                  close-to-close   rolling sample standard deviation over --window returns (ddof 1)
+                  ewma             RiskMetrics, zero mean, --lambda (default 0.94) or --halflife, seeded as arch
+                  garch, gjr       GARCH(1,1) / GJR-GARCH(1,1,1), --mean constant|zero, --dist normal|t|skewt, exact MLE
+                  egarch           EGARCH(1,1,1) as arch (log variance; omega is its intercept for decimal returns),
+                                   same options; forecasts one step ahead only (arch simulates beyond)
+                  skewt            Hansen's skewed t: parameters nu (arch's eta) and skew (arch's lambda)
+                  parkinson, garman-klass, rogers-satchell, yang-zhang
+                                   range estimators over --window bars (needs open, high, low, close)
 
-            Streaming (--stream): ewma, close-to-close and the rolling range estimators read the file block
-            by block in constant memory (files larger than memory, standard input, .gz, .zip); CSV rows are
-            written as they are computed. Numbers are those of the batch run. The bar length is inferred from
-            every timestamp as in a batch run; dates print without a time when the first block's bars are all at
-            midnight UTC.
+                Streaming (--stream): ewma, close-to-close and the rolling range estimators read the file block
+                by block in constant memory (files larger than memory, standard input, .gz, .zip); CSV rows are
+                written as they are computed. Numbers are those of the batch run. The bar length is inferred from
+                every timestamp as in a batch run; dates print without a time when the first block's bars are all at
+                midnight UTC.
 
-            Output (--format):
-              json   model, observations, parameters, logLikelihood, volatility {last, next, annualized}, forecast
-              csv    date,return,volatility: one row per return; volatility = sigma_t (empty while a window fills)
-              table  for people
-            """
+                Output (--format):
+                  json   model, observations, parameters, logLikelihood, volatility {last, next, annualized}, forecast
+                  csv    date,return,volatility: one row per return; volatility = sigma_t (empty while a window fills)
+                  table  for people
+                """
         )
 
         public enum Model: String, ExpressibleByArgument, CaseIterable, Sendable {
@@ -50,7 +50,8 @@ extension VolScaleCommand {
             case yangZhang = "yang-zhang"
         }
 
-        @Argument(help: "Price file: CSV with header, exchange kline CSV, or JSON lines of ticks ('-' for standard input).")
+        @Argument(
+            help: "Price file: CSV with header, exchange kline CSV, or JSON lines of ticks ('-' for standard input).")
         public var file: String
 
         @Option(help: "Volatility model: \(Model.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -61,7 +62,10 @@ extension VolScaleCommand {
             case normal, t, skewt
         }
 
-        @Option(help: "Innovation distribution for garch/gjr/egarch: normal, t (standardised Student's t) or skewt (Hansen's skewed t).")
+        @Option(
+            help:
+                "Innovation distribution for garch/gjr/egarch: normal, t (standardised Student's t) or skewt (Hansen's skewed t)."
+        )
         public var dist: Distribution?
 
         @Option(help: "Mean model for garch/gjr/egarch: constant (mu estimated) or zero.")
@@ -99,24 +103,43 @@ extension VolScaleCommand {
             try data.validatePeriods()
             let isGARCH = model == .garch || model == .gjr || model == .egarch
             if !isGARCH && dist != nil { throw ValidationError("--dist applies to garch, gjr and egarch only") }
-            if !isGARCH && mean != nil { throw ValidationError("--mean applies to garch, gjr and egarch only (ewma is zero-mean)") }
-            if model == .egarch && horizon > 1 {
-                throw ValidationError("--horizon: egarch has an analytic forecast one step ahead only (arch simulates beyond)")
+            if !isGARCH && mean != nil {
+                throw ValidationError("--mean applies to garch, gjr and egarch only (ewma is zero-mean)")
             }
-            if model != .ewma && (lambda != nil || halflife != nil) { throw ValidationError("--lambda and --halflife apply to ewma only") }
+            if model == .egarch && horizon > 1 {
+                throw ValidationError(
+                    "--horizon: egarch has an analytic forecast one step ahead only (arch simulates beyond)")
+            }
+            if model != .ewma && (lambda != nil || halflife != nil) {
+                throw ValidationError("--lambda and --halflife apply to ewma only")
+            }
             if lambda != nil && halflife != nil { throw ValidationError("give --lambda or --halflife, not both") }
-            if let l = lambda, !(l > 0 && l < 1) { throw ValidationError("--lambda must be strictly between 0 and 1, got \(l)") }
-            if let h = halflife, !(h > 0 && h.isFinite) { throw ValidationError("--halflife must be a positive number of bars, got \(h)") }
+            if let l = lambda, !(l > 0 && l < 1) {
+                throw ValidationError("--lambda must be strictly between 0 and 1, got \(l)")
+            }
+            if let h = halflife, !(h > 0 && h.isFinite) {
+                throw ValidationError("--halflife must be a positive number of bars, got \(h)")
+            }
             if let w = window {
                 if w < 2 { throw ValidationError("--window must be at least 2, got \(w)") }
-                if isGARCH || model == .ewma { throw ValidationError("--window applies to close-to-close and range estimators only") }
+                if isGARCH || model == .ewma {
+                    throw ValidationError("--window applies to close-to-close and range estimators only")
+                }
             }
             if fullSample && !isRange { throw ValidationError("--full-sample applies to range estimators only") }
-            if zeroMean && model != .closeToClose { throw ValidationError("--zero-mean applies to close-to-close only") }
-            if !(1...10_000).contains(horizon) { throw ValidationError("--horizon: expected 1 to 10000 periods, got \(horizon)") }
-            if fullSample && format == .csv { throw ValidationError("--full-sample gives one number: use --format table or json") }
+            if zeroMean && model != .closeToClose {
+                throw ValidationError("--zero-mean applies to close-to-close only")
+            }
+            if !(1...10_000).contains(horizon) {
+                throw ValidationError("--horizon: expected 1 to 10000 periods, got \(horizon)")
+            }
+            if fullSample && format == .csv {
+                throw ValidationError("--full-sample gives one number: use --format table or json")
+            }
             if stream && (isGARCH || fullSample) {
-                throw ValidationError("--stream applies to ewma, close-to-close and rolling range estimators (\(isGARCH ? "a GARCH fit needs the whole sample" : "--full-sample needs every bar"))")
+                throw ValidationError(
+                    "--stream applies to ewma, close-to-close and rolling range estimators (\(isGARCH ? "a GARCH fit needs the whole sample" : "--full-sample needs every bar"))"
+                )
             }
         }
 
@@ -153,15 +176,25 @@ extension VolScaleCommand {
             do {
                 switch model {
                 case .ewma:
-                    let e = try halflife.map { h throws(VolatilityError) in try EWMA(halfLife: h) } ?? EWMA(lambda: lambda ?? EWMA.riskMetricsLambda)
-                    return (.ewma(e), "EWMA (RiskMetrics), zero mean, lambda \(Fmt.sig(e.lambda, 6)), half-life \(Fmt.fixed(e.halfLife, 2)) bars, seeded as arch",
-                            [("lambda", e.lambda)])
+                    let e =
+                        try halflife.map { h throws(VolatilityError) in try EWMA(halfLife: h) }
+                        ?? EWMA(lambda: lambda ?? EWMA.riskMetricsLambda)
+                    return (
+                        .ewma(e),
+                        "EWMA (RiskMetrics), zero mean, lambda \(Fmt.sig(e.lambda, 6)), half-life \(Fmt.fixed(e.halfLife, 2)) bars, seeded as arch",
+                        [("lambda", e.lambda)]
+                    )
                 case .closeToClose:
                     let w = window ?? 20
-                    return (.rolling(try RollingVolatility(window: w, demean: !zeroMean)),
-                            "close-to-close, rolling \(w) returns, \(zeroMean ? "zero mean" : "sample standard deviation (ddof 1)")", [("window", Double(w))])
+                    return (
+                        .rolling(try RollingVolatility(window: w, demean: !zeroMean)),
+                        "close-to-close, rolling \(w) returns, \(zeroMean ? "zero mean" : "sample standard deviation (ddof 1)")",
+                        [("window", Double(w))]
+                    )
                 case .parkinson, .garmanKlass, .rogersSatchell, .yangZhang:
-                    guard let est = RangeEstimator(rawValue: model.rawValue) else { throw CommandFailure("unknown model \(model.rawValue)") }
+                    guard let est = RangeEstimator(rawValue: model.rawValue) else {
+                        throw CommandFailure("unknown model \(model.rawValue)")
+                    }
                     let w = window ?? 20
                     return (.range(est, window: w), "\(model.rawValue), rolling \(w) bars", [("window", Double(w))])
                 case .garch, .gjr, .egarch:
@@ -201,23 +234,29 @@ extension VolScaleCommand {
                         sampling.add(t)
                         if first == nil { first = t }
                         last = t
-                        try filter.add(time: t, price: block.price[i],
-                                       bar: needsBars ? (block.open[i], block.high[i], block.low[i], closes[i]) : nil, emit)
+                        try filter.add(
+                            time: t, price: block.price[i],
+                            bar: needsBars ? (block.open[i], block.high[i], block.low[i], closes[i]) : nil, emit)
                     }
                 }
             } catch let e as DataError {
                 throw CommandFailure(e.description)
             }
             let next: Double
-            do { next = try filter.finish(emit) } catch let e as VolatilityError { throw CommandFailure("\(file): \(e.description)") }
+            do { next = try filter.finish(emit) } catch let e as VolatilityError {
+                throw CommandFailure("\(file): \(e.description)")
+            }
             if csv {
                 for line in skipped.lines { printError(line) }
                 return
             }
             let label = { (t: Int64) in Timestamp.format(t, dateOnly: dateOnly ?? false) }
-            var r = VolReport(command: model.rawValue,
-                              data: .init(source: file == "-" ? "<stdin>" : file, prices: sampling.count, first: label(first ?? 0), last: label(last)),
-                              sampling: data.sampling(sampling.sampling))
+            var r = VolReport(
+                command: model.rawValue,
+                data: .init(
+                    source: file == "-" ? "<stdin>" : file, prices: sampling.count, first: label(first ?? 0),
+                    last: label(last)),
+                sampling: data.sampling(sampling.sampling))
             r.description = description
             r.parameters = parameters
             r.lastVariance = filter.lastVariance
@@ -237,26 +276,38 @@ extension VolScaleCommand {
             let meanModel = mean ?? .constant
             let distribution = dist ?? .normal
             if model != .egarch && distribution != .skewt {
-                let m = GARCHModel(mean: meanModel, volatility: .init(asymmetric: model == .gjr),
-                                   distribution: distribution == .t ? .studentT : .normal)
+                let m = GARCHModel(
+                    mean: meanModel, volatility: .init(asymmetric: model == .gjr),
+                    distribution: distribution == .t ? .studentT : .normal)
                 let fit = try m.fit(returns)
-                return FamilyFit(description: m.name, names: m.parameterNames, values: fit.parameterVector, errors: fit.standardErrorVector,
-                                 logLikelihood: fit.logLikelihood, aic: fit.aic, bic: fit.bic, variance: fit.conditionalVariance,
-                                 next: fit.nextVariance, forecast: { fit.forecastVariance(horizon: $0) },
-                                 converged: fit.converged, iterations: fit.iterations)
+                return FamilyFit(
+                    description: m.name, names: m.parameterNames, values: fit.parameterVector,
+                    errors: fit.standardErrorVector,
+                    logLikelihood: fit.logLikelihood, aic: fit.aic, bic: fit.bic, variance: fit.conditionalVariance,
+                    next: fit.nextVariance, forecast: { fit.forecastVariance(horizon: $0) },
+                    converged: fit.converged, iterations: fit.iterations)
             }
             func composite<P: VolatilityProcess>(_ process: P) throws(VolatilityError) -> ARCHFit {
                 switch distribution {
-                case .normal: return try ARCHModel(mean: meanModel, volatility: process, distribution: StandardizedNormal()).fit(returns)
-                case .t: return try ARCHModel(mean: meanModel, volatility: process, distribution: StandardizedStudentT()).fit(returns)
-                case .skewt: return try ARCHModel(mean: meanModel, volatility: process, distribution: SkewedStudentT()).fit(returns)
+                case .normal:
+                    return try ARCHModel(mean: meanModel, volatility: process, distribution: StandardizedNormal()).fit(
+                        returns)
+                case .t:
+                    return try ARCHModel(mean: meanModel, volatility: process, distribution: StandardizedStudentT())
+                        .fit(returns)
+                case .skewt:
+                    return try ARCHModel(mean: meanModel, volatility: process, distribution: SkewedStudentT()).fit(
+                        returns)
                 }
             }
-            let fit = model == .egarch ? try composite(EGARCH()) : try composite(GARCHProcess(asymmetric: model == .gjr))
-            return FamilyFit(description: fit.description, names: fit.parameterNames, values: fit.parameters, errors: fit.standardErrors,
-                             logLikelihood: fit.logLikelihood, aic: fit.aic, bic: fit.bic, variance: fit.conditionalVariance,
-                             next: fit.nextVariance, forecast: { fit.forecastVariance(horizon: $0) ?? [] },
-                             converged: fit.converged, iterations: fit.iterations)
+            let fit =
+                model == .egarch ? try composite(EGARCH()) : try composite(GARCHProcess(asymmetric: model == .gjr))
+            return FamilyFit(
+                description: fit.description, names: fit.parameterNames, values: fit.parameters,
+                errors: fit.standardErrors,
+                logLikelihood: fit.logLikelihood, aic: fit.aic, bic: fit.bic, variance: fit.conditionalVariance,
+                next: fit.nextVariance, forecast: { fit.forecastVariance(horizon: $0) ?? [] },
+                converged: fit.converged, iterations: fit.iterations)
         }
 
         func estimate(_ series: PriceSeries) throws -> VolReport {
@@ -271,7 +322,7 @@ extension VolScaleCommand {
                     let (kind, description, parameters) = try onePass()
                     r.description = description
                     r.parameters = parameters
-                    guard case let .ewma(e) = kind else { break }
+                    guard case .ewma(let e) = kind else { break }
                     if format == .csv {
                         r.apply(try e.filter(returns), constantForecast: horizon)
                     } else {
@@ -284,12 +335,14 @@ extension VolScaleCommand {
                 case .closeToClose:
                     let w = window ?? 20
                     let path = try RollingVolatility(window: w, demean: !zeroMean).filter(returns)
-                    r.description = "close-to-close, rolling \(w) returns, \(zeroMean ? "zero mean" : "sample standard deviation (ddof 1)")"
+                    r.description =
+                        "close-to-close, rolling \(w) returns, \(zeroMean ? "zero mean" : "sample standard deviation (ddof 1)")"
                     r.parameters = [("window", Double(w))]
                     r.apply(path, constantForecast: horizon)
                 case .parkinson, .garmanKlass, .rogersSatchell, .yangZhang:
                     guard let bars = series.bars else {
-                        throw CommandFailure("\(series.source): \(model.rawValue) needs open, high, low and close columns")
+                        throw CommandFailure(
+                            "\(series.source): \(model.rawValue) needs open, high, low and close columns")
                     }
                     let est = RangeEstimator(rawValue: model.rawValue)!
                     if fullSample {
@@ -347,7 +400,9 @@ extension VolReport {
         variance = fit.variance.map { Optional($0) }
         nextVariance = fit.next
         forecast = fit.forecast(horizon)
-        if !fit.converged { notes.append("warning: optimiser stopped before full convergence after \(fit.iterations) iterations") }
+        if !fit.converged {
+            notes.append("warning: optimiser stopped before full convergence after \(fit.iterations) iterations")
+        }
     }
 }
 extension MeanModel: ExpressibleByArgument {}

@@ -30,35 +30,62 @@ struct BacktestView {
             ("observations", .integer(r.observations)),
             ("exceedances", .integer(r.exceedances)),
             ("exceedanceRate", .number(r.exceedanceRate)),
-            ("testSample", .object([("observations", .integer(r.testObservations)), ("exceedances", .integer(r.testExceedances)),
-                                    ("rule", .string(r.model.mpor > 1 ? "every \(English.ordinal(r.model.mpor)) publication (non-overlapping loss windows)" : "every publication"))])),
+            (
+                "testSample",
+                .object([
+                    ("observations", .integer(r.testObservations)), ("exceedances", .integer(r.testExceedances)),
+                    (
+                        "rule",
+                        .string(
+                            r.model.mpor > 1
+                                ? "every \(English.ordinal(r.model.mpor)) publication (non-overlapping loss windows)"
+                                : "every publication")
+                    ),
+                ])
+            ),
             ("kupiec", stat(r.kupiec)),
-            ("christoffersen", .object([("independence", stat(r.independence)), ("conditionalCoverage", stat(r.conditionalCoverage))])),
-            ("trafficLight", .object([
-                ("green", .integer(r.trafficLight.green)), ("yellow", .integer(r.trafficLight.yellow)),
-                ("red", .integer(r.trafficLight.red)), ("worst", .string(r.trafficLight.worst.rawValue)),
-                ("window", .integer(r.trafficLight.window)), ("maxExceedances", .integer(r.trafficLight.maxExceedances)),
-            ])),
-            ("procyclicality", .object([
-                ("peakToTrough", .number(r.procyclicality.peakToTrough)),
-                ("maxIncrease1", .number(r.procyclicality.maxIncrease1)),
-                ("maxIncrease5", .number(r.procyclicality.maxIncrease5)),
-                ("maxIncrease30", .number(r.procyclicality.maxIncrease30)),
-                ("averageMargin", .number(r.procyclicality.averageMargin)),
-            ])),
-            ("binding", .object(BindingControl.allCases.compactMap { b in r.bindingShares[b].map { (b.rawValue, .number($0)) } })),
+            (
+                "christoffersen",
+                .object([("independence", stat(r.independence)), ("conditionalCoverage", stat(r.conditionalCoverage))])
+            ),
+            (
+                "trafficLight",
+                .object([
+                    ("green", .integer(r.trafficLight.green)), ("yellow", .integer(r.trafficLight.yellow)),
+                    ("red", .integer(r.trafficLight.red)), ("worst", .string(r.trafficLight.worst.rawValue)),
+                    ("window", .integer(r.trafficLight.window)),
+                    ("maxExceedances", .integer(r.trafficLight.maxExceedances)),
+                ])
+            ),
+            (
+                "procyclicality",
+                .object([
+                    ("peakToTrough", .number(r.procyclicality.peakToTrough)),
+                    ("maxIncrease1", .number(r.procyclicality.maxIncrease1)),
+                    ("maxIncrease5", .number(r.procyclicality.maxIncrease5)),
+                    ("maxIncrease30", .number(r.procyclicality.maxIncrease30)),
+                    ("averageMargin", .number(r.procyclicality.averageMargin)),
+                ])
+            ),
+            (
+                "binding",
+                .object(
+                    BindingControl.allCases.compactMap { b in r.bindingShares[b].map { (b.rawValue, .number($0)) } })
+            ),
             ("notes", .array(r.notes.map { .string($0) })),
         ])
     }
 
-    func stat(_ s: TestStatistic) -> JSONValue { .object([("statistic", .number(s.statistic)), ("pValue", .number(s.pValue))]) }
+    func stat(_ s: TestStatistic) -> JSONValue {
+        .object([("statistic", .number(s.statistic)), ("pValue", .number(s.pValue))])
+    }
 
     func json() -> JSONValue {
         let header: [(String, JSONValue)] = [
             ("source", .string(series.source)),
             ("units", .string("margins and losses: positive decimal fractions of notional; rates per publication")),
         ]
-        if results.count == 1, case let .object(pairs) = json(results[0]) {
+        if results.count == 1, case .object(let pairs) = json(results[0]) {
             return .object(header + pairs)
         }
         return .object(header + [("models", .array(results.map(json)))])
@@ -70,7 +97,8 @@ struct BacktestView {
         for r in results {
             for k in 0..<r.observations {
                 if several { out += "\(csvField(r.model.name))," }
-                out += "\(label(r.indices[k])),\(JSONValue.format(r.margins[k])),\(JSONValue.format(r.losses[k])),\(r.exceeded[k] ? 1 : 0)\n"
+                out +=
+                    "\(label(r.indices[k])),\(JSONValue.format(r.margins[k])),\(JSONValue.format(r.losses[k])),\(r.exceeded[k] ? 1 : 0)\n"
             }
         }
         return out
@@ -83,22 +111,34 @@ struct BacktestView {
     func table() -> String {
         var lines: [String] = []
         let first = results.first
-        lines.append("Backtest  \(series.source): \(series.count) prices, \(series.label(0)) to \(series.label(series.count - 1)); \(side.rawValue) side")
+        lines.append(
+            "Backtest  \(series.source): \(series.count) prices, \(series.label(0)) to \(series.label(series.count - 1)); \(side.rawValue) side"
+        )
         if let first {
-            lines.append("          evaluated \(first.indices.first.map(label) ?? "") to \(first.indices.last.map(label) ?? ""); margins cover the next MPOR; losses and margins in % of notional")
+            lines.append(
+                "          evaluated \(first.indices.first.map(label) ?? "") to \(first.indices.last.map(label) ?? ""); margins cover the next MPOR; losses and margins in % of notional"
+            )
         }
         if let configPath { lines.append("Config    \(configPath)") }
         lines.append("")
-        var t = TextTable(["model", "conf", "test", "h", "obs", "exc", "rate", "Kupiec p", "Ind p", "CC p", "traffic light g/y/r", "worst",
-                           "peak/trough", "max 1d", "max 5d", "max 30d", "avg margin"],
-                          rightAligned: Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16]))
+        var t = TextTable(
+            [
+                "model", "conf", "test", "h", "obs", "exc", "rate", "Kupiec p", "Ind p", "CC p", "traffic light g/y/r",
+                "worst",
+                "peak/trough", "max 1d", "max 5d", "max 30d", "avg margin",
+            ],
+            rightAligned: Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16]))
         for r in results {
             let p = r.procyclicality
-            t.add([r.model.name, Fmt.fixed(r.model.confidence, 3), Fmt.fixed(r.model.testConfidence ?? r.model.confidence, 3), "\(r.model.mpor)", "\(r.observations)", "\(r.exceedances)",
-                   Fmt.percent(r.exceedanceRate, 2), pv(r.kupiec), pv(r.independence), pv(r.conditionalCoverage),
-                   "\(r.trafficLight.green)/\(r.trafficLight.yellow)/\(r.trafficLight.red)", r.trafficLight.worst.rawValue,
-                   Fmt.fixed(p.peakToTrough, 2), Fmt.percent(p.maxIncrease1, 1), Fmt.percent(p.maxIncrease5, 1),
-                   Fmt.percent(p.maxIncrease30, 1), Fmt.percent(p.averageMargin, 2)])
+            t.add([
+                r.model.name, Fmt.fixed(r.model.confidence, 3),
+                Fmt.fixed(r.model.testConfidence ?? r.model.confidence, 3), "\(r.model.mpor)", "\(r.observations)",
+                "\(r.exceedances)",
+                Fmt.percent(r.exceedanceRate, 2), pv(r.kupiec), pv(r.independence), pv(r.conditionalCoverage),
+                "\(r.trafficLight.green)/\(r.trafficLight.yellow)/\(r.trafficLight.red)", r.trafficLight.worst.rawValue,
+                Fmt.fixed(p.peakToTrough, 2), Fmt.percent(p.maxIncrease1, 1), Fmt.percent(p.maxIncrease5, 1),
+                Fmt.percent(p.maxIncrease30, 1), Fmt.percent(p.averageMargin, 2),
+            ])
         }
         lines.append(t.render())
         lines.append("")

@@ -19,19 +19,25 @@ public indirect enum JSONValue: Sendable, Equatable {
         let inner = String(repeating: "  ", count: indent + 1)
         switch self {
         case .null: return "null"
-        case let .bool(b): return b ? "true" : "false"
-        case let .number(d): return d.isFinite ? Self.format(d) : "null"
-        case let .integer(i): return String(i)
-        case let .string(s): return Self.quote(s)
-        case let .array(items):
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let d): return d.isFinite ? Self.format(d) : "null"
+        case .integer(let i): return String(i)
+        case .string(let s): return Self.quote(s)
+        case .array(let items):
             if items.isEmpty { return "[]" }
-            if items.allSatisfy({ if case .number = $0 { return true }; if case .null = $0 { return true }; return false }) {
+            if items.allSatisfy({
+                if case .number = $0 { return true }
+                if case .null = $0 { return true }
+                return false
+            }) {
                 return "[" + items.map { $0.rendered() }.joined(separator: ", ") + "]"
             }
             return "[\n" + items.map { inner + $0.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n\(pad)]"
-        case let .object(pairs):
+        case .object(let pairs):
             if pairs.isEmpty { return "{}" }
-            return "{\n" + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n\(pad)}"
+            return "{\n"
+                + pairs.map { inner + Self.quote($0.0) + ": " + $0.1.rendered(indent: indent + 1) }.joined(
+                    separator: ",\n") + "\n\(pad)}"
         }
     }
 

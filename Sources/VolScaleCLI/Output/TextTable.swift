@@ -52,8 +52,12 @@ package enum Fmt {
         }
         var e = Int(a.log10Floor)
         var m = v / pow10(e)
-        if Swift.abs(m) >= 10 { m /= 10; e += 1 }
-        return trimZeros(fixed(m, significant - 1)) + "e" + (e < 0 ? "-" : "+") + (Swift.abs(e) < 10 ? "0" : "") + String(Swift.abs(e))
+        if Swift.abs(m) >= 10 {
+            m /= 10
+            e += 1
+        }
+        return trimZeros(fixed(m, significant - 1)) + "e" + (e < 0 ? "-" : "+") + (Swift.abs(e) < 10 ? "0" : "")
+            + String(Swift.abs(e))
     }
 
     package static func trimZeros(_ s: String) -> String {
@@ -103,8 +107,14 @@ extension Double {
     var log10Floor: Double {
         var e = 0.0
         var a = Swift.abs(self)
-        while a >= 10 { a /= 10; e += 1 }
-        while a < 1 { a *= 10; e -= 1 }
+        while a >= 10 {
+            a /= 10
+            e += 1
+        }
+        while a < 1 {
+            a *= 10
+            e -= 1
+        }
         return e
     }
 }

@@ -55,7 +55,9 @@ struct VolReport {
         }
 
         init(_ series: PriceSeries) {
-            self.init(source: series.source, prices: series.count, first: series.label(0), last: series.label(series.count - 1))
+            self.init(
+                source: series.source, prices: series.count, first: series.label(0),
+                last: series.label(series.count - 1))
         }
     }
 
@@ -93,33 +95,54 @@ struct VolReport {
             ("observations", .integer(data.returns)),
             ("firstDate", .string(data.first)),
             ("lastDate", .string(data.last)),
-            ("sampling", .object([
-                ("bar", .string(sampling.barDescription)),
-                ("periodsPerYear", .number(sampling.periodsPerYear)),
-                ("reason", .string(sampling.reason)),
-            ])),
+            (
+                "sampling",
+                .object([
+                    ("bar", .string(sampling.barDescription)),
+                    ("periodsPerYear", .number(sampling.periodsPerYear)),
+                    ("reason", .string(sampling.reason)),
+                ])
+            ),
             ("parameters", .object(parameters.map { ($0.0, .number($0.1)) })),
         ]
         if !standardErrors.isEmpty {
-            obj.append(("standardErrors", .object(parameters.compactMap { p in standardErrors[p.0].map { (p.0, JSONValue.number($0)) } })))
+            obj.append(
+                (
+                    "standardErrors",
+                    .object(parameters.compactMap { p in standardErrors[p.0].map { (p.0, JSONValue.number($0)) } })
+                ))
         }
         if let ll = logLikelihood {
             obj.append(("logLikelihood", .number(ll)))
             obj.append(("aic", .num(aic)))
             obj.append(("bic", .num(bic)))
         }
-        obj.append(("volatility", .object([
-            ("last", .num(last)),
-            ("next", .number(next)),
-            ("annualized", .number(next * annualize)),
-            ("units", .string("last and next per period, decimal; annualized = next * sqrt(periodsPerYear)")),
-        ])))
-        obj.append(("forecast", .array(forecast.enumerated().map { i, v in
-            .object([("step", .integer(i + 1)), ("variance", .number(v)), ("volatility", .number(v.squareRoot())),
-                     ("annualized", .number(v.squareRoot() * annualize))])
-        })))
+        obj.append(
+            (
+                "volatility",
+                .object([
+                    ("last", .num(last)),
+                    ("next", .number(next)),
+                    ("annualized", .number(next * annualize)),
+                    ("units", .string("last and next per period, decimal; annualized = next * sqrt(periodsPerYear)")),
+                ])
+            ))
+        obj.append(
+            (
+                "forecast",
+                .array(
+                    forecast.enumerated().map { i, v in
+                        .object([
+                            ("step", .integer(i + 1)), ("variance", .number(v)),
+                            ("volatility", .number(v.squareRoot())),
+                            ("annualized", .number(v.squareRoot() * annualize)),
+                        ])
+                    })
+            ))
         if !skipped.isEmpty {
-            obj.append(("skippedRows", .object(skipped.counts.sorted { $0.key < $1.key }.map { ($0.key, .integer($0.value)) })))
+            obj.append(
+                ("skippedRows", .object(skipped.counts.sorted { $0.key < $1.key }.map { ($0.key, .integer($0.value)) }))
+            )
         }
         if !notes.isEmpty { obj.append(("notes", .array(notes.map { .string($0) }))) }
         return .object(obj)
@@ -131,7 +154,9 @@ struct VolReport {
         out.reserveCapacity(returns.count * 48)
         let dateOnly = series.isDateOnly
         for (i, r) in returns.enumerated() {
-            out += Self.csvRow(Timestamp.format(series.timestamps[i + 1], dateOnly: dateOnly), r, i < variance.count ? variance[i] : nil)
+            out += Self.csvRow(
+                Timestamp.format(series.timestamps[i + 1], dateOnly: dateOnly), r,
+                i < variance.count ? variance[i] : nil)
         }
         return out
     }
@@ -146,8 +171,12 @@ struct VolReport {
     func table(skipped: SkipReport) -> String {
         var lines: [String] = []
         lines.append("Model     \(description)")
-        lines.append("Data      \(data.source): \(data.prices) prices, \(data.first) to \(data.last), \(data.returns) log returns")
-        lines.append("Sampling  \(sampling.barDescription) bars; \(Fmt.sig(sampling.periodsPerYear, 6)) periods per year (\(sampling.reason))")
+        lines.append(
+            "Data      \(data.source): \(data.prices) prices, \(data.first) to \(data.last), \(data.returns) log returns"
+        )
+        lines.append(
+            "Sampling  \(sampling.barDescription) bars; \(Fmt.sig(sampling.periodsPerYear, 6)) periods per year (\(sampling.reason))"
+        )
         for line in skipped.lines { lines.append("Skipped   \(line)") }
         if !parameters.isEmpty {
             lines.append("")

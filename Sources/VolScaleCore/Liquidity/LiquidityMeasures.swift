@@ -53,10 +53,10 @@ public enum LiquidityError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String {
         switch self {
-        case let .invalidWindow(w): return "the liquidity window must be at least 2 bars, got \(w)"
-        case let .lengthMismatch(why): return "liquidity inputs differ in length: \(why)"
-        case let .invalidBar(i, why): return "bar \(i): \(why)"
-        case let .missingInput(why): return why
+        case .invalidWindow(let w): return "the liquidity window must be at least 2 bars, got \(w)"
+        case .lengthMismatch(let why): return "liquidity inputs differ in length: \(why)"
+        case .invalidBar(let i, let why): return "bar \(i): \(why)"
+        case .missingInput(let why): return why
         }
     }
 }
@@ -72,7 +72,8 @@ public struct LiquidityBar: Sendable, Equatable {
     /// Checked: positive prices with `low <= close <= high`, a finite non-negative dollar volume.
     public init(high: Double, low: Double, close: Double, dollarVolume: Double) throws(LiquidityError) {
         guard low > 0, high.isFinite, low <= high, close >= low, close <= high else {
-            throw .invalidBar(index: -1, reason: "needs 0 < low <= close <= high, got high \(high), low \(low), close \(close)")
+            throw .invalidBar(
+                index: -1, reason: "needs 0 < low <= close <= high, got high \(high), low \(low), close \(close)")
         }
         guard dollarVolume.isFinite, dollarVolume >= 0 else {
             throw .invalidBar(index: -1, reason: "dollar volume must be finite and non-negative, got \(dollarVolume)")
@@ -106,7 +107,10 @@ public struct LiquidityTracker: Sendable {
 
     /// Adds the next bar; the measures at it once `window` bars with a predecessor are in.
     public mutating func add(_ bar: LiquidityBar) -> LiquidityPoint? {
-        defer { previous = bar; bars += 1 }
+        defer {
+            previous = bar
+            bars += 1
+        }
         guard let prev = previous else { return nil }
         dollarVolume.add(bar.dollarVolume)
         let r = Double.log(bar.close / prev.close)
@@ -117,15 +121,17 @@ public struct LiquidityTracker: Sendable {
         guard dollarVolume.isFull else { return nil }
         let w = Double(settings.window)
         let n = traded.sum.rounded()
-        return LiquidityPoint(index: bars, adv: dollarVolume.sum / w, amihud: n > 0 ? impact.sum / n : nil,
-                              spread: spread.sum / w)
+        return LiquidityPoint(
+            index: bars, adv: dollarVolume.sum / w, amihud: n > 0 ? impact.sum / n : nil,
+            spread: spread.sum / w)
     }
 
     static let k = 3 - 2 * 2.0.squareRoot()
 
     /// The two-bar Corwin-Schultz estimate, floored at zero.
     public static func corwinSchultz(_ a: LiquidityBar, _ b: LiquidityBar, overnightAdjusted: Bool) -> Double {
-        var h2 = b.high, l2 = b.low
+        var h2 = b.high
+        var l2 = b.low
         if overnightAdjusted {
             if l2 > a.close {
                 h2 -= l2 - a.close
@@ -135,7 +141,8 @@ public struct LiquidityTracker: Sendable {
                 h2 = a.close
             }
         }
-        let r1 = Double.log(a.high / a.low), r2 = Double.log(h2 / l2)
+        let r1 = Double.log(a.high / a.low)
+        let r2 = Double.log(h2 / l2)
         let beta = r1 * r1 + r2 * r2
         let g = Double.log(max(a.high, h2) / min(a.low, l2))
         let gamma = g * g
@@ -145,8 +152,10 @@ public struct LiquidityTracker: Sendable {
     }
 
     /// Every bar's measures, from columns (one per bar, same length).
-    public static func measures(high: [Double], low: [Double], close: [Double], dollarVolume: [Double],
-                                settings: LiquidityWindow) throws(LiquidityError) -> [LiquidityPoint] {
+    public static func measures(
+        high: [Double], low: [Double], close: [Double], dollarVolume: [Double],
+        settings: LiquidityWindow
+    ) throws(LiquidityError) -> [LiquidityPoint] {
         let n = close.count
         guard high.count == n, low.count == n, dollarVolume.count == n else {
             throw .lengthMismatch("high \(high.count), low \(low.count), close \(n), volume \(dollarVolume.count)")
@@ -159,7 +168,7 @@ public struct LiquidityTracker: Sendable {
             do throws(LiquidityError) {
                 bar = try LiquidityBar(high: high[i], low: low[i], close: close[i], dollarVolume: dollarVolume[i])
             } catch {
-                if case let .invalidBar(_, why) = error { throw .invalidBar(index: i, reason: why) }
+                if case .invalidBar(_, let why) = error { throw .invalidBar(index: i, reason: why) }
                 throw error
             }
             if let p = tracker.add(bar) { out.append(p) }

@@ -42,10 +42,11 @@ public enum CovarianceError: Error, Equatable, Sendable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case let .raggedReturns(row, expected, got): return "row \(row) has \(got) returns, expected \(expected)"
-        case let .tooFewObservations(needed, got): return "needs at least \(needed) aligned returns, got \(got)"
-        case let .nonFinite(row, column): return "return at row \(row), asset \(column) is not finite"
-        case let .invalidLambda(l): return "lambda = \(l): must be strictly between 0 and 1"
+        case .raggedReturns(let row, let expected, let got):
+            return "row \(row) has \(got) returns, expected \(expected)"
+        case .tooFewObservations(let needed, let got): return "needs at least \(needed) aligned returns, got \(got)"
+        case .nonFinite(let row, let column): return "return at row \(row), asset \(column) is not finite"
+        case .invalidLambda(let l): return "lambda = \(l): must be strictly between 0 and 1"
         }
     }
 }
@@ -79,7 +80,8 @@ public struct EWMACovariance: Sendable, Hashable {
         let k = try validate(returns, minimum: 2)
         var s = [Double](repeating: 0, count: k * k)
         let tau = min(EWMA.seedLength, returns.count)
-        var w = 1.0, sw = 0.0
+        var w = 1.0
+        var sw = 0.0
         for t in 0..<tau {
             for i in 0..<k { for j in 0..<k { s[i * k + j] += w * returns[t][i] * returns[t][j] } }
             sw += w
@@ -127,7 +129,7 @@ public struct LedoitWolf: Sendable {
         for i in 0..<n { for j in 0..<n { f[i * n + j] = i == j ? s[i * n + i] : rbar * sd[i] * sd[j] } }
         // pi: sum of asymptotic variances of the sample covariances
         var piMat = [Double](repeating: 0, count: n * n)
-        var thetaII = [Double](repeating: 0, count: n * n) // theta_{ii,ij}
+        var thetaII = [Double](repeating: 0, count: n * n)  // theta_{ii,ij}
         for r in y {
             for i in 0..<n {
                 for j in 0..<n {
@@ -157,7 +159,8 @@ public struct LedoitWolf: Sendable {
         let delta = gamma > 0 ? min(1, max(0, (piHat - rho) / gamma / t)) : 1
         var sigma = [Double](repeating: 0, count: n * n)
         for i in 0..<(n * n) { sigma[i] = delta * f[i] + (1 - delta) * s[i] }
-        return Result(covariance: SymmetricMatrix(dimension: n, values: sigma), shrinkage: delta, averageCorrelation: rbar)
+        return Result(
+            covariance: SymmetricMatrix(dimension: n, values: sigma), shrinkage: delta, averageCorrelation: rbar)
     }
 }
 

@@ -48,8 +48,9 @@ public struct BFGS: Sendable {
         var g = [Double](repeating: 0, count: n)
         var evaluations = 1
         guard let f0 = f(x, &g), f0.isFinite else {
-            return Result(x: x, value: .nan, gradient: g, iterations: 0, evaluations: 1,
-                          converged: false, message: "objective is not finite at the starting point")
+            return Result(
+                x: x, value: .nan, gradient: g, iterations: 0, evaluations: 1,
+                converged: false, message: "objective is not finite at the starting point")
         }
         var fx = f0
         // Inverse Hessian, row major, scaled identity to start.
@@ -68,8 +69,9 @@ public struct BFGS: Sendable {
         var direction = [Double](repeating: 0, count: n)
         for iteration in 1...maxIterations {
             if g.reduce(0, { max($0, abs($1)) }) < gradientTolerance {
-                return Result(x: x, value: fx, gradient: g, iterations: iteration - 1,
-                              evaluations: evaluations, converged: true, message: "gradient below tolerance")
+                return Result(
+                    x: x, value: fx, gradient: g, iterations: iteration - 1,
+                    evaluations: evaluations, converged: true, message: "gradient below tolerance")
             }
             var slope = 0.0
             for i in 0..<n {
@@ -91,7 +93,9 @@ public struct BFGS: Sendable {
                 for i in 0..<n { xNew[i] = x[i] + step * direction[i] }
                 evaluations += 1
                 if let value {
-                    if let v = value(xNew), v.isFinite, v <= fx + 1e-4 * step * slope, let withGradient = f(xNew, &gNew), withGradient.isFinite {
+                    if let v = value(xNew), v.isFinite, v <= fx + 1e-4 * step * slope,
+                        let withGradient = f(xNew, &gNew), withGradient.isFinite
+                    {
                         fNew = withGradient
                         accepted = true
                         break
@@ -105,8 +109,9 @@ public struct BFGS: Sendable {
             }
             if !accepted {
                 let converged = g.reduce(0, { max($0, abs($1)) }) < gradientTolerance * 1e3
-                return Result(x: x, value: fx, gradient: g, iterations: iteration, evaluations: evaluations,
-                              converged: converged, message: "line search could not decrease the objective")
+                return Result(
+                    x: x, value: fx, gradient: g, iterations: iteration, evaluations: evaluations,
+                    converged: converged, message: "line search could not decrease the objective")
             }
             // BFGS update of the inverse Hessian.
             var s = [Double](repeating: 0, count: n)
@@ -148,14 +153,16 @@ public struct BFGS: Sendable {
             if decrease <= functionTolerance * max(1, abs(previous)) {
                 smallDecrease += 1
                 if smallDecrease >= 3 {
-                    return Result(x: x, value: fx, gradient: g, iterations: iteration, evaluations: evaluations,
-                                  converged: true, message: "relative decrease below tolerance")
+                    return Result(
+                        x: x, value: fx, gradient: g, iterations: iteration, evaluations: evaluations,
+                        converged: true, message: "relative decrease below tolerance")
                 }
             } else {
                 smallDecrease = 0
             }
         }
-        return Result(x: x, value: fx, gradient: g, iterations: maxIterations, evaluations: evaluations,
-                      converged: false, message: "iteration limit reached")
+        return Result(
+            x: x, value: fx, gradient: g, iterations: maxIterations, evaluations: evaluations,
+            converged: false, message: "iteration limit reached")
     }
 }

@@ -38,28 +38,39 @@ public enum Special {
             if p == 1 { return .infinity }
             return .nan
         }
-        let a = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-                 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
-        let b = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                 6.680131188771972e+01, -1.328068155288572e+01)
-        let c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-                 -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
-        let d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-                 3.754408661907416e+00)
+        let a = (
+            -3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+            1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00
+        )
+        let b = (
+            -5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+            6.680131188771972e+01, -1.328068155288572e+01
+        )
+        let c = (
+            -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+            -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00
+        )
+        let d = (
+            7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+            3.754408661907416e+00
+        )
         let pLow = 0.02425
         var x: Double
         if p < pLow {
             let q = Double.sqrt(-2 * Double.log(p))
-            x = (((((c.0 * q + c.1) * q + c.2) * q + c.3) * q + c.4) * q + c.5)
+            x =
+                (((((c.0 * q + c.1) * q + c.2) * q + c.3) * q + c.4) * q + c.5)
                 / ((((d.0 * q + d.1) * q + d.2) * q + d.3) * q + 1)
         } else if p <= 1 - pLow {
             let q = p - 0.5
             let r = q * q
-            x = (((((a.0 * r + a.1) * r + a.2) * r + a.3) * r + a.4) * r + a.5) * q
+            x =
+                (((((a.0 * r + a.1) * r + a.2) * r + a.3) * r + a.4) * r + a.5) * q
                 / (((((b.0 * r + b.1) * r + b.2) * r + b.3) * r + b.4) * r + 1)
         } else {
             let q = Double.sqrt(-2 * Double.log(onePlus: -p))
-            x = -(((((c.0 * q + c.1) * q + c.2) * q + c.3) * q + c.4) * q + c.5)
+            x =
+                -(((((c.0 * q + c.1) * q + c.2) * q + c.3) * q + c.4) * q + c.5)
                 / ((((d.0 * q + d.1) * q + d.2) * q + d.3) * q + 1)
         }
         // One Halley step. In the upper half work with the upper tail to avoid cancellation.
@@ -107,11 +118,11 @@ public enum Special {
         if h >= -10 {
             let a = -h
             let z = a * invSqrt2Hi
-            let dz = Double.fma(a, invSqrt2Hi, -z) + a * invSqrt2Lo // exact z = z + dz
+            let dz = Double.fma(a, invSqrt2Hi, -z) + a * invSqrt2Lo  // exact z = z + dz
             let zz = z * z
             let zzLo = Double.fma(z, z, -zz)
             let erfcx = Double.erfc(z) * Double.exp(zz) * (1 + zzLo)
-            let slope = 2 * z * erfcx - 2 * invSqrtPi // d erfcx / dz
+            let slope = 2 * z * erfcx - 2 * invSqrtPi  // d erfcx / dz
             return sqrtHalfPi * (erfcx + dz * slope)
         }
         let a = -h

@@ -11,7 +11,8 @@ public struct StudentT: Sendable, Hashable {
     public init(nu: Double, standardized: Bool = false) throws(VolatilityError) {
         let least = standardized ? 2.0 : 0.0
         guard nu.isFinite && nu > least else {
-            throw .invalidParameter(name: "nu", value: nu, reason: "degrees of freedom must be finite and above \(Int(least))")
+            throw .invalidParameter(
+                name: "nu", value: nu, reason: "degrees of freedom must be finite and above \(Int(least))")
         }
         self.nu = nu
     }
@@ -44,9 +45,10 @@ public struct StudentT: Sendable, Hashable {
         // Work in the lower tail: q = min(p, 1-p), answer negative, then reflect.
         let q = min(p, 1 - p)
         let z = Special.normalQuantile(q)
-        var t = z + (z * z * z + z) / (4 * nu) // first Cornish-Fisher term
+        var t = z + (z * z * z + z) / (4 * nu)  // first Cornish-Fisher term
         if !(t < 0) { t = -1e-3 }
-        var lo = -Double.greatestFiniteMagnitude, hi = 0.0
+        var lo = -Double.greatestFiniteMagnitude
+        var hi = 0.0
         for _ in 0..<100 {
             let f = cdf(t) - q
             if f > 0 { hi = t } else { lo = t }
@@ -55,7 +57,10 @@ public struct StudentT: Sendable, Hashable {
             if !(next > lo && next < hi) || !next.isFinite {
                 next = lo.isFinite && lo > -Double.greatestFiniteMagnitude ? 0.5 * (lo + hi) : 2 * t - 1
             }
-            if Swift.abs(next - t) <= 1e-15 * Swift.abs(t) { t = next; break }
+            if Swift.abs(next - t) <= 1e-15 * Swift.abs(t) {
+                t = next
+                break
+            }
             t = next
         }
         return p < 0.5 ? t : -t
@@ -82,7 +87,8 @@ public enum IncompleteBeta {
     public static func regularized(a: Double, b: Double, x: Double) -> Double {
         if x <= 0 { return 0 }
         if x >= 1 { return 1 }
-        let logFront = Double.logGamma(a + b) - Double.logGamma(a) - Double.logGamma(b)
+        let logFront =
+            Double.logGamma(a + b) - Double.logGamma(a) - Double.logGamma(b)
             + a * Double.log(x) + b * Double.log(onePlus: -x)
         if x < (a + 1) / (a + b + 2) {
             return Double.exp(logFront) * fraction(a: a, b: b, x: x) / a

@@ -16,11 +16,11 @@ public enum ImpliedVolatilityError: Error, Equatable, Sendable, CustomStringConv
 
     public var description: String {
         switch self {
-        case let .belowIntrinsic(price, intrinsic):
+        case .belowIntrinsic(let price, let intrinsic):
             return "price \(price) is below the discounted intrinsic value \(intrinsic): no implied volatility exists"
-        case let .atOrAboveMaximum(price, maximum):
+        case .atOrAboveMaximum(let price, let maximum):
             return "price \(price) is at or above the no-arbitrage maximum \(maximum): no implied volatility exists"
-        case let .invalidInput(field, value):
+        case .invalidInput(let field, let value):
             return "\(field) = \(value): must be positive and finite"
         }
     }
@@ -67,10 +67,11 @@ public enum Black76 {
         if h < -10 {
             // Asymptotic series Y(u) = -sum_k c_k u^-(2k+1), c_k = (-1)^k (2k-1)!!; each
             // difference u^-m - v^-m = u^-m (1 - (u/v)^m) is formed without cancellation.
-            let u = h + t, v = h - t
-            let logRatio = Double.log(onePlus: 2 * t / v) // ln(u/v)
+            let u = h + t
+            let v = h - t
+            let logRatio = Double.log(onePlus: 2 * t / v)  // ln(u/v)
             let invU2 = 1 / (u * u)
-            var powU = 1 / u // u^-(2k+1)
+            var powU = 1 / u  // u^-(2k+1)
             var c = 1.0
             var sum = 0.0
             var k = 0.0
@@ -87,10 +88,10 @@ public enum Black76 {
         }
         // Taylor series around h: 2 sum_{k odd} Y^(k)(h) t^k / k!, with
         // Y' = 1 + h Y and Y^(n+1) = n Y^(n-1) + h Y^(n).
-        var yPrev = Special.millsRatio(h) // Y^(n-1)
-        var yCur = 1 + h * yPrev // Y^(n), n = 1
+        var yPrev = Special.millsRatio(h)  // Y^(n-1)
+        var yCur = 1 + h * yPrev  // Y^(n), n = 1
         var n = 1.0
-        var tk = t // t^n / n!
+        var tk = t  // t^n / n!
         var sum = yCur * tk
         let t2 = t * t
         while n < 60 {
@@ -111,7 +112,8 @@ public enum Black76 {
     /// Normalised vega `d b / d s = phi(x/s + s/2) exp(x/2)`.
     @inlinable
     static func normalisedVega(x: Double, s: Double) -> Double {
-        let h = x / s, t = 0.5 * s
+        let h = x / s
+        let t = 0.5 * s
         return Special.invSqrt2Pi * Double.exp(-0.5 * (h * h + t * t))
     }
 
@@ -125,8 +127,10 @@ public enum Black76 {
     /// - Parameters:
     ///   - volatility: annualised decimal volatility, >= 0.
     ///   - expiry: years, >= 0.
-    public static func price(forward: Double, strike: Double, volatility: Double, expiry: Double,
-                             discountFactor: Double = 1, type: OptionType) -> Double {
+    public static func price(
+        forward: Double, strike: Double, volatility: Double, expiry: Double,
+        discountFactor: Double = 1, type: OptionType
+    ) -> Double {
         let intrinsic = self.intrinsic(forward: forward, strike: strike, type: type)
         let s = volatility * expiry.squareRoot()
         guard s > 0 else { return discountFactor * intrinsic }
@@ -146,12 +150,16 @@ public enum Black76 {
     /// - Returns: annualised decimal volatility; 0 when the price equals the intrinsic value.
     /// - Throws: `ImpliedVolatilityError` for prices outside the no-arbitrage bounds or
     ///   inputs that are not positive and finite.
-    public static func impliedVolatility(price: Double, forward: Double, strike: Double, expiry: Double,
-                                         discountFactor: Double = 1, type: OptionType) throws(ImpliedVolatilityError) -> Double {
+    public static func impliedVolatility(
+        price: Double, forward: Double, strike: Double, expiry: Double,
+        discountFactor: Double = 1, type: OptionType
+    ) throws(ImpliedVolatilityError) -> Double {
         guard forward > 0, forward.isFinite else { throw .invalidInput(field: "forward", value: forward) }
         guard strike > 0, strike.isFinite else { throw .invalidInput(field: "strike", value: strike) }
         guard expiry > 0, expiry.isFinite else { throw .invalidInput(field: "expiry", value: expiry) }
-        guard discountFactor > 0, discountFactor.isFinite else { throw .invalidInput(field: "discountFactor", value: discountFactor) }
+        guard discountFactor > 0, discountFactor.isFinite else {
+            throw .invalidInput(field: "discountFactor", value: discountFactor)
+        }
         guard price.isFinite else { throw .invalidInput(field: "price", value: price) }
         let undiscounted = price / discountFactor
         let intrinsic = self.intrinsic(forward: forward, strike: strike, type: type)
@@ -182,7 +190,8 @@ public enum Black76 {
                 // Lower region. Near the money, Corrado-Miller (F = e^{x/2}, K = e^{-x/2});
                 // deeper out of the money the tail asymptotics
                 // ln b ~ -x^2/(2 s^2) + ln(s / (x^2 sqrt(2 pi))), solved as a fixed point in s.
-                let half = Double.exp(0.5 * x), inv = 1 / half
+                let half = Double.exp(0.5 * x)
+                let inv = 1 / half
                 let d = 0.5 * (half - inv)
                 let a = beta - d
                 let cm = Special.sqrt2Pi / (half + inv) * (a + max(a * a - 4 * d * d / Double.pi, 0).squareRoot())
@@ -198,7 +207,8 @@ public enum Black76 {
                 }
             } else {
                 // Upper region: start at the inflection point, or Corrado-Miller beyond it.
-                let half = Double.exp(0.5 * x), inv = 1 / half
+                let half = Double.exp(0.5 * x)
+                let inv = 1 / half
                 let d = 0.5 * (half - inv)
                 let a = beta - d
                 let cm = Special.sqrt2Pi / (half + inv) * (a + max(a * a - 4 * d * d / Double.pi, 0).squareRoot())
@@ -218,7 +228,8 @@ public enum Black76 {
             let g = Double.log(b) - logBeta
             let vega = normalisedVega(x: x, s: s)
             let g1 = vega / b
-            let d1 = x / s + 0.5 * s, d2 = x / s - 0.5 * s
+            let d1 = x / s + 0.5 * s
+            let d2 = x / s - 0.5 * s
             let g2 = vega * d1 * d2 / s / b - g1 * g1
             var step = -g / g1
             let denom = 1 - 0.5 * g * g2 / (g1 * g1)

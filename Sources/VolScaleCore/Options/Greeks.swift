@@ -28,16 +28,24 @@ public struct OptionGreeks: Sendable, Equatable {
     public let theta: Double
 
     public init(price: Double, delta: Double, gamma: Double, vega: Double, theta: Double) {
-        self.price = price; self.delta = delta; self.gamma = gamma; self.vega = vega; self.theta = theta
+        self.price = price
+        self.delta = delta
+        self.gamma = gamma
+        self.vega = vega
+        self.theta = theta
     }
 
     /// The same quantities for `quantity` options.
     public func scaled(_ quantity: Double) -> OptionGreeks {
-        OptionGreeks(price: price * quantity, delta: delta * quantity, gamma: gamma * quantity, vega: vega * quantity, theta: theta * quantity)
+        OptionGreeks(
+            price: price * quantity, delta: delta * quantity, gamma: gamma * quantity, vega: vega * quantity,
+            theta: theta * quantity)
     }
 
     public static func + (a: OptionGreeks, b: OptionGreeks) -> OptionGreeks {
-        OptionGreeks(price: a.price + b.price, delta: a.delta + b.delta, gamma: a.gamma + b.gamma, vega: a.vega + b.vega, theta: a.theta + b.theta)
+        OptionGreeks(
+            price: a.price + b.price, delta: a.delta + b.delta, gamma: a.gamma + b.gamma, vega: a.vega + b.vega,
+            theta: a.theta + b.theta)
     }
 
     public static let zero = OptionGreeks(price: 0, delta: 0, gamma: 0, vega: 0, theta: 0)
@@ -47,7 +55,8 @@ public struct OptionGreeks: Sendable, Equatable {
         let p = price / f
         switch settlement {
         case .coin:
-            return OptionGreeks(price: p, delta: delta - p, gamma: gamma - (delta - p) / f, vega: vega / f, theta: theta / f)
+            return OptionGreeks(
+                price: p, delta: delta - p, gamma: gamma - (delta - p) / f, vega: vega / f, theta: theta / f)
         case .quote:
             return OptionGreeks(price: p, delta: delta, gamma: gamma / f, vega: vega / f, theta: theta / f)
         }
@@ -60,7 +69,9 @@ extension Black76 {
     /// (put), gamma `phi(d1)/(F s)`, vega `F phi(d1) sqrt(T) / 100` (per vol point), theta
     /// `-F phi(d1) sigma / (2 sqrt(T)) / 365` (per day). At expiry or zero volatility: the
     /// intrinsic value, delta 0 or +-1 (1/2 at the money), the other Greeks 0.
-    public static func greeks(forward f: Double, strike k: Double, volatility: Double, expiry t: Double, type: OptionType) -> OptionGreeks {
+    public static func greeks(
+        forward f: Double, strike k: Double, volatility: Double, expiry t: Double, type: OptionType
+    ) -> OptionGreeks {
         let price = self.price(forward: f, strike: k, volatility: volatility, expiry: t, type: type)
         let s = volatility * t.squareRoot()
         guard s > 0 else {
@@ -70,8 +81,9 @@ extension Black76 {
         let d1 = (Double.log(f / k) + 0.5 * s * s) / s
         let pdf = Special.normalPDF(d1)
         let callDelta = Special.normalCDF(d1)
-        return OptionGreeks(price: price, delta: type == .call ? callDelta : callDelta - 1,
-                            gamma: pdf / (f * s), vega: f * pdf * t.squareRoot() / 100,
-                            theta: -f * pdf * volatility / (2 * t.squareRoot()) / 365)
+        return OptionGreeks(
+            price: price, delta: type == .call ? callDelta : callDelta - 1,
+            gamma: pdf / (f * s), vega: f * pdf * t.squareRoot() / 100,
+            theta: -f * pdf * volatility / (2 * t.squareRoot()) / 365)
     }
 }

@@ -46,12 +46,14 @@ public enum ModelFreeVarianceError: Error, Equatable, Sendable, CustomStringConv
 
     public var description: String {
         switch self {
-        case let .invalidExpiry(t): return "expiry \(t) years: must be positive and finite"
-        case let .duplicateStrike(k): return "strike \(k) appears twice in one expiry"
-        case let .invalidQuote(k, reason): return "strike \(k): \(reason)"
-        case let .tooFewOptions(t, n): return "expiry \(t) years: only \(n) out-of-the-money options with a bid (need 3)"
-        case let .noBracketingExpiries(target, available):
-            return "need one expiry at or before \(target) days and one after it; have \(available.map { ($0 * 365 * 1e4).rounded() / 1e4 }) days"
+        case .invalidExpiry(let t): return "expiry \(t) years: must be positive and finite"
+        case .duplicateStrike(let k): return "strike \(k) appears twice in one expiry"
+        case .invalidQuote(let k, let reason): return "strike \(k): \(reason)"
+        case .tooFewOptions(let t, let n):
+            return "expiry \(t) years: only \(n) out-of-the-money options with a bid (need 3)"
+        case .noBracketingExpiries(let target, let available):
+            return
+                "need one expiry at or before \(target) days and one after it; have \(available.map { ($0 * 365 * 1e4).rounded() / 1e4 }) days"
         }
     }
 }
@@ -86,7 +88,9 @@ public enum ModelFreeVariance {
         guard t > 0, t.isFinite else { throw .invalidExpiry(t) }
         let q = chain.quotes.sorted { $0.strike < $1.strike }
         for (i, s) in q.enumerated() {
-            guard s.strike > 0, s.strike.isFinite else { throw .invalidQuote(strike: s.strike, reason: "strike must be positive") }
+            guard s.strike > 0, s.strike.isFinite else {
+                throw .invalidQuote(strike: s.strike, reason: "strike must be positive")
+            }
             for v in [s.callBid, s.callAsk, s.putBid, s.putAsk] where !(v >= 0 && v.isFinite) {
                 throw .invalidQuote(strike: s.strike, reason: "quotes must be non-negative numbers")
             }
@@ -108,7 +112,9 @@ public enum ModelFreeVariance {
         guard let k0Index = q.lastIndex(where: { $0.strike <= forward }) else {
             throw .invalidQuote(strike: q[0].strike, reason: "forward \(forward) is below every strike")
         }
-        var used: [(strike: Double, price: Double)] = [(q[k0Index].strike, 0.5 * (q[k0Index].callMid + q[k0Index].putMid))]
+        var used: [(strike: Double, price: Double)] = [
+            (q[k0Index].strike, 0.5 * (q[k0Index].callMid + q[k0Index].putMid))
+        ]
         var zeros = 0
         var i = k0Index - 1
         while i >= 0 {
@@ -166,17 +172,20 @@ public enum ModelFreeVariance {
 
     /// The constant-maturity index from a set of expiries: the last expiry at or before
     /// `targetDays` and the first after it (days of 365 per year).
-    public static func index(_ chains: [ExpiryQuotes], targetDays: Double = 30) throws(ModelFreeVarianceError) -> Index {
+    public static func index(_ chains: [ExpiryQuotes], targetDays: Double = 30) throws(ModelFreeVarianceError) -> Index
+    {
         let target = targetDays / 365
         let sorted = chains.sorted { $0.expiry < $1.expiry }
         guard let nearChain = sorted.last(where: { $0.expiry <= target }),
-              let nextChain = sorted.first(where: { $0.expiry > target }) else {
+            let nextChain = sorted.first(where: { $0.expiry > target })
+        else {
             throw .noBracketingExpiries(targetDays: targetDays, available: sorted.map(\.expiry))
         }
         let near = try expiry(nearChain)
         let next = try expiry(nextChain)
         let w = (next.expiry - target) / (next.expiry - near.expiry)
         let variance = (near.expiry * near.variance * w + next.expiry * next.variance * (1 - w)) / target
-        return Index(value: 100 * max(variance, 0).squareRoot(), variance: variance, near: near, next: next, nearWeight: w)
+        return Index(
+            value: 100 * max(variance, 0).squareRoot(), variance: variance, near: near, next: next, nearWeight: w)
     }
 }

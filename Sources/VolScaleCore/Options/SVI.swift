@@ -9,8 +9,9 @@ public enum SurfaceError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .invalidParameter(f, v, r): return "\(f) = \(v): \(r)"
-        case let .tooFewQuotes(t, u, n): return "expiry \(t) years: \(u) usable quotes, at least \(n) needed to fit a smile"
+        case .invalidParameter(let f, let v, let r): return "\(f) = \(v): \(r)"
+        case .tooFewQuotes(let t, let u, let n):
+            return "expiry \(t) years: \(u) usable quotes, at least \(n) needed to fit a smile"
         case .noSlices: return "a surface needs at least one expiry"
         case .unsortedExpiries: return "expiries must be positive, finite and strictly increasing"
         }
@@ -42,9 +43,15 @@ public struct SVISlice: Sendable, Equatable, Codable {
         guard sigma > 0 else { throw .invalidParameter(field: "sigma", value: sigma, reason: "must be > 0") }
         let minimum = a + b * sigma * (1 - rho * rho).squareRoot()
         guard minimum >= 0 else {
-            throw .invalidParameter(field: "a", value: a, reason: "the smallest total variance a + b sigma sqrt(1 - rho^2) = \(minimum) is negative")
+            throw .invalidParameter(
+                field: "a", value: a,
+                reason: "the smallest total variance a + b sigma sqrt(1 - rho^2) = \(minimum) is negative")
         }
-        self.a = a; self.b = b; self.rho = rho; self.m = m; self.sigma = sigma
+        self.a = a
+        self.b = b
+        self.rho = rho
+        self.m = m
+        self.sigma = sigma
     }
 
     /// Built from the fitter's unconstrained vector; every point of R^5 is a valid slice.

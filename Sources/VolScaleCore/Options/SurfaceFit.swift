@@ -67,8 +67,13 @@ public enum SurfaceFitter {
             let usable = input.quotes.count
             let twoSided = input.quotes.filter(\.isTwoSided).count
             guard usable >= minimumQuotes, twoSided >= minimumTwoSided else {
-                skipped.append((input.expiry, .tooFewQuotes(expiry: input.expiry, usable: twoSided < minimumTwoSided ? twoSided : usable,
-                                                            needed: twoSided < minimumTwoSided ? minimumTwoSided : minimumQuotes)))
+                skipped.append(
+                    (
+                        input.expiry,
+                        .tooFewQuotes(
+                            expiry: input.expiry, usable: twoSided < minimumTwoSided ? twoSided : usable,
+                            needed: twoSided < minimumTwoSided ? minimumTwoSided : minimumQuotes)
+                    ))
                 continue
             }
             let smile = fitSmile(input, previous: slices.last?.smile, grid: penaltyGrid)
@@ -77,29 +82,35 @@ public enum SurfaceFitter {
             stats.append(statistics(of: smile, input))
         }
         let surface = try VolatilitySurface(slices: slices)
-        return SurfaceFit(surface: surface, statistics: stats, sliceInputs: sliceInputs, skipped: skipped, checkRange: (kMin - 1)...(kMax + 1))
+        return SurfaceFit(
+            surface: surface, statistics: stats, sliceInputs: sliceInputs, skipped: skipped,
+            checkRange: (kMin - 1)...(kMax + 1))
     }
 
     /// Fit statistics of a smile against an expiry's quotes.
     public static func statistics(of smile: SVISlice, _ input: SmileInput) -> SmileFitStatistics {
-        var squares = 0.0, twoSided = 0, within = 0, crossed = 0
+        var squares = 0.0
+        var twoSided = 0
+        var within = 0
+        var crossed = 0
         for q in input.quotes {
             let v = (max(smile.totalVariance(Double.log(q.strike / input.forward)), 0) / input.expiry).squareRoot()
             switch (q.bid, q.ask) {
-            case let (b?, a?):
+            case (let b?, let a?):
                 twoSided += 1
                 let d = v - 0.5 * (a + b)
                 squares += d * d
                 if v >= b, v <= a { within += 1 }
-            case let (nil, a?): if v > a { crossed += 1 }
-            case let (b?, nil): if v < b { crossed += 1 }
+            case (nil, let a?): if v > a { crossed += 1 }
+            case (let b?, nil): if v < b { crossed += 1 }
             case (nil, nil): break
             }
         }
         let n = Double(twoSided)
-        return SmileFitStatistics(points: input.quotes.count, twoSided: twoSided,
-                                  rmse: twoSided > 0 ? 100 * (squares / n).squareRoot() : .nan,
-                                  withinBidAsk: twoSided > 0 ? Double(within) / n : .nan, oneSidedCrossed: crossed)
+        return SmileFitStatistics(
+            points: input.quotes.count, twoSided: twoSided,
+            rmse: twoSided > 0 ? 100 * (squares / n).squareRoot() : .nan,
+            withinBidAsk: twoSided > 0 ? Double(within) / n : .nan, oneSidedCrossed: crossed)
     }
 
     static func grid(from a: Double, to b: Double, count: Int) -> [Double] {
@@ -108,7 +119,11 @@ public enum SurfaceFitter {
 
     static func fitSmile(_ input: SmileInput, previous: SVISlice?, grid: [Double]) -> SVISlice {
         let t = input.expiry
-        struct Point { let k: Double; let bid: Double?; let ask: Double? }
+        struct Point {
+            let k: Double
+            let bid: Double?
+            let ask: Double?
+        }
         let points = input.quotes.map { Point(k: Double.log($0.strike / input.forward), bid: $0.bid, ask: $0.ask) }
         let previousW = previous.map { p in grid.map { p.totalVariance($0) } }
         let previousSlopes = previous?.wingSlopes
@@ -120,14 +135,14 @@ public enum SurfaceFitter {
             for p in points {
                 let v = (max(s.totalVariance(p.k), 0) / t).squareRoot()
                 switch (p.bid, p.ask) {
-                case let (b?, a?):
+                case (let b?, let a?):
                     let h = max(0.5 * (a - b), 0.005)
                     let r = (v - 0.5 * (a + b)) / h
                     loss += r * r
-                case let (nil, a?):
+                case (nil, let a?):
                     let r = max(0, v - a) / 0.01
                     loss += r * r
-                case let (b?, nil):
+                case (let b?, nil):
                     let r = max(0, b - v) / 0.01
                     loss += r * r
                 case (nil, nil): break
@@ -185,7 +200,10 @@ public enum SurfaceFitter {
                 }
             }
         }
-        return SVISlice(unconstrained: best?.x ?? [0, Double.log(0.1), 0, Double.log(max(atmVol * t.squareRoot() * 0.2, 1e-4)), Double.log(w0)])
+        return SVISlice(
+            unconstrained: best?.x ?? [
+                0, Double.log(0.1), 0, Double.log(max(atmVol * t.squareRoot() * 0.2, 1e-4)), Double.log(w0),
+            ])
     }
 
     @inline(__always) static func pow2(_ x: Double) -> Double { x * x }

@@ -8,11 +8,21 @@ public struct SmileQuote: Sendable, Equatable {
     public let ask: Double?
 
     public init(strike: Double, bid: Double?, ask: Double?) throws(SurfaceError) {
-        guard strike > 0, strike.isFinite else { throw .invalidParameter(field: "strike", value: strike, reason: "must be positive and finite") }
-        if let b = bid, !(b > 0 && b.isFinite) { throw .invalidParameter(field: "bid", value: b, reason: "an implied volatility must be positive and finite") }
-        if let a = ask, !(a > 0 && a.isFinite) { throw .invalidParameter(field: "ask", value: a, reason: "an implied volatility must be positive and finite") }
-        if let b = bid, let a = ask, b > a { throw .invalidParameter(field: "bid", value: b, reason: "above the ask \(a)") }
-        self.strike = strike; self.bid = bid; self.ask = ask
+        guard strike > 0, strike.isFinite else {
+            throw .invalidParameter(field: "strike", value: strike, reason: "must be positive and finite")
+        }
+        if let b = bid, !(b > 0 && b.isFinite) {
+            throw .invalidParameter(field: "bid", value: b, reason: "an implied volatility must be positive and finite")
+        }
+        if let a = ask, !(a > 0 && a.isFinite) {
+            throw .invalidParameter(field: "ask", value: a, reason: "an implied volatility must be positive and finite")
+        }
+        if let b = bid, let a = ask, b > a {
+            throw .invalidParameter(field: "bid", value: b, reason: "above the ask \(a)")
+        }
+        self.strike = strike
+        self.bid = bid
+        self.ask = ask
     }
 
     public var isTwoSided: Bool { bid != nil && ask != nil }
@@ -27,9 +37,15 @@ public struct SmileInput: Sendable {
     public let quotes: [SmileQuote]
 
     public init(expiry: Double, forward: Double, quotes: [SmileQuote]) throws(SurfaceError) {
-        guard expiry > 0, expiry.isFinite else { throw .invalidParameter(field: "expiry", value: expiry, reason: "must be positive and finite (years)") }
-        guard forward > 0, forward.isFinite else { throw .invalidParameter(field: "forward", value: forward, reason: "must be positive and finite") }
-        self.expiry = expiry; self.forward = forward; self.quotes = quotes
+        guard expiry > 0, expiry.isFinite else {
+            throw .invalidParameter(field: "expiry", value: expiry, reason: "must be positive and finite (years)")
+        }
+        guard forward > 0, forward.isFinite else {
+            throw .invalidParameter(field: "forward", value: forward, reason: "must be positive and finite")
+        }
+        self.expiry = expiry
+        self.forward = forward
+        self.quotes = quotes
     }
 }
 
@@ -40,9 +56,15 @@ public struct SurfaceSlice: Sendable, Equatable {
     public let smile: SVISlice
 
     public init(expiry: Double, forward: Double, smile: SVISlice) throws(SurfaceError) {
-        guard expiry > 0, expiry.isFinite else { throw .invalidParameter(field: "expiry", value: expiry, reason: "must be positive and finite (years)") }
-        guard forward > 0, forward.isFinite else { throw .invalidParameter(field: "forward", value: forward, reason: "must be positive and finite") }
-        self.expiry = expiry; self.forward = forward; self.smile = smile
+        guard expiry > 0, expiry.isFinite else {
+            throw .invalidParameter(field: "expiry", value: expiry, reason: "must be positive and finite (years)")
+        }
+        guard forward > 0, forward.isFinite else {
+            throw .invalidParameter(field: "forward", value: forward, reason: "must be positive and finite")
+        }
+        self.expiry = expiry
+        self.forward = forward
+        self.smile = smile
     }
 
     /// Implied volatility (annualised, decimal) at a strike of this expiry.
@@ -110,8 +132,9 @@ public struct VolatilitySurface: Sendable, Equatable {
     /// Black-76 price (undiscounted, in the forward's currency) off the surface.
     public func price(strike: Double, expiry t: Double, type: OptionType, forward: Double? = nil) -> Double {
         let f = forward ?? self.forward(expiry: t)
-        return Black76.price(forward: f, strike: strike, volatility: impliedVolatility(strike: strike, expiry: t, forward: f),
-                             expiry: t, type: type)
+        return Black76.price(
+            forward: f, strike: strike, volatility: impliedVolatility(strike: strike, expiry: t, forward: f),
+            expiry: t, type: type)
     }
 
     /// Static-arbitrage check on `points` evenly spaced log-moneyness values in `range`: Gatheral's
@@ -124,7 +147,8 @@ public struct VolatilitySurface: Sendable, Equatable {
         }
         var calendar: [SurfaceArbitrage.Calendar] = []
         for i in slices.indices.dropFirst() {
-            let early = slices[i - 1].smile, late = slices[i].smile
+            let early = slices[i - 1].smile
+            let late = slices[i].smile
             var worst = (k: range.lowerBound, gap: Double.infinity)
             let n = max(points, 2)
             for j in 0..<n {
@@ -132,7 +156,8 @@ public struct VolatilitySurface: Sendable, Equatable {
                 let gap = late.totalVariance(k) - early.totalVariance(k)
                 if gap < worst.gap { worst = (k, gap) }
             }
-            let se = early.wingSlopes, sl = late.wingSlopes
+            let se = early.wingSlopes
+            let sl = late.wingSlopes
             if sl.left < se.left { worst = (-.infinity, min(worst.gap, -(se.left - sl.left))) }
             if sl.right < se.right { worst = (.infinity, min(worst.gap, -(se.right - sl.right))) }
             calendar.append(.init(earlier: slices[i - 1].expiry, later: slices[i].expiry, k: worst.k, gap: worst.gap))
@@ -145,10 +170,19 @@ public struct VolatilitySurface: Sendable, Equatable {
 public struct SurfaceArbitrage: Sendable, Equatable {
     /// The smallest g(k) of one expiry (negative: a butterfly with negative cost exists there;
     /// k = -inf or +inf: a wing slope above Lee's bound of 2).
-    public struct Butterfly: Sendable, Equatable { public let expiry: Double; public let k: Double; public let g: Double }
+    public struct Butterfly: Sendable, Equatable {
+        public let expiry: Double
+        public let k: Double
+        public let g: Double
+    }
     /// The smallest w_later(k) - w_earlier(k) (negative: a calendar spread with negative cost;
     /// k = -inf or +inf: the later wing is flatter, so the smiles cross far out).
-    public struct Calendar: Sendable, Equatable { public let earlier: Double; public let later: Double; public let k: Double; public let gap: Double }
+    public struct Calendar: Sendable, Equatable {
+        public let earlier: Double
+        public let later: Double
+        public let k: Double
+        public let gap: Double
+    }
 
     public let butterfly: [Butterfly]
     public let calendar: [Calendar]

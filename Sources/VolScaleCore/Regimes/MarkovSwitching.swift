@@ -46,8 +46,9 @@ public struct MarkovSwitchingModel: Sendable, Equatable {
     /// probabilities `P(s_t = k | r_1..r_t)` (row-major, `returns.count * states`).
     public func filter(_ returns: [Double]) -> (logLikelihood: Double, filtered: [Double]) {
         var filtered = [Double](repeating: 0, count: returns.count * states)
-        let ll = Regimes.forward(returns, means: means, variances: variances, transition: transition.flatMap { $0 },
-                                 k: states, filtered: &filtered)
+        let ll = Regimes.forward(
+            returns, means: means, variances: variances, transition: transition.flatMap { $0 },
+            k: states, filtered: &filtered)
         return (ll, filtered)
     }
 
@@ -95,8 +96,10 @@ public struct MarkovSwitchingModel: Sendable, Equatable {
         /// Adds a return; its log predictive density (nil when it is not finite).
         @discardableResult
         public mutating func step(_ r: Double) -> Double? {
-            Regimes.step(r, means: model.means, variances: model.variances, logVar: logVar, transition: transition,
-                         predicted: &predicted, filtered: &filtered, scaled: &scaled).map { Double.log($0.c) + $0.top }
+            Regimes.step(
+                r, means: model.means, variances: model.variances, logVar: logVar, transition: transition,
+                predicted: &predicted, filtered: &filtered, scaled: &scaled
+            ).map { Double.log($0.c) + $0.top }
         }
     }
 }
@@ -108,9 +111,9 @@ public enum RegimeError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .invalidModel(why): return "invalid Markov-switching model: \(why)"
-        case let .tooFewReturns(n, got): return "a Markov-switching fit needs at least \(n) returns, got \(got)"
-        case let .noFit(why): return "the Markov-switching fit failed: \(why)"
+        case .invalidModel(let why): return "invalid Markov-switching model: \(why)"
+        case .tooFewReturns(let n, let got): return "a Markov-switching fit needs at least \(n) returns, got \(got)"
+        case .noFit(let why): return "the Markov-switching fit failed: \(why)"
         }
     }
 }
@@ -147,7 +150,9 @@ public enum MarkovSwitching {
         return state.expectedShare(of: 1, steps: horizon)
     }
 
-    public static func fit(_ returns: [Double], states k: Int = 2, starts: Int = 20) throws(RegimeError) -> MarkovSwitchingFit {
+    public static func fit(_ returns: [Double], states k: Int = 2, starts: Int = 20) throws(RegimeError)
+        -> MarkovSwitchingFit
+    {
         guard k >= 2, k <= 6 else { throw .invalidModel("states must be between 2 and 6, got \(k)") }
         let needed = 20 * k
         guard returns.count >= needed else { throw .tooFewReturns(needed: needed, got: returns.count) }
@@ -180,8 +185,9 @@ public enum MarkovSwitching {
         let transition = order.map { i in order.map { j in best.p.transition[i * k + j] } }
         let model = try MarkovSwitchingModel(means: means, variances: variances, transition: transition.map(normalised))
         let ll = best.ll - n * Double.log(sd)
-        return MarkovSwitchingFit(model: model, logLikelihood: ll, observations: returns.count, starts: max(1, starts),
-                                  startsNearBest: max(1, nearBest))
+        return MarkovSwitchingFit(
+            model: model, logLikelihood: ll, observations: returns.count, starts: max(1, starts),
+            startsNearBest: max(1, nearBest))
     }
 
     private static func normalised(_ row: [Double]) -> [Double] {
@@ -202,7 +208,8 @@ public enum MarkovSwitching {
                 let part = sorted[(sorted.count * g / k)..<(sorted.count * (g + 1) / k)]
                 return max(1e-3, part.reduce(0, +) / Double(part.count))
             }
-            return Parameters(means: [Double](repeating: 0, count: k), variances: variances, transition: persistent(k, 0.95))
+            return Parameters(
+                means: [Double](repeating: 0, count: k), variances: variances, transition: persistent(k, 0.95))
         }
 
         static func randomStart(k: Int, rng: inout SplitMix64) -> Parameters {
@@ -227,7 +234,8 @@ public enum MarkovSwitching {
     /// (BFGS finishes the climb from the best of them).
     static func em(_ z: [Double], _ start: Parameters) -> (ll: Double, p: Parameters)? {
         var p = start
-        let k = p.k, t = z.count
+        let k = p.k
+        let t = z.count
         var filtered = [Double](repeating: 0, count: t * k)
         var dens = [Double](repeating: 0, count: t * k)
         var scale = [Double](repeating: 0, count: t)
@@ -235,8 +243,9 @@ public enum MarkovSwitching {
         var previous = -Double.infinity
         var ll = -Double.infinity
         for _ in 0..<300 {
-            ll = Regimes.forward(z, means: p.means, variances: p.variances, transition: p.transition, k: k,
-                                 filtered: &filtered, densities: &dens, scale: &scale)
+            ll = Regimes.forward(
+                z, means: p.means, variances: p.variances, transition: p.transition, k: k,
+                filtered: &filtered, densities: &dens, scale: &scale)
             guard ll.isFinite else { return nil }
             // backward pass: beta_t(i) = sum_j P_ij b_{t+1}(j) beta_{t+1}(j) / c_{t+1}
             for i in 0..<k { beta[(t - 1) * k + i] = 1 }
@@ -250,8 +259,10 @@ public enum MarkovSwitching {
                 tt -= 1
             }
             // M step
-            var weight = [Double](repeating: 0, count: k), sumZ = [Double](repeating: 0, count: k)
-            var counts = [Double](repeating: 0, count: k * k), from = [Double](repeating: 0, count: k)
+            var weight = [Double](repeating: 0, count: k)
+            var sumZ = [Double](repeating: 0, count: k)
+            var counts = [Double](repeating: 0, count: k * k)
+            var from = [Double](repeating: 0, count: k)
             for s in 0..<t {
                 for i in 0..<k {
                     let g = filtered[s * k + i] * beta[s * k + i]
@@ -260,7 +271,8 @@ public enum MarkovSwitching {
                     if s + 1 < t {
                         from[i] += g
                         for j in 0..<k {
-                            counts[i * k + j] += filtered[s * k + i] * p.transition[i * k + j] * dens[(s + 1) * k + j]
+                            counts[i * k + j] +=
+                                filtered[s * k + i] * p.transition[i * k + j] * dens[(s + 1) * k + j]
                                 * beta[(s + 1) * k + j] / scale[s + 1]
                         }
                     }
@@ -279,13 +291,16 @@ public enum MarkovSwitching {
             for i in 0..<k {
                 next.variances[i] = max(varianceFloor, sumSq[i] / weight[i])
                 let rowSum = (0..<k).reduce(0.0) { $0 + counts[i * k + $1] }
-                for j in 0..<k { next.transition[i * k + j] = rowSum > 0 ? counts[i * k + j] / rowSum : p.transition[i * k + j] }
+                for j in 0..<k {
+                    next.transition[i * k + j] = rowSum > 0 ? counts[i * k + j] / rowSum : p.transition[i * k + j]
+                }
             }
             p = next
             if ll - previous <= 1e-10 * Swift.abs(ll) { break }
             previous = ll
         }
-        let final = Regimes.forward(z, means: p.means, variances: p.variances, transition: p.transition, k: k, filtered: &filtered)
+        let final = Regimes.forward(
+            z, means: p.means, variances: p.variances, transition: p.transition, k: k, filtered: &filtered)
         return final.isFinite ? (final, p) : nil
     }
 
@@ -304,7 +319,10 @@ public enum MarkovSwitching {
             var o = 2 * k
             for i in 0..<k {
                 var logits = [Double](repeating: 0, count: k)
-                for j in 0..<k where j != i { logits[j] = x[o]; o += 1 }
+                for j in 0..<k where j != i {
+                    logits[j] = x[o]
+                    o += 1
+                }
                 let top = logits.max() ?? 0
                 let e = logits.map { Double.exp($0 - top) }
                 let s = e.reduce(0, +)
@@ -319,10 +337,12 @@ public enum MarkovSwitching {
         }
         func objective(_ x: [Double]) -> Double? {
             guard let q = unpack(x) else { return nil }
-            let ll = Regimes.forward(z, means: q.means, variances: q.variances, transition: q.transition, k: k, filtered: &filtered)
+            let ll = Regimes.forward(
+                z, means: q.means, variances: q.variances, transition: q.transition, k: k, filtered: &filtered)
             return ll.isFinite ? -ll : nil
         }
-        let result = BFGS(gradientTolerance: 1e-6, functionTolerance: 1e-15, maxIterations: 300).minimize(start: x) { x, g in
+        let result = BFGS(gradientTolerance: 1e-6, functionTolerance: 1e-15, maxIterations: 300).minimize(start: x) {
+            x, g in
             guard let f = objective(x) else { return nil }
             var xx = x
             for i in x.indices {
@@ -348,25 +368,34 @@ enum Regimes {
 
     /// Hamilton filter from the stationary distribution; returns the log-likelihood and writes
     /// the filtered probabilities (t*k).
-    static func forward(_ r: [Double], means: [Double], variances: [Double], transition: [Double], k: Int,
-                        filtered: inout [Double]) -> Double {
-        var dens: [Double] = [], scale: [Double] = []
-        return forward(r, means: means, variances: variances, transition: transition, k: k, filtered: &filtered,
-                       densities: &dens, scale: &scale, keep: false)
+    static func forward(
+        _ r: [Double], means: [Double], variances: [Double], transition: [Double], k: Int,
+        filtered: inout [Double]
+    ) -> Double {
+        var dens: [Double] = []
+        var scale: [Double] = []
+        return forward(
+            r, means: means, variances: variances, transition: transition, k: k, filtered: &filtered,
+            densities: &dens, scale: &scale, keep: false)
     }
 
     /// The same, also keeping the scaled densities `b_t(k) = phi_k(r_t) / e^{m_t}` and the
     /// one-step predictive densities `c_t` (scaled the same way) that the backward pass needs.
-    static func forward(_ r: [Double], means: [Double], variances: [Double], transition: [Double], k: Int,
-                        filtered: inout [Double], densities: inout [Double], scale: inout [Double], keep: Bool = true) -> Double {
+    static func forward(
+        _ r: [Double], means: [Double], variances: [Double], transition: [Double], k: Int,
+        filtered: inout [Double], densities: inout [Double], scale: inout [Double], keep: Bool = true
+    ) -> Double {
         var predicted = stationary(transition, k: k)
         let logVar = variances.map { Double.log($0) }
         var ll = 0.0
         var f = [Double](repeating: 0, count: k)
         var b = [Double](repeating: 0, count: k)
         for t in r.indices {
-            guard let (c, top) = step(r[t], means: means, variances: variances, logVar: logVar, transition: transition,
-                                      predicted: &predicted, filtered: &f, scaled: &b) else { return -.infinity }
+            guard
+                let (c, top) = step(
+                    r[t], means: means, variances: variances, logVar: logVar, transition: transition,
+                    predicted: &predicted, filtered: &f, scaled: &b)
+            else { return -.infinity }
             ll += Double.log(c) + top
             for i in 0..<k { filtered[t * k + i] = f[i] }
             if keep {
@@ -382,8 +411,10 @@ enum Regimes {
     /// the densities scaled by `e^-top` into `scaled`, and the next `predicted`; returns the
     /// scaled predictive density `c` and `top` (the log density is `ln c + top`).
     @inline(__always)
-    static func step(_ r: Double, means: [Double], variances: [Double], logVar: [Double], transition: [Double],
-                     predicted: inout [Double], filtered: inout [Double], scaled: inout [Double]) -> (c: Double, top: Double)? {
+    static func step(
+        _ r: Double, means: [Double], variances: [Double], logVar: [Double], transition: [Double],
+        predicted: inout [Double], filtered: inout [Double], scaled: inout [Double]
+    ) -> (c: Double, top: Double)? {
         let k = means.count
         var top = -Double.infinity
         for i in 0..<k {

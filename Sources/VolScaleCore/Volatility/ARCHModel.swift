@@ -99,8 +99,10 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
 
     /// Per-observation log-likelihoods (into `each` when given) and their sum; nil where the
     /// parameters are infeasible or a variance is not positive and finite.
-    func logLikelihood(_ theta: [Double], _ y: [Double], backcast: Double,
-                       each: UnsafeMutablePointer<Double>? = nil) -> Double? {
+    func logLikelihood(
+        _ theta: [Double], _ y: [Double], backcast: Double,
+        each: UnsafeMutablePointer<Double>? = nil
+    ) -> Double? {
         let (mu, p, d) = split(theta)
         guard volatility.admits(p), let c = distribution.constants(d) else { return nil }
         var s2 = volatility.firstVariance(p, backcast: backcast)
@@ -117,7 +119,9 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
     }
 
     /// The variance path, residuals and the one-step forecast after the sample.
-    func filter(_ theta: [Double], _ y: [Double], backcast: Double) -> (variance: [Double], residuals: [Double], next: Double) {
+    func filter(_ theta: [Double], _ y: [Double], backcast: Double) -> (
+        variance: [Double], residuals: [Double], next: Double
+    ) {
         let (mu, p, _) = split(theta)
         var s2 = volatility.firstVariance(p, backcast: backcast)
         var variance = [Double](repeating: 0, count: y.count)
@@ -132,7 +136,8 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
     }
 
     func natural(_ u: [Double]) -> [Double] {
-        let k = volatility.parameterNames.count, m = meanCount
+        let k = volatility.parameterNames.count
+        let m = meanCount
         return Array(u[0..<m]) + volatility.natural(Array(u[m..<(m + k)])) + distribution.natural(Array(u[(m + k)...]))
     }
 
@@ -151,12 +156,15 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
         let backcast = EWMA.backcast(y.map { ($0 - mu0) * ($0 - mu0) })
 
         // the process's starting values by the Gaussian likelihood, then the distribution's
-        let gaussian = ARCHModel<Process, StandardizedNormal>(mean: mean, volatility: volatility, distribution: StandardizedNormal())
+        let gaussian = ARCHModel<Process, StandardizedNormal>(
+            mean: mean, volatility: volatility, distribution: StandardizedNormal())
         let meanPart = mean == .constant ? [mu0] : []
         var best: (ll: Double, p: [Double])?
         let variance = y.reduce(0) { $0 + ($1 - mu0) * ($1 - mu0) } / Double(n)
         for p in volatility.startingValues(variance: variance) {
-            if let ll = gaussian.logLikelihood(meanPart + p, y, backcast: backcast), ll > (best?.ll ?? -.infinity) { best = (ll, p) }
+            if let ll = gaussian.logLikelihood(meanPart + p, y, backcast: backcast), ll > (best?.ll ?? -.infinity) {
+                best = (ll, p)
+            }
         }
         guard let p0 = best?.p else {
             throw .optimizationFailed(model: volatility.name, reason: "no finite likelihood at any starting value")
@@ -192,7 +200,8 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
             var jacobian = [Double](repeating: 0, count: k * k)
             for j in 0..<k {
                 let h = 1e-6 * max(Swift.abs(theta[j]), 1e-3)
-                var a = theta, b = theta
+                var a = theta
+                var b = theta
                 a[j] += h
                 b[j] -= h
                 let (da, db) = (decimal(a, scale: scale), decimal(b, scale: scale))
@@ -206,7 +215,8 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
         return ARCHFit(
             description: name, parameterNames: parameterNames, parameters: parameters, standardErrors: standardErrors,
             logLikelihood: ll + Double(n) * Double.log(scale), observations: n,
-            conditionalVariance: path.variance.map { $0 / (scale * scale) }, residuals: path.residuals.map { $0 / scale },
+            conditionalVariance: path.variance.map { $0 / (scale * scale) },
+            residuals: path.residuals.map { $0 / scale },
             nextVariance: path.next / (scale * scale),
             forecaster: { [volatility] h, next in volatility.forecast(unscaledProcess, next: next, horizon: h) },
             iterations: result.iterations, evaluations: result.evaluations, converged: result.converged)
@@ -220,21 +230,28 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
 
     /// `S'S`, the outer product of the per-observation scores (k x k, row major), by central
     /// differences in `x` with `steps`; `toNatural` maps `x` to the natural parameters.
-    func scoreOuterProduct(_ x: [Double], _ y: [Double], backcast: Double, steps: [Double]? = nil,
-                           toNatural: (([Double]) -> [Double])? = nil) -> [Double]? {
-        let k = x.count, n = y.count
+    func scoreOuterProduct(
+        _ x: [Double], _ y: [Double], backcast: Double, steps: [Double]? = nil,
+        toNatural: (([Double]) -> [Double])? = nil
+    ) -> [Double]? {
+        let k = x.count
+        let n = y.count
         let steps = steps ?? x.map { 1e-5 * max(Swift.abs($0), 1e-2) }
         let natural = toNatural ?? { self.natural($0) }
-        var up = [Double](repeating: 0, count: n), down = [Double](repeating: 0, count: n)
+        var up = [Double](repeating: 0, count: n)
+        var down = [Double](repeating: 0, count: n)
         var scores = [Double](repeating: 0, count: n * k)
         for j in 0..<k {
-            var a = x, b = x
+            var a = x
+            var b = x
             a[j] += steps[j]
             b[j] -= steps[j]
-            let ok = up.withUnsafeMutableBufferPointer { u in down.withUnsafeMutableBufferPointer { d in
-                logLikelihood(natural(a), y, backcast: backcast, each: u.baseAddress) != nil
-                    && logLikelihood(natural(b), y, backcast: backcast, each: d.baseAddress) != nil
-            } }
+            let ok = up.withUnsafeMutableBufferPointer { u in
+                down.withUnsafeMutableBufferPointer { d in
+                    logLikelihood(natural(a), y, backcast: backcast, each: u.baseAddress) != nil
+                        && logLikelihood(natural(b), y, backcast: backcast, each: d.baseAddress) != nil
+                }
+            }
             guard ok else { return nil }
             for t in 0..<n { scores[t * k + j] = (up[t] - down[t]) / (2 * steps[j]) }
         }
@@ -248,10 +265,13 @@ public struct ARCHModel<Process: VolatilityProcess, Distribution: StandardizedDi
     func robustCovariance(_ theta: [Double], _ y: [Double], backcast: Double) -> [Double]? {
         let k = theta.count
         let steps = theta.map { 1e-5 * max(Swift.abs($0), 1e-2) }
-        guard let opg = scoreOuterProduct(theta, y, backcast: backcast, steps: steps, toNatural: { $0 }) else { return nil }
+        guard let opg = scoreOuterProduct(theta, y, backcast: backcast, steps: steps, toNatural: { $0 }) else {
+            return nil
+        }
         let total = { (x: [Double]) -> Double? in self.logLikelihood(x, y, backcast: backcast) }
         guard let hess = NumericDerivative.hessian(total, at: theta, steps: steps),
-              let hinv = DenseMatrix.inverse(hess, n: k) else { return nil }
+            let hinv = DenseMatrix.inverse(hess, n: k)
+        else { return nil }
         return DenseMatrix.multiply(DenseMatrix.multiply(hinv, opg, n: k, k: k, m: k), hinv, n: k, k: k, m: k)
     }
 }
@@ -269,9 +289,9 @@ enum NumericDerivative {
             let b = f(p)
             p[i] = x[i]
             switch (a, b) {
-            case let (a?, b?): grad[i] = (a - b) / (2 * h)
-            case let (a?, nil): grad[i] = (a - value) / h
-            case let (nil, b?): grad[i] = (value - b) / h
+            case (let a?, let b?): grad[i] = (a - b) / (2 * h)
+            case (let a?, nil): grad[i] = (a - value) / h
+            case (nil, let b?): grad[i] = (value - b) / h
             default: return false
             }
         }
@@ -285,14 +305,22 @@ enum NumericDerivative {
         guard let f0 = f(x) else { return nil }
         for i in 0..<k {
             for j in i..<k {
-                var pp = x, pm = x, mp = x, mm = x
-                pp[i] += steps[i]; pp[j] += steps[j]
-                pm[i] += steps[i]; pm[j] -= steps[j]
-                mp[i] -= steps[i]; mp[j] += steps[j]
-                mm[i] -= steps[i]; mm[j] -= steps[j]
+                var pp = x
+                var pm = x
+                var mp = x
+                var mm = x
+                pp[i] += steps[i]
+                pp[j] += steps[j]
+                pm[i] += steps[i]
+                pm[j] -= steps[j]
+                mp[i] -= steps[i]
+                mp[j] += steps[j]
+                mm[i] -= steps[i]
+                mm[j] -= steps[j]
                 let v: Double
                 if i == j {
-                    var p = x, m = x
+                    var p = x
+                    var m = x
                     p[i] += steps[i]
                     m[i] -= steps[i]
                     guard let a = f(p), let b = f(m) else { return nil }

@@ -35,9 +35,10 @@ public struct StandardizedStudentT: StandardizedDistribution {
         let nu = p[0]
         guard nu > 2 && nu.isFinite else { return nil }
         let half = 0.5 * (nu + 1)
-        return Constants(half: half,
-                         constant: Double.logGamma(half) - Double.logGamma(0.5 * nu) - 0.5 * Double.log(Double.pi * (nu - 2)),
-                         inverseNuMinus2: 1 / (nu - 2))
+        return Constants(
+            half: half,
+            constant: Double.logGamma(half) - Double.logGamma(0.5 * nu) - 0.5 * Double.log(Double.pi * (nu - 2)),
+            inverseNuMinus2: 1 / (nu - 2))
     }
     public func logDensity(_ c: Constants, residual e: Double, variance s2: Double) -> Double {
         c.constant - 0.5 * Double.log(s2) - c.half * Double.log(1 + e * e / s2 * c.inverseNuMinus2)
@@ -51,7 +52,8 @@ enum Kurtosis {
         let n = Double(z.count)
         guard n > 0 else { return 3 }
         let m = z.reduce(0, +) / n
-        var m2 = 0.0, m4 = 0.0
+        var m2 = 0.0
+        var m4 = 0.0
         for x in z {
             let d = (x - m) * (x - m)
             m2 += d

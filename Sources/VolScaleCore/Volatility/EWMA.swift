@@ -42,7 +42,9 @@ public struct EWMA: Sendable, Hashable, Codable {
     public static func backcast(_ squared: [Double]) -> Double {
         let tau = min(seedLength, squared.count)
         guard tau > 0 else { return 0 }
-        var w = 1.0, sw = 0.0, s = 0.0
+        var w = 1.0
+        var sw = 0.0
+        var s = 0.0
         for i in 0..<tau {
             s += w * squared[i]
             sw += w

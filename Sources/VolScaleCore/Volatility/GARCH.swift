@@ -32,7 +32,9 @@ public struct GARCHProcess: Sendable, Hashable, Codable {
     /// The recursion, written once: `sigma2_{t+1}` from `sigma2_t` and `e_t`. The analytic
     /// kernel (`GARCHKernel`) and the composite (`ARCHModel`) both step with it.
     @inlinable @inline(__always)
-    public static func step(omega: Double, alpha: Double, gamma: Double, beta: Double, variance s2: Double, residual e: Double) -> Double {
+    public static func step(
+        omega: Double, alpha: Double, gamma: Double, beta: Double, variance s2: Double, residual e: Double
+    ) -> Double {
         omega + (alpha + (e < 0 ? gamma : 0)) * e * e + beta * s2
     }
 
@@ -43,7 +45,8 @@ public struct GARCHProcess: Sendable, Hashable, Codable {
     }
 
     /// `sbar + persistence^(k-1) (sigma2_{n+1} - sbar)` for k = 1...horizon.
-    public static func forecast(persistence: Double, unconditional sbar: Double, next: Double, horizon: Int) -> [Double] {
+    public static func forecast(persistence: Double, unconditional sbar: Double, next: Double, horizon: Int) -> [Double]
+    {
         var out: [Double] = []
         out.reserveCapacity(max(horizon, 0))
         var decay = 1.0
@@ -60,7 +63,9 @@ public struct GARCHProcess: Sendable, Hashable, Codable {
 /// with analytic derivatives). Parameters `omega, alpha, [gamma,] beta`; coordinates as
 /// `GARCHTransform`: omega = exp(u), alpha = u^2, alpha + gamma = v^2, beta = w^2.
 extension GARCHProcess: VolatilityProcess {
-    public var parameterNames: [String] { asymmetric ? ["omega", "alpha", "gamma", "beta"] : ["omega", "alpha", "beta"] }
+    public var parameterNames: [String] {
+        asymmetric ? ["omega", "alpha", "gamma", "beta"] : ["omega", "alpha", "beta"]
+    }
 
     /// The parts of a parameter vector, gamma 0 when symmetric.
     @inline(__always)
@@ -118,7 +123,8 @@ extension GARCHProcess: VolatilityProcess {
     public func forecast(_ p: [Double], next: Double, horizon: Int) -> [Double]? {
         let (omega, alpha, gamma, beta) = parts(p)
         let persistence = alpha + 0.5 * gamma + beta
-        return Self.forecast(persistence: persistence, unconditional: omega / (1 - persistence), next: next, horizon: horizon)
+        return Self.forecast(
+            persistence: persistence, unconditional: omega / (1 - persistence), next: next, horizon: horizon)
     }
 }
 
@@ -167,7 +173,9 @@ public struct GARCHModel: Sendable, Hashable, Codable {
     public var volatility: GARCHProcess
     public var distribution: InnovationDistribution
 
-    public init(mean: MeanModel = .constant, volatility: GARCHProcess = .init(), distribution: InnovationDistribution = .normal) {
+    public init(
+        mean: MeanModel = .constant, volatility: GARCHProcess = .init(), distribution: InnovationDistribution = .normal
+    ) {
         self.mean = mean
         self.volatility = volatility
         self.distribution = distribution
@@ -196,7 +204,9 @@ public struct GARCHModel: Sendable, Hashable, Codable {
     /// The returns as every fit starts from them (this one and `ARCHModel`'s): checked
     /// finite and long enough, then divided by their sample standard deviation (`y = r *
     /// scale`) for conditioning; with the sample mean of `r`.
-    static func scaled(_ returns: [Double], model: String) throws(VolatilityError) -> (y: [Double], scale: Double, mean: Double) {
+    static func scaled(_ returns: [Double], model: String) throws(VolatilityError) -> (
+        y: [Double], scale: Double, mean: Double
+    ) {
         try checkFinite(returns)
         guard returns.count >= minimumObservations else {
             throw .tooFewObservations(model: model, needed: minimumObservations, got: returns.count)
@@ -226,8 +236,9 @@ public struct GARCHModel: Sendable, Hashable, Codable {
         var best: (ll: Double, theta: GARCHKernel.Theta)?
         for p in volatility.startingValues(variance: 1) {
             let (omega, alpha, gamma, beta) = volatility.parts(p)
-            let th = GARCHKernel.Theta(mu: yMean, omega: omega, alpha: alpha, gamma: gamma, beta: beta,
-                                       nu: distribution == .studentT ? 8 : 0)
+            let th = GARCHKernel.Theta(
+                mu: yMean, omega: omega, alpha: alpha, gamma: gamma, beta: beta,
+                nu: distribution == .studentT ? 8 : 0)
             if let ll = kernel.logLikelihood(th), ll.isFinite, ll > (best?.ll ?? -.infinity) {
                 best = (ll, th)
             }
@@ -263,9 +274,10 @@ public struct GARCHModel: Sendable, Hashable, Codable {
             gamma: volatility.asymmetric ? theta.gamma : 0, beta: theta.beta,
             nu: distribution == .studentT ? theta.nu : nil)
         let se = kernel.robustStandardErrors(theta).map { seTheta in
-            GARCHParameters(mu: seTheta.mu / scale, omega: seTheta.omega / (scale * scale), alpha: seTheta.alpha,
-                            gamma: seTheta.gamma, beta: seTheta.beta,
-                            nu: distribution == .studentT ? seTheta.nu : nil)
+            GARCHParameters(
+                mu: seTheta.mu / scale, omega: seTheta.omega / (scale * scale), alpha: seTheta.alpha,
+                gamma: seTheta.gamma, beta: seTheta.beta,
+                nu: distribution == .studentT ? seTheta.nu : nil)
         }
         return GARCHFit(
             model: self, parameters: params, standardErrors: se,
@@ -319,8 +331,9 @@ public struct GARCHFit: Sendable {
     /// Variance forecasts `E[sigma2_{n+k}]` for k = 1...horizon (decimal, per period):
     /// `sbar + persistence^(k-1) (sigma2_{n+1} - sbar)`.
     public func forecastVariance(horizon: Int) -> [Double] {
-        GARCHProcess.forecast(persistence: parameters.persistence, unconditional: parameters.unconditionalVariance,
-                              next: nextVariance, horizon: horizon)
+        GARCHProcess.forecast(
+            persistence: parameters.persistence, unconditional: parameters.unconditionalVariance,
+            next: nextVariance, horizon: horizon)
     }
 
     /// Parameter vector in `model.parameterNames` order (decimal units).
@@ -396,14 +409,16 @@ struct GARCHKernel: Sendable {
         let mu = mean == .constant ? th.mu : 0
         let gamma = asymmetric ? th.gamma : 0
         var s2 = GARCHProcess.first(omega: th.omega, alpha: th.alpha, gamma: gamma, beta: th.beta, backcast: backcast)
-        var sumLog = 0.0, sumQuad = 0.0
+        var sumLog = 0.0
+        var sumQuad = 0.0
         let k = isT ? 1 / (th.nu - 2) : 0
         for r in y {
             guard s2 > 0, s2.isFinite else { return nil }
             let e = r - mu
             sumLog += Double.log(s2)
             sumQuad += isT ? Double.log(1 + e * e / s2 * k) : e * e / s2
-            s2 = GARCHProcess.step(omega: th.omega, alpha: th.alpha, gamma: gamma, beta: th.beta, variance: s2, residual: e)
+            s2 = GARCHProcess.step(
+                omega: th.omega, alpha: th.alpha, gamma: gamma, beta: th.beta, variance: s2, residual: e)
         }
         let dn = Double(y.count)
         if isT {
@@ -419,20 +434,33 @@ struct GARCHKernel: Sendable {
     func logLikelihoodAndGradient(_ th: Theta, scores: UnsafeMutablePointer<Double>? = nil) -> (Double, [Double])? {
         let n = y.count
         let mu = mean == .constant ? th.mu : 0
-        let omega = th.omega, alpha = th.alpha, beta = th.beta
+        let omega = th.omega
+        let alpha = th.alpha
+        let beta = th.beta
         let gamma = asymmetric ? th.gamma : 0
         let nu = th.nu
         let isT = distribution == .studentT
         if isT && !(nu > 2) { return nil }
         let bc = backcast
         var s2 = GARCHProcess.first(omega: omega, alpha: alpha, gamma: gamma, beta: beta, backcast: bc)
-        var dMu = 0.0, dOmega = 1.0, dAlpha = bc, dGamma = 0.5 * bc, dBeta = bc
-        var gMu = 0.0, gOmega = 0.0, gAlpha = 0.0, gGamma = 0.0, gBeta = 0.0, gNu = 0.0
-        var sumLog = 0.0, sumQuad = 0.0
+        var dMu = 0.0
+        var dOmega = 1.0
+        var dAlpha = bc
+        var dGamma = 0.5 * bc
+        var dBeta = bc
+        var gMu = 0.0
+        var gOmega = 0.0
+        var gAlpha = 0.0
+        var gGamma = 0.0
+        var gBeta = 0.0
+        var gNu = 0.0
+        var sumLog = 0.0
+        var sumQuad = 0.0
         // Logs are taken of products of 8 terms (one log instead of eight); the products
         // stay far from overflow for any variance the optimiser can reach, and a
         // non-finite total is recomputed term by term below.
-        var prodS2 = 1.0, prodQ = 1.0
+        var prodS2 = 1.0
+        var prodQ = 1.0
         let c1 = 0.5 * (nu + 1)
         let invNuM2 = isT ? 1 / (nu - 2) : 0
         let ok: Bool = y.withUnsafeBufferPointer { yb -> Bool in
@@ -481,7 +509,8 @@ struct GARCHKernel: Sendable {
                 }
                 let neg: Double = e < 0 ? 1 : 0
                 let a = alpha + gamma * neg
-                let next = GARCHProcess.step(omega: omega, alpha: alpha, gamma: gamma, beta: beta, variance: s2, residual: e)
+                let next = GARCHProcess.step(
+                    omega: omega, alpha: alpha, gamma: gamma, beta: beta, variance: s2, residual: e)
                 dMu = -2 * a * e + beta * dMu
                 dOmega = 1 + beta * dOmega
                 dAlpha = e2 + beta * dAlpha
@@ -500,7 +529,8 @@ struct GARCHKernel: Sendable {
             sumLog = 0
             sumQuad = 0
             for t in 0..<n {
-                let v = path.variance[t], e = path.residuals[t]
+                let v = path.variance[t]
+                let e = path.residuals[t]
                 sumLog += Double.log(v)
                 sumQuad += isT ? Double.log(1 + e * e / (v * (nu - 2))) : e * e / v
             }
@@ -537,7 +567,9 @@ struct GARCHKernel: Sendable {
     func filter(_ th: Theta) -> (variance: [Double], residuals: [Double], next: Double) {
         let process = GARCHProcess(asymmetric: asymmetric)
         let model = ARCHModel(mean: mean, volatility: process, distribution: StandardizedNormal())
-        let vector = (mean == .constant ? [th.mu] : []) + process.vector(omega: th.omega, alpha: th.alpha, gamma: th.gamma, beta: th.beta)
+        let vector =
+            (mean == .constant ? [th.mu] : [])
+            + process.vector(omega: th.omega, alpha: th.alpha, gamma: th.gamma, beta: th.beta)
         return model.filter(vector, y, backcast: backcast)
     }
 
@@ -546,7 +578,9 @@ struct GARCHKernel: Sendable {
     func outerProductOfScores(_ th: Theta, transform: GARCHTransform, u: [Double]) -> [Double]? {
         let n = y.count
         var scores = [Double](repeating: 0, count: n * 6)
-        let ok = scores.withUnsafeMutableBufferPointer { buf in logLikelihoodAndGradient(th, scores: buf.baseAddress) != nil }
+        let ok = scores.withUnsafeMutableBufferPointer { buf in
+            logLikelihoodAndGradient(th, scores: buf.baseAddress) != nil
+        }
         guard ok else { return nil }
         let k = u.count
         var opg = [Double](repeating: 0, count: k * k)
@@ -581,10 +615,13 @@ struct GARCHKernel: Sendable {
         var hess = [Double](repeating: 0, count: k * k)
         for (a, sa) in slots.enumerated() {
             let h = 1e-5 * max(abs(th[sa]), 1e-2)
-            var up = th, down = th
+            var up = th
+            var down = th
             up[sa] += h
             down[sa] -= h
-            guard let gu = logLikelihoodAndGradient(up)?.1, let gd = logLikelihoodAndGradient(down)?.1 else { return nil }
+            guard let gu = logLikelihoodAndGradient(up)?.1, let gd = logLikelihoodAndGradient(down)?.1 else {
+                return nil
+            }
             for (b, sb) in slots.enumerated() { hess[b * k + a] = (gu[sb] - gd[sb]) / (2 * h) }
         }
         for a in 0..<k {
@@ -628,7 +665,8 @@ struct GARCHTransform: Sendable {
 
     func toNatural(_ u: [Double]) -> GARCHKernel.Theta {
         var th = GARCHKernel.Theta(mu: 0, omega: 0, alpha: 0, gamma: 0, beta: 0, nu: 0)
-        let m = mean == .constant ? 1 : 0, k = process.parameterNames.count
+        let m = mean == .constant ? 1 : 0
+        let k = process.parameterNames.count
         if m == 1 { th.mu = u[0] }
         (th.omega, th.alpha, th.gamma, th.beta) = process.parts(process.natural(Array(u[m..<(m + k)])))
         if distribution == .studentT { th.nu = 2 + Double.exp(u[m + k]) }
@@ -637,12 +675,21 @@ struct GARCHTransform: Sendable {
 
     func chainRule(u: [Double], naturalGradient g: [Double], into grad: inout [Double]) {
         var i = 0
-        if mean == .constant { grad[i] = g[0]; i += 1 }
-        grad[i] = g[1] * Double.exp(u[i]); i += 1
+        if mean == .constant {
+            grad[i] = g[0]
+            i += 1
+        }
+        grad[i] = g[1] * Double.exp(u[i])
+        i += 1
         let a = u[i]
-        grad[i] = 2 * a * (g[2] - (asymmetric ? g[3] : 0)); i += 1
-        if asymmetric { grad[i] = 2 * u[i] * g[3]; i += 1 }
-        grad[i] = 2 * u[i] * g[4]; i += 1
+        grad[i] = 2 * a * (g[2] - (asymmetric ? g[3] : 0))
+        i += 1
+        if asymmetric {
+            grad[i] = 2 * u[i] * g[3]
+            i += 1
+        }
+        grad[i] = 2 * u[i] * g[4]
+        i += 1
         if distribution == .studentT { grad[i] = g[5] * Double.exp(u[i]) }
     }
 }

@@ -11,17 +11,25 @@ public struct OHLCBars: Sendable, Equatable {
     ///   high below low, or open/close outside [low, high].
     public init(open: [Double], high: [Double], low: [Double], close: [Double]) throws(VolatilityError) {
         guard open.count == high.count, high.count == low.count, low.count == close.count else {
-            throw .invalidBar(index: min(open.count, high.count, low.count, close.count),
-                              reason: "open, high, low and close have different lengths")
+            throw .invalidBar(
+                index: min(open.count, high.count, low.count, close.count),
+                reason: "open, high, low and close have different lengths")
         }
         for i in open.indices {
-            let o = open[i], h = high[i], l = low[i], c = close[i]
+            let o = open[i]
+            let h = high[i]
+            let l = low[i]
+            let c = close[i]
             guard o > 0, h > 0, l > 0, c > 0, o.isFinite, h.isFinite, l.isFinite, c.isFinite else {
                 throw .invalidBar(index: i, reason: "prices must be positive and finite")
             }
             guard h >= l else { throw .invalidBar(index: i, reason: "high \(h) below low \(l)") }
-            guard c >= l && c <= h else { throw .invalidBar(index: i, reason: "close \(c) outside [low \(l), high \(h)]") }
-            guard o >= l && o <= h else { throw .invalidBar(index: i, reason: "open \(o) outside [low \(l), high \(h)]") }
+            guard c >= l && c <= h else {
+                throw .invalidBar(index: i, reason: "close \(c) outside [low \(l), high \(h)]")
+            }
+            guard o >= l && o <= h else {
+                throw .invalidBar(index: i, reason: "open \(o) outside [low \(l), high \(h)]")
+            }
         }
         self.open = open
         self.high = high
@@ -81,7 +89,8 @@ public enum RangeEstimator: String, Sendable, CaseIterable, Codable {
         case .rogersSatchell:
             return Self.rogersSatchell(bars, start: start, end: end)
         case .yangZhang:
-            var on = [Double](), oc = [Double]()
+            var on = [Double]()
+            var oc = [Double]()
             on.reserveCapacity(window)
             oc.reserveCapacity(window)
             for i in start...end {
@@ -89,15 +98,18 @@ public enum RangeEstimator: String, Sendable, CaseIterable, Codable {
                 oc.append(Double.log(bars.close[i] / bars.open[i]))
             }
             let k = 0.34 / (1.34 + (n + 1) / (n - 1))
-            return Self.sampleVariance(on) + k * Self.sampleVariance(oc) + (1 - k) * Self.rogersSatchell(bars, start: start, end: end)
+            return Self.sampleVariance(on) + k * Self.sampleVariance(oc) + (1 - k)
+                * Self.rogersSatchell(bars, start: start, end: end)
         }
     }
 
     static func rogersSatchell(_ bars: OHLCBars, start: Int, end: Int) -> Double {
         var s = 0.0
         for i in start...end {
-            let h = Double.log(bars.high[i]), l = Double.log(bars.low[i])
-            let o = Double.log(bars.open[i]), c = Double.log(bars.close[i])
+            let h = Double.log(bars.high[i])
+            let l = Double.log(bars.low[i])
+            let o = Double.log(bars.open[i])
+            let c = Double.log(bars.close[i])
             s += (h - c) * (h - o) + (l - c) * (l - o)
         }
         return s / Double(end - start + 1)

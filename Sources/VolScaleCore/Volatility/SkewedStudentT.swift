@@ -25,14 +25,16 @@ public struct SkewedStudentT: StandardizedDistribution {
         [Bounded.fromLine(u[0], 2.05, 300), Bounded.fromLine(u[1], -1, 1)]
     }
     public func constants(_ p: [Double]) -> Constants? {
-        let nu = p[0], skew = p[1]
+        let nu = p[0]
+        let skew = p[1]
         guard nu > 2 && nu.isFinite && Swift.abs(skew) < 1 else { return nil }
         let logC = Double.logGamma(0.5 * (nu + 1)) - Double.logGamma(0.5 * nu) - 0.5 * Double.log(Double.pi * (nu - 2))
         let a = 4 * skew * Double.exp(logC) * (nu - 2) / (nu - 1)
         let b2 = 1 + 3 * skew * skew - a * a
         guard b2 > 0 else { return nil }
         let b = b2.squareRoot()
-        return Constants(half: 0.5 * (nu + 1), logBC: Double.log(b) + logC, a: a, b: b, skew: skew, inverseNuMinus2: 1 / (nu - 2))
+        return Constants(
+            half: 0.5 * (nu + 1), logBC: Double.log(b) + logC, a: a, b: b, skew: skew, inverseNuMinus2: 1 / (nu - 2))
     }
     public func logDensity(_ c: Constants, residual e: Double, variance s2: Double) -> Double {
         let z = e / s2.squareRoot()

@@ -14,15 +14,15 @@ public enum VolatilityError: Error, Equatable, Sendable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case let .tooFewObservations(model, needed, got):
+        case .tooFewObservations(let model, let needed, let got):
             return "\(model): needs at least \(needed) returns, got \(got)"
-        case let .nonFiniteReturn(index):
+        case .nonFiniteReturn(let index):
             return "return \(index) is not a finite number"
-        case let .invalidParameter(name, value, reason):
+        case .invalidParameter(let name, let value, let reason):
             return "parameter '\(name)' = \(value): \(reason)"
-        case let .optimizationFailed(model, reason):
+        case .optimizationFailed(let model, let reason):
             return "\(model): maximum likelihood failed: \(reason)"
-        case let .invalidBar(index, reason):
+        case .invalidBar(let index, let reason):
             return "bar \(index): \(reason)"
         }
     }

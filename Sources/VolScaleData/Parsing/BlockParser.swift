@@ -1,3 +1,5 @@
+import VolScaleCore
+
 /// Turns the records of a byte range into a `PriceBlock`: one pass, no `String` per field,
 /// numbers through `DecimalParser`, times through `TimeParser`.
 struct BlockParser {
@@ -11,11 +13,16 @@ struct BlockParser {
     ///   - final: no more bytes follow `end` for this range (a cut record is complete).
     ///   - endsFile: `end` is the end of the file, so blank lines there are not rows.
     ///   - previous: the last accepted time before this range, for the order check.
-    func parse(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
-               previous: Int64?, into block: inout PriceBlock) -> Int {
+    func parse(
+        _ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
+        previous: Int64?, into block: inout PriceBlock
+    ) -> Int {
         switch layout.kind {
-        case .header, .kline: return parseCSV(p, from: start, to: end, final: final, endsFile: endsFile, previous: previous, into: &block)
-        case .jsonl: return parseJSONLines(p, from: start, to: end, final: final, endsFile: endsFile, previous: previous, into: &block)
+        case .header, .kline:
+            return parseCSV(p, from: start, to: end, final: final, endsFile: endsFile, previous: previous, into: &block)
+        case .jsonl:
+            return parseJSONLines(
+                p, from: start, to: end, final: final, endsFile: endsFile, previous: previous, into: &block)
         }
     }
 
@@ -35,8 +42,10 @@ struct BlockParser {
         return rows + rows / 8 + 16
     }
 
-    private func parseCSV(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
-                          previous: Int64?, into b: inout PriceBlock) -> Int {
+    private func parseCSV(
+        _ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
+        previous: Int64?, into b: inout PriceBlock
+    ) -> Int {
         var scanner = RecordScanner(p: p, end: end, final: final, position: start, line: 1)
         let stored = FastRecord.storedFields(layout)
         var storage = [FieldRange](repeating: FieldRange(), count: max(stored, 1))
@@ -58,16 +67,22 @@ struct BlockParser {
                     // a good row is staged and appended in bulk; a bad one goes through
                     // `append`, which names the reason
                     let last = stage.count > 0 ? stage.time[stage.count - 1] : b.lastTime ?? previous
-                    let barOK = !b.hasBars || (row.high >= row.low && row.close >= row.low && row.close <= row.high
-                                               && row.open >= row.low && row.open <= row.high)
+                    let barOK =
+                        !b.hasBars
+                        || (row.high >= row.low && row.close >= row.low && row.close <= row.high
+                            && row.open >= row.low && row.open <= row.high)
                     if barOK && (last.map { row.time > $0 } ?? true) {
                         stage.add(row)
                         if stage.count == RowStage.capacity { b.append(staged: &stage) }
                         continue
                     }
                     b.append(staged: &stage)
-                    if !b.append(scanner.line - 1, row.time, price: row.price, open: row.open, high: row.high, low: row.low,
-                                 close: row.close, volume: row.volume, previous: previous) { return scanner.position }
+                    if !b.append(
+                        scanner.line - 1, row.time, price: row.price, open: row.open, high: row.high, low: row.low,
+                        close: row.close, volume: row.volume, previous: previous)
+                    {
+                        return scanner.position
+                    }
                     continue
                 }
                 b.append(staged: &stage)
@@ -76,7 +91,10 @@ struct BlockParser {
                 if record.blank {
                     // blank lines at the end of the file are not rows; elsewhere they are
                     if scanner.onlyBlankLinesLeft() {
-                        if endsFile { b.lines = scanner.line - 1; return end }
+                        if endsFile {
+                            b.lines = scanner.line - 1
+                            return end
+                        }
                         if !final { return before }
                     }
                     b.lines = scanner.line - 1
@@ -90,7 +108,9 @@ struct BlockParser {
                 }
                 if layout.kind == .header ? record.fieldCount != layout.fieldCount : record.fieldCount < 6 {
                     let expected = layout.kind == .header ? layout.fieldCount : 6
-                    if !b.reject(line, .wrongFieldCount(expected: expected, got: record.fieldCount)) { return scanner.position }
+                    if !b.reject(line, .wrongFieldCount(expected: expected, got: record.fieldCount)) {
+                        return scanner.position
+                    }
                     continue
                 }
                 do throws(BadRowReason) {
@@ -100,16 +120,23 @@ struct BlockParser {
                         throw .badTimestamp(RecordScanner.text(p, tf))
                     }
                     var ok: Bool
-                    let volume = try layout.volume.map { v throws(BadRowReason) in try number(p, fields[v], "volume", zero: true) } ?? 0
+                    let volume =
+                        try layout.volume.map { v throws(BadRowReason) in try number(p, fields[v], "volume", zero: true)
+                        } ?? 0
                     if let (o, h, l, c) = layout.ohlc {
-                        let open = try number(p, fields[o], "open"), high = try number(p, fields[h], "high")
-                        let low = try number(p, fields[l], "low"), close = try number(p, fields[c], "close")
+                        let open = try number(p, fields[o], "open")
+                        let high = try number(p, fields[h], "high")
+                        let low = try number(p, fields[l], "low")
+                        let close = try number(p, fields[c], "close")
                         let price = priceIsClose ? close : try number(p, fields[layout.price], layout.priceName)
-                        ok = b.append(line, t, price: price, open: open, high: high, low: low, close: close, volume: volume,
-                                      previous: previous)
+                        ok = b.append(
+                            line, t, price: price, open: open, high: high, low: low, close: close, volume: volume,
+                            previous: previous)
                     } else {
                         let price = try number(p, fields[layout.price], layout.priceName)
-                        ok = b.append(line, t, price: price, open: 0, high: 0, low: 0, close: 0, volume: volume, previous: previous)
+                        ok = b.append(
+                            line, t, price: price, open: 0, high: 0, low: 0, close: 0, volume: volume,
+                            previous: previous)
                     }
                     if !ok { return scanner.position }
                 } catch {
@@ -121,9 +148,12 @@ struct BlockParser {
 
     /// A positive, finite price from a field (or, with `zero`, a non-negative quantity).
     @inline(__always)
-    private func number(_ p: UnsafePointer<UInt8>, _ f: FieldRange, _ name: String, zero: Bool = false) throws(BadRowReason) -> Double {
+    private func number(_ p: UnsafePointer<UInt8>, _ f: FieldRange, _ name: String, zero: Bool = false)
+        throws(BadRowReason) -> Double
+    {
         if f.isEmpty { throw .emptyField(name) }
-        var s = f.start, e = f.end
+        var s = f.start
+        var e = f.end
         if f.quoted {
             while s < e && (p[s] == RecordScanner.space || p[s] == RecordScanner.tab) { s += 1 }
             while e > s && (p[e - 1] == RecordScanner.space || p[e - 1] == RecordScanner.tab) { e -= 1 }
@@ -142,8 +172,10 @@ struct BlockParser {
 
     // MARK: - JSON lines
 
-    private func parseJSONLines(_ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
-                                previous: Int64?, into b: inout PriceBlock) -> Int {
+    private func parseJSONLines(
+        _ p: UnsafePointer<UInt8>, from start: Int, to end: Int, final: Bool, endsFile: Bool,
+        previous: Int64?, into b: inout PriceBlock
+    ) -> Int {
         var i = start
         var line = 0
         var times = TimeParser()
@@ -160,7 +192,10 @@ struct BlockParser {
             while s < e && (p[s] == RecordScanner.space || p[s] == RecordScanner.tab) { s += 1 }
             if s == e {
                 var rest = next
-                while rest < end && (p[rest] == RecordScanner.space || p[rest] == RecordScanner.tab || p[rest] == RecordScanner.lf || p[rest] == RecordScanner.cr) { rest += 1 }
+                while rest < end
+                    && (p[rest] == RecordScanner.space || p[rest] == RecordScanner.tab || p[rest] == RecordScanner.lf
+                        || p[rest] == RecordScanner.cr)
+                { rest += 1 }
                 if rest == end {
                     if endsFile { return end }
                     if !final { return i }
@@ -170,7 +205,10 @@ struct BlockParser {
                 continue
             }
             do throws(BadRowReason) {
-                guard let object = JSONLineScanner(p: p, start: s, end: e).fields(layout.timeKeys + layout.priceKeys + layout.volumeKeys) else {
+                guard
+                    let object = JSONLineScanner(p: p, start: s, end: e).fields(
+                        layout.timeKeys + layout.priceKeys + layout.volumeKeys)
+                else {
                     throw .invalidJSON("cannot parse")
                 }
                 let nt = layout.timeKeys.count
@@ -181,18 +219,26 @@ struct BlockParser {
                 guard let pIndex = (nt..<np).first(where: { object[$0] != nil }), let pv = object[pIndex] else {
                     throw .emptyField(layout.priceKeys[0])
                 }
-                let tName = layout.timeKeys[tIndex], pName = layout.priceKeys[pIndex - nt]
+                let tName = layout.timeKeys[tIndex]
+                let pName = layout.priceKeys[pIndex - nt]
                 if tv.isEmpty { throw .emptyField(tName) }
-                guard let t = times.parse(p + tv.start, tv.end - tv.start) else { throw .badTimestamp(RecordScanner.text(p, tv)) }
+                guard let t = times.parse(p + tv.start, tv.end - tv.start) else {
+                    throw .badTimestamp(RecordScanner.text(p, tv))
+                }
                 let price = try number(p, pv, pName)
                 var volume = 0.0
                 if b.hasVolume {
-                    guard let vIndex = (np..<object.count).first(where: { object[$0] != nil }), let vv = object[vIndex] else {
+                    guard let vIndex = (np..<object.count).first(where: { object[$0] != nil }), let vv = object[vIndex]
+                    else {
                         throw .emptyField(layout.volumeKeys[0])
                     }
                     volume = try number(p, vv, layout.volumeKeys[vIndex - np], zero: true)
                 }
-                if !b.append(line, t, price: price, open: 0, high: 0, low: 0, close: 0, volume: volume, previous: previous) { return next }
+                if !b.append(
+                    line, t, price: price, open: 0, high: 0, low: 0, close: 0, volume: volume, previous: previous)
+                {
+                    return next
+                }
             } catch {
                 if !b.reject(line, error) { return next }
             }
@@ -271,7 +317,9 @@ struct FastRecord {
                         let n = SWAR.digitCount(b)
                         if n >= 4 && n < 8 && p[i + 8 + n] == 0x2C {
                             let v = SWAR.value(a, digits: 8) &* SWAR.powersOfTen[n] &+ SWAR.value(b, digits: n)
-                            guard let t = Timestamp.epochMillis(magnitude: Int64(v), negative: false) else { return nil }
+                            guard let t = Timestamp.epochMillis(magnitude: Int64(v), negative: false) else {
+                                return nil
+                            }
                             row.time = t
                             i += 8 + n
                             break
@@ -280,22 +328,32 @@ struct FastRecord {
                 }
                 let s = i
                 while i < end && p[i] != 0x2C && p[i] != 0x0A && p[i] != 0x0D { i += 1 }
-                guard i > s, p[s] != 0x22, p[s] != 0x20, p[i - 1] != 0x20, let t = times.parse(p + s, i - s) else { return nil }
+                guard i > s, p[s] != 0x22, p[s] != 0x20, p[i - 1] != 0x20, let t = times.parse(p + s, i - s) else {
+                    return nil
+                }
                 row.time = t
             case .volume:
-                guard let (v, n) = DecimalParser.parseShortDecimal(p + i, end - i) ?? DecimalParser.parseLeading(p + i, end - i),
-                      v >= 0, v.isFinite else { return nil }
+                guard
+                    let (v, n) = DecimalParser.parseShortDecimal(p + i, end - i)
+                        ?? DecimalParser.parseLeading(p + i, end - i),
+                    v >= 0, v.isFinite
+                else { return nil }
                 i += n
                 row.volume = v
             default:
-                guard let (v, n) = DecimalParser.parseShortDecimal(p + i, end - i) ?? DecimalParser.parseLeading(p + i, end - i),
-                      v > 0, v.isFinite else { return nil }
+                guard
+                    let (v, n) = DecimalParser.parseShortDecimal(p + i, end - i)
+                        ?? DecimalParser.parseLeading(p + i, end - i),
+                    v > 0, v.isFinite
+                else { return nil }
                 i += n
                 switch roles[k] {
                 case .open: row.open = v
                 case .high: row.high = v
                 case .low: row.low = v
-                case .close: row.close = v; row.price = v
+                case .close:
+                    row.close = v
+                    row.price = v
                 default: row.price = v
                 }
             }
@@ -348,7 +406,8 @@ struct TimeParser {
     mutating func parse(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int64? {
         guard n >= 10, p[4] == 0x2D else { return Timestamp.parse(p, n) }
         let raw = UnsafeRawPointer(p)
-        let a = raw.loadUnaligned(as: UInt64.self), b = raw.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
+        let a = raw.loadUnaligned(as: UInt64.self)
+        let b = raw.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
         if !(cached && a == key0 && b == key1) {
             guard let d = Timestamp.parseDate(p) else { return nil }
             key0 = a
@@ -361,8 +420,6 @@ struct TimeParser {
         return EpochMillis.range.contains(t) ? t : nil
     }
 }
-
-import VolScaleCore
 
 /// The values of chosen keys in one line of JSON holding an object. Strings, numbers,
 /// `true`/`false`/`null`; nested objects and arrays are skipped. Enough of JSON to reject
@@ -388,9 +445,16 @@ struct JSONLineScanner {
             var escaped = false
             while i < end {
                 let c = p[i]
-                if c == 0x22 { i += 1; return FieldRange(start: s, end: i - 1, quoted: true, escaped: escaped) }
+                if c == 0x22 {
+                    i += 1
+                    return FieldRange(start: s, end: i - 1, quoted: true, escaped: escaped)
+                }
                 if c < 0x20 { return nil }
-                if c == 0x5C { escaped = true; i += 2; continue }
+                if c == 0x5C {
+                    escaped = true
+                    i += 2
+                    continue
+                }
                 i += 1
             }
             return nil
@@ -400,10 +464,18 @@ struct JSONLineScanner {
             var depth = 0
             while i < end {
                 let c = p[i]
-                if c == 0x22 { guard string() != nil else { return false }; continue }
-                if c == 0x7B || c == 0x5B { depth += 1 } else if c == 0x7D || c == 0x5D {
+                if c == 0x22 {
+                    guard string() != nil else { return false }
+                    continue
+                }
+                if c == 0x7B || c == 0x5B {
+                    depth += 1
+                } else if c == 0x7D || c == 0x5D {
                     depth -= 1
-                    if depth == 0 { i += 1; return true }
+                    if depth == 0 {
+                        i += 1
+                        return true
+                    }
                 }
                 i += 1
             }
@@ -442,7 +514,12 @@ struct JSONLineScanner {
                     } else if token == "true" || token == "false" {
                         value = FieldRange(start: s, end: i)
                     } else {
-                        guard token.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2B || $0 == 0x2E || $0 == 0x65 || $0 == 0x45 }) else { return nil }
+                        guard
+                            token.utf8.allSatisfy({
+                                ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2B || $0 == 0x2E || $0 == 0x65
+                                    || $0 == 0x45
+                            })
+                        else { return nil }
                         value = FieldRange(start: s, end: i)
                     }
                 }
@@ -452,8 +529,14 @@ struct JSONLineScanner {
                 }
                 ws()
                 guard i < end else { return nil }
-                if p[i] == 0x2C { i += 1; continue }
-                if p[i] == 0x7D { i += 1; break }
+                if p[i] == 0x2C {
+                    i += 1
+                    continue
+                }
+                if p[i] == 0x7D {
+                    i += 1
+                    break
+                }
                 return nil
             }
         }

@@ -1,5 +1,5 @@
-import Foundation
 import CVolScaleZlib
+import Foundation
 import ZIPFoundation
 
 /// The bytes of a price file as it is on disk: plain (memory-mapped), gzip (`.gz`, found by
@@ -34,12 +34,15 @@ enum ByteSource {
     static func checkText(_ bytes: UnsafeRawBufferPointer, name: String, offset: Int) throws {
         guard let base = bytes.baseAddress, let hit = memchr(base, 0, bytes.count) else { return }
         let at = offset + (UnsafeRawPointer(hit) - base)
-        throw DataError(file: name, line: 0, kind: .unknownFormat("a NUL byte at offset \(at): binary data, not a text price file"))
+        throw DataError(
+            file: name, line: 0, kind: .unknownFormat("a NUL byte at offset \(at): binary data, not a text price file"))
     }
 
     /// Successive chunks of the (decompressed) bytes, in constant memory; binary data (a NUL
     /// byte) is refused at the chunk that holds it.
-    static func chunks(path: String, name: String, chunkSize: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    static func chunks(
+        path: String, name: String, chunkSize: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         var offset = 0
         let body = { (chunk: UnsafeRawBufferPointer) throws -> Void in
             try checkText(chunk, name: name, offset: offset)
@@ -54,8 +57,12 @@ enum ByteSource {
         guard fd >= 0 else { throw DataError(file: name, line: 0, kind: .unreadable(describe(errno: errno))) }
         defer { Glibc.close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DataError(file: name, line: 0, kind: .unreadable(describe(errno: errno))) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError(file: name, line: 0, kind: .unreadable("is a directory")) }
+        guard fstat(fd, &st) == 0 else {
+            throw DataError(file: name, line: 0, kind: .unreadable(describe(errno: errno)))
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            throw DataError(file: name, line: 0, kind: .unreadable("is a directory"))
+        }
         var magic = [UInt8](repeating: 0, count: 4)
         let n = read(fd, &magic, 4)
         guard n >= 0 else { throw DataError(file: name, line: 0, kind: .unreadable(describe(errno: errno))) }
@@ -69,12 +76,16 @@ enum ByteSource {
 
     static func kind(of magic: [UInt8]) -> Kind {
         if magic.count >= 2 && magic[0] == 0x1F && magic[1] == 0x8B { return .gzip }
-        if magic.count >= 4 && magic[0] == 0x50 && magic[1] == 0x4B && magic[2] == 0x03 && magic[3] == 0x04 { return .zip }
+        if magic.count >= 4 && magic[0] == 0x50 && magic[1] == 0x4B && magic[2] == 0x03 && magic[3] == 0x04 {
+            return .zip
+        }
         return .plain
     }
 
     /// Reads `fd` to its end; gzip data (by its first two bytes) is inflated on the way.
-    private static func readStream(fd: Int32, name: String, leading: [UInt8], chunkSize: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    private static func readStream(
+        fd: Int32, name: String, leading: [UInt8], chunkSize: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         var buffer = [UInt8](repeating: 0, count: chunkSize)
         var pending = leading
         // enough bytes to tell gzip from text
@@ -109,8 +120,11 @@ enum ByteSource {
         }
         let files = archive.filter { $0.type == .file }
         guard files.count == 1 else {
-            throw DataError(file: name, line: 0, kind: .unreadable(
-                "a zip archive must hold exactly one price file (as Binance's do); this one holds \(files.count): \(files.prefix(5).map(\.path).joined(separator: ", "))"))
+            throw DataError(
+                file: name, line: 0,
+                kind: .unreadable(
+                    "a zip archive must hold exactly one price file (as Binance's do); this one holds \(files.count): \(files.prefix(5).map(\.path).joined(separator: ", "))"
+                ))
         }
         var consumerError: Error?
         do {
@@ -135,11 +149,17 @@ final class MappedFile {
     /// nil when the file is not a plain file (compressed, a pipe, empty): read it as a stream.
     init?(path: String, name: String) throws {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw DataError(file: name, line: 0, kind: .unreadable(ByteSource.describe(errno: errno))) }
+        guard fd >= 0 else {
+            throw DataError(file: name, line: 0, kind: .unreadable(ByteSource.describe(errno: errno)))
+        }
         defer { Glibc.close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DataError(file: name, line: 0, kind: .unreadable(ByteSource.describe(errno: errno))) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw DataError(file: name, line: 0, kind: .unreadable("is a directory")) }
+        guard fstat(fd, &st) == 0 else {
+            throw DataError(file: name, line: 0, kind: .unreadable(ByteSource.describe(errno: errno)))
+        }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            throw DataError(file: name, line: 0, kind: .unreadable("is a directory"))
+        }
         guard (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0, let size = Int(exactly: st.st_size) else { return nil }
         // no MAP_POPULATE: populating in one call before parsing measured slower on a 98 MB file
         // (166 ms against 153) than faulting pages in on the two parsing threads
@@ -209,7 +229,9 @@ final class Inflater {
                 let code = CVolScaleZlib.inflate(streamPointer, Z_NO_FLUSH)
                 return (code, out.count - Int(streamPointer.pointee.avail_out))
             }
-            if produced > 0 { try output.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
+            if produced > 0 {
+                try output.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) }
+            }
             switch code {
             case Z_OK, Z_BUF_ERROR: break
             case Z_STREAM_END: ended = true

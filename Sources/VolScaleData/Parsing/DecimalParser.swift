@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import VolScaleCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Correctly rounded decimal-to-`Double` conversion on bytes, for price files.
 ///
@@ -31,7 +32,10 @@ public enum DecimalParser {
             // not digits: inf, infinity, nan
             var i = 0
             var negative = false
-            if p[0] == 0x2D || p[0] == 0x2B { negative = p[0] == 0x2D; i = 1 }
+            if p[0] == 0x2D || p[0] == 0x2B {
+                negative = p[0] == 0x2D
+                i = 1
+            }
             guard i >= count || (p[i] &- 0x30 >= 10 && p[i] != 0x2E) else { return nil }
             return special(p, count, from: i, negative: negative)
         }
@@ -46,7 +50,10 @@ public enum DecimalParser {
         guard count > 0 else { return nil }
         var i = 0
         var negative = false
-        if p[0] == 0x2D || p[0] == 0x2B { negative = p[0] == 0x2D; i = 1 }
+        if p[0] == 0x2D || p[0] == 0x2B {
+            negative = p[0] == 0x2D
+            i = 1
+        }
         // the common case first: all digits fit in 19, so w is exact whatever leading zeros
         var w: UInt64 = 0
         let intStart = i
@@ -74,7 +81,10 @@ public enum DecimalParser {
         if i < count && (p[i] == 0x65 || p[i] == 0x45) {
             i += 1
             var expNegative = false
-            if i < count && (p[i] == 0x2D || p[i] == 0x2B) { expNegative = p[i] == 0x2D; i += 1 }
+            if i < count && (p[i] == 0x2D || p[i] == 0x2B) {
+                expNegative = p[i] == 0x2D
+                i += 1
+            }
             var e = 0
             let expStart = i
             while i < count {
@@ -101,7 +111,9 @@ public enum DecimalParser {
         if let v = eiselLemire(exponent, w, negative: negative) {
             if !truncated { return (v, length) }
             // the digits lie in [w, w + 1) * 10^exponent: settled when both ends round alike
-            if w < UInt64.max, let upper = eiselLemire(exponent, w + 1, negative: negative), upper == v { return (v, length) }
+            if w < UInt64.max, let upper = eiselLemire(exponent, w + 1, negative: negative), upper == v {
+                return (v, length)
+            }
         }
         return strtodFallback(p, length).map { ($0, length) }
     }
@@ -118,7 +130,10 @@ public enum DecimalParser {
         if p[0] == 0x2D || p[0] == 0x2B { i = 1 }
         while i < count {
             let c = p[i]
-            if c == 0x2E { i += 1; continue }
+            if c == 0x2E {
+                i += 1
+                continue
+            }
             let d = c &- 0x30
             guard d < 10 else { break }
             if taken == 0 && d == 0 {
@@ -270,7 +285,7 @@ package struct DecimalSamples {
     package static func same(_ a: Double?, _ b: Double?) -> Bool {
         switch (a, b) {
         case (nil, nil): return true
-        case let (x?, y?): return x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN)
+        case (let x?, let y?): return x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN)
         default: return false
         }
     }

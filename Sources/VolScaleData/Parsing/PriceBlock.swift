@@ -90,8 +90,10 @@ public struct PriceBlock: Sendable {
     }
 
     /// Appends a row after the bar and time-order checks; false when parsing must stop.
-    mutating func append(_ line: Int, _ t: Int64, price p: Double, open o: Double, high h: Double, low l: Double, close c: Double,
-                         volume v: Double = 0, previous: Int64?) -> Bool {
+    mutating func append(
+        _ line: Int, _ t: Int64, price p: Double, open o: Double, high h: Double, low l: Double, close c: Double,
+        volume v: Double = 0, previous: Int64?
+    ) -> Bool {
         if hasBars {
             if h < l { return reject(line, .highBelowLow) }
             if c < l || c > h { return reject(line, .closeOutsideRange) }
@@ -133,7 +135,11 @@ public struct PriceBlock: Sendable {
     mutating func offsetLines(by n: Int) {
         guard n != 0 else { return }
         error?.line += n
-        skipped.examples = skipped.examples.map { var e = $0; e.line += n; return e }
+        skipped.examples = skipped.examples.map {
+            var e = $0
+            e.line += n
+            return e
+        }
     }
 
     /// Appends blocks that follow this one in the file (their lines already offset), one
@@ -142,9 +148,12 @@ public struct PriceBlock: Sendable {
     mutating func append(contentsOf blocks: [PriceBlock]) {
         /// The columns while the workers append: each worker touches one property only.
         final class Columns: @unchecked Sendable {
-            var timestamps: [Int64], price: [Double], open: [Double], high: [Double], low: [Double], close: [Double], volume: [Double]
+            var timestamps: [Int64], price: [Double], open: [Double], high: [Double], low: [Double], close: [Double],
+                volume: [Double]
             init(_ b: PriceBlock) {
-                (timestamps, price, open, high, low, close, volume) = (b.timestamps, b.price, b.open, b.high, b.low, b.close, b.volume)
+                (timestamps, price, open, high, low, close, volume) = (
+                    b.timestamps, b.price, b.open, b.high, b.low, b.close, b.volume
+                )
             }
         }
         let c = Columns(self)
@@ -163,7 +172,9 @@ public struct PriceBlock: Sendable {
                 }
             }
         }
-        (timestamps, price, open, high, low, close, volume) = (c.timestamps, c.price, c.open, c.high, c.low, c.close, c.volume)
+        (timestamps, price, open, high, low, close, volume) = (
+            c.timestamps, c.price, c.open, c.high, c.low, c.close, c.volume
+        )
         for b in blocks {
             skipped.merge(b.skipped)
             lines += b.lines
@@ -217,6 +228,12 @@ struct RowStage {
     }
 
     func deallocate() {
-        time.deallocate(); price.deallocate(); open.deallocate(); high.deallocate(); low.deallocate(); close.deallocate(); volume.deallocate()
+        time.deallocate()
+        price.deallocate()
+        open.deallocate()
+        high.deallocate()
+        low.deallocate()
+        close.deallocate()
+        volume.deallocate()
     }
 }

@@ -33,7 +33,8 @@ struct RecordScanner {
         var malformed: BadRowReason?
     }
 
-    static let quote: UInt8 = 0x22, comma: UInt8 = 0x2C, lf: UInt8 = 0x0A, cr: UInt8 = 0x0D, space: UInt8 = 0x20, tab: UInt8 = 0x09
+    static let quote: UInt8 = 0x22, comma: UInt8 = 0x2C, lf: UInt8 = 0x0A, cr: UInt8 = 0x0D, space: UInt8 = 0x20,
+        tab: UInt8 = 0x09
 
     /// The next record, its first fields stored in `fields`; nil when no complete record is
     /// left (then `position` is where the incomplete one starts).
@@ -56,8 +57,12 @@ struct RecordScanner {
                 while j < end {
                     let c = p[j]
                     if c == Self.quote {
-                        if j + 1 < end && p[j + 1] == Self.quote { escaped = true; j += 2; continue }
-                        if j + 1 >= end && !final { return nil } // a doubled quote may follow
+                        if j + 1 < end && p[j + 1] == Self.quote {
+                            escaped = true
+                            j += 2
+                            continue
+                        }
+                        if j + 1 >= end && !final { return nil }  // a doubled quote may follow
                         closed = true
                         break
                     }
