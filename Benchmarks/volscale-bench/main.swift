@@ -276,6 +276,14 @@ func median(_ x: [Double]) -> Double {
     return s[s.count / 2]
 }
 
+// `volscale-bench checkpoint [BARS]`: the stored state and the commit cost as a venue ages
+// (CheckpointBench.swift).
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "checkpoint" {
+    let bars = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 1_000_000 : 1_000_000
+    try await checkpointBenchmark(bars: max(bars, 10_021))
+    exit(0)
+}
+
 let args = CommandLine.arguments
 let dataPath = args.count > 1 ? args[1] : "data/sp500-daily.csv"
 let series = try PriceFileReader().read(path: dataPath).series

@@ -180,7 +180,8 @@ public struct MarginConfig: Sendable {
 
     static let modelKeys: Set<String> = [
         "name", "volatility", "lambda", "halflife", "window", "distribution", "refit_every", "minimum_fit",
-        "measure", "method", "nu", "confidence", "test_confidence", "mpor", "lookback", "implied_weight", "controls",
+        "fit_window", "measure", "method", "nu", "confidence", "test_confidence", "mpor", "lookback", "implied_weight",
+        "controls",
     ]
     static let controlKeys: Set<String> = [
         "buffer", "buffer_rebuild_rate", "stressed_weight", "stressed_period", "stressed_window", "floor_lookback",
@@ -260,7 +261,8 @@ public struct MarginConfig: Sendable {
                 name: name, volatility: volatility, measure: measure, method: method, nu: nu,
                 useFittedNu: useFitted, confidence: try num("confidence") ?? 0.99,
                 mpor: try int("mpor") ?? 1, lookback: try int("lookback") ?? 1000, controls: controls,
-                impliedWeight: try num("implied_weight"), testConfidence: try num("test_confidence"))
+                impliedWeight: try num("implied_weight"), testConfidence: try num("test_confidence"),
+                fitWindow: try int("fit_window"))
         } catch {
             throw ConfigError.wrapping(error, file: file, location: "[[model]] #\(index)")
         }

@@ -24,15 +24,18 @@ public struct AssetVolatilityState: Sendable, Equatable, Codable {
     public var published: [String: Double] = [:]
     /// Last published haircut per side (optional: older snapshots have none).
     public var haircuts: [String: Double]?
-    /// For an asset with a margin model of its own (`StreamingEngine.policies`): every bar
-    /// return and its bar's time, from which its `MarginWalker` is rebuilt on restart.
+    /// For an asset with a margin model of its own (`StreamingEngine.policies`): its walker's
+    /// state as stored, bounded by the model's windows, from which the walker continues on
+    /// restart or takeover (set in snapshots; the engine's own copy is its walker).
+    public var policyState: MarginWalker.Checkpoint?
+    /// What snapshots before the checkpoint held instead (every bar's return and time, and the
+    /// implied volatility each bar used): read once, to rebuild the walker by replaying them,
+    /// and not written again.
     public var policyReturns: [Double]?
     public var policyTimes: [Int64]?
     /// The model's last error (a GARCH fit that failed): no publication at that bar.
     public var policyError: String?
-    /// The latest implied volatility of the asset (from an option chain), and, for an asset
-    /// with a model of its own, the per-bar implied volatility each bar's step used (nil
-    /// where none was fresh), from which the walker is rebuilt on restart.
+    /// The latest implied volatility of the asset (from an option chain).
     public var implied: ImpliedVolatility?
     public var policyImplied: [Double?]?
 

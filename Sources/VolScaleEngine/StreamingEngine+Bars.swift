@@ -52,22 +52,7 @@ extension StreamingEngine {
         st.returns += 1
         st.barsSincePublication += 1
         if var w = walkers[asset] {
-            var rs = st.policyReturns ?? []
-            var ts = st.policyTimes ?? []
-            st.policyReturns = nil
-            st.policyTimes = nil
-            rs.append(r)
-            ts.append(barTime)
-            st.policyReturns = rs
-            st.policyTimes = ts
             let implied = w.model.impliedWeight != nil ? impliedPerBar(asset, st, at: barTime) : nil
-            if implied != nil || st.policyImplied != nil {
-                var ivs = st.policyImplied ?? []
-                st.policyImplied = nil
-                while ivs.count < rs.count - 1 { ivs.append(nil) }
-                ivs.append(implied)
-                st.policyImplied = ivs
-            }
             do {
                 steps[asset] = try w.step(r, timestamp: barTime, implied: implied)
                 st.policyError = nil

@@ -57,22 +57,34 @@ public struct StreamingEngine: Sendable {
         for (k, v) in s.rejections { if let r = RejectionReason(rawValue: k) { rej[r] = v } }
         self.aggregator = PriceAggregator(
             policy: s.config.aggregation, states: s.prices, rejections: rej, overrides: s.config.aggregationOverrides)
-        self.volatility = s.volatility
+        self.volatility = s.volatility.mapValues(Self.withoutWalkerState)
         self.sequence = s.sequence
         self.accepted = s.accepted
         self.factors = ParametricTail.factors(confidence: s.config.confidence, nu: nil)
         for (asset, model) in policies where s.config.assets.contains(asset) {
-            var w = try MarginWalker(model: model)
-            if let st = s.volatility[asset] { Self.replay(&w, st) }
-            walkers[asset] = w
+            walkers[asset] = try Self.walker(model, s.volatility[asset] ?? AssetVolatilityState())
         }
+    }
+
+    /// An asset's state without its walker's (which the engine keeps in the walker itself).
+    static func withoutWalkerState(_ v: AssetVolatilityState) -> AssetVolatilityState {
+        var v = v
+        (v.policyState, v.policyReturns, v.policyTimes, v.policyImplied) = (nil, nil, nil, nil)
+        return v
+    }
+
+    /// The assets' states as stored: each with its walker's checkpoint.
+    var storedVolatility: [String: AssetVolatilityState] {
+        var v = volatility
+        for (asset, w) in walkers { v[asset]?.policyState = w.checkpoint }
+        return v
     }
 
     public var snapshot: EngineSnapshot {
         EngineSnapshot(
             config: config, prices: aggregator.states,
             rejections: Dictionary(uniqueKeysWithValues: aggregator.rejections.map { ($0.key.rawValue, $0.value) }),
-            volatility: volatility, sequence: sequence, accepted: accepted,
+            volatility: storedVolatility, sequence: sequence, accepted: accepted,
             policies: policies.isEmpty ? nil : policies)
     }
 
@@ -80,39 +92,55 @@ public struct StreamingEngine: Sendable {
 
     /// One asset's state (nil for an asset the engine does not track).
     public func assetSnapshot(_ asset: String) -> AssetSnapshot? {
-        guard let v = volatility[asset] else { return nil }
+        guard var v = volatility[asset] else { return nil }
+        if let w = walkers[asset] { v.policyState = w.checkpoint }
         return AssetSnapshot(price: aggregator.states[asset] ?? PriceState(), volatility: v)
     }
 
     /// Continues an asset from a stored state (taken over from another process, or followed
     /// while another process owns it): the same state, so the same next publications. An
-    /// asset with a model of its own needs its walker rebuilt from the stored bar returns
-    /// (`walker(for:_:)`, one pass over its bars: built outside the engine's owner so that
-    /// it blocks nothing), unless it is only `following` (its state shown, not advanced).
+    /// asset with a model of its own continues its walker from the stored checkpoint
+    /// (`walker(for:_:)`), unless it is only `following` (its state shown, not advanced: its
+    /// walker is dropped, and rebuilt from the store when the asset is taken over).
     public mutating func adopt(
         _ asset: String, _ s: AssetSnapshot, following: Bool = false, walker: MarginWalker? = nil
     ) {
         guard volatility[asset] != nil else { return }
         aggregator.adopt(asset, state: s.price)
-        volatility[asset] = s.volatility
         steps[asset] = nil
-        if following { return }
+        if following {
+            volatility[asset] = s.volatility
+            walkers[asset] = nil
+            return
+        }
+        volatility[asset] = Self.withoutWalkerState(s.volatility)
         if let w = walker ?? Self.walker(for: policies[asset], s) { walkers[asset] = w }
     }
 
-    /// The walker of an asset's own model after the stored state's bars (nil without a model).
+    /// The walker of an asset's own model continuing a stored state (nil without a model, or
+    /// when the stored state cannot be continued).
     public static func walker(for model: MarginModel?, _ s: AssetSnapshot) -> MarginWalker? {
-        guard let model, var w = try? MarginWalker(model: model) else { return nil }
-        replay(&w, s.volatility)
-        return w
+        guard let model else { return nil }
+        return try? walker(model, s.volatility)
     }
 
-    /// Steps a new walker through an asset's stored bars, with the implied volatility each used.
-    static func replay(_ w: inout MarginWalker, _ st: AssetVolatilityState) {
-        let implied = st.policyImplied ?? []
-        for (i, (r, t)) in zip(st.policyReturns ?? [], st.policyTimes ?? []).enumerated() {
-            _ = try? w.step(r, timestamp: t, implied: i < implied.count ? implied[i] : nil)
+    /// The walker of `model` continuing a stored asset state: from its checkpoint when that is
+    /// the same model's (bit for bit); otherwise a new walker that replays the returns stored
+    /// (a snapshot written before checkpoints held every return), or those the previous model's
+    /// checkpoint kept (a venue file that changed the asset's model: the new one warms up on
+    /// them, as far back as the old one's windows reached).
+    static func walker(_ model: MarginModel, _ st: AssetVolatilityState) throws(MarginModelError) -> MarginWalker {
+        if let c = st.policyState, c.model == model { return try MarginWalker(model: model, checkpoint: c) }
+        var w = try MarginWalker(model: model)
+        if let c = st.policyState {
+            for (r, t) in zip(c.returns, c.timestamps) { _ = try? w.step(r, timestamp: t) }
+        } else {
+            let implied = st.policyImplied ?? []
+            for (i, (r, t)) in zip(st.policyReturns ?? [], st.policyTimes ?? []).enumerated() {
+                _ = try? w.step(r, timestamp: t, implied: i < implied.count ? implied[i] : nil)
+            }
         }
+        return w
     }
 
     /// A new implied volatility for an asset (annualised decimal, from an option chain taken at

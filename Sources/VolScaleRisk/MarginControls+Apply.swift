@@ -31,6 +31,12 @@ public struct PublicationHistory: Sendable, Equatable {
     /// Keeps the last `keep` publications (at least 1).
     public init(keep: Int = 1) { self.keep = max(keep, 1) }
 
+    /// A history as a checkpoint stored it.
+    init(keep: Int, recent: [Double], highest: Double, lowest: Double) {
+        self.init(keep: keep)
+        (self.recent, self.highest, self.lowest) = (Array(recent.suffix(self.keep)), highest, lowest)
+    }
+
     public var previous: Double? { recent.last }
 
     /// The publication `bars` bars ago (1: the previous one), if kept.

@@ -124,7 +124,7 @@ public enum MarginEngine {
         }
         if case .garch(let asymmetric, _, let refitEvery, _) = model.volatility {
             notes.insert(
-                "\(asymmetric ? "GJR-GARCH(1,1,1)" : "GARCH(1,1)") refitted \(walker.fits) times on expanding windows (every \(refitEvery) bars)",
+                "\(asymmetric ? "GJR-GARCH(1,1,1)" : "GARCH(1,1)") refitted \(walker.fits) times on \(model.fitWindow.map { "the last \($0) returns" } ?? "expanding windows") (every \(refitEvery) bars)",
                 at: 0)
         }
         path.notes = notes

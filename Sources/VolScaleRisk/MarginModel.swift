@@ -220,6 +220,9 @@ public struct CoverageCalibration: Sendable, Equatable {
 
         public init(_ c: CoverageCalibration) { rate = c.target }
 
+        /// A state as a checkpoint stored it.
+        init(rate: Double, multiplier: Double) { (self.rate, self.multiplier) = (rate, multiplier) }
+
         /// Absorbs one publication's outcome, once its horizon has passed.
         public mutating func observe(exceeded: Bool, _ c: CoverageCalibration) {
             let a = 1 - Double.exp2(-1 / c.halfLife)
@@ -255,6 +258,10 @@ public struct MarginModel: Sendable, Equatable {
     /// Weight w of the implied volatility blend `max(sigma_realised, w sigma_implied)`;
     /// `nil` when no implied series is used.
     public let impliedWeight: Double?
+    /// GARCH/GJR only: each refit uses the last `fitWindow` returns (a rolling estimation
+    /// window, in bars); `nil` fits on every return so far (an expanding window, whose live
+    /// state grows with the venue's age).
+    public let fitWindow: Int?
 
     /// Largest MPOR, in bars.
     public static let maxBars = 250
@@ -265,7 +272,8 @@ public struct MarginModel: Sendable, Equatable {
     public init(
         name: String, volatility: VolatilitySpec, measure: TailMeasure, method: RiskMethod,
         nu: Double? = nil, useFittedNu: Bool = false, confidence: Double, mpor: Int, lookback: Int,
-        controls: MarginControls = .none, impliedWeight: Double? = nil, testConfidence: Double? = nil
+        controls: MarginControls = .none, impliedWeight: Double? = nil, testConfidence: Double? = nil,
+        fitWindow: Int? = nil
     ) throws(MarginModelError) {
         func bad(_ field: String, _ value: Double, _ why: String) -> MarginModelError {
             .invalidField(model: name, field: field, value: value, reason: why)
@@ -321,7 +329,15 @@ public struct MarginModel: Sendable, Equatable {
             name, volatility, measure, method, nu, useFittedNu
         )
         (self.confidence, self.mpor, self.lookback, self.controls) = (confidence, mpor, lookback, controls)
-        (self.impliedWeight, self.testConfidence) = (impliedWeight, testConfidence)
+        if let w = fitWindow {
+            guard case .garch(_, _, _, let minFit) = volatility else {
+                throw bad("fit_window", Double(w), "applies to garch and gjr volatility only")
+            }
+            guard w >= minFit && w <= Self.maxWindow else {
+                throw bad("fit_window", Double(w), "must be minimum_fit (\(minFit)) to \(Self.maxWindow) bars")
+            }
+        }
+        (self.impliedWeight, self.testConfidence, self.fitWindow) = (impliedWeight, testConfidence, fitWindow)
     }
 
     /// This model with some fields replaced, checked again as a new model.
@@ -335,7 +351,7 @@ public struct MarginModel: Sendable, Equatable {
             useFittedNu: useFittedNu, confidence: confidence, mpor: mpor ?? self.mpor,
             lookback: lookback ?? self.lookback,
             controls: controls ?? self.controls, impliedWeight: impliedWeight ?? self.impliedWeight,
-            testConfidence: testConfidence)
+            testConfidence: testConfidence, fitWindow: fitWindow)
     }
 }
 

@@ -79,7 +79,7 @@ extension MarginControls: Codable {
 extension MarginModel: Codable {
     enum CodingKeys: String, CodingKey {
         case name, volatility, measure, method, nu, useFittedNu, confidence, mpor, lookback, controls, impliedWeight
-        case testConfidence
+        case testConfidence, fitWindow
     }
 
     public init(from decoder: any Decoder) throws {
@@ -91,7 +91,8 @@ extension MarginModel: Codable {
             confidence: c.decode(Double.self, forKey: .confidence), mpor: c.decode(Int.self, forKey: .mpor),
             lookback: c.decode(Int.self, forKey: .lookback), controls: c.decode(MarginControls.self, forKey: .controls),
             impliedWeight: c.decodeIfPresent(Double.self, forKey: .impliedWeight),
-            testConfidence: c.decodeIfPresent(Double.self, forKey: .testConfidence))
+            testConfidence: c.decodeIfPresent(Double.self, forKey: .testConfidence),
+            fitWindow: c.decodeIfPresent(Int.self, forKey: .fitWindow))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -108,5 +109,6 @@ extension MarginModel: Codable {
         try c.encode(controls, forKey: .controls)
         try c.encodeIfPresent(impliedWeight, forKey: .impliedWeight)
         try c.encodeIfPresent(testConfidence, forKey: .testConfidence)
+        try c.encodeIfPresent(fitWindow, forKey: .fitWindow)
     }
 }

@@ -10,8 +10,14 @@ import VolScaleCore
 ///
 /// `MarginEngine.run` is this walker fed a whole history. Live (`live: true`), close-to-close
 /// volatility is refused; the implied-volatility blend takes the implied volatility known at
-/// each bar (the live engine's latest from an option chain). Memory grows with the history (GARCH refits, the floor and the stressed periods
-/// need it): one bar a day for 20 years is 5,000 returns.
+/// each bar (the live engine's latest from an option chain).
+///
+/// Memory is bounded by the model's windows (`retained`): the returns, residuals and h-bar
+/// sums are kept back as far as the scenario window, the floor, the stressed window and the
+/// GARCH fit window reach, and forgotten before; the stressed scenarios are copied when they
+/// are found. A GARCH/GJR model without `fitWindow` refits on every return so far, so its
+/// returns are all kept. `checkpoint` is that bounded state, from which `init(model:checkpoint:)`
+/// continues bit for bit.
 public struct MarginWalker: Sendable {
     public let model: MarginModel
 
@@ -32,12 +38,13 @@ public struct MarginWalker: Sendable {
         public var binding: BindingControl
     }
 
-    var returns: [Double] = []
-    var timestamps: [Int64] = []
+    var returns = Trail<Double>()
+    var timestamps = Trail<Int64>()
     /// variance[i]: forecast for return i made before it (NaN while unknown); one longer than returns once known.
-    var variance: [Double] = []
-    var nuAt: [Double?] = []
-    var z: [Double] = [], zh: [Double] = [], rh: [Double] = []
+    var variance = Trail<Double>()
+    var nuAt = Trail<Double?>()
+    /// Standardised residuals (by t) and the h-bar sums of residuals and of returns (by t - h + 1).
+    var z = Trail<Double>(), zh = Trail<Double>(), rh = Trail<Double>()
     let firstValid: Int
     let start: Int
     // GARCH state
@@ -53,10 +60,15 @@ public struct MarginWalker: Sendable {
     var floorRange: ClosedRange<Int>?
     var stressedCache: (range: Range<Int>, k: Int, low: [Double], high: [Double])?
     var stressedWindow: (start: Int, end: Int)?
-    /// The named stressed period's scenarios, once it is in the past (nil inside: too short).
+    /// The stressed scenarios (h-bar sums of returns) of the current stressed period, copied
+    /// when it is found: (range of h-bar sum indices, values).
+    var stressedScenarios: (range: Range<Int>, values: [Double])?
+    /// The named stressed period: the first bar at or after its start and the last at or
+    /// before its end, seen so far; its scenarios once it is in the past (nil inside: too short).
+    var namedFirst: Int?, namedLast: Int?
     var namedStressed: Range<Int>??
     /// GARCH/GJR fits so far.
-    public private(set) var fits = 0
+    public internal(set) var fits = 0
     var rollingSS = 0.0, bestSS = -1.0
     var low: [Double] = [], high: [Double] = [], sLow: [Double] = [], sHigh: [Double] = []
     let fixedFactors: (quantile: Double, es: Double)
@@ -87,7 +99,67 @@ public struct MarginWalker: Sendable {
     }
 
     /// Returns absorbed so far.
-    public var count: Int { returns.count }
+    public var count: Int { returns.endIndex }
+
+    /// The first index of each kept sequence that a later step may still read (one more
+    /// kept as a margin); everything before it is forgotten. `returns` (and `timestamps`):
+    /// the MPOR's h-bar sums, the stressed window's rolling sum of squares, the GARCH fit
+    /// window and the rolling volatility window, or every return while an EWMA is not yet
+    /// seeded or a GARCH refits on all of them. `variance` (and `nu`): the latest forecast.
+    /// `residuals`: the MPOR. `residualSums`: the FHS scenario window. `returnSums`: the
+    /// historical scenario window, the floor, the stressed window (copied when found) and
+    /// the named stressed period from its first bar until it is taken.
+    struct Retention: Equatable {
+        var returns: Int, variance: Int, residuals: Int, residualSums: Int, returnSums: Int
+    }
+
+    var retention: Retention {
+        let n = returns.endIndex
+        let h = model.mpor
+        let weighted = model.method != .parametric && model.controls.stressedWeight != nil
+        var r = n - h + 1
+        if weighted, case .worstWindow(let bars) = model.controls.stressedPeriod { r = min(r, n - bars) }
+        if let w = model.fitWindow { r = min(r, n + 1 - w) }
+        if case .closeToClose(let window) = model.volatility { r = min(r, n + 1 - window) }
+        if n < firstValid { r = 0 }
+        if case .garch = model.volatility, model.fitWindow == nil { r = 0 }
+        var zh = zhEnd
+        var rh = n - h + 1
+        switch model.method {
+        case .fhs: zh = n - model.lookback
+        case .historical: rh = min(rh, n - model.lookback)
+        case .parametric: break
+        }
+        if let fl = model.controls.floorLookback { rh = min(rh, max(0, n - fl), floorRange?.lowerBound ?? rh) }
+        if weighted, case .worstWindow(let bars) = model.controls.stressedPeriod { rh = min(rh, n - bars + 1) }
+        if watchesNamedPeriod, namedStressed == nil, let first = namedFirst { rh = min(rh, first) }
+        func kept(_ i: Int) -> Int { max(i - 1, 0) }
+        return Retention(
+            returns: kept(r), variance: kept(n), residuals: kept(n - h + 1), residualSums: kept(zh),
+            returnSums: kept(rh))
+    }
+
+    /// The next h-bar sum's index.
+    var zhEnd: Int { zh.endIndex }
+
+    /// Whether the named stressed period is watched (a scenario method with a stressed weight).
+    var watchesNamedPeriod: Bool {
+        guard model.method != .parametric, model.controls.stressedWeight != nil else { return false }
+        if case .dates = model.controls.stressedPeriod { return true }
+        return false
+    }
+
+    /// Forgets what no later step reads (amortised: see `Trail.forget`).
+    mutating func forgetOld() {
+        let keep = retention
+        returns.forget(before: keep.returns)
+        timestamps.forget(before: keep.returns)
+        variance.forget(before: keep.variance)
+        nuAt.forget(before: keep.variance)
+        z.forget(before: keep.residuals)
+        zh.forget(before: keep.residualSums)
+        rh.forget(before: keep.returnSums)
+    }
 
     /// One GARCH/GJR variance update with return r.
     @inline(__always)
@@ -105,7 +177,11 @@ public struct MarginWalker: Sendable {
         }
         returns.append(r)
         timestamps.append(timestamp)
-        let t = returns.count - 1
+        let t = returns.endIndex - 1
+        if watchesNamedPeriod, case .dates(let s, let e) = model.controls.stressedPeriod {
+            if namedFirst == nil && timestamp >= s { namedFirst = t }
+            if timestamp <= e { namedLast = t }
+        }
         try forecast(t)
         let h = model.mpor
         // residual and the h-bar sums ending at t
@@ -121,7 +197,9 @@ public struct MarginWalker: Sendable {
             zh.append(a)
             rh.append(b)
         }
-        return walk(t, implied: implied)
+        let out = walk(t, implied: implied)
+        forgetOld()
+        return out
     }
 
     /// variance[t + 1], the forecast after return t.
@@ -131,14 +209,16 @@ public struct MarginWalker: Sendable {
             if t + 1 < firstValid { return }
             if t + 1 == firstValid {
                 // arch's seed over the first 75 returns, then the recursion over them
-                var state = EWMA.State(variance: EWMA.backcast(returns.prefix(EWMA.seedLength).map { $0 * $0 }))
-                variance = []
-                for x in returns {
+                // (nothing is forgotten before the seed: the trails start at 0)
+                var state = EWMA.State(
+                    variance: EWMA.backcast(returns.items.prefix(EWMA.seedLength).map { $0 * $0 }))
+                variance = Trail()
+                for x in returns.items {
                     variance.append(state.variance)
                     state.update(x, lambda: lambda)
                 }
                 variance.append(state.variance)
-                nuAt = [Double?](repeating: nil, count: variance.count)
+                nuAt = Trail(base: 0, items: [Double?](repeating: nil, count: variance.endIndex))
             } else {
                 var state = EWMA.State(variance: variance[t])
                 state.update(returns[t], lambda: lambda)
@@ -146,7 +226,7 @@ public struct MarginWalker: Sendable {
                 nuAt.append(nil)
             }
         case .garch(let asymmetric, let distribution, let refitEvery, let minimumFit):
-            while variance.count < t + 1 {
+            while variance.endIndex < t + 1 {
                 variance.append(.nan)
                 nuAt.append(nil)
             }
@@ -155,7 +235,9 @@ public struct MarginWalker: Sendable {
                 let spec = GARCHModel(
                     mean: .constant, volatility: .init(asymmetric: asymmetric), distribution: distribution)
                 let fit: GARCHFit
-                do { fit = try spec.fit(returns) } catch { throw .volatility(model: model.name, error) }
+                // every return so far (kept from 0), or the last `fitWindow` of them
+                let sample = Array(returns[max(0, t + 1 - (model.fitWindow ?? t + 1))...t])
+                do { fit = try spec.fit(sample) } catch { throw .volatility(model: model.name, error) }
                 fits += 1
                 garch = (fit.parameters, fit.nextVariance, t + 1)
                 variance.append(fit.nextVariance)
@@ -167,14 +249,14 @@ public struct MarginWalker: Sendable {
                 nuAt.append(g.params.nu)
             }
         case .closeToClose(let window):
-            while variance.count < t + 1 {
+            while variance.endIndex < t + 1 {
                 variance.append(.nan)
                 nuAt.append(nil)
             }
             if t + 1 < window { return }
             let rolling: RollingVolatility
             do { rolling = try RollingVolatility(window: window) } catch { throw .volatility(model: model.name, error) }
-            variance.append(rolling.variance(of: returns, endingAt: t + 1))
+            variance.append(rolling.variance(of: Array(returns[(t + 1 - window)...t]), endingAt: window))
             nuAt.append(nil)
         }
     }
@@ -190,9 +272,12 @@ public struct MarginWalker: Sendable {
             if t >= bars - 1 && rollingSS > bestSS {
                 bestSS = rollingSS
                 stressedWindow = (t - bars + 1, t)
+                // its scenarios, copied now: the window may be far behind when they are used
+                let (s, e) = (t - bars + 1, t)
+                stressedScenarios = e - h + 1 >= s ? (s..<(e - h + 2), Array(rh[s..<(e - h + 2)])) : nil
             }
         }
-        guard t >= start, t + 1 < variance.count else { return nil }
+        guard t >= start, t + 1 < variance.endIndex else { return nil }
         var sigma = variance[t + 1].squareRoot()
         var bound = false
         if let w = model.impliedWeight, let iv = implied, iv.isFinite, w * iv > sigma {
@@ -207,12 +292,14 @@ public struct MarginWalker: Sendable {
             switch model.controls.stressedPeriod {
             case .worstWindow:
                 if let w = stressedWindow, w.end - h + 1 >= w.start { stressed = w.start..<(w.end - h + 2) }
-            case .dates(let s, let e):
+            case .dates(_, let e):
                 if timestamps[t] >= e {
                     if namedStressed == nil {
-                        let first = timestamps.firstIndex { $0 >= s } ?? returns.count
-                        let last = timestamps.lastIndex { $0 <= e } ?? -1
-                        namedStressed = .some(last - h + 1 >= first ? first..<(last - h + 2) : nil)
+                        let first = namedFirst ?? returns.endIndex
+                        let last = namedLast ?? -1
+                        let range = last - h + 1 >= first ? first..<(last - h + 2) : nil
+                        namedStressed = .some(range)
+                        stressedScenarios = range.map { ($0, Array(rh[$0])) }
                     }
                     stressed = namedStressed ?? nil
                 }
@@ -265,9 +352,9 @@ public struct MarginWalker: Sendable {
                     sLow = c.low
                     sHigh = c.high
                 } else {
-                    rh.withUnsafeBufferPointer { buf in
-                        extremes(UnsafeBufferPointer(rebasing: buf[range]), k: ks, low: &sLow, high: &sHigh)
-                    }
+                    // the copy made when the period was found (its range is always this one)
+                    let values = stressedScenarios.map { $0.range == range ? $0.values : [] } ?? []
+                    values.withUnsafeBufferPointer { buf in extremes(buf, k: ks, low: &sLow, high: &sHigh) }
                     stressedCache = (range, ks, sLow, sHigh)
                 }
             } else {

@@ -170,6 +170,11 @@ func insertDescending(_ a: inout [Double], _ v: Double) {
 struct SortedWindow {
     private(set) var values: [Double] = []
 
+    init() {}
+
+    /// Values already in ascending order (a checkpoint's).
+    init(sorted: [Double]) { values = sorted }
+
     mutating func reset<S: Sequence>(_ s: S) where S.Element == Double {
         values = Array(s)
         values.sort()

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+import VolScaleData
+import VolScaleTestSupport
+
+@testable import VolScaleRisk
+
+/// A walker continued from its checkpoint, written as JSON and read back at several bars,
+/// publishes what one uninterrupted walker publishes, bit for bit; the checkpoint's size
+/// stops growing once the model's windows are full (all but an expanding GARCH fit).
+@Suite struct MarginWalkerCheckpointTests {
+    static let series = try? PriceFileReader().read(path: TestData.data("sp500-daily.csv")).series
+
+    static func models() throws -> [MarginModel] {
+        let gjr = VolatilitySpec.garch(asymmetric: true, distribution: .normal, refitEvery: 250, minimumFit: 500)
+        let calibration = try CoverageCalibration(target: 0.02, halfLife: 100, gain: 3, minimum: 0.8, maximum: 2)
+        return [
+            try MarginModel(
+                name: "GJR FHS-ES, stressed, floor, calibration, rolling fit", volatility: gjr,
+                measure: .expectedShortfall,
+                method: .fhs, confidence: 0.975, mpor: 2, lookback: 500,
+                controls: MarginControls(
+                    buffer: 0.25, stressedWeight: 0.25, floorLookback: 1_000, speedLimitDown: 0.1,
+                    calibration: calibration),
+                fitWindow: 1_000),
+            try MarginModel(
+                name: "EWMA HS, named stressed period", volatility: .ewma(lambda: 0.94), measure: .valueAtRisk,
+                method: .historical, confidence: 0.99, mpor: 2, lookback: 500,
+                controls: MarginControls(
+                    stressedWeight: 0.25, stressedPeriod: .dates(start: 1_217_548_800_000, end: 1_238_457_600_000),
+                    floorLookback: 750)),
+            try MarginModel(
+                name: "EWMA parametric, rise limit and corridor", volatility: .ewma(lambda: 0.97),
+                measure: .expectedShortfall, method: .parametric, confidence: 0.99, mpor: 1, lookback: 250,
+                controls: MarginControls(riseLimit: 0.5, riseBars: 5, corridor: 4, maintenance: .confidence(0.95))),
+            try MarginModel(
+                name: "GJR parametric, expanding fit", volatility: gjr, measure: .expectedShortfall,
+                method: .parametric, confidence: 0.99, mpor: 1, lookback: 250),
+        ]
+    }
+
+    @Test func continuedWalkersPublishTheUninterruptedPath() throws {
+        let series = try #require(Self.series)
+        let returns = series.returns
+        let timestamps = Array(series.timestamps.dropFirst())
+        let cuts: Set<Int> = [60, 700, 1_600, 2_460, 3_000, 4_000]
+        for model in try Self.models() {
+            var whole = try MarginWalker(model: model)
+            var resumed = try MarginWalker(model: model)
+            var differ = 0
+            var sizes: [Int: Data] = [:]
+            for (t, (r, ts)) in zip(returns, timestamps).enumerated() {
+                if cuts.contains(t) {
+                    let data = try JSONEncoder().encode(resumed.checkpoint)
+                    sizes[t] = data
+                    resumed = try MarginWalker(
+                        model: model, checkpoint: try JSONDecoder().decode(MarginWalker.Checkpoint.self, from: data))
+                }
+                if try whole.step(r, timestamp: ts) != resumed.step(r, timestamp: ts) { differ += 1 }
+            }
+            #expect(differ == 0, "\(model.name): \(differ) bars differ after a resume")
+            let same = whole.checkpoint == resumed.checkpoint
+            #expect(same, "\(model.name): the checkpoints differ at the end")
+            #expect(whole.count == returns.count)
+            // the stored state: bounded by the windows, or every return for an expanding fit
+            let late = try JSONDecoder().decode(MarginWalker.Checkpoint.self, from: try #require(sizes[4_000]))
+            let earlier = try JSONDecoder().decode(MarginWalker.Checkpoint.self, from: try #require(sizes[3_000]))
+            func counts(_ c: MarginWalker.Checkpoint) -> [Int] {
+                [
+                    c.variance.count, c.residuals.count, c.residualSums.count, c.returnSums.count, c.window.count,
+                    c.floorWindow.count, c.stressedValues?.count ?? 0,
+                ]
+            }
+            #expect(counts(late) == counts(earlier), "\(model.name): \(counts(earlier)) then \(counts(late))")
+            if model.fitWindow == nil, case .garch = model.volatility {
+                #expect(late.returns.count == 4_000)
+            } else {
+                #expect(late.returns.count == earlier.returns.count, "\(model.name)")
+                #expect(late.returns.count <= max(model.fitWindow ?? 0, 250) + model.mpor + 1, "\(model.name)")
+            }
+        }
+    }
+
+    /// A checkpoint of another model, or one whose parts were cut, is refused by name.
+    @Test func foreignOrCutCheckpointsAreRefused() throws {
+        let series = try #require(Self.series)
+        let models = try Self.models()
+        var w = try MarginWalker(model: models[1])
+        for (r, ts) in zip(series.returns.prefix(800), series.timestamps.dropFirst()) {
+            _ = try w.step(r, timestamp: ts)
+        }
+        var c = w.checkpoint
+        #expect(throws: MarginModelError.self) { _ = try MarginWalker(model: models[2], checkpoint: c) }
+        c.residuals.removeLast()
+        #expect { _ = try MarginWalker(model: models[1], checkpoint: c) } throws: { "\($0)".contains("checkpoint") }
+    }
+}
