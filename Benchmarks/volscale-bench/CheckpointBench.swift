@@ -4,9 +4,11 @@ import VolScaleEngine
 import VolScaleRisk
 import VolScaleStore
 
-/// `volscale-bench checkpoint [BARS]`: the example venue's engine, its S&P 500 asset margined
-/// by the venue's own policy (GJR FHS with stressed weighting and floor, refitted every 250
-/// bars on the last 2,520 returns), fed BARS daily bars (default 1,000,000) of a synthetic
+/// `volscale-bench checkpoint [BARS]`: an engine whose one asset is margined by the example
+/// venue's S&P 500 policy (GJR FHS with stressed weighting and floor, refitted every 250 bars
+/// on the last 2,520 returns) and aggregated by its rules, fed BARS one-minute bars (default
+/// 1,000,000: a million daily bars would run past the year 2100, which the engine refuses;
+/// the policy's windows are in bars either way) of a synthetic
 /// GARCH-like return series; at bars 10,000, 100,000 and BARS: the size of the stored engine
 /// state (JSON) and of the asset's walker checkpoint, and what a commit to SQLite of one bar
 /// (its quote, its two publications and the engine state) costs, median of 21 commits.
@@ -14,12 +16,16 @@ import VolScaleStore
 func checkpointBenchmark(bars: Int) async throws {
     let venue = try VenueConfig.load(path: "examples/venue.toml")
     guard let policy = venue.policies["SPX"] else { throw BenchError("the example venue has no SPX policy") }
-    var engine = try StreamingEngine(config: venue.engine, policies: ["SPX": policy])
+    let minute: Int64 = 60_000
+    let settings = try AssetSettings(
+        aggregation: venue.engine.settings("SPX").aggregation, barMillis: minute, barsPerDay: 1_440, sources: ["arch"])
+    let config = try EngineConfig(
+        assets: ["SPX"], aggregation: venue.engine.aggregation, barMillis: minute, settings: ["SPX": settings])
+    var engine = try StreamingEngine(config: config, policies: ["SPX": policy])
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("volscale-checkpoint-\(getpid())")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let store = try SQLiteStore(path: dir.appendingPathComponent("bench.sqlite").path)
-    let day: Int64 = 86_400_000
     let t0: Int64 = 946_684_800_000
     // a GARCH(1,1) return series with a pull back to the starting price (so 1,000,000 bars stay in range)
     var seed: UInt64 = 7
@@ -39,7 +45,7 @@ func checkpointBenchmark(bars: Int) async throws {
         let r = variance.squareRoot() * normal() - 0.001 * (logPrice - Foundation.log(2500.0))
         variance = 2e-6 + 0.08 * r * r + 0.9 * variance
         logPrice += r
-        let q = Quote(asset: "SPX", source: "arch", timestamp: t0 + Int64(i) * day, price: Foundation.exp(logPrice))
+        let q = Quote(asset: "SPX", source: "arch", timestamp: t0 + Int64(i) * minute, price: Foundation.exp(logPrice))
         switch engine.ingest(q) {
         case .success(let pubs):
             pendingQuotes.append(q)

@@ -135,7 +135,7 @@ extension ServiceAPI: APIProtocol {
                     "quotes[\(i)]: key '\(key.name)' may not quote \(q.asset) from source '\(q.source)' (its sources: \((key.sources ?? []).joined(separator: ", "))); nothing of this request was applied"
             )
         }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = state.clock.now()
         // a store that fails (the duplicate lookup, or the commit not done in time) is a 503:
         // what was accepted stays queued, and a resend is answered as duplicates once stored
         let result: ServiceState.IngestResult

@@ -23,8 +23,6 @@ extension ServiceAPI {
         }
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
     static func storeFailed(_ error: any Error) -> HTTPError {
         HTTPError(
             .serviceUnavailable, headers: [.retryAfter: "1"],
@@ -63,7 +61,7 @@ extension ServiceAPI {
         let stored: StoredAccount
         do {
             stored = try await store.putAccount(
-                id: id, document: document.json.text, time: Self.now(), by: RawBody.keyName ?? "unknown")
+                id: id, document: document.json.text, time: state.clock.now(), by: RawBody.keyName ?? "unknown")
         } catch {
             throw Self.storeFailed(error)
         }
@@ -87,7 +85,7 @@ extension ServiceAPI {
         let deleted: StoredAccount?
         do {
             deleted = try await store.deleteAccount(
-                id: input.path.id, time: Self.now(), by: RawBody.keyName ?? "unknown")
+                id: input.path.id, time: state.clock.now(), by: RawBody.keyName ?? "unknown")
         } catch {
             throw Self.storeFailed(error)
         }
@@ -164,7 +162,7 @@ extension ServiceAPI {
                 after = last
             }
         }
-        let now = now()
+        let now = state.clock.now()
         for a in file {
             let document = Schemas.Account(a)
             _ = try await store.putAccount(id: a.id, document: document.json.text, time: now, by: "accounts file")

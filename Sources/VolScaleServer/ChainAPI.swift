@@ -39,7 +39,7 @@ extension ServiceAPI {
                 .unprocessableContent,
                 message: "result: more than \(Self.maxChainExpiries) expiries (each one is a fit)")
         }
-        let now = ServiceState.wallClock()
+        let now = state.clock.now()
         let asOf = chain.timestamp ?? now
         guard asOf <= now + 60_000 else {
             throw HTTPError(.unprocessableContent, message: "result: creation_timestamp \(asOf) is in the future")

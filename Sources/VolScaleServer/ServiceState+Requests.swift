@@ -32,7 +32,7 @@ extension ServiceState {
         let p = try engine.updatePolicy(
             buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown, hardFloor: hardFloor,
             hardCap: hardCap, maintenanceFraction: maintenanceFraction, by: who,
-            at: Int64(Date().timeIntervalSince1970 * 1000))
+            at: clock.now())
         pendingPublications.append(p)
         if cluster == nil { append(p) } else { cluster?.configChanged = true }
         queueChanged()
@@ -55,6 +55,6 @@ extension ServiceState {
 
     public var lag: Int64 {
         let latest = engine.aggregator.states.values.map(\.lastUpdate).max() ?? 0
-        return latest == 0 ? 0 : max(0, Int64(Date().timeIntervalSince1970 * 1000) &- latest)
+        return latest == 0 ? 0 : max(0, clock.now() &- latest)
     }
 }

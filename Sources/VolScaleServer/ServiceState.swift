@@ -104,7 +104,8 @@ public actor ServiceState {
 
     public func setMaxQuoteAge(_ ms: Int64) { maxQuoteAge = ms }
 
-    public static func wallClock() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// The time of day the service goes by (UTC ms): the system's, or a test's.
+    public nonisolated let clock: ServiceClock
 
     /// The asset's status as the API reports it: stale, unstable (circuit breaker) or stable.
     public func status(of asset: String) -> PriceStatus {
@@ -114,7 +115,8 @@ public actor ServiceState {
     /// Marks the assets without a quote for `maxQuoteAge` stale (a `status` event each); an
     /// asset never quoted since start counts from the start. Run every second by
     /// `StalenessMonitor`.
-    public func checkStaleness(now: Int64 = ServiceState.wallClock()) {
+    public func checkStaleness(now: Int64? = nil) {
+        let now = now ?? clock.now()
         for asset in engine.config.assets where !stale.contains(asset) {
             let last = lastArrival[asset] ?? startedAt
             if now &- last > maxQuoteAge {
@@ -124,7 +126,7 @@ public actor ServiceState {
         }
     }
 
-    let startedAt = ServiceState.wallClock()
+    let startedAt: Int64
 
     struct Subscriber {
         let continuation: AsyncStream<StreamEvent>.Continuation
@@ -156,7 +158,9 @@ public actor ServiceState {
         for (k, v) in h { history[k] = Array(v.suffix(historyCapacity)) }
     }
 
-    public init(engine: StreamingEngine, store: (any EngineStore)?, book: MarginBook) {
+    public init(engine: StreamingEngine, store: (any EngineStore)?, book: MarginBook, clock: ServiceClock = .system) {
+        self.clock = clock
+        self.startedAt = clock.now()
         self.engine = engine
         self.store = store
         self.live = LiveBook(book: book)
@@ -198,7 +202,7 @@ public actor ServiceState {
     ///   account write); they are still streamed.
     func report(_ changes: [AccountMonitor.Change], record: Bool = true) {
         guard !changes.isEmpty else { return }
-        let now = Self.wallClock()
+        let now = clock.now()
         for c in changes {
             let ratio = c.marginRatio.map { "margin ratio " + String(format: "%.4f", $0) } ?? "equity not positive"
             if record {
@@ -294,7 +298,7 @@ public actor ServiceState {
 
     /// A quote was accepted: the asset is fresh again (a `status` event if it was stale).
     func arrived(_ asset: String) {
-        lastArrival[asset] = Self.wallClock()
+        lastArrival[asset] = clock.now()
         if stale.remove(asset) != nil {
             let unstable = engine.aggregator.states[asset]?.unstable ?? false
             broadcast(.status(asset: asset, status: PriceStatus(unstable: unstable), time: lastArrival[asset] ?? 0))

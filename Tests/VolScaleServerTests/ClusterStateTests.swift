@@ -10,9 +10,22 @@ import VolScaleStore
 /// does with real processes and signals): the lease decides who ingests an asset, the other
 /// follows the chain and the asset's state, a paused owner whose lease was taken is fenced
 /// off and writes nothing, and the new owner continues exactly where the stored state ends.
-/// Needs VOLSCALE_PG_URL (scripts/test.sh starts a server and sets it).
+/// Needs VOLSCALE_PG_URL (scripts/test.sh starts a server and sets it); runs in a database of
+/// its own on that server (the store tests count every row of theirs).
 @Suite(.serialized) struct ClusterStateTests {
     static let url = ProcessInfo.processInfo.environment["VOLSCALE_PG_URL"]
+    static let database = "volscale_cluster_state"
+
+    /// The URL of this suite's database, created on the test server when missing.
+    static func ownDatabase() async throws -> String {
+        let url = try #require(Self.url)
+        let admin = try await PostgresStore.connect(url: url, owner: "cluster-state-admin")
+        do { try await admin.execute("CREATE DATABASE \(database)") } catch {
+            guard "\(error)".contains("already exists") else { throw error }
+        }
+        let base = try #require(url.range(of: "/", options: .backwards))
+        return String(url[..<base.lowerBound]) + "/" + database
+    }
     static let book = """
         [settings]
         settlement = "USD"
@@ -23,8 +36,10 @@ import VolScaleStore
         """
 
     /// A process of the venue: its own engine and connection, joined to `chain`.
-    static func process(_ name: String, chain: String, asset: String) async throws -> (ServiceState, PostgresStore) {
-        let store = try await PostgresStore.connect(url: try #require(url), owner: chain)
+    static func process(_ name: String, chain: String, asset: String, url: String) async throws -> (
+        ServiceState, PostgresStore
+    ) {
+        let store = try await PostgresStore.connect(url: url, owner: chain)
         let config = try EngineConfig(
             assets: [asset], aggregation: AggregationPolicy(maxAge: AggregationPolicy.maxAgeLimit, minSources: 1))
         let book = try BookConfig.parse(Self.book.replacingOccurrences(of: "CLT", with: asset), path: "cluster.toml")
@@ -48,8 +63,9 @@ import VolScaleStore
         let tag = UUID().uuidString.prefix(8).lowercased()
         let chain = "cluster-state-\(tag)"
         let asset = "CLT-\(tag)"
-        let (a, storeA) = try await Self.process("a", chain: chain, asset: asset)
-        let (b, storeB) = try await Self.process("b", chain: chain, asset: asset)
+        let url = try await Self.ownDatabase()
+        let (a, storeA) = try await Self.process("a", chain: chain, asset: asset, url: url)
+        let (b, storeB) = try await Self.process("b", chain: chain, asset: asset, url: url)
         try await storeA.registerAssets([asset])
 
         // lease: a takes the asset; b cannot while a's lease runs, and refuses its quotes

@@ -13,12 +13,12 @@ enum Fixture {
         .deletingLastPathComponent()
     static let keys = ["read": "read-secret", "ingest": "ingest-secret", "admin": "admin-secret"]
 
-    static func state() async throws -> ServiceState {
+    static func state(clock: ServiceClock = .system) async throws -> ServiceState {
         let c = try EngineConfig(
             assets: ["BTC", "ETH"], aggregation: AggregationPolicy(maxAge: AggregationPolicy.maxAgeLimit, minSources: 1)
         )
         let book = try BookConfig.load(path: root.appendingPathComponent("examples/book.toml").path).book
-        let state = ServiceState(engine: StreamingEngine(config: c), store: nil, book: book)
+        let state = ServiceState(engine: StreamingEngine(config: c), store: nil, book: book, clock: clock)
         await state.setAccounts([
             Account(
                 id: "acc1", collateral: [("USD", 10_000)],

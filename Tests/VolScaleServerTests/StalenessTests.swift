@@ -7,22 +7,26 @@ import VolScaleEngine
 
 @testable import VolScaleServer
 
-/// An asset with no accepted quote within the maximum age (wall clock) is reported stale,
+/// An asset with no accepted quote within the maximum age (the service's clock, here a test's
+/// that moves only when told) is reported stale,
 /// on /v1/assets and as a `status` event on the stream; its next quote makes it fresh
 /// again, with another event. (Its rates cannot loosen meanwhile: the engine publishes only
 /// on accepted quotes.)
 @Suite struct StalenessTests {
     @Test func assetsWithoutQuotesTurnStaleAndBack() async throws {
-        let state = try await Fixture.state()
+        let time = ManualClock(1_700_000_000_000)
+        let state = try await Fixture.state(clock: time.clock)
         await state.setMaxQuoteAge(1_000)
         let subscription = try await state.subscribe(since: nil)
-        let start = ServiceState.wallClock()
         _ = try await state.ingest([Quote(asset: "BTC", source: "x", timestamp: 1_600_000_000_000, price: 60_000)])
-        await state.checkStaleness(now: start + 500)
+        time.advance(by: 500)
+        await state.checkStaleness()
         #expect(await state.stale.isEmpty, "within the maximum age")
-        await state.checkStaleness(now: start + 60_000)
+        time.advance(by: 1_000)
+        await state.checkStaleness()
         #expect(await state.stale == ["BTC", "ETH"], "ETH never quoted: counted from the start")
-        await state.checkStaleness(now: start + 61_000)  // no second event for an asset already stale
+        time.advance(by: 60_000)
+        await state.checkStaleness()  // no second event for an asset already stale
         let app = buildApplication(state: state, config: Fixture.config())
         try await app.test(.router) { client in
             try await client.execute(uri: "/v1/assets/BTC", method: .get, headers: bearer("read")) { r in
