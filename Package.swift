@@ -153,11 +153,13 @@ let package = Package(
         .testTarget(
             name: "VolScaleEngineTests",
             dependencies: ["VolScaleEngine", "VolScaleRisk", "VolScaleMargin", "VolScaleData", "VolScaleTestSupport"]),
-        .testTarget(name: "VolScaleStoreTests", dependencies: ["VolScaleStore", "VolScaleEngine", "VolScaleConfig"]),
+        .testTarget(
+            name: "VolScaleStoreTests",
+            dependencies: ["VolScaleStore", "VolScaleEngine", "VolScaleConfig", "VolScaleTestSupport"]),
         .testTarget(
             name: "VolScaleServerTests",
             dependencies: [
-                "VolScaleServer", "VolScaleStore", "VolScaleEngine",
+                "VolScaleServer", "VolScaleStore", "VolScaleEngine", "VolScaleTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

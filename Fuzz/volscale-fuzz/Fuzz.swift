@@ -3,9 +3,10 @@ import VolScaleConfig
 import VolScaleCore
 import VolScaleData
 
-/// One input through the decoders that take outside bytes. The first byte picks the decoder
-/// (modulo 8), the rest is the input: 0 the price-ingestion body, 1 the what-if body (as the
-/// service's hot path reads it, `AccountDocument`, and as the accounts file does), 2 and 5-7 a
+/// One input through the decoders that take outside bytes, as the product runs them. The first
+/// byte picks the decoder (modulo 8), the rest is the input: 0 a quote line (`volscale
+/// ingest`), 1 an account (the what-if body as the service reads it, `AccountDocument`, and an
+/// account of the accounts file the service seeds a store from), 2 and 5-7 a
 /// price file (CSV, klines or ticks, format detected as `volscale vol` does; gzip inflated),
 /// 3 an option-chain file (the VIX layout, and Deribit's CSV or JSON), 4 a number for the float parser.
 /// Refusals are fine (errors are values); a trap, a hang or an overflow is a finding, and so
@@ -17,12 +18,12 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     let data = Data(body)
     switch selector % 8 {
     case 0:
-        if let json = try? Requests.json(data) { _ = try? Requests.quotes(json) }
+        _ = try? Requests.quoteLine(Substring(String(decoding: data, as: UTF8.self)))
     case 1:
         // the service's what-if body (AccountDocument, the hot path's reader) and the accounts file's
         if let json = try? Requests.json(data) {
             _ = try? AccountDocument(json: json)
-            _ = try? Requests.whatIf(json)
+            if let o = json.dictionary { _ = AccountsFile.account(o, id: "fuzz") }
         }
     case 3:
         _ = try? OptionChainReader().parse(String(decoding: data, as: UTF8.self), name: "fuzz")

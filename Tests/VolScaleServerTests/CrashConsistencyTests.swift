@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VolScaleTestSupport
 
 @testable import VolScaleEngine
 @testable import VolScaleServer
@@ -136,7 +137,7 @@ import Testing
             #expect(ready, "round \(round): server not ready")
             guard ready else {
                 server.terminate()
-                server.waitUntilExit()
+                await server.exited()
                 break
             }
             let stopAfter = Double.random(in: 0.3...1.5, using: &rng)
@@ -161,7 +162,7 @@ import Testing
                     kill(server.processIdentifier, signal)
                 }
             }
-            server.waitUntilExit()
+            await server.exited()
             if signal == SIGTERM {
                 #expect(
                     server.terminationReason == .exit && server.terminationStatus == 0, "round \(round): clean stop")
@@ -187,7 +188,7 @@ import Testing
             }
         }
         kill(server.processIdentifier, SIGTERM)
-        server.waitUntilExit()
+        await server.exited()
         #expect(server.terminationStatus == 0)
 
         let rows = try await SQLiteStore(path: database).allQuoteKeys()
@@ -206,7 +207,7 @@ import Testing
         let out = Pipe()
         audit.standardOutput = out
         try audit.run()
-        audit.waitUntilExit()
+        await audit.exited()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(audit.terminationStatus == 0 && text.contains("intact"), "\(text)")
     }

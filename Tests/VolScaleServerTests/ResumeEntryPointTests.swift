@@ -16,7 +16,14 @@ import VolScaleStore
 
     /// The example venue's S&P 500 asset alone, with its own policy.
     static func venue(_ dir: URL) throws -> String {
-        let data = Fixture.root.appendingPathComponent("data/sp500-daily.csv").path
+        // the first 2,100 days of the S&P 500 (1999-2007): the policy publishes from its 1,500th
+        // return, and a shorter file keeps the test light beside the suites that run alongside
+        let lines = try String(
+            contentsOfFile: Fixture.root.appendingPathComponent("data/sp500-daily.csv").path, encoding: .utf8
+        )
+        .split(separator: "\n", omittingEmptySubsequences: false).prefix(2_101)
+        let data = dir.appendingPathComponent("sp500-head.csv").path
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: data))
         let text = """
             [venue]
             name = "resume"

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VolScaleConfig
+import VolScaleTestSupport
 
 @testable import VolScaleEngine
 @testable import VolScaleStore
@@ -257,29 +258,35 @@ enum StoreSpec {
             try p.run()
             seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             let killAfter = kills < 5 ? Int(seed >> 33) % 25 + 1 : Int.max
-            var acks = 0
-            var lastAcked: Int64 = 0
-            var pending = Data()
-            let reader = out.fileHandleForReading
-            while true {
-                let chunk = reader.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                while let nl = pending.firstIndex(of: 10) {
-                    let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
-                    pending.removeSubrange(pending.startIndex...nl)
-                    let parts = line.split(separator: " ")
-                    if parts.count == 3, parts[0] == "ack", let q = Int64(parts[2]) {
-                        acks += 1
-                        lastAcked = q
+            // the child's acknowledgements read, and the kill sent, off Swift concurrency's threads
+            nonisolated(unsafe) let child = p
+            nonisolated(unsafe) let output = out
+            let lastAcked = try await offThePool { () -> Int64 in
+                var acks = 0
+                var lastAcked: Int64 = 0
+                var pending = Data()
+                let reader = output.fileHandleForReading
+                while true {
+                    let chunk = reader.availableData
+                    if chunk.isEmpty { break }
+                    pending.append(chunk)
+                    while let nl = pending.firstIndex(of: 10) {
+                        let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
+                        pending.removeSubrange(pending.startIndex...nl)
+                        let parts = line.split(separator: " ")
+                        if parts.count == 3, parts[0] == "ack", let q = Int64(parts[2]) {
+                            acks += 1
+                            lastAcked = q
+                        }
+                    }
+                    if acks >= killAfter {
+                        kill(child.processIdentifier, SIGKILL)
+                        break
                     }
                 }
-                if acks >= killAfter {
-                    kill(p.processIdentifier, SIGKILL)
-                    break
-                }
+                child.waitUntilExit()
+                return lastAcked
             }
-            p.waitUntilExit()
             if p.terminationReason == .uncaughtSignal {
                 kills += 1
                 // everything acknowledged before the kill is in the store
