@@ -18,10 +18,7 @@ struct Trail<Element>: Sendable where Element: Sendable {
     var endIndex: Int { base + items.count }
 
     /// The element at index `i` of the whole sequence (kept: `base <= i < endIndex`).
-    subscript(i: Int) -> Element {
-        get { items[i - base] }
-        set { items[i - base] = newValue }
-    }
+    subscript(i: Int) -> Element { items[i - base] }
 
     subscript(r: ClosedRange<Int>) -> ArraySlice<Element> { items[(r.lowerBound - base)...(r.upperBound - base)] }
     subscript(r: Range<Int>) -> ArraySlice<Element> { items[(r.lowerBound - base)..<(r.upperBound - base)] }

@@ -115,8 +115,8 @@ public actor ServiceState {
     /// Marks the assets without a quote for `maxQuoteAge` stale (a `status` event each); an
     /// asset never quoted since start counts from the start. Run every second by
     /// `StalenessMonitor`.
-    public func checkStaleness(now: Int64? = nil) {
-        let now = now ?? clock.now()
+    public func checkStaleness() {
+        let now = clock.now()
         for asset in engine.config.assets where !stale.contains(asset) {
             let last = lastArrival[asset] ?? startedAt
             if now &- last > maxQuoteAge {

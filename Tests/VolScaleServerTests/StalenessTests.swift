@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 import VolScaleConfig
 import VolScaleEngine
@@ -45,4 +46,15 @@ import VolScaleEngine
         }
         #expect(statuses == ["BTC stable", "BTC stale", "ETH stale", "BTC stable"])
     }
+}
+
+/// A clock that moves only when told (tests).
+final class ManualClock: Sendable {
+    private let time: Mutex<Int64>
+
+    init(_ start: Int64) { time = Mutex(start) }
+
+    var clock: ServiceClock { ServiceClock { [self] in self.time.withLock { $0 } } }
+
+    func advance(by milliseconds: Int64) { time.withLock { $0 += milliseconds } }
 }
