@@ -12,7 +12,8 @@ account x instrument coefficient matrix (built from the sparse 10-position lists
                 boundary scenario counted in part)
     liquidity = sum_j n_j * m_j * (halfSpread_j + kappaSigma_j * sqrt(max(0, n_j - t_j) / ADV_j)),
                 n_j = |c_j| * price_j
-    floor     = (1 - maxOffset) * sum_j |c_j| * standalone_side(c_j)
+    floor     = (1 - maxOffset) * sum_j standalone_j, a linear position's
+                rate_side(c_j) * n_j, an option's worst grid loss max(0, max_g(-c_j G_jg w_g))
     margin    = max(max(ES, grid, 0) + liquidity, floor)
 
 vectorised in chunks of accounts so the loss matrix fits memory.
@@ -37,6 +38,7 @@ standalone_long, standalone_short = f64("standalone-long"), f64("standalone-shor
 price, half_spread, kappa_sigma, adv = f64("price"), f64("halfspread"), f64("kappasigma"), f64("adv")
 multiplier, threshold = f64("liquidity-multiplier"), f64("impact-threshold")
 grid, grid_weights = f64("grid"), f64("grid-weights")
+grid_standalone = f64("grid-standalone") > 0
 confidence, max_offset, scenarios = f64("settings")
 swift = f64("swift-result")
 n_inst = standalone_long.size
@@ -58,7 +60,7 @@ def compute(inst, coef, chunk=10_000):
     excess = np.maximum(0, notional - threshold[inst])
     impact = np.where((kappa_sigma[inst] > 0) & (excess > 0), kappa_sigma[inst] * np.sqrt(excess / adv[inst]), 0)
     liquidity = (notional * multiplier[inst] * (half_spread[inst] + impact)).sum(axis=1)
-    floor = (q * np.where(coef < 0, standalone_short[inst], standalone_long[inst])).sum(axis=1)
+    rate = np.nan_to_num(np.where(coef < 0, standalone_short[inst], standalone_long[inst]))
     for s in range(0, inst.shape[0], chunk):
         e = min(s + chunk, inst.shape[0])
         Q = np.zeros((e - s, n_inst))
@@ -69,7 +71,9 @@ def compute(inst, coef, chunk=10_000):
         worst = worst[:, ::-1]
         es = (worst[:, :k - 1].sum(axis=1) + (tail - (k - 1)) * worst[:, k - 1]) / tail
         grid_req = (-(Q @ G) * grid_weights).max(axis=1)
-        out[s:e] = np.maximum(np.maximum(np.maximum(es, grid_req), 0) + liquidity[s:e], (1 - max_offset) * floor[s:e])
+        option_worst = np.maximum(0, (-coef[s:e, :, None] * G[inst[s:e]] * grid_weights).max(axis=2))
+        floor = np.where(grid_standalone[inst[s:e]], option_worst, rate[s:e] * notional[s:e]).sum(axis=1)
+        out[s:e] = np.maximum(np.maximum(np.maximum(es, grid_req), 0) + liquidity[s:e], (1 - max_offset) * floor)
     return out
 
 

@@ -470,6 +470,7 @@ try write(kernel.liquidityMultiplier, "liquidity-multiplier.f64")
 try write(kernel.impactThreshold, "impact-threshold.f64")
 try write(kernel.gridRows, "grid.f64")
 try write(kernel.gridWeights, "grid-weights.f64")
+try write(kernel.gridStandalone.map { $0 ? 1.0 : 0.0 }, "grid-standalone.f64")
 try write([kernel.confidence, kernel.maxOffset, Double(kernel.scenarios)], "settings.f64")
 try write(pmResult, "swift-result.f64")
 

@@ -101,8 +101,15 @@ public struct HoldingLiquidity: Sendable, Equatable {
     /// The square-root rule before the multiplier: `kappa sigma sqrt(max(0, size - threshold) / ADV)`
     /// for a holding or a position of `size` (quote currency).
     public func squareRootImpact(_ size: Double) -> Double {
+        Self.squareRootImpact(kappaSigma: kappa * volatility, threshold: threshold, adv: adv, size: size)
+    }
+
+    /// The square-root rule from its parts (`kappaSigma`: kappa x daily sigma), for tables
+    /// that keep the product per instrument.
+    @inline(__always)
+    public static func squareRootImpact(kappaSigma: Double, threshold: Double, adv: Double, size: Double) -> Double {
         let excess = max(0, size - threshold)
-        return volatility > 0 && excess > 0 ? kappa * volatility * (excess / adv).squareRoot() : 0
+        return kappaSigma > 0 && excess > 0 ? kappaSigma * (excess / adv).squareRoot() : 0
     }
 
     public func addOn(value v: Double, side: Side) -> AddOn {

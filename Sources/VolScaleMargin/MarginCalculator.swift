@@ -13,6 +13,8 @@ public struct MarginCalculator: Sendable {
     public let book: MarginBook
     /// Grid scenarios: (price move in multiples of sigma sqrt(mpor), relative IV shock, weight, label).
     public let grid: [(move: Double, volShock: Double, weight: Double, label: String)]
+    /// Each grid point's weight, in `grid`'s order.
+    let gridWeights: [Double]
     /// Per-unit scenario P&L rows of each instrument at its quoted IV: FHS and grid.
     let fhsRows: [String: [Double]]
     let gridRows: [String: [Double]]
@@ -65,6 +67,7 @@ public struct MarginCalculator: Sendable {
             g.append((m, 0, s.extendedWeight, "extended: price \(Self.signed(m))σ (loss x \(s.extendedWeight))"))
         }
         self.grid = g
+        self.gridWeights = g.map(\.2)
         var fr: [String: [Double]] = [:]
         var gr: [String: [Double]] = [:]
         for (symbol, inst) in book.instruments {
@@ -157,19 +160,22 @@ public struct MarginCalculator: Sendable {
 
         /// Notional in the settlement currency.
         func notional(price: Double) -> Double {
-            switch instrument.kind {
-            case .inverse: return Swift.abs(quantity) * instrument.multiplier
-            default: return Swift.abs(quantity) * instrument.multiplier * price
-            }
+            MarginRule.notional(
+                inverse: instrument.kind.isInverse, quantity: quantity, multiplier: instrument.multiplier, price: price)
         }
 
         /// Mark value in the settlement currency: unrealised P&L for futures, option value.
         func value(price: Double, volShock: Double = 0) -> Double {
             switch instrument.kind {
             case .spot: return quantity * price
-            case .linear: return entries.reduce(0) { $0 + $1.0 * instrument.multiplier * (price - $1.1) }
-            case .inverse:
-                return entries.reduce(0) { $0 + $1.0 * instrument.multiplier * (1 / $1.1 - 1 / price) * price }
+            case .linear, .inverse:
+                let inverse = instrument.kind.isInverse
+                return entries.reduce(0) {
+                    $0
+                        + MarginRule.entryPnL(
+                            inverse: inverse, quantity: $1.0, multiplier: instrument.multiplier, price: price,
+                            entry: $1.1)
+                }
             case .option(let type, let strike, let expiry):
                 return quantity * instrument.multiplier
                     * Black76.price(
@@ -329,14 +335,8 @@ public struct MarginCalculator: Sendable {
             let row = self.row(leg, price: price, cache: gridRows) {
                 Self.rowForGrid(leg.instrument, asset: $0, iv: leg.iv, grid: grid, mpor: s.mpor)
             }
-            var worst = 0.0
-            var at = -1
-            for (g, r) in row.enumerated() {
-                let loss = -leg.coefficient * r * grid[g].weight
-                if loss > worst {
-                    worst = loss
-                    at = g
-                }
+            let (worst, at) = row.withUnsafeBufferPointer {
+                MarginRule.worstGridLoss(coefficient: leg.coefficient, row: $0, weights: gridWeights)
             }
             let label = at >= 0 ? grid[at].label : "no loss in any grid scenario"
             return (
@@ -348,29 +348,20 @@ public struct MarginCalculator: Sendable {
         }
         let published = leg.asset.published
         let (base, mmBase) = linearRates(leg.asset, side: side)
-        var rate = base
         var why: String {
             if let published { return "published rate, sequence \(published.sequence)" }
             return leg.asset.initialRate != nil
                 ? "fixed rate"
                 : "volatility rate (ES \(s.confidence) over \(s.mpor) day\(s.mpor == 1 ? "" : "s"), daily sigma \(leg.asset.volatility))"
         }
-        var sized: String?
-        if let rule = leg.asset.sizeRule {
-            let r = rule.rate(notional: notional)
-            if r > rate {
-                rate = r
-                sized = "size rule at notional \(Self.money(notional))"
-            }
-        }
-        let im = rate * notional
-        let mm = base > 0 ? im * mmBase / base : 0
+        let (rate, sized) = MarginRule.sizedRate(base: base, rule: leg.asset.sizeRule, notional: notional)
+        let (im, mm) = MarginRule.requirement(rate: rate, notional: notional, base: base, maintenanceBase: mmBase)
         return (
             im, mm,
             Explanation(
                 leg.instrument.symbol, im,
                 detail: text(
-                    "\(side.rawValue) \(Swift.abs(leg.quantity)) contracts, notional \(Self.money(notional)), rate \(Self.pct(rate)) (\(sized ?? why))"
+                    "\(side.rawValue) \(Swift.abs(leg.quantity)) contracts, notional \(Self.money(notional)), rate \(Self.pct(rate)) (\(sized ? "size rule at notional \(Self.money(notional))" : why))"
                 ))
         )
     }
@@ -394,11 +385,8 @@ public struct MarginCalculator: Sendable {
             let c = leg.coefficient
             for g in 0..<grid.count { gridLoss[g] -= c * row[g] }
         }
-        var gridReq = 0.0
-        var gridAt = -1
-        for g in 0..<grid.count where gridLoss[g] * grid[g].weight > gridReq {
-            gridReq = gridLoss[g] * grid[g].weight
-            gridAt = g
+        let (gridReq, gridAt) = gridLoss.withUnsafeBufferPointer {
+            MarginRule.worstGridLoss(coefficient: -1, row: $0, weights: gridWeights)
         }
         children.append(
             Explanation(
@@ -416,12 +404,14 @@ public struct MarginCalculator: Sendable {
                 let c = leg.coefficient
                 for k in 0..<sc.count { loss[k] -= c * row[k] }
             }
-            var candidates = loss.map { (loss: $0, weight: 1.0 / Double(sc.count)) }
             let worstIndex = loss.indices.max { loss[$0] < loss[$1] } ?? 0
-            fhsReq = max(
-                0,
-                EmpiricalTail.estimate(candidates: &candidates, totalWeight: 1, confidence: s.confidence)
-                    .expectedShortfall)
+            let tail = MarginRule.tail(count: sc.count, confidence: s.confidence)
+            var top = [Double](repeating: 0, count: tail.k)
+            fhsReq = loss.withUnsafeBufferPointer { losses in
+                top.withUnsafeMutableBufferPointer {
+                    MarginRule.expectedShortfall(losses, count: sc.count, tail: tail, scratch: $0)
+                }
+            }
             children.append(
                 Explanation(
                     "joint historical scenarios", fhsReq,
@@ -436,7 +426,9 @@ public struct MarginCalculator: Sendable {
             let price = prices[leg.asset.name] ?? leg.asset.price
             let n = leg.notional(price: price)
             let l = HoldingLiquidity(asset: leg.asset, settings: s, esFactor: tailFactors.es)
-            let add = n * l.multiplier * (0.5 * leg.asset.spread + l.squareRootImpact(n))
+            let add = MarginRule.liquidityAddOn(
+                notional: n, multiplier: l.multiplier, halfSpread: 0.5 * leg.asset.spread, impact: l.squareRootImpact(n)
+            )
             liquidity += add
             var detail = "notional \(Self.money(n)) vs ADV \(Self.money(leg.asset.averageDailyVolume))"
             if l.multiplier != 1 {
@@ -448,7 +440,9 @@ public struct MarginCalculator: Sendable {
         children.append(Explanation("liquidity add-ons", liquidity, children: liqChildren))
         let risk = max(gridReq, fhsReq) + liquidity
         let floor = (1 - s.maxOffset) * standaloneSum
-        let im = max(risk, floor)
+        let im = MarginRule.portfolioInitial(
+            grid: gridReq, scenarios: fhsReq, liquidity: liquidity, standaloneSum: standaloneSum, maxOffset: s.maxOffset
+        )
         let bound =
             floor > risk
             ? "offset limit: (1 - \(s.maxOffset)) x stand-alone sum \(Self.money(standaloneSum))"
@@ -477,7 +471,7 @@ public struct MarginCalculator: Sendable {
             let p = prices[asset.name] ?? asset.price
             let v = q * p
             let h = haircut(asset, holdingValue: v, borrowed: q < 0)
-            let counted = q >= 0 ? v * (1 - h.rate) : v * (1 + h.rate)
+            let counted = MarginRule.counted(quantity: q, value: v, haircut: h.rate)
             equity += counted
             if explaining {
                 var detail =
@@ -528,7 +522,7 @@ public struct MarginCalculator: Sendable {
         let (legs, collateral) = try resolve(account)
         let prices = bookPrices
         let f = figures(legs, collateral, prices: prices, mode: mode)
-        let status: AccountStatus = f.equity < f.mm ? .liquidatable : (f.equity < f.im ? .marginCall : .healthy)
+        let status = AccountStatus(equity: f.equity, initial: f.im, maintenance: f.mm)
         let liq = liquidationPrices ? liquidationPrice(legs, collateral, prices: prices, mode: mode) : nil
         var children = [
             f.equityExplanation, f.marginExplanation,

@@ -17,6 +17,12 @@ public enum InstrumentKind: Sendable, Equatable {
     /// European option on the underlying's price, Black-76 with the index as forward,
     /// no discounting; `expiry` in years.
     case option(type: OptionType, strike: Double, expiry: Double)
+
+    /// An inverse perpetual or future (its notional is `|q| m`, without the price).
+    var isInverse: Bool {
+        if case .inverse = self { return true }
+        return false
+    }
 }
 
 public struct Instrument: Sendable, Equatable {

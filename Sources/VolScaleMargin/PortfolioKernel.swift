@@ -10,7 +10,8 @@ import Dispatch
 /// `loss_k = -sum_j c_j * rows[i_j][k]` over the joint scenarios and
 /// `gridLoss_g = -sum_j c_j * gridRows[i_j][g]` over the risk grid; requirement
 /// `max(max(ES_alpha(loss), max_g gridLoss_g * gridWeight_g, 0) + sum_j liquidity_j(|c_j|),
-///      (1 - maxOffset) * sum_j |c_j| * standalone_side(c_j)[i_j])`,
+///      (1 - maxOffset) * sum_j standalone_j)`, where a linear position's stand-alone
+/// requirement is `rate_side(c_j)[i_j] * |c_j| * price_i` and an option's its worst grid loss,
 /// where `liquidity_j(q) = n * multiplier_i * (halfSpread_i + kappaSigma_i * sqrt(max(0, n - threshold_i) / ADV_i))`
 /// with `n = q * price_i`. ES uses the EmpiricalTail rule with equal weights.
 public struct PortfolioKernel: Sendable {
@@ -18,9 +19,12 @@ public struct PortfolioKernel: Sendable {
     public let rows: [Double]
     public let scenarios: Int
     public let instruments: Int
-    /// Stand-alone requirement per unit |coefficient| of a long (positive coefficient) and a
-    /// short position.
+    /// Stand-alone rate (decimal fraction of notional) of a long (positive coefficient) and
+    /// a short linear position.
     public let standaloneLong: [Double], standaloneShort: [Double]
+    /// Instruments whose stand-alone requirement is their worst loss over the risk grid
+    /// (options), not a rate of notional.
+    public let gridStandalone: [Bool]
     /// Per instrument: notional per unit |coefficient|, half spread, kappa * sigma, ADV, the
     /// regime multiplier on liquidity costs and the holding value below which no impact is
     /// charged.
@@ -36,9 +40,10 @@ public struct PortfolioKernel: Sendable {
         rows: [Double], scenarios: Int, standaloneLong: [Double], standaloneShort: [Double], price: [Double],
         halfSpread: [Double],
         kappaSigma: [Double], adv: [Double], liquidityMultiplier: [Double], impactThreshold: [Double],
-        gridRows: [Double], gridWeights: [Double], confidence: Double, maxOffset: Double
+        gridRows: [Double], gridWeights: [Double], gridStandalone: [Bool], confidence: Double, maxOffset: Double
     ) {
         self.rows = rows
+        self.gridStandalone = gridStandalone
         self.scenarios = scenarios
         self.instruments = rows.count / max(scenarios, 1)
         (self.standaloneLong, self.standaloneShort) = (standaloneLong, standaloneShort)
@@ -49,7 +54,8 @@ public struct PortfolioKernel: Sendable {
         self.maxOffset = maxOffset
     }
 
-    /// The scenario part alone: no grid, one stand-alone requirement per unit for both sides,
+    /// The scenario part alone: no grid, one stand-alone requirement per unit of |coefficient|
+    /// for both sides (turned into a rate of notional by dividing by the price),
     /// no regime multiplier and no impact threshold (a synthetic book, as the direct
     /// computation in `PortfolioKernelTests` has).
     public init(
@@ -58,12 +64,12 @@ public struct PortfolioKernel: Sendable {
     ) {
         let ones = [Double](repeating: 1, count: standalone.count)
         let zeros = [Double](repeating: 0, count: standalone.count)
+        let rates = zip(standalone, price).map { $0 / $1 }
         self.init(
-            rows: rows, scenarios: scenarios, standaloneLong: standalone, standaloneShort: standalone, price: price,
-            halfSpread: halfSpread,
-            kappaSigma: kappaSigma, adv: adv, liquidityMultiplier: ones, impactThreshold: zeros, gridRows: [],
-            gridWeights: [],
-            confidence: confidence, maxOffset: maxOffset)
+            rows: rows, scenarios: scenarios, standaloneLong: rates, standaloneShort: rates, price: price,
+            halfSpread: halfSpread, kappaSigma: kappaSigma, adv: adv, liquidityMultiplier: ones, impactThreshold: zeros,
+            gridRows: [], gridWeights: [], gridStandalone: zeros.map { _ in false }, confidence: confidence,
+            maxOffset: maxOffset)
     }
 
     /// Requirements of `accounts` accounts with `width` positions each: `instrument` and
@@ -73,8 +79,8 @@ public struct PortfolioKernel: Sendable {
     public func requirements(instrument: [Int32], coefficient: [Double], width: Int, threads: Int? = nil) -> [Double] {
         let n = coefficient.count / width
         var out = [Double](repeating: 0, count: n)
-        let tail = (1 - confidence) * Double(scenarios)
-        let k = Int(tail.rounded(.up))
+        let tail = MarginRule.tail(count: scenarios, confidence: confidence)
+        let k = tail.k
         let chunk = 256
         let chunks = (n + chunk - 1) / chunk
         let points = gridRows.isEmpty ? 0 : gridWeights.count
@@ -122,44 +128,39 @@ public struct PortfolioKernel: Sendable {
                                             for g in 0..<points { gridLoss[g] -= coef * gridRow[g] }
                                         }
                                         let q = coef < 0 ? -coef : coef
-                                        floor += q * (coef < 0 ? standaloneShort[i] : standaloneLong[i])
                                         let notional = q * price[i]
-                                        let excess = Swift.max(0, notional - impactThreshold[i])
-                                        let impact =
-                                            kappaSigma[i] > 0 && excess > 0
-                                            ? kappaSigma[i] * (excess / adv[i]).squareRoot() : 0
-                                        liquidity += notional * liquidityMultiplier[i] * (halfSpread[i] + impact)
+                                        if gridStandalone[i], let gridBase = gridBuf.baseAddress {
+                                            floor +=
+                                                MarginRule.worstGridLoss(
+                                                    coefficient: coef,
+                                                    row: UnsafeBufferPointer(
+                                                        start: gridBase + i * points, count: points),
+                                                    weights: gridWeights
+                                                ).loss
+                                        } else {
+                                            floor += (coef < 0 ? standaloneShort[i] : standaloneLong[i]) * notional
+                                        }
+                                        liquidity += MarginRule.liquidityAddOn(
+                                            notional: notional, multiplier: liquidityMultiplier[i],
+                                            halfSpread: halfSpread[i],
+                                            impact: HoldingLiquidity.squareRootImpact(
+                                                kappaSigma: kappaSigma[i], threshold: impactThreshold[i], adv: adv[i],
+                                                size: notional))
                                     }
                                     if unknown {
                                         result[a] = .nan
                                         continue
                                     }
-                                    var gridRequirement = 0.0
-                                    for g in 0..<points where gridLoss[g] * gridWeights[g] > gridRequirement {
-                                        gridRequirement = gridLoss[g] * gridWeights[g]
-                                    }
-                                    // k largest losses, kept sorted descending (insertion; k is small)
-                                    // (the smallest kept in a register: most losses stop at that comparison)
-                                    var m = 0
-                                    var smallest = -Double.infinity
-                                    for s in 0..<scenarios {
-                                        let v = loss[s]
-                                        if m == k { if v <= smallest { continue } } else { m += 1 }
-                                        // v goes in at the end (the list still filling) or over the smallest kept
-                                        var p = m - 1
-                                        while p > 0 && top[p - 1] < v {
-                                            top[p] = top[p - 1]
-                                            p -= 1
-                                        }
-                                        top[p] = v
-                                        if m == k { smallest = top[k - 1] }
-                                    }
-                                    // ES over exactly `tail` scenarios' weight (boundary one partly)
-                                    var sum = 0.0
-                                    for r in 0..<(k - 1) { sum += top[r] }
-                                    sum += (tail - Double(k - 1)) * top[k - 1]
-                                    let es = max(0, sum / tail)
-                                    result[a] = max(max(es, gridRequirement) + liquidity, (1 - maxOffset) * floor)
+                                    let gridRequirement = MarginRule.worstGridLoss(
+                                        coefficient: -1, row: UnsafeBufferPointer(rebasing: gridLoss[0..<points]),
+                                        weights: gridWeights
+                                    ).loss
+                                    let es = MarginRule.expectedShortfall(
+                                        UnsafeBufferPointer(loss), count: scenarios, tail: tail, scratch: top)
+                                    result[a] = MarginRule.portfolioInitial(
+                                        grid: gridRequirement, scenarios: es, liquidity: liquidity,
+                                        standaloneSum: floor,
+                                        maxOffset: maxOffset)
                                 }
                             }
                             if let threads, threads == 1 {
@@ -205,6 +206,7 @@ extension MarginCalculator {
         var adv: [Double] = []
         var multiplier: [Double] = []
         var threshold: [Double] = []
+        var gridStandalone: [Bool] = []
         for symbol in symbols {
             func refuse(_ reason: String) -> KernelRefusal { .unsupported(symbol: symbol, reason: reason) }
             guard let inst = book.instruments[symbol], let asset = book.assets[inst.underlying] else {
@@ -217,20 +219,16 @@ extension MarginCalculator {
             let p = bookPrices[asset.name] ?? asset.price
             switch inst.kind {
             case .linear:
-                long.append(linearRates(asset, side: .long).initial * p)
-                short.append(linearRates(asset, side: .short).initial * p)
+                long.append(linearRates(asset, side: .long).initial)
+                short.append(linearRates(asset, side: .short).initial)
                 price.append(p)
+                gridStandalone.append(false)
             case .option:
                 guard inst.impliedVolatility != nil else { throw refuse("an option without implied volatility") }
-                var worstLong = 0.0
-                var worstShort = 0.0
-                for (g, r) in gridRow.enumerated() {
-                    worstLong = Swift.max(worstLong, -r * grid[g].weight)
-                    worstShort = Swift.max(worstShort, r * grid[g].weight)
-                }
-                long.append(worstLong)
-                short.append(worstShort)
+                long.append(.nan)  // (its worst grid loss instead)
+                short.append(.nan)
                 price.append(inst.multiplier * p)
+                gridStandalone.append(true)
             case .inverse, .spot:
                 throw refuse("inverse and spot positions are not linear in one coefficient")
             }
@@ -246,7 +244,7 @@ extension MarginCalculator {
         return PortfolioKernel(
             rows: rows, scenarios: sc.count, standaloneLong: long, standaloneShort: short, price: price,
             halfSpread: halfSpread, kappaSigma: kappaSigma, adv: adv, liquidityMultiplier: multiplier,
-            impactThreshold: threshold, gridRows: gridMatrix, gridWeights: grid.map(\.weight),
+            impactThreshold: threshold, gridRows: gridMatrix, gridWeights: gridWeights, gridStandalone: gridStandalone,
             confidence: s.confidence, maxOffset: s.maxOffset)
     }
 }

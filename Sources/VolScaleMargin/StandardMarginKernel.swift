@@ -120,11 +120,11 @@ public struct StandardMarginKernel: Sendable {
     let price: [Double], haircutLong: [Double], haircutShort: [Double]
     let liquidity: [HoldingLiquidity], haircutCap: [Double]
     let haircutTiers: [[Tier]]
-    // Per instrument: 0 linear, 1 inverse, 2 option; its asset; rates; size rule as numbers
-    // (0 none, 1 square root, 2 a constant rate, 3 a tier table); option grid row and price.
+    // Per instrument: 0 linear, 1 inverse, 2 option; its asset; rates; its underlying's size
+    // rule; option grid row and price.
     let kind: [UInt8], asset: [Int32], multiplier: [Double]
     let initialLong: [Double], initialShort: [Double], maintenanceLong: [Double], maintenanceShort: [Double]
-    let ruleKind: [UInt8], ruleBase: [Double], ruleF: [Double], ruleTiers: [SizeRule?]
+    let sizeRule: [SizeRule?]
     let gridRow: [[Double]], optionPrice: [Double]
     let gridWeights: [Double]
     let maintenanceFraction: Double
@@ -145,10 +145,7 @@ public struct StandardMarginKernel: Sendable {
         var ish: [Double] = []
         var ml: [Double] = []
         var ms: [Double] = []
-        var ruleKind: [UInt8] = []
-        var ruleBase: [Double] = []
-        var ruleF: [Double] = []
-        var ruleTiers: [SizeRule?] = []
+        var sizeRule: [SizeRule?] = []
         var gridRow: [[Double]] = []
         var optionPrice: [Double] = []
         for symbol in catalogue.instruments {
@@ -164,30 +161,7 @@ public struct StandardMarginKernel: Sendable {
             ish.append(short.initial)
             ml.append(long.maintenance)
             ms.append(short.maintenance)
-            switch a?.sizeRule {
-            case nil:
-                ruleKind.append(0)
-                ruleBase.append(0)
-                ruleF.append(0)
-                ruleTiers.append(nil)
-            case .squareRoot(let base, let f)?:
-                ruleKind.append(1)
-                ruleBase.append(base)
-                ruleF.append(f)
-                ruleTiers.append(nil)
-            case let rule?:
-                if case .openInterest = rule {
-                    ruleKind.append(2)
-                    ruleBase.append(rule.rate(notional: 0))
-                    ruleF.append(0)
-                    ruleTiers.append(nil)
-                } else {
-                    ruleKind.append(3)
-                    ruleBase.append(0)
-                    ruleF.append(0)
-                    ruleTiers.append(rule)
-                }
-            }
+            sizeRule.append(a?.sizeRule)
             switch inst.kind {
             case .inverse:
                 kind.append(1)
@@ -211,10 +185,7 @@ public struct StandardMarginKernel: Sendable {
         initialShort = ish
         maintenanceLong = ml
         maintenanceShort = ms
-        self.ruleKind = ruleKind
-        self.ruleBase = ruleBase
-        self.ruleF = ruleF
-        self.ruleTiers = ruleTiers
+        self.sizeRule = sizeRule
         self.gridRow = gridRow
         self.optionPrice = optionPrice
         gridWeights = c.grid.map(\.weight)
@@ -236,7 +207,7 @@ public struct StandardMarginKernel: Sendable {
                 base: q < 0 ? haircutShort[i] : haircutLong[i], liquidity: liquidity[i], side: q < 0 ? .short : .long,
                 cap: haircutCap[i], tiers: haircutTiers[i], value: v
             ).rate
-            equity += q >= 0 ? v * (1 - h) : v * (1 + h)
+            equity += MarginRule.counted(quantity: q, value: v, haircut: h)
         }
         var start = 0
         for j in 0..<a.legInstrument.count {
@@ -247,17 +218,18 @@ public struct StandardMarginKernel: Sendable {
             let m = multiplier[n]
             guard p > 0, p.isFinite else { return nil }
             let end = Int(a.legEntriesEnd[j])
-            switch kind[n] {
-            case 0:
-                var v = 0.0
-                for e in start..<end { v = v + a.entryQuantity[e] * m * (p - a.entryPrice[e]) }
-                equity += v
-            case 1:
-                var v = 0.0
-                for e in start..<end { v = v + a.entryQuantity[e] * m * (1 / a.entryPrice[e] - 1 / p) * p }
-                equity += v
-            default:
+            if kind[n] == 2 {
                 equity += a.legQuantity[j] * m * optionPrice[n]
+            } else {
+                var v = 0.0
+                for e in start..<end {
+                    v =
+                        v
+                        + MarginRule.entryPnL(
+                            inverse: kind[n] == 1, quantity: a.entryQuantity[e], multiplier: m, price: p,
+                            entry: a.entryPrice[e])
+                }
+                equity += v
             }
             start = end
         }
@@ -267,35 +239,27 @@ public struct StandardMarginKernel: Sendable {
             let n = Int(a.legInstrument[j])
             let q = a.legQuantity[j]
             if kind[n] == 2 {
-                var worst = 0.0
-                gridRow[n].withUnsafeBufferPointer { row in
-                    for g in 0..<row.count {
-                        let loss = -q * row[g] * gridWeights[g]
-                        if loss > worst { worst = loss }
-                    }
+                let worst = gridRow[n].withUnsafeBufferPointer {
+                    MarginRule.worstGridLoss(coefficient: q, row: $0, weights: gridWeights).loss
                 }
                 im += worst
                 mm += maintenanceFraction * worst
             } else {
                 let long = q >= 0
-                let notional =
-                    kind[n] == 1 ? Swift.abs(q) * multiplier[n] : Swift.abs(q) * multiplier[n] * price[Int(asset[n])]
+                let notional = MarginRule.notional(
+                    inverse: kind[n] == 1, quantity: q, multiplier: multiplier[n], price: price[Int(asset[n])])
                 let base = long ? initialLong[n] : initialShort[n]
-                let mmBase = long ? maintenanceLong[n] : maintenanceShort[n]
-                var rate = base
-                switch ruleKind[n] {
-                case 1: rate = max(rate, max(ruleBase[n], ruleF[n] * notional.squareRoot()))
-                case 2: rate = max(rate, ruleBase[n])
-                case 3: if let r = ruleTiers[n]?.rate(notional: notional), r > rate { rate = r }
-                default: break
-                }
-                let legIM = rate * notional
-                im += legIM
-                mm += base > 0 ? legIM * mmBase / base : 0
+                let rate = MarginRule.sizedRate(base: base, rule: sizeRule[n], notional: notional).rate
+                let r = MarginRule.requirement(
+                    rate: rate, notional: notional, base: base,
+                    maintenanceBase: long ? maintenanceLong[n] : maintenanceShort[n])
+                im += r.initial
+                mm += r.maintenance
             }
         }
-        let status: AccountStatus = equity < mm ? .liquidatable : (equity < im ? .marginCall : .healthy)
-        return Figures(equity: equity, initialMargin: im, maintenanceMargin: mm, status: status)
+        return Figures(
+            equity: equity, initialMargin: im, maintenanceMargin: mm,
+            status: AccountStatus(equity: equity, initial: im, maintenance: mm))
     }
 
     /// Evaluates `accounts[i]` for every i in `indices` on all cores.

@@ -99,14 +99,27 @@ public final class ServiceMetrics: Sendable {
     public init() {
         registry = Self.processRegistry
         Self.bootstrap()
-        accepted = registry.makeCounter(name: "volscale_quotes_accepted_total", labels: [])
-        publications = registry.makeCounter(name: "volscale_publications_total", labels: [])
-        lag = registry.makeGauge(name: "volscale_engine_lag_milliseconds", labels: [])
+        accepted = registry.makeCounter(
+            descriptor: .init(
+                namespace: "volscale", metricName: "quotes_accepted", unitName: "total",
+                helpText: "Quotes the engine accepted."))
+        publications = registry.makeCounter(
+            descriptor: .init(
+                namespace: "volscale", metricName: "publications", unitName: "total",
+                helpText: "Parameter sets published (one per asset side)."))
+        lag = registry.makeGauge(
+            descriptor: .init(
+                namespace: "volscale", metricName: "engine_lag", unitName: "milliseconds",
+                helpText: "Milliseconds since the newest quote of any asset arrived."))
     }
 
     func rejected(_ reason: String, _ n: Int) {
-        registry.makeCounter(name: "volscale_quotes_rejected_total", labels: [("reason", reason)]).increment(
-            by: Int64(n))
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "volscale", metricName: "quotes_rejected", unitName: "total",
+                helpText: "Quotes refused, by reason."),
+            labels: [("reason", reason)]
+        ).increment(by: Int64(n))
     }
 
     /// swift-metrics has one backend per process, so the registry is the process's.

@@ -146,7 +146,7 @@ import VolScaleTestSupport
         let got = kernel.requirements(instrument: slots, coefficient: coefficients, width: width)
         for a in 0..<accounts {
             #expect(
-                relativeError(got[a], expected[a]) <= 1e-12,
+                got[a] == expected[a],
                 "account \(a): kernel \(got[a]), calculator \(expected[a]) (\(bounds[a]))")
         }
         // every part of the rule sets some account's margin: the offset floor, the grid and the scenarios
