@@ -156,8 +156,8 @@ public enum AccountsFile {
             var entry: Double?
             var iv: Double?
             if let v = p.entryPrice {
-                guard let n = number(v), n > 0, n <= AccountLimits.maxPrice else {
-                    return fail("positions[\(j)].entryPrice", "expected a number in (0, 1e12]")
+                guard let n = number(v), n >= AccountLimits.minPrice, n <= AccountLimits.maxPrice else {
+                    return fail("positions[\(j)].entryPrice", "expected a number in [1e-12, 1e12]")
                 }
                 entry = n
             }

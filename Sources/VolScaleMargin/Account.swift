@@ -40,7 +40,9 @@ public enum AccountLimits {
     public static let maxQuantity = 1e12
     /// Largest |balance| of one collateral asset, in its units.
     public static let maxCollateral = 1e15
-    /// Entry prices are in (0, maxPrice].
+    /// Entry prices are in [minPrice, maxPrice]: an inverse contract's P&L divides by its entry,
+    /// and the reciprocal of a price below about 1e-308 is not a finite number.
+    public static let minPrice = 1e-12
     public static let maxPrice = 1e12
     /// Implied volatilities (annualised, decimal) are in (0, maxImpliedVolatility].
     public static let maxImpliedVolatility = 10.0
@@ -78,8 +80,8 @@ public enum AccountLimits {
             guard p.quantity.isFinite, Swift.abs(p.quantity) <= maxQuantity else {
                 return fail("positions[\(j)].quantity", "expected a number in [-1e12, 1e12]")
             }
-            if let e = p.entryPrice, !(e > 0 && e <= maxPrice) {
-                return fail("positions[\(j)].entryPrice", "expected a number in (0, 1e12]")
+            if let e = p.entryPrice, !(e >= minPrice && e <= maxPrice) {
+                return fail("positions[\(j)].entryPrice", "expected a number in [1e-12, 1e12]")
             }
             if let v = p.impliedVolatility, !(v > 0 && v <= maxImpliedVolatility) {
                 return fail(

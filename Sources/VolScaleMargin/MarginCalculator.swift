@@ -522,6 +522,12 @@ public struct MarginCalculator: Sendable {
         let (legs, collateral) = try resolve(account)
         let prices = bookPrices
         let f = figures(legs, collateral, prices: prices, mode: mode)
+        // every input is in range, yet products of extreme ones can overflow: never a result of NaN
+        guard f.equity.isFinite, f.im.isFinite, f.mm.isFinite else {
+            throw AccountError(
+                accountId: account.id, field: "account",
+                reason: "equity or margin is not a finite number (quantities and prices at the ends of their ranges)")
+        }
         let status = AccountStatus(equity: f.equity, initial: f.im, maintenance: f.mm)
         let liq = liquidationPrices ? liquidationPrice(legs, collateral, prices: prices, mode: mode) : nil
         var children = [

@@ -257,6 +257,8 @@ public struct StandardMarginKernel: Sendable {
                 mm += r.maintenance
             }
         }
+        // not finite: the calculator names the error
+        guard equity.isFinite, im.isFinite, mm.isFinite else { return nil }
         return Figures(
             equity: equity, initialMargin: im, maintenanceMargin: mm,
             status: AccountStatus(equity: equity, initial: im, maintenance: mm))

@@ -107,11 +107,11 @@ extension ServiceAPI {
             let side = Side(rawValue: o.side?.rawValue ?? "long")
         else { throw HTTPError(.badRequest, message: "method, measure or side: not a documented value") }
         let lambda = try num(o.lambda, "lambda", EWMA.riskMetricsLambda, 0, 1, open: true)
-        let confidence = try num(o.confidence, "confidence", 0.99, 0.5, 0.9999)
+        let confidence = try num(o.confidence, "confidence", 0.99, 0.5, 0.9999, open: true)
         let mpor = try Self.bounded(o.mpor, "mpor", 1...250) ?? 1
         let lookback = try Self.bounded(o.lookback, "lookback", 10...100_000) ?? 1000
         let testConfidence =
-            o.testConfidence == nil ? nil : try num(o.testConfidence, "testConfidence", 0.99, 0.5, 0.9999)
+            o.testConfidence == nil ? nil : try num(o.testConfidence, "testConfidence", 0.99, 0.5, 0.9999, open: true)
         let model: MarginModel
         do {
             model = try MarginModel(

@@ -279,19 +279,21 @@ extension ServiceAPI: APIProtocol {
                     "no change given (fields: buffer, speedLimitUp, speedLimitDown, hardFloor, hardCap, maintenanceFraction)"
             )
         }
-        func rate(_ k: String, _ v: Double?, min lo: Double, max hi: Double) throws -> Double?? {
+        // the document's bounds (`open`: the minimum excluded)
+        func rate(_ k: String, _ v: Double?, min lo: Double, max hi: Double, open: Bool = false) throws -> Double?? {
             guard present.contains(k) else { return .none }
             guard let v else { return .some(nil) }
-            guard v >= lo, v <= hi else {
-                throw HTTPError(.badRequest, message: "\(k): expected a number in [\(lo), \(hi)] or null")
+            guard v <= hi, open ? v > lo : v >= lo else {
+                throw HTTPError(
+                    .badRequest, message: "\(k): expected a number in \(open ? "(" : "[")\(lo), \(hi)] or null")
             }
             return .some(v)
         }
         let buffer = try rate("buffer", change.buffer, min: 0.25, max: 10)
-        let up = try rate("speedLimitUp", change.speedLimitUp, min: 0, max: 10)
-        let down = try rate("speedLimitDown", change.speedLimitDown, min: 0, max: 0.99)
+        let up = try rate("speedLimitUp", change.speedLimitUp, min: 0.05, max: 10)
+        let down = try rate("speedLimitDown", change.speedLimitDown, min: 0, max: 0.99, open: true)
         let floor = try rate("hardFloor", change.hardFloor, min: 0, max: 1)
-        let cap = try rate("hardCap", change.hardCap, min: 0, max: 1)
+        let cap = try rate("hardCap", change.hardCap, min: 0, max: 1, open: true)
         var maintenance: Double?
         if let m = try rate("maintenanceFraction", change.maintenanceFraction, min: 0.01, max: 1) {
             guard let m else { throw HTTPError(.badRequest, message: "maintenanceFraction: cannot be null") }

@@ -12,17 +12,21 @@ enum OpenAPIDocument {
     /// `VolScale_VolScaleServer.resources`), or the source tree's copy.
     static let yaml: String? = Dashboard.resource("openapi.yaml")
 
-    static let json: Result<String, HTTPError> = {
+    /// The document as JSON, converted once.
+    static let document: Result<JSON, HTTPError> = {
         guard let yaml else { return .failure(HTTPError(.serviceUnavailable, message: missing)) }
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
                 return .failure(HTTPError(.serviceUnavailable, message: "openapi.yaml is empty"))
             }
-            return .success(try convert(node).text)
+            return .success(try convert(node))
         } catch {
             return .failure(HTTPError(.serviceUnavailable, message: "openapi.yaml cannot be read: \(error)"))
         }
     }()
+
+    /// The document as JSON text, as it is (no venue's names).
+    static let json: Result<String, HTTPError> = document.map(\.text)
 
     /// Names of the properties the document types as integers (ts, mpor, lookback, ...).
     /// Foundation's JSONDecoder reports a number that is not an integer where one is expected
@@ -74,11 +78,13 @@ enum OpenAPIDocument {
         }
     }
 
-    static func response(json: Bool) throws -> Response {
+    /// `/openapi.json` (the document specialised to the venue's names, `specialised(_:to:)`)
+    /// or `/openapi.yaml` (the file as it is).
+    static func response(json names: VenueVocabulary?) throws -> Response {
         var headers = HTTPFields()
         let text: String
-        if json {
-            text = try Self.json.get()
+        if let names {
+            text = specialised(try document.get(), to: names).text
             headers[.contentType] = "application/json"
         } else {
             guard let yaml else { throw HTTPError(.serviceUnavailable, message: missing) }

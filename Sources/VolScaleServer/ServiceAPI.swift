@@ -79,8 +79,8 @@ struct ServiceAPI: Sendable {
             return Response(
                 status: .ok, headers: headers,
                 body: .init(byteBuffer: ByteBuffer(string: metrics.registry.emitToString())))
-        case .openapiJSON: return try OpenAPIDocument.response(json: true)
-        case .openapiYAML: return try OpenAPIDocument.response(json: false)
+        case .openapiJSON: return try OpenAPIDocument.response(json: await state.vocabulary)
+        case .openapiYAML: return try OpenAPIDocument.response(json: nil)
         case .stream: return try await stream(request)
         case .dashboardFile: throw HTTPError(.serviceUnavailable, message: Dashboard.missing)
         case .webSocket:

@@ -50,6 +50,15 @@ extension ServiceState {
         return try (explain ? c.explaining : c.plain).evaluate(account, mode: mode).numbered(c.sequence)
     }
 
+    /// The names requests may use: the engine's assets, the book's assets and its
+    /// instruments other than spot ones, each sorted.
+    var vocabulary: VenueVocabulary {
+        let b = book
+        return VenueVocabulary(
+            engineAssets: engine.config.assets.sorted(), bookAssets: b.assets.keys.sorted(),
+            instruments: b.instruments.filter { $0.value.kind != .spot }.keys.sorted())
+    }
+
     /// The book at the latest parameter sets.
     nonisolated public var book: MarginBook { margin.current.plain.book }
 

@@ -121,8 +121,12 @@ func bearer(_ role: String?) -> HTTPFields {
         let json = try OpenAPIDocument.json.get()
         let doc = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
         let paths = try #require(doc["paths"] as? [String: [String: Any]])
+        // the WebSocket route stands under x-websocket, in the form of paths (OpenAPI 3.0 has no WebSocket)
+        let webSocket = try #require(doc["x-websocket"] as? [String: [String: Any]])
         var documented = Set<String>()
-        for (path, ops) in paths { for m in ops.keys { documented.insert("\(m.uppercased()) \(path)") } }
+        for (path, ops) in paths.merging(webSocket, uniquingKeysWith: { a, _ in a }) {
+            for m in ops.keys { documented.insert("\(m.uppercased()) \(path)") }
+        }
         let routed = Set(ServiceAPI.routes.map { "\($0.method.rawValue) \($0.path)" })
         #expect(
             documented == routed,
@@ -137,14 +141,39 @@ func bearer(_ role: String?) -> HTTPFields {
         }
         #expect(
             generated == Set(ServiceAPI.routes.filter { $0.handler == nil }.map { "\($0.method.rawValue) \($0.path)" }))
-        // and the served documents are the source file, as it is and as JSON
+        // and the served documents are the source file, as it is and as JSON with the venue's
+        // names as enums
         let source = try String(
             contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 .appendingPathComponent("../../Sources/VolScaleServer/openapi.yaml").standardized.path, encoding: .utf8)
-        let app = buildApplication(state: try await Fixture.state(), config: Fixture.config())
+        let state = try await Fixture.state()
+        let names = await state.vocabulary
+        #expect(names.engineAssets == ["BTC", "ETH"] && names.instruments.contains("BTC-PERP"), "\(names)")
+        let app = buildApplication(state: state, config: Fixture.config())
         try await app.test(.router) { client in
             try await client.execute(uri: "/openapi.json", method: .get) { r in
-                #expect(r.status == .ok && String(buffer: r.body) == json)
+                let served = String(buffer: r.body)
+                let expected = OpenAPIDocument.specialised(try OpenAPIDocument.document.get(), to: names).text
+                #expect(r.status == .ok && served == expected)
+                let venue = try JSONSerialization.jsonObject(with: Data(served.utf8)) as! [String: Any]
+                let schemas = (venue["components"] as! [String: Any])["schemas"] as! [String: [String: Any]]
+                func property(_ schema: String, _ name: String) -> [String: Any] {
+                    (schemas[schema]?["properties"] as? [String: Any])?[name] as? [String: Any] ?? [:]
+                }
+                #expect(property("Quote", "asset")["enum"] as? [String] == names.engineAssets)
+                #expect(property("Position", "instrument")["enum"] as? [String] == names.instruments)
+                #expect(property("CollateralEntry", "asset")["enum"] as? [String] == names.bookAssets)
+                let shock = property("Stress", "shock")
+                #expect(
+                    (shock["properties"] as? [String: Any])?.keys.sorted() == names.bookAssets
+                        && shock["additionalProperties"] as? Bool == false)
+                let asset =
+                    (((venue["paths"] as! [String: Any])["/v1/rates/{asset}/history"] as! [String: Any])["get"]
+                    as! [String: Any])["parameters"] as! [[String: Any]]
+                #expect(
+                    (asset.first { $0["name"] as? String == "asset" }?["schema"] as? [String: Any])?["enum"]
+                        as? [String]
+                        == names.engineAssets)
             }
             try await client.execute(uri: "/openapi.yaml", method: .get) { r in
                 #expect(r.status == .ok && String(buffer: r.body) == source)
@@ -208,6 +237,11 @@ func bearer(_ role: String?) -> HTTPFields {
                     "positions[0].quantity: expected a number"
                 ),
                 ("{\"colateral\":{}}", .badRequest, "colateral: unknown field"),
+                // the smallest double's reciprocal overflows: an inverse contract's P&L would be NaN
+                (
+                    "{\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":0,\"entryPrice\":5e-324}]}",
+                    .badRequest, "positions[0].entryPrice: expected a number in [1e-12, 1e12]"
+                ),
                 (
                     "{\"positions\":[{\"instrument\":\"BTC-PERP\",\"quantity\":1,\"qty\":1}]}", .badRequest,
                     "positions[0].qty: unknown field"
@@ -324,19 +358,21 @@ func bearer(_ role: String?) -> HTTPFields {
                 #expect(String(buffer: r.body).contains("\"asset\":\"policy\""))
             }
             // a change that would leave the controls invalid is refused whole, and nothing is audited:
-            // a cap of 0 (every rate 0), a cap at or below the floor, a speed limit that freezes every rate
+            // a cap at or below the floor (422: each value is in its documented range), and, outside
+            // the document's ranges (400), a cap of 0 (every rate 0) and a speed limit that freezes
+            // every rate
             let sequence = await state.engine.sequence
-            for (body, message) in [
-                ("{\"hardCap\":0}", "hard_cap = 0.0: must be positive and above hard_floor"),
-                ("{\"hardFloor\":0.4,\"buffer\":1}", "hard_cap = 0.4: must be positive and above hard_floor"),
-                ("{\"speedLimitUp\":0}", "speed_limit_up = 0.0: must be at least 0.05"),
-                ("{\"speedLimitUp\":1e-300}", "speed_limit_up = 1e-300: must be at least 0.05"),
+            for (body, status, message) in [
+                ("{\"hardFloor\":0.4,\"buffer\":1}", 422, "hard_cap = 0.4: must be positive and above hard_floor"),
+                ("{\"hardCap\":0}", 400, "hardCap: expected a number in (0.0, 1.0] or null"),
+                ("{\"speedLimitUp\":0}", 400, "speedLimitUp: expected a number in [0.05, 10.0] or null"),
+                ("{\"speedLimitUp\":1e-300}", 400, "speedLimitUp: expected a number in [0.05, 10.0] or null"),
             ] {
                 try await client.execute(
                     uri: "/v1/policy", method: .put, headers: bearer("admin"), body: ByteBuffer(string: body)
                 ) { r in
                     #expect(
-                        r.status == .unprocessableContent && String(buffer: r.body).contains(message),
+                        r.status.code == status && String(buffer: r.body).contains(message),
                         "\(body): \(String(buffer: r.body))")
                 }
             }
