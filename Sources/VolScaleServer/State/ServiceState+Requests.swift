@@ -19,7 +19,7 @@ extension ServiceState {
         surfaces[asset] = surface  // nil when no expiry could be fitted: no stale surface is shown
         impliedChanged.insert(asset)
         queueChanged()
-        try await waitDurable(appended)
+        try await waitDurable(queue.appended)
         return nil
     }
 
@@ -33,10 +33,10 @@ extension ServiceState {
             buffer: buffer, speedLimitUp: speedLimitUp, speedLimitDown: speedLimitDown, hardFloor: hardFloor,
             hardCap: hardCap, maintenanceFraction: maintenanceFraction, by: who,
             at: clock.now())
-        pendingPublications.append(p)
+        queue.add([p])
         if cluster == nil { append(p) } else { cluster?.configChanged = true }
         queueChanged()
-        try await waitDurable(appended)
+        try await waitDurable(queue.appended)
         return globalNumbers([p]).first ?? p
     }
 

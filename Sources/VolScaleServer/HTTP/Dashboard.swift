@@ -19,9 +19,11 @@ enum Dashboard {
         }
     }()
 
-    /// A file of the package's resources, or the source tree's copy (a development checkout).
+    /// A file of the package's resources, or the source tree's copy (a development checkout:
+    /// the target's root, one folder above this file's).
     static func resource(_ name: String) -> String? {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(name)
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(name)
         for url in [resources?.appendingPathComponent(name), source].compactMap({ $0 }) {
             if let data = FileManager.default.contents(atPath: url.path) {
                 return String(decoding: data, as: UTF8.self)
@@ -45,7 +47,8 @@ enum Dashboard {
                     "VolScale_VolScaleServer.resources/dashboard"))
         }
         candidates.append(
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources/dashboard"))
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Resources/dashboard"))
         return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("index.html").path) }
     }()
 

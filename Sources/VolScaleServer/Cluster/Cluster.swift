@@ -106,15 +106,12 @@ extension ServiceState {
     /// Commits the batch under this process's leases. Work for an asset whose lease is gone
     /// is dropped (none of it was acknowledged: its waiters are told to resend, and the
     /// asset's owner now decides); the rest goes back to the queue if the store fails.
-    func commitCluster(
-        quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord], target: UInt64
-    ) async throws {
+    func commitCluster(_ batch: inout CommitQueue.Batch) async throws {
         guard var role = cluster else { return }
-        var quotes = quotes
-        var publications = publications
         var inbox = role.pendingInbox
         cluster?.pendingInbox = []
-        var touched = Set(quotes.map(\.asset)).union(publications.map(\.asset).filter { $0 != Publication.policyAsset })
+        var touched = Set(batch.quotes.map(\.asset)).union(
+            batch.publications.map(\.asset).filter { $0 != Publication.policyAsset })
         var inputs: [String: Int64] = [:]
         for (name, lines) in inputPositions where role.committedInputs[name] != lines {
             guard let asset = role.inputAsset[name], role.fences[asset] != nil else { continue }
@@ -127,7 +124,7 @@ extension ServiceState {
         impliedChanged.subtract(implied)
         let lostBefore = touched.filter { role.fences[$0] == nil }
         if !lostBefore.isEmpty {
-            discard(lostBefore, quotes: &quotes, publications: &publications)
+            queue.discard(lostBefore, from: &batch)
             dropInbox(lostBefore, &inbox)
             touched.subtract(lostBefore)
         }
@@ -138,16 +135,17 @@ extension ServiceState {
             states[a] = engine.assetSnapshot(a)
         }
         let configChanged = role.configChanged
-        var batch = ClusterCommit(
-            process: role.process, fences: fences, quotes: quotes, publications: publications, states: states,
-            inputs: inputs, statusEvents: statusEvents, config: configChanged ? engine.config : nil)
-        batch.idleTimeout = max(200, role.lease / 4)
-        batch.inbox = inbox.map(\.id)
+        var commit = ClusterCommit(
+            process: role.process, fences: fences, quotes: batch.quotes, publications: batch.publications,
+            states: states, inputs: inputs, statusEvents: batch.statusEvents,
+            config: configChanged ? engine.config : nil)
+        commit.idleTimeout = max(200, role.lease / 4)
+        commit.inbox = inbox.map(\.id)
         let store = role.store
         do {
-            let numbers = try await Task.detached { try await store.commit(batch) }.value
+            let numbers = try await Task.detached { [commit] in try await store.commit(commit) }.value
             role = cluster ?? role
-            for (p, n) in zip(publications, numbers) { role.numbered[p.sequence] = n }
+            for (p, n) in zip(batch.publications, numbers) { role.numbered[p.sequence] = n }
             if role.numbered.count > 20_000 {
                 let keep = role.numbered.keys.sorted().suffix(10_000)
                 role.numbered = Dictionary(
@@ -160,37 +158,26 @@ extension ServiceState {
         } catch let lost as LeaseLost {
             for a in lost.assets { lose(a) }
             // the other assets' work goes back to the queue; every waiter is told to resend
-            var q = quotes
-            var p = publications
-            discard(Set(lost.assets), quotes: &q, publications: &p)
+            var rest = batch
+            queue.discard(Set(lost.assets), from: &rest)
             dropInbox(Set(lost.assets), &inbox)
-            requeue(quotes: q, publications: p, statusEvents: statusEvents, inbox: inbox)
-            failWaiters(NotDurable(reason: lost.description))
+            requeue(rest, inbox: inbox)
+            queue.failAll(NotDurable(reason: lost.description))
             throw lost
         } catch {
-            requeue(quotes: quotes, publications: publications, statusEvents: statusEvents, inbox: inbox)
+            requeue(batch, inbox: inbox)
             impliedChanged.formUnion(implied)
             storeFailure = "\(error)"
             throw error
         }
-        committed(quotes, target: target)
+        committed(batch)
     }
 
     /// Puts the inbox rows of a failed commit back at the head of the queue, with its other work.
-    func requeue(
-        quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord],
-        inbox: [(id: Int64, asset: String)]
-    ) {
-        requeue(quotes: quotes, publications: publications, statusEvents: statusEvents)
+    func requeue(_ batch: CommitQueue.Batch, inbox: [(id: Int64, asset: String)]) {
+        queue.putBack(batch)
         let rows = inbox + (cluster?.pendingInbox ?? [])  // read before the write: one access at a time
         cluster?.pendingInbox = rows
-    }
-
-    /// Drops queued work of assets this process no longer owns.
-    func discard(_ assets: Set<String>, quotes: inout [Quote], publications: inout [Publication]) {
-        for q in quotes where assets.contains(q.asset) { uncommitted.remove(QuoteKey(q)) }
-        quotes.removeAll { assets.contains($0.asset) }
-        publications.removeAll { assets.contains($0.asset) }
     }
 
     /// Forgets inbox rows of assets no longer owned: their owner takes them.
@@ -216,12 +203,6 @@ extension ServiceState {
         _ = try await ingest(fresh.map(\.quote), forward: false)
         // rejected ones too must leave the inbox: a commit is due either way
         queueChanged()
-    }
-
-    func failWaiters(_ error: NotDurable) {
-        let all = waiters
-        waiters.removeAll()
-        for w in all.values { w.continuation.resume(throwing: error) }
     }
 
     /// The lease on `asset` is gone: stop ingesting it; its stored state is followed again.

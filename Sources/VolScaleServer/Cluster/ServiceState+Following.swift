@@ -53,9 +53,9 @@ extension ServiceState {
             engine.adopt(asset, s.state, following: true)
             cluster?.stateVersions[asset] = s.version
             if let price = s.state.price.aggregate,
-                history[asset]?.last.map({ $0.t < s.state.price.lastUpdate }) ?? true
+                charts.last(asset).map({ $0.t < s.state.price.lastUpdate }) ?? true
             {
-                addHistory(
+                charts.add(
                     asset,
                     HistoryPoint(
                         t: s.state.price.lastUpdate, price: price,

@@ -13,113 +13,79 @@ extension ServiceState {
     /// flight). Only one commit runs at a time: a second caller returns at once, and the
     /// generation it wanted is covered by the commit in flight or the next one.
     func commitPending() async throws {
-        guard !committing, durable < appended else { return }
+        guard queue.due else { return }
         guard let store else {
-            pendingQuotes.removeAll(keepingCapacity: true)
-            pendingPublications.removeAll(keepingCapacity: true)
-            pendingStatusEvents.removeAll(keepingCapacity: true)
-            uncommitted.removeAll(keepingCapacity: true)
-            markDurable(appended)
+            queue.clear()
             return
         }
-        committing = true
+        queue.committing = true
         defer {
-            committing = false
+            queue.committing = false
             // work queued meanwhile: the writer (waiting while this commit ran) takes it
-            if durable < appended, let w = writerWake {
+            if !queue.drained, let w = writerWake {
                 writerWake = nil
                 w.resume()
             }
         }
-        let target = appended
-        let quotes = pendingQuotes
-        let publications = pendingPublications
-        let statusEvents = pendingStatusEvents
-        pendingQuotes.removeAll(keepingCapacity: true)
-        pendingPublications.removeAll(keepingCapacity: true)
-        pendingStatusEvents.removeAll(keepingCapacity: true)
+        var batch = queue.take()
         if cluster != nil {
-            try await commitCluster(
-                quotes: quotes, publications: publications, statusEvents: statusEvents, target: target)
+            try await commitCluster(&batch)
             return
         }
         impliedChanged = []  // the snapshot below carries every asset's implied volatility
-        var batch = CommitBatch(
-            quotes: quotes, publications: publications, snapshot: engine.snapshot, inputs: inputPositions)
-        batch.statusEvents = statusEvents
+        var commit = CommitBatch(
+            quotes: batch.quotes, publications: batch.publications, snapshot: engine.snapshot, inputs: inputPositions)
+        commit.statusEvents = batch.statusEvents
         do {
             // A cancelled caller must not abandon a commit half-way: the commit runs to its
             // end in a task of its own.
-            try await Task.detached { try await store.commit(batch) }.value
+            try await Task.detached { [commit] in try await store.commit(commit) }.value
         } catch {
-            requeue(quotes: quotes, publications: publications, statusEvents: statusEvents)
+            queue.putBack(batch)
             storeFailure = "\(error)"
             throw error
         }
-        committed(quotes, target: target)
+        committed(batch)
     }
 
-    /// A failed commit's work, back at the head of the queue, in order: the next commit
-    /// carries it again.
-    func requeue(quotes: [Quote], publications: [Publication], statusEvents: [AccountStatusRecord]) {
-        pendingQuotes = quotes + pendingQuotes
-        pendingPublications = publications + pendingPublications
-        pendingStatusEvents = statusEvents + pendingStatusEvents
-    }
-
-    /// A commit succeeded: its quotes are stored and everything up to `target` is durable.
-    func committed(_ quotes: [Quote], target: UInt64) {
+    /// A commit succeeded: its quotes are stored and everything up to its target is durable.
+    func committed(_ batch: CommitQueue.Batch) {
         storeFailure = nil
-        for q in quotes { uncommitted.remove(QuoteKey(q)) }
-        markDurable(target)
-    }
-
-    func markDurable(_ generation: UInt64) {
-        durable = max(durable, generation)
-        let done = waiters.filter { $0.value.target <= durable }
-        for (id, w) in done {
-            waiters[id] = nil
-            w.continuation.resume()
-        }
+        queue.committed(batch)
     }
 
     /// Waits until every change up to `ticket` is committed, or throws `NotDurable` after
     /// `timeout` (the store keeps failing) or when the service stops first.
     public func waitDurable(_ ticket: UInt64, timeout: Duration = .seconds(30)) async throws {
-        if durable >= ticket { return }
+        if queue.durable >= ticket { return }
         if store == nil {
             try await commitPending()
             return
         }
-        let id = nextWaiter
-        nextWaiter &+= 1
+        let id = queue.newWaiter()
         let expiry = Task { [weak self] in
             try? await Task.sleep(for: timeout)
             await self?.expire(id)
         }
         defer { expiry.cancel() }
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            if durable >= ticket {
-                c.resume()
-                return
-            }
-            waiters[id] = (ticket, c)
+            queue.wait(id, for: ticket, c)
         }
     }
 
     func expire(_ id: UInt64) {
-        guard let w = waiters.removeValue(forKey: id) else { return }
-        w.continuation.resume(
-            throwing: NotDurable(
+        queue.expire(
+            id,
+            NotDurable(
                 reason: storeFailure.map { "the store is failing: \($0)" } ?? "the commit did not finish in time"))
     }
 
     /// Commits everything queued so far and returns once it is durable (start-up replay,
     /// tests, shutdown). Throws the store's error if a commit fails.
     public func flush() async throws {
-        let target = appended
-        while durable < target {
-            if committing {
+        let target = queue.appended
+        while queue.durable < target {
+            if queue.committing {
                 try await waitDurable(target)
             } else {
                 try await commitPending()
@@ -129,7 +95,7 @@ extension ServiceState {
 
     /// Something more must be made durable: a new generation, and the writer is woken.
     func queueChanged() {
-        appended &+= 1
+        queue.changed()
         writerWake?.resume()
         writerWake = nil
     }
@@ -138,9 +104,9 @@ extension ServiceState {
     /// A commit in flight (started by `flush`) counts as no work: the writer waits for it to
     /// end instead of spinning on `commitPending`, which returns at once meanwhile.
     func waitForWork() async {
-        if (durable < appended && !committing) || stopping { return }
+        if queue.due || stopping { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            if (durable < appended && !committing) || stopping {
+            if queue.due || stopping {
                 c.resume()
                 return
             }
@@ -155,8 +121,8 @@ extension ServiceState {
         writerWake = nil
     }
 
-    var drained: Bool { durable >= appended }
+    var drained: Bool { queue.drained }
 
     /// Queued changes not yet durable (for the shutdown message).
-    public var queued: (quotes: Int, publications: Int) { (pendingQuotes.count, pendingPublications.count) }
+    public var queued: (quotes: Int, publications: Int) { (queue.quotes.count, queue.publications.count) }
 }

@@ -24,44 +24,32 @@ public actor ServiceState {
     nonisolated let margin: MarginCell
     /// The accounts, indexed by asset, with their last status (re-margined on publication).
     public private(set) var monitor: AccountMonitor
-    /// Status changes waiting for the next commit (stored in the accounts' history).
-    var pendingStatusEvents: [AccountStatusRecord] = []
     /// Set when this process is one of several on a PostgreSQL store (`Cluster.swift`): the
     /// assets it owns, and how far it has followed what the others committed.
     var cluster: ClusterRole?
 
-    // MARK: Durability queue
-    var pendingQuotes: [Quote] = []
-    var pendingPublications: [Publication] = []
-    /// Keys of accepted quotes not yet durable (queued or in the commit in flight), for
-    /// recognising a resent quote as a duplicate before it reaches the store.
-    var uncommitted: Set<QuoteKey> = []
-    /// Generation of the queue: increases with every change that must be made durable.
-    var appended: UInt64 = 0
-    /// Every change up to this generation is committed.
-    var durable: UInt64 = 0
-    var committing = false
-    var waiters: [UInt64: (target: UInt64, continuation: CheckedContinuation<Void, any Error>)] = [:]
-    var nextWaiter: UInt64 = 0
+    // MARK: Durability
+    /// What waits for the store (quotes, publications, account status changes) and how far
+    /// it is durable (`Components/CommitQueue.swift`).
+    var queue = CommitQueue()
     var writerWake: CheckedContinuation<Void, Never>?
     var stopping = false
     /// The last commit error, while the store keeps failing (nil once a commit succeeds).
     public internal(set) var storeFailure: String?
 
-    // MARK: Stream and charts
-    /// Recent publications (for resume), oldest first.
-    var log: [Publication] = []
-    /// The newest publication per asset and side (`/v1/rates`).
-    var latest: [String: Publication] = [:]
-    let logCapacity = 20_000
-    var subscribers: [UUID: Subscriber] = [:]
+    // MARK: Components (Components/): each one job, a value the actor owns and calls in order
+    /// Recent publications (stream resume, rate history, `/v1/rates`).
+    var publicationLog = PublicationLog(capacity: 20_000)
+    /// The stream's subscribers, each with a bounded buffer.
+    var hub = PublicationHub(buffer: subscriberBuffer, limit: maxSubscribers)
     /// Events a subscriber may have buffered before it is dropped as a slow consumer.
     public static let subscriberBuffer = 4096
     /// Stream clients at once; a further one is refused with 503.
     public static let maxSubscribers = 256
     /// Per asset: recent (time, aggregate price, sigma per bar or nil).
-    var history: [String: [HistoryPoint]] = [:]
-    let historyCapacity = 6000
+    var charts = ChartHistory(capacity: 6000)
+    /// Which assets have had no quote for the maximum age (wall clock).
+    var staleness: Staleness
     public private(set) var ready = false
     /// The accounts the service knows, in id order (stress).
     public var accounts: [Account] { monitor.entries.map(\.account).sorted { $0.id < $1.id } }
@@ -98,18 +86,18 @@ public actor ServiceState {
     /// An asset with no accepted quote for this long (milliseconds of wall-clock time) is
     /// stale: `/v1/assets` and the stream say so. Its rates cannot loosen meanwhile: the
     /// engine publishes only on accepted quotes.
-    public private(set) var maxQuoteAge: Int64 = 60_000
-    var lastArrival: [String: Int64] = [:]
-    public private(set) var stale: Set<String> = []
+    public var maxQuoteAge: Int64 { staleness.maxAge }
+    public var stale: Set<String> { staleness.stale }
 
-    public func setMaxQuoteAge(_ ms: Int64) { maxQuoteAge = ms }
+    public func setMaxQuoteAge(_ ms: Int64) { staleness.maxAge = ms }
 
     /// The time of day the service goes by (UTC ms): the system's, or a test's.
     public nonisolated let clock: ServiceClock
 
     /// The asset's status as the API reports it: stale, unstable (circuit breaker) or stable.
     public func status(of asset: String) -> PriceStatus {
-        stale.contains(asset) ? .stale : PriceStatus(unstable: engine.aggregator.states[asset]?.unstable ?? false)
+        staleness.isStale(asset)
+            ? .stale : PriceStatus(unstable: engine.aggregator.states[asset]?.unstable ?? false)
     }
 
     /// Marks the assets without a quote for `maxQuoteAge` stale (a `status` event each); an
@@ -117,27 +105,12 @@ public actor ServiceState {
     /// `StalenessMonitor`.
     public func checkStaleness() {
         let now = clock.now()
-        for asset in engine.config.assets where !stale.contains(asset) {
-            let last = lastArrival[asset] ?? startedAt
-            if now &- last > maxQuoteAge {
-                stale.insert(asset)
-                broadcast(.status(asset: asset, status: .stale, time: now))
-            }
+        for asset in staleness.check(engine.config.assets, at: now) {
+            broadcast(.status(asset: asset, status: .stale, time: now))
         }
     }
 
-    let startedAt: Int64
-
-    struct Subscriber {
-        let continuation: AsyncStream<StreamEvent>.Continuation
-        let flag: SubscriptionFlag
-    }
-
-    public struct HistoryPoint: Sendable, Codable {
-        public var t: Int64
-        public var price: Double
-        public var sigma: Double?
-    }
+    public typealias HistoryPoint = VolScaleServer.HistoryPoint
 
     /// What one ingest call did: counts by outcome, the publications it triggered, and the
     /// queue generation that must be durable before it is acknowledged.
@@ -154,13 +127,11 @@ public actor ServiceState {
     }
 
     /// Adds chart history without touching the engine (used when resuming a store).
-    public func seedHistory(_ h: [String: [HistoryPoint]]) {
-        for (k, v) in h { history[k] = Array(v.suffix(historyCapacity)) }
-    }
+    public func seedHistory(_ h: [String: [HistoryPoint]]) { charts.seed(h) }
 
     public init(engine: StreamingEngine, store: (any EngineStore)?, book: MarginBook, clock: ServiceClock = .system) {
         self.clock = clock
-        self.startedAt = clock.now()
+        self.staleness = Staleness(startedAt: clock.now())
         self.engine = engine
         self.store = store
         self.live = LiveBook(book: book)
@@ -206,7 +177,7 @@ public actor ServiceState {
         for c in changes {
             let ratio = c.marginRatio.map { "margin ratio " + String(format: "%.4f", $0) } ?? "equity not positive"
             if record {
-                pendingStatusEvents.append(
+                queue.add(
                     AccountStatusRecord(
                         id: c.id, time: now,
                         detail: "\(c.old?.rawValue ?? "none") -> \(c.new.rawValue) (\(ratio), sequence \(c.sequence))"))
@@ -253,14 +224,13 @@ public actor ServiceState {
             case .success(let p):
                 accepted += 1
                 arrived(q.asset)
-                pendingQuotes.append(q)
-                uncommitted.insert(QuoteKey(q))
+                queue.accept(q)
                 pubs += p
                 recordHistory(q)
             }
         }
         if accepted > 0 || !pubs.isEmpty {
-            pendingPublications += pubs
+            queue.add(pubs)
             // several processes: publications are numbered by the store and reach the stream
             // and the book when the follower reads them back (`follow`), as the others' do
             if cluster == nil {
@@ -271,11 +241,11 @@ public actor ServiceState {
         }
         // Everything decided so far is part of this ticket; the store lookup below may
         // suspend the actor, which is harmless: rejected quotes change no state.
-        let ticket = appended
+        let ticket = queue.appended
         var duplicates = 0
         var unresolved: [(key: QuoteKey, reason: RejectionReason)] = []
         for k in maybeDuplicate {
-            if uncommitted.contains(k.key) { duplicates += 1 } else { unresolved.append(k) }
+            if queue.isUncommitted(k.key) { duplicates += 1 } else { unresolved.append(k) }
         }
         if !unresolved.isEmpty {
             let stored = try await store?.storedQuoteKeys(unresolved.map(\.key)) ?? []
@@ -298,68 +268,35 @@ public actor ServiceState {
 
     /// A quote was accepted: the asset is fresh again (a `status` event if it was stale).
     func arrived(_ asset: String) {
-        lastArrival[asset] = clock.now()
-        if stale.remove(asset) != nil {
+        let now = clock.now()
+        if staleness.arrived(asset, at: now) {
             let unstable = engine.aggregator.states[asset]?.unstable ?? false
-            broadcast(.status(asset: asset, status: PriceStatus(unstable: unstable), time: lastArrival[asset] ?? 0))
+            broadcast(.status(asset: asset, status: PriceStatus(unstable: unstable), time: now))
         }
     }
 
     func recordHistory(_ q: Quote) {
         guard let st = engine.aggregator.states[q.asset], let agg = st.aggregate else { return }
         let sigma = engine.volatility[q.asset]?.variance.map { $0.squareRoot() }
-        addHistory(q.asset, HistoryPoint(t: q.timestamp, price: agg, sigma: sigma))
+        charts.add(q.asset, HistoryPoint(t: q.timestamp, price: agg, sigma: sigma))
         if lastStatus[q.asset] != st.unstable {
             lastStatus[q.asset] = st.unstable
-            if !stale.contains(q.asset) {
+            if !staleness.isStale(q.asset) {
                 broadcast(.status(asset: q.asset, status: PriceStatus(unstable: st.unstable), time: q.timestamp))
             }
         }
     }
 
-    /// Adds a chart point (replacing one at the same time), keeping the latest `historyCapacity`.
-    func addHistory(_ asset: String, _ point: HistoryPoint) {
-        var h = history[asset, default: []]
-        if let last = h.last, last.t == point.t { h.removeLast() }
-        h.append(point)
-        if h.count > historyCapacity { h.removeFirst(h.count - historyCapacity) }
-        history[asset] = h
-    }
-
     /// Adds a publication read back from the store to the log (no broadcast).
-    public func appendStored(_ p: Publication) {
-        if let last = log.last, p.sequence <= last.sequence { return }
-        record(p)
-    }
+    public func appendStored(_ p: Publication) { publicationLog.recordStored(p) }
 
+    /// A new publication: logged and streamed.
     func append(_ p: Publication) {
-        record(p)
+        publicationLog.record(p)
         broadcast(.publication(p))
     }
 
-    /// The log keeps the latest `logCapacity` publications (trimmed a quarter at a time, so
-    /// that appending stays O(1) amortised); `latest` the newest per asset and side.
-    func record(_ p: Publication) {
-        log.append(p)
-        if log.count > logCapacity + logCapacity / 4 { log.removeFirst(log.count - logCapacity) }
-        latest["\(p.asset)|\(p.side)"] = p
-    }
-
-    func broadcast(_ e: StreamEvent) {
-        var slow: [UUID] = []
-        for (id, s) in subscribers {
-            if case .dropped = s.continuation.yield(e) { slow.append(id) }
-        }
-        for id in slow { drop(id) }
-    }
-
-    /// Ends a subscriber whose buffer is full: its stream ends with a `dropped` event that
-    /// names the sequence to resume from.
-    func drop(_ id: UUID) {
-        guard let s = subscribers.removeValue(forKey: id) else { return }
-        s.flag.markDropped()
-        s.continuation.finish()
-    }
+    func broadcast(_ e: StreamEvent) { hub.broadcast(e) }
 
     /// Records how far a named input has been consumed (committed with the next commit).
     public func setInputPosition(_ name: String, _ lines: Int64) {
