@@ -182,7 +182,10 @@ public struct StreamingEngine: Sendable {
             let before = barMillis > 0 ? q.timestamp / barMillis < (st.pendingBar ?? Int64.min) : q.timestamp < last
             if before { return .failure(aggregator.reject(.beforeLastBar)) }
         }
-        let saved = self
+        // what a quote can change is its own asset's state and the counters: that much is kept
+        // for a rollback (a copy of the whole engine would make every ingest copy every
+        // asset's state, as the first write to each collection copies it)
+        let saved = AssetRollback(self, q.asset)
         switch aggregator.offer(q, now: now ?? q.timestamp, barMillis: settings.barMillis ?? config.barMillis) {
         case .rejected(let r): return .failure(r)
         case .accepted(let aggregate, let unstable):
@@ -190,11 +193,39 @@ public struct StreamingEngine: Sendable {
             guard let price = aggregate else { return .success([]) }
             let out = onAggregate(asset: q.asset, price: price, time: q.timestamp, unstable: unstable)
             if let problem = PublicationCheck.problem(out, volatility[q.asset]) {
-                self = saved
+                saved.restore(&self)
                 lastRefusal = "\(q.asset) from \(q.source) at \(q.timestamp): \(problem)"
                 return .failure(aggregator.reject(.implausibleResult))
             }
             return .success(out)
+        }
+    }
+
+    /// One asset's part of the engine and the engine's counters, as they were before a quote:
+    /// everything `ingest` can change when it accepts the quote.
+    struct AssetRollback {
+        let asset: String
+        let price: PriceState?
+        let volatility: AssetVolatilityState?
+        let walker: MarginWalker?
+        let step: MarginWalker.Step?
+        let sequence: Int64
+        let accepted: Int64
+
+        init(_ e: StreamingEngine, _ asset: String) {
+            self.asset = asset
+            (price, volatility, walker, step) = (
+                e.aggregator.states[asset], e.volatility[asset], e.walkers[asset], e.steps[asset]
+            )
+            (sequence, accepted) = (e.sequence, e.accepted)
+        }
+
+        func restore(_ e: inout StreamingEngine) {
+            if let price { e.aggregator.adopt(asset, state: price) }
+            e.volatility[asset] = volatility
+            e.walkers[asset] = walker
+            e.steps[asset] = step
+            (e.sequence, e.accepted) = (sequence, accepted)
         }
     }
 
