@@ -203,9 +203,55 @@ public struct PriceAggregator: Sendable {
         return agg
     }
 
-    func median(_ x: [Double]) -> Double {
-        let s = x.sorted()
-        let n = s.count
-        return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2])
+    func median(_ x: [Double]) -> Double { Self.median(x) }
+
+    /// The median of a non-empty list (for an even count the mean of the two middle values):
+    /// the value the sorted list has there, found by selection in a scratch buffer on the
+    /// stack (no sorted copy on the heap: the breaker's reference is taken at every quote).
+    static func median(_ x: [Double]) -> Double {
+        let n = x.count
+        guard n > 2 else { return n == 1 ? x[0] : 0.5 * (Swift.min(x[0], x[1]) + Swift.max(x[0], x[1])) }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { buf in
+            _ = buf.initialize(from: x)
+            let k = n / 2
+            select(buf, k)
+            guard n % 2 == 0 else { return buf[k] }
+            // the other middle value: the largest of the k below the k-th
+            var lower = buf[0]
+            for i in 1..<k where buf[i] > lower { lower = buf[i] }
+            return 0.5 * (lower + buf[k])
+        }
+    }
+
+    /// Rearranges `a` so that `a[k]` is the value the sorted buffer has at k, nothing after it
+    /// smaller and nothing before it larger (Hoare's selection, median-of-three pivots).
+    static func select(_ a: UnsafeMutableBufferPointer<Double>, _ k: Int) {
+        var lo = 0
+        var hi = a.count - 1
+        while hi > lo {
+            let mid = lo + (hi - lo) / 2
+            if a[mid] < a[lo] { a.swapAt(mid, lo) }
+            if a[hi] < a[lo] { a.swapAt(hi, lo) }
+            if a[hi] < a[mid] { a.swapAt(hi, mid) }
+            let pivot = a[mid]
+            var i = lo
+            var j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j {
+                    a.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if k <= j {
+                hi = j
+            } else if k >= i {
+                lo = i
+            } else {
+                return
+            }
+        }
     }
 }

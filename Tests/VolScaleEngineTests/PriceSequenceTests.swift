@@ -219,3 +219,30 @@ import VolScaleTestSupport
         #expect(after == before)
     }
 }
+
+/// The aggregator's median (selection, no sort) is the sorted list's middle value, or the
+/// mean of its two middle values, to the bit: odd and even counts, ties, runs.
+@Suite struct MedianTests {
+    @Test func selectionEqualsTheSortedMiddle() {
+        var seed: UInt64 = 5
+        func u() -> Double {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(seed >> 11) / Double(1 << 53)
+        }
+        for n in 1...300 {
+            for pattern in 0..<4 {
+                let x: [Double] = (0..<n).map { i in
+                    switch pattern {
+                    case 0: return 100 * u()
+                    case 1: return Double(Int(u() * 4))  // many ties
+                    case 2: return Double(i)  // sorted
+                    default: return Double(n - i)  // reversed
+                    }
+                }
+                let s = x.sorted()
+                let expected = n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2])
+                #expect(PriceAggregator.median(x).bitPattern == expected.bitPattern, "n \(n), pattern \(pattern)")
+            }
+        }
+    }
+}
