@@ -95,9 +95,9 @@ enum MarginRule {
         return (Swift.max(1, Int(weight.rounded(.up))), weight)
     }
 
-    /// Expected shortfall of equally weighted scenario losses: the mean of the worst
-    /// `tail.weight` scenarios (the boundary one in part), at least 0. `losses` is scratch:
-    /// its first `tail.k` places receive the largest losses, sorted descending.
+    /// Expected shortfall of the first `count` of `losses`, equally weighted: the mean of the
+    /// worst `tail.weight` scenarios (the boundary one in part), at least 0. `top` is scratch of
+    /// at least `tail.k` places; it receives the largest losses, sorted descending.
     @inline(__always)
     static func expectedShortfall(
         _ losses: UnsafeBufferPointer<Double>, count: Int,
