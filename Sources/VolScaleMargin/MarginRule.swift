@@ -78,13 +78,16 @@ enum MarginRule {
     }
 
     /// Portfolio initial margin: the worse of the grid and the scenarios, plus liquidity,
-    /// never below `(1 - maxOffset)` of the stand-alone sum (the offset limit).
+    /// never below `(1 - maxOffset)` of the stand-alone sum (the offset limit); and that limit
+    /// (`floor`), which set the margin when `offsetBinds`.
     @inline(__always)
     static func portfolioInitial(
         grid: Double, scenarios: Double, liquidity: Double, standaloneSum: Double,
         maxOffset: Double
-    ) -> Double {
-        max(max(grid, scenarios) + liquidity, (1 - maxOffset) * standaloneSum)
+    ) -> (initial: Double, floor: Double, offsetBinds: Bool) {
+        let risk = max(grid, scenarios) + liquidity
+        let floor = (1 - maxOffset) * standaloneSum
+        return (max(risk, floor), floor, floor > risk)
     }
 
     /// How many of `count` equally weighted scenarios the tail at `confidence` reaches (the

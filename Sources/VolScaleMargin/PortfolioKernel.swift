@@ -157,10 +157,12 @@ public struct PortfolioKernel: Sendable {
                                     ).loss
                                     let es = MarginRule.expectedShortfall(
                                         UnsafeBufferPointer(loss), count: scenarios, tail: tail, scratch: top)
-                                    result[a] = MarginRule.portfolioInitial(
-                                        grid: gridRequirement, scenarios: es, liquidity: liquidity,
-                                        standaloneSum: floor,
-                                        maxOffset: maxOffset)
+                                    result[a] =
+                                        MarginRule.portfolioInitial(
+                                            grid: gridRequirement, scenarios: es, liquidity: liquidity,
+                                            standaloneSum: floor,
+                                            maxOffset: maxOffset
+                                        ).initial
                                 }
                             }
                             if let threads, threads == 1 {

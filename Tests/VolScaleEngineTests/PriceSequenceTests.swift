@@ -224,11 +224,8 @@ import VolScaleTestSupport
 /// mean of its two middle values, to the bit: odd and even counts, ties, runs.
 @Suite struct MedianTests {
     @Test func selectionEqualsTheSortedMiddle() {
-        var seed: UInt64 = 5
-        func u() -> Double {
-            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Double(seed >> 11) / Double(1 << 53)
-        }
+        var random = SeededUniform(seed: 5)
+        func u() -> Double { random.next() }
         for n in 1...300 {
             for pattern in 0..<4 {
                 let x: [Double] = (0..<n).map { i in

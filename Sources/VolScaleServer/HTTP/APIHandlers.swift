@@ -142,12 +142,8 @@ extension ServiceAPI: APIProtocol {
         do {
             result = try await state.ingest(quotes, now: now)
             try await state.waitDurable(result.ticket)
-        } catch let e as NotDurable {
-            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: e.description)
         } catch {
-            throw HTTPError(
-                .serviceUnavailable, headers: [.retryAfter: "1"],
-                message: "the store failed: \(error); resending is safe")
+            throw HTTPError.storeUnavailable(error)
         }
         metrics.accepted.increment(by: Int64(result.accepted))
         metrics.publications.increment(by: Int64(result.publications.count))

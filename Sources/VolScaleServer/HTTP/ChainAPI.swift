@@ -58,12 +58,8 @@ extension ServiceAPI {
             rejection = try await state.setImplied(asset, value, surface: surface)
         } catch let e as NotOwnedError {
             throw HTTPError(.conflict, message: e.description)
-        } catch let e as NotDurable {
-            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: e.description)
         } catch {
-            throw HTTPError(
-                .serviceUnavailable, headers: [.retryAfter: "1"],
-                message: "the store failed: \(error); resending is safe")
+            throw HTTPError.storeUnavailable(error)
         }
         switch rejection {
         case nil: break

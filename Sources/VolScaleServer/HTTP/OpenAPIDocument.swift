@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Synchronization
 import VolScaleConfig
 import Yams
 
@@ -80,11 +81,21 @@ enum OpenAPIDocument {
 
     /// `/openapi.json` (the document specialised to the venue's names, `specialised(_:to:)`)
     /// or `/openapi.yaml` (the file as it is).
+    /// The specialised document's text, built once for a venue's names (they do not change
+    /// while the process runs) and kept.
+    static func specialisedText(_ names: VenueVocabulary) throws -> String {
+        if let kept = specialisedCache.withLock({ $0 }), kept.names == names { return kept.text }
+        let text = specialised(try document.get(), to: names).text
+        specialisedCache.withLock { $0 = (names, text) }
+        return text
+    }
+    static let specialisedCache = Mutex<(names: VenueVocabulary, text: String)?>(nil)
+
     static func response(json names: VenueVocabulary?) throws -> Response {
         var headers = HTTPFields()
         let text: String
         if let names {
-            text = specialised(try document.get(), to: names).text
+            text = try specialisedText(names)
             headers[.contentType] = "application/json"
         } else {
             guard let yaml else { throw HTTPError(.serviceUnavailable, message: missing) }

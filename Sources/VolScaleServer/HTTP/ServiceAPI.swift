@@ -243,3 +243,14 @@ extension Components.Schemas.StreamMessage {
         (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
+
+extension HTTPError {
+    /// A write the store could not make durable: 503 with `Retry-After: 1`, the reason
+    /// (`NotDurable`'s, or the store's error); what was accepted stays queued, so resending is
+    /// safe.
+    static func storeUnavailable(_ error: any Error) -> HTTPError {
+        HTTPError(
+            .serviceUnavailable, headers: [.retryAfter: "1"],
+            message: (error as? NotDurable)?.description ?? "the store failed: \(error); resending is safe")
+    }
+}
